@@ -1,0 +1,59 @@
+# revmq — the two set-up commands are `make run` and `make test`.
+# Both install missing Debian packages (scripts/deps.sh) and build first.
+
+BUILD      ?= build
+ASAN_BUILD ?= build-asan
+FUZZ_BUILD ?= build-fuzz
+JOBS       ?= $(shell nproc)
+PYTEST     := /usr/bin/python3 -m pytest
+FUZZ_SECONDS ?= 60
+
+.PHONY: all deps build run test unit integration asan fuzz format format-check clean
+
+all: build
+
+deps:
+	@bash scripts/deps.sh
+
+$(BUILD)/CMakeCache.txt:
+	cmake -S . -B $(BUILD) -DRMQ_WERROR=ON
+
+build: deps $(BUILD)/CMakeCache.txt
+	cmake --build $(BUILD) -j $(JOBS)
+
+# Runs the broker (and, once set up, the demo CA) on loopback; Ctrl-C stops it.
+run: build
+	bash scripts/run.sh $(BUILD)
+
+unit:
+	cd $(BUILD) && ctest --output-on-failure -j $(JOBS)
+
+integration:
+	RMQ_BUILD_DIR=$(abspath $(BUILD)) $(PYTEST) -q -p no:cacheprovider tests/integration
+
+# Every test: unit (ctest) then integration (pytest, real processes on loopback).
+test: build
+	$(MAKE) --no-print-directory unit
+	$(MAKE) --no-print-directory integration
+
+# The same tests under AddressSanitizer + UndefinedBehaviorSanitizer.
+asan: deps
+	cmake -S . -B $(ASAN_BUILD) -DRMQ_WERROR=ON -DRMQ_SANITIZE=ON -DCMAKE_BUILD_TYPE=Debug
+	cmake --build $(ASAN_BUILD) -j $(JOBS)
+	$(MAKE) --no-print-directory unit BUILD=$(ASAN_BUILD)
+	$(MAKE) --no-print-directory integration BUILD=$(ASAN_BUILD)
+
+# libFuzzer targets, FUZZ_SECONDS each.
+fuzz: deps
+	CC=clang cmake -S . -B $(FUZZ_BUILD) -DRMQ_WERROR=ON -DRMQ_FUZZ=ON -DCMAKE_BUILD_TYPE=Debug
+	cmake --build $(FUZZ_BUILD) -j $(JOBS)
+	bash scripts/fuzz.sh $(FUZZ_BUILD) $(FUZZ_SECONDS)
+
+format:
+	clang-format -i $$(git ls-files 'src/*.c' 'src/*.h' 'tests/*.c' 'tests/*.h')
+
+format-check:
+	clang-format --dry-run --Werror $$(git ls-files 'src/*.c' 'src/*.h' 'tests/*.c' 'tests/*.h')
+
+clean:
+	rm -rf $(BUILD) $(ASAN_BUILD) $(FUZZ_BUILD)

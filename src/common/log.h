@@ -1,0 +1,61 @@
+/*
+ * log.h — one line per event: `<time> <level> component: message key=value …`.
+ *
+ * Writes to stderr (or the file set with rmq_log_set_file). Thread-safe: one
+ * write(2) per line. Not here: structured sinks, rotation. Levels follow
+ * EMQX's `log.level`: debug, info, notice, warning, error, critical.
+ *
+ * Rate-limited logging for events a peer can trigger: RMQ_LOG_RL keeps at most
+ * `per_sec` lines per second per call site and reports the suppressed count.
+ */
+#ifndef RMQ_LOG_H
+#define RMQ_LOG_H
+
+#include <stdbool.h>
+
+#include "common/err.h"
+
+enum rmq_log_level {
+    RMQ_LOG_DEBUG,
+    RMQ_LOG_INFO,
+    RMQ_LOG_NOTICE,
+    RMQ_LOG_WARNING,
+    RMQ_LOG_ERROR,
+    RMQ_LOG_CRITICAL,
+};
+
+/* Parses "debug".."critical" (also "warn", "err"); RMQ_ERR_INVALID otherwise. */
+RMQ_MUST_USE rmq_err rmq_log_level_parse(const char *s, enum rmq_log_level *out);
+const char *rmq_log_level_name(enum rmq_log_level lvl);
+
+void rmq_log_set_level(enum rmq_log_level lvl);
+bool rmq_log_enabled(enum rmq_log_level lvl);
+/* Appends to path; RMQ_ERR_IO if it cannot be opened (stderr stays in use). */
+RMQ_MUST_USE rmq_err rmq_log_set_file(const char *path);
+
+void rmq_log(enum rmq_log_level lvl, const char *component, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+struct rmq_log_ratelimit {
+    long window; /* second of the current window */
+    unsigned count;
+    unsigned suppressed;
+};
+
+/* Like rmq_log, but at most per_sec lines a second through `rl`. */
+void rmq_log_rl(struct rmq_log_ratelimit *rl, unsigned per_sec, enum rmq_log_level lvl,
+                const char *component, const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+
+#define RMQ_LOG_RL(per_sec, lvl, comp, ...)                                                        \
+    do {                                                                                           \
+        static struct rmq_log_ratelimit rmq_rl_;                                                   \
+        rmq_log_rl(&rmq_rl_, (per_sec), (lvl), (comp), __VA_ARGS__);                               \
+    } while (0)
+
+#define rmq_debug(comp, ...) rmq_log(RMQ_LOG_DEBUG, comp, __VA_ARGS__)
+#define rmq_info(comp, ...) rmq_log(RMQ_LOG_INFO, comp, __VA_ARGS__)
+#define rmq_notice(comp, ...) rmq_log(RMQ_LOG_NOTICE, comp, __VA_ARGS__)
+#define rmq_warn(comp, ...) rmq_log(RMQ_LOG_WARNING, comp, __VA_ARGS__)
+#define rmq_error(comp, ...) rmq_log(RMQ_LOG_ERROR, comp, __VA_ARGS__)
+
+#endif
