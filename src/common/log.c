@@ -66,7 +66,8 @@ rmq_err rmq_log_set_file(const char *path)
     return RMQ_OK;
 }
 
-static void log_v(enum rmq_log_level lvl, const char *component, const char *fmt, va_list ap)
+__attribute__((format(printf, 3, 0))) static void
+log_v(enum rmq_log_level lvl, const char *component, const char *fmt, va_list ap)
 {
     char line[2048];
     struct timespec ts;
