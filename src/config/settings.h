@@ -78,7 +78,7 @@ struct rmq_listener_settings {
     bool enable;
     bool is_ssl;
     struct rmq_bind bind;
-    uint64_t max_connections;
+    uint64_t max_connections;   /* UINT64_MAX = infinity (the default) */
     struct rmq_ssl_options ssl; /* meaningful when is_ssl */
 };
 
@@ -91,7 +91,7 @@ struct rmq_mqtt_settings {
     bool wildcard_subscription;
     bool shared_subscription;
     uint32_t max_inflight;            /* default 32 */
-    uint32_t max_mqueue_len;          /* default 1000 */
+    uint32_t max_mqueue_len;          /* default 1000; UINT32_MAX = infinity */
     uint64_t session_expiry_interval; /* ms, default 2h */
     double keepalive_multiplier;      /* default 1.5 */
     uint32_t server_keepalive;        /* seconds; 0 = disabled (use the client's) */
@@ -138,6 +138,33 @@ void rmq_settings_free(struct rmq_settings *s);
 
 /* `revmq --check-config`: every key, its effective value and where it came from. */
 void rmq_settings_print(const struct rmq_settings *s, FILE *f);
+
+/*
+ * Like rmq_settings_load, with the file's text given: `name` is the source
+ * name used in messages ("revmq.conf" gives "revmq.conf:12: …"); text NULL
+ * means no file. For tests, fuzzing and callers that read the file
+ * themselves. Never touches the process environment (only `envp`).
+ */
+RMQ_MUST_USE rmq_err rmq_settings_load_buffer(const char *name, const char *text, size_t len,
+                                              char *const *envp, struct rmq_settings **out,
+                                              char **errmsg);
+
+/*
+ * Warnings of a successful load (one line each, already logged): unknown
+ * EMQX_ variables that were ignored, an implicit listener that gave way.
+ * Borrowed; NULL when i is out of range.
+ */
+size_t rmq_settings_warning_count(const struct rmq_settings *s);
+const char *rmq_settings_warning(const struct rmq_settings *s, size_t i);
+
+/* Where a key's value came from: "FILE:LINE", "env NAME" or "default". Borrowed. */
+const char *rmq_settings_origin(const struct rmq_settings *s, const char *path);
+
+/*
+ * Writes docs/configuration.md (the reference generated from the schema) to f.
+ * `revmq --gen-docs` and test_config_docs use it; the checked-in file must equal it.
+ */
+void rmq_settings_write_docs(FILE *f);
 
 /* Finds a listener by kind and name; NULL if absent. Borrowed. */
 const struct rmq_listener_settings *rmq_settings_listener(const struct rmq_settings *s, bool is_ssl,
