@@ -1,0 +1,763 @@
+/*
+ * codec.c — MQTT decode (see codec.h): fixed header, primitives and one
+ * decoder per control packet. Pure: no I/O, no allocation, no globals.
+ *
+ * Reason codes follow MQTT 5 §4.13: a packet that cannot be parsed as the
+ * spec says (bad flags, lengths, UTF-8, property ids) is 0x81 Malformed
+ * Packet; a parsed packet that breaks a rule (duplicate property, packet id
+ * 0, no topic filter, value out of range) is 0x82 Protocol Error.
+ */
+#include <string.h>
+
+#include "mqtt/codec_internal.h"
+
+/* ---- primitives: a short read inside a complete packet is malformed ---- */
+
+rmq_err rmq_dec_u8(struct rmq_dec *d, uint8_t *v)
+{
+    return rmq_reader_u8(&d->r, v) == RMQ_OK ? RMQ_OK : rmq_dec_fail(d, RMQ_RC_MALFORMED_PACKET);
+}
+
+rmq_err rmq_dec_u16(struct rmq_dec *d, uint16_t *v)
+{
+    return rmq_reader_u16(&d->r, v) == RMQ_OK ? RMQ_OK : rmq_dec_fail(d, RMQ_RC_MALFORMED_PACKET);
+}
+
+rmq_err rmq_dec_u32(struct rmq_dec *d, uint32_t *v)
+{
+    return rmq_reader_u32(&d->r, v) == RMQ_OK ? RMQ_OK : rmq_dec_fail(d, RMQ_RC_MALFORMED_PACKET);
+}
+
+rmq_err rmq_dec_vbi(struct rmq_dec *d, uint32_t *v)
+{
+    uint32_t val = 0;
+    for (unsigned i = 0; i < 4; i++) {
+        uint8_t b = 0;
+        RMQ_TRY(rmq_dec_u8(d, &b));
+        val |= (uint32_t)(b & 0x7F) << (7 * i);
+        if (!(b & 0x80)) {
+            *v = val;
+            return RMQ_OK;
+        }
+    }
+    return rmq_dec_fail(d, RMQ_RC_MALFORMED_PACKET); /* MQTT 1.5.5: at most 4 bytes */
+}
+
+rmq_err rmq_dec_bin(struct rmq_dec *d, struct rmq_bytes *out)
+{
+    uint16_t n = 0;
+    RMQ_TRY(rmq_dec_u16(d, &n));
+    if (rmq_reader_bytes(&d->r, n, &out->p) != RMQ_OK) {
+        return rmq_dec_fail(d, RMQ_RC_MALFORMED_PACKET);
+    }
+    out->len = n;
+    return RMQ_OK;
+}
+
+rmq_err rmq_dec_str(struct rmq_dec *d, struct rmq_bytes *out)
+{
+    RMQ_TRY(rmq_dec_bin(d, out));
+    if (!rmq_codec_utf8_valid(out->p, out->len)) {
+        return rmq_dec_fail(d, RMQ_RC_MALFORMED_PACKET); /* MQTT-1.5.4-1, -2 */
+    }
+    return RMQ_OK;
+}
+
+bool rmq_codec_utf8_valid(const uint8_t *p, size_t len)
+{
+    size_t i = 0;
+    while (i < len) {
+        uint8_t c = p[i];
+        if (c < 0x80) {
+            if (c == 0) {
+                return false; /* MQTT-1.5.4-2: no U+0000 */
+            }
+            i++;
+            continue;
+        }
+        size_t n;
+        uint32_t cp;
+        if (c >= 0xC2 && c <= 0xDF) {
+            n = 1;
+            cp = c & 0x1F;
+        } else if (c >= 0xE0 && c <= 0xEF) {
+            n = 2;
+            cp = c & 0x0F;
+        } else if (c >= 0xF0 && c <= 0xF4) {
+            n = 3;
+            cp = c & 0x07;
+        } else {
+            return false; /* continuation byte, overlong 2-byte lead, or > U+10FFFF */
+        }
+        if (n > len - i - 1) {
+            return false;
+        }
+        for (size_t k = 1; k <= n; k++) {
+            uint8_t cc = p[i + k];
+            if ((cc & 0xC0) != 0x80) {
+                return false;
+            }
+            cp = (cp << 6) | (cc & 0x3F);
+        }
+        if ((n == 2 && cp < 0x800) || (n == 3 && (cp < 0x10000 || cp > 0x10FFFF))) {
+            return false; /* overlong or out of range */
+        }
+        if (cp >= 0xD800 && cp <= 0xDFFF) {
+            return false; /* MQTT-1.5.4-1: no surrogates */
+        }
+        i += n + 1;
+    }
+    return true;
+}
+
+static bool has_wildcard(struct rmq_bytes s)
+{
+    return memchr(s.p, '+', s.len) != NULL || memchr(s.p, '#', s.len) != NULL;
+}
+
+static bool reason_in(uint8_t rc, const uint8_t *set, size_t n)
+{
+    return memchr(set, rc, n) != NULL;
+}
+
+static rmq_err expect_end(struct rmq_dec *d)
+{
+    return rmq_reader_left(&d->r) == 0 ? RMQ_OK : rmq_dec_fail(d, RMQ_RC_MALFORMED_PACKET);
+}
+
+static rmq_err packet_id(struct rmq_dec *d, uint16_t *id)
+{
+    RMQ_TRY(rmq_dec_u16(d, id));
+    /* MQTT-2.2.1-3 (v5 MQTT-2.2.1-3): non-zero where a packet id is present */
+    return *id == 0 ? rmq_dec_fail(d, RMQ_RC_PROTOCOL_ERROR) : RMQ_OK;
+}
+
+/* ---- CONNECT ---- */
+
+static rmq_err connect_level(struct rmq_dec *d, struct rmq_connect *c)
+{
+    RMQ_TRY(rmq_dec_bin(d, &c->proto_name));
+    RMQ_TRY(rmq_dec_u8(d, &c->proto_level));
+    bool mqtt = c->proto_name.len == 4 && memcmp(c->proto_name.p, "MQTT", 4) == 0;
+    bool mqisdp = c->proto_name.len == 6 && memcmp(c->proto_name.p, "MQIsdp", 6) == 0;
+    if (!mqtt && !mqisdp) {
+        return rmq_dec_fail(d, RMQ_RC_PROTOCOL_ERROR); /* MQTT-3.1.2-1: close */
+    }
+    if ((mqtt && c->proto_level != RMQ_MQTT_V311 && c->proto_level != RMQ_MQTT_V5) ||
+        (mqisdp && c->proto_level != RMQ_MQTT_V31)) {
+        return rmq_dec_fail(d, RMQ_RC_UNSUPPORTED_PROTOCOL_VERSION); /* MQTT-3.1.2-2 */
+    }
+    d->version = c->proto_level;
+    return RMQ_OK;
+}
+
+static rmq_err connect_flags(struct rmq_dec *d, struct rmq_connect *c)
+{
+    RMQ_TRY(rmq_dec_u8(d, &c->flags));
+    uint8_t f = c->flags;
+    if (f & 0x01) {
+        return rmq_dec_fail(d, RMQ_RC_MALFORMED_PACKET); /* MQTT-3.1.2-3 */
+    }
+    c->clean_start = (f & 0x02) != 0;
+    c->will = (f & 0x04) != 0;
+    c->will_qos = (f >> 3) & 0x03;
+    c->will_retain = (f & 0x20) != 0;
+    c->has_password = (f & 0x40) != 0;
+    c->has_username = (f & 0x80) != 0;
+    if (c->will_qos == 3) {
+        return rmq_dec_fail(d, RMQ_RC_MALFORMED_PACKET); /* MQTT-3.1.2-12 */
+    }
+    if (!c->will && (c->will_qos != 0 || c->will_retain)) {
+        return rmq_dec_fail(d, RMQ_RC_MALFORMED_PACKET); /* MQTT-3.1.2-11, -13 */
+    }
+    if (d->version == RMQ_MQTT_V311 && c->has_password && !c->has_username) {
+        /* MQTT-3.1.2-22; allowed again in v5 (3.1.2.9), not forbidden in 3.1 */
+        return rmq_dec_fail(d, RMQ_RC_MALFORMED_PACKET);
+    }
+    return RMQ_OK;
+}
+
+static rmq_err connect_client_id(struct rmq_dec *d, const struct rmq_codec_limits *lim,
+                                 struct rmq_connect *c)
+{
+    RMQ_TRY(rmq_dec_str(d, &c->client_id));
+    if (c->client_id.len == 0) {
+        if (d->version == RMQ_MQTT_V31) {
+            return rmq_dec_fail(d, RMQ_RC_CLIENT_ID_NOT_VALID); /* 3.1: 1..23 chars */
+        }
+        if (d->version == RMQ_MQTT_V311 && !c->clean_start) {
+            return rmq_dec_fail(d, RMQ_RC_CLIENT_ID_NOT_VALID); /* MQTT-3.1.3-8 */
+        }
+    }
+    if (lim && lim->max_client_id_len && c->client_id.len > lim->max_client_id_len) {
+        return rmq_dec_fail(d, RMQ_RC_CLIENT_ID_NOT_VALID);
+    }
+    return RMQ_OK;
+}
+
+static rmq_err decode_connect(struct rmq_dec *d, const struct rmq_codec_limits *lim,
+                              struct rmq_connect *c)
+{
+    RMQ_TRY(connect_level(d, c));
+    RMQ_TRY(connect_flags(d, c));
+    RMQ_TRY(rmq_dec_u16(d, &c->keepalive));
+    if (d->version == RMQ_MQTT_V5) {
+        RMQ_TRY(rmq_props_decode(d, RMQ_PCTX_CONNECT, &c->props));
+    }
+    RMQ_TRY(connect_client_id(d, lim, c));
+    if (c->will) {
+        if (d->version == RMQ_MQTT_V5) {
+            RMQ_TRY(rmq_props_decode(d, RMQ_PCTX_WILL, &c->will_props));
+        }
+        RMQ_TRY(rmq_dec_str(d, &c->will_topic));
+        if (c->will_topic.len == 0 || has_wildcard(c->will_topic)) {
+            return rmq_dec_fail(d, RMQ_RC_TOPIC_NAME_INVALID); /* MQTT-3.1.3-11, 4.7.3 */
+        }
+        RMQ_TRY(rmq_dec_bin(d, &c->will_payload));
+    }
+    if (c->has_username) {
+        RMQ_TRY(rmq_dec_str(d, &c->username)); /* MQTT-3.1.3-11 */
+    }
+    if (c->has_password) {
+        RMQ_TRY(rmq_dec_bin(d, &c->password));
+    }
+    return expect_end(d);
+}
+
+/* ---- CONNACK ---- */
+
+static const uint8_t connack_rcs[] = {0x00, 0x80, 0x81, 0x82, 0x83, 0x84, 0x85, 0x86,
+                                      0x87, 0x88, 0x89, 0x8A, 0x8C, 0x90, 0x95, 0x97,
+                                      0x99, 0x9A, 0x9B, 0x9C, 0x9D, 0x9F};
+
+static rmq_err decode_connack(struct rmq_dec *d, struct rmq_connack *c)
+{
+    uint8_t flags = 0, rc = 0;
+    RMQ_TRY(rmq_dec_u8(d, &flags));
+    RMQ_TRY(rmq_dec_u8(d, &rc));
+    if (flags & 0xFE) {
+        return rmq_dec_fail(d, RMQ_RC_MALFORMED_PACKET); /* MQTT-3.2.2-1 */
+    }
+    c->session_present = flags & 0x01;
+    if (d->version == RMQ_MQTT_V5) {
+        if (!reason_in(rc, connack_rcs, sizeof connack_rcs)) {
+            return rmq_dec_fail(d, RMQ_RC_PROTOCOL_ERROR);
+        }
+        c->reason = rc;
+        RMQ_TRY(rmq_props_decode(d, RMQ_PCTX_CONNACK, &c->props));
+    } else {
+        if (rc > RMQ_V3_CONNACK_NOT_AUTHORIZED) {
+            return rmq_dec_fail(d, RMQ_RC_PROTOCOL_ERROR);
+        }
+        c->reason = rmq_reason_from_v3_connack(rc);
+    }
+    if (c->session_present && c->reason != RMQ_RC_SUCCESS) {
+        return rmq_dec_fail(d, RMQ_RC_PROTOCOL_ERROR); /* MQTT-3.2.2-6 / v5 -6 */
+    }
+    return expect_end(d);
+}
+
+/* ---- PUBLISH ---- */
+
+static rmq_err decode_publish(struct rmq_dec *d, uint8_t flags, struct rmq_publish *p)
+{
+    p->dup = (flags & 0x08) != 0;
+    p->qos = (flags >> 1) & 0x03;
+    p->retain = (flags & 0x01) != 0;
+    RMQ_TRY(rmq_dec_str(d, &p->topic));
+    if (p->qos > 0) {
+        RMQ_TRY(packet_id(d, &p->packet_id));
+    }
+    if (d->version == RMQ_MQTT_V5) {
+        RMQ_TRY(rmq_props_decode(d, RMQ_PCTX_PUBLISH, &p->props));
+        if (d->role == RMQ_CODEC_ROLE_SERVER && p->props.n_sub_ids > 0) {
+            return rmq_dec_fail(d, RMQ_RC_PROTOCOL_ERROR); /* MQTT-3.3.4-6 */
+        }
+    }
+    if (p->topic.len == 0 && !rmq_props_has(&p->props, RMQ_PROP_TOPIC_ALIAS)) {
+        return rmq_dec_fail(d, RMQ_RC_PROTOCOL_ERROR); /* MQTT-4.7.3-1, v5 3.3.2.1 */
+    }
+    if (has_wildcard(p->topic)) {
+        return rmq_dec_fail(d, RMQ_RC_TOPIC_NAME_INVALID); /* MQTT-3.3.2-2 */
+    }
+    size_t n = rmq_reader_left(&d->r);
+    if (rmq_reader_bytes(&d->r, n, &p->payload.p) != RMQ_OK) {
+        return rmq_dec_fail(d, RMQ_RC_MALFORMED_PACKET);
+    }
+    p->payload.len = n;
+    return RMQ_OK;
+}
+
+/* ---- PUBACK, PUBREC, PUBREL, PUBCOMP ---- */
+
+static const uint8_t puback_rcs[] = {0x00, 0x10, 0x80, 0x83, 0x87, 0x90, 0x91, 0x97, 0x99};
+static const uint8_t pubrel_rcs[] = {0x00, 0x92};
+
+static rmq_err decode_ack(struct rmq_dec *d, unsigned type, struct rmq_ack *a)
+{
+    RMQ_TRY(packet_id(d, &a->packet_id));
+    if (d->version != RMQ_MQTT_V5 || rmq_reader_left(&d->r) == 0) {
+        return expect_end(d); /* v5 3.4.2.1: no reason code means 0x00 */
+    }
+    RMQ_TRY(rmq_dec_u8(d, &a->reason));
+    bool ok = (type == RMQ_PKT_PUBACK || type == RMQ_PKT_PUBREC)
+                  ? reason_in(a->reason, puback_rcs, sizeof puback_rcs)
+                  : reason_in(a->reason, pubrel_rcs, sizeof pubrel_rcs);
+    if (!ok) {
+        return rmq_dec_fail(d, RMQ_RC_PROTOCOL_ERROR);
+    }
+    if (rmq_reader_left(&d->r) > 0) { /* v5 3.4.2.2: no property length means 0 */
+        RMQ_TRY(rmq_props_decode(d, RMQ_PCTX_ACK, &a->props));
+    }
+    return expect_end(d);
+}
+
+/* ---- SUBSCRIBE ---- */
+
+static rmq_err sub_options(struct rmq_dec *d, uint8_t o, struct rmq_sub_entry *e)
+{
+    e->qos = o & 0x03;
+    if (d->version != RMQ_MQTT_V5) {
+        if ((o & 0xFC) || e->qos == 3) {
+            return rmq_dec_fail(d, RMQ_RC_MALFORMED_PACKET); /* 3.1.1 MQTT-3.8.3-4 */
+        }
+        return RMQ_OK;
+    }
+    if (o & 0xC0) {
+        return rmq_dec_fail(d, RMQ_RC_MALFORMED_PACKET); /* MQTT-3.8.3-5 */
+    }
+    e->no_local = (o & 0x04) != 0;
+    e->retain_as_published = (o & 0x08) != 0;
+    e->retain_handling = (o >> 4) & 0x03;
+    if (e->qos == 3 || e->retain_handling == 3) {
+        return rmq_dec_fail(d, RMQ_RC_PROTOCOL_ERROR); /* v5 3.8.3.1 */
+    }
+    if (e->no_local && e->filter.len >= 7 && memcmp(e->filter.p, "$share/", 7) == 0) {
+        return rmq_dec_fail(d, RMQ_RC_PROTOCOL_ERROR); /* MQTT-3.8.3-4 */
+    }
+    return RMQ_OK;
+}
+
+static rmq_err decode_subscribe(struct rmq_dec *d, struct rmq_subscribe *s)
+{
+    RMQ_TRY(packet_id(d, &s->packet_id));
+    if (d->version == RMQ_MQTT_V5) {
+        RMQ_TRY(rmq_props_decode(d, RMQ_PCTX_SUBSCRIBE, &s->props));
+    }
+    while (rmq_reader_left(&d->r) > 0) {
+        struct rmq_sub_entry e = {0};
+        uint8_t o = 0;
+        RMQ_TRY(rmq_dec_str(d, &e.filter));
+        RMQ_TRY(rmq_dec_u8(d, &o));
+        RMQ_TRY(sub_options(d, o, &e));
+        if (s->n_entries >= RMQ_CODEC_MAX_TOPICS) {
+            return rmq_dec_fail(d, RMQ_RC_QUOTA_EXCEEDED);
+        }
+        s->entries[s->n_entries++] = e;
+    }
+    if (s->n_entries == 0) {
+        return rmq_dec_fail(d, RMQ_RC_PROTOCOL_ERROR); /* MQTT-3.8.3-3 */
+    }
+    return RMQ_OK;
+}
+
+/* ---- SUBACK, UNSUBACK ---- */
+
+static const uint8_t suback_rcs[] = {0x00, 0x01, 0x02, 0x80, 0x83, 0x87,
+                                     0x8F, 0x91, 0x97, 0x9E, 0xA1, 0xA2};
+static const uint8_t unsuback_rcs[] = {0x00, 0x11, 0x80, 0x83, 0x87, 0x8F, 0x91};
+
+static rmq_err decode_suback(struct rmq_dec *d, unsigned type, struct rmq_suback *s)
+{
+    RMQ_TRY(packet_id(d, &s->packet_id));
+    bool v5 = d->version == RMQ_MQTT_V5;
+    if (!v5 && type == RMQ_PKT_UNSUBACK) {
+        return expect_end(d); /* 3.1.1: no payload */
+    }
+    if (v5) {
+        RMQ_TRY(rmq_props_decode(d, type == RMQ_PKT_SUBACK ? RMQ_PCTX_SUBACK : RMQ_PCTX_UNSUBACK,
+                                 &s->props));
+    }
+    while (rmq_reader_left(&d->r) > 0) {
+        uint8_t rc = 0;
+        RMQ_TRY(rmq_dec_u8(d, &rc));
+        bool ok;
+        if (type == RMQ_PKT_UNSUBACK) {
+            ok = reason_in(rc, unsuback_rcs, sizeof unsuback_rcs);
+        } else if (v5) {
+            ok = reason_in(rc, suback_rcs, sizeof suback_rcs);
+        } else {
+            ok = rc <= 2 || rc == 0x80; /* 3.1.1 MQTT-3.9.3-2 */
+        }
+        if (!ok) {
+            return rmq_dec_fail(d, v5 ? RMQ_RC_PROTOCOL_ERROR : RMQ_RC_MALFORMED_PACKET);
+        }
+        if (s->n_reasons >= RMQ_CODEC_MAX_TOPICS) {
+            return rmq_dec_fail(d, RMQ_RC_QUOTA_EXCEEDED);
+        }
+        s->reasons[s->n_reasons++] = rc;
+    }
+    if (s->n_reasons == 0) {
+        return rmq_dec_fail(d, RMQ_RC_PROTOCOL_ERROR);
+    }
+    return RMQ_OK;
+}
+
+/* ---- UNSUBSCRIBE ---- */
+
+static rmq_err decode_unsubscribe(struct rmq_dec *d, struct rmq_unsubscribe *u)
+{
+    RMQ_TRY(packet_id(d, &u->packet_id));
+    if (d->version == RMQ_MQTT_V5) {
+        RMQ_TRY(rmq_props_decode(d, RMQ_PCTX_UNSUBSCRIBE, &u->props));
+    }
+    while (rmq_reader_left(&d->r) > 0) {
+        struct rmq_bytes f;
+        RMQ_TRY(rmq_dec_str(d, &f));
+        if (u->n_filters >= RMQ_CODEC_MAX_TOPICS) {
+            return rmq_dec_fail(d, RMQ_RC_QUOTA_EXCEEDED);
+        }
+        u->filters[u->n_filters++] = f;
+    }
+    if (u->n_filters == 0) {
+        return rmq_dec_fail(d, RMQ_RC_PROTOCOL_ERROR); /* MQTT-3.10.3-2 */
+    }
+    return RMQ_OK;
+}
+
+/* ---- DISCONNECT, AUTH ---- */
+
+static const uint8_t disconnect_rcs[] = {0x00, 0x04, 0x80, 0x81, 0x82, 0x83, 0x87, 0x89, 0x8B, 0x8D,
+                                         0x8E, 0x8F, 0x90, 0x93, 0x94, 0x95, 0x96, 0x97, 0x98, 0x99,
+                                         0x9A, 0x9B, 0x9C, 0x9D, 0x9E, 0x9F, 0xA0, 0xA1, 0xA2};
+static const uint8_t auth_rcs[] = {0x00, 0x18, 0x19};
+
+/* reason + props, both optional (v5 3.14.2.1, 3.15.2.1). */
+static rmq_err decode_reason_props(struct rmq_dec *d, enum rmq_prop_ctx ctx, const uint8_t *set,
+                                   size_t nset, uint8_t *reason, struct rmq_props *props)
+{
+    if (d->version != RMQ_MQTT_V5 || rmq_reader_left(&d->r) == 0) {
+        return expect_end(d);
+    }
+    RMQ_TRY(rmq_dec_u8(d, reason));
+    if (!reason_in(*reason, set, nset)) {
+        return rmq_dec_fail(d, RMQ_RC_PROTOCOL_ERROR);
+    }
+    if (rmq_reader_left(&d->r) > 0) {
+        RMQ_TRY(rmq_props_decode(d, ctx, props));
+    }
+    return expect_end(d);
+}
+
+/* ---- fixed header and dispatch ---- */
+
+/* Fixed header: type byte + remaining length (at most 4 bytes, MQTT 1.5.5). */
+static rmq_err fixed_header(const uint8_t *buf, size_t len, size_t *hdr_len, uint32_t *rem)
+{
+    struct rmq_reader r = rmq_reader_make(buf, len);
+    uint8_t b = 0;
+    uint32_t val = 0;
+    RMQ_TRY(rmq_reader_u8(&r, &b));
+    for (unsigned i = 0; i < 4; i++) {
+        RMQ_TRY(rmq_reader_u8(&r, &b)); /* RMQ_ERR_NEED_MORE */
+        val |= (uint32_t)(b & 0x7F) << (7 * i);
+        if (!(b & 0x80)) {
+            *hdr_len = r.off;
+            *rem = val;
+            return RMQ_OK;
+        }
+    }
+    return RMQ_ERR_MALFORMED;
+}
+
+rmq_err rmq_codec_peek_length(const uint8_t *buf, size_t len, size_t *total)
+{
+    size_t hdr = 0;
+    uint32_t rem = 0;
+    RMQ_TRY(fixed_header(buf, len, &hdr, &rem));
+    *total = hdr + rem;
+    return RMQ_OK;
+}
+
+/* MQTT-2.1.3-1: reserved flag bits of each packet type. */
+static bool flags_ok(unsigned type, uint8_t flags, uint8_t version)
+{
+    switch (type) {
+    case RMQ_PKT_PUBLISH:
+        return ((flags >> 1) & 0x03) != 3 &&                    /* MQTT-3.3.1-4 */
+               !((flags & 0x08) && ((flags >> 1) & 0x03) == 0); /* MQTT-3.3.1-2 */
+    case RMQ_PKT_PUBREL:
+    case RMQ_PKT_SUBSCRIBE:
+    case RMQ_PKT_UNSUBSCRIBE:
+        /* MQTT 3.1 let clients set DUP on a retransmission */
+        return flags == 0x02 || (version == RMQ_MQTT_V31 && flags == 0x0A);
+    default:
+        return flags == 0;
+    }
+}
+
+static rmq_err decode_body(struct rmq_dec *d, unsigned type, uint8_t flags,
+                           const struct rmq_codec_limits *lim, struct rmq_packet *out)
+{
+    switch (type) {
+    case RMQ_PKT_CONNECT:
+        memset(&out->connect, 0, sizeof out->connect);
+        return decode_connect(d, lim, &out->connect);
+    case RMQ_PKT_CONNACK:
+        memset(&out->connack, 0, sizeof out->connack);
+        return decode_connack(d, &out->connack);
+    case RMQ_PKT_PUBLISH:
+        memset(&out->publish, 0, sizeof out->publish);
+        return decode_publish(d, flags, &out->publish);
+    case RMQ_PKT_PUBACK:
+    case RMQ_PKT_PUBREC:
+    case RMQ_PKT_PUBREL:
+    case RMQ_PKT_PUBCOMP:
+        memset(&out->ack, 0, sizeof out->ack);
+        return decode_ack(d, type, &out->ack);
+    case RMQ_PKT_SUBSCRIBE:
+        memset(&out->subscribe, 0, sizeof out->subscribe);
+        return decode_subscribe(d, &out->subscribe);
+    case RMQ_PKT_SUBACK:
+    case RMQ_PKT_UNSUBACK:
+        memset(&out->suback, 0, sizeof out->suback);
+        return decode_suback(d, type, &out->suback);
+    case RMQ_PKT_UNSUBSCRIBE:
+        memset(&out->unsubscribe, 0, sizeof out->unsubscribe);
+        return decode_unsubscribe(d, &out->unsubscribe);
+    case RMQ_PKT_PINGREQ:
+    case RMQ_PKT_PINGRESP:
+        return expect_end(d);
+    case RMQ_PKT_DISCONNECT:
+        memset(&out->disconnect, 0, sizeof out->disconnect);
+        return decode_reason_props(d, RMQ_PCTX_DISCONNECT, disconnect_rcs, sizeof disconnect_rcs,
+                                   &out->disconnect.reason, &out->disconnect.props);
+    case RMQ_PKT_AUTH:
+        memset(&out->auth, 0, sizeof out->auth);
+        return decode_reason_props(d, RMQ_PCTX_AUTH, auth_rcs, sizeof auth_rcs, &out->auth.reason,
+                                   &out->auth.props);
+    default:
+        return rmq_dec_fail(d, RMQ_RC_MALFORMED_PACKET);
+    }
+}
+
+/* Is this packet type acceptable at all for `version`? Sets the reason. */
+static rmq_err type_ok(struct rmq_dec *d, unsigned type, uint8_t flags, uint8_t version)
+{
+    if (type == RMQ_PKT_RESERVED) {
+        return rmq_dec_fail(d, RMQ_RC_MALFORMED_PACKET);
+    }
+    if (version == 0 && type != RMQ_PKT_CONNECT) {
+        return rmq_dec_fail(d, RMQ_RC_PROTOCOL_ERROR); /* MQTT-3.1.0-1 */
+    }
+    if (type == RMQ_PKT_AUTH && version != RMQ_MQTT_V5) {
+        return rmq_dec_fail(d, RMQ_RC_MALFORMED_PACKET); /* reserved type before v5 */
+    }
+    if (!flags_ok(type, flags, version)) {
+        return rmq_dec_fail(d, RMQ_RC_MALFORMED_PACKET); /* MQTT-2.1.3-1 */
+    }
+    return RMQ_OK;
+}
+
+rmq_err rmq_codec_decode(const uint8_t *buf, size_t len, const struct rmq_codec_limits *lim,
+                         uint8_t version, struct rmq_packet *out, size_t *consumed, uint8_t *reason)
+{
+    uint8_t dummy_reason = 0;
+    uint8_t *rc = reason ? reason : &dummy_reason;
+    size_t hdr = 0;
+    uint32_t rem = 0;
+    *consumed = 0;
+    *rc = RMQ_RC_SUCCESS;
+    out->type = RMQ_PKT_RESERVED;
+    if (version != 0 && version != RMQ_MQTT_V31 && version != RMQ_MQTT_V311 &&
+        version != RMQ_MQTT_V5) {
+        *rc = RMQ_RC_IMPLEMENTATION_SPECIFIC_ERROR;
+        return RMQ_ERR_INVALID;
+    }
+    rmq_err e = fixed_header(buf, len, &hdr, &rem);
+    if (e == RMQ_ERR_MALFORMED) {
+        *rc = RMQ_RC_MALFORMED_PACKET; /* MQTT 1.5.5: at most 4 bytes */
+        return e;
+    }
+    if (e != RMQ_OK) {
+        return e;
+    }
+    unsigned type = buf[0] >> 4;
+    uint8_t flags = buf[0] & 0x0F;
+    struct rmq_dec d = {.version = version, .role = lim ? lim->role : 0};
+    out->type = (enum rmq_pkt_type)type;
+    if (type == RMQ_PKT_CONNECT) {
+        out->connect.proto_level = 0; /* documented: 0 until read */
+    }
+    if (type_ok(&d, type, flags, version) != RMQ_OK) {
+        *rc = d.reason;
+        return RMQ_ERR_MALFORMED;
+    }
+    size_t total = hdr + rem;
+    uint64_t max = lim && lim->max_packet_size ? lim->max_packet_size : RMQ_MQTT_MAX_PACKET;
+    if ((uint64_t)total > max) {
+        *rc = RMQ_RC_PACKET_TOO_LARGE;
+        *consumed = total;
+        return RMQ_ERR_TOO_LARGE;
+    }
+    if (rem > len - hdr) {
+        return RMQ_ERR_NEED_MORE;
+    }
+    d.r = rmq_reader_make(buf + hdr, rem);
+    e = decode_body(&d, type, flags, lim, out);
+    if (e != RMQ_OK) {
+        *rc = d.reason;
+        return e;
+    }
+    *consumed = total;
+    return RMQ_OK;
+}
+
+/* ---- names ---- */
+
+const char *rmq_pkt_type_name(unsigned type)
+{
+    static const char *const names[16] = {"RESERVED",  "CONNECT",  "CONNACK",     "PUBLISH",
+                                          "PUBACK",    "PUBREC",   "PUBREL",      "PUBCOMP",
+                                          "SUBSCRIBE", "SUBACK",   "UNSUBSCRIBE", "UNSUBACK",
+                                          "PINGREQ",   "PINGRESP", "DISCONNECT",  "AUTH"};
+    return type < 16 ? names[type] : "RESERVED";
+}
+
+const char *rmq_reason_name(uint8_t rc)
+{
+    switch (rc) {
+    case 0x00:
+        return "Success";
+    case 0x01:
+        return "Granted QoS 1";
+    case 0x02:
+        return "Granted QoS 2";
+    case 0x04:
+        return "Disconnect with Will Message";
+    case 0x10:
+        return "No matching subscribers";
+    case 0x11:
+        return "No subscription existed";
+    case 0x18:
+        return "Continue authentication";
+    case 0x19:
+        return "Re-authenticate";
+    case 0x80:
+        return "Unspecified error";
+    case 0x81:
+        return "Malformed Packet";
+    case 0x82:
+        return "Protocol Error";
+    case 0x83:
+        return "Implementation specific error";
+    case 0x84:
+        return "Unsupported Protocol Version";
+    case 0x85:
+        return "Client Identifier not valid";
+    case 0x86:
+        return "Bad User Name or Password";
+    case 0x87:
+        return "Not authorized";
+    case 0x88:
+        return "Server unavailable";
+    case 0x89:
+        return "Server busy";
+    case 0x8A:
+        return "Banned";
+    case 0x8B:
+        return "Server shutting down";
+    case 0x8C:
+        return "Bad authentication method";
+    case 0x8D:
+        return "Keep Alive timeout";
+    case 0x8E:
+        return "Session taken over";
+    case 0x8F:
+        return "Topic Filter invalid";
+    case 0x90:
+        return "Topic Name invalid";
+    case 0x91:
+        return "Packet Identifier in use";
+    case 0x92:
+        return "Packet Identifier not found";
+    case 0x93:
+        return "Receive Maximum exceeded";
+    case 0x94:
+        return "Topic Alias invalid";
+    case 0x95:
+        return "Packet too large";
+    case 0x96:
+        return "Message rate too high";
+    case 0x97:
+        return "Quota exceeded";
+    case 0x98:
+        return "Administrative action";
+    case 0x99:
+        return "Payload format invalid";
+    case 0x9A:
+        return "Retain not supported";
+    case 0x9B:
+        return "QoS not supported";
+    case 0x9C:
+        return "Use another server";
+    case 0x9D:
+        return "Server moved";
+    case 0x9E:
+        return "Shared Subscriptions not supported";
+    case 0x9F:
+        return "Connection rate exceeded";
+    case 0xA0:
+        return "Maximum connect time";
+    case 0xA1:
+        return "Subscription Identifiers not supported";
+    case 0xA2:
+        return "Wildcard Subscriptions not supported";
+    default:
+        return "Unknown";
+    }
+}
+
+uint8_t rmq_reason_to_v3_connack(uint8_t rc)
+{
+    switch (rc) {
+    case RMQ_RC_SUCCESS:
+        return RMQ_V3_CONNACK_ACCEPTED;
+    case RMQ_RC_UNSPECIFIED_ERROR:
+    case RMQ_RC_MALFORMED_PACKET:
+    case RMQ_RC_PROTOCOL_ERROR:
+    case RMQ_RC_IMPLEMENTATION_SPECIFIC_ERROR:
+    case RMQ_RC_UNSUPPORTED_PROTOCOL_VERSION:
+        return RMQ_V3_CONNACK_BAD_PROTOCOL_VERSION;
+    case RMQ_RC_CLIENT_ID_NOT_VALID:
+        return RMQ_V3_CONNACK_IDENTIFIER_REJECTED;
+    case RMQ_RC_BAD_USERNAME_OR_PASSWORD:
+        return RMQ_V3_CONNACK_BAD_USERNAME_OR_PASSWORD;
+    case RMQ_RC_NOT_AUTHORIZED:
+    case RMQ_RC_BANNED:
+    case RMQ_RC_BAD_AUTHENTICATION_METHOD:
+        return RMQ_V3_CONNACK_NOT_AUTHORIZED;
+    default:
+        return RMQ_V3_CONNACK_SERVER_UNAVAILABLE;
+    }
+}
+
+uint8_t rmq_reason_from_v3_connack(uint8_t v3rc)
+{
+    switch (v3rc) {
+    case RMQ_V3_CONNACK_ACCEPTED:
+        return RMQ_RC_SUCCESS;
+    case RMQ_V3_CONNACK_BAD_PROTOCOL_VERSION:
+        return RMQ_RC_UNSUPPORTED_PROTOCOL_VERSION;
+    case RMQ_V3_CONNACK_IDENTIFIER_REJECTED:
+        return RMQ_RC_CLIENT_ID_NOT_VALID;
+    case RMQ_V3_CONNACK_SERVER_UNAVAILABLE:
+        return RMQ_RC_SERVER_UNAVAILABLE;
+    case RMQ_V3_CONNACK_BAD_USERNAME_OR_PASSWORD:
+        return RMQ_RC_BAD_USERNAME_OR_PASSWORD;
+    case RMQ_V3_CONNACK_NOT_AUTHORIZED:
+        return RMQ_RC_NOT_AUTHORIZED;
+    default:
+        return RMQ_RC_PROTOCOL_ERROR;
+    }
+}
