@@ -1,0 +1,485 @@
+/* client.c — a benchmark client connection; see client.h. */
+#include "bench/client.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/bufferevent_ssl.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "common/buf.h"
+
+#define CERT_MAX 4096
+
+struct bench_ctx {
+    const struct rmq_bench_opts *o;
+    struct event_base *base;
+    SSL_CTX *ssl_ctx;
+    X509 **certs; /* cert_dir: one per file pair */
+    EVP_PKEY **keys;
+    size_t n_certs;
+    struct sockaddr_in dst;
+    uint32_t src_first, src_last;
+    bool bind_src;
+};
+
+struct bclient {
+    struct bench_ctx *ctx;
+    const struct bench_hooks *hooks;
+    void *user;
+    uint64_t idx;
+    struct bufferevent *bev;
+    SSL *ssl;
+    struct event *timer;
+    uint64_t t_start, t_ready;
+    bool ready;
+    bool closing; /* DISCONNECT queued: freed once the output drains */
+    uint16_t keepalive;
+    char alert[64];
+    struct rmq_buf out;
+};
+
+uint64_t bench_now_us(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
+}
+
+static void info_cb(const SSL *ssl, int where, int ret)
+{
+    if ((where & SSL_CB_READ_ALERT) == 0) {
+        return;
+    }
+    struct bclient *c = SSL_get_app_data(ssl);
+    if (c && (ret >> 8) == SSL3_AL_FATAL) {
+        snprintf(c->alert, sizeof c->alert, "%s", SSL_alert_desc_string_long(ret));
+    }
+}
+
+static int load_cert_dir(struct bench_ctx *ctx, const char *dir)
+{
+    ctx->certs = calloc(CERT_MAX, sizeof *ctx->certs);
+    ctx->keys = calloc(CERT_MAX, sizeof *ctx->keys);
+    if (!ctx->certs || !ctx->keys) {
+        return -1;
+    }
+    for (size_t i = 0; i < CERT_MAX; i++) {
+        char cp[4096], kp[4096];
+        snprintf(cp, sizeof cp, "%s/%zu.crt", dir, i);
+        snprintf(kp, sizeof kp, "%s/%zu.key", dir, i);
+        FILE *cf = fopen(cp, "r");
+        if (!cf) {
+            break;
+        }
+        FILE *kf = fopen(kp, "r");
+        X509 *x = PEM_read_X509(cf, NULL, NULL, NULL);
+        EVP_PKEY *k = kf ? PEM_read_PrivateKey(kf, NULL, NULL, NULL) : NULL;
+        fclose(cf);
+        if (kf) {
+            fclose(kf);
+        }
+        if (!x || !k) {
+            X509_free(x);
+            EVP_PKEY_free(k);
+            fprintf(stderr, "revmq-bench: cannot load %s / %s\n", cp, kp);
+            return -1;
+        }
+        ctx->certs[i] = x;
+        ctx->keys[i] = k;
+        ctx->n_certs = i + 1;
+    }
+    if (ctx->n_certs == 0) {
+        fprintf(stderr, "revmq-bench: no <n>.crt/<n>.key pairs in %s\n", dir);
+        return -1;
+    }
+    return 0;
+}
+
+static int setup_tls(struct bench_ctx *ctx)
+{
+    const struct rmq_bench_opts *o = ctx->o;
+    ctx->ssl_ctx = SSL_CTX_new(TLS_client_method());
+    if (!ctx->ssl_ctx) {
+        return -1;
+    }
+    SSL_CTX_set_min_proto_version(ctx->ssl_ctx, o->tls_version ? o->tls_version : TLS1_2_VERSION);
+    if (o->tls_version) {
+        SSL_CTX_set_max_proto_version(ctx->ssl_ctx, o->tls_version);
+    }
+    SSL_CTX_set_info_callback(ctx->ssl_ctx, info_cb);
+    if (o->cafile) {
+        if (SSL_CTX_load_verify_locations(ctx->ssl_ctx, o->cafile, NULL) != 1) {
+            fprintf(stderr, "revmq-bench: cannot load --cafile %s\n", o->cafile);
+            return -1;
+        }
+        SSL_CTX_set_verify(ctx->ssl_ctx, SSL_VERIFY_PEER, NULL);
+    }
+    if (o->certfile) {
+        if (SSL_CTX_use_certificate_chain_file(ctx->ssl_ctx, o->certfile) != 1 ||
+            SSL_CTX_use_PrivateKey_file(ctx->ssl_ctx, o->keyfile ? o->keyfile : o->certfile,
+                                        SSL_FILETYPE_PEM) != 1) {
+            fprintf(stderr, "revmq-bench: cannot load --cert/--key\n");
+            return -1;
+        }
+    }
+    if (o->cert_dir && load_cert_dir(ctx, o->cert_dir) != 0) {
+        return -1;
+    }
+    return 0;
+}
+
+struct bench_ctx *bench_ctx_new(const struct rmq_bench_opts *o, struct event_base *base)
+{
+    struct bench_ctx *ctx = calloc(1, sizeof *ctx);
+    if (!ctx) {
+        return NULL;
+    }
+    ctx->o = o;
+    ctx->base = base;
+    ctx->dst.sin_family = AF_INET;
+    ctx->dst.sin_port = htons(o->port);
+    if (inet_pton(AF_INET, o->host, &ctx->dst.sin_addr) != 1) {
+        fprintf(stderr, "revmq-bench: --host must be an IPv4 address: %s\n", o->host);
+        goto fail;
+    }
+    if (o->source_ips) {
+        if (rmq_bench_parse_ip_range(o->source_ips, &ctx->src_first, &ctx->src_last) != RMQ_OK) {
+            fprintf(stderr, "revmq-bench: bad --source-ips %s\n", o->source_ips);
+            goto fail;
+        }
+        ctx->bind_src = true;
+    }
+    if (o->tls && setup_tls(ctx) != 0) {
+        goto fail;
+    }
+    return ctx;
+fail:
+    bench_ctx_free(ctx);
+    return NULL;
+}
+
+void bench_ctx_free(struct bench_ctx *ctx)
+{
+    if (!ctx) {
+        return;
+    }
+    for (size_t i = 0; i < ctx->n_certs; i++) {
+        X509_free(ctx->certs[i]);
+        EVP_PKEY_free(ctx->keys[i]);
+    }
+    free(ctx->certs);
+    free(ctx->keys);
+    SSL_CTX_free(ctx->ssl_ctx);
+    free(ctx);
+}
+
+static void client_free(struct bclient *c)
+{
+    if (c->timer) {
+        event_free(c->timer);
+    }
+    if (c->bev) {
+        bufferevent_free(c->bev); /* frees the SSL and closes the fd */
+    }
+    rmq_buf_release(&c->out);
+    free(c);
+}
+
+static void client_fail(struct bclient *c, const char *kind)
+{
+    const struct bench_hooks *h = c->hooks;
+    if (h->on_error) {
+        h->on_error(c, kind);
+    }
+    client_free(c);
+}
+
+static const char *classify_error(struct bclient *c, short what)
+{
+    static __thread char kind[96];
+    if (c->alert[0]) {
+        snprintf(kind, sizeof kind, "tls:%s", c->alert);
+        return kind;
+    }
+    int err = EVUTIL_SOCKET_ERROR();
+    if (!c->ready && (err == ECONNREFUSED)) {
+        return "refused";
+    }
+    if (c->ssl && bufferevent_get_openssl_error(c->bev) != 0) {
+        return "tls:error";
+    }
+    if (what & BEV_EVENT_EOF) {
+        return c->ready ? "closed" : "closed_before_connack";
+    }
+    return "socket_error";
+}
+
+static void on_packet_bytes(struct bclient *c)
+{
+    struct evbuffer *in = bufferevent_get_input(c->bev);
+    const struct rmq_codec_limits lim = {.role = RMQ_CODEC_ROLE_CLIENT};
+    for (;;) {
+        size_t avail = evbuffer_get_length(in);
+        if (avail < 2) {
+            return;
+        }
+        uint8_t hdr[5];
+        size_t hl = avail < sizeof hdr ? avail : sizeof hdr;
+        evbuffer_copyout(in, hdr, hl);
+        size_t total = 0;
+        rmq_err e = rmq_codec_peek_length(hdr, hl, &total);
+        if (e == RMQ_ERR_NEED_MORE || (e == RMQ_OK && avail < total)) {
+            return;
+        }
+        if (e != RMQ_OK) {
+            client_fail(c, "protocol");
+            return;
+        }
+        const uint8_t *buf = evbuffer_pullup(in, (ev_ssize_t)total);
+        struct rmq_packet p;
+        size_t used = 0;
+        uint8_t reason = 0;
+        e = rmq_codec_decode(buf, total, &lim, c->ctx->o->mqtt_version, &p, &used, &reason);
+        if (e != RMQ_OK) {
+            client_fail(c, "protocol");
+            return;
+        }
+        if (p.type == RMQ_PKT_CONNACK && !c->ready) {
+            if (p.connack.reason != 0) {
+                static __thread char kind[64];
+                snprintf(kind, sizeof kind, "connack:%s", rmq_reason_name(p.connack.reason));
+                evbuffer_drain(in, used);
+                client_fail(c, kind);
+                return;
+            }
+            c->ready = true;
+            c->t_ready = bench_now_us();
+            event_del(c->timer);
+            evbuffer_drain(in, used);
+            if (c->hooks->on_ready) {
+                c->hooks->on_ready(c); /* may close c */
+            }
+            return; /* the mode reads on at its next callback */
+        }
+        if (p.type == RMQ_PKT_DISCONNECT) {
+            evbuffer_drain(in, used);
+            client_fail(c, "disconnected_by_server");
+            return;
+        }
+        if (c->hooks->on_packet) {
+            c->hooks->on_packet(c, &p);
+        }
+        evbuffer_drain(in, used);
+    }
+}
+
+static void read_cb(struct bufferevent *bev, void *arg)
+{
+    (void)bev;
+    on_packet_bytes(arg);
+}
+
+static void write_cb(struct bufferevent *bev, void *arg)
+{
+    (void)bev;
+    struct bclient *c = arg;
+    if (c->closing) {
+        client_free(c);
+        return;
+    }
+    if (c->ready && c->hooks->on_writable) {
+        c->hooks->on_writable(c);
+    }
+}
+
+static void send_connect(struct bclient *c)
+{
+    const struct rmq_bench_opts *o = c->ctx->o;
+    char cid[64];
+    snprintf(cid, sizeof cid, "%s%llu", o->client_prefix ? o->client_prefix : "bench-",
+             (unsigned long long)c->idx);
+    struct rmq_packet p;
+    memset(&p, 0, sizeof p);
+    p.type = RMQ_PKT_CONNECT;
+    p.connect.proto_name.p = (const uint8_t *)"MQTT";
+    p.connect.proto_name.len = 4;
+    p.connect.proto_level = o->mqtt_version;
+    p.connect.clean_start = true;
+    p.connect.keepalive = c->keepalive;
+    p.connect.client_id.p = (const uint8_t *)cid;
+    p.connect.client_id.len = strlen(cid);
+    if (bclient_send(c, &p) != RMQ_OK) {
+        client_fail(c, "encode");
+    }
+}
+
+static void event_cb(struct bufferevent *bev, short what, void *arg)
+{
+    (void)bev;
+    struct bclient *c = arg;
+    if (what & BEV_EVENT_CONNECTED) {
+        send_connect(c);
+        return;
+    }
+    if (c->closing) {
+        client_free(c);
+        return;
+    }
+    client_fail(c, classify_error(c, what));
+}
+
+static void timeout_cb(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    client_fail(arg, "timeout");
+}
+
+static int make_socket(struct bench_ctx *ctx, uint64_t idx)
+{
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (fd < 0) {
+        return -1;
+    }
+    int one = 1;
+    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    if (ctx->bind_src) {
+        uint32_t span = ctx->src_last - ctx->src_first + 1;
+        struct sockaddr_in src = {.sin_family = AF_INET};
+        src.sin_addr.s_addr = htonl(ctx->src_first + (uint32_t)(idx % span));
+        if (bind(fd, (struct sockaddr *)&src, sizeof src) != 0) {
+            close(fd);
+            return -1;
+        }
+    }
+    return fd;
+}
+
+static int attach_tls(struct bclient *c, int fd)
+{
+    struct bench_ctx *ctx = c->ctx;
+    c->ssl = SSL_new(ctx->ssl_ctx);
+    if (!c->ssl) {
+        return -1;
+    }
+    SSL_set_app_data(c->ssl, c);
+    if (ctx->n_certs) {
+        size_t i = c->idx % ctx->n_certs;
+        SSL_use_certificate(c->ssl, ctx->certs[i]);
+        SSL_use_PrivateKey(c->ssl, ctx->keys[i]);
+    }
+    c->bev = bufferevent_openssl_socket_new(ctx->base, fd, c->ssl, BUFFEREVENT_SSL_CONNECTING,
+                                            BEV_OPT_CLOSE_ON_FREE);
+    if (!c->bev) {
+        SSL_free(c->ssl);
+        c->ssl = NULL;
+        return -1;
+    }
+    bufferevent_openssl_set_allow_dirty_shutdown(c->bev, 1);
+    return 0;
+}
+
+struct bclient *bclient_start(struct bench_ctx *ctx, uint64_t idx, const struct bench_hooks *hooks,
+                              void *user, uint16_t keepalive)
+{
+    struct bclient *c = calloc(1, sizeof *c);
+    if (!c) {
+        return NULL;
+    }
+    c->ctx = ctx;
+    c->hooks = hooks;
+    c->user = user;
+    c->idx = idx;
+    c->keepalive = keepalive;
+    rmq_buf_init(&c->out, 0);
+    c->t_start = bench_now_us();
+    int fd = make_socket(ctx, idx);
+    if (fd < 0) {
+        free(c);
+        return NULL;
+    }
+    int rc = ctx->o->tls ? attach_tls(c, fd) : 0;
+    if (!ctx->o->tls) {
+        c->bev = bufferevent_socket_new(ctx->base, fd, BEV_OPT_CLOSE_ON_FREE);
+        rc = c->bev ? 0 : -1;
+    }
+    if (rc != 0) {
+        close(fd);
+        free(c);
+        return NULL;
+    }
+    bufferevent_setcb(c->bev, read_cb, write_cb, event_cb, c);
+    bufferevent_enable(c->bev, EV_READ | EV_WRITE);
+    c->timer = evtimer_new(ctx->base, timeout_cb, c);
+    struct timeval tv = {(time_t)(ctx->o->timeout_ms / 1000),
+                         (suseconds_t)(ctx->o->timeout_ms % 1000) * 1000};
+    evtimer_add(c->timer, &tv);
+    if (bufferevent_socket_connect(c->bev, (struct sockaddr *)&ctx->dst, sizeof ctx->dst) != 0) {
+        client_free(c);
+        return NULL;
+    }
+    return c;
+}
+
+rmq_err bclient_send(struct bclient *c, const struct rmq_packet *p)
+{
+    c->out.len = 0;
+    RMQ_TRY(rmq_codec_encode(p, c->ctx->o->mqtt_version, &c->out));
+    if (bufferevent_write(c->bev, c->out.data, c->out.len) != 0) {
+        return RMQ_ERR_IO;
+    }
+    return RMQ_OK;
+}
+
+size_t bclient_pending(const struct bclient *c)
+{
+    return evbuffer_get_length(bufferevent_get_output(c->bev));
+}
+
+static const struct bench_hooks closing_hooks = {0};
+
+void bclient_close(struct bclient *c)
+{
+    if (c->ready && !c->closing) {
+        struct rmq_packet p;
+        memset(&p, 0, sizeof p);
+        p.type = RMQ_PKT_DISCONNECT;
+        if (bclient_send(c, &p) == RMQ_OK) {
+            /* Freed by write_cb once DISCONNECT is written (or by event_cb). */
+            c->closing = true;
+            c->hooks = &closing_hooks;
+            bufferevent_disable(c->bev, EV_READ);
+            return;
+        }
+    }
+    if (!c->closing) {
+        client_free(c);
+    }
+}
+
+void *bclient_user(const struct bclient *c)
+{
+    return c->user;
+}
+
+uint64_t bclient_idx(const struct bclient *c)
+{
+    return c->idx;
+}
+
+uint64_t bclient_connect_us(const struct bclient *c)
+{
+    return c->t_ready - c->t_start;
+}
