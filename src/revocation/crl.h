@@ -1,0 +1,174 @@
+/*
+ * crl.h — the CRL engine: fetch, verify, index and publish certificate
+ * revocation lists; look verdicts up from any thread.
+ *
+ * What it does:
+ * - Sources, any mix: configured URLs (rmq_crl_engine_add_url; prefetched at
+ *   start, refreshed every crl_cache.refresh_interval, pinned: never evicted,
+ *   not counted against capacity), discovered CRL distribution points
+ *   (rmq_crl_engine_want_url; at most crl_cache.capacity of them; when there
+ *   are more, the least recently wanted one is evicted first, with its saved
+ *   copy), local files (rmq_crl_engine_add_file; PEM
+ *   or DER, one or several CRLs, re-read when mtime/size/inode change; checked
+ *   every second).
+ * - Every body (HTTP or file) is sniffed (PEM vs DER by content, never by
+ *   Content-Type or name; several CRLs per body allowed), parsed with
+ *   OpenSSL and accepted only when ALL its CRLs pass the checks below; else
+ *   the whole refresh of that source is rejected, the last good CRLs of the
+ *   source stay in force and ONE line is logged:
+ *     crl_cache: refresh failed url=<url|file> reason=<check> …
+ *   reasons — fetch: "http_status" (non-2xx; error="HTTP status 404"),
+ *   "http_error" (connection refused, DNS, TLS, redirect limit …),
+ *   "timeout" (crl_cache.http_timeout), "too_large" (crl_cache.max_size, also
+ *   for files), "missing"/"unreadable" (files); content: "garbage" (neither a
+ *   PEM nor a DER CRL), "truncated" (DER shorter than announced / PEM cut),
+ *   "trailing_data", "too_many_crls" (> 64 in one body), "bad_serial";
+ *   checks: "issuer_unknown" (no CA from the cacertfiles has the CRL issuer
+ *   as subject), "signer_not_crl_sign" (that CA's keyUsage lacks cRLSign),
+ *   "signature", "this_update_in_future" (60 s skew allowed),
+ *   "next_update_missing", "next_update_past" (plus crl_cache.stale_grace),
+ *   "critical_extension" (an unknown critical CRL or entry extension; known:
+ *   CRL number, delta CRL indicator, issuing distribution point, authority
+ *   key id, and on entries reason, invalidity date, hold instruction),
+ *   "idp_unsupported" (IDP with indirectCRL, onlySomeReasons or
+ *   onlyContainsAttributeCerts), "crl_number_went_back", "crl_number_reused"
+ *   (same CRL number as the CRL in force for that issuer from that source but
+ *   different content: refused), "this_update_went_back" (no CRL number on
+ *   both: thisUpdate older than the one in force). The line ends with
+ *   in_force=<CRLs of the source still used> and, when none of them covers
+ *   any more, fail_closed=true (stale=true when they are past nextUpdate).
+ *   Success: crl_cache: refresh OK url=… entries=… this_update=… next_update=…
+ * - IDP semantics (minimal, fail-safe): onlyContainsCACerts CRLs and delta
+ *   CRLs contribute revoked serials but do not by themselves make an issuer
+ *   "covered"; onlyContainsUserCerts CRLs do. Entries with reason
+ *   removeFromCRL are ignored. Distribution-point-name partitioning is
+ *   ignored (a partitioned CRL counts as covering the issuer).
+ * - Several CRLs for one issuer (several sources): a serial listed in any of
+ *   them is revoked (union: the fail-safe choice).
+ * - Verdicts come from an immutable snapshot (issuer SHA-256 -> compact serial
+ *   index + metadata) built on the fetcher thread and published by pointer
+ *   swap; acquire/release are cheap and thread-safe. A CRL in a snapshot whose
+ *   nextUpdate + stale_grace has passed no longer covers its issuer (lookup
+ *   answers RMQ_CRL_NO_CRL: fail closed).
+ * - Persistence: each source's last good CRLs are written to
+ *   <data_dir>/crl/<sha256-hex of the source>.crl (concatenated DER, atomic
+ *   write + rename) with a .meta text file (kind, location, etag,
+ *   last-modified), and loaded — and fully re-verified — at start, so a
+ *   restart while the CRL server is down keeps enforcing. Discovered URLs
+ *   saved earlier are re-added at start.
+ * - Failure policy: back off 1 s doubling with ±20% jitter, capped at
+ *   refresh_interval (rmq_backoff_next); never more than one fetch a second
+ *   per URL (the fetcher enforces it too).
+ *
+ * What it does NOT do: chain building or certificate verification (OpenSSL's,
+ * in src/tls), OCSP (ocsp_stapler.h), deciding TLS alerts, re-reading the
+ * cacertfiles after start (the CRL-signature trust is fixed until restart).
+ * Parsing a very large CRL (1M entries: ~0.5-1 s) runs on the fetcher thread
+ * and delays other fetcher work (OCSP refreshes) meanwhile, never a worker.
+ *
+ * Threads: new, add_url/add_file/add_ca_file, start and free from the owner (main thread) only,
+ * before workers start / after they stopped. acquire, snapshot_*, want_url, want_cancel,
+ * on_publish, refresh_now: any thread. All fetching, parsing, index building, persistence and
+ * publishing happen on the fetcher thread.
+ *
+ * issuer_hash = SHA-256 of the DER of the issuer Name (X509_NAME as encoded in
+ * the certificate / CRL); serial = big-endian magnitude without leading zero
+ * bytes (same as struct rmq_peer_info).
+ */
+#ifndef RMQ_CRL_H
+#define RMQ_CRL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "common/err.h"
+#include "config/settings.h"
+#include "revocation/fetcher.h"
+
+enum rmq_crl_verdict { RMQ_CRL_GOOD, RMQ_CRL_REVOKED, RMQ_CRL_NO_CRL };
+
+struct rmq_crl_engine;
+struct rmq_crl_snapshot;
+
+const char *rmq_crl_verdict_name(enum rmq_crl_verdict v);
+
+/* Borrows f and cfg for the engine's life; copies data_dir (NULL: no
+ * persistence). NULL when out of memory. The initial snapshot is empty. */
+struct rmq_crl_engine *rmq_crl_engine_new(struct rmq_fetcher *f,
+                                          const struct rmq_crl_cache_settings *cfg,
+                                          const char *data_dir);
+
+/* Adds every certificate of a PEM file to the CRL-signature trust (a CRL is
+ * accepted only when signed by a CA whose subject is the CRL's issuer).
+ * RMQ_ERR_IO (unreadable), RMQ_ERR_MALFORMED (no certificate in it). Adding
+ * the same file twice is harmless. Before start only. */
+RMQ_MUST_USE rmq_err rmq_crl_engine_add_ca_file(struct rmq_crl_engine *e, const char *cacertfile);
+
+/* A configured URL (http/https; RMQ_ERR_INVALID otherwise); duplicates are
+ * merged. Before start only. */
+RMQ_MUST_USE rmq_err rmq_crl_engine_add_url(struct rmq_crl_engine *e, const char *url);
+
+/* A local CRL file; it need not exist yet (then: no CRL from it until it
+ * does). Duplicates are merged. Before start only. */
+RMQ_MUST_USE rmq_err rmq_crl_engine_add_file(struct rmq_crl_engine *e, const char *path);
+
+/* Loads saved CRLs from data_dir, reads the files, fetches the configured URLs
+ * and waits until each has had its first answer (or http_timeout + 1 s has
+ * passed), publishes the first snapshot, then keeps refreshing in the
+ * background. Failures of sources are logged, not returned (the engine then
+ * fails closed for their issuers). RMQ_ERR_NOMEM only. Call once. */
+RMQ_MUST_USE rmq_err rmq_crl_engine_start(struct rmq_crl_engine *e);
+
+/* The current snapshot with a reference taken; never NULL. Any thread. */
+struct rmq_crl_snapshot *rmq_crl_engine_acquire(struct rmq_crl_engine *e);
+/* Drops a reference; the last one frees it. NULL is a no-op. Any thread. */
+void rmq_crl_snapshot_release(struct rmq_crl_snapshot *s);
+
+/* The verdict for (issuer, serial). *reason (may be NULL) gets the CRL reason
+ * code (RFC 5280 5.3.1) of a REVOKED entry, -1 when the entry has none, and
+ * -1 for GOOD / NO_CRL. NO_CRL: no CRL covering this issuer is in force
+ * (never fetched, all rejected, or past nextUpdate + stale_grace). */
+enum rmq_crl_verdict rmq_crl_snapshot_lookup(const struct rmq_crl_snapshot *s,
+                                             const uint8_t issuer_hash[32], const uint8_t *serial,
+                                             size_t serial_len, int *reason);
+
+/* Increases with each published snapshot (first published snapshot: 1). */
+uint64_t rmq_crl_snapshot_version(const struct rmq_crl_snapshot *s);
+/* Number of CRLs in the snapshot. */
+size_t rmq_crl_snapshot_crl_count(const struct rmq_crl_snapshot *s);
+
+/*
+ * CDP discovery. Thread-safe, never blocks on the network.
+ * RMQ_OK: the URL is known and has had at least one answer (its CRL, if it
+ *   was accepted, is in the current snapshot); done is not called.
+ * RMQ_ERR_AGAIN: a first fetch was started or joined; done(arg) runs once on
+ *   the fetcher thread when it ended (accepted or not; success or timeout).
+ * RMQ_ERR_INVALID: not an http/https URL. RMQ_ERR_NOMEM.
+ * RMQ_ERR_NOT_FOUND: crl_cache.discover_from_cert is false and the URL is not
+ *   a configured one (done not called).
+ * A URL configured with add_url is treated as known once its first fetch ended.
+ */
+RMQ_MUST_USE rmq_err rmq_crl_engine_want_url(struct rmq_crl_engine *e, const char *url,
+                                             void (*done)(void *arg), void *arg);
+
+/* Forgets pending want_url callbacks for arg; after return done(arg) is not
+ * running and will not run. Any thread (also inside a done callback for
+ * another arg). */
+void rmq_crl_engine_want_cancel(struct rmq_crl_engine *e, void *arg);
+
+/* Subscribes cb, called on the fetcher thread after each newly published
+ * snapshot (s is borrowed for the call; acquire another reference to keep
+ * it). Any thread; subscribers cannot be removed (they live as long as the
+ * engine). Out of memory: logged, not subscribed. */
+void rmq_crl_engine_on_publish(struct rmq_crl_engine *e,
+                               void (*cb)(struct rmq_crl_snapshot *s, void *arg), void *arg);
+
+/* Refetches every URL and re-reads every file now (SIGHUP). Thread-safe. */
+void rmq_crl_engine_refresh_now(struct rmq_crl_engine *e);
+
+/* Stops the engine's background work and frees it; the fetcher must still be
+ * alive. Snapshots still acquired stay valid until released. NULL: no-op. */
+void rmq_crl_engine_free(struct rmq_crl_engine *e);
+
+#endif

@@ -1,0 +1,150 @@
+/*
+ * crl_internal.h — the CRL engine's internal pieces, shared by its files and
+ * its unit tests (not by other modules: they use crl.h).
+ *
+ * - crl_index.c: a compact, immutable serial set (open addressing over a
+ *   packed serial arena). One hash + a short probe per lookup.
+ * - crl_parse.c: sniff PEM/DER, parse with OpenSSL, run the acceptance
+ *   checks, and turn an accepted X509_CRL into a refcounted rmq_crl_entry.
+ * - snapshot.c: the immutable issuer -> CRLs map published to readers.
+ * - crl_store.c: persistence under <data_dir>/crl/.
+ * - crl_engine.c: sources, refresh policy, discovery, publishing.
+ *
+ * Threads: index, entries and snapshots are immutable once built and may be
+ * read from any thread; their refcounts are atomic. Everything else runs on
+ * the fetcher thread (or the owner thread before start).
+ */
+#ifndef RMQ_CRL_INTERNAL_H
+#define RMQ_CRL_INTERNAL_H
+
+#include <openssl/x509.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <time.h>
+
+#include "common/err.h"
+#include "revocation/crl.h"
+
+/* ---------- crl_index.c ---------- */
+
+#define RMQ_CRL_SERIAL_MAX 64 /* bytes; RFC 5280 4.1.2.2 says <= 20, be lenient */
+#define RMQ_CRL_REASON_NONE (-1)
+
+struct rmq_crl_index;
+
+/* An index with room for `expected` serials (it grows if more are added).
+ * RMQ_ERR_NOMEM. */
+RMQ_MUST_USE rmq_err rmq_crl_index_new(size_t expected, struct rmq_crl_index **out);
+/* Adds a serial (big-endian; leading zero bytes are stripped). A duplicate
+ * keeps the first reason. RMQ_ERR_INVALID: empty or over RMQ_CRL_SERIAL_MAX.
+ * Build phase only (before the index is shared). */
+RMQ_MUST_USE rmq_err rmq_crl_index_add(struct rmq_crl_index *ix, const uint8_t *serial, size_t len,
+                                       int reason);
+/* Ends the build phase: gives back unused arena memory. */
+void rmq_crl_index_seal(struct rmq_crl_index *ix);
+/* True when present; *reason (may be NULL) gets its reason or -1. */
+bool rmq_crl_index_find(const struct rmq_crl_index *ix, const uint8_t *serial, size_t len,
+                        int *reason);
+size_t rmq_crl_index_count(const struct rmq_crl_index *ix);
+/* Bytes allocated by the index (for logs / tests). */
+size_t rmq_crl_index_memory(const struct rmq_crl_index *ix);
+void rmq_crl_index_free(struct rmq_crl_index *ix);
+
+/* ---------- crl_parse.c ---------- */
+
+#define RMQ_CRL_MAX_PER_BODY 64
+#define RMQ_CRL_MAX_SKEW_SEC 60
+
+/* One accepted CRL, immutable and refcounted (sources and snapshots share it). */
+struct rmq_crl_entry {
+    atomic_int ref;
+    uint8_t issuer_hash[32]; /* SHA-256 of the issuer Name DER */
+    uint8_t der_hash[32];    /* SHA-256 of the CRL DER (same content?) */
+    char issuer_dn[256];     /* for logs */
+    time_t this_update;
+    time_t next_update;
+    time_t expires_at; /* next_update + stale_grace */
+    bool has_number;
+    uint8_t number[32]; /* CRL number, big-endian magnitude */
+    size_t number_len;
+    bool is_delta; /* delta CRL indicator present */
+    bool covers;   /* counts as a complete CRL for its issuer (see crl.h) */
+    struct rmq_crl_index *index;
+    unsigned char *der; /* owned DER (kept until persisted, then NULL) */
+    size_t der_len;
+};
+
+void rmq_crl_entry_ref(struct rmq_crl_entry *c);
+void rmq_crl_entry_unref(struct rmq_crl_entry *c);
+
+/* Splits a body into CRLs (PEM — any number of "X509 CRL" blocks, text around
+ * them allowed — or one or more concatenated DER CRLs). On failure *out is
+ * NULL and *reason names the check ("garbage", "truncated", "trailing_data",
+ * "too_many_crls"). */
+RMQ_MUST_USE rmq_err rmq_crl_parse_body(const uint8_t *data, size_t len, STACK_OF(X509_CRL) * *out,
+                                        const char **reason);
+
+/* Acceptance checks of one CRL against the trusted CAs at time `now`
+ * (signature, issuer, times, extensions). NULL when accepted, else the
+ * reason name (see crl.h). */
+const char *rmq_crl_check(X509_CRL *crl, STACK_OF(X509) * cas, time_t now, uint64_t stale_grace_ms);
+
+/* Builds the entry (index of the revoked serials + metadata) of a CRL that
+ * passed rmq_crl_check. RMQ_ERR_NOMEM; RMQ_ERR_INVALID for an entry whose
+ * serial is unusable. keep_der: keep the DER in the entry (for persistence). */
+RMQ_MUST_USE rmq_err rmq_crl_entry_build(X509_CRL *crl, uint64_t stale_grace_ms, bool keep_der,
+                                         struct rmq_crl_entry **out);
+
+/* "crl_number_went_back" / "crl_number_reused" / "this_update_went_back"
+ * when `next` may not replace `prev` (same issuer, same source); NULL if it
+ * may. *same (may be NULL) is set when both have identical content. */
+const char *rmq_crl_check_progress(const struct rmq_crl_entry *prev,
+                                   const struct rmq_crl_entry *next, bool *same);
+
+/* SHA-256 of the DER of an X509_NAME. RMQ_ERR_NOMEM. */
+RMQ_MUST_USE rmq_err rmq_crl_name_hash(const X509_NAME *name, uint8_t out[32]);
+
+/* "2026-11-22T17:00:00Z" */
+void rmq_crl_fmt_time(time_t t, char *buf, size_t n);
+
+/* ---------- snapshot.c ---------- */
+
+/* Builds a snapshot holding references to the given entries. RMQ_ERR_NOMEM. */
+RMQ_MUST_USE rmq_err rmq_crl_snapshot_new(struct rmq_crl_entry *const *crls, size_t n,
+                                          uint64_t version, struct rmq_crl_snapshot **out);
+void rmq_crl_snapshot_ref(struct rmq_crl_snapshot *s);
+
+/* ---------- crl_store.c ---------- */
+
+struct rmq_crl_saved_meta {
+    char kind[16];       /* "url", "discovered", "file" */
+    char location[2048]; /* URL or path */
+    char etag[256];
+    char last_modified[256];
+};
+
+/* The file stem for a source: sha256-hex of "<kind>:<location>" (65 bytes). */
+void rmq_crl_store_stem(const char *kind, const char *location, char out[65]);
+/* Writes <dir>/crl/<stem>.crl (concatenated DER) and .meta atomically. */
+RMQ_MUST_USE rmq_err rmq_crl_store_save(const char *data_dir, const char *stem,
+                                        const struct rmq_crl_saved_meta *meta,
+                                        struct rmq_crl_entry *const *crls, size_t n);
+/* Reads <dir>/crl/<stem>.crl into *data (malloc'd) and the meta (may be
+ * missing: then meta is zeroed). RMQ_ERR_NOT_FOUND when no .crl. */
+RMQ_MUST_USE rmq_err rmq_crl_store_load(const char *data_dir, const char *stem, size_t max_size,
+                                        uint8_t **data, size_t *len,
+                                        struct rmq_crl_saved_meta *meta);
+/* Calls fn for every saved source whose meta says kind "discovered". */
+void rmq_crl_store_each_discovered(const char *data_dir, void (*fn)(const char *url, void *arg),
+                                   void *arg);
+/* Removes the files of a source (evicted). */
+void rmq_crl_store_remove(const char *data_dir, const char *stem);
+
+/* Reads a whole file of at most max_size bytes. RMQ_ERR_IO / NOT_FOUND /
+ * TOO_LARGE / NOMEM. */
+RMQ_MUST_USE rmq_err rmq_crl_read_file(const char *path, size_t max_size, uint8_t **data,
+                                       size_t *len);
+
+#endif
