@@ -712,6 +712,10 @@ static void run_job(struct rmq_fetcher *f, struct job *j)
     case JOB_CANCEL:
         cancel_on_thread(f, j->arg);
         pthread_mutex_lock(&f->mu);
+        /* A callback that ran between the caller's purge and now may have
+         * queued more work for arg behind this job: drop it too, so nothing
+         * for arg runs once the caller is released. */
+        purge_queue_locked(f, j->arg);
         *j->cancel_done = true;
         pthread_cond_broadcast(&f->cv);
         pthread_mutex_unlock(&f->mu);
