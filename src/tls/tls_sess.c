@@ -1,0 +1,270 @@
+/*
+ * tls_sess.c — the server-side TLS session cache (one per generation).
+ *
+ * Why our own cache instead of OpenSSL's internal one: the lookup callback
+ * is the one place where OpenSSL asks "may this session be resumed?" before
+ * it decides, for TLS 1.2 session ids and TLS 1.3 stateful tickets alike
+ * (SSL_OP_NO_TICKET + num_tickets 1: the ticket is a session id). Here the
+ * stored peer certificate is looked up in the CURRENT CRL snapshot; if it is
+ * revoked or no CRL covers it any more, the session is dropped and the client
+ * falls back to a full handshake, where the verify callback rejects it with
+ * the proper alert (44 / 42). A revoked client therefore can never resume.
+ *
+ * Structure: a chained hash table on the session id with an LRU list; at
+ * most `max` entries (the least recently used is dropped). Each entry holds
+ * one SSL_SESSION reference. Expiry is OpenSSL's (it checks the session
+ * timeout after our lookup and asks us to remove it).
+ *
+ * Threads: the callbacks run on any worker thread; `mu` protects the table,
+ * the list and `count`. Revocation lookups happen outside the lock.
+ */
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <openssl/ssl.h>
+
+#include "common/log.h"
+#include "tls/tls_int.h"
+
+#define TLS_SESS_BUCKETS 4096u
+
+struct sess_entry {
+    unsigned char id[SSL_MAX_SSL_SESSION_ID_LENGTH];
+    unsigned int idlen;
+    SSL_SESSION *sess; /* one reference */
+    struct sess_entry *hnext;
+    struct sess_entry *prev, *next; /* LRU: head = most recent */
+};
+
+struct tls_sess_cache {
+    struct rmq_tls_listener *l;
+    size_t max;
+    pthread_mutex_t mu; /* protects everything below */
+    size_t count;
+    struct sess_entry *buckets[TLS_SESS_BUCKETS];
+    struct sess_entry *head, *tail;
+};
+
+static unsigned bucket_of(const unsigned char *id, unsigned int len)
+{
+    uint32_t h = 2166136261u; /* FNV-1a; ids are random, this only spreads them */
+    for (unsigned int i = 0; i < len; i++) {
+        h = (h ^ id[i]) * 16777619u;
+    }
+    return h % TLS_SESS_BUCKETS;
+}
+
+static void lru_unlink(struct tls_sess_cache *c, struct sess_entry *e)
+{
+    if (e->prev != NULL) {
+        e->prev->next = e->next;
+    } else {
+        c->head = e->next;
+    }
+    if (e->next != NULL) {
+        e->next->prev = e->prev;
+    } else {
+        c->tail = e->prev;
+    }
+    e->prev = e->next = NULL;
+}
+
+static void lru_push(struct tls_sess_cache *c, struct sess_entry *e)
+{
+    e->prev = NULL;
+    e->next = c->head;
+    if (c->head != NULL) {
+        c->head->prev = e;
+    }
+    c->head = e;
+    if (c->tail == NULL) {
+        c->tail = e;
+    }
+}
+
+/* Unlinks the entry for id (mu held); returns it or NULL. */
+static struct sess_entry *take(struct tls_sess_cache *c, const unsigned char *id, unsigned int len)
+{
+    struct sess_entry **pp = &c->buckets[bucket_of(id, len)];
+    for (; *pp != NULL; pp = &(*pp)->hnext) {
+        struct sess_entry *e = *pp;
+        if (e->idlen == len && memcmp(e->id, id, len) == 0) {
+            *pp = e->hnext;
+            lru_unlink(c, e);
+            c->count--;
+            return e;
+        }
+    }
+    return NULL;
+}
+
+static struct sess_entry *find(struct tls_sess_cache *c, const unsigned char *id, unsigned int len)
+{
+    for (struct sess_entry *e = c->buckets[bucket_of(id, len)]; e != NULL; e = e->hnext) {
+        if (e->idlen == len && memcmp(e->id, id, len) == 0) {
+            return e;
+        }
+    }
+    return NULL;
+}
+
+static struct tls_sess_cache *cache_of_ctx(SSL_CTX *ctx)
+{
+    struct tls_gen *g = SSL_CTX_get_ex_data(ctx, tls_ctx_ex_index());
+    return g != NULL ? g->cache : NULL;
+}
+
+static int new_cb(SSL *ssl, SSL_SESSION *sess)
+{
+    struct tls_sess_cache *c = cache_of_ctx(SSL_get_SSL_CTX(ssl));
+    unsigned int len = 0;
+    const unsigned char *id = SSL_SESSION_get_id(sess, &len);
+    if (c == NULL || len == 0 || len > SSL_MAX_SSL_SESSION_ID_LENGTH) {
+        return 0;
+    }
+    struct sess_entry *e = calloc(1, sizeof *e);
+    if (e == NULL) {
+        return 0;
+    }
+    memcpy(e->id, id, len);
+    e->idlen = len;
+    e->sess = sess; /* returning 1 keeps OpenSSL's reference for us */
+    struct sess_entry *old = NULL, *evict = NULL;
+    pthread_mutex_lock(&c->mu);
+    old = take(c, id, len);
+    if (c->count >= c->max && c->tail != NULL) {
+        evict = take(c, c->tail->id, c->tail->idlen);
+    }
+    unsigned b = bucket_of(id, len);
+    e->hnext = c->buckets[b];
+    c->buckets[b] = e;
+    lru_push(c, e);
+    c->count++;
+    pthread_mutex_unlock(&c->mu);
+    struct sess_entry *drop[2] = {old, evict};
+    for (int i = 0; i < 2; i++) {
+        if (drop[i] != NULL) {
+            SSL_SESSION_free(drop[i]->sess);
+            free(drop[i]);
+        }
+    }
+    return 1;
+}
+
+static void remove_cb(SSL_CTX *ctx, SSL_SESSION *sess)
+{
+    struct tls_sess_cache *c = cache_of_ctx(ctx);
+    unsigned int len = 0;
+    const unsigned char *id = SSL_SESSION_get_id(sess, &len);
+    if (c == NULL || len == 0) {
+        return;
+    }
+    pthread_mutex_lock(&c->mu);
+    struct sess_entry *e = take(c, id, len);
+    pthread_mutex_unlock(&c->mu);
+    if (e != NULL) {
+        SSL_SESSION_free(e->sess);
+        free(e);
+    }
+}
+
+/* May this session be resumed now? Re-checks the stored client certificate. */
+static bool resumable(struct rmq_tls_listener *l, SSL_SESSION *sess)
+{
+    if (!l->crl_check) {
+        return true;
+    }
+    X509 *peer = SSL_SESSION_get0_peer(sess);
+    if (peer == NULL) {
+        return true; /* no client certificate was accepted in it */
+    }
+    int reason = -1;
+    enum tls_verdict v = tls_check_cert(l, peer, &reason);
+    if (v == TLS_VERDICT_GOOD) {
+        return true;
+    }
+    tls_log_reject(l, peer, 0, v == TLS_VERDICT_REVOKED ? "revoked" : "no_crl",
+                   "resumption refused, full handshake required");
+    return false;
+}
+
+static SSL_SESSION *get_cb(SSL *ssl, const unsigned char *id, int len, int *copy)
+{
+    struct tls_sess_cache *c = cache_of_ctx(SSL_get_SSL_CTX(ssl));
+    *copy = 0;
+    if (c == NULL || len <= 0 || len > SSL_MAX_SSL_SESSION_ID_LENGTH) {
+        return NULL;
+    }
+    SSL_SESSION *s = NULL;
+    pthread_mutex_lock(&c->mu);
+    struct sess_entry *e = find(c, id, (unsigned int)len);
+    if (e != NULL) {
+        s = e->sess;
+        SSL_SESSION_up_ref(s); /* handed to OpenSSL (*copy = 0) */
+        lru_unlink(c, e);
+        lru_push(c, e);
+    }
+    pthread_mutex_unlock(&c->mu);
+    if (s == NULL) {
+        return NULL;
+    }
+    if (!resumable(c->l, s)) {
+        pthread_mutex_lock(&c->mu);
+        e = take(c, id, (unsigned int)len);
+        pthread_mutex_unlock(&c->mu);
+        if (e != NULL) {
+            SSL_SESSION_free(e->sess);
+            free(e);
+        }
+        SSL_SESSION_free(s);
+        return NULL;
+    }
+    return s;
+}
+
+struct tls_sess_cache *tls_sess_cache_new(struct rmq_tls_listener *l, size_t max)
+{
+    struct tls_sess_cache *c = calloc(1, sizeof *c);
+    if (c == NULL) {
+        return NULL;
+    }
+    c->l = l;
+    c->max = max > 0 ? max : 1;
+    pthread_mutex_init(&c->mu, NULL);
+    return c;
+}
+
+rmq_err tls_sess_cache_attach(struct tls_sess_cache *c, SSL_CTX *ctx)
+{
+    SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_SERVER | SSL_SESS_CACHE_NO_INTERNAL |
+                                            SSL_SESS_CACHE_NO_AUTO_CLEAR);
+    SSL_CTX_sess_set_new_cb(ctx, new_cb);
+    SSL_CTX_sess_set_remove_cb(ctx, remove_cb);
+    SSL_CTX_sess_set_get_cb(ctx, get_cb);
+    return RMQ_OK;
+}
+
+size_t tls_sess_cache_count(struct tls_sess_cache *c)
+{
+    pthread_mutex_lock(&c->mu);
+    size_t n = c->count;
+    pthread_mutex_unlock(&c->mu);
+    return n;
+}
+
+void tls_sess_cache_free(struct tls_sess_cache *c)
+{
+    if (c == NULL) {
+        return;
+    }
+    struct sess_entry *e = c->head;
+    while (e != NULL) {
+        struct sess_entry *n = e->next;
+        SSL_SESSION_free(e->sess);
+        free(e);
+        e = n;
+    }
+    pthread_mutex_destroy(&c->mu);
+    free(c);
+}

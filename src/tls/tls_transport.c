@@ -1,0 +1,333 @@
+/*
+ * tls_transport.c — the TLS transport (net/transport.h) over a non-blocking
+ * socket: SSL_set_fd + SSL_do_handshake / SSL_read_ex / SSL_write_ex, mapped
+ * to enum rmq_io, and the peer identity after the handshake.
+ *
+ * Threads: every op runs on the owning worker thread. The only other thread
+ * that touches a transport is the CRL fetcher, through fetch_done() in
+ * tls_verify.c (an atomic counter and transport->wake); free() cancels those
+ * callbacks before anything is released.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <openssl/bio.h>
+#include <openssl/err.h>
+#include <openssl/evp.h>
+#include <openssl/pem.h>
+#include <openssl/ssl.h>
+#include <openssl/x509.h>
+
+#include "common/log.h"
+#include "tls/tls_int.h"
+
+static struct tls_transport *tt(struct rmq_transport *t)
+{
+    return (struct tls_transport *)t;
+}
+
+static void info_cb(const SSL *ssl, int where, int ret)
+{
+    if ((where & SSL_CB_ALERT) == 0 || (ret & 0xff) == SSL_AD_CLOSE_NOTIFY) {
+        return;
+    }
+    struct tls_transport *t = SSL_get_ex_data(ssl, tls_ssl_ex_index());
+    if (t == NULL) {
+        return;
+    }
+    char prev[sizeof t->err];
+    memcpy(prev, t->err, sizeof prev);
+    snprintf(t->err, sizeof t->err, "%s alert %s%s%.100s",
+             (where & SSL_CB_READ) ? "received" : "sent", SSL_alert_desc_string_long(ret),
+             prev[0] != '\0' ? ": " : "", prev);
+}
+
+static enum rmq_io map_error(struct tls_transport *t, int r)
+{
+    int saved_errno = errno;
+    int e = SSL_get_error(t->ssl, r);
+    switch (e) {
+    case SSL_ERROR_WANT_READ:
+        return RMQ_IO_WANT_READ;
+    case SSL_ERROR_WANT_WRITE:
+        return RMQ_IO_WANT_WRITE;
+    case SSL_ERROR_WANT_ASYNC:
+    case SSL_ERROR_WANT_RETRY_VERIFY:
+        return RMQ_IO_SUSPENDED;
+    case SSL_ERROR_ZERO_RETURN:
+        return RMQ_IO_EOF;
+    case SSL_ERROR_SYSCALL:
+        if (ERR_peek_error() == 0 && saved_errno == 0) {
+            return RMQ_IO_EOF;
+        }
+        t->fatal = true;
+        if (t->err[0] == '\0') {
+            snprintf(t->err, sizeof t->err, "%s", strerror(saved_errno));
+        }
+        ERR_clear_error();
+        return RMQ_IO_ERROR;
+    case SSL_ERROR_SSL:
+    default:
+        t->fatal = true;
+        if (t->err[0] == '\0') {
+            unsigned long ec = ERR_peek_error();
+            const char *rs = ec != 0 ? ERR_reason_error_string(ec) : NULL;
+            snprintf(t->err, sizeof t->err, "%s", rs != NULL ? rs : "TLS error");
+        }
+        ERR_clear_error();
+        return RMQ_IO_ERROR;
+    }
+}
+
+bool tls_resumed_ok(struct tls_transport *t)
+{
+    struct rmq_tls_listener *l = t->gen->l;
+    X509 *peer = SSL_get0_peer_certificate(t->ssl);
+    if (!l->crl_check || peer == NULL) {
+        return true;
+    }
+    int reason = -1;
+    enum tls_verdict v = tls_check_cert(l, peer, &reason);
+    if (v == TLS_VERDICT_GOOD) {
+        return true;
+    }
+    /* Normally refused at lookup already (tls_sess.c); this covers a snapshot
+     * published between the lookup and the end of the handshake. */
+    tls_log_reject(l, peer, 0, v == TLS_VERDICT_REVOKED ? "revoked" : "no_crl", "resumed session");
+    SSL_CTX_remove_session(SSL_get_SSL_CTX(t->ssl), SSL_get_session(t->ssl));
+    t->fatal = true;
+    snprintf(t->err, sizeof t->err, "resumed session: client certificate %s",
+             v == TLS_VERDICT_REVOKED ? "revoked" : "not covered by a CRL");
+    return false;
+}
+
+static enum rmq_io tls_handshake(struct rmq_transport *bt)
+{
+    struct tls_transport *t = tt(bt);
+    if (t->suspended && atomic_load(&t->pending) > 0) {
+        return RMQ_IO_SUSPENDED; /* spurious call while a fetch runs */
+    }
+    ERR_clear_error();
+    errno = 0;
+    int r = SSL_do_handshake(t->ssl);
+    if (r == 1) {
+        if (t->async) {
+            SSL_clear_mode(t->ssl, SSL_MODE_ASYNC); /* reads/writes need no job */
+            t->async = false;
+        }
+        if (SSL_session_reused(t->ssl) && !tls_resumed_ok(t)) {
+            return RMQ_IO_ERROR;
+        }
+        return RMQ_IO_OK;
+    }
+    return map_error(t, r);
+}
+
+static enum rmq_io tls_read(struct rmq_transport *bt, uint8_t *buf, size_t len, size_t *n)
+{
+    struct tls_transport *t = tt(bt);
+    *n = 0;
+    ERR_clear_error();
+    errno = 0;
+    if (SSL_read_ex(t->ssl, buf, len, n) == 1) {
+        return RMQ_IO_OK;
+    }
+    return map_error(t, 0);
+}
+
+static enum rmq_io tls_write(struct rmq_transport *bt, const uint8_t *buf, size_t len, size_t *n)
+{
+    struct tls_transport *t = tt(bt);
+    *n = 0;
+    if (len == 0) {
+        return RMQ_IO_OK;
+    }
+    ERR_clear_error();
+    errno = 0;
+    if (SSL_write_ex(t->ssl, buf, len, n) == 1) {
+        return RMQ_IO_OK;
+    }
+    return map_error(t, 0);
+}
+
+/* UTF-8 CN of the subject; "" when absent or when it holds a NUL. */
+static void subject_cn(X509 *x, char *out, size_t cap)
+{
+    out[0] = '\0';
+    X509_NAME *name = X509_get_subject_name(x);
+    int i = X509_NAME_get_index_by_NID(name, NID_commonName, -1);
+    if (i < 0) {
+        return;
+    }
+    unsigned char *u = NULL;
+    int n = ASN1_STRING_to_UTF8(&u, X509_NAME_ENTRY_get_data(X509_NAME_get_entry(name, i)));
+    if (n > 0 && memchr(u, '\0', (size_t)n) == NULL) {
+        size_t m = (size_t)n < cap - 1 ? (size_t)n : cap - 1;
+        memcpy(out, u, m);
+        out[m] = '\0';
+    }
+    OPENSSL_free(u);
+}
+
+/* BIO contents as a new NUL-terminated string, or NULL. */
+static char *bio_str(BIO *b)
+{
+    char *p = NULL;
+    long n = BIO_get_mem_data(b, &p);
+    if (n < 0) {
+        return NULL;
+    }
+    char *s = malloc((size_t)n + 1);
+    if (s != NULL) {
+        memcpy(s, p, (size_t)n);
+        s[n] = '\0';
+    }
+    return s;
+}
+
+static char *name_rfc2253(const X509_NAME *name)
+{
+    BIO *b = BIO_new(BIO_s_mem());
+    char *s = NULL;
+    if (b != NULL && X509_NAME_print_ex(b, name, 0, XN_FLAG_RFC2253) >= 0) {
+        s = bio_str(b);
+    }
+    BIO_free(b);
+    return s;
+}
+
+static void tls_peer_info(struct rmq_transport *bt, struct rmq_peer_info *out)
+{
+    struct tls_transport *t = tt(bt);
+    memset(out, 0, sizeof *out);
+    out->tls_version = SSL_version(t->ssl);
+    out->resumed = SSL_session_reused(t->ssl) ? 1 : 0;
+    X509 *x = SSL_get0_peer_certificate(t->ssl);
+    if (x == NULL) {
+        return;
+    }
+    out->has_cert = 1;
+    subject_cn(x, out->cn, sizeof out->cn);
+    out->dn = name_rfc2253(X509_get_subject_name(x));
+    BIO *b = BIO_new(BIO_s_mem());
+    if (b != NULL && PEM_write_bio_X509(b, x) == 1) {
+        out->pem = bio_str(b);
+    }
+    BIO_free(b);
+    unsigned char md[EVP_MAX_MD_SIZE];
+    unsigned int mdn = 0;
+    if (X509_digest(x, EVP_md5(), md, &mdn) == 1 && mdn == 16) {
+        tls_hex(md, 16, out->md5, false);
+    }
+    if (tls_cert_ids(x, out->issuer_hash, out->serial, &out->serial_len) == RMQ_OK) {
+        tls_hex(out->serial, out->serial_len, out->serial_hex, true);
+    }
+    char *issuer = name_rfc2253(X509_get_issuer_name(x));
+    if (issuer != NULL) {
+        snprintf(out->issuer_dn, sizeof out->issuer_dn, "%s", issuer);
+        free(issuer);
+    }
+    ERR_clear_error();
+}
+
+static void tls_shutdown(struct rmq_transport *bt)
+{
+    struct tls_transport *t = tt(bt);
+    if (!t->suspended && SSL_is_init_finished(t->ssl)) {
+        ERR_clear_error();
+        (void)SSL_shutdown(t->ssl); /* one non-blocking attempt: close_notify */
+        ERR_clear_error();
+    }
+}
+
+static void tls_free(struct rmq_transport *bt)
+{
+    struct tls_transport *t = tt(bt);
+    if (t == NULL) {
+        return;
+    }
+    struct rmq_tls_listener *l = t->gen->l;
+    if (t->want_registered && l->revops != NULL && l->revops->want_cancel != NULL) {
+        l->revops->want_cancel(l->reveng, t); /* no fetch_done() after this */
+    }
+    if (t->suspended) {
+        /* A paused ASYNC job holds OpenSSL state: resume it once to end it,
+         * writing into memory BIOs, never to the (soon closed) socket. */
+        t->aborting = true;
+        BIO *rb = BIO_new(BIO_s_mem());
+        BIO *wb = BIO_new(BIO_s_mem());
+        if (rb != NULL && wb != NULL) {
+            SSL_set_bio(t->ssl, rb, wb);
+            (void)SSL_do_handshake(t->ssl);
+        } else {
+            BIO_free(rb);
+            BIO_free(wb);
+        }
+        ERR_clear_error();
+    }
+    if (!t->fatal && !t->aborting && SSL_is_init_finished(t->ssl)) {
+        /* MQTT clients usually close TCP without close_notify. Without this,
+         * SSL_free would drop the session from the cache (RFC 5246's
+         * truncation rule) and nobody could resume; TLS 1.3 dropped that rule
+         * and MQTT frames its own data. Sessions of failed connections are
+         * still dropped by OpenSSL. */
+        SSL_set_shutdown(t->ssl, SSL_SENT_SHUTDOWN | SSL_RECEIVED_SHUTDOWN);
+    }
+    SSL_free(t->ssl);
+    tls_gen_unref(t->gen);
+    free(t);
+}
+
+static const char *tls_last_error(struct rmq_transport *bt)
+{
+    return tt(bt)->err;
+}
+
+static const struct rmq_transport_ops tls_ops = {
+    .name = "ssl",
+    .handshake = tls_handshake,
+    .read = tls_read,
+    .write = tls_write,
+    .peer_info = tls_peer_info,
+    .shutdown = tls_shutdown,
+    .free = tls_free,
+    .last_error = tls_last_error,
+};
+
+struct rmq_transport *tls_transport_new(void *arg, int fd)
+{
+    struct rmq_tls_listener *l = arg;
+    struct tls_transport *t = calloc(1, sizeof *t);
+    if (t == NULL) {
+        RMQ_LOG_RL(1, RMQ_LOG_ERROR, "tls", "connection refused listener=%s reason=out_of_memory",
+                   l->name);
+        return NULL;
+    }
+    pthread_mutex_lock(&l->lock);
+    t->gen = l->cur;
+    tls_gen_ref(t->gen);
+    pthread_mutex_unlock(&l->lock);
+    t->ssl = SSL_new(t->gen->ctx);
+    if (t->ssl == NULL || SSL_set_fd(t->ssl, fd) != 1 ||
+        SSL_set_ex_data(t->ssl, tls_ssl_ex_index(), t) != 1) {
+        RMQ_LOG_RL(1, RMQ_LOG_ERROR, "tls", "connection refused listener=%s reason=ssl_new_failed",
+                   l->name);
+        SSL_free(t->ssl);
+        tls_gen_unref(t->gen);
+        free(t);
+        ERR_clear_error();
+        return NULL;
+    }
+    SSL_set_accept_state(t->ssl);
+    SSL_set_info_callback(t->ssl, info_cb);
+    if (l->crl_check && l->discover && l->async_capable) {
+        SSL_set_mode(t->ssl, SSL_MODE_ASYNC);
+        t->async = true;
+    }
+    atomic_init(&t->pending, 0);
+    t->base.ops = &tls_ops;
+    t->base.fd = fd;
+    return &t->base;
+}
