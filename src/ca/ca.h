@@ -37,8 +37,13 @@
  * w, d, h, m, s. Must be > 0. RMQ_ERR_INVALID on anything else or overflow. */
 RMQ_MUST_USE rmq_err rmq_ca_duration_parse(const char *s, int64_t *secs);
 
+/* Latest time accepted anywhere (9999-12-31T23:59:59Z, the end of X.509
+ * GeneralizedTime): keeps `time + duration` far from int64 overflow. */
+#define RMQ_CA_TIME_MAX INT64_C(253402300799)
+
 /* Like rmq_ca_duration_parse but signed ("-1d", "+2h", "0"), or "@UNIX"
- * for an absolute time. Result is an absolute unix time relative to `now`. */
+ * (0..RMQ_CA_TIME_MAX) for an absolute time. Result is an absolute unix time
+ * relative to `now`. */
 RMQ_MUST_USE rmq_err rmq_ca_time_parse(const char *s, int64_t now, int64_t *t);
 
 struct rmq_ca_tvars {
@@ -91,7 +96,8 @@ RMQ_MUST_USE rmq_err rmq_ca_route_parse(const char *target, size_t len, struct r
 /* Valid CA/tenant names: 1..63 of [A-Za-z0-9._-], not starting with '.'. */
 bool rmq_ca_name_valid(const char *s);
 
-/* Current time: REVMQ_CA_NOW (unix seconds) when set, else time(NULL). */
+/* Current time: REVMQ_CA_NOW (unix seconds, 0..RMQ_CA_TIME_MAX) when set
+ * and valid, else time(NULL). */
 int64_t rmq_ca_now(void);
 
 /* ---- database (db.c) ----------------------------------------------------- */

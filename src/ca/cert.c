@@ -65,7 +65,13 @@ rmq_err rmq_ca_write_file_atomic(const char *path, const void *data, size_t len,
     if (snprintf(tmp, sizeof(tmp), "%s.tmp.%ld", path, (long)getpid()) >= (int)sizeof(tmp)) {
         return RMQ_ERR_INVALID;
     }
-    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, (mode_t)mode);
+    /* O_EXCL|O_NOFOLLOW: never write through a file or symlink planted at
+     * the (predictable) temp name; a stale one of ours is removed once. */
+    const int flags = O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC;
+    int fd = open(tmp, flags, (mode_t)mode);
+    if (fd < 0 && errno == EEXIST && unlink(tmp) == 0) {
+        fd = open(tmp, flags, (mode_t)mode);
+    }
     if (fd < 0) {
         rmq_error("ca", "cannot write file path=%s err=\"%s\"", tmp, strerror(errno));
         return RMQ_ERR_IO;

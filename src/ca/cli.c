@@ -103,7 +103,8 @@ static int apply_globals(struct rmq_ca_cli *c)
     }
     if ((v = rmq_ca_cli_get(c, "now")) != NULL) {
         int64_t t = 0;
-        if (rmq_ca_time_parse(v, (int64_t)time(NULL), &t) != RMQ_OK) {
+        if (rmq_ca_time_parse(v, (int64_t)time(NULL), &t) != RMQ_OK || t < 0 ||
+            t > RMQ_CA_TIME_MAX) {
             return rmq_ca_cli_usage_err("--now wants @UNIX-SECONDS or a signed duration, got '%s'",
                                         v);
         }

@@ -96,7 +96,7 @@ rmq_err rmq_ca_time_parse(const char *s, int64_t now, int64_t *t)
     if (s[0] == '@') {
         char *end = NULL;
         long long x = strtoll(s + 1, &end, 10);
-        if (end == s + 1 || *end != '\0' || x < 0) {
+        if (end == s + 1 || *end != '\0' || x < 0 || x > RMQ_CA_TIME_MAX) {
             return RMQ_ERR_INVALID;
         }
         *t = (int64_t)x;
@@ -269,7 +269,7 @@ int64_t rmq_ca_now(void)
     if (e != NULL && *e != '\0') {
         char *end = NULL;
         long long v = strtoll(e, &end, 10);
-        if (end != e && *end == '\0' && v >= 0) {
+        if (end != e && *end == '\0' && v >= 0 && v <= RMQ_CA_TIME_MAX) {
             return (int64_t)v;
         }
     }
