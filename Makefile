@@ -8,7 +8,7 @@ JOBS       ?= $(shell nproc)
 PYTEST     := /usr/bin/python3 -m pytest
 FUZZ_SECONDS ?= 60
 
-.PHONY: all deps build run test unit integration asan fuzz format format-check clean
+.PHONY: all deps build run run-broker test unit integration asan fuzz format format-check clean
 
 all: build
 
@@ -21,8 +21,15 @@ $(BUILD)/CMakeCache.txt:
 build: deps $(BUILD)/CMakeCache.txt
 	cmake --build $(BUILD) -j $(JOBS)
 
-# Runs the broker (and, once set up, the demo CA) on loopback; Ctrl-C stops it.
+# The revocation demo on loopback: revmq-ca (4664) and revmq (TCP 1883, mutual
+# TLS 8883 with CRL checking and OCSP stapling); demo PKI kept in ./demo/.
+# Prints commands to subscribe, publish, see the staple and revoke device 2.
+# Ctrl-C stops both.
 run: build
+	bash scripts/demo.sh $(BUILD)
+
+# The plain broker with the default configuration (TCP 1883).
+run-broker: build
 	bash scripts/run.sh $(BUILD)
 
 unit:
