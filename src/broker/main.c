@@ -1,0 +1,323 @@
+/*
+ * main.c — revmq, the broker daemon: wiring only.
+ *
+ *   revmq [-c FILE]                   run the broker
+ *   revmq --check-config [-c FILE]    validate, print the effective config, exit
+ *
+ * Start-up: settings (defaults < file < environment; any error: message on
+ * stderr, exit 1) -> revocation engine (when an SSL listener checks CRLs) ->
+ * net layer with the MQTT core -> listeners (TCP, and SSL through src/tls)
+ * -> workers. Signals on the main thread: SIGINT/SIGTERM stop cleanly
+ * (everything freed), SIGHUP reloads TLS contexts and refreshes CRLs.
+ * After each new CRL snapshot, live connections whose certificate is now
+ * revoked are closed (crl_cache.disconnect_revoked).
+ */
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <event2/event.h>
+
+#include "common/log.h"
+#include "config/settings.h"
+#include "net/net.h"
+
+#if __has_include("tls/tls.h") && !defined(RMQ_NO_TLS)
+#include "tls/tls.h"
+#define RMQ_HAVE_TLS 1
+#endif
+#if __has_include("revocation/revocation.h") && defined(RMQ_HAVE_TLS)
+#include "revocation/revocation.h"
+#define RMQ_HAVE_REVOCATION 1
+#endif
+
+extern char **environ;
+
+struct app {
+    struct rmq_settings *s;
+    struct rmq_net *net;
+    pthread_mutex_t net_mu; /* protects `net` as seen by the CRL publish callback */
+    struct rmq_net *net_for_cb;
+    struct event *sig_int;
+    struct event *sig_term;
+    struct event *sig_hup;
+#ifdef RMQ_HAVE_TLS
+    struct rmq_tls_listener **tls; /* one per listener slot; NULL for TCP */
+    struct event **tls_poll;
+#endif
+#ifdef RMQ_HAVE_REVOCATION
+    struct rmq_revocation *rev;
+#endif
+};
+
+static void usage(FILE *f)
+{
+    fprintf(f, "usage: revmq [-c FILE]\n"
+               "       revmq --check-config [-c FILE]\n");
+}
+
+static void on_stop(evutil_socket_t sig, short what, void *arg)
+{
+    (void)what;
+    struct app *a = arg;
+    rmq_info("broker", "stopping signal=%d", (int)sig);
+    rmq_net_stop(a->net);
+}
+
+static void on_hup(evutil_socket_t sig, short what, void *arg)
+{
+    (void)sig;
+    (void)what;
+    struct app *a = arg;
+    rmq_info("broker", "reload requested signal=SIGHUP");
+#ifdef RMQ_HAVE_TLS
+    for (size_t i = 0; i < a->s->listener_count; i++) {
+        if (a->tls[i] && rmq_tls_listener_reload(a->tls[i]) != RMQ_OK) {
+            rmq_warn("broker", "TLS reload failed listener=%s (old context kept)",
+                     a->s->listeners[i].name);
+        }
+    }
+#endif
+#ifdef RMQ_HAVE_REVOCATION
+    if (a->rev) {
+        rmq_revocation_refresh_now(a->rev);
+    }
+#else
+    (void)a;
+#endif
+}
+
+#ifdef RMQ_HAVE_TLS
+static void on_tls_poll(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    bool reloaded = false;
+    if (rmq_tls_listener_check_reload(arg, &reloaded) != RMQ_OK) {
+        RMQ_LOG_RL(1, RMQ_LOG_WARNING, "broker", "TLS file check failed (old context kept)");
+    }
+}
+#endif
+
+#ifdef RMQ_HAVE_REVOCATION
+static bool match_revoked(const struct rmq_peer_info *p, void *arg)
+{
+    return rmq_crl_snapshot_lookup(arg, p->issuer_hash, p->serial, p->serial_len, NULL) ==
+           RMQ_CRL_REVOKED;
+}
+
+/* Only listeners that check CRLs close live connections: another listener
+ * would accept the same certificate again at once. */
+static bool listener_checks_crl(const struct rmq_listener_settings *ls)
+{
+    return ls->is_ssl && ls->ssl.enable_crl_check;
+}
+
+static void release_snapshot(void *arg)
+{
+    rmq_crl_snapshot_release(arg);
+}
+
+/* Fetcher thread: a new CRL snapshot was published. */
+static void on_crl_publish(struct rmq_crl_snapshot *snap, void *arg)
+{
+    (void)snap;
+    struct app *a = arg;
+    pthread_mutex_lock(&a->net_mu);
+    if (a->net_for_cb) {
+        struct rmq_crl_snapshot *s = rmq_crl_engine_acquire(a->rev->crl);
+        rmq_net_close_matching_on(a->net_for_cb, listener_checks_crl, match_revoked, s,
+                                  release_snapshot);
+    }
+    pthread_mutex_unlock(&a->net_mu);
+}
+#endif
+
+static int setup_listeners(struct app *a)
+{
+    const struct rmq_settings *s = a->s;
+    for (size_t i = 0; i < s->listener_count; i++) {
+        const struct rmq_listener_settings *ls = &s->listeners[i];
+        if (!ls->enable) {
+            continue;
+        }
+        char *err = NULL;
+        rmq_err e;
+        if (ls->is_ssl) {
+#ifdef RMQ_HAVE_TLS
+            struct rmq_revocation *rev = NULL;
+#ifdef RMQ_HAVE_REVOCATION
+            rev = a->rev;
+#endif
+            e = rmq_tls_listener_new(ls, s, rev, &a->tls[i], &err);
+            if (e == RMQ_OK) {
+                struct rmq_transport_factory f = rmq_tls_listener_factory(a->tls[i]);
+                e = rmq_net_listen(a->net, ls, &f, rmq_tls_listener_handshake_timeout(a->tls[i]),
+                                   &err);
+                uint64_t iv = rmq_tls_listener_reload_interval(a->tls[i]);
+                if (e == RMQ_OK && iv) {
+                    a->tls_poll[i] = event_new(rmq_net_main_base(a->net), -1, EV_PERSIST,
+                                               on_tls_poll, a->tls[i]);
+                    struct timeval tv = {(time_t)(iv / 1000), (suseconds_t)(iv % 1000) * 1000};
+                    if (a->tls_poll[i]) {
+                        event_add(a->tls_poll[i], &tv);
+                    }
+                }
+            }
+#else
+            e = RMQ_ERR_CONFIG;
+            err = strdup("SSL listeners need src/tls, which this build does not have");
+#endif
+        } else {
+            e = rmq_net_listen(a->net, ls, NULL, 0, &err);
+        }
+        if (e != RMQ_OK) {
+            fprintf(stderr, "revmq: %s\n", err ? err : rmq_err_message(e));
+            free(err);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+static int start(struct app *a)
+{
+#ifdef RMQ_HAVE_TLS
+    a->tls = calloc(a->s->listener_count + 1, sizeof *a->tls);
+    a->tls_poll = calloc(a->s->listener_count + 1, sizeof *a->tls_poll);
+    if (!a->tls || !a->tls_poll) {
+        return -1;
+    }
+#endif
+#ifdef RMQ_HAVE_REVOCATION
+    bool any_ssl = false;
+    for (size_t i = 0; i < a->s->listener_count; i++) {
+        any_ssl |= a->s->listeners[i].enable && a->s->listeners[i].is_ssl;
+    }
+    if (any_ssl) {
+        char *err = NULL;
+        if (rmq_revocation_new(a->s, &a->rev, &err) != RMQ_OK) {
+            fprintf(stderr, "revmq: %s\n", err ? err : "revocation engine failed");
+            free(err);
+            return -1;
+        }
+        if (rmq_revocation_start(a->rev) != RMQ_OK) {
+            fprintf(stderr, "revmq: revocation engine failed to start\n");
+            return -1;
+        }
+    }
+#endif
+    if (rmq_net_new(a->s, &a->net) != RMQ_OK) {
+        fprintf(stderr, "revmq: cannot create the network layer\n");
+        return -1;
+    }
+    if (setup_listeners(a) != 0) {
+        return -1;
+    }
+#ifdef RMQ_HAVE_REVOCATION
+    if (a->rev && a->rev->crl_enabled && a->s->crl_cache.disconnect_revoked) {
+        pthread_mutex_lock(&a->net_mu);
+        a->net_for_cb = a->net;
+        pthread_mutex_unlock(&a->net_mu);
+        rmq_crl_engine_on_publish(a->rev->crl, on_crl_publish, a);
+    }
+#endif
+    struct event_base *base = rmq_net_main_base(a->net);
+    a->sig_int = evsignal_new(base, SIGINT, on_stop, a);
+    a->sig_term = evsignal_new(base, SIGTERM, on_stop, a);
+    a->sig_hup = evsignal_new(base, SIGHUP, on_hup, a);
+    if (!a->sig_int || !a->sig_term || !a->sig_hup || evsignal_add(a->sig_int, NULL) != 0 ||
+        evsignal_add(a->sig_term, NULL) != 0 || evsignal_add(a->sig_hup, NULL) != 0) {
+        return -1;
+    }
+    if (rmq_net_start(a->net) != RMQ_OK) {
+        fprintf(stderr, "revmq: cannot start workers\n");
+        return -1;
+    }
+    return 0;
+}
+
+static void cleanup(struct app *a)
+{
+    pthread_mutex_lock(&a->net_mu);
+    a->net_for_cb = NULL;
+    pthread_mutex_unlock(&a->net_mu);
+    struct event *evs[] = {a->sig_int, a->sig_term, a->sig_hup};
+    for (size_t i = 0; i < sizeof evs / sizeof *evs; i++) {
+        if (evs[i]) {
+            event_free(evs[i]);
+        }
+    }
+#ifdef RMQ_HAVE_TLS
+    for (size_t i = 0; a->tls_poll && i < a->s->listener_count; i++) {
+        if (a->tls_poll[i]) {
+            event_free(a->tls_poll[i]);
+        }
+    }
+#endif
+    rmq_net_free(a->net); /* workers stopped: no transport left */
+#ifdef RMQ_HAVE_TLS
+    for (size_t i = 0; a->tls && i < a->s->listener_count; i++) {
+        rmq_tls_listener_free(a->tls[i]);
+    }
+    free(a->tls);
+    free(a->tls_poll);
+#endif
+#ifdef RMQ_HAVE_REVOCATION
+    rmq_revocation_free(a->rev);
+#endif
+    rmq_settings_free(a->s);
+    pthread_mutex_destroy(&a->net_mu);
+}
+
+int main(int argc, char **argv)
+{
+    const char *path = NULL;
+    bool check = false;
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "-c") == 0 && i + 1 < argc) {
+            path = argv[++i];
+        } else if (strcmp(argv[i], "--check-config") == 0) {
+            check = true;
+        } else if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0) {
+            usage(stdout);
+            return 0;
+        } else {
+            fprintf(stderr, "revmq: unknown argument: %s\n", argv[i]);
+            usage(stderr);
+            return 2;
+        }
+    }
+    struct app a;
+    memset(&a, 0, sizeof a);
+    pthread_mutex_init(&a.net_mu, NULL);
+    char *errmsg = NULL;
+    if (rmq_settings_load(path, environ, &a.s, &errmsg) != RMQ_OK) {
+        fprintf(stderr, "%s%s", errmsg ? errmsg : "revmq: invalid configuration",
+                errmsg && errmsg[0] && errmsg[strlen(errmsg) - 1] == '\n' ? "" : "\n");
+        free(errmsg);
+        pthread_mutex_destroy(&a.net_mu);
+        return 1;
+    }
+    if (check) {
+        rmq_settings_print(a.s, stdout);
+        rmq_settings_free(a.s);
+        pthread_mutex_destroy(&a.net_mu);
+        return 0;
+    }
+    rmq_log_set_level((enum rmq_log_level)a.s->log_level);
+    signal(SIGPIPE, SIG_IGN);
+    int rc = 0;
+    if (start(&a) == 0) {
+        rmq_info("broker", "running node=%s", a.s->node_name);
+        rmq_net_run(a.net);
+        rmq_info("broker", "stopped");
+    } else {
+        rc = 1;
+    }
+    cleanup(&a);
+    libevent_global_shutdown();
+    return rc;
+}

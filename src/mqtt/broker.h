@@ -1,0 +1,103 @@
+/*
+ * broker.h — the MQTT core: sessions, the state machine of each MQTT
+ * connection, routing, retained messages, wills. It turns decoded packets
+ * into actions and encoded replies; it does no I/O and owns no event loop.
+ *
+ * Threading model (see also src/net/net.h): ALL MQTT state — the session
+ * table, the router, the retained store, every struct rmq_mqtt_conn — is
+ * owned by ONE thread, the "core" thread, which is worker 0 of the net layer.
+ * Every function here must be called on that thread. With one worker (this
+ * version) every connection lives on worker 0 and calls in directly. With
+ * more workers, the plan is that other workers keep sockets/TLS/framing and
+ * forward complete frames to worker 0 by message, and worker 0 sends encoded
+ * bytes back the same way (struct rmq_conn_io would then post instead of
+ * append) — nothing in this module assumes the caller's thread owns the socket.
+ *
+ * The net layer gives each connection a struct rmq_conn_io (callbacks into
+ * the net layer, called on the core thread):
+ *   outbuf(net)  the connection's output buffer; the core appends encoded
+ *                packets to it, then calls flush(net);
+ *   flush(net)   start writing what the buffer holds;
+ *   close(net)   write what is buffered, then close; NEVER frees synchronously:
+ *                the net layer calls rmq_mqtt_conn_free later, from its own
+ *                callback;
+ *   connected(net, keepalive_ms)  CONNECT accepted: stop the CONNECT timer and
+ *                enforce keep alive (ms without any inbound byte; 0 = none).
+ *
+ * Ownership: rmq_broker_new borrows the settings until rmq_broker_free.
+ * A struct rmq_mqtt_conn is owned by the broker; the net layer holds a handle
+ * from rmq_mqtt_conn_new until it calls rmq_mqtt_conn_free.
+ */
+#ifndef RMQ_BROKER_H
+#define RMQ_BROKER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "common/buf.h"
+#include "common/err.h"
+#include "config/settings.h"
+#include "net/transport.h"
+
+struct rmq_broker;
+struct rmq_mqtt_conn;
+
+struct rmq_conn_io {
+    struct rmq_buf *(*outbuf)(void *net);
+    void (*flush)(void *net);
+    void (*close)(void *net);
+    void (*connected)(void *net, uint64_t keepalive_ms);
+};
+
+struct rmq_broker_stats {
+    uint64_t connections;  /* currently connected MQTT clients */
+    uint64_t sessions;     /* sessions, connected or not */
+    uint64_t messages_in;  /* PUBLISH received */
+    uint64_t messages_out; /* PUBLISH sent */
+    uint64_t dropped_queue_full;
+    uint64_t dropped_expired;
+    uint64_t dropped_too_large;
+    uint64_t dropped_qos0_backpressure;
+};
+
+/* NULL on OOM. `s` is borrowed until rmq_broker_free. */
+struct rmq_broker *rmq_broker_new(const struct rmq_settings *s);
+/* Every connection must have been freed first. NULL: no-op. */
+void rmq_broker_free(struct rmq_broker *b);
+/* Timers (will delay, session expiry); call every ~250 ms. */
+void rmq_broker_tick(struct rmq_broker *b);
+const struct rmq_broker_stats *rmq_broker_stats(const struct rmq_broker *b);
+/* Over this many bytes in a connection's output buffer, QoS 0 messages to it
+ * are dropped (and the net layer stops reading from it). */
+size_t rmq_broker_out_high_water(const struct rmq_broker *b);
+
+/* A new network connection (after any TLS handshake). `peer` and `addr` are
+ * borrowed until rmq_mqtt_conn_free. NULL on OOM. */
+struct rmq_mqtt_conn *rmq_mqtt_conn_new(struct rmq_broker *b, const struct rmq_conn_io *io,
+                                        void *net, const struct rmq_peer_info *peer,
+                                        const char *addr, const char *listener);
+
+/* Decodes and handles every complete packet in buf[0..len); returns the bytes
+ * consumed (the rest is an incomplete packet to keep). A packet over
+ * mqtt.max_packet_size is refused from its fixed header alone (v5: DISCONNECT
+ * 0x95; before CONNECT and v3: close). After the core decided to close, the
+ * rest is ignored (everything is reported consumed). */
+size_t rmq_mqtt_conn_input(struct rmq_mqtt_conn *mc, const uint8_t *buf, size_t len);
+
+/* Server-initiated disconnect: v5 DISCONNECT with `reason` (and the reason
+ * string, may be NULL), v3 close. The will is published (MQTT-3.1.2-8). */
+void rmq_mqtt_conn_kick(struct rmq_mqtt_conn *mc, uint8_t reason, const char *reason_string);
+
+/* The network connection is gone. If the core had not already closed it,
+ * this is an abnormal disconnect (socket error, EOF without DISCONNECT, keep
+ * alive timeout): the will is handled and the session detached. `why` is for
+ * the log. Frees mc. */
+void rmq_mqtt_conn_free(struct rmq_mqtt_conn *mc, const char *why);
+
+/* The client id ("" before CONNECT); borrowed. */
+const char *rmq_mqtt_conn_client_id(const struct rmq_mqtt_conn *mc);
+/* Protocol level (0 before CONNECT). */
+uint8_t rmq_mqtt_conn_version(const struct rmq_mqtt_conn *mc);
+
+#endif

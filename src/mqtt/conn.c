@@ -1,0 +1,280 @@
+/*
+ * conn.c — one MQTT connection in the core: the state machine
+ * ([state][packet type] -> handler), CONNECT/CONNACK, DISCONNECT, PINGREQ,
+ * wills, session attach/takeover/detach, and the send helpers.
+ * See broker.h for the contract with the net layer.
+ */
+#include <inttypes.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "common/log.h"
+#include "mqtt/core.h"
+#include "mqtt/topic.h"
+
+typedef void (*handler_fn)(struct rmq_mqtt_conn *mc, const struct rmq_packet *p);
+
+static const char *const state_names[CS__COUNT] = {"wait_connect", "connected", "closed"};
+
+/* ---------------------------------------------------------------- sending */
+
+void rmq_conn_send(struct rmq_mqtt_conn *mc, const struct rmq_packet *p)
+{
+    struct rmq_buf *out = mc->io->outbuf(mc->net);
+    uint8_t v = mc->version ? mc->version : RMQ_MQTT_V311;
+    rmq_err e = rmq_codec_encode_limited(p, v, mc->client_max_packet, out);
+    if (e != RMQ_OK) {
+        RMQ_LOG_RL(5, RMQ_LOG_WARNING, "mqtt", "packet not sent client_id=%s type=%s error=%s",
+                   rmq_mqtt_conn_client_id(mc), rmq_pkt_type_name(p->type), rmq_err_name(e));
+        return;
+    }
+    mc->io->flush(mc->net);
+}
+
+void rmq_conn_send_ack(struct rmq_mqtt_conn *mc, enum rmq_pkt_type type, uint16_t pid,
+                       uint8_t reason)
+{
+    struct rmq_packet p;
+    RMQ_PKT_ZERO(p, ack);
+    p.type = type;
+    p.ack.packet_id = pid;
+    p.ack.reason = reason;
+    rmq_conn_send(mc, &p);
+}
+
+static void copy_bytes(struct rmq_bytes *dst, const struct rmq_msg_bytes *src)
+{
+    dst->p = src->p;
+    dst->len = src->len;
+}
+
+bool rmq_conn_send_publish(struct rmq_mqtt_conn *mc, const struct delivery *d, bool dup)
+{
+    const struct rmq_msg *m = d->msg;
+    struct rmq_packet p;
+    RMQ_PKT_ZERO(p, publish);
+    p.type = RMQ_PKT_PUBLISH;
+    struct rmq_publish *pub = &p.publish;
+    pub->dup = dup && d->qos > 0;
+    pub->qos = d->qos;
+    pub->retain = d->retain;
+    pub->topic.p = (const uint8_t *)m->topic;
+    pub->topic.len = m->topic_len;
+    pub->packet_id = d->qos ? d->pid : 0;
+    pub->payload.p = m->payload;
+    pub->payload.len = m->payload_len;
+    if (mc->version == RMQ_MQTT_V5) {
+        struct rmq_props *pr = &pub->props;
+        if (m->has_payload_format) {
+            pr->payload_format = m->payload_format;
+            rmq_props_set(pr, RMQ_PROP_PAYLOAD_FORMAT);
+        }
+        if (m->has_expiry) {
+            int64_t left = m->expire_at - rmq_now_ms();
+            pr->message_expiry = left > 0 ? (uint32_t)((left + 999) / 1000) : 0;
+            rmq_props_set(pr, RMQ_PROP_MESSAGE_EXPIRY);
+        }
+        if (m->content_type.p) {
+            copy_bytes(&pr->content_type, &m->content_type);
+            rmq_props_set(pr, RMQ_PROP_CONTENT_TYPE);
+        }
+        if (m->response_topic.p) {
+            copy_bytes(&pr->response_topic, &m->response_topic);
+            rmq_props_set(pr, RMQ_PROP_RESPONSE_TOPIC);
+        }
+        if (m->correlation_data.p) {
+            copy_bytes(&pr->correlation_data, &m->correlation_data);
+            rmq_props_set(pr, RMQ_PROP_CORRELATION_DATA);
+        }
+        size_t nup =
+            m->n_user_props < RMQ_CODEC_MAX_USER_PROPS ? m->n_user_props : RMQ_CODEC_MAX_USER_PROPS;
+        for (size_t i = 0; i < nup; i++) {
+            copy_bytes(&pr->user_props[i].name, &m->user_props[2 * i]);
+            copy_bytes(&pr->user_props[i].value, &m->user_props[2 * i + 1]);
+        }
+        pr->n_user_props = (uint8_t)nup;
+        for (uint8_t i = 0; i < d->n_sub_ids && i < RMQ_CODEC_MAX_SUB_IDS; i++) {
+            pr->sub_ids[i] = d->sub_ids[i];
+        }
+        pr->n_sub_ids = d->n_sub_ids < RMQ_CODEC_MAX_SUB_IDS ? d->n_sub_ids : RMQ_CODEC_MAX_SUB_IDS;
+    }
+    uint16_t new_alias = 0;
+    if (mc->version == RMQ_MQTT_V5 && mc->client_alias_max) {
+        /* Server -> client topic aliases (MQTT 5 3.3.2.3.4): the first
+         * client_alias_max topics get one; later sends carry an empty topic. */
+        void *v = rmq_hmap_get(&mc->out_aliases, m->topic, m->topic_len);
+        if (v) {
+            pub->props.topic_alias = (uint16_t)(uintptr_t)v;
+            rmq_props_set(&pub->props, RMQ_PROP_TOPIC_ALIAS);
+            pub->topic.len = 0;
+        } else if (mc->out_alias_next < mc->client_alias_max) {
+            new_alias = (uint16_t)(mc->out_alias_next + 1);
+            pub->props.topic_alias = new_alias;
+            rmq_props_set(&pub->props, RMQ_PROP_TOPIC_ALIAS);
+        }
+    }
+    struct rmq_buf *out = mc->io->outbuf(mc->net);
+    rmq_err e = rmq_codec_encode_limited(&p, mc->version, mc->client_max_packet, out);
+    if (e == RMQ_OK && new_alias &&
+        rmq_hmap_put(&mc->out_aliases, m->topic, m->topic_len, (void *)(uintptr_t)new_alias,
+                     NULL) == RMQ_OK) {
+        mc->out_alias_next = new_alias; /* the client learns it from this packet */
+    } else if (e == RMQ_OK && new_alias) {
+        /* Could not remember it: the client maps it anyway; never reuse the number. */
+        mc->out_alias_next = new_alias;
+    }
+    if (e != RMQ_OK) {
+        /* MQTT-3.1.2-25: over the client's Maximum Packet Size: discard as if sent. */
+        mc->b->stats.dropped_too_large++;
+        RMQ_LOG_RL(5, RMQ_LOG_NOTICE, "mqtt", "publish dropped client_id=%s topic=%s error=%s",
+                   rmq_mqtt_conn_client_id(mc), m->topic, rmq_err_name(e));
+        return false;
+    }
+    mc->b->stats.messages_out++;
+    mc->io->flush(mc->net);
+    return true;
+}
+
+/* ------------------------------------------------------------ lifecycle */
+
+struct rmq_mqtt_conn *rmq_mqtt_conn_new(struct rmq_broker *b, const struct rmq_conn_io *io,
+                                        void *net, const struct rmq_peer_info *peer,
+                                        const char *addr, const char *listener)
+{
+    struct rmq_mqtt_conn *mc = calloc(1, sizeof *mc);
+    if (!mc) {
+        return NULL;
+    }
+    mc->b = b;
+    mc->io = io;
+    mc->net = net;
+    mc->peer = peer;
+    mc->addr = addr ? addr : "";
+    mc->listener = listener ? listener : "";
+    mc->state = CS_WAIT_CONNECT;
+    mc->client_receive_max = 65535;
+    mc->problem_info = true;
+    rmq_hmap_init(&mc->aliases);
+    rmq_hmap_init(&mc->out_aliases);
+    return mc;
+}
+
+const char *rmq_mqtt_conn_client_id(const struct rmq_mqtt_conn *mc)
+{
+    return mc->session ? mc->session->client_id : "";
+}
+
+uint8_t rmq_mqtt_conn_version(const struct rmq_mqtt_conn *mc)
+{
+    return mc->version;
+}
+
+/* Leaves the connected state: close the socket (after flushing), publish or
+ * park the will, detach or end the session. */
+void rmq_conn_end(struct rmq_mqtt_conn *mc, bool send_will, const char *why)
+{
+    struct rmq_broker *b = mc->b;
+    bool was_connected = mc->state == CS_CONNECTED;
+    if (mc->state != CS_CLOSED) {
+        mc->state = CS_CLOSED;
+        mc->io->close(mc->net);
+    }
+    struct session *s = mc->session;
+    if (was_connected) {
+        rmq_info("mqtt", "disconnected client_id=%s reason=%s addr=%s", s ? s->client_id : "", why,
+                 mc->addr);
+        b->stats.connections--;
+    }
+    struct rmq_msg *will = mc->will;
+    mc->will = NULL;
+    if (s) {
+        s->conn = NULL;
+        mc->session = NULL;
+    }
+    if (will && send_will) {
+        if (s && mc->will_delay > 0 && s->expiry_s > 0) {
+            uint32_t delay = mc->will_delay < s->expiry_s ? mc->will_delay : s->expiry_s;
+            rmq_msg_unref(s->will);
+            s->will = rmq_msg_ref(will);
+            s->will_at = rmq_now_ms() + (int64_t)delay * 1000;
+        } else {
+            rmq_info("mqtt", "will published client_id=%s topic=%s", s ? s->client_id : "",
+                     will->topic);
+            rmq_publish_will_msg(b, will);
+        }
+    }
+    rmq_msg_unref(will);
+    if (s) {
+        if (s->expiry_s == 0) {
+            rmq_session_destroy(b, s);
+        } else {
+            s->expire_at =
+                s->expiry_s == UINT32_MAX ? 0 : rmq_now_ms() + (int64_t)s->expiry_s * 1000;
+            rmq_session_pending_update(b, s);
+        }
+    }
+}
+
+static void send_disconnect(struct rmq_mqtt_conn *mc, uint8_t reason, const char *rs)
+{
+    if (mc->version != RMQ_MQTT_V5 || mc->state != CS_CONNECTED) {
+        return;
+    }
+    struct rmq_packet p;
+    RMQ_PKT_ZERO(p, disconnect);
+    p.type = RMQ_PKT_DISCONNECT;
+    p.disconnect.reason = reason;
+    /* Always a reason string: it also makes the packet long enough for
+     * clients (paho 1.6) that read the reason code only when properties follow. */
+    rs = rs ? rs : rmq_reason_name(reason);
+    if (rs) {
+        p.disconnect.props.reason_string.p = (const uint8_t *)rs;
+        p.disconnect.props.reason_string.len = strlen(rs);
+        rmq_props_set(&p.disconnect.props, RMQ_PROP_REASON_STRING);
+    }
+    rmq_conn_send(mc, &p);
+}
+
+void rmq_conn_fail(struct rmq_mqtt_conn *mc, uint8_t reason, const char *what)
+{
+    if (mc->state == CS_CLOSED) {
+        return;
+    }
+    RMQ_LOG_RL(10, RMQ_LOG_NOTICE, "mqtt",
+               "closing client_id=%s addr=%s state=%s reason=0x%02x (%s) what=%s",
+               rmq_mqtt_conn_client_id(mc), mc->addr, state_names[mc->state], reason,
+               rmq_reason_name(reason), what);
+    send_disconnect(mc, reason, mc->problem_info ? what : NULL);
+    rmq_conn_end(mc, true, rmq_reason_name(reason));
+}
+
+void rmq_mqtt_conn_kick(struct rmq_mqtt_conn *mc, uint8_t reason, const char *reason_string)
+{
+    if (mc->state == CS_CLOSED) {
+        return;
+    }
+    send_disconnect(mc, reason, reason_string);
+    rmq_conn_end(mc, true, reason_string ? reason_string : rmq_reason_name(reason));
+}
+
+void rmq_mqtt_conn_free(struct rmq_mqtt_conn *mc, const char *why)
+{
+    if (!mc) {
+        return;
+    }
+    if (mc->state != CS_CLOSED) {
+        rmq_conn_end(mc, true, why ? why : "connection lost");
+    }
+    size_t it;
+    for (struct rmq_hmap_entry *e = rmq_hmap_first(&mc->aliases, &it); e;
+         e = rmq_hmap_next(&mc->aliases, e, &it)) {
+        free(e->value);
+    }
+    rmq_hmap_release(&mc->aliases);
+    rmq_hmap_release(&mc->out_aliases);
+    free(mc->username);
+    free(mc);
+}

@@ -1,0 +1,182 @@
+/*
+ * core.h — internal structures of the MQTT core (broker.h), shared by
+ * session.c, conn.c, handle_publish.c and handle_subscribe.c. Not a public
+ * interface: nothing outside src/mqtt includes it.
+ *
+ * Threads: everything here lives on the core thread (see broker.h).
+ */
+#ifndef RMQ_MQTT_CORE_H
+#define RMQ_MQTT_CORE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+#include "mqtt/broker.h"
+#include "mqtt/codec.h"
+#include "mqtt/hmap.h"
+#include "mqtt/msg.h"
+#include "mqtt/retained.h"
+#include "mqtt/router.h"
+
+/* Zeroes the packet's type and the union member in use (not the whole, large union). */
+#define RMQ_PKT_ZERO(pkt, member)                                                                  \
+    memset(&(pkt), 0, offsetof(struct rmq_packet, member) + sizeof(pkt).member)
+
+enum delivery_state {
+    D_WAIT_ACK,  /* sent, waiting for PUBACK (QoS 1) or PUBREC (QoS 2) */
+    D_WAIT_COMP, /* PUBREL sent, waiting for PUBCOMP */
+};
+
+/* One message on its way to one session: queued or in flight. */
+struct delivery {
+    struct delivery *next;
+    struct rmq_msg *msg; /* owned reference */
+    uint16_t pid;
+    uint8_t qos;
+    uint8_t state; /* enum delivery_state, when in flight */
+    bool retain;
+    uint8_t n_sub_ids;
+    uint32_t sub_ids[]; /* n_sub_ids */
+};
+
+struct dlist {
+    struct delivery *head;
+    struct delivery *tail;
+    size_t count;
+};
+
+struct awaiting_rel {
+    uint16_t pid;
+    int64_t since; /* ms */
+};
+
+struct session {
+    char *client_id; /* owned, NUL-terminated */
+    size_t id_len;
+    struct rmq_mqtt_conn *conn; /* NULL while offline */
+    struct rmq_hmap subs;       /* filter -> struct rmq_sub_opts * (owned) */
+    struct dlist inflight;      /* outgoing QoS 1/2, in send order */
+    struct dlist queue;         /* outgoing QoS 1/2 waiting for a window slot */
+    uint16_t next_pid;
+    struct awaiting_rel *rel; /* incoming QoS 2 received, PUBREL not yet */
+    size_t n_rel;
+    size_t a_rel;
+    uint32_t expiry_s; /* session expiry interval; UINT32_MAX = never */
+    /* Offline timers: in the broker's pending list when either is set. */
+    int64_t expire_at;     /* ms; 0 = none */
+    struct rmq_msg *will;  /* delayed will (owned) */
+    int64_t will_at;       /* ms */
+    struct session *pnext; /* pending list */
+    struct session *pprev;
+    bool in_pending;
+    uint64_t match_gen; /* routing scratch */
+    size_t match_idx;
+    uint64_t dropped;
+};
+
+enum conn_state {
+    CS_WAIT_CONNECT,
+    CS_CONNECTED,
+    CS_CLOSED, /* the core closed it; waiting for rmq_mqtt_conn_free */
+    CS__COUNT
+};
+
+struct rmq_mqtt_conn {
+    struct rmq_broker *b;
+    const struct rmq_conn_io *io;
+    void *net;
+    const struct rmq_peer_info *peer;
+    const char *addr;
+    const char *listener;
+    enum conn_state state;
+    uint8_t version;
+    struct session *session;
+    char *username; /* owned, may be NULL */
+    struct rmq_msg *will;
+    uint32_t will_delay;
+    uint16_t keepalive;
+    bool expiry_was_zero; /* v5 CONNECT session expiry was 0 (MQTT-3.14.2-2) */
+    uint16_t client_receive_max;
+    uint32_t client_max_packet;  /* 0 = no limit */
+    bool problem_info;           /* v5 request problem information */
+    struct rmq_hmap aliases;     /* inbound topic alias (2 bytes) -> char * "len:topic" */
+    struct rmq_hmap out_aliases; /* outbound: topic -> alias (as uintptr_t), this connection */
+    uint16_t client_alias_max;   /* client's Topic Alias Maximum (v5 CONNECT) */
+    uint16_t out_alias_next;     /* aliases 1..out_alias_next are in use */
+};
+
+/* A routing target: one session, merged over its overlapping subscriptions. */
+struct target {
+    struct session *s;
+    uint8_t qos;
+    bool rap;
+    bool shared;
+    uint8_t n_sub_ids;
+    uint32_t sub_ids[RMQ_CODEC_MAX_SUB_IDS];
+};
+
+struct rmq_broker {
+    const struct rmq_settings *settings;
+    const struct rmq_mqtt_settings *cfg;
+    struct rmq_router *router;
+    struct rmq_retained *retained;
+    struct rmq_hmap sessions; /* client id -> struct session * */
+    struct session *pending;  /* offline sessions with a timer */
+    uint64_t match_gen;
+    uint64_t assigned_seq;
+    struct target *targets; /* routing scratch */
+    size_t n_targets;
+    size_t a_targets;
+    size_t out_high_water;
+    struct rmq_broker_stats stats;
+};
+
+/* session.c */
+struct session *rmq_session_find(struct rmq_broker *b, const char *id, size_t len);
+struct session *rmq_session_create(struct rmq_broker *b, const char *id, size_t len);
+void rmq_session_destroy(struct rmq_broker *b, struct session *s);
+void rmq_session_pending_update(struct rmq_broker *b, struct session *s);
+void rmq_session_deliver(struct rmq_broker *b, struct session *s, struct rmq_msg *m, uint8_t qos,
+                         bool retain, const uint32_t *sub_ids, uint8_t n_sub_ids);
+void rmq_session_pump(struct rmq_broker *b, struct session *s);
+void rmq_session_resend(struct rmq_broker *b, struct session *s);
+struct delivery *rmq_session_inflight_find(struct session *s, uint16_t pid);
+void rmq_session_inflight_remove(struct session *s, struct delivery *d);
+void rmq_delivery_free(struct delivery *d);
+void rmq_session_publish_will(struct rmq_broker *b, struct session *s);
+
+/* conn.c */
+void rmq_conn_send(struct rmq_mqtt_conn *mc, const struct rmq_packet *p);
+void rmq_conn_send_ack(struct rmq_mqtt_conn *mc, enum rmq_pkt_type type, uint16_t pid,
+                       uint8_t reason);
+/* Leaves the connected state (close after flush, will, session detach). */
+void rmq_conn_end(struct rmq_mqtt_conn *mc, bool send_will, const char *why);
+/* Protocol error / server disconnect: v5 DISCONNECT(reason), v3 close; will sent. */
+void rmq_conn_fail(struct rmq_mqtt_conn *mc, uint8_t reason, const char *what);
+bool rmq_conn_send_publish(struct rmq_mqtt_conn *mc, const struct delivery *d, bool dup);
+
+/* handle_connect.c */
+uint32_t rmq_expiry_cap(const struct rmq_broker *b, uint32_t req);
+
+/* handle_publish.c */
+void rmq_route(struct rmq_broker *b, struct rmq_msg *m, const void *publisher_session,
+               size_t *matched);
+/* Publishes a will: stores it when retained, routes it. */
+void rmq_publish_will_msg(struct rmq_broker *b, struct rmq_msg *m);
+void rmq_handle_publish(struct rmq_mqtt_conn *mc, const struct rmq_packet *p);
+void rmq_handle_puback(struct rmq_mqtt_conn *mc, const struct rmq_packet *p);
+void rmq_handle_pubrec(struct rmq_mqtt_conn *mc, const struct rmq_packet *p);
+void rmq_handle_pubrel(struct rmq_mqtt_conn *mc, const struct rmq_packet *p);
+void rmq_handle_pubcomp(struct rmq_mqtt_conn *mc, const struct rmq_packet *p);
+/* Makes a message from a PUBLISH / will (borrowed fields copied). NULL on OOM. */
+struct rmq_msg *rmq_msg_from(const struct rmq_bytes *topic, const struct rmq_bytes *payload,
+                             uint8_t qos, bool retain, const struct rmq_props *props,
+                             const void *publisher);
+
+/* handle_subscribe.c */
+void rmq_handle_subscribe(struct rmq_mqtt_conn *mc, const struct rmq_packet *p);
+void rmq_handle_unsubscribe(struct rmq_mqtt_conn *mc, const struct rmq_packet *p);
+
+#endif

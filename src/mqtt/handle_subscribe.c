@@ -1,0 +1,146 @@
+/*
+ * handle_subscribe.c — SUBSCRIBE (validation, feature flags, QoS downgrade,
+ * retained messages per retain handling) and UNSUBSCRIBE.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/log.h"
+#include "mqtt/core.h"
+#include "mqtt/topic.h"
+
+struct retained_ctx {
+    struct rmq_broker *b;
+    struct session *s;
+    uint8_t qos;
+    uint32_t sub_id;
+    int64_t now;
+};
+
+static void send_retained(struct rmq_msg *m, void *arg)
+{
+    struct retained_ctx *c = arg;
+    if (m->has_expiry && m->expire_at <= c->now) {
+        return; /* expired: not delivered */
+    }
+    uint8_t qos = m->qos < c->qos ? m->qos : c->qos;
+    /* MQTT-3.3.1-8: retained messages sent on subscribe carry RETAIN 1. */
+    rmq_session_deliver(c->b, c->s, m, qos, true, &c->sub_id, c->sub_id ? 1 : 0);
+}
+
+/* Validates one entry; returns the SUBACK reason (granted QoS or failure) and
+ * sets *fatal when the whole connection must end. */
+static uint8_t check_entry(struct rmq_mqtt_conn *mc, const struct rmq_sub_entry *e,
+                           struct rmq_topic_shared *sh, bool *fatal)
+{
+    const struct rmq_mqtt_settings *cfg = mc->b->cfg;
+    const char *f = (const char *)e->filter.p;
+    *fatal = false;
+    if (rmq_topic_split_shared(f, e->filter.len, sh) != RMQ_OK ||
+        rmq_topic_check_filter(sh->filter, sh->filter_len, cfg->max_topic_levels) != RMQ_OK) {
+        return RMQ_RC_TOPIC_FILTER_INVALID;
+    }
+    if (sh->is_shared && !cfg->shared_subscription) {
+        return RMQ_RC_SHARED_SUBS_NOT_SUPPORTED;
+    }
+    if (sh->is_shared && e->no_local && mc->version == RMQ_MQTT_V5) {
+        *fatal = true; /* MQTT-3.8.3-4 */
+        return RMQ_RC_PROTOCOL_ERROR;
+    }
+    if (!cfg->wildcard_subscription && rmq_topic_has_wildcard(sh->filter, sh->filter_len)) {
+        return RMQ_RC_WILDCARD_SUBS_NOT_SUPPORTED;
+    }
+    return e->qos < cfg->max_qos_allowed ? e->qos : cfg->max_qos_allowed;
+}
+
+static bool store_sub(struct session *s, const struct rmq_bytes *f, const struct rmq_sub_opts *o)
+{
+    struct rmq_sub_opts *copy = malloc(sizeof *copy);
+    if (!copy) {
+        return false;
+    }
+    *copy = *o;
+    void *old = NULL;
+    if (rmq_hmap_put(&s->subs, f->p, f->len, copy, &old) != RMQ_OK) {
+        free(copy);
+        return false;
+    }
+    free(old);
+    return true;
+}
+
+void rmq_handle_subscribe(struct rmq_mqtt_conn *mc, const struct rmq_packet *p)
+{
+    const struct rmq_subscribe *sub = &p->subscribe;
+    struct rmq_broker *b = mc->b;
+    struct session *s = mc->session;
+    bool v5 = mc->version == RMQ_MQTT_V5;
+    uint32_t sub_id = v5 && sub->props.n_sub_ids > 0 ? sub->props.sub_ids[0] : 0;
+    struct rmq_packet ack;
+    RMQ_PKT_ZERO(ack, suback);
+    ack.type = RMQ_PKT_SUBACK;
+    ack.suback.packet_id = sub->packet_id;
+    ack.suback.n_reasons = sub->n_entries;
+    bool want_retained[RMQ_CODEC_MAX_TOPICS] = {false};
+    struct rmq_topic_shared shs[RMQ_CODEC_MAX_TOPICS];
+    for (uint8_t i = 0; i < sub->n_entries; i++) {
+        const struct rmq_sub_entry *e = &sub->entries[i];
+        bool fatal;
+        uint8_t rc = check_entry(mc, e, &shs[i], &fatal);
+        if (fatal) {
+            rmq_conn_fail(mc, rc, "no local on a shared subscription");
+            return;
+        }
+        if (rc < 0x80) {
+            struct rmq_sub_opts o = {.qos = rc, .sub_id = sub_id};
+            if (v5) {
+                o.no_local = e->no_local;
+                o.retain_as_published = e->retain_as_published;
+                o.retain_handling = e->retain_handling;
+            }
+            bool existed = false;
+            const char *f = (const char *)e->filter.p;
+            if (rmq_router_add(b->router, f, e->filter.len, s, &o, &existed) != RMQ_OK) {
+                rc = RMQ_RC_UNSPECIFIED_ERROR;
+            } else if (!store_sub(s, &e->filter, &o)) {
+                if (!existed) {
+                    rmq_router_remove(b->router, f, e->filter.len, s);
+                }
+                rc = RMQ_RC_UNSPECIFIED_ERROR;
+            } else {
+                /* MQTT-3.3.1-9/10/11; none for shared subscriptions (v5 4.8.2). */
+                want_retained[i] = !shs[i].is_shared && b->cfg->retain_available &&
+                                   (o.retain_handling == 0 || (o.retain_handling == 1 && !existed));
+            }
+        }
+        ack.suback.reasons[i] = rc;
+        rmq_debug("mqtt", "subscribe client_id=%s filter=%.*s rc=0x%02x", s->client_id,
+                  (int)e->filter.len, (const char *)e->filter.p, rc);
+    }
+    rmq_conn_send(mc, &ack);
+    struct retained_ctx rc = {b, s, 0, sub_id, rmq_now_ms()};
+    for (uint8_t i = 0; i < sub->n_entries; i++) {
+        if (want_retained[i]) {
+            rc.qos = ack.suback.reasons[i];
+            rmq_retained_match(b->retained, shs[i].filter, shs[i].filter_len, send_retained, &rc);
+        }
+    }
+}
+
+void rmq_handle_unsubscribe(struct rmq_mqtt_conn *mc, const struct rmq_packet *p)
+{
+    const struct rmq_unsubscribe *u = &p->unsubscribe;
+    struct session *s = mc->session;
+    struct rmq_packet ack;
+    RMQ_PKT_ZERO(ack, unsuback);
+    ack.type = RMQ_PKT_UNSUBACK;
+    ack.unsuback.packet_id = u->packet_id;
+    ack.unsuback.n_reasons = u->n_filters;
+    for (uint8_t i = 0; i < u->n_filters; i++) {
+        const struct rmq_bytes *f = &u->filters[i];
+        bool removed = rmq_router_remove(mc->b->router, (const char *)f->p, f->len, s);
+        free(rmq_hmap_del(&s->subs, f->p, f->len));
+        ack.unsuback.reasons[i] = removed ? RMQ_RC_SUCCESS : RMQ_RC_NO_SUBSCRIPTION_EXISTED;
+    }
+    rmq_conn_send(mc, &ack);
+}

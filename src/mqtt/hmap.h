@@ -1,0 +1,51 @@
+/*
+ * hmap.h — a byte-string keyed hash map (separate chaining, power-of-two
+ * buckets, grows at load factor 1).
+ *
+ * Used by the router (children of a topic level), the session table (client
+ * id -> session) and the retained store. Keys are copied (owned by the map);
+ * values are borrowed pointers the caller owns. Not thread-safe: one owner
+ * (the MQTT core thread).
+ */
+#ifndef RMQ_HMAP_H
+#define RMQ_HMAP_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "common/err.h"
+
+struct rmq_hmap_entry {
+    struct rmq_hmap_entry *next;
+    uint64_t hash;
+    void *value;
+    size_t klen;
+    char key[]; /* klen bytes + NUL */
+};
+
+struct rmq_hmap {
+    struct rmq_hmap_entry **buckets; /* owned */
+    size_t nbuckets;                 /* 0 or a power of two */
+    size_t count;
+};
+
+void rmq_hmap_init(struct rmq_hmap *m);
+/* Frees the entries (not the values). */
+void rmq_hmap_release(struct rmq_hmap *m);
+void *rmq_hmap_get(const struct rmq_hmap *m, const void *key, size_t klen);
+/* Inserts or replaces; *old (may be NULL) gets the replaced value or NULL. */
+RMQ_MUST_USE rmq_err rmq_hmap_put(struct rmq_hmap *m, const void *key, size_t klen, void *value,
+                                  void **old);
+/* Removes and returns the value, or NULL. */
+void *rmq_hmap_del(struct rmq_hmap *m, const void *key, size_t klen);
+
+/* Iteration: for (e = rmq_hmap_first(m, &i); e; e = rmq_hmap_next(m, e, &i)).
+ * The current entry may not be deleted during iteration. */
+struct rmq_hmap_entry *rmq_hmap_first(const struct rmq_hmap *m, size_t *it);
+struct rmq_hmap_entry *rmq_hmap_next(const struct rmq_hmap *m, struct rmq_hmap_entry *e,
+                                     size_t *it);
+
+uint64_t rmq_hash_bytes(const void *p, size_t n);
+
+#endif

@@ -1,0 +1,330 @@
+/*
+ * session.c — MQTT sessions: the table by client id, outgoing queues and
+ * in-flight windows, delayed wills and session expiry. See core.h/broker.h.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/log.h"
+#include "mqtt/core.h"
+
+struct session *rmq_session_find(struct rmq_broker *b, const char *id, size_t len)
+{
+    return rmq_hmap_get(&b->sessions, id, len);
+}
+
+struct session *rmq_session_create(struct rmq_broker *b, const char *id, size_t len)
+{
+    struct session *s = calloc(1, sizeof *s);
+    if (!s) {
+        return NULL;
+    }
+    s->client_id = malloc(len + 1);
+    if (!s->client_id) {
+        free(s);
+        return NULL;
+    }
+    memcpy(s->client_id, id, len);
+    s->client_id[len] = '\0';
+    s->id_len = len;
+    s->next_pid = 1;
+    rmq_hmap_init(&s->subs);
+    if (rmq_hmap_put(&b->sessions, id, len, s, NULL) != RMQ_OK) {
+        free(s->client_id);
+        free(s);
+        return NULL;
+    }
+    b->stats.sessions++;
+    return s;
+}
+
+void rmq_delivery_free(struct delivery *d)
+{
+    if (d) {
+        rmq_msg_unref(d->msg);
+        free(d);
+    }
+}
+
+static void dlist_push(struct dlist *l, struct delivery *d)
+{
+    d->next = NULL;
+    if (l->tail) {
+        l->tail->next = d;
+    } else {
+        l->head = d;
+    }
+    l->tail = d;
+    l->count++;
+}
+
+static struct delivery *dlist_pop(struct dlist *l)
+{
+    struct delivery *d = l->head;
+    if (d) {
+        l->head = d->next;
+        if (!l->head) {
+            l->tail = NULL;
+        }
+        l->count--;
+        d->next = NULL;
+    }
+    return d;
+}
+
+static void dlist_clear(struct dlist *l)
+{
+    struct delivery *d;
+    while ((d = dlist_pop(l))) {
+        rmq_delivery_free(d);
+    }
+}
+
+static void pending_unlink(struct rmq_broker *b, struct session *s)
+{
+    if (!s->in_pending) {
+        return;
+    }
+    if (s->pprev) {
+        s->pprev->pnext = s->pnext;
+    } else {
+        b->pending = s->pnext;
+    }
+    if (s->pnext) {
+        s->pnext->pprev = s->pprev;
+    }
+    s->pnext = s->pprev = NULL;
+    s->in_pending = false;
+}
+
+/* Keeps the session in the pending list iff it has a timer. */
+void rmq_session_pending_update(struct rmq_broker *b, struct session *s)
+{
+    bool want = !s->conn && (s->expire_at != 0 || s->will != NULL);
+    if (want && !s->in_pending) {
+        s->pnext = b->pending;
+        s->pprev = NULL;
+        if (b->pending) {
+            b->pending->pprev = s;
+        }
+        b->pending = s;
+        s->in_pending = true;
+    } else if (!want) {
+        pending_unlink(b, s);
+    }
+}
+
+void rmq_session_publish_will(struct rmq_broker *b, struct session *s)
+{
+    struct rmq_msg *w = s->will;
+    if (!w) {
+        return;
+    }
+    s->will = NULL;
+    rmq_info("session", "will published client_id=%s topic=%s", s->client_id, w->topic);
+    rmq_publish_will_msg(b, w);
+    rmq_msg_unref(w);
+}
+
+void rmq_session_destroy(struct rmq_broker *b, struct session *s)
+{
+    /* A session that ends publishes its delayed will (MQTT 5 3.1.3.2.2). */
+    rmq_session_publish_will(b, s);
+    pending_unlink(b, s);
+    size_t it;
+    for (struct rmq_hmap_entry *e = rmq_hmap_first(&s->subs, &it); e;
+         e = rmq_hmap_next(&s->subs, e, &it)) {
+        rmq_router_remove(b->router, e->key, e->klen, s);
+        free(e->value);
+    }
+    rmq_hmap_release(&s->subs);
+    dlist_clear(&s->inflight);
+    dlist_clear(&s->queue);
+    free(s->rel);
+    rmq_hmap_del(&b->sessions, s->client_id, s->id_len);
+    b->stats.sessions--;
+    free(s->client_id);
+    free(s);
+}
+
+struct delivery *rmq_session_inflight_find(struct session *s, uint16_t pid)
+{
+    for (struct delivery *d = s->inflight.head; d; d = d->next) {
+        if (d->pid == pid) {
+            return d;
+        }
+    }
+    return NULL;
+}
+
+void rmq_session_inflight_remove(struct session *s, struct delivery *d)
+{
+    struct delivery **pp = &s->inflight.head;
+    struct delivery *prev = NULL;
+    while (*pp && *pp != d) {
+        prev = *pp;
+        pp = &(*pp)->next;
+    }
+    if (!*pp) {
+        return;
+    }
+    *pp = d->next;
+    if (s->inflight.tail == d) {
+        s->inflight.tail = prev;
+    }
+    s->inflight.count--;
+    rmq_delivery_free(d);
+}
+
+static uint16_t next_pid(struct session *s)
+{
+    for (;;) {
+        uint16_t pid = s->next_pid++;
+        if (s->next_pid == 0) {
+            s->next_pid = 1;
+        }
+        if (pid != 0 && !rmq_session_inflight_find(s, pid)) {
+            return pid;
+        }
+    }
+}
+
+static size_t window(const struct rmq_broker *b, const struct session *s)
+{
+    size_t w = b->cfg->max_inflight ? b->cfg->max_inflight : 65535;
+    if (s->conn && s->conn->client_receive_max < w) {
+        w = s->conn->client_receive_max;
+    }
+    return w ? w : 1;
+}
+
+static bool expired(struct rmq_broker *b, const struct rmq_msg *m, int64_t now)
+{
+    if (m->has_expiry && m->expire_at <= now) {
+        b->stats.dropped_expired++;
+        return true;
+    }
+    return false;
+}
+
+/* Moves queued messages into the window while there is room. */
+void rmq_session_pump(struct rmq_broker *b, struct session *s)
+{
+    int64_t now = rmq_now_ms();
+    while (s->conn && s->conn->state == CS_CONNECTED && s->queue.head &&
+           s->inflight.count < window(b, s)) {
+        struct delivery *d = dlist_pop(&s->queue);
+        if (expired(b, d->msg, now)) {
+            rmq_delivery_free(d);
+            continue;
+        }
+        d->pid = next_pid(s);
+        d->state = D_WAIT_ACK;
+        if (!rmq_conn_send_publish(s->conn, d, false)) {
+            rmq_delivery_free(d); /* too large for the client: as if delivered */
+            continue;
+        }
+        dlist_push(&s->inflight, d);
+    }
+}
+
+static void drop_log(struct rmq_broker *b, struct session *s, const struct rmq_msg *m)
+{
+    b->stats.dropped_queue_full++;
+    s->dropped++;
+    RMQ_LOG_RL(5, RMQ_LOG_WARNING, "session",
+               "message dropped, queue full client_id=%s topic=%s max_mqueue_len=%u dropped=%llu",
+               s->client_id, m->topic, b->cfg->max_mqueue_len, (unsigned long long)s->dropped);
+}
+
+void rmq_session_deliver(struct rmq_broker *b, struct session *s, struct rmq_msg *m, uint8_t qos,
+                         bool retain, const uint32_t *sub_ids, uint8_t n_sub_ids)
+{
+    bool online = s->conn && s->conn->state == CS_CONNECTED;
+    if (qos == 0) {
+        if (!online) {
+            return; /* QoS 0 is not queued for offline sessions */
+        }
+        struct rmq_buf *out = s->conn->io->outbuf(s->conn->net);
+        if (out->len > b->out_high_water) {
+            b->stats.dropped_qos0_backpressure++;
+            return;
+        }
+        /* Sent at once and forgotten: no allocation. */
+        _Alignas(struct delivery)
+            uint8_t mem[sizeof(struct delivery) + RMQ_CODEC_MAX_SUB_IDS * sizeof(uint32_t)];
+        struct delivery *d0 = (struct delivery *)mem;
+        memset(d0, 0, sizeof *d0);
+        d0->msg = m;
+        d0->retain = retain;
+        d0->n_sub_ids = n_sub_ids < RMQ_CODEC_MAX_SUB_IDS ? n_sub_ids : RMQ_CODEC_MAX_SUB_IDS;
+        if (d0->n_sub_ids) {
+            memcpy(d0->sub_ids, sub_ids, d0->n_sub_ids * sizeof(uint32_t));
+        }
+        rmq_conn_send_publish(s->conn, d0, false);
+        return;
+    }
+    struct delivery *d = malloc(sizeof *d + n_sub_ids * sizeof(uint32_t));
+    if (!d) {
+        return;
+    }
+    d->next = NULL;
+    d->msg = rmq_msg_ref(m);
+    d->pid = 0;
+    d->qos = qos;
+    d->state = D_WAIT_ACK;
+    d->retain = retain;
+    d->n_sub_ids = n_sub_ids;
+    if (n_sub_ids) {
+        memcpy(d->sub_ids, sub_ids, n_sub_ids * sizeof(uint32_t));
+    }
+    if (online && s->queue.count == 0 && s->inflight.count < window(b, s)) {
+        d->pid = next_pid(s);
+        if (rmq_conn_send_publish(s->conn, d, false)) {
+            dlist_push(&s->inflight, d);
+        } else {
+            rmq_delivery_free(d);
+        }
+        return;
+    }
+    if (b->cfg->max_mqueue_len && s->queue.count >= b->cfg->max_mqueue_len) {
+        drop_log(b, s, m);
+        rmq_delivery_free(d);
+        return;
+    }
+    dlist_push(&s->queue, d);
+}
+
+/* After a session is resumed: in-flight messages again, in order, DUP set
+ * (MQTT-4.4.0-1), PUBREL for those past PUBREC; then the queue. */
+void rmq_session_resend(struct rmq_broker *b, struct session *s)
+{
+    struct rmq_mqtt_conn *mc = s->conn;
+    for (struct delivery *d = s->inflight.head; d; d = d->next) {
+        if (d->state == D_WAIT_COMP) {
+            rmq_conn_send_ack(mc, RMQ_PKT_PUBREL, d->pid, 0);
+        } else {
+            rmq_conn_send_publish(mc, d, true);
+        }
+    }
+    rmq_session_pump(b, s);
+}
+
+void rmq_broker_tick(struct rmq_broker *b)
+{
+    int64_t now = rmq_now_ms();
+    struct session *s = b->pending;
+    while (s) {
+        struct session *next = s->pnext;
+        if (s->will && s->will_at <= now) {
+            rmq_session_publish_will(b, s);
+        }
+        if (s->expire_at && s->expire_at <= now) {
+            rmq_info("session", "expired client_id=%s", s->client_id);
+            rmq_session_destroy(b, s);
+        } else {
+            rmq_session_pending_update(b, s);
+        }
+        s = next;
+    }
+}

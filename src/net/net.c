@@ -1,0 +1,461 @@
+/*
+ * net.c — listeners (main thread), worker threads and their mailboxes, the
+ * cross-thread entry points. Connection lifecycle is in net_conn.c. See net.h.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <event2/thread.h>
+
+#include "common/log.h"
+#include "net/net_int.h"
+
+static char *fmt_err(const char *what, const struct rmq_listener_settings *ls, const char *detail)
+{
+    char *out = NULL;
+    if (asprintf(&out, "listeners.%s.%s.bind: %s:%u: %s: %s", ls->is_ssl ? "ssl" : "tcp", ls->name,
+                 ls->bind.host, ls->bind.port, what, detail) < 0) {
+        return NULL;
+    }
+    return out;
+}
+
+/* --------------------------------------------------------------- mailbox */
+
+void rmq_net_post(struct worker *w, struct mail *m)
+{
+    m->next = NULL;
+    pthread_mutex_lock(&w->mu);
+    if (w->mail_tail) {
+        w->mail_tail->next = m;
+    } else {
+        w->mail_head = m;
+    }
+    w->mail_tail = m;
+    pthread_mutex_unlock(&w->mu);
+    event_active(w->mail_ev, EV_READ, 0);
+}
+
+static void close_req_done(struct close_req *req)
+{
+    if (atomic_fetch_sub(&req->refs, 1) == 1) {
+        if (req->arg_free) {
+            req->arg_free(req->arg);
+        }
+        free(req);
+    }
+}
+
+static void mail_cb(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    struct worker *w = arg;
+    pthread_mutex_lock(&w->mu);
+    struct mail *m = w->mail_head;
+    w->mail_head = w->mail_tail = NULL;
+    pthread_mutex_unlock(&w->mu);
+    while (m) {
+        struct mail *next = m->next;
+        switch (m->type) {
+        case MAIL_ACCEPT:
+            rmq_net_conn_accept(w, m);
+            break;
+        case MAIL_ADOPT:
+            rmq_net_conn_adopt(w, m->conn);
+            break;
+        case MAIL_WAKE:
+            rmq_net_conn_wake(w, m->conn_id);
+            break;
+        case MAIL_CLOSE_MATCHING:
+            rmq_net_conn_close_matching(w, m->req);
+            close_req_done(m->req);
+            break;
+        case MAIL_STOP:
+            rmq_net_conn_close_all(w);
+            event_base_loopexit(w->base, NULL);
+            break;
+        default:
+            break;
+        }
+        free(m);
+        m = next;
+    }
+}
+
+static void tick_cb(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    struct worker *w = arg;
+    rmq_broker_tick(w->broker);
+}
+
+static void *worker_main(void *arg)
+{
+    struct worker *w = arg;
+    event_base_loop(w->base, EVLOOP_NO_EXIT_ON_EMPTY);
+    return NULL;
+}
+
+/* ------------------------------------------------------------- lifecycle */
+
+static rmq_err worker_init(struct rmq_net *net, struct worker *w, int idx)
+{
+    w->net = net;
+    w->idx = idx;
+    w->next_id = 1;
+    pthread_mutex_init(&w->mu, NULL);
+    w->base = event_base_new();
+    if (!w->base) {
+        return RMQ_ERR_NOMEM;
+    }
+    w->mail_ev = event_new(w->base, -1, EV_READ | EV_PERSIST, mail_cb, w);
+    if (!w->mail_ev || event_add(w->mail_ev, NULL) != 0) {
+        return RMQ_ERR_NOMEM;
+    }
+    if (idx == 0) {
+        w->broker = rmq_broker_new(net->s);
+        w->tick_ev = event_new(w->base, -1, EV_PERSIST, tick_cb, w);
+        struct timeval tv = {0, 250000};
+        if (!w->broker || !w->tick_ev || event_add(w->tick_ev, &tv) != 0) {
+            return RMQ_ERR_NOMEM;
+        }
+    }
+    return RMQ_OK;
+}
+
+rmq_err rmq_net_new(const struct rmq_settings *s, struct rmq_net **out)
+{
+    *out = NULL;
+    if (evthread_use_pthreads() != 0) {
+        return RMQ_ERR_INTERNAL;
+    }
+    struct rmq_net *net = calloc(1, sizeof *net);
+    if (!net) {
+        return RMQ_ERR_NOMEM;
+    }
+    net->s = s;
+    net->main_base = event_base_new();
+    rmq_err e = net->main_base ? RMQ_OK : RMQ_ERR_NOMEM;
+    for (int i = 0; e == RMQ_OK && i < RMQ_NET_WORKERS; i++) {
+        e = worker_init(net, &net->workers[i], i);
+    }
+    if (e != RMQ_OK) {
+        rmq_net_free(net);
+        return e;
+    }
+    *out = net;
+    return RMQ_OK;
+}
+
+uint16_t rmq_net_listener_port(const struct rmq_net *net, size_t i)
+{
+    return i < net->n_listeners ? net->listeners[i].port : 0;
+}
+
+struct event_base *rmq_net_main_base(struct rmq_net *net)
+{
+    return net->main_base;
+}
+
+uint64_t rmq_net_connection_count(const struct rmq_net *net)
+{
+    return atomic_load(&((struct rmq_net *)net)->total_conns);
+}
+
+/* ------------------------------------------------------------- listeners */
+
+static void accept_cb(evutil_socket_t lfd, short what, void *arg)
+{
+    (void)what;
+    struct listener *l = arg;
+    struct rmq_net *net = l->net;
+    for (int i = 0; i < 64; i++) {
+        struct sockaddr_storage ss;
+        socklen_t sl = sizeof ss;
+        int fd = accept4(lfd, (struct sockaddr *)&ss, &sl, SOCK_NONBLOCK | SOCK_CLOEXEC);
+        if (fd < 0) {
+            if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) {
+                RMQ_LOG_RL(1, RMQ_LOG_WARNING, "listener", "accept failed name=%s error=%s",
+                           l->ls->name, strerrordesc_np(errno));
+            }
+            return;
+        }
+        uint64_t max = l->ls->max_connections;
+        if (max && atomic_load(&l->conns) >= max) {
+            RMQ_LOG_RL(1, RMQ_LOG_WARNING, "listener",
+                       "connection refused name=%s reason=max_connections max_connections=%llu",
+                       l->ls->name, (unsigned long long)max);
+            close(fd);
+            continue;
+        }
+        int one = 1;
+        setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+        struct mail *m = calloc(1, sizeof *m);
+        if (!m) {
+            close(fd);
+            continue;
+        }
+        m->type = MAIL_ACCEPT;
+        m->fd = fd;
+        m->l = l;
+        char host[INET6_ADDRSTRLEN] = "?";
+        int port = 0;
+        if (ss.ss_family == AF_INET) {
+            struct sockaddr_in *a = (struct sockaddr_in *)&ss;
+            inet_ntop(AF_INET, &a->sin_addr, host, sizeof host);
+            port = ntohs(a->sin_port);
+        } else if (ss.ss_family == AF_INET6) {
+            struct sockaddr_in6 *a = (struct sockaddr_in6 *)&ss;
+            inet_ntop(AF_INET6, &a->sin6_addr, host, sizeof host);
+            port = ntohs(a->sin6_port);
+        }
+        snprintf(m->addr, sizeof m->addr, "%s:%d", host, port);
+        atomic_fetch_add(&l->conns, 1);
+        atomic_fetch_add(&net->total_conns, 1);
+        /* TLS handshakes on the handshake workers, TCP straight to the core. */
+        struct worker *w = &net->workers[0];
+        if (l->has_factory && RMQ_NET_WORKERS > 1) {
+            w = &net->workers[1 + net->rr++ % (RMQ_NET_WORKERS - 1)];
+        }
+        rmq_net_post(w, m);
+    }
+}
+
+static int bind_socket(const struct rmq_listener_settings *ls, char **errmsg)
+{
+    const struct rmq_bind *b = &ls->bind;
+    struct addrinfo hints = {0}, *res = NULL;
+    hints.ai_family = AF_UNSPEC;
+    hints.ai_socktype = SOCK_STREAM;
+    hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
+    char port[8];
+    snprintf(port, sizeof port, "%u", b->port);
+    int gai = getaddrinfo(b->host[0] ? b->host : NULL, port, &hints, &res);
+    if (gai != 0) {
+        *errmsg = fmt_err("cannot resolve bind host", ls, gai_strerror(gai));
+        return -1;
+    }
+    int fd = -1;
+    int err = 0;
+    for (struct addrinfo *ai = res; ai; ai = ai->ai_next) {
+        fd = socket(ai->ai_family, ai->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+        if (fd < 0) {
+            err = errno;
+            continue;
+        }
+        int one = 1;
+        setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+        if (bind(fd, ai->ai_addr, ai->ai_addrlen) == 0 && listen(fd, 1024) == 0) {
+            break;
+        }
+        err = errno;
+        close(fd);
+        fd = -1;
+    }
+    freeaddrinfo(res);
+    if (fd < 0) {
+        *errmsg = fmt_err("cannot bind", ls, strerrordesc_np(err));
+    }
+    return fd;
+}
+
+rmq_err rmq_net_listen(struct rmq_net *net, const struct rmq_listener_settings *ls,
+                       const struct rmq_transport_factory *factory, uint64_t handshake_timeout_ms,
+                       char **errmsg)
+{
+    *errmsg = NULL;
+    if (net->n_listeners == net->a_listeners) {
+        size_t na = net->a_listeners ? net->a_listeners * 2 : 4;
+        /* Listeners are referenced by pointer from connections: never moved
+         * after start; grown only before rmq_net_start. */
+        struct listener *nl = realloc(net->listeners, na * sizeof *nl);
+        if (!nl) {
+            return RMQ_ERR_NOMEM;
+        }
+        net->listeners = nl;
+        net->a_listeners = na;
+    }
+    int fd = bind_socket(ls, errmsg);
+    if (fd < 0) {
+        return RMQ_ERR_IO;
+    }
+    struct listener *l = &net->listeners[net->n_listeners++];
+    memset(l, 0, sizeof *l);
+    l->net = net;
+    l->ls = ls;
+    l->fd = fd;
+    l->has_factory = factory != NULL;
+    if (factory) {
+        l->factory = *factory;
+    }
+    l->handshake_timeout_ms = handshake_timeout_ms;
+    atomic_init(&l->conns, 0);
+    struct sockaddr_storage ss;
+    socklen_t sl = sizeof ss;
+    int port = ls->bind.port;
+    if (getsockname(fd, (struct sockaddr *)&ss, &sl) == 0) {
+        port = ss.ss_family == AF_INET6 ? ntohs(((struct sockaddr_in6 *)&ss)->sin6_port)
+                                        : ntohs(((struct sockaddr_in *)&ss)->sin_port);
+    }
+    snprintf(l->bind_str, sizeof l->bind_str, "%s:%d", ls->bind.host, port);
+    l->port = (uint16_t)port;
+    return RMQ_OK;
+}
+
+rmq_err rmq_net_start(struct rmq_net *net)
+{
+    sigset_t all, old;
+    sigfillset(&all);
+    /* Workers never take signals: the main thread's base handles them. */
+    pthread_sigmask(SIG_BLOCK, &all, &old);
+    for (int i = 0; i < RMQ_NET_WORKERS; i++) {
+        struct worker *w = &net->workers[i];
+        if (pthread_create(&w->thread, NULL, worker_main, w) != 0) {
+            pthread_sigmask(SIG_SETMASK, &old, NULL);
+            return RMQ_ERR_INTERNAL;
+        }
+        w->started = true;
+    }
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    for (size_t i = 0; i < net->n_listeners; i++) {
+        struct listener *l = &net->listeners[i];
+        l->ev = event_new(net->main_base, l->fd, EV_READ | EV_PERSIST, accept_cb, l);
+        if (!l->ev || event_add(l->ev, NULL) != 0) {
+            return RMQ_ERR_NOMEM;
+        }
+        rmq_info("listener", "started name=%s kind=%s bind=%s", l->ls->name,
+                 l->has_factory ? "ssl" : "tcp", l->bind_str);
+    }
+    return RMQ_OK;
+}
+
+void rmq_net_run(struct rmq_net *net)
+{
+    event_base_loop(net->main_base, EVLOOP_NO_EXIT_ON_EMPTY);
+}
+
+void rmq_net_stop(struct rmq_net *net)
+{
+    event_base_loopexit(net->main_base, NULL);
+}
+
+void rmq_net_close_matching(struct rmq_net *net,
+                            bool (*match)(const struct rmq_peer_info *, void *arg), void *arg,
+                            void (*arg_free)(void *))
+{
+    rmq_net_close_matching_on(net, NULL, match, arg, arg_free);
+}
+
+void rmq_net_close_matching_on(struct rmq_net *net,
+                               bool (*listener_ok)(const struct rmq_listener_settings *ls),
+                               bool (*match)(const struct rmq_peer_info *, void *arg), void *arg,
+                               void (*arg_free)(void *))
+{
+    struct close_req *req = calloc(1, sizeof *req);
+    if (!req) {
+        rmq_error("net", "close_matching: out of memory");
+        if (arg_free) {
+            arg_free(arg);
+        }
+        return;
+    }
+    req->listener_ok = listener_ok;
+    req->match = match;
+    req->arg = arg;
+    req->arg_free = arg_free;
+    atomic_init(&req->refs, RMQ_NET_WORKERS);
+    for (int i = 0; i < RMQ_NET_WORKERS; i++) {
+        struct mail *m = calloc(1, sizeof *m);
+        if (!m) {
+            close_req_done(req);
+            continue;
+        }
+        m->type = MAIL_CLOSE_MATCHING;
+        m->req = req;
+        rmq_net_post(&net->workers[i], m);
+    }
+}
+
+static void worker_free(struct worker *w)
+{
+    if (w->started) {
+        struct mail *m = calloc(1, sizeof *m);
+        if (m) {
+            m->type = MAIL_STOP;
+            rmq_net_post(w, m);
+        } else {
+            event_base_loopbreak(w->base);
+        }
+        pthread_join(w->thread, NULL);
+        w->started = false;
+    }
+    /* Mail that arrived after STOP. */
+    struct mail *m = w->mail_head;
+    while (m) {
+        struct mail *next = m->next;
+        if (m->type == MAIL_ACCEPT) {
+            close(m->fd);
+            atomic_fetch_sub(&m->l->conns, 1);
+            atomic_fetch_sub(&w->net->total_conns, 1);
+        } else if (m->type == MAIL_ADOPT) {
+            rmq_net_conn_discard(m->conn);
+        } else if (m->type == MAIL_CLOSE_MATCHING) {
+            close_req_done(m->req);
+        }
+        free(m);
+        m = next;
+    }
+    w->mail_head = w->mail_tail = NULL;
+    if (w->conns) {
+        rmq_net_conn_close_all(w);
+    }
+    rmq_broker_free(w->broker);
+    w->broker = NULL;
+    if (w->tick_ev) {
+        event_free(w->tick_ev);
+    }
+    if (w->mail_ev) {
+        event_free(w->mail_ev);
+    }
+    if (w->base) {
+        event_base_free(w->base);
+    }
+    pthread_mutex_destroy(&w->mu);
+}
+
+void rmq_net_free(struct rmq_net *net)
+{
+    if (!net) {
+        return;
+    }
+    for (size_t i = 0; i < net->n_listeners; i++) {
+        struct listener *l = &net->listeners[i];
+        if (l->ev) {
+            event_free(l->ev);
+        }
+        close(l->fd);
+    }
+    /* Handshake workers first: they post to worker 0, never the reverse. */
+    for (int i = RMQ_NET_WORKERS - 1; i >= 0; i--) {
+        if (net->workers[i].net) {
+            worker_free(&net->workers[i]);
+        }
+    }
+    free(net->listeners);
+    if (net->main_base) {
+        event_base_free(net->main_base);
+    }
+    free(net);
+}

@@ -1,0 +1,106 @@
+/*
+ * net.h — the network layer: listeners, worker threads with one libevent
+ * loop each, connection lifecycle (transport handshake, framing, output
+ * queue with backpressure, timeouts) under the MQTT core (mqtt/broker.h).
+ *
+ * Threading model:
+ * - The MAIN thread runs the listeners (accept), signal events and other
+ *   main-thread timers on rmq_net_main_base(), via rmq_net_run().
+ * - WORKER threads each run one libevent loop. Accepted fds are handed to a
+ *   worker by message (mutex-protected mailbox + event_active).
+ * - Worker 0 is the CORE worker: all MQTT state (sessions, router, retained:
+ *   mqtt/broker.h) lives there, and every MQTT connection, once its transport
+ *   handshake is done, belongs to worker 0 for the rest of its life (reads,
+ *   writes, timers, close) and calls the core directly.
+ * - Workers 1..RMQ_NET_WORKERS-1 are HANDSHAKE workers: connections of TLS
+ *   listeners are handed to them round-robin and do their (CPU-heavy) TLS
+ *   handshake there — including suspension for CRL fetches and the handshake
+ *   timeout; when it completes, the connection (fd + transport, which OpenSSL
+ *   allows to change threads) is handed over, by message, to worker 0. TCP
+ *   connections go to worker 0 directly. A connection is thus only ever
+ *   touched by one thread at a time, and never by two for MQTT.
+ * - RMQ_NET_WORKERS (2 here) is where a `node.workers` setting would go. Spreading
+ *   MQTT connections themselves over several workers needs frame forwarding
+ *   to the core worker (see broker.h); not done.
+ * - Cross-thread entry points (rmq_net_close_matching, transport wake) only
+ *   post messages to the workers' mailboxes.
+ *
+ * Per connection: input is read into a buffer capped at
+ * mqtt.max_packet_size + one read chunk, and the core refuses a packet over
+ * max_packet_size from its fixed header alone, before its body is buffered.
+ * Output is a buffer; above rmq_broker_out_high_water() QoS 0 messages to the
+ * client are dropped and reading from it pauses until it drains. Timers: TLS
+ * handshake (ssl_options.handshake_timeout), CONNECT (RMQ_NET_CONNECT_TIMEOUT_MS
+ * after the handshake), keep alive (from the core), and a close linger.
+ */
+#ifndef RMQ_NET_H
+#define RMQ_NET_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "common/err.h"
+#include "config/settings.h"
+#include "net/transport.h"
+
+#define RMQ_NET_WORKERS 2
+#define RMQ_NET_CONNECT_TIMEOUT_MS 15000
+
+struct event_base;
+struct rmq_net;
+struct rmq_broker;
+
+/* Creates the main event base, the workers (not yet running) and the MQTT
+ * core. `s` is borrowed until rmq_net_free. Calls evthread_use_pthreads(). */
+RMQ_MUST_USE rmq_err rmq_net_new(const struct rmq_settings *s, struct rmq_net **out);
+
+/* The main thread's event base (for signals and main-thread timers). Borrowed. */
+struct event_base *rmq_net_main_base(struct rmq_net *net);
+
+/* Binds a listener (not yet accepting). factory NULL: plain TCP; otherwise the
+ * listener's transports come from it (TLS). handshake_timeout_ms: 0 = none.
+ * `ls` is borrowed until rmq_net_free. On error *errmsg (owned) says why. */
+RMQ_MUST_USE rmq_err rmq_net_listen(struct rmq_net *net, const struct rmq_listener_settings *ls,
+                                    const struct rmq_transport_factory *factory,
+                                    uint64_t handshake_timeout_ms, char **errmsg);
+
+/* Starts the worker threads and accepting on every listener; logs
+ * `listener: started name=N kind=tcp|ssl bind=HOST:PORT` per listener. */
+RMQ_MUST_USE rmq_err rmq_net_start(struct rmq_net *net);
+
+/* Runs the main base until rmq_net_stop (main thread). */
+void rmq_net_run(struct rmq_net *net);
+/* Makes rmq_net_run return; call on the main thread (e.g. a signal event). */
+void rmq_net_stop(struct rmq_net *net);
+
+/* Stops accepting, stops the workers (each connection gets v5 DISCONNECT
+ * 0x8B and is closed), frees the core and everything. NULL: no-op. */
+void rmq_net_free(struct rmq_net *net);
+
+/*
+ * Thread-safe, callable from any thread: every worker, on its own thread,
+ * closes each MQTT connection for which match(&peer_info, arg) is true —
+ * MQTT 5: DISCONNECT 0x98 with reason string "certificate revoked"; 3.1.x:
+ * close — logging client id, serial and issuer. arg_free(arg) (may be NULL)
+ * runs once, after every worker is done, on one of the worker threads.
+ */
+void rmq_net_close_matching(struct rmq_net *net,
+                            bool (*match)(const struct rmq_peer_info *, void *arg), void *arg,
+                            void (*arg_free)(void *));
+
+/* Like rmq_net_close_matching, but only connections accepted on a listener
+ * for which listener_ok(ls) is true are considered (NULL: every listener) —
+ * e.g. only listeners with ssl_options.enable_crl_check. */
+void rmq_net_close_matching_on(struct rmq_net *net,
+                               bool (*listener_ok)(const struct rmq_listener_settings *ls),
+                               bool (*match)(const struct rmq_peer_info *, void *arg), void *arg,
+                               void (*arg_free)(void *));
+
+/* The port listener number i (in rmq_net_listen order) is bound to (useful
+ * with port 0); 0 if there is no such listener. */
+uint16_t rmq_net_listener_port(const struct rmq_net *net, size_t i);
+
+/* Number of open connections (all listeners); any thread. */
+uint64_t rmq_net_connection_count(const struct rmq_net *net);
+
+#endif

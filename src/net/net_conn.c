@@ -1,0 +1,546 @@
+/*
+ * net_conn.c — one connection on its worker: transport handshake, reading
+ * and framing into the MQTT core, the output buffer, timers, close.
+ *
+ * A connection is freed only from its own event callbacks (or at worker
+ * stop), never from inside a call into the core: io_close() only marks it
+ * and schedules the write callback, which finishes the close.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "common/log.h"
+#include "net/net_int.h"
+
+#define READ_CHUNK 16384
+#define CLOSE_LINGER_MS 3000
+
+static void conn_destroy(struct conn *c, const char *why);
+static void conn_update_events(struct conn *c);
+static bool do_read(struct conn *c);
+
+static void set_timer(struct conn *c, uint64_t ms)
+{
+    if (!ms) {
+        evtimer_del(c->timer);
+        return;
+    }
+    struct timeval tv = {(time_t)(ms / 1000), (suseconds_t)((ms % 1000) * 1000)};
+    evtimer_add(c->timer, &tv);
+}
+
+/* ------------------------------------------------------------- core I/O */
+
+static struct rmq_buf *io_outbuf(void *net)
+{
+    struct conn *c = net;
+    return &c->out;
+}
+
+static void io_flush(void *net)
+{
+    struct conn *c = net;
+    if (c->out.len > 0) {
+        event_add(c->wev, NULL);
+    }
+}
+
+static void io_close(void *net)
+{
+    struct conn *c = net;
+    if (c->phase == PH_CLOSING) {
+        return;
+    }
+    c->phase = PH_CLOSING;
+    event_del(c->rev);
+    set_timer(c, CLOSE_LINGER_MS);
+    event_add(c->wev, NULL);
+    event_active(c->wev, EV_WRITE, 0); /* finish even when nothing is buffered */
+}
+
+static void io_connected(void *net, uint64_t keepalive_ms)
+{
+    struct conn *c = net;
+    /* CONNECT accepted: the timer now enforces keep alive (MQTT-3.1.2-24). */
+    c->mqtt_connected = true;
+    c->keepalive_ms = keepalive_ms;
+    set_timer(c, keepalive_ms);
+}
+
+static const struct rmq_conn_io conn_io = {
+    .outbuf = io_outbuf,
+    .flush = io_flush,
+    .close = io_close,
+    .connected = io_connected,
+};
+
+/* --------------------------------------------------------------- events */
+
+static void conn_update_events(struct conn *c)
+{
+    if (c->phase == PH_CLOSING) {
+        return;
+    }
+    bool want_read = !c->read_paused && !c->suspended;
+    if (want_read) {
+        event_add(c->rev, NULL);
+    } else {
+        event_del(c->rev);
+    }
+    if (c->out.len > c->out_off || c->read_wants_write) {
+        event_add(c->wev, NULL);
+    }
+}
+
+static void conn_open(struct conn *c)
+{
+    struct worker *w = c->w;
+    c->t->ops->peer_info(c->t, &c->peer);
+    c->mc = rmq_mqtt_conn_new(w->broker, &conn_io, c, &c->peer, c->addr, c->l->ls->name);
+    if (!c->mc) {
+        conn_destroy(c, "out of memory");
+        return;
+    }
+    c->phase = PH_OPEN;
+    set_timer(c, RMQ_NET_CONNECT_TIMEOUT_MS);
+    if (c->l->has_factory) {
+        /* TLS may already hold application data that came with the end of
+         * the handshake (no socket event would announce it): read now. */
+        do_read(c);
+    } else {
+        /* TCP: wait for the socket event, so input on this new connection is
+         * handled after what earlier connections already sent. */
+        conn_update_events(c);
+    }
+}
+
+static void unlink_conn(struct conn *c)
+{
+    struct worker *w = c->w;
+    if (c->prev) {
+        c->prev->next = c->next;
+    } else {
+        w->conns = c->next;
+    }
+    if (c->next) {
+        c->next->prev = c->prev;
+    }
+    c->next = c->prev = NULL;
+}
+
+static void link_conn(struct worker *w, struct conn *c)
+{
+    c->w = w;
+    c->prev = NULL;
+    c->next = w->conns;
+    if (w->conns) {
+        w->conns->prev = c;
+    }
+    w->conns = c;
+}
+
+static void free_events(struct conn *c)
+{
+    if (c->rev) {
+        event_free(c->rev);
+    }
+    if (c->wev) {
+        event_free(c->wev);
+    }
+    if (c->timer) {
+        event_free(c->timer);
+    }
+    c->rev = c->wev = c->timer = NULL;
+}
+
+static bool make_events(struct worker *w, struct conn *c);
+
+/* Handshake done on a handshake worker: give the connection to worker 0.
+ * From the post on, this thread never touches it again. */
+static void hand_over(struct conn *c)
+{
+    struct rmq_net *net = c->w->net;
+    struct mail *m = calloc(1, sizeof *m);
+    if (!m) {
+        conn_destroy(c, "out of memory");
+        return;
+    }
+    free_events(c);
+    unlink_conn(c);
+    m->type = MAIL_ADOPT;
+    m->conn = c;
+    rmq_net_post(&net->workers[0], m);
+}
+
+void rmq_net_conn_adopt(struct worker *w, struct conn *c)
+{
+    link_conn(w, c);
+    c->id = w->next_id++;
+    if (!make_events(w, c)) {
+        conn_destroy(c, "out of memory");
+        return;
+    }
+    conn_open(c);
+}
+
+/* A handed-over connection nobody adopted (worker 0 stopped first). */
+void rmq_net_conn_discard(struct conn *c)
+{
+    c->t->ops->free(c->t);
+    close(c->fd);
+    rmq_peer_info_clear(&c->peer);
+    rmq_buf_release(&c->in);
+    rmq_buf_release(&c->out);
+    atomic_fetch_sub(&c->l->conns, 1);
+    atomic_fetch_sub(&c->l->net->total_conns, 1);
+    free(c);
+}
+
+static void drive_handshake(struct conn *c)
+{
+    enum rmq_io r = c->t->ops->handshake(c->t);
+    c->suspended = false;
+    switch (r) {
+    case RMQ_IO_OK:
+        if (!c->w->broker) {
+            hand_over(c); /* a handshake worker: MQTT happens on worker 0 */
+        } else {
+            conn_open(c);
+        }
+        return;
+    case RMQ_IO_WANT_READ:
+        event_del(c->wev);
+        event_add(c->rev, NULL);
+        return;
+    case RMQ_IO_WANT_WRITE:
+        event_del(c->rev);
+        event_add(c->wev, NULL);
+        return;
+    case RMQ_IO_SUSPENDED:
+        c->suspended = true;
+        event_del(c->rev);
+        event_del(c->wev);
+        return;
+    case RMQ_IO_EOF:
+    case RMQ_IO_ERROR:
+    default:
+        RMQ_LOG_RL(10, RMQ_LOG_NOTICE, "net", "handshake failed listener=%s addr=%s error=%s",
+                   c->l->ls->name, c->addr, c->t->ops->last_error(c->t));
+        conn_destroy(c, "handshake failed");
+        return;
+    }
+}
+
+/* Only complete control packets keep a connection alive, not stray bytes. */
+static void packets_seen(struct conn *c, size_t used)
+{
+    if (used > 0 && c->mqtt_connected && c->keepalive_ms && c->phase == PH_OPEN) {
+        set_timer(c, c->keepalive_ms);
+    }
+}
+
+/* Hands buffered input to the core and drops what it consumed. */
+static void feed_core(struct conn *c)
+{
+    size_t used = rmq_mqtt_conn_input(c->mc, c->in.data, c->in.len);
+    packets_seen(c, used);
+    rmq_buf_consume(&c->in, used);
+}
+
+/* One read: into the worker's scratch buffer when nothing is pending (the
+ * core decodes straight from it; only an incomplete tail is copied), else
+ * into the connection's own buffer behind the pending bytes. */
+static enum rmq_io read_once(struct conn *c)
+{
+    size_t n = 0;
+    enum rmq_io r;
+    if (c->in.len == 0) {
+        uint8_t *scratch = c->w->scratch;
+        r = c->t->ops->read(c->t, scratch, sizeof c->w->scratch, &n);
+        if (r != RMQ_IO_OK) {
+            return r;
+        }
+        size_t used = rmq_mqtt_conn_input(c->mc, scratch, n);
+        packets_seen(c, used);
+        if (used < n && c->phase == PH_OPEN &&
+            rmq_buf_append(&c->in, scratch + used, n - used) != RMQ_OK) {
+            return RMQ_IO_ERROR;
+        }
+        return RMQ_IO_OK;
+    }
+    if (rmq_buf_reserve(&c->in, READ_CHUNK) != RMQ_OK && rmq_buf_reserve(&c->in, 1) != RMQ_OK) {
+        return RMQ_IO_ERROR;
+    }
+    r = c->t->ops->read(c->t, c->in.data + c->in.len, c->in.alloc - c->in.len, &n);
+    if (r == RMQ_IO_OK) {
+        c->in.len += n;
+        feed_core(c);
+        if (c->in.len == 0) {
+            rmq_buf_release(&c->in); /* idle connections hold no input memory */
+        }
+    }
+    return r;
+}
+
+/* Reads and feeds the core; false if the connection was destroyed. */
+static bool do_read(struct conn *c)
+{
+    int rounds = 0;
+    for (; rounds < 64 && c->phase == PH_OPEN; rounds++) {
+        enum rmq_io r = read_once(c);
+        if (r == RMQ_IO_OK) {
+            continue;
+        }
+        if (r == RMQ_IO_WANT_READ) {
+            break;
+        }
+        if (r == RMQ_IO_WANT_WRITE) {
+            c->read_wants_write = true;
+            break;
+        }
+        conn_destroy(c, r == RMQ_IO_EOF ? "closed by peer" : "socket error");
+        return false;
+    }
+    if (c->phase == PH_OPEN && c->out.len > rmq_broker_out_high_water(c->w->broker)) {
+        c->read_paused = true; /* backpressure: resume once the output drains */
+    }
+    conn_update_events(c);
+    if (rounds == 64 && c->phase == PH_OPEN && !c->read_paused) {
+        /* Fairness cap reached; the transport may still hold decrypted bytes
+         * that no socket event will announce: come back on the next loop. */
+        event_active(c->rev, EV_READ, 0);
+    }
+    return true;
+}
+
+static void read_cb(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    struct conn *c = arg;
+    (void)what;
+    if (c->phase == PH_HANDSHAKE) {
+        drive_handshake(c);
+        return;
+    }
+    if (c->write_wants_read) {
+        c->write_wants_read = false;
+        event_add(c->wev, NULL);
+    }
+    do_read(c);
+}
+
+static void finish_close(struct conn *c)
+{
+    c->t->ops->shutdown(c->t);
+    conn_destroy(c, NULL);
+}
+
+static void write_cb(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    struct conn *c = arg;
+    if (c->phase == PH_HANDSHAKE) {
+        drive_handshake(c);
+        return;
+    }
+    if (c->read_wants_write) {
+        c->read_wants_write = false;
+        if (!do_read(c)) {
+            return;
+        }
+    }
+    while (c->out.len > c->out_off) {
+        size_t n = 0;
+        enum rmq_io r =
+            c->t->ops->write(c->t, c->out.data + c->out_off, c->out.len - c->out_off, &n);
+        if (r == RMQ_IO_OK) {
+            /* Drop written bytes lazily: no memmove of a large backlog per write. */
+            c->out_off += n;
+            if (c->out_off == c->out.len) {
+                c->out.len = 0;
+                c->out_off = 0;
+            } else if (c->out_off > 4 * READ_CHUNK && c->out_off > c->out.len / 2) {
+                rmq_buf_consume(&c->out, c->out_off);
+                c->out_off = 0;
+            }
+            continue;
+        }
+        if (r == RMQ_IO_WANT_WRITE) {
+            return; /* wev stays added */
+        }
+        if (r == RMQ_IO_WANT_READ) {
+            c->write_wants_read = true;
+            event_del(c->wev);
+            event_add(c->rev, NULL);
+            return;
+        }
+        conn_destroy(c, "socket error");
+        return;
+    }
+    event_del(c->wev);
+    if (c->phase == PH_CLOSING) {
+        finish_close(c);
+        return;
+    }
+    if (c->out.alloc > 4 * READ_CHUNK) {
+        rmq_buf_release(&c->out); /* give back memory after a burst */
+    }
+    if (c->read_paused) {
+        c->read_paused = false;
+        conn_update_events(c);
+    }
+}
+
+static void timer_cb(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    struct conn *c = arg;
+    if (c->phase == PH_OPEN && c->mqtt_connected) {
+        RMQ_LOG_RL(10, RMQ_LOG_NOTICE, "net", "keepalive timeout client_id=%s addr=%s",
+                   rmq_mqtt_conn_client_id(c->mc), c->addr);
+        /* v5: DISCONNECT 0x8D, then the normal close (will published). */
+        rmq_mqtt_conn_kick(c->mc, 0x8D, NULL);
+        return;
+    }
+    const char *why = c->phase == PH_HANDSHAKE ? "handshake timeout"
+                      : c->phase == PH_OPEN    ? "CONNECT timeout"
+                                               : NULL;
+    if (why) {
+        RMQ_LOG_RL(10, RMQ_LOG_NOTICE, "net", "%s listener=%s addr=%s", why, c->l->ls->name,
+                   c->addr);
+    }
+    conn_destroy(c, why ? why : "close linger expired");
+}
+
+/* ------------------------------------------------------------ lifecycle */
+
+static void transport_wake(void *arg)
+{
+    /* Any thread: only immutable fields are read; the worker looks the
+     * connection up by id, so a wake for a closed one is ignored. */
+    struct conn *c = arg;
+    struct mail *m = calloc(1, sizeof *m);
+    if (!m) {
+        return;
+    }
+    m->type = MAIL_WAKE;
+    m->conn_id = c->id;
+    rmq_net_post(c->w, m);
+}
+
+static bool make_events(struct worker *w, struct conn *c)
+{
+    c->rev = event_new(w->base, c->fd, EV_READ | EV_PERSIST, read_cb, c);
+    c->wev = event_new(w->base, c->fd, EV_WRITE | EV_PERSIST, write_cb, c);
+    c->timer = evtimer_new(w->base, timer_cb, c);
+    return c->rev && c->wev && c->timer;
+}
+
+void rmq_net_conn_accept(struct worker *w, struct mail *m)
+{
+    struct listener *l = m->l;
+    struct conn *c = calloc(1, sizeof *c);
+    if (!c) {
+        close(m->fd);
+        atomic_fetch_sub(&l->conns, 1);
+        atomic_fetch_sub(&w->net->total_conns, 1);
+        return;
+    }
+    c->w = w;
+    c->l = l;
+    c->id = w->next_id++;
+    c->fd = m->fd;
+    memcpy(c->addr, m->addr, sizeof c->addr);
+    size_t cap = (size_t)w->net->s->mqtt.max_packet_size + READ_CHUNK;
+    rmq_buf_init(&c->in, cap);
+    rmq_buf_init(&c->out, 0);
+    bool ev_ok = make_events(w, c);
+    c->t = l->has_factory ? l->factory.new_transport(l->factory.arg, c->fd)
+                          : rmq_tcp_transport_new(c->fd);
+    link_conn(w, c);
+    if (!ev_ok || !c->t) {
+        conn_destroy(c, "refused");
+        return;
+    }
+    c->t->wake = transport_wake;
+    c->t->wake_arg = c;
+    c->phase = PH_HANDSHAKE;
+    set_timer(c, l->has_factory ? l->handshake_timeout_ms : RMQ_NET_CONNECT_TIMEOUT_MS);
+    drive_handshake(c);
+}
+
+void rmq_net_conn_wake(struct worker *w, uint64_t id)
+{
+    for (struct conn *c = w->conns; c; c = c->next) {
+        if (c->id == id) {
+            if (c->phase == PH_HANDSHAKE && c->suspended) {
+                drive_handshake(c);
+            }
+            return;
+        }
+    }
+}
+
+static void conn_destroy(struct conn *c, const char *why)
+{
+    struct worker *w = c->w;
+    if (c->mc) {
+        rmq_mqtt_conn_free(c->mc, why);
+        c->mc = NULL;
+    }
+    unlink_conn(c);
+    free_events(c);
+    if (c->t) {
+        c->t->ops->free(c->t);
+    }
+    close(c->fd);
+    rmq_peer_info_clear(&c->peer);
+    rmq_buf_release(&c->in);
+    rmq_buf_release(&c->out);
+    atomic_fetch_sub(&c->l->conns, 1);
+    atomic_fetch_sub(&w->net->total_conns, 1);
+    free(c);
+}
+
+void rmq_net_conn_close_matching(struct worker *w, struct close_req *req)
+{
+    for (struct conn *c = w->conns; c; c = c->next) {
+        if (c->phase != PH_OPEN || !c->mc || !c->peer.has_cert) {
+            continue;
+        }
+        if (req->listener_ok && !req->listener_ok(c->l->ls)) {
+            continue;
+        }
+        if (!req->match(&c->peer, req->arg)) {
+            continue;
+        }
+        rmq_notice("net",
+                   "closing connection of revoked certificate client_id=%s serial=%s "
+                   "issuer=\"%s\" addr=%s",
+                   rmq_mqtt_conn_client_id(c->mc), c->peer.serial_hex, c->peer.issuer_dn, c->addr);
+        rmq_mqtt_conn_kick(c->mc, 0x98 /* administrative action */, "certificate revoked");
+    }
+}
+
+void rmq_net_conn_close_all(struct worker *w)
+{
+    /* Server shutting down: v5 clients get DISCONNECT 0x8B, one last write. */
+    for (struct conn *c = w->conns; c; c = c->next) {
+        if (c->phase == PH_OPEN && c->mc) {
+            rmq_mqtt_conn_kick(c->mc, 0x8B, NULL);
+        }
+    }
+    while (w->conns) {
+        struct conn *c = w->conns;
+        if (c->out.len > c->out_off && c->phase != PH_HANDSHAKE) {
+            size_t n;
+            (void)c->t->ops->write(c->t, c->out.data + c->out_off, c->out.len - c->out_off, &n);
+        }
+        conn_destroy(c, "server shutting down");
+    }
+}

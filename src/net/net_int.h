@@ -1,0 +1,121 @@
+/*
+ * net_int.h — internal structures of src/net shared by net.c (listeners,
+ * workers, mailboxes) and net_conn.c (connection lifecycle). Not public.
+ */
+#ifndef RMQ_NET_INT_H
+#define RMQ_NET_INT_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <event2/event.h>
+
+#include "common/buf.h"
+#include "mqtt/broker.h"
+#include "net/net.h"
+#include "net/transport.h"
+
+struct listener {
+    struct rmq_net *net;
+    const struct rmq_listener_settings *ls;
+    bool has_factory;
+    struct rmq_transport_factory factory;
+    uint64_t handshake_timeout_ms;
+    int fd;
+    struct event *ev;
+    char bind_str[300];
+    uint16_t port;              /* actually bound */
+    atomic_uint_fast64_t conns; /* open connections; accept on main, close on workers */
+};
+
+enum mail_type { MAIL_ACCEPT, MAIL_ADOPT, MAIL_WAKE, MAIL_CLOSE_MATCHING, MAIL_STOP };
+
+struct close_req {
+    bool (*listener_ok)(const struct rmq_listener_settings *ls); /* NULL: all */
+    bool (*match)(const struct rmq_peer_info *, void *);
+    void *arg;
+    void (*arg_free)(void *);
+    atomic_int refs; /* one per worker */
+};
+
+struct mail {
+    struct mail *next;
+    enum mail_type type;
+    int fd;
+    struct listener *l;
+    char addr[64];
+    uint64_t conn_id;
+    struct close_req *req;
+    struct conn *conn; /* MAIL_ADOPT: a connection whose handshake is done */
+};
+
+enum conn_phase { PH_HANDSHAKE, PH_OPEN, PH_CLOSING };
+
+struct conn {
+    struct conn *next; /* worker's list */
+    struct conn *prev;
+    struct worker *w;
+    struct listener *l;
+    uint64_t id;
+    int fd;
+    enum conn_phase phase;
+    struct rmq_transport *t;
+    struct event *rev;
+    struct event *wev;
+    struct event *timer; /* handshake / CONNECT / close linger */
+    struct rmq_buf in;
+    struct rmq_buf out;
+    size_t out_off; /* bytes of `out` already written */
+    struct rmq_peer_info peer;
+    struct rmq_mqtt_conn *mc;
+    uint64_t keepalive_ms;
+    bool mqtt_connected;   /* CONNECT accepted: the timer is the keep alive */
+    bool read_paused;      /* output over the high-water mark */
+    bool read_wants_write; /* TLS: a read needs the socket writable */
+    bool write_wants_read; /* TLS: a write needs the socket readable */
+    bool suspended;        /* handshake waits for wake */
+    char addr[64];
+};
+
+struct worker {
+    struct rmq_net *net;
+    int idx;
+    pthread_t thread;
+    bool started;
+    struct event_base *base;
+    struct event *mail_ev;
+    struct event *tick_ev; /* worker 0: broker tick */
+    pthread_mutex_t mu;    /* protects mail_head/mail_tail */
+    struct mail *mail_head;
+    struct mail *mail_tail;
+    struct conn *conns;
+    uint64_t next_id;
+    struct rmq_broker *broker; /* worker 0 only */
+    uint8_t scratch[16384];    /* read buffer shared by this worker's connections */
+};
+
+struct rmq_net {
+    const struct rmq_settings *s;
+    struct event_base *main_base;
+    struct listener *listeners;
+    size_t n_listeners;
+    size_t a_listeners;
+    struct worker workers[RMQ_NET_WORKERS];
+    size_t rr;
+    atomic_uint_fast64_t total_conns;
+};
+
+/* net.c */
+void rmq_net_post(struct worker *w, struct mail *m);
+
+/* net_conn.c */
+void rmq_net_conn_accept(struct worker *w, struct mail *m);
+void rmq_net_conn_adopt(struct worker *w, struct conn *c);
+void rmq_net_conn_discard(struct conn *c);
+void rmq_net_conn_wake(struct worker *w, uint64_t id);
+void rmq_net_conn_close_matching(struct worker *w, struct close_req *req);
+void rmq_net_conn_close_all(struct worker *w);
+
+#endif
