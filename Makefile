@@ -8,7 +8,7 @@ JOBS       ?= $(shell nproc)
 PYTEST     := /usr/bin/python3 -m pytest
 FUZZ_SECONDS ?= 60
 
-.PHONY: all deps build run run-broker test unit integration asan fuzz format format-check clean
+.PHONY: all deps build run run-broker test valgrind unit integration asan fuzz format format-check clean
 
 all: build
 
@@ -49,6 +49,13 @@ asan: deps
 	cmake --build $(ASAN_BUILD) -j $(JOBS)
 	$(MAKE) --no-print-directory unit BUILD=$(ASAN_BUILD)
 	$(MAKE) --no-print-directory integration BUILD=$(ASAN_BUILD)
+
+# Integration tests with the broker under valgrind (leaks and memory errors);
+# a subset that crosses every part: MQTT sessions, wills, TLS, CRL, OCSP.
+VALGRIND_TESTS ?= tests/integration/test_mqtt_connect.py tests/integration/test_mqtt_will.py \
+                  tests/integration/test_tls_revocation.py tests/integration/test_tls_stapling.py
+valgrind: build
+	RMQ_TEST_VALGRIND=1 RMQ_BUILD_DIR=$(abspath $(BUILD)) $(PYTEST) -q -p no:cacheprovider $(VALGRIND_TESTS)
 
 # libFuzzer targets, FUZZ_SECONDS each.
 fuzz: deps
