@@ -477,6 +477,9 @@ static void complete_xfer(struct rmq_fetcher *f, struct xfer *x, CURLcode cc)
         snprintf(why, sizeof why, "body over max_size=%llu", (unsigned long long)x->max_size);
         res.error = why;
     } else {
+        /* a transport failure (also after a status line: a cut transfer, the
+         * redirect limit) carries status 0, as fetcher.h says */
+        res.status = 0;
         res.err = cc == CURLE_OUT_OF_MEMORY ? RMQ_ERR_NOMEM : RMQ_ERR_HTTP;
         snprintf(why, sizeof why, "%s%s%s", curl_easy_strerror(cc), x->errbuf[0] ? ": " : "",
                  x->errbuf);

@@ -372,13 +372,32 @@ static const char *accept_body(struct rmq_ocsp_stapler *st, const uint8_t *body,
     return NULL;
 }
 
+/* A fetch failure as one key=value token, like the crl_cache lines
+ * (the fetcher's free-text error follows as error="…"). */
+static const char *fetch_reason(const struct rmq_fetch_result *res)
+{
+    switch (res->err) {
+    case RMQ_ERR_TIMEOUT:
+        return "timeout";
+    case RMQ_ERR_TOO_LARGE:
+        return "too_large";
+    case RMQ_ERR_HTTP:
+        return res->status ? "http_status" : "http_error";
+    default:
+        return "fetch";
+    }
+}
+
 static void on_fetched(const struct rmq_fetch_result *res, void *arg)
 {
     struct rmq_ocsp_stapler *st = arg;
     st->fetching = false;
     atomic_fetch_add(&st->n_fetches, 1);
     if (res->err != RMQ_OK) {
-        refresh_failed(st, res->error[0] ? res->error : rmq_err_message(res->err));
+        char reason[384];
+        snprintf(reason, sizeof reason, "%s error=\"%s\"", fetch_reason(res),
+                 res->error[0] ? res->error : rmq_err_message(res->err));
+        refresh_failed(st, reason);
     } else {
         struct rmq_ocsp_verdict v;
         bool rejected = false;
