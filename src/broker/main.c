@@ -102,10 +102,22 @@ static void on_tls_poll(evutil_socket_t fd, short what, void *arg)
 #endif
 
 #ifdef RMQ_HAVE_REVOCATION
+/* The leaf, and with crl_cache.check = chain every CA above it (the TLS layer
+ * fills peer->chain only then), against the new snapshot. */
 static bool match_revoked(const struct rmq_peer_info *p, void *arg)
 {
-    return rmq_crl_snapshot_lookup(arg, p->issuer_hash, p->serial, p->serial_len, NULL) ==
-           RMQ_CRL_REVOKED;
+    if (rmq_crl_snapshot_lookup(arg, p->issuer_hash, p->serial, p->serial_len, NULL) ==
+        RMQ_CRL_REVOKED) {
+        return true;
+    }
+    for (size_t i = 0; i < p->chain_len; i++) {
+        const struct rmq_cert_ref *c = &p->chain[i];
+        if (rmq_crl_snapshot_lookup(arg, c->issuer_hash, c->serial, c->serial_len, NULL) ==
+            RMQ_CRL_REVOKED) {
+            return true;
+        }
+    }
+    return false;
 }
 
 /* Only listeners that check CRLs close live connections: another listener

@@ -179,6 +179,11 @@ static bool resumable(struct rmq_tls_listener *l, SSL_SESSION *sess)
     if (peer == NULL) {
         return true; /* no client certificate was accepted in it */
     }
+    if (l->crl_chain) {
+        /* A session keeps only the leaf, not the chain: with check = chain a
+         * revoked intermediate could not be seen here, so never resume. */
+        return false;
+    }
     int reason = -1;
     enum tls_verdict v = tls_check_cert(l, peer, &reason);
     if (v == TLS_VERDICT_GOOD) {

@@ -15,6 +15,7 @@
 
 #include <openssl/bio.h>
 #include <openssl/err.h>
+#include <openssl/x509v3.h>
 #include <openssl/evp.h>
 #include <openssl/pem.h>
 #include <openssl/ssl.h>
@@ -198,6 +199,25 @@ static char *name_rfc2253(const X509_NAME *name)
     return s;
 }
 
+/* The verified chain's CAs above the leaf, self-issued anchor excluded. With
+ * check = chain resumption is refused (tls_sess.c), so every connection has a
+ * verified chain here. */
+static void chain_refs(SSL *ssl, struct rmq_peer_info *out)
+{
+    STACK_OF(X509) *chain = SSL_get0_verified_chain(ssl);
+    int n = chain != NULL ? sk_X509_num(chain) : 0;
+    for (int i = 1; i < n && out->chain_len < RMQ_PEER_CHAIN_MAX; i++) {
+        X509 *ca = sk_X509_value(chain, i);
+        if (i == n - 1 && X509_check_issued(ca, ca) == X509_V_OK) {
+            break; /* the trust anchor: no CRL revokes it */
+        }
+        struct rmq_cert_ref *r = &out->chain[out->chain_len];
+        if (tls_cert_ids(ca, r->issuer_hash, r->serial, &r->serial_len) == RMQ_OK) {
+            out->chain_len++;
+        }
+    }
+}
+
 static void tls_peer_info(struct rmq_transport *bt, struct rmq_peer_info *out)
 {
     struct tls_transport *t = tt(bt);
@@ -228,6 +248,9 @@ static void tls_peer_info(struct rmq_transport *bt, struct rmq_peer_info *out)
     if (issuer != NULL) {
         snprintf(out->issuer_dn, sizeof out->issuer_dn, "%s", issuer);
         free(issuer);
+    }
+    if (t->gen->l->crl_chain) {
+        chain_refs(t->ssl, out);
     }
     ERR_clear_error();
 }

@@ -130,10 +130,6 @@ def test_listener_without_crl_check_keeps_its_clients(broker_factory, lw, tls_pa
     assert on_b.c.connected.is_set() and not on_b.events, on_b.events
 
 
-@pytest.mark.xfail(strict=True, reason="gap: live sessions are matched on the leaf only "
-                   "(rmq_peer_info has the leaf's issuer+serial, src/broker/main.c match_revoked); "
-                   "with check = chain a revoked intermediate refuses new handshakes (alert 44) "
-                   "but leaves its clients connected")
 def test_chain_check_revoked_intermediate_disconnects_its_clients(broker_factory, tmp_path,
                                                                    file_server, tls_paho):  # noqa: F811
     """check = chain: a new root CRL revoking the intermediate closes the live

@@ -190,6 +190,23 @@ def test_resumption_cannot_bypass_revocation(broker_factory, world, tmp_path, ve
     b.wait_for_log(r"reason=revoked detail=resumption refused", since=mark)
 
 
+@pytest.mark.parametrize("ver", ["1.2", "1.3"])
+def test_chain_check_refuses_resumption(broker_factory, world, tmp_path, ver):
+    """check = chain: a stored session holds only the leaf, so a revoked
+    intermediate could not be seen on resumption; revmq never resumes then."""
+    root_pem, _ = world.root.gencrl()
+    inter_pem, _ = world.inter.gencrl()
+    b = broker_factory(conf(world, crlfile_line(inter_pem, root_pem)) + "crl_cache.check = chain\n",
+                       extra_listeners=["ssl:default"])
+    port = b.ports["ssl:default"]
+    sess = tmp_path / "sess.pem"
+    r = connect(port, world, world.good, ver, sess_out=sess)
+    assert r.ok and not r.reused, r
+    assert sess.exists()
+    r = connect(port, world, world.good, ver, sess_in=sess)
+    assert r.ok and not r.reused, r  # full handshake: the chain is verified again
+
+
 def test_chain_check_revoked_intermediate(broker_factory, world):
     inter_pem, _ = world.inter.gencrl()
     world.root.revoke(world.inter.cert)
