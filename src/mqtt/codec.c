@@ -7,6 +7,7 @@
  * Packet; a parsed packet that breaks a rule (duplicate property, packet id
  * 0, no topic filter, value out of range) is 0x82 Protocol Error.
  */
+#include <stddef.h>
 #include <string.h>
 
 #include "mqtt/codec_internal.h"
@@ -449,6 +450,83 @@ static rmq_err decode_reason_props(struct rmq_dec *d, enum rmq_prop_ctx ctx, con
     return expect_end(d);
 }
 
+/* ---- packet init: scalar heads only (codec.h ARRAYS) ---- */
+
+/* The layout rule rmq_codec_packet_init relies on: in each struct, the
+ * property sets and arrays come last and nothing follows them (alignment
+ * padding, less than 8 bytes, aside). */
+#define END_OF(T, m) (offsetof(T, m) + sizeof(((T *)0)->m))
+#define LAST_IS(T, m) (sizeof(T) - END_OF(T, m) < 8)
+#define RIGHT_AFTER(T, a, b) (offsetof(T, b) >= END_OF(T, a) && offsetof(T, b) - END_OF(T, a) < 8)
+_Static_assert(RIGHT_AFTER(struct rmq_props, sub_ids, user_props) &&
+                   LAST_IS(struct rmq_props, user_props),
+               "rmq_props: arrays last");
+_Static_assert(RIGHT_AFTER(struct rmq_connect, props, will_props) &&
+                   LAST_IS(struct rmq_connect, will_props),
+               "rmq_connect: props last");
+_Static_assert(LAST_IS(struct rmq_connack, props) && LAST_IS(struct rmq_publish, props) &&
+                   LAST_IS(struct rmq_ack, props) && LAST_IS(struct rmq_disconnect, props) &&
+                   LAST_IS(struct rmq_auth, props),
+               "props last");
+_Static_assert(RIGHT_AFTER(struct rmq_subscribe, props, entries) &&
+                   LAST_IS(struct rmq_subscribe, entries) &&
+                   RIGHT_AFTER(struct rmq_suback, props, reasons) &&
+                   LAST_IS(struct rmq_suback, reasons) &&
+                   RIGHT_AFTER(struct rmq_unsubscribe, props, filters) &&
+                   LAST_IS(struct rmq_unsubscribe, filters),
+               "props then array, last");
+
+/* Zeroes the head of member m (everything before its props) and the head of
+ * its props. */
+#define INIT_HEAD(p, m, T)                                                                         \
+    do {                                                                                           \
+        memset(&(p)->m, 0, offsetof(T, props));                                                    \
+        rmq_props_init(&(p)->m.props);                                                             \
+    } while (0)
+
+void rmq_codec_packet_init(struct rmq_packet *p, enum rmq_pkt_type type)
+{
+    p->type = type;
+    switch (type) {
+    case RMQ_PKT_CONNECT:
+        INIT_HEAD(p, connect, struct rmq_connect);
+        rmq_props_init(&p->connect.will_props);
+        break;
+    case RMQ_PKT_CONNACK:
+        INIT_HEAD(p, connack, struct rmq_connack);
+        break;
+    case RMQ_PKT_PUBLISH:
+        INIT_HEAD(p, publish, struct rmq_publish);
+        break;
+    case RMQ_PKT_PUBACK:
+    case RMQ_PKT_PUBREC:
+    case RMQ_PKT_PUBREL:
+    case RMQ_PKT_PUBCOMP:
+        INIT_HEAD(p, ack, struct rmq_ack);
+        break;
+    case RMQ_PKT_SUBSCRIBE:
+        INIT_HEAD(p, subscribe, struct rmq_subscribe);
+        break;
+    case RMQ_PKT_SUBACK:
+        INIT_HEAD(p, suback, struct rmq_suback);
+        break;
+    case RMQ_PKT_UNSUBACK:
+        INIT_HEAD(p, unsuback, struct rmq_suback);
+        break;
+    case RMQ_PKT_UNSUBSCRIBE:
+        INIT_HEAD(p, unsubscribe, struct rmq_unsubscribe);
+        break;
+    case RMQ_PKT_DISCONNECT:
+        INIT_HEAD(p, disconnect, struct rmq_disconnect);
+        break;
+    case RMQ_PKT_AUTH:
+        INIT_HEAD(p, auth, struct rmq_auth);
+        break;
+    default: /* PINGREQ, PINGRESP, reserved: no body */
+        break;
+    }
+}
+
 /* ---- fixed header and dispatch ---- */
 
 /* Fixed header: type byte + remaining length (at most 4 bytes, MQTT 1.5.5). */
@@ -499,41 +577,35 @@ static bool flags_ok(unsigned type, uint8_t flags, uint8_t version)
 static rmq_err decode_body(struct rmq_dec *d, unsigned type, uint8_t flags,
                            const struct rmq_codec_limits *lim, struct rmq_packet *out)
 {
+    /* Only the scalar heads are cleared: arrays are valid up to their counts
+     * (codec.h ARRAYS), so a PUBLISH decode does not zero kilobytes. */
+    rmq_codec_packet_init(out, (enum rmq_pkt_type)type);
     switch (type) {
     case RMQ_PKT_CONNECT:
-        memset(&out->connect, 0, sizeof out->connect);
         return decode_connect(d, lim, &out->connect);
     case RMQ_PKT_CONNACK:
-        memset(&out->connack, 0, sizeof out->connack);
         return decode_connack(d, &out->connack);
     case RMQ_PKT_PUBLISH:
-        memset(&out->publish, 0, sizeof out->publish);
         return decode_publish(d, flags, &out->publish);
     case RMQ_PKT_PUBACK:
     case RMQ_PKT_PUBREC:
     case RMQ_PKT_PUBREL:
     case RMQ_PKT_PUBCOMP:
-        memset(&out->ack, 0, sizeof out->ack);
         return decode_ack(d, type, &out->ack);
     case RMQ_PKT_SUBSCRIBE:
-        memset(&out->subscribe, 0, sizeof out->subscribe);
         return decode_subscribe(d, &out->subscribe);
     case RMQ_PKT_SUBACK:
     case RMQ_PKT_UNSUBACK:
-        memset(&out->suback, 0, sizeof out->suback);
         return decode_suback(d, type, &out->suback);
     case RMQ_PKT_UNSUBSCRIBE:
-        memset(&out->unsubscribe, 0, sizeof out->unsubscribe);
         return decode_unsubscribe(d, &out->unsubscribe);
     case RMQ_PKT_PINGREQ:
     case RMQ_PKT_PINGRESP:
         return expect_end(d);
     case RMQ_PKT_DISCONNECT:
-        memset(&out->disconnect, 0, sizeof out->disconnect);
         return decode_reason_props(d, RMQ_PCTX_DISCONNECT, disconnect_rcs, sizeof disconnect_rcs,
                                    &out->disconnect.reason, &out->disconnect.props);
     case RMQ_PKT_AUTH:
-        memset(&out->auth, 0, sizeof out->auth);
         return decode_reason_props(d, RMQ_PCTX_AUTH, auth_rcs, sizeof auth_rcs, &out->auth.reason,
                                    &out->auth.props);
     default:

@@ -33,17 +33,35 @@
  *
  * ===================== ARRAYS (read this) =====================
  * Arrays are stored INLINE in the structs with fixed capacities, so a
- * struct rmq_packet can be copied by value and needs no scratch memory:
- *   - user properties:          RMQ_CODEC_MAX_USER_PROPS  (32) per property set
- *   - subscription identifiers: RMQ_CODEC_MAX_SUB_IDS     (32) per property set
+ * struct rmq_packet needs no scratch memory and no allocation:
+ *   - user properties:          RMQ_CODEC_MAX_USER_PROPS  (512) per property set
+ *   - subscription identifiers: RMQ_CODEC_MAX_SUB_IDS     (64) per property set
  *   - SUBSCRIBE entries, UNSUBSCRIBE filters, SUBACK / UNSUBACK reason codes:
- *                               RMQ_CODEC_MAX_TOPICS      (64) per packet
- * A received packet carrying more than that is refused with
- * RMQ_ERR_MALFORMED and reason RMQ_RC_QUOTA_EXCEEDED (0x97): the broker sends
- * DISCONNECT 0x97 (v5) or closes (v3). Encoding a struct whose count exceeds
- * a capacity returns RMQ_ERR_INVALID.
- * sizeof(struct rmq_packet) is a few KB: fine on a worker stack, do not keep
- * thousands of them around (copy out what you need).
+ *                               RMQ_CODEC_MAX_TOPICS      (1024) per packet
+ * The MQTT spec sets no such limits; these are far above what real clients
+ * send (a packet with more is also over any sane packet size). A received
+ * packet carrying more is refused with RMQ_ERR_MALFORMED and reason
+ * RMQ_RC_QUOTA_EXCEEDED (0x97): the broker sends DISCONNECT 0x97 (v5) or
+ * closes (v3). Encoding a struct whose count exceeds a capacity returns
+ * RMQ_ERR_INVALID.
+ *
+ * INVARIANT — arrays are valid only up to their count: user_props[0 ..
+ * n_user_props), sub_ids[0 .. n_sub_ids), entries[0 .. n_entries),
+ * reasons[0 .. n_reasons), filters[0 .. n_filters). Elements past the count
+ * are INDETERMINATE: decode does not zero them (so a PUBLISH decode does not
+ * clear kilobytes), nor does rmq_codec_packet_init(). Every reader — encode,
+ * rmq_codec_packet_equal, the broker, revmq-bench — must read only up to the
+ * count. Each struct is laid out "scalars first, arrays last" so that the
+ * scalar head can be zeroed alone (RMQ_PROPS_HEAD_SIZE, rmq_codec_packet_init).
+ *
+ * Size: sizeof(struct rmq_packet) is about 41 KB (SUBSCRIBE: 1024 entries +
+ * one property set with 512 user properties; CONNECT ~33 KB, PUBLISH ~17 KB).
+ * Fine on a worker stack (8 MB default), a handful per call chain at most:
+ * do not copy packets by value on hot paths or keep many of them around
+ * (copy out what you need). Do NOT zero a whole packet or props struct with
+ * "= {0}" / memset(sizeof) on a hot path — that clears ~41 KB / ~17 KB: use
+ * rmq_codec_packet_init() / rmq_props_init(), which clear only the head
+ * (a few hundred bytes). A compile-time check keeps the size under 64 KB.
  *
  * ===================== PROPERTIES =====================
  * struct rmq_props holds every MQTT 5 property as a field. A property is
@@ -51,8 +69,9 @@
  * properties and subscription ids are present iff their count is > 0.
  * Encode writes the properties that are present AND allowed in that packet
  * type (others are skipped silently, so one props struct can be reused).
- * Zero-initialise a props struct ( = {0} ) for "no properties"; use
- * rmq_props_set() to mark one present.
+ * For "no properties" call rmq_props_init() (or zero-initialise it, which
+ * is correct but clears the whole ~17 KB); use rmq_props_set() to mark one
+ * present.
  */
 #ifndef RMQ_CODEC_H
 #define RMQ_CODEC_H
@@ -60,6 +79,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 #include "common/buf.h"
 #include "common/err.h"
@@ -77,9 +97,9 @@
 #define RMQ_MQTT_MAX_SUB_ID 268435455u
 
 /* Inline array capacities (see ARRAYS above). */
-#define RMQ_CODEC_MAX_USER_PROPS 32
-#define RMQ_CODEC_MAX_SUB_IDS 32
-#define RMQ_CODEC_MAX_TOPICS 64
+#define RMQ_CODEC_MAX_USER_PROPS 512
+#define RMQ_CODEC_MAX_SUB_IDS 64
+#define RMQ_CODEC_MAX_TOPICS 1024
 
 enum rmq_pkt_type {
     RMQ_PKT_RESERVED = 0,
@@ -248,14 +268,26 @@ struct rmq_props {
     uint8_t wildcard_sub_available;      /* 0x28: 0/1 */
     uint8_t sub_id_available;            /* 0x29: 0/1 */
     uint8_t shared_sub_available;        /* 0x2A: 0/1 */
+    uint16_t n_sub_ids;                  /* entries of sub_ids[] in use */
+    uint16_t n_user_props;               /* entries of user_props[] in use */
 
+    /* ---- arrays: keep them LAST (see ARRAYS: valid only up to the counts) ---- */
     /* 0x0B, repeatable in PUBLISH server->client; at most one in SUBSCRIBE. */
     uint32_t sub_ids[RMQ_CODEC_MAX_SUB_IDS]; /* each 1..RMQ_MQTT_MAX_SUB_ID */
-    uint8_t n_sub_ids;
     /* 0x26, repeatable, order kept. */
     struct rmq_user_prop user_props[RMQ_CODEC_MAX_USER_PROPS];
-    uint8_t n_user_props;
 };
+
+/* Bytes of struct rmq_props before its arrays: what rmq_props_init() zeroes. */
+#define RMQ_PROPS_HEAD_SIZE offsetof(struct rmq_props, sub_ids)
+
+/* "No properties": zeroes the scalar head (has, values, counts), not the
+ * arrays (see ARRAYS). Equivalent to "= {0}" for every reader that respects
+ * the counts, at a few hundred bytes instead of ~17 KB. */
+static inline void rmq_props_init(struct rmq_props *p)
+{
+    memset(p, 0, RMQ_PROPS_HEAD_SIZE);
+}
 
 static inline bool rmq_props_has(const struct rmq_props *p, enum rmq_prop_id id)
 {
@@ -271,6 +303,12 @@ static inline void rmq_props_clear(struct rmq_props *p, enum rmq_prop_id id)
     p->has &= ~RMQ_PROP_BIT(id);
 }
 
+/*
+ * Layout rule for every packet struct below (see ARRAYS): scalar fields
+ * first, then the property set(s), then the packet's own array. The scalar
+ * head is everything before the first `props` member.
+ */
+
 /* CONNECT (client -> server). */
 struct rmq_connect {
     struct rmq_bytes proto_name; /* "MQTT" or "MQIsdp" */
@@ -278,18 +316,18 @@ struct rmq_connect {
     uint8_t flags;               /* raw connect flags byte (decode only) */
     bool clean_start;            /* v3: clean session */
     uint16_t keepalive;          /* seconds */
-    struct rmq_props props;
-    struct rmq_bytes client_id; /* may be empty (len 0) */
-    bool will;                  /* will flag: will_* fields valid */
+    struct rmq_bytes client_id;  /* may be empty (len 0) */
+    bool will;                   /* will flag: will_* fields valid */
     uint8_t will_qos;
     bool will_retain;
-    struct rmq_props will_props; /* v5 will properties */
     struct rmq_bytes will_topic;
     struct rmq_bytes will_payload;
     bool has_username;
     struct rmq_bytes username;
     bool has_password;
     struct rmq_bytes password; /* binary */
+    struct rmq_props props;
+    struct rmq_props will_props; /* v5 will properties */
 };
 
 /* CONNACK (server -> client). reason is a v5 reason code in every version. */
@@ -306,8 +344,8 @@ struct rmq_publish {
     bool retain;
     struct rmq_bytes topic; /* v5: may be empty when props has a topic alias */
     uint16_t packet_id;     /* only when qos > 0 */
-    struct rmq_props props;
     struct rmq_bytes payload;
+    struct rmq_props props;
 };
 
 /* PUBACK, PUBREC, PUBREL, PUBCOMP. v3: reason decodes as 0, not encoded. */
@@ -328,9 +366,9 @@ struct rmq_sub_entry {
 /* SUBSCRIBE (client -> server): 1..RMQ_CODEC_MAX_TOPICS entries. */
 struct rmq_subscribe {
     uint16_t packet_id;
+    uint16_t n_entries;     /* entries[] in use */
     struct rmq_props props; /* v5: at most one subscription id */
     struct rmq_sub_entry entries[RMQ_CODEC_MAX_TOPICS];
-    uint8_t n_entries;
 };
 
 /*
@@ -340,17 +378,17 @@ struct rmq_subscribe {
  */
 struct rmq_suback {
     uint16_t packet_id;
+    uint16_t n_reasons; /* reasons[] in use */
     struct rmq_props props;
     uint8_t reasons[RMQ_CODEC_MAX_TOPICS];
-    uint8_t n_reasons;
 };
 
 /* UNSUBSCRIBE (client -> server): 1..RMQ_CODEC_MAX_TOPICS filters. */
 struct rmq_unsubscribe {
     uint16_t packet_id;
+    uint16_t n_filters; /* filters[] in use */
     struct rmq_props props;
     struct rmq_bytes filters[RMQ_CODEC_MAX_TOPICS];
-    uint8_t n_filters;
 };
 
 /* DISCONNECT (both directions in v5) and AUTH (v5 only). v3: reason/props
@@ -369,7 +407,9 @@ struct rmq_auth {
  * CONNECT connect, CONNACK connack, PUBLISH publish,
  * PUBACK/PUBREC/PUBREL/PUBCOMP ack, SUBSCRIBE subscribe, SUBACK suback,
  * UNSUBSCRIBE unsubscribe, UNSUBACK unsuback, DISCONNECT disconnect,
- * AUTH auth, PINGREQ/PINGRESP none. Zero-initialise before filling for encode.
+ * AUTH auth, PINGREQ/PINGRESP none. Before filling one for encode call
+ * rmq_codec_packet_init() (cheap) — or zero-initialise it (correct, but
+ * clears all ~41 KB). sizeof(struct rmq_packet) < 64 KB (checked below).
  */
 struct rmq_packet {
     enum rmq_pkt_type type;
@@ -386,6 +426,18 @@ struct rmq_packet {
         struct rmq_auth auth;
     };
 };
+
+_Static_assert(sizeof(struct rmq_packet) < 64 * 1024, "struct rmq_packet must stay stack-sized");
+
+/*
+ * Prepares *p for filling in (encode) or decoding: sets p->type = type and
+ * zeroes the scalar head of the union member of `type` and the head of each
+ * of its property sets — NOT the inline arrays (see ARRAYS): the result
+ * reads exactly like a zero-initialised packet of that type to anyone who
+ * respects the counts. Cost: a few hundred bytes of memset. Any type value
+ * is accepted (PINGREQ, PINGRESP and unknown types: only `type` is set).
+ */
+void rmq_codec_packet_init(struct rmq_packet *p, enum rmq_pkt_type type);
 
 /* Which side decodes: what is legal differs slightly by direction
  * (e.g. MQTT-3.3.4-6: a client's PUBLISH must not carry a subscription id). */

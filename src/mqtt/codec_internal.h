@@ -57,7 +57,9 @@ RMQ_MUST_USE rmq_err rmq_dec_bin(struct rmq_dec *d, struct rmq_bytes *out);
 /* Two-byte length then well-formed UTF-8 (MQTT 1.5.4), else 0x81. */
 RMQ_MUST_USE rmq_err rmq_dec_str(struct rmq_dec *d, struct rmq_bytes *out);
 
-/* Property length + properties; validates ids for ctx, duplicates, values. */
+/* Property length + properties; validates ids for ctx, duplicates, values.
+ * *out must be initialised (rmq_props_init(), done by rmq_codec_packet_init
+ * before any decode): properties are added to it, it is not cleared here. */
 RMQ_MUST_USE rmq_err rmq_props_decode(struct rmq_dec *d, enum rmq_prop_ctx ctx,
                                       struct rmq_props *out);
 

@@ -37,12 +37,11 @@ void rmq_conn_send(struct rmq_mqtt_conn *mc, const struct rmq_packet *p)
 void rmq_conn_send_ack(struct rmq_mqtt_conn *mc, enum rmq_pkt_type type, uint16_t pid,
                        uint8_t reason)
 {
-    struct rmq_packet p;
-    RMQ_PKT_ZERO(p, ack);
-    p.type = type;
-    p.ack.packet_id = pid;
-    p.ack.reason = reason;
-    rmq_conn_send(mc, &p);
+    struct rmq_packet *p = mc->b->out_pkt;
+    rmq_codec_packet_init(p, type);
+    p->ack.packet_id = pid;
+    p->ack.reason = reason;
+    rmq_conn_send(mc, p);
 }
 
 static void copy_bytes(struct rmq_bytes *dst, const struct rmq_msg_bytes *src)
@@ -51,13 +50,72 @@ static void copy_bytes(struct rmq_bytes *dst, const struct rmq_msg_bytes *src)
     dst->len = src->len;
 }
 
+/* The MQTT 5 properties a message carries to a subscriber. */
+static void publish_props(const struct delivery *d, struct rmq_props *pr)
+{
+    const struct rmq_msg *m = d->msg;
+    if (m->has_payload_format) {
+        pr->payload_format = m->payload_format;
+        rmq_props_set(pr, RMQ_PROP_PAYLOAD_FORMAT);
+    }
+    if (m->has_expiry) {
+        /* MQTT-3.3.2-6: the time left, not the time received. */
+        int64_t left = m->expire_at - rmq_now_ms();
+        pr->message_expiry = left > 0 ? (uint32_t)((left + 999) / 1000) : 0;
+        rmq_props_set(pr, RMQ_PROP_MESSAGE_EXPIRY);
+    }
+    if (m->content_type.p) {
+        copy_bytes(&pr->content_type, &m->content_type);
+        rmq_props_set(pr, RMQ_PROP_CONTENT_TYPE);
+    }
+    if (m->response_topic.p) {
+        copy_bytes(&pr->response_topic, &m->response_topic);
+        rmq_props_set(pr, RMQ_PROP_RESPONSE_TOPIC);
+    }
+    if (m->correlation_data.p) {
+        copy_bytes(&pr->correlation_data, &m->correlation_data);
+        rmq_props_set(pr, RMQ_PROP_CORRELATION_DATA);
+    }
+    size_t nup =
+        m->n_user_props < RMQ_CODEC_MAX_USER_PROPS ? m->n_user_props : RMQ_CODEC_MAX_USER_PROPS;
+    for (size_t i = 0; i < nup; i++) {
+        copy_bytes(&pr->user_props[i].name, &m->user_props[2 * i]);
+        copy_bytes(&pr->user_props[i].value, &m->user_props[2 * i + 1]);
+    }
+    pr->n_user_props = (uint16_t)nup;
+    pr->n_sub_ids = d->n_sub_ids < RMQ_CODEC_MAX_SUB_IDS ? d->n_sub_ids : RMQ_CODEC_MAX_SUB_IDS;
+    for (size_t i = 0; i < pr->n_sub_ids; i++) {
+        pr->sub_ids[i] = d->sub_ids[i];
+    }
+}
+
+/* Server -> client topic aliases (MQTT 5 3.3.2.3.4): the first
+ * client_alias_max topics get one; later sends carry an empty topic.
+ * Returns the alias this packet introduces (0: none). */
+static uint16_t out_alias(struct rmq_mqtt_conn *mc, struct rmq_publish *pub,
+                          const struct rmq_msg *m)
+{
+    void *v = rmq_hmap_get(&mc->out_aliases, m->topic, m->topic_len);
+    if (v) {
+        pub->props.topic_alias = (uint16_t)(uintptr_t)v;
+        rmq_props_set(&pub->props, RMQ_PROP_TOPIC_ALIAS);
+        pub->topic.len = 0;
+        return 0;
+    }
+    if (mc->out_alias_next >= mc->client_alias_max) {
+        return 0;
+    }
+    pub->props.topic_alias = (uint16_t)(mc->out_alias_next + 1);
+    rmq_props_set(&pub->props, RMQ_PROP_TOPIC_ALIAS);
+    return pub->props.topic_alias;
+}
+
 bool rmq_conn_send_publish(struct rmq_mqtt_conn *mc, const struct delivery *d, bool dup)
 {
     const struct rmq_msg *m = d->msg;
-    struct rmq_packet p;
-    RMQ_PKT_ZERO(p, publish);
-    p.type = RMQ_PKT_PUBLISH;
-    struct rmq_publish *pub = &p.publish;
+    struct rmq_packet *p = mc->b->out_pkt;
+    rmq_codec_packet_init(p, RMQ_PKT_PUBLISH);
+    struct rmq_publish *pub = &p->publish;
     pub->dup = dup && d->qos > 0;
     pub->qos = d->qos;
     pub->retain = d->retain;
@@ -66,72 +124,30 @@ bool rmq_conn_send_publish(struct rmq_mqtt_conn *mc, const struct delivery *d, b
     pub->packet_id = d->qos ? d->pid : 0;
     pub->payload.p = m->payload;
     pub->payload.len = m->payload_len;
-    if (mc->version == RMQ_MQTT_V5) {
-        struct rmq_props *pr = &pub->props;
-        if (m->has_payload_format) {
-            pr->payload_format = m->payload_format;
-            rmq_props_set(pr, RMQ_PROP_PAYLOAD_FORMAT);
-        }
-        if (m->has_expiry) {
-            int64_t left = m->expire_at - rmq_now_ms();
-            pr->message_expiry = left > 0 ? (uint32_t)((left + 999) / 1000) : 0;
-            rmq_props_set(pr, RMQ_PROP_MESSAGE_EXPIRY);
-        }
-        if (m->content_type.p) {
-            copy_bytes(&pr->content_type, &m->content_type);
-            rmq_props_set(pr, RMQ_PROP_CONTENT_TYPE);
-        }
-        if (m->response_topic.p) {
-            copy_bytes(&pr->response_topic, &m->response_topic);
-            rmq_props_set(pr, RMQ_PROP_RESPONSE_TOPIC);
-        }
-        if (m->correlation_data.p) {
-            copy_bytes(&pr->correlation_data, &m->correlation_data);
-            rmq_props_set(pr, RMQ_PROP_CORRELATION_DATA);
-        }
-        size_t nup =
-            m->n_user_props < RMQ_CODEC_MAX_USER_PROPS ? m->n_user_props : RMQ_CODEC_MAX_USER_PROPS;
-        for (size_t i = 0; i < nup; i++) {
-            copy_bytes(&pr->user_props[i].name, &m->user_props[2 * i]);
-            copy_bytes(&pr->user_props[i].value, &m->user_props[2 * i + 1]);
-        }
-        pr->n_user_props = (uint8_t)nup;
-        for (uint8_t i = 0; i < d->n_sub_ids && i < RMQ_CODEC_MAX_SUB_IDS; i++) {
-            pr->sub_ids[i] = d->sub_ids[i];
-        }
-        pr->n_sub_ids = d->n_sub_ids < RMQ_CODEC_MAX_SUB_IDS ? d->n_sub_ids : RMQ_CODEC_MAX_SUB_IDS;
-    }
     uint16_t new_alias = 0;
-    if (mc->version == RMQ_MQTT_V5 && mc->client_alias_max) {
-        /* Server -> client topic aliases (MQTT 5 3.3.2.3.4): the first
-         * client_alias_max topics get one; later sends carry an empty topic. */
-        void *v = rmq_hmap_get(&mc->out_aliases, m->topic, m->topic_len);
-        if (v) {
-            pub->props.topic_alias = (uint16_t)(uintptr_t)v;
-            rmq_props_set(&pub->props, RMQ_PROP_TOPIC_ALIAS);
-            pub->topic.len = 0;
-        } else if (mc->out_alias_next < mc->client_alias_max) {
-            new_alias = (uint16_t)(mc->out_alias_next + 1);
-            pub->props.topic_alias = new_alias;
-            rmq_props_set(&pub->props, RMQ_PROP_TOPIC_ALIAS);
+    if (mc->version == RMQ_MQTT_V5) {
+        publish_props(d, &pub->props);
+        if (mc->client_alias_max) {
+            new_alias = out_alias(mc, pub, m);
         }
     }
     struct rmq_buf *out = mc->io->outbuf(mc->net);
-    rmq_err e = rmq_codec_encode_limited(&p, mc->version, mc->client_max_packet, out);
-    if (e == RMQ_OK && new_alias &&
-        rmq_hmap_put(&mc->out_aliases, m->topic, m->topic_len, (void *)(uintptr_t)new_alias,
-                     NULL) == RMQ_OK) {
-        mc->out_alias_next = new_alias; /* the client learns it from this packet */
-    } else if (e == RMQ_OK && new_alias) {
-        /* Could not remember it: the client maps it anyway; never reuse the number. */
-        mc->out_alias_next = new_alias;
-    }
+    rmq_err e = rmq_codec_encode_limited(p, mc->version, mc->client_max_packet, out);
     if (e != RMQ_OK) {
         /* MQTT-3.1.2-25: over the client's Maximum Packet Size: discard as if sent. */
         mc->b->stats.dropped_too_large++;
         RMQ_LOG_RL(5, RMQ_LOG_NOTICE, "mqtt", "publish dropped client_id=%s topic=%s error=%s",
                    rmq_mqtt_conn_client_id(mc), m->topic, rmq_err_name(e));
         return false;
+    }
+    if (new_alias) {
+        /* The client learns the mapping from this packet. The number is used
+         * up even if remembering it fails (then the topic is sent in full). */
+        mc->out_alias_next = new_alias;
+        if (rmq_hmap_put(&mc->out_aliases, m->topic, m->topic_len, (void *)(uintptr_t)new_alias,
+                         NULL) != RMQ_OK) {
+            RMQ_LOG_RL(1, RMQ_LOG_WARNING, "mqtt", "topic alias not kept: out of memory");
+        }
     }
     mc->b->stats.messages_out++;
     mc->io->flush(mc->net);
@@ -223,19 +239,18 @@ static void send_disconnect(struct rmq_mqtt_conn *mc, uint8_t reason, const char
     if (mc->version != RMQ_MQTT_V5 || mc->state != CS_CONNECTED) {
         return;
     }
-    struct rmq_packet p;
-    RMQ_PKT_ZERO(p, disconnect);
-    p.type = RMQ_PKT_DISCONNECT;
-    p.disconnect.reason = reason;
+    struct rmq_packet *p = mc->b->out_pkt;
+    rmq_codec_packet_init(p, RMQ_PKT_DISCONNECT);
+    p->disconnect.reason = reason;
     /* Always a reason string: it also makes the packet long enough for
      * clients (paho 1.6) that read the reason code only when properties follow. */
     rs = rs ? rs : rmq_reason_name(reason);
     if (rs) {
-        p.disconnect.props.reason_string.p = (const uint8_t *)rs;
-        p.disconnect.props.reason_string.len = strlen(rs);
-        rmq_props_set(&p.disconnect.props, RMQ_PROP_REASON_STRING);
+        p->disconnect.props.reason_string.p = (const uint8_t *)rs;
+        p->disconnect.props.reason_string.len = strlen(rs);
+        rmq_props_set(&p->disconnect.props, RMQ_PROP_REASON_STRING);
     }
-    rmq_conn_send(mc, &p);
+    rmq_conn_send(mc, p);
 }
 
 void rmq_conn_fail(struct rmq_mqtt_conn *mc, uint8_t reason, const char *what)

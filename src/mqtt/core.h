@@ -20,10 +20,6 @@
 #include "mqtt/retained.h"
 #include "mqtt/router.h"
 
-/* Zeroes the packet's type and the union member in use (not the whole, large union). */
-#define RMQ_PKT_ZERO(pkt, member)                                                                  \
-    memset(&(pkt), 0, offsetof(struct rmq_packet, member) + sizeof(pkt).member)
-
 enum delivery_state {
     D_WAIT_ACK,  /* sent, waiting for PUBACK (QoS 1) or PUBREC (QoS 2) */
     D_WAIT_COMP, /* PUBREL sent, waiting for PUBCOMP */
@@ -130,6 +126,13 @@ struct rmq_broker {
     size_t n_targets;
     size_t a_targets;
     size_t out_high_water;
+    /* Packet scratch (owned; ~41 KB each, too large for stack frames under
+     * valgrind's --max-stackframe): in_pkt holds the packet being handled,
+     * out_pkt one being encoded right away, ack_pkt a CONNACK/SUBACK/UNSUBACK
+     * being built while other packets may be sent. */
+    struct rmq_packet *in_pkt;
+    struct rmq_packet *out_pkt;
+    struct rmq_packet *ack_pkt;
     struct rmq_broker_stats stats;
 };
 

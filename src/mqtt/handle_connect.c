@@ -18,18 +18,17 @@ typedef void (*handler_fn)(struct rmq_mqtt_conn *mc, const struct rmq_packet *p)
 /* CONNACK refusal: v5 reason code, v3 mapped return code; then close. */
 static void connack_fail(struct rmq_mqtt_conn *mc, uint8_t level, uint8_t reason, const char *what)
 {
-    struct rmq_packet p;
-    RMQ_PKT_ZERO(p, connack);
-    p.type = RMQ_PKT_CONNACK;
-    p.connack.reason = reason;
+    struct rmq_packet *p = mc->b->out_pkt;
+    rmq_codec_packet_init(p, RMQ_PKT_CONNACK);
+    p->connack.reason = reason;
     struct rmq_buf *out = mc->io->outbuf(mc->net);
     uint8_t v = level == RMQ_MQTT_V5 ? RMQ_MQTT_V5 : RMQ_MQTT_V311;
     if (v == RMQ_MQTT_V5 && mc->problem_info && what) {
-        p.connack.props.reason_string.p = (const uint8_t *)what;
-        p.connack.props.reason_string.len = strlen(what);
-        rmq_props_set(&p.connack.props, RMQ_PROP_REASON_STRING);
+        p->connack.props.reason_string.p = (const uint8_t *)what;
+        p->connack.props.reason_string.len = strlen(what);
+        rmq_props_set(&p->connack.props, RMQ_PROP_REASON_STRING);
     }
-    if (rmq_codec_encode(&p, v, out) == RMQ_OK) {
+    if (rmq_codec_encode(p, v, out) == RMQ_OK) {
         mc->io->flush(mc->net);
     }
     RMQ_LOG_RL(10, RMQ_LOG_NOTICE, "mqtt", "connect refused addr=%s reason=0x%02x (%s) what=%s",
@@ -144,6 +143,45 @@ static void connack_props(struct rmq_mqtt_conn *mc, struct rmq_props *pr)
     if (!cfg->shared_subscription) {
         pr->shared_sub_available = 0;
         rmq_props_set(pr, RMQ_PROP_SHARED_SUB_AVAILABLE);
+    }
+}
+
+/* The v5 CONNACK properties that depend on this CONNECT: server keep alive
+ * (*ka updated), session expiry in use, assigned client id (NULL: none). */
+static void connack_props_session(struct rmq_mqtt_conn *mc, const struct rmq_connect *c,
+                                  struct rmq_props *pr, const char *assigned, size_t id_len,
+                                  uint16_t *ka)
+{
+    const struct rmq_mqtt_settings *cfg = mc->b->cfg;
+    if (cfg->server_keepalive) {
+        *ka = (uint16_t)(cfg->server_keepalive > 65535 ? 65535 : cfg->server_keepalive);
+        pr->server_keepalive = *ka;
+        rmq_props_set(pr, RMQ_PROP_SERVER_KEEPALIVE);
+    }
+    uint32_t req = rmq_props_has(&c->props, RMQ_PROP_SESSION_EXPIRY) ? c->props.session_expiry : 0;
+    if (mc->session->expiry_s != req) {
+        /* MQTT 5 3.2.2.3.2: tell the client the value in use. */
+        pr->session_expiry = mc->session->expiry_s;
+        rmq_props_set(pr, RMQ_PROP_SESSION_EXPIRY);
+    }
+    if (assigned) {
+        pr->assigned_client_id.p = (const uint8_t *)assigned;
+        pr->assigned_client_id.len = id_len;
+        rmq_props_set(pr, RMQ_PROP_ASSIGNED_CLIENT_ID);
+    }
+}
+
+/* What the v5 client announced about itself (MQTT 5 3.1.2.11). */
+static void client_limits(struct rmq_mqtt_conn *mc, const struct rmq_connect *c)
+{
+    if (rmq_props_has(&c->props, RMQ_PROP_RECEIVE_MAXIMUM)) {
+        mc->client_receive_max = c->props.receive_maximum;
+    }
+    if (rmq_props_has(&c->props, RMQ_PROP_MAXIMUM_PACKET_SIZE)) {
+        mc->client_max_packet = c->props.maximum_packet_size;
+    }
+    if (rmq_props_has(&c->props, RMQ_PROP_TOPIC_ALIAS_MAXIMUM)) {
+        mc->client_alias_max = c->props.topic_alias_maximum;
     }
 }
 
@@ -267,15 +305,7 @@ static void on_connect(struct rmq_mqtt_conn *mc, const struct rmq_packet *p)
         mc->username = strndup((const char *)c->username.p, c->username.len);
     }
     if (v5) {
-        if (rmq_props_has(&c->props, RMQ_PROP_RECEIVE_MAXIMUM)) {
-            mc->client_receive_max = c->props.receive_maximum;
-        }
-        if (rmq_props_has(&c->props, RMQ_PROP_MAXIMUM_PACKET_SIZE)) {
-            mc->client_max_packet = c->props.maximum_packet_size;
-        }
-        if (rmq_props_has(&c->props, RMQ_PROP_TOPIC_ALIAS_MAXIMUM)) {
-            mc->client_alias_max = c->props.topic_alias_maximum;
-        }
+        client_limits(mc, c);
     }
     bool present, ok;
     attach_session(mc, c, id, id_len, &present, &ok);
@@ -284,34 +314,17 @@ static void on_connect(struct rmq_mqtt_conn *mc, const struct rmq_packet *p)
         return;
     }
     uint16_t ka = c->keepalive;
-    struct rmq_packet ack;
-    RMQ_PKT_ZERO(ack, connack);
-    ack.type = RMQ_PKT_CONNACK;
-    ack.connack.session_present = present;
+    struct rmq_packet *ack = b->ack_pkt;
+    rmq_codec_packet_init(ack, RMQ_PKT_CONNACK);
+    ack->connack.session_present = present;
     if (v5) {
-        connack_props(mc, &ack.connack.props);
-        if (cfg->server_keepalive) {
-            ka = (uint16_t)(cfg->server_keepalive > 65535 ? 65535 : cfg->server_keepalive);
-            ack.connack.props.server_keepalive = ka;
-            rmq_props_set(&ack.connack.props, RMQ_PROP_SERVER_KEEPALIVE);
-        }
-        uint32_t req =
-            rmq_props_has(&c->props, RMQ_PROP_SESSION_EXPIRY) ? c->props.session_expiry : 0;
-        if (mc->session->expiry_s != req) {
-            /* MQTT 5 3.2.2.3.2: tell the client the value in use. */
-            ack.connack.props.session_expiry = mc->session->expiry_s;
-            rmq_props_set(&ack.connack.props, RMQ_PROP_SESSION_EXPIRY);
-        }
-        if (assigned) {
-            ack.connack.props.assigned_client_id.p = (const uint8_t *)id;
-            ack.connack.props.assigned_client_id.len = id_len;
-            rmq_props_set(&ack.connack.props, RMQ_PROP_ASSIGNED_CLIENT_ID);
-        }
+        connack_props(mc, &ack->connack.props);
+        connack_props_session(mc, c, &ack->connack.props, assigned ? id : NULL, id_len, &ka);
     }
     mc->keepalive = ka;
     mc->state = CS_CONNECTED;
     b->stats.connections++;
-    rmq_conn_send(mc, &ack);
+    rmq_conn_send(mc, ack);
     double mult = cfg->keepalive_multiplier > 0 ? cfg->keepalive_multiplier : 1.5;
     mc->io->connected(mc->net, (uint64_t)((double)ka * mult * 1000.0)); /* MQTT-3.1.2-24 */
     rmq_info("mqtt",
@@ -343,10 +356,9 @@ static void on_disconnect(struct rmq_mqtt_conn *mc, const struct rmq_packet *p)
 static void on_pingreq(struct rmq_mqtt_conn *mc, const struct rmq_packet *p)
 {
     (void)p;
-    struct rmq_packet r;
-    memset(&r, 0, sizeof r.type);
-    r.type = RMQ_PKT_PINGRESP;
-    rmq_conn_send(mc, &r);
+    struct rmq_packet *r = mc->b->out_pkt;
+    rmq_codec_packet_init(r, RMQ_PKT_PINGRESP);
+    rmq_conn_send(mc, r);
 }
 
 static void on_auth(struct rmq_mqtt_conn *mc, const struct rmq_packet *p)
@@ -411,12 +423,12 @@ size_t rmq_mqtt_conn_input(struct rmq_mqtt_conn *mc, const uint8_t *buf, size_t 
     lim.max_client_id_len = cfg->max_clientid_len > 65535 ? 65535 : (uint16_t)cfg->max_clientid_len;
     lim.role = RMQ_CODEC_ROLE_SERVER;
     size_t off = 0;
-    struct rmq_packet p;
+    struct rmq_packet *p = mc->b->in_pkt;
     while (off < len && mc->state != CS_CLOSED) {
         size_t used = 0;
         uint8_t reason = RMQ_RC_MALFORMED_PACKET;
-        memset(&p, 0, sizeof p.type);
-        rmq_err e = rmq_codec_decode(buf + off, len - off, &lim, mc->version, &p, &used, &reason);
+        memset(p, 0, sizeof p->type);
+        rmq_err e = rmq_codec_decode(buf + off, len - off, &lim, mc->version, p, &used, &reason);
         if (e == RMQ_ERR_NEED_MORE) {
             break;
         }
@@ -429,16 +441,16 @@ size_t rmq_mqtt_conn_input(struct rmq_mqtt_conn *mc, const uint8_t *buf, size_t 
             break;
         }
         if (e != RMQ_OK) {
-            decode_error(mc, &p, reason);
+            decode_error(mc, p, reason);
             break;
         }
         off += used;
-        unsigned t = (unsigned)p.type & 15u;
+        unsigned t = (unsigned)p->type & 15u;
         handler_fn h = handlers[mc->state][t];
         if (h) {
-            h(mc, &p);
+            h(mc, p);
         } else {
-            on_protocol_error(mc, &p);
+            on_protocol_error(mc, p);
         }
     }
     return mc->state == CS_CLOSED ? len : off;

@@ -76,17 +76,16 @@ void rmq_handle_subscribe(struct rmq_mqtt_conn *mc, const struct rmq_packet *p)
     struct session *s = mc->session;
     bool v5 = mc->version == RMQ_MQTT_V5;
     uint32_t sub_id = v5 && sub->props.n_sub_ids > 0 ? sub->props.sub_ids[0] : 0;
-    struct rmq_packet ack;
-    RMQ_PKT_ZERO(ack, suback);
-    ack.type = RMQ_PKT_SUBACK;
-    ack.suback.packet_id = sub->packet_id;
-    ack.suback.n_reasons = sub->n_entries;
+    struct rmq_packet *ack = b->ack_pkt;
+    rmq_codec_packet_init(ack, RMQ_PKT_SUBACK);
+    ack->suback.packet_id = sub->packet_id;
+    ack->suback.n_reasons = sub->n_entries;
     bool want_retained[RMQ_CODEC_MAX_TOPICS] = {false};
-    struct rmq_topic_shared shs[RMQ_CODEC_MAX_TOPICS];
-    for (uint8_t i = 0; i < sub->n_entries; i++) {
+    struct rmq_topic_shared sh;
+    for (size_t i = 0; i < sub->n_entries; i++) {
         const struct rmq_sub_entry *e = &sub->entries[i];
         bool fatal;
-        uint8_t rc = check_entry(mc, e, &shs[i], &fatal);
+        uint8_t rc = check_entry(mc, e, &sh, &fatal);
         if (fatal) {
             rmq_conn_fail(mc, rc, "no local on a shared subscription");
             return;
@@ -109,20 +108,21 @@ void rmq_handle_subscribe(struct rmq_mqtt_conn *mc, const struct rmq_packet *p)
                 rc = RMQ_RC_UNSPECIFIED_ERROR;
             } else {
                 /* MQTT-3.3.1-9/10/11; none for shared subscriptions (v5 4.8.2). */
-                want_retained[i] = !shs[i].is_shared && b->cfg->retain_available &&
+                want_retained[i] = !sh.is_shared && b->cfg->retain_available &&
                                    (o.retain_handling == 0 || (o.retain_handling == 1 && !existed));
             }
         }
-        ack.suback.reasons[i] = rc;
+        ack->suback.reasons[i] = rc;
         rmq_debug("mqtt", "subscribe client_id=%s filter=%.*s rc=0x%02x", s->client_id,
                   (int)e->filter.len, (const char *)e->filter.p, rc);
     }
-    rmq_conn_send(mc, &ack);
+    rmq_conn_send(mc, ack);
     struct retained_ctx rc = {b, s, 0, sub_id, rmq_now_ms()};
-    for (uint8_t i = 0; i < sub->n_entries; i++) {
-        if (want_retained[i]) {
-            rc.qos = ack.suback.reasons[i];
-            rmq_retained_match(b->retained, shs[i].filter, shs[i].filter_len, send_retained, &rc);
+    for (size_t i = 0; i < sub->n_entries; i++) {
+        const struct rmq_bytes *f = &sub->entries[i].filter;
+        if (want_retained[i] && rmq_topic_split_shared((const char *)f->p, f->len, &sh) == RMQ_OK) {
+            rc.qos = ack->suback.reasons[i];
+            rmq_retained_match(b->retained, sh.filter, sh.filter_len, send_retained, &rc);
         }
     }
 }
@@ -131,16 +131,15 @@ void rmq_handle_unsubscribe(struct rmq_mqtt_conn *mc, const struct rmq_packet *p
 {
     const struct rmq_unsubscribe *u = &p->unsubscribe;
     struct session *s = mc->session;
-    struct rmq_packet ack;
-    RMQ_PKT_ZERO(ack, unsuback);
-    ack.type = RMQ_PKT_UNSUBACK;
-    ack.unsuback.packet_id = u->packet_id;
-    ack.unsuback.n_reasons = u->n_filters;
-    for (uint8_t i = 0; i < u->n_filters; i++) {
+    struct rmq_packet *ack = mc->b->ack_pkt;
+    rmq_codec_packet_init(ack, RMQ_PKT_UNSUBACK);
+    ack->unsuback.packet_id = u->packet_id;
+    ack->unsuback.n_reasons = u->n_filters;
+    for (size_t i = 0; i < u->n_filters; i++) {
         const struct rmq_bytes *f = &u->filters[i];
         bool removed = rmq_router_remove(mc->b->router, (const char *)f->p, f->len, s);
         free(rmq_hmap_del(&s->subs, f->p, f->len));
-        ack.unsuback.reasons[i] = removed ? RMQ_RC_SUCCESS : RMQ_RC_NO_SUBSCRIPTION_EXISTED;
+        ack->unsuback.reasons[i] = removed ? RMQ_RC_SUCCESS : RMQ_RC_NO_SUBSCRIPTION_EXISTED;
     }
-    rmq_conn_send(mc, &ack);
+    rmq_conn_send(mc, ack);
 }

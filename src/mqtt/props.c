@@ -225,7 +225,7 @@ static rmq_err decode_one(struct rmq_dec *d, enum rmq_prop_ctx ctx, unsigned id,
         struct rmq_user_prop up;
         RMQ_TRY(rmq_dec_str(d, &up.name));
         RMQ_TRY(rmq_dec_str(d, &up.value));
-        if (o->n_user_props >= RMQ_CODEC_MAX_USER_PROPS) {
+        if (o->n_user_props >= RMQ_CODEC_MAX_USER_PROPS) { /* codec.h ARRAYS */
             return rmq_dec_fail(d, RMQ_RC_QUOTA_EXCEEDED);
         }
         o->user_props[o->n_user_props++] = up;
@@ -275,7 +275,6 @@ static rmq_err decode_one(struct rmq_dec *d, enum rmq_prop_ctx ctx, unsigned id,
 rmq_err rmq_props_decode(struct rmq_dec *d, enum rmq_prop_ctx ctx, struct rmq_props *out)
 {
     uint32_t plen = 0;
-    memset(out, 0, sizeof *out);
     RMQ_TRY(rmq_dec_vbi(d, &plen));
     if (plen > rmq_reader_left(&d->r)) {
         return rmq_dec_fail(d, RMQ_RC_MALFORMED_PACKET);

@@ -450,8 +450,7 @@ def test_subscription_identifier_in_client_publish_is_protocol_error(broker, raw
 # -- sizes the specification allows --------------------------------------------------------
 
 
-@pytest.mark.parametrize("n", [32, pytest.param(100, marks=pytest.mark.revmq_gap(
-    reason="codec limit RMQ_CODEC_MAX_USER_PROPS = 32: more is DISCONNECT 0x97"))])
+@pytest.mark.parametrize("n", [32, 100])
 def test_many_user_properties_passed_through(broker, raw_client, n, uid):
     topic = f"mup/{uid}"
     c = _client(broker, raw_client, f"c-{uid}")

@@ -310,71 +310,6 @@ static void test_peek_length__header_forms(void **state)
                      RMQ_ERR_MALFORMED);
 }
 
-static void test_decode__user_property_limit(void **state)
-{
-    /* PUBLISH v5 with N user properties "k"="v" (7 bytes each). */
-    for (unsigned n = RMQ_CODEC_MAX_USER_PROPS; n <= RMQ_CODEC_MAX_USER_PROPS + 1; n++) {
-        uint8_t buf[512];
-        size_t plen = 7 * n, body = 3 + 2 + plen;
-        size_t o = 0;
-        buf[o++] = 0x30;
-        buf[o++] = (uint8_t)(body | 0x80);
-        buf[o++] = (uint8_t)(body >> 7);
-        memcpy(buf + o, "\x00\x01t", 3);
-        o += 3;
-        buf[o++] = (uint8_t)(plen | 0x80);
-        buf[o++] = (uint8_t)(plen >> 7);
-        for (unsigned i = 0; i < n; i++) {
-            memcpy(buf + o, "\x26\x00\x01k\x00\x01v", 7);
-            o += 7;
-        }
-        struct rmq_packet out;
-        size_t used = 0;
-        uint8_t rc = 0;
-        rmq_err e = rmq_codec_decode(buf, o, NULL, 5, &out, &used, &rc);
-        if (n == RMQ_CODEC_MAX_USER_PROPS) {
-            assert_int_equal(e, RMQ_OK);
-            assert_int_equal(out.publish.props.n_user_props, n);
-        } else {
-            assert_int_equal(e, RMQ_ERR_MALFORMED);
-            assert_int_equal(rc, RMQ_RC_QUOTA_EXCEEDED);
-        }
-    }
-}
-
-static void test_decode__topic_count_limit(void **state)
-{
-    for (unsigned v = 4; v <= 5; v++) {
-        for (unsigned n = RMQ_CODEC_MAX_TOPICS; n <= RMQ_CODEC_MAX_TOPICS + 1; n++) {
-            uint8_t buf[1024];
-            size_t body = 2 + (v == 5) + 4 * n, o = 0;
-            buf[o++] = 0x82;
-            buf[o++] = (uint8_t)(body | 0x80);
-            buf[o++] = (uint8_t)(body >> 7);
-            buf[o++] = 0;
-            buf[o++] = 1;
-            if (v == 5) {
-                buf[o++] = 0;
-            }
-            for (unsigned i = 0; i < n; i++) {
-                memcpy(buf + o, "\x00\x01x\x01", 4);
-                o += 4;
-            }
-            struct rmq_packet out;
-            size_t used = 0;
-            uint8_t rc = 0;
-            rmq_err e = rmq_codec_decode(buf, o, NULL, (uint8_t)v, &out, &used, &rc);
-            if (n == RMQ_CODEC_MAX_TOPICS) {
-                assert_int_equal(e, RMQ_OK);
-                assert_int_equal(out.subscribe.n_entries, n);
-            } else {
-                assert_int_equal(e, RMQ_ERR_MALFORMED);
-                assert_int_equal(rc, RMQ_RC_QUOTA_EXCEEDED);
-            }
-        }
-    }
-}
-
 /* Fixed header + body into a fresh buffer. */
 static void frame(struct rmq_buf *out, uint8_t first, const struct rmq_buf *body)
 {
@@ -389,6 +324,16 @@ static void frame(struct rmq_buf *out, uint8_t first, const struct rmq_buf *body
     assert_int_equal(rmq_buf_append(out, body->data, body->len), RMQ_OK);
 }
 
+/* Appends a variable byte integer. */
+static void put_vbi(struct rmq_buf *b, size_t n)
+{
+    do {
+        uint8_t x = (uint8_t)((n & 0x7F) | (n > 0x7F ? 0x80 : 0));
+        assert_int_equal(rmq_buf_append(b, &x, 1), RMQ_OK);
+        n >>= 7;
+    } while (n);
+}
+
 static rmq_err decode_buf(const struct rmq_buf *b, uint8_t v, uint8_t role, struct rmq_packet *p,
                           uint8_t *rc)
 {
@@ -397,26 +342,36 @@ static rmq_err decode_buf(const struct rmq_buf *b, uint8_t v, uint8_t role, stru
     return rmq_codec_decode(b->data, b->len, &l, v, p, &used, rc);
 }
 
-static void test_decode__subscription_id_limit(void **state)
+/* Decoded packets are big (codec.h ARRAYS): keep them off the test stack. */
+static struct rmq_packet *new_packet(void)
 {
-    for (unsigned n = RMQ_CODEC_MAX_SUB_IDS; n <= RMQ_CODEC_MAX_SUB_IDS + 1; n++) {
+    struct rmq_packet *p = malloc(sizeof *p);
+    assert_non_null(p);
+    memset(p, 0xA5, sizeof *p); /* arrays past the counts are never read */
+    return p;
+}
+
+/* PUBLISH v5 with n user properties "k"="v": exactly the cap decodes (and
+ * round-trips), one more is 0x97 Quota exceeded. */
+static void test_decode__user_property_limit(void **state)
+{
+    struct rmq_packet *out = new_packet();
+    for (unsigned n = RMQ_CODEC_MAX_USER_PROPS; n <= RMQ_CODEC_MAX_USER_PROPS + 1; n++) {
         struct rmq_buf body, b;
         rmq_buf_init(&body, 0);
-        uint8_t plen = (uint8_t)(2 * n);
         assert_int_equal(rmq_buf_append(&body, "\x00\x01t", 3), RMQ_OK);
-        assert_int_equal(rmq_buf_append(&body, &plen, 1), RMQ_OK);
+        put_vbi(&body, 7 * (size_t)n);
         for (unsigned i = 0; i < n; i++) {
-            uint8_t id[2] = {RMQ_PROP_SUBSCRIPTION_ID, (uint8_t)(i + 1)};
-            assert_int_equal(rmq_buf_append(&body, id, 2), RMQ_OK);
+            assert_int_equal(rmq_buf_append(&body, "\x26\x00\x01k\x00\x01v", 7), RMQ_OK);
         }
         frame(&b, 0x30, &body);
-        struct rmq_packet p;
         uint8_t rc = 0;
-        rmq_err e = decode_buf(&b, 5, RMQ_CODEC_ROLE_CLIENT, &p, &rc);
-        if (n == RMQ_CODEC_MAX_SUB_IDS) {
+        rmq_err e = decode_buf(&b, 5, RMQ_CODEC_ROLE_SERVER, out, &rc);
+        if (n == RMQ_CODEC_MAX_USER_PROPS) {
             assert_int_equal(e, RMQ_OK);
-            assert_int_equal(p.publish.props.n_sub_ids, n);
-            assert_int_equal(p.publish.props.sub_ids[n - 1], n);
+            assert_int_equal(out->publish.props.n_user_props, n);
+            assert_memory_equal(out->publish.props.user_props[n - 1].value.p, "v", 1);
+            check_stable(out, 5, NULL);
         } else {
             assert_int_equal(e, RMQ_ERR_MALFORMED);
             assert_int_equal(rc, RMQ_RC_QUOTA_EXCEEDED);
@@ -424,9 +379,80 @@ static void test_decode__subscription_id_limit(void **state)
         rmq_buf_release(&body);
         rmq_buf_release(&b);
     }
+    free(out);
 }
 
-/* UNSUBSCRIBE filters and SUBACK / UNSUBACK reason codes: 64 fit, 65 do not. */
+/* SUBSCRIBE with n entries, v3.1.1 and v5: the cap decodes, one more is 0x97. */
+static void test_decode__topic_count_limit(void **state)
+{
+    struct rmq_packet *out = new_packet();
+    for (unsigned v = 4; v <= 5; v++) {
+        for (unsigned n = RMQ_CODEC_MAX_TOPICS; n <= RMQ_CODEC_MAX_TOPICS + 1; n++) {
+            struct rmq_buf body, b;
+            rmq_buf_init(&body, 0);
+            assert_int_equal(rmq_buf_append(&body, "\x00\x01", 2), RMQ_OK);
+            if (v == 5) {
+                assert_int_equal(rmq_buf_append(&body, "\x00", 1), RMQ_OK);
+            }
+            for (unsigned i = 0; i < n; i++) {
+                assert_int_equal(rmq_buf_append(&body, "\x00\x01x\x01", 4), RMQ_OK);
+            }
+            frame(&b, 0x82, &body);
+            uint8_t rc = 0;
+            rmq_err e = decode_buf(&b, (uint8_t)v, RMQ_CODEC_ROLE_SERVER, out, &rc);
+            if (n == RMQ_CODEC_MAX_TOPICS) {
+                assert_int_equal(e, RMQ_OK);
+                assert_int_equal(out->subscribe.n_entries, n);
+                assert_int_equal(out->subscribe.entries[n - 1].qos, 1);
+                check_stable(out, (uint8_t)v, NULL);
+            } else {
+                assert_int_equal(e, RMQ_ERR_MALFORMED);
+                assert_int_equal(rc, RMQ_RC_QUOTA_EXCEEDED);
+            }
+            rmq_buf_release(&body);
+            rmq_buf_release(&b);
+        }
+    }
+    free(out);
+}
+
+/* Server -> client PUBLISH with n subscription ids: the cap decodes, one
+ * more is 0x97. */
+static void test_decode__subscription_id_limit(void **state)
+{
+    struct rmq_packet *p = new_packet();
+    for (unsigned n = RMQ_CODEC_MAX_SUB_IDS; n <= RMQ_CODEC_MAX_SUB_IDS + 1; n++) {
+        struct rmq_buf body, b;
+        rmq_buf_init(&body, 0);
+        assert_int_equal(rmq_buf_append(&body, "\x00\x01t", 3), RMQ_OK);
+        put_vbi(&body, 3 * (size_t)n);
+        for (unsigned i = 0; i < n; i++) {
+            /* 2-byte VBI ids 1001, 1002, ... */
+            size_t id = 1001 + i;
+            uint8_t x[3] = {RMQ_PROP_SUBSCRIPTION_ID, (uint8_t)((id & 0x7F) | 0x80),
+                            (uint8_t)(id >> 7)};
+            assert_int_equal(rmq_buf_append(&body, x, 3), RMQ_OK);
+        }
+        frame(&b, 0x30, &body);
+        uint8_t rc = 0;
+        rmq_err e = decode_buf(&b, 5, RMQ_CODEC_ROLE_CLIENT, p, &rc);
+        if (n == RMQ_CODEC_MAX_SUB_IDS) {
+            assert_int_equal(e, RMQ_OK);
+            assert_int_equal(p->publish.props.n_sub_ids, n);
+            assert_int_equal(p->publish.props.sub_ids[n - 1], 1000 + n);
+            check_stable(p, 5, &(struct rmq_codec_limits){.role = RMQ_CODEC_ROLE_CLIENT});
+        } else {
+            assert_int_equal(e, RMQ_ERR_MALFORMED);
+            assert_int_equal(rc, RMQ_RC_QUOTA_EXCEEDED);
+        }
+        rmq_buf_release(&body);
+        rmq_buf_release(&b);
+    }
+    free(p);
+}
+
+/* UNSUBSCRIBE filters and SUBACK / UNSUBACK reason codes: RMQ_CODEC_MAX_TOPICS
+ * fit, one more does not. */
 static void test_decode__unsubscribe_and_ack_list_limits(void **state)
 {
     static const struct {
@@ -435,10 +461,12 @@ static void test_decode__unsubscribe_and_ack_list_limits(void **state)
         size_t item_len;
     } kinds[] = {
         {0xa2, 4, RMQ_CODEC_ROLE_SERVER, "\x00\x01x", 3},
+        {0xa2, 5, RMQ_CODEC_ROLE_SERVER, "\x00\x01x", 3},
         {0x90, 4, RMQ_CODEC_ROLE_CLIENT, "\x01", 1},
         {0x90, 5, RMQ_CODEC_ROLE_CLIENT, "\x01", 1},
         {0xb0, 5, RMQ_CODEC_ROLE_CLIENT, "\x11", 1},
     };
+    struct rmq_packet *p = new_packet();
     for (size_t k = 0; k < sizeof kinds / sizeof kinds[0]; k++) {
         for (unsigned n = RMQ_CODEC_MAX_TOPICS; n <= RMQ_CODEC_MAX_TOPICS + 1; n++) {
             struct rmq_buf body, b;
@@ -451,12 +479,14 @@ static void test_decode__unsubscribe_and_ack_list_limits(void **state)
                 assert_int_equal(rmq_buf_append(&body, kinds[k].item, kinds[k].item_len), RMQ_OK);
             }
             frame(&b, kinds[k].first, &body);
-            struct rmq_packet p;
             uint8_t rc = 0;
-            rmq_err e = decode_buf(&b, kinds[k].v, kinds[k].role, &p, &rc);
+            rmq_err e = decode_buf(&b, kinds[k].v, kinds[k].role, p, &rc);
             if (n == RMQ_CODEC_MAX_TOPICS) {
                 assert_int_equal(e, RMQ_OK);
-                check_stable(&p, kinds[k].v, &(struct rmq_codec_limits){.role = kinds[k].role});
+                unsigned count =
+                    p->type == RMQ_PKT_UNSUBSCRIBE ? p->unsubscribe.n_filters : p->suback.n_reasons;
+                assert_int_equal(count, n);
+                check_stable(p, kinds[k].v, &(struct rmq_codec_limits){.role = kinds[k].role});
             } else {
                 assert_int_equal(e, RMQ_ERR_MALFORMED);
                 assert_int_equal(rc, RMQ_RC_QUOTA_EXCEEDED);
@@ -465,6 +495,163 @@ static void test_decode__unsubscribe_and_ack_list_limits(void **state)
             rmq_buf_release(&b);
         }
     }
+    free(p);
+}
+
+/* ---- codec.h ARRAYS invariant: only heads are zeroed, arrays read up to counts ---- */
+
+/* Same bytes in the scalar heads of the member of p->type and its props. */
+static void assert_heads_equal(const struct rmq_packet *a, const struct rmq_packet *b)
+{
+#define HEADS(m, T)                                                                                \
+    assert_memory_equal(&a->m, &b->m, offsetof(T, props));                                         \
+    assert_memory_equal(&a->m.props, &b->m.props, RMQ_PROPS_HEAD_SIZE)
+    assert_int_equal(a->type, b->type);
+    switch (a->type) {
+    case RMQ_PKT_CONNECT:
+        HEADS(connect, struct rmq_connect);
+        assert_memory_equal(&a->connect.will_props, &b->connect.will_props, RMQ_PROPS_HEAD_SIZE);
+        break;
+    case RMQ_PKT_CONNACK:
+        HEADS(connack, struct rmq_connack);
+        break;
+    case RMQ_PKT_PUBLISH:
+        HEADS(publish, struct rmq_publish);
+        break;
+    case RMQ_PKT_PUBACK:
+    case RMQ_PKT_PUBREC:
+    case RMQ_PKT_PUBREL:
+    case RMQ_PKT_PUBCOMP:
+        HEADS(ack, struct rmq_ack);
+        break;
+    case RMQ_PKT_SUBSCRIBE:
+        HEADS(subscribe, struct rmq_subscribe);
+        break;
+    case RMQ_PKT_SUBACK:
+    case RMQ_PKT_UNSUBACK:
+        HEADS(suback, struct rmq_suback);
+        break;
+    case RMQ_PKT_UNSUBSCRIBE:
+        HEADS(unsubscribe, struct rmq_unsubscribe);
+        break;
+    case RMQ_PKT_DISCONNECT:
+        HEADS(disconnect, struct rmq_disconnect);
+        break;
+    case RMQ_PKT_AUTH:
+        HEADS(auth, struct rmq_auth);
+        break;
+    default:
+        break;
+    }
+#undef HEADS
+}
+
+/* Decoding into a packet full of garbage gives exactly what decoding into a
+ * zeroed one gives: every scalar is set, nothing depends on stale array
+ * contents (every sample of every version). */
+static void test_decode__into_dirty_packet_same_as_into_zeroed(void **state)
+{
+    static const uint8_t versions[] = {RMQ_MQTT_V31, RMQ_MQTT_V311, RMQ_MQTT_V5};
+    static struct sample s[SAMPLE_MAX];
+    struct rmq_packet *clean = calloc(1, sizeof *clean), *dirty = new_packet();
+    assert_non_null(clean);
+    for (size_t vi = 0; vi < sizeof versions; vi++) {
+        uint8_t v = versions[vi];
+        size_t n = make_samples(s, v);
+        for (size_t i = 0; i < n; i++) {
+            struct rmq_buf b;
+            encode_ok(&s[i].pkt, v, &b);
+            struct rmq_codec_limits l = role_lim(s[i].role);
+            uint8_t dv = decode_version(&s[i], v), rc = 0;
+            size_t used = 0;
+            memset(clean, 0, sizeof *clean);
+            memset(dirty, 0xA5, sizeof *dirty);
+            assert_int_equal(rmq_codec_decode(b.data, b.len, &l, dv, clean, &used, &rc), RMQ_OK);
+            assert_int_equal(rmq_codec_decode(b.data, b.len, &l, dv, dirty, &used, &rc), RMQ_OK);
+            assert_true(rmq_codec_packet_equal(clean, dirty));
+            assert_true(rmq_codec_packet_equal(&s[i].pkt, dirty));
+            assert_heads_equal(clean, dirty);
+            struct rmq_buf b2;
+            encode_ok(dirty, dirty->type == RMQ_PKT_CONNECT ? dirty->connect.proto_level : v, &b2);
+            assert_int_equal(b2.len, b.len);
+            assert_memory_equal(b2.data, b.data, b.len);
+            rmq_buf_release(&b2);
+            rmq_buf_release(&b);
+        }
+    }
+    free(clean);
+    free(dirty);
+}
+
+/* The point of the invariant: a small PUBLISH decode writes its head only,
+ * the ~17 KB of property arrays are left as they were. */
+static void test_decode_publish__leaves_arrays_past_counts_untouched(void **state)
+{
+    /* v5 PUBLISH QoS 1, topic "abc", id 7, props: payload format 1 + user
+     * property "k"="v", payload "hi!". */
+    static const uint8_t pkt[] = {0x32, 0x14, 0x00, 0x03, 'a', 'b',  'c',  0x00, 0x07, 0x09, 0x01,
+                                  0x01, 0x26, 0x00, 0x01, 'k', 0x00, 0x01, 'v',  'h',  'i',  '!'};
+    struct rmq_packet *p = new_packet();
+    size_t used = 0;
+    uint8_t rc = 0;
+    assert_int_equal(rmq_codec_decode(pkt, sizeof pkt, NULL, 5, p, &used, &rc), RMQ_OK);
+    assert_int_equal(used, sizeof pkt);
+    const struct rmq_props *pr = &p->publish.props;
+    assert_int_equal(pr->n_user_props, 1);
+    assert_int_equal(pr->n_sub_ids, 0);
+    assert_int_equal(p->publish.packet_id, 7);
+    assert_memory_equal(p->publish.payload.p, "hi!", 3);
+    const uint8_t *from = (const uint8_t *)&pr->sub_ids[0];
+    const uint8_t *gap_end = (const uint8_t *)&pr->user_props[0];
+    const uint8_t *after = (const uint8_t *)&pr->user_props[1];
+    const uint8_t *end = (const uint8_t *)(pr + 1);
+    for (const uint8_t *q = from; q < gap_end; q++) {
+        assert_int_equal(*q, 0xA5);
+    }
+    for (const uint8_t *q = after; q < end; q++) {
+        assert_int_equal(*q, 0xA5);
+    }
+    free(p);
+}
+
+/* rmq_codec_packet_init() on garbage reads like a zeroed packet of that type. */
+static void test_packet_init__reads_like_zeroed(void **state)
+{
+    struct rmq_packet *z = calloc(1, sizeof *z), *g = new_packet();
+    assert_non_null(z);
+    for (unsigned t = RMQ_PKT_CONNECT; t <= RMQ_PKT_AUTH; t++) {
+        memset(z, 0, sizeof *z);
+        z->type = (enum rmq_pkt_type)t;
+        memset(g, 0xA5, sizeof *g);
+        rmq_codec_packet_init(g, (enum rmq_pkt_type)t);
+        assert_int_equal(g->type, t);
+        assert_heads_equal(z, g);
+        assert_true(rmq_codec_packet_equal(z, g));
+        for (uint8_t v = RMQ_MQTT_V31; v <= RMQ_MQTT_V5; v++) {
+            assert_int_equal(rmq_codec_encoded_size(g, v), rmq_codec_encoded_size(z, v));
+        }
+    }
+    /* rmq_props_init likewise */
+    struct rmq_props *pz = calloc(1, sizeof *pz), *pg = malloc(sizeof *pg);
+    assert_non_null(pz);
+    assert_non_null(pg);
+    memset(pg, 0xA5, sizeof *pg);
+    rmq_props_init(pg);
+    assert_memory_equal(pz, pg, RMQ_PROPS_HEAD_SIZE);
+    assert_int_equal(pg->n_user_props, 0);
+    assert_int_equal(pg->n_sub_ids, 0);
+    free(pz);
+    free(pg);
+    free(z);
+    free(g);
+}
+
+/* What codec.h promises about size. */
+static void test_packet__size_is_stack_friendly(void **state)
+{
+    assert_true(sizeof(struct rmq_packet) < 64 * 1024);
+    assert_true(RMQ_PROPS_HEAD_SIZE < 512);
+    assert_true(offsetof(struct rmq_publish, props) + RMQ_PROPS_HEAD_SIZE < 512);
 }
 
 static void test_roundtrip__longest_string_65535(void **state)
@@ -639,6 +826,10 @@ int main(void)
         cmocka_unit_test(test_decode__topic_count_limit),
         cmocka_unit_test(test_decode__subscription_id_limit),
         cmocka_unit_test(test_decode__unsubscribe_and_ack_list_limits),
+        cmocka_unit_test(test_decode__into_dirty_packet_same_as_into_zeroed),
+        cmocka_unit_test(test_decode_publish__leaves_arrays_past_counts_untouched),
+        cmocka_unit_test(test_packet_init__reads_like_zeroed),
+        cmocka_unit_test(test_packet__size_is_stack_friendly),
         cmocka_unit_test(test_roundtrip__longest_string_65535),
         cmocka_unit_test(test_decode_connect__client_id_length_limit),
         cmocka_unit_test(test_encode__rejects_unencodable),

@@ -98,8 +98,12 @@ static void test_router__dollar_topics(void **state)
     struct hits h = route(r, "$SYS/x");
     assert_int_equal(h.n, 1);
     assert_ptr_equal(h.subs[0], &b);
-    h = route(r, "+/x");
-    (void)h;
+    h = route(r, "$SYS"); /* "$SYS/#" matches its parent level too */
+    assert_int_equal(h.n, 1);
+    assert_ptr_equal(h.subs[0], &b);
+    h = route(r, "x/$SYS");
+    assert_int_equal(h.n, 1); /* "$" only matters at the first level */
+    assert_ptr_equal(h.subs[0], &a);
     rmq_router_free(r);
 }
 

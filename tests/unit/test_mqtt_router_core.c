@@ -1,0 +1,269 @@
+/*
+ * Unit tests for the MQTT core (src/mqtt/broker.h) driven without sockets: a
+ * fake net layer collects the bytes the core writes, packets are built and
+ * parsed with the codec. Covers routing decisions: overlapping subscriptions
+ * (one delivery at the maximum QoS with every subscription id), no-local,
+ * shared groups, the in-flight window and the bounded queue.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include <stdlib.h>
+
+#include "config/settings.h"
+#include "mqtt/broker.h"
+#include "mqtt/codec.h"
+
+struct fake_net {
+    struct rmq_buf out;
+    bool closed;
+    uint64_t keepalive_ms;
+    struct rmq_mqtt_conn *mc;
+    uint8_t version;
+};
+
+static struct rmq_buf *f_outbuf(void *n)
+{
+    return &((struct fake_net *)n)->out;
+}
+static void f_flush(void *n)
+{
+    (void)n;
+}
+static void f_close(void *n)
+{
+    ((struct fake_net *)n)->closed = true;
+}
+static void f_connected(void *n, uint64_t ka)
+{
+    ((struct fake_net *)n)->keepalive_ms = ka;
+}
+static const struct rmq_conn_io fake_io = {f_outbuf, f_flush, f_close, f_connected};
+
+static struct rmq_settings settings;
+static struct rmq_peer_info no_peer;
+
+static struct rmq_broker *new_broker(uint32_t max_inflight, uint32_t max_mqueue_len)
+{
+    memset(&settings, 0, sizeof settings);
+    struct rmq_mqtt_settings m = {.max_packet_size = 1 << 20,
+                                  .max_clientid_len = 65535,
+                                  .max_topic_levels = 128,
+                                  .max_qos_allowed = 2,
+                                  .retain_available = true,
+                                  .wildcard_subscription = true,
+                                  .shared_subscription = true,
+                                  .max_inflight = max_inflight,
+                                  .max_mqueue_len = max_mqueue_len,
+                                  .session_expiry_interval = 7200000,
+                                  .keepalive_multiplier = 1.5,
+                                  .max_topic_alias = 65535,
+                                  .retry_interval = 30000,
+                                  .max_awaiting_rel = 100,
+                                  .await_rel_timeout = 300000};
+    settings.mqtt = m;
+    struct rmq_broker *b = rmq_broker_new(&settings);
+    assert_non_null(b);
+    return b;
+}
+
+static void feed(struct fake_net *n, const struct rmq_packet *p)
+{
+    struct rmq_buf in;
+    rmq_buf_init(&in, 0);
+    assert_int_equal(rmq_codec_encode(p, n->version, &in), RMQ_OK);
+    assert_int_equal(rmq_mqtt_conn_input(n->mc, in.data, in.len), in.len);
+    rmq_buf_release(&in);
+}
+
+/* Takes the next packet the core wrote to n; false when there is none. */
+static bool take(struct fake_net *n, struct rmq_packet *p, uint8_t *storage, size_t cap)
+{
+    size_t used = 0;
+    struct rmq_codec_limits lim = {.role = RMQ_CODEC_ROLE_CLIENT};
+    if (n->out.len == 0) {
+        return false;
+    }
+    assert_true(n->out.len <= cap);
+    memcpy(storage, n->out.data, n->out.len);
+    size_t len = n->out.len;
+    assert_int_equal(rmq_codec_decode(storage, len, &lim, n->version, p, &used, NULL), RMQ_OK);
+    rmq_buf_consume(&n->out, used);
+    return true;
+}
+
+static struct fake_net *client(struct rmq_broker *b, const char *id, uint8_t version)
+{
+    struct fake_net *n = calloc(1, sizeof *n);
+    rmq_buf_init(&n->out, 0);
+    n->version = version;
+    n->mc = rmq_mqtt_conn_new(b, &fake_io, n, &no_peer, "test", "default");
+    struct rmq_packet p = {.type = RMQ_PKT_CONNECT};
+    p.connect.proto_name = (struct rmq_bytes){(const uint8_t *)"MQTT", 4};
+    p.connect.proto_level = version;
+    p.connect.clean_start = true;
+    p.connect.keepalive = 10;
+    p.connect.client_id = (struct rmq_bytes){(const uint8_t *)id, strlen(id)};
+    feed(n, &p);
+    uint8_t st[256];
+    assert_true(take(n, &p, st, sizeof st));
+    assert_int_equal(p.type, RMQ_PKT_CONNACK);
+    assert_int_equal(p.connack.reason, 0);
+    assert_int_equal(n->keepalive_ms, 15000);
+    return n;
+}
+
+static void drop(struct fake_net *n)
+{
+    rmq_mqtt_conn_free(n->mc, "test");
+    rmq_buf_release(&n->out);
+    free(n);
+}
+
+static void subscribe(struct fake_net *n, const char *filter, uint8_t qos, uint32_t sub_id,
+                      bool no_local)
+{
+    struct rmq_packet p = {.type = RMQ_PKT_SUBSCRIBE};
+    p.subscribe.packet_id = 7;
+    p.subscribe.n_entries = 1;
+    p.subscribe.entries[0].filter = (struct rmq_bytes){(const uint8_t *)filter, strlen(filter)};
+    p.subscribe.entries[0].qos = qos;
+    p.subscribe.entries[0].no_local = no_local;
+    if (sub_id) {
+        p.subscribe.props.sub_ids[0] = sub_id;
+        p.subscribe.props.n_sub_ids = 1;
+    }
+    feed(n, &p);
+    uint8_t st[256];
+    assert_true(take(n, &p, st, sizeof st));
+    assert_int_equal(p.type, RMQ_PKT_SUBACK);
+    assert_int_equal(p.suback.reasons[0], qos);
+}
+
+static void publish(struct fake_net *n, const char *topic, uint8_t qos, uint16_t pid)
+{
+    struct rmq_packet p = {.type = RMQ_PKT_PUBLISH};
+    p.publish.topic = (struct rmq_bytes){(const uint8_t *)topic, strlen(topic)};
+    p.publish.qos = qos;
+    p.publish.packet_id = pid;
+    p.publish.payload = (struct rmq_bytes){(const uint8_t *)"x", 1};
+    feed(n, &p);
+    if (qos == 1) {
+        uint8_t st[64];
+        assert_true(take(n, &p, st, sizeof st));
+        assert_int_equal(p.type, RMQ_PKT_PUBACK);
+    }
+}
+
+static int count_publishes(struct fake_net *n, uint8_t *max_qos, uint8_t *n_sub_ids)
+{
+    struct rmq_packet p;
+    uint8_t st[4096];
+    int count = 0;
+    while (take(n, &p, st, sizeof st)) {
+        if (p.type == RMQ_PKT_PUBLISH) {
+            count++;
+            *max_qos = p.publish.qos;
+            *n_sub_ids = p.publish.props.n_sub_ids;
+        }
+    }
+    return count;
+}
+
+static void test_core__overlapping_subscriptions_one_delivery_at_max_qos(void **state)
+{
+    (void)state;
+    struct rmq_broker *b = new_broker(32, 100);
+    struct fake_net *s = client(b, "s", RMQ_MQTT_V5);
+    struct fake_net *p = client(b, "p", RMQ_MQTT_V5);
+    subscribe(s, "a/+", 0, 1, false);
+    subscribe(s, "a/#", 2, 2, false);
+    subscribe(s, "a/b", 1, 3, false);
+    publish(p, "a/b", 2, 9);
+    uint8_t qos = 9, nids = 0;
+    assert_int_equal(count_publishes(s, &qos, &nids), 1);
+    assert_int_equal(qos, 2);
+    assert_int_equal(nids, 3);
+    drop(s);
+    drop(p);
+    rmq_broker_free(b);
+}
+
+static void test_core__no_local_skips_own_messages(void **state)
+{
+    (void)state;
+    struct rmq_broker *b = new_broker(32, 100);
+    struct fake_net *s = client(b, "s", RMQ_MQTT_V5);
+    subscribe(s, "t", 1, 0, true);
+    publish(s, "t", 0, 0);
+    uint8_t qos, nids;
+    assert_int_equal(count_publishes(s, &qos, &nids), 0);
+    struct fake_net *o = client(b, "o", RMQ_MQTT_V5);
+    publish(o, "t", 0, 0);
+    assert_int_equal(count_publishes(s, &qos, &nids), 1);
+    drop(s);
+    drop(o);
+    rmq_broker_free(b);
+}
+
+static void test_core__shared_group_delivers_once(void **state)
+{
+    (void)state;
+    struct rmq_broker *b = new_broker(32, 100);
+    struct fake_net *m1 = client(b, "m1", RMQ_MQTT_V311);
+    struct fake_net *m2 = client(b, "m2", RMQ_MQTT_V311);
+    struct fake_net *p = client(b, "p", RMQ_MQTT_V311);
+    subscribe(m1, "$share/g/job", 0, 0, false);
+    subscribe(m2, "$share/g/job", 0, 0, false);
+    for (int i = 0; i < 10; i++) {
+        publish(p, "job", 0, 0);
+    }
+    uint8_t qos, nids;
+    int a = count_publishes(m1, &qos, &nids);
+    int c = count_publishes(m2, &qos, &nids);
+    assert_int_equal(a + c, 10);
+    assert_true(a > 0 && c > 0);
+    drop(m1);
+    drop(m2);
+    drop(p);
+    rmq_broker_free(b);
+}
+
+static void test_core__inflight_window_then_bounded_queue(void **state)
+{
+    (void)state;
+    struct rmq_broker *b = new_broker(2, 3);
+    struct fake_net *s = client(b, "s", RMQ_MQTT_V311);
+    struct fake_net *p = client(b, "p", RMQ_MQTT_V311);
+    subscribe(s, "q", 1, 0, false);
+    for (uint16_t i = 1; i <= 10; i++) {
+        publish(p, "q", 1, i);
+    }
+    uint8_t qos, nids;
+    /* 2 in flight, 3 queued, 5 dropped and counted. */
+    assert_int_equal(count_publishes(s, &qos, &nids), 2);
+    assert_int_equal(rmq_broker_stats(b)->dropped_queue_full, 5);
+    struct rmq_packet ack = {.type = RMQ_PKT_PUBACK};
+    ack.ack.packet_id = 1;
+    feed(s, &ack);
+    assert_int_equal(count_publishes(s, &qos, &nids), 1); /* one slot freed, one sent */
+    drop(s);
+    drop(p);
+    rmq_broker_free(b);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_core__overlapping_subscriptions_one_delivery_at_max_qos),
+        cmocka_unit_test(test_core__no_local_skips_own_messages),
+        cmocka_unit_test(test_core__shared_group_delivers_once),
+        cmocka_unit_test(test_core__inflight_window_then_bounded_queue),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
