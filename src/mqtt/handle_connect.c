@@ -264,6 +264,23 @@ static void attach_session(struct rmq_mqtt_conn *mc, const struct rmq_connect *c
     }
 }
 
+/* A peer-supplied string fit for one key=value log field: printable ASCII
+ * other than space, '"' and '\\' kept, anything else '?', cut at n-1; "-" if
+ * absent. */
+static void log_safe(char *dst, size_t n, const char *src)
+{
+    if (src == NULL || *src == '\0') {
+        snprintf(dst, n, "-");
+        return;
+    }
+    size_t i = 0;
+    for (; src[i] != '\0' && i + 1 < n; i++) {
+        unsigned char ch = (unsigned char)src[i];
+        dst[i] = (ch > 0x20 && ch < 0x7f && ch != '"' && ch != '\\') ? (char)ch : '?';
+    }
+    dst[i] = '\0';
+}
+
 static void on_connect(struct rmq_mqtt_conn *mc, const struct rmq_packet *p)
 {
     const struct rmq_connect *c = &p->connect;
@@ -327,10 +344,13 @@ static void on_connect(struct rmq_mqtt_conn *mc, const struct rmq_packet *p)
     rmq_conn_send(mc, ack);
     double mult = cfg->keepalive_multiplier > 0 ? cfg->keepalive_multiplier : 1.5;
     mc->io->connected(mc->net, (uint64_t)((double)ka * mult * 1000.0)); /* MQTT-3.1.2-24 */
+    char uname_log[128];
+    log_safe(uname_log, sizeof uname_log, mc->username);
     rmq_info("mqtt",
              "connected client_id=%s version=%u addr=%s listener=%s clean_start=%d "
-             "session_present=%d keepalive=%u",
-             mc->session->client_id, level, mc->addr, mc->listener, c->clean_start, present, ka);
+             "session_present=%d keepalive=%u username=%s",
+             mc->session->client_id, level, mc->addr, mc->listener, c->clean_start, present, ka,
+             uname_log);
     if (present) {
         rmq_session_resend(b, mc->session);
     }

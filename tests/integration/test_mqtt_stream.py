@@ -105,7 +105,12 @@ def test_whole_inflight_window_redelivered_in_order(broker, raw_client, version,
     for i in range(5):
         p.publish(topic, f"live{i}".encode(), qos=1)
     first = s.recv_publishes(5, ack=False)
+    mark = broker.log_mark()
     s.abort()
+    # Publish "offline" only once the broker has seen the close; before that the
+    # messages would still go out in flight on the dying connection.
+    broker.wait_for_log(rf"(disconnected client_id={cid}\b|Client {cid} (closed|disconnected)|"
+                        rf"on client {cid}, disconnecting)", timeout=10, since=mark)
     for i in range(3):
         p.publish(topic, f"offline{i}".encode(), qos=1)
     s2 = persistent(False)

@@ -227,7 +227,10 @@ def test_paho_identity_from_cert(broker_factory, world, version, as_what):
             "dn": "CN=dev1",
             "md5": openssl_md5(world.client.cert),
         }[as_what]
-        b.wait_for_log(r"mqtt: connected client_id=%s " % re.escape(expected))
+        # the client id and the username (what authorization will see) both
+        # come from the certificate
+        b.wait_for_log(r"mqtt: connected client_id=%s .* username=%s$"
+                       % (re.escape(expected), re.escape(expected)))
     finally:
         c.disconnect()
         c.loop_stop()
