@@ -447,6 +447,16 @@ static const struct rmq_cfg_key keys[] = {
      .max = DAY,
      .doc = "How long an incoming QoS 2 message waits for PUBREL before it is dropped.",
      .example = "60s"},
+    {.path = "mqtt.idle_timeout",
+     .type = RMQ_CFG_DURATION,
+     G(mqtt.idle_timeout),
+     .def = "15s",
+     .min = 100,
+     .max = DAY,
+     .doc = "How long a new connection may stay without a CONNECT packet (after the TLS "
+            "handshake on TLS listeners) before it is closed, so a silent client cannot hold "
+            "a slot.",
+     .example = "10s"},
     {.path = "mqtt.peer_cert_as_username",
      .type = RMQ_CFG_ENUM,
      G(mqtt.peer_cert_as_username),

@@ -99,6 +99,7 @@ struct rmq_mqtt_settings {
     uint64_t retry_interval;          /* ms, default 30s */
     uint32_t max_awaiting_rel;        /* default 100 */
     uint64_t await_rel_timeout;       /* ms, default 300s */
+    uint64_t idle_timeout;            /* ms, default 15s: connect to CONNECT */
     enum rmq_peer_cert_as peer_cert_as_username;
     enum rmq_peer_cert_as peer_cert_as_clientid;
 };

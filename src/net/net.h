@@ -30,7 +30,7 @@
  * max_packet_size from its fixed header alone, before its body is buffered.
  * Output is a buffer; above rmq_broker_out_high_water() QoS 0 messages to the
  * client are dropped and reading from it pauses until it drains. Timers: TLS
- * handshake (ssl_options.handshake_timeout), CONNECT (RMQ_NET_CONNECT_TIMEOUT_MS
+ * handshake (ssl_options.handshake_timeout), CONNECT (mqtt.idle_timeout
  * after the handshake), keep alive (from the core), and a close linger.
  */
 #ifndef RMQ_NET_H
@@ -44,7 +44,6 @@
 #include "net/transport.h"
 
 #define RMQ_NET_WORKERS 2
-#define RMQ_NET_CONNECT_TIMEOUT_MS 15000
 
 struct event_base;
 struct rmq_net;

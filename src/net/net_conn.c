@@ -105,7 +105,7 @@ static void conn_open(struct conn *c)
         return;
     }
     c->phase = PH_OPEN;
-    set_timer(c, RMQ_NET_CONNECT_TIMEOUT_MS);
+    set_timer(c, c->l->net->s->mqtt.idle_timeout);
     if (c->l->has_factory) {
         /* TLS may already hold application data that came with the end of
          * the handshake (no socket event would announce it): read now. */
@@ -470,7 +470,7 @@ void rmq_net_conn_accept(struct worker *w, struct mail *m)
     c->t->wake = transport_wake;
     c->t->wake_arg = c;
     c->phase = PH_HANDSHAKE;
-    set_timer(c, l->has_factory ? l->handshake_timeout_ms : RMQ_NET_CONNECT_TIMEOUT_MS);
+    set_timer(c, l->has_factory ? l->handshake_timeout_ms : l->net->s->mqtt.idle_timeout);
     drive_handshake(c);
 }
 

@@ -286,3 +286,26 @@ def test_await_rel_timeout_frees_the_slot(broker_factory, raw_client, uid):
     c.send(build_ack(6, 1, version=5))  # PUBREL for the dropped one
     comp = c.expect(7, pid=1)
     assert comp.rc == 0x92  # Packet Identifier not found
+
+
+# -- idle_timeout ------------------------------------------------------------------
+
+
+@pytest.mark.revmq_only
+def test_idle_timeout_drops_a_client_that_never_sends_connect(broker_factory):
+    import socket
+    b = broker_factory("mqtt.idle_timeout = 500ms")
+    b2 = broker_factory("")  # the default (15 s)
+    silent = socket.create_connection(("127.0.0.1", b.port), timeout=5)
+    control = socket.create_connection(("127.0.0.1", b2.port), timeout=5)
+    try:
+        start = time.monotonic()
+        silent.settimeout(5)
+        assert silent.recv(1) == b""  # closed by the broker, nothing sent
+        assert time.monotonic() - start < 3
+        control.settimeout(1.5)
+        with pytest.raises(socket.timeout):
+            control.recv(1)  # the default keeps it open longer
+    finally:
+        silent.close()
+        control.close()
