@@ -8,7 +8,7 @@ JOBS       ?= $(shell nproc)
 PYTEST     := /usr/bin/python3 -m pytest
 FUZZ_SECONDS ?= 60
 
-.PHONY: all deps build run run-broker test valgrind unit integration asan fuzz format format-check clean
+.PHONY: all deps build run run-broker test valgrind bench unit integration asan fuzz format format-check clean
 
 all: build
 
@@ -56,6 +56,11 @@ VALGRIND_TESTS ?= tests/integration/test_mqtt_connect.py tests/integration/test_
                   tests/integration/test_tls_revocation.py tests/integration/test_tls_stapling.py
 valgrind: build
 	RMQ_TEST_VALGRIND=1 RMQ_BUILD_DIR=$(abspath $(BUILD)) $(PYTEST) -q -p no:cacheprovider $(VALGRIND_TESTS)
+
+# revmq beside Mosquitto on loopback (bench/run.sh; see docs/benchmarks.md).
+# Minutes of load: not part of the tests. BENCH_QUICK=1 for a short run.
+bench: build
+	bash bench/run.sh
 
 # libFuzzer targets, FUZZ_SECONDS each.
 fuzz: deps

@@ -9,7 +9,14 @@
  * nothing about a broker's behaviour, it measures.
  *
  * TLS here is the client side of the benchmark only (libevent's OpenSSL
- * bufferevents); the broker's TLS lives in src/tls.
+ * bufferevents); the broker's TLS lives in src/tls. OpenSSL calls in
+ * src/bench (client TLS, `gen-crl` in gencrl.c) are an accepted exception to
+ * the rule that keeps them in src/tls, src/revocation and src/ca:
+ * revmq-bench is a client-side test tool, not part of the broker.
+ *
+ * Modes: connect, pubsub, hold (this header) and gen-crl (a CRL of N
+ * entries for the revocation benchmarks). bench/run.sh drives them against
+ * revmq and Mosquitto; docs/benchmarks.md has the method and the results.
  *
  * Threads: everything runs on the thread that calls rmq_bench_run_*.
  */
@@ -45,6 +52,7 @@ struct rmq_bench_opts {
     double pub_rate;        /* pubsub: messages/s per publisher; 0 = as fast as possible */
     const char *source_ips; /* "127.0.0.1-127.0.0.20": spread source addresses */
     const char *client_prefix;
+    uint64_t progress_ms; /* stderr progress line period (1000) */
     bool json;
     bool quiet;
 };
@@ -61,7 +69,7 @@ void rmq_bench_hist_add(struct rmq_bench_hist *h, uint64_t us);
 uint64_t rmq_bench_hist_pct(struct rmq_bench_hist *h, double p);
 void rmq_bench_hist_free(struct rmq_bench_hist *h);
 
-/* Parses "500ms", "10s", "2m", "1h" or plain seconds. */
+/* Parses "500ms", "10s", "2m", "1h", "7d" or plain seconds (fractions allowed). */
 RMQ_MUST_USE rmq_err rmq_bench_parse_duration(const char *s, uint64_t *ms);
 /* Parses "127.0.0.1-127.0.0.20" or a single address into [first,last] (host order). */
 RMQ_MUST_USE rmq_err rmq_bench_parse_ip_range(const char *s, uint32_t *first, uint32_t *last);
@@ -70,5 +78,8 @@ RMQ_MUST_USE rmq_err rmq_bench_parse_ip_range(const char *s, uint32_t *first, ui
 int rmq_bench_connect(const struct rmq_bench_opts *o);
 int rmq_bench_hold(const struct rmq_bench_opts *o);
 int rmq_bench_pubsub(const struct rmq_bench_opts *o);
+/* `revmq-bench gen-crl …` (argv[1] == "gen-crl"): writes a signed CRL with N
+ * entries; see gencrl.c. Returns the exit code. */
+int rmq_bench_gen_crl(int argc, char **argv);
 
 #endif

@@ -20,22 +20,25 @@
 
 #include "common/buf.h"
 
-#define CERT_MAX 4096
-
 struct bench_ctx {
     const struct rmq_bench_opts *o;
     struct event_base *base;
     SSL_CTX *ssl_ctx;
-    X509 **certs; /* cert_dir: one per file pair */
-    EVP_PKEY **keys;
-    size_t n_certs;
+    /* cert_dir: one client context per certificate, owned; a connection
+     * takes cert_ctx[idx % n_certs]. A context per certificate (rather than
+     * SSL_use_certificate per connection) spares the per-connection key
+     * check, which would make the load generator ~10% dearer. */
+    SSL_CTX **cert_ctx;
+    size_t n_certs, alloc_certs;
     struct sockaddr_in dst;
     uint32_t src_first, src_last;
     bool bind_src;
+    struct bclient *clients; /* every live client (freed by bench_ctx_free) */
 };
 
 struct bclient {
     struct bench_ctx *ctx;
+    struct bclient *prev, *next; /* ctx->clients */
     const struct bench_hooks *hooks;
     void *user;
     uint64_t idx;
@@ -45,6 +48,8 @@ struct bclient {
     uint64_t t_start, t_ready;
     bool ready;
     bool closing; /* DISCONNECT queued: freed once the output drains */
+    bool dead;    /* freed while a callback was running: free on return */
+    int depth;    /* nesting of our callbacks on the stack */
     uint16_t keepalive;
     char alert[64];
     struct rmq_buf out;
@@ -57,25 +62,116 @@ uint64_t bench_now_us(void)
     return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
 }
 
+/* TLS alert descriptions (RFC 8446 6, RFC 5246 7.2, RFC 6066), named as
+ * OpenSSL's SSL_alert_desc_string_long() does where it knows them (it does
+ * not know the TLS 1.3 ones, e.g. 116 certificate required). */
+const char *bench_alert_name(int code)
+{
+    static const struct {
+        int code;
+        const char *name;
+    } names[] = {
+        {0, "close notify"},
+        {10, "unexpected_message"},
+        {20, "bad record mac"},
+        {21, "decryption failed"},
+        {22, "record overflow"},
+        {30, "decompression failure"},
+        {40, "handshake failure"},
+        {41, "no certificate"},
+        {42, "bad certificate"},
+        {43, "unsupported certificate"},
+        {44, "certificate revoked"},
+        {45, "certificate expired"},
+        {46, "certificate unknown"},
+        {47, "illegal parameter"},
+        {48, "unknown CA"},
+        {49, "access denied"},
+        {50, "decode error"},
+        {51, "decrypt error"},
+        {70, "protocol version"},
+        {71, "insufficient security"},
+        {80, "internal error"},
+        {86, "inappropriate fallback"},
+        {90, "user canceled"},
+        {100, "no renegotiation"},
+        {109, "missing extension"},
+        {110, "unsupported extension"},
+        {111, "certificate unobtainable"},
+        {112, "unrecognized name"},
+        {113, "bad certificate status response"},
+        {114, "bad certificate hash value"},
+        {115, "unknown PSK identity"},
+        {116, "certificate required"},
+        {120, "no application protocol"},
+    };
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
+        if (names[i].code == code) {
+            return names[i].name;
+        }
+    }
+    return NULL;
+}
+
 static void info_cb(const SSL *ssl, int where, int ret)
 {
-    if ((where & SSL_CB_READ_ALERT) == 0) {
-        return;
+    if ((where & SSL_CB_ALERT) == 0 || (where & SSL_CB_READ) == 0) {
+        return; /* only alerts the server sent us */
     }
     struct bclient *c = SSL_get_app_data(ssl);
-    if (c && (ret >> 8) == SSL3_AL_FATAL) {
-        snprintf(c->alert, sizeof c->alert, "%s", SSL_alert_desc_string_long(ret));
+    int code = ret & 0xff;
+    /* TLS 1.3 sends every alert but close_notify/user_canceled as fatal. */
+    if (c && c->alert[0] == '\0' && code != 0) {
+        const char *n = bench_alert_name(code);
+        if (n) {
+            snprintf(c->alert, sizeof c->alert, "%s", n);
+        } else {
+            snprintf(c->alert, sizeof c->alert, "alert %d", code);
+        }
     }
 }
 
-static int load_cert_dir(struct bench_ctx *ctx, const char *dir)
+/* A TLS 1.3 server checks the client certificate after the client considers
+ * the handshake done, so the client's CONNECT may meet a reset socket before
+ * the alert was read. The alert still sits in the receive queue: read what
+ * is there so info_cb sees it. Non-blocking; errors ignored. */
+static void drain_for_alert(struct bclient *c)
 {
-    ctx->certs = calloc(CERT_MAX, sizeof *ctx->certs);
-    ctx->keys = calloc(CERT_MAX, sizeof *ctx->keys);
-    if (!ctx->certs || !ctx->keys) {
+    unsigned char junk[512];
+    for (int i = 0; i < 8 && !c->alert[0]; i++) {
+        if (SSL_read(c->ssl, junk, sizeof junk) <= 0) {
+            break;
+        }
+    }
+    ERR_clear_error();
+}
+
+static SSL_CTX *client_ctx_new(const struct rmq_bench_opts *o);
+
+static int push_cert(struct bench_ctx *ctx, X509 *x, EVP_PKEY *k)
+{
+    if (ctx->n_certs == ctx->alloc_certs) {
+        size_t na = ctx->alloc_certs ? ctx->alloc_certs * 2 : 64;
+        SSL_CTX **nc = realloc(ctx->cert_ctx, na * sizeof *nc);
+        if (!nc) {
+            return -1;
+        }
+        ctx->cert_ctx = nc;
+        ctx->alloc_certs = na;
+    }
+    SSL_CTX *sc = client_ctx_new(ctx->o);
+    if (!sc || SSL_CTX_use_certificate(sc, x) != 1 || SSL_CTX_use_PrivateKey(sc, k) != 1) {
+        SSL_CTX_free(sc);
         return -1;
     }
-    for (size_t i = 0; i < CERT_MAX; i++) {
+    ctx->cert_ctx[ctx->n_certs++] = sc;
+    return 0;
+}
+
+/* Loads <dir>/0.crt + 0.key, 1.crt + 1.key, … until the first missing number. */
+static int load_cert_dir(struct bench_ctx *ctx, const char *dir)
+{
+    for (size_t i = 0;; i++) {
         char cp[4096], kp[4096];
         snprintf(cp, sizeof cp, "%s/%zu.crt", dir, i);
         snprintf(kp, sizeof kp, "%s/%zu.key", dir, i);
@@ -90,41 +186,54 @@ static int load_cert_dir(struct bench_ctx *ctx, const char *dir)
         if (kf) {
             fclose(kf);
         }
-        if (!x || !k) {
-            X509_free(x);
-            EVP_PKEY_free(k);
+        int rc = (x && k) ? push_cert(ctx, x, k) : -1;
+        X509_free(x); /* the context holds its own references */
+        EVP_PKEY_free(k);
+        if (rc != 0) {
             fprintf(stderr, "revmq-bench: cannot load %s / %s\n", cp, kp);
             return -1;
         }
-        ctx->certs[i] = x;
-        ctx->keys[i] = k;
-        ctx->n_certs = i + 1;
     }
     if (ctx->n_certs == 0) {
         fprintf(stderr, "revmq-bench: no <n>.crt/<n>.key pairs in %s\n", dir);
         return -1;
     }
+    if (!ctx->o->quiet) {
+        fprintf(stderr, "revmq-bench: %zu client certificates from %s\n", ctx->n_certs, dir);
+    }
     return 0;
+}
+
+/* A client context with the run's versions, alert capture and (with
+ * --cafile) server verification; NULL on failure (message printed). */
+static SSL_CTX *client_ctx_new(const struct rmq_bench_opts *o)
+{
+    SSL_CTX *sc = SSL_CTX_new(TLS_client_method());
+    if (!sc) {
+        return NULL;
+    }
+    SSL_CTX_set_min_proto_version(sc, o->tls_version ? o->tls_version : TLS1_2_VERSION);
+    if (o->tls_version) {
+        SSL_CTX_set_max_proto_version(sc, o->tls_version);
+    }
+    SSL_CTX_set_info_callback(sc, info_cb);
+    if (o->cafile) {
+        if (SSL_CTX_load_verify_locations(sc, o->cafile, NULL) != 1) {
+            fprintf(stderr, "revmq-bench: cannot load --cafile %s\n", o->cafile);
+            SSL_CTX_free(sc);
+            return NULL;
+        }
+        SSL_CTX_set_verify(sc, SSL_VERIFY_PEER, NULL);
+    }
+    return sc;
 }
 
 static int setup_tls(struct bench_ctx *ctx)
 {
     const struct rmq_bench_opts *o = ctx->o;
-    ctx->ssl_ctx = SSL_CTX_new(TLS_client_method());
+    ctx->ssl_ctx = client_ctx_new(o);
     if (!ctx->ssl_ctx) {
         return -1;
-    }
-    SSL_CTX_set_min_proto_version(ctx->ssl_ctx, o->tls_version ? o->tls_version : TLS1_2_VERSION);
-    if (o->tls_version) {
-        SSL_CTX_set_max_proto_version(ctx->ssl_ctx, o->tls_version);
-    }
-    SSL_CTX_set_info_callback(ctx->ssl_ctx, info_cb);
-    if (o->cafile) {
-        if (SSL_CTX_load_verify_locations(ctx->ssl_ctx, o->cafile, NULL) != 1) {
-            fprintf(stderr, "revmq-bench: cannot load --cafile %s\n", o->cafile);
-            return -1;
-        }
-        SSL_CTX_set_verify(ctx->ssl_ctx, SSL_VERIFY_PEER, NULL);
     }
     if (o->certfile) {
         if (SSL_CTX_use_certificate_chain_file(ctx->ssl_ctx, o->certfile) != 1 ||
@@ -170,23 +279,40 @@ fail:
     return NULL;
 }
 
+static void client_free(struct bclient *c);
+
 void bench_ctx_free(struct bench_ctx *ctx)
 {
     if (!ctx) {
         return;
     }
-    for (size_t i = 0; i < ctx->n_certs; i++) {
-        X509_free(ctx->certs[i]);
-        EVP_PKEY_free(ctx->keys[i]);
+    while (ctx->clients) { /* e.g. still connecting when a timed run ended */
+        ctx->clients->depth = 0;
+        client_free(ctx->clients);
     }
-    free(ctx->certs);
-    free(ctx->keys);
+    for (size_t i = 0; i < ctx->n_certs; i++) {
+        SSL_CTX_free(ctx->cert_ctx[i]);
+    }
+    free(ctx->cert_ctx);
     SSL_CTX_free(ctx->ssl_ctx);
     free(ctx);
 }
 
 static void client_free(struct bclient *c)
 {
+    if (c->depth > 0) {
+        c->dead = true; /* a callback of ours is on the stack: free on return */
+        bufferevent_disable(c->bev, EV_READ | EV_WRITE);
+        return;
+    }
+    if (c->prev) {
+        c->prev->next = c->next;
+    } else if (c->ctx->clients == c) {
+        c->ctx->clients = c->next;
+    }
+    if (c->next) {
+        c->next->prev = c->prev;
+    }
     if (c->timer) {
         event_free(c->timer);
     }
@@ -206,24 +332,40 @@ static void client_fail(struct bclient *c, const char *kind)
     client_free(c);
 }
 
-static const char *classify_error(struct bclient *c, short what)
+const char *bench_errno_kind(const char *prefix, int err)
 {
     static __thread char kind[96];
+    const char *name = err ? strerrorname_np(err) : NULL;
+    snprintf(kind, sizeof kind, "%s:%s", prefix, name ? name : "unknown");
+    return kind;
+}
+
+/* Error kinds: "refused", "tls:<alert the server sent>", "tls:<OpenSSL
+ * reason>", "closed_before_connack", "closed", "socket:<errno name>". */
+static const char *classify_error(struct bclient *c, short what)
+{
+    static __thread char kind[160];
+    int err = EVUTIL_SOCKET_ERROR();
+    if (c->ssl && !c->alert[0]) {
+        drain_for_alert(c);
+    }
     if (c->alert[0]) {
         snprintf(kind, sizeof kind, "tls:%s", c->alert);
         return kind;
     }
-    int err = EVUTIL_SOCKET_ERROR();
-    if (!c->ready && (err == ECONNREFUSED)) {
-        return "refused";
+    if (!c->ready && err == ECONNREFUSED) {
+        return "refused"; /* OpenSSL bufferevents report it as EOF */
     }
-    if (c->ssl && bufferevent_get_openssl_error(c->bev) != 0) {
-        return "tls:error";
+    unsigned long e = c->ssl ? bufferevent_get_openssl_error(c->bev) : 0;
+    if (e != 0 && ERR_GET_LIB(e) != 0) { /* lib 0: libevent's SSL_get_error() value */
+        const char *reason = ERR_reason_error_string(e);
+        snprintf(kind, sizeof kind, "tls:%s", reason ? reason : "error");
+        return kind;
     }
     if (what & BEV_EVENT_EOF) {
         return c->ready ? "closed" : "closed_before_connack";
     }
-    return "socket_error";
+    return bench_errno_kind("socket", err);
 }
 
 static void on_packet_bytes(struct bclient *c)
@@ -231,6 +373,9 @@ static void on_packet_bytes(struct bclient *c)
     struct evbuffer *in = bufferevent_get_input(c->bev);
     const struct rmq_codec_limits lim = {.role = RMQ_CODEC_ROLE_CLIENT};
     for (;;) {
+        if (c->dead || c->closing) {
+            return;
+        }
         size_t avail = evbuffer_get_length(in);
         if (avail < 2) {
             return;
@@ -269,9 +414,9 @@ static void on_packet_bytes(struct bclient *c)
             event_del(c->timer);
             evbuffer_drain(in, used);
             if (c->hooks->on_ready) {
-                c->hooks->on_ready(c); /* may close c */
+                c->hooks->on_ready(c); /* may close c: checked at the loop head */
             }
-            return; /* the mode reads on at its next callback */
+            continue;
         }
         if (p.type == RMQ_PKT_DISCONNECT) {
             evbuffer_drain(in, used);
@@ -288,7 +433,12 @@ static void on_packet_bytes(struct bclient *c)
 static void read_cb(struct bufferevent *bev, void *arg)
 {
     (void)bev;
-    on_packet_bytes(arg);
+    struct bclient *c = arg;
+    c->depth++;
+    on_packet_bytes(c);
+    if (--c->depth == 0 && c->dead) {
+        client_free(c);
+    }
 }
 
 static void write_cb(struct bufferevent *bev, void *arg)
@@ -300,7 +450,11 @@ static void write_cb(struct bufferevent *bev, void *arg)
         return;
     }
     if (c->ready && c->hooks->on_writable) {
+        c->depth++;
         c->hooks->on_writable(c);
+        if (--c->depth == 0 && c->dead) {
+            client_free(c);
+        }
     }
 }
 
@@ -358,9 +512,14 @@ static int make_socket(struct bench_ctx *ctx, uint64_t idx)
     if (ctx->bind_src) {
         uint32_t span = ctx->src_last - ctx->src_first + 1;
         struct sockaddr_in src = {.sin_family = AF_INET};
+        /* Choose the port at connect() time, by the whole 4-tuple, so each
+         * source address gives a full ephemeral range per destination. */
+        setsockopt(fd, IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT, &one, sizeof one);
         src.sin_addr.s_addr = htonl(ctx->src_first + (uint32_t)(idx % span));
         if (bind(fd, (struct sockaddr *)&src, sizeof src) != 0) {
+            int e = errno;
             close(fd);
+            errno = e;
             return -1;
         }
     }
@@ -370,16 +529,11 @@ static int make_socket(struct bench_ctx *ctx, uint64_t idx)
 static int attach_tls(struct bclient *c, int fd)
 {
     struct bench_ctx *ctx = c->ctx;
-    c->ssl = SSL_new(ctx->ssl_ctx);
+    c->ssl = SSL_new(ctx->n_certs ? ctx->cert_ctx[c->idx % ctx->n_certs] : ctx->ssl_ctx);
     if (!c->ssl) {
         return -1;
     }
     SSL_set_app_data(c->ssl, c);
-    if (ctx->n_certs) {
-        size_t i = c->idx % ctx->n_certs;
-        SSL_use_certificate(c->ssl, ctx->certs[i]);
-        SSL_use_PrivateKey(c->ssl, ctx->keys[i]);
-    }
     c->bev = bufferevent_openssl_socket_new(ctx->base, fd, c->ssl, BUFFEREVENT_SSL_CONNECTING,
                                             BEV_OPT_CLOSE_ON_FREE);
     if (!c->bev) {
@@ -389,6 +543,13 @@ static int attach_tls(struct bclient *c, int fd)
     }
     bufferevent_openssl_set_allow_dirty_shutdown(c->bev, 1);
     return 0;
+}
+
+static __thread char last_error[96];
+
+const char *bclient_last_error(void)
+{
+    return last_error[0] ? last_error : "local";
 }
 
 struct bclient *bclient_start(struct bench_ctx *ctx, uint64_t idx, const struct bench_hooks *hooks,
@@ -407,6 +568,7 @@ struct bclient *bclient_start(struct bench_ctx *ctx, uint64_t idx, const struct 
     c->t_start = bench_now_us();
     int fd = make_socket(ctx, idx);
     if (fd < 0) {
+        snprintf(last_error, sizeof last_error, "%s", bench_errno_kind("local", errno));
         free(c);
         return NULL;
     }
@@ -416,10 +578,16 @@ struct bclient *bclient_start(struct bench_ctx *ctx, uint64_t idx, const struct 
         rc = c->bev ? 0 : -1;
     }
     if (rc != 0) {
+        snprintf(last_error, sizeof last_error, "local:setup");
         close(fd);
         free(c);
         return NULL;
     }
+    c->next = ctx->clients;
+    if (c->next) {
+        c->next->prev = c;
+    }
+    ctx->clients = c;
     bufferevent_setcb(c->bev, read_cb, write_cb, event_cb, c);
     bufferevent_enable(c->bev, EV_READ | EV_WRITE);
     c->timer = evtimer_new(ctx->base, timeout_cb, c);
@@ -427,6 +595,7 @@ struct bclient *bclient_start(struct bench_ctx *ctx, uint64_t idx, const struct 
                          (suseconds_t)(ctx->o->timeout_ms % 1000) * 1000};
     evtimer_add(c->timer, &tv);
     if (bufferevent_socket_connect(c->bev, (struct sockaddr *)&ctx->dst, sizeof ctx->dst) != 0) {
+        snprintf(last_error, sizeof last_error, "%s", bench_errno_kind("local", errno));
         client_free(c);
         return NULL;
     }
@@ -452,21 +621,22 @@ static const struct bench_hooks closing_hooks = {0};
 
 void bclient_close(struct bclient *c)
 {
-    if (c->ready && !c->closing) {
+    if (c->closing || c->dead) {
+        return;
+    }
+    if (c->ready) {
         struct rmq_packet p;
         memset(&p, 0, sizeof p);
         p.type = RMQ_PKT_DISCONNECT;
+        /* Freed by write_cb once DISCONNECT is written (or by event_cb). */
+        c->closing = true;
+        c->hooks = &closing_hooks;
         if (bclient_send(c, &p) == RMQ_OK) {
-            /* Freed by write_cb once DISCONNECT is written (or by event_cb). */
-            c->closing = true;
-            c->hooks = &closing_hooks;
             bufferevent_disable(c->bev, EV_READ);
             return;
         }
     }
-    if (!c->closing) {
-        client_free(c);
-    }
+    client_free(c);
 }
 
 void *bclient_user(const struct bclient *c)

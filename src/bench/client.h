@@ -4,7 +4,8 @@
  * A client connects (TCP or TLS, optional client certificate, optional
  * source address), sends CONNECT, and hands every decoded packet from the
  * broker to the mode's callback. Errors are classified for the report
- * ("refused", "timeout", "tls:<alert name>", "closed", "connack:<reason>").
+ * ("refused", "timeout", "tls:<alert name>" such as "tls:certificate revoked",
+ * "closed", "connack:<reason>", "socket:<errno>", "local:<errno>").
  * Single-threaded: everything runs on the run's event base.
  */
 #ifndef RMQ_BENCH_CLIENT_H
@@ -33,9 +34,16 @@ struct bench_hooks {
 struct bench_ctx *bench_ctx_new(const struct rmq_bench_opts *o, struct event_base *base);
 void bench_ctx_free(struct bench_ctx *ctx);
 
-/* Starts a connection; NULL on a local failure (counted by the caller). */
+/* Starts a connection; NULL on a local failure (counted by the caller under
+ * bclient_last_error(), e.g. "local:EADDRNOTAVAIL"). */
 struct bclient *bclient_start(struct bench_ctx *ctx, uint64_t idx, const struct bench_hooks *hooks,
                               void *user, uint16_t keepalive);
+const char *bclient_last_error(void);
+/* Name of a TLS alert description code ("certificate revoked" for 44,
+ * "certificate required" for 116); NULL when unknown. */
+const char *bench_alert_name(int code);
+/* "<prefix>:<errno name>", e.g. "socket:ECONNRESET" (thread-local buffer). */
+const char *bench_errno_kind(const char *prefix, int err);
 /* Sends a packet; RMQ_ERR_* on encode failure. */
 RMQ_MUST_USE rmq_err bclient_send(struct bclient *c, const struct rmq_packet *p);
 /* Bytes queued but not yet written. */

@@ -11,16 +11,20 @@
 
 static void usage(FILE *f)
 {
-    fprintf(f, "usage: revmq-bench connect|pubsub|hold [options]\n"
-               "  --host IP (127.0.0.1)  --port N (1883)  --mqtt-version 4|5 (4)\n"
-               "  --tls  --cafile F  --cert F --key F  --cert-dir D (<n>.crt/<n>.key)\n"
-               "  --tls-version 1.2|1.3  --timeout DUR (10s)  --source-ips A[-B]\n"
-               "  --json  --quiet  --client-prefix S\n"
-               "connect/hold: --count N (1000) --rate R/s (0=max) --concurrency C (100)\n"
-               "              --duration DUR (hold: then exit; default until Ctrl-C)\n"
-               "pubsub: --publishers P (1) --subscribers S (1) --topics T (P) --qos 0|1|2\n"
-               "        --payload BYTES (64) --duration DUR (10s) | --messages N (per publisher)\n"
-               "        --inflight N (32) --pub-rate R/s per publisher (0=max)\n");
+    fprintf(f,
+            "usage: revmq-bench connect|pubsub|hold [options]\n"
+            "       revmq-bench gen-crl --help\n"
+            "  --host IP (127.0.0.1)  --port N (1883)  --mqtt-version 4|5 (4)\n"
+            "  --tls  --cafile F  --cert F --key F  --cert-dir D (<n>.crt/<n>.key)\n"
+            "  --tls-version 1.2|1.3  --timeout DUR (10s)  --source-ips A[-B] (hold: automatic on\n"
+            "  127/8 when --count exceeds one address's ephemeral ports)\n"
+            "  --json  --quiet (no progress)  --progress-interval DUR (1s)  --client-prefix S\n"
+            "connect/hold: --count N (1000) --rate R/s (0=max) --concurrency C (100)\n"
+            "              --duration DUR (connect: stop after DUR even if --count is not\n"
+            "              reached; hold: keep them DUR, then exit; default until Ctrl-C)\n"
+            "pubsub: --publishers P (1) --subscribers S (1) --topics T (P) --qos 0|1|2\n"
+            "        --payload BYTES (64) --duration DUR (10s) | --messages N (per publisher)\n"
+            "        --inflight N (32) --pub-rate R/s per publisher (0=max)\n");
 }
 
 static int parse_u64(const char *name, const char *v, uint64_t *out)
@@ -62,6 +66,7 @@ enum {
     O_MSGS,
     O_INFLIGHT,
     O_PUBRATE,
+    O_PROGRESS,
     O_HELP
 };
 
@@ -92,6 +97,7 @@ static const struct option long_opts[] = {
     {"messages", 1, 0, O_MSGS},
     {"inflight", 1, 0, O_INFLIGHT},
     {"pub-rate", 1, 0, O_PUBRATE},
+    {"progress-interval", 1, 0, O_PROGRESS},
     {"help", 0, 0, O_HELP},
     {0, 0, 0, 0},
 };
@@ -146,6 +152,10 @@ static int apply_opt(struct rmq_bench_opts *o, int c, const char *arg)
         return rmq_bench_parse_duration(arg, &o->timeout_ms) == RMQ_OK ? 0 : -1;
     case O_DUR:
         return rmq_bench_parse_duration(arg, &o->duration_ms) == RMQ_OK ? 0 : -1;
+    case O_PROGRESS:
+        return (rmq_bench_parse_duration(arg, &o->progress_ms) == RMQ_OK && o->progress_ms >= 10)
+                   ? 0
+                   : -1;
     case O_SRC:
         o->source_ips = arg;
         return 0;
@@ -208,6 +218,43 @@ static int apply_opt(struct rmq_bench_opts *o, int c, const char *arg)
     }
 }
 
+/* Ephemeral ports one source address has towards one destination. */
+static uint64_t ports_per_address(void)
+{
+    FILE *f = fopen("/proc/sys/net/ipv4/ip_local_port_range", "r");
+    unsigned lo = 32768, hi = 60999;
+    if (f) {
+        if (fscanf(f, "%u %u", &lo, &hi) != 2 || hi < lo) {
+            lo = 32768;
+            hi = 60999;
+        }
+        fclose(f);
+    }
+    return (uint64_t)(hi - lo + 1);
+}
+
+/* With more connections than one address has ports and no --source-ips,
+ * spread them over 127.0.0.1..127.0.0.K when the broker is on loopback
+ * (every 127/8 address reaches a listener on 127.0.0.1). Keeps a 10% margin
+ * for other users of the port range. */
+static void auto_source_ips(struct rmq_bench_opts *o, char *buf, size_t len)
+{
+    uint64_t per = ports_per_address() * 9 / 10;
+    if (o->source_ips || strncmp(o->host, "127.", 4) != 0 || o->count <= per) {
+        return;
+    }
+    uint64_t k = o->count / per + 1;
+    if (k > 254) {
+        k = 254;
+    }
+    snprintf(buf, len, "127.0.0.1-127.0.0.%llu", (unsigned long long)k);
+    o->source_ips = buf;
+    if (!o->quiet) {
+        fprintf(stderr, "revmq-bench: %llu connections: using source addresses %s\n",
+                (unsigned long long)o->count, buf);
+    }
+}
+
 static void raise_fd_limit(void)
 {
     struct rlimit rl;
@@ -224,6 +271,9 @@ int main(int argc, char **argv)
         return argc < 2 ? 2 : 0;
     }
     const char *mode = argv[1];
+    if (strcmp(mode, "gen-crl") == 0) {
+        return rmq_bench_gen_crl(argc, argv);
+    }
     struct rmq_bench_opts o = {
         .host = "127.0.0.1",
         .port = 1883,
@@ -235,6 +285,7 @@ int main(int argc, char **argv)
         .subscribers = 1,
         .payload = 64,
         .inflight = 32,
+        .progress_ms = 1000,
     };
     bool dur_set = false;
     int c;
@@ -261,6 +312,10 @@ int main(int argc, char **argv)
     }
     signal(SIGPIPE, SIG_IGN);
     raise_fd_limit();
+    char src_buf[64];
+    if (strcmp(mode, "hold") == 0) { /* connect mode's --count is often a large cap */
+        auto_source_ips(&o, src_buf, sizeof src_buf);
+    }
     if (strcmp(mode, "connect") == 0) {
         return rmq_bench_connect(&o);
     }

@@ -18,14 +18,26 @@ struct conn_run {
     uint64_t started, in_progress, ok, failed;
     uint64_t t0;
     bool hold;
-    struct bclient **held; /* hold mode: open clients, owned */
-    struct event *tick, *progress, *sig, *stop;
+    bool announced;            /* hold: the "all attempted" line was printed */
+    struct bclient **held;     /* hold mode: open clients, owned */
+    uint64_t last_ok, last_us; /* progress: rate over the last second */
+    struct event *tick, *progress, *sig, *sigterm, *stop;
 };
 
+/* Hold mode prints one line when every connection attempt has ended, which
+ * scripts wait for before reading the broker's memory:
+ * "hold: all attempted open=N failed=M" (stderr, even with --quiet). */
 static void conn_maybe_finish(struct conn_run *r)
 {
-    if (!r->hold && r->ok + r->failed >= r->o->count) {
+    if (r->ok + r->failed < r->o->count) {
+        return;
+    }
+    if (!r->hold) {
         event_base_loopbreak(r->base);
+    } else if (!r->announced) {
+        r->announced = true;
+        fprintf(stderr, "hold: all attempted open=%llu failed=%llu\n", (unsigned long long)r->ok,
+                (unsigned long long)r->failed);
     }
 }
 
@@ -37,10 +49,6 @@ static void conn_on_ready(struct bclient *c)
     r->in_progress--;
     if (r->hold) {
         r->held[bclient_idx(c)] = c;
-        if (r->ok + r->failed == r->o->count && !r->o->quiet) {
-            fprintf(stderr, "hold: %llu connections open, %llu failed\n", (unsigned long long)r->ok,
-                    (unsigned long long)r->failed);
-        }
     } else {
         bclient_close(c);
     }
@@ -80,7 +88,7 @@ static void conn_tick(evutil_socket_t fd, short what, void *arg)
         if (!bclient_start(r->ctx, idx, &conn_hooks, r, 0)) {
             r->in_progress--;
             r->failed++;
-            bench_errors_add(&r->errs, "local");
+            bench_errors_add(&r->errs, bclient_last_error());
         }
     }
     conn_maybe_finish(r);
@@ -91,11 +99,18 @@ static void conn_progress(evutil_socket_t fd, short what, void *arg)
     (void)fd;
     (void)what;
     struct conn_run *r = arg;
+    uint64_t now = bench_now_us();
+    double dt = (double)(now - (r->last_us ? r->last_us : r->t0)) / 1e6;
+    double rate = dt > 0 ? (double)(r->ok - r->last_ok) / dt : 0;
+    r->last_ok = r->ok;
+    r->last_us = now;
     if (!r->o->quiet) {
-        fprintf(stderr, "progress: t=%.1fs started=%llu ok=%llu failed=%llu in_progress=%llu\n",
-                (double)(bench_now_us() - r->t0) / 1e6, (unsigned long long)r->started,
+        fprintf(stderr,
+                "progress: t=%.1fs started=%llu ok=%llu failed=%llu in_progress=%llu "
+                "ok_per_sec=%.0f\n",
+                (double)(now - r->t0) / 1e6, (unsigned long long)r->started,
                 (unsigned long long)r->ok, (unsigned long long)r->failed,
-                (unsigned long long)r->in_progress);
+                (unsigned long long)r->in_progress, rate);
     }
 }
 
@@ -111,6 +126,12 @@ static void conn_report(struct conn_run *r)
     double secs = (double)(bench_now_us() - r->t0) / 1e6;
     struct bench_report rep;
     bench_report_begin(&rep, r->hold ? "hold" : "connect", r->o->json);
+    bench_report_str(&rep, "transport",
+                     !r->o->tls                           ? "tcp"
+                     : (r->o->certfile || r->o->cert_dir) ? "mtls"
+                                                          : "tls");
+    bench_report_u64(&rep, "count", r->o->count);
+    bench_report_u64(&rep, "concurrency", r->o->concurrency);
     bench_report_u64(&rep, "connections_ok", r->ok);
     bench_report_u64(&rep, "connections_failed", r->failed);
     bench_report_double(&rep, "seconds", secs);
@@ -141,11 +162,14 @@ static int conn_run_mode(const struct rmq_bench_opts *o, bool hold)
     r.tick = event_new(r.base, -1, EV_PERSIST, conn_tick, &r);
     r.progress = event_new(r.base, -1, EV_PERSIST, conn_progress, &r);
     r.sig = evsignal_new(r.base, SIGINT, conn_stop, &r);
-    struct timeval tick = {0, 2000}, sec = {1, 0};
+    r.sigterm = evsignal_new(r.base, SIGTERM, conn_stop, &r);
+    struct timeval tick = {0, 2000}, sec = {(time_t)(o->progress_ms / 1000),
+                                            (suseconds_t)(o->progress_ms % 1000) * 1000};
     event_add(r.tick, &tick);
     event_add(r.progress, &sec);
     event_add(r.sig, NULL);
-    if (hold && o->duration_ms) {
+    event_add(r.sigterm, NULL);
+    if (o->duration_ms) { /* connect: stop early (rate over the duration); hold: then exit */
         r.stop = evtimer_new(r.base, conn_stop, &r);
         struct timeval d = {(time_t)(o->duration_ms / 1000),
                             (suseconds_t)(o->duration_ms % 1000) * 1000};
@@ -171,6 +195,7 @@ static int conn_run_mode(const struct rmq_bench_opts *o, bool hold)
     event_free(r.tick);
     event_free(r.progress);
     event_free(r.sig);
+    event_free(r.sigterm);
     if (r.stop) {
         event_free(r.stop);
     }

@@ -44,11 +44,11 @@ struct ps_run {
     uint32_t subs_ready, pubs_ready;
     bool publishing, stopped;
     uint64_t sent, acked, received, dups, expected;
-    uint64_t t_pub0, t_pub_end;
+    uint64_t t_pub0, t_pub_end, t_last_recv;
     uint8_t *payload;
     struct rmq_bench_hist lat;
     struct bench_errors errs;
-    struct event *progress, *stop, *sig, *pace, *grace;
+    struct event *progress, *stop, *sig, *sigterm, *pace, *grace;
 };
 
 static void ps_topic(char *buf, size_t len, uint32_t n, uint32_t topics)
@@ -162,6 +162,7 @@ static void ps_on_publish(struct ps_peer *p, const struct rmq_publish *pub)
     p->last_seq[pubno] = seq;
     p->received++;
     r->received++;
+    r->t_last_recv = bench_now_us();
     rmq_bench_hist_add(&r->lat, bench_now_us() - t);
 }
 
@@ -330,8 +331,17 @@ static void ps_report(struct ps_run *r)
 {
     uint64_t end = r->t_pub_end ? r->t_pub_end : bench_now_us();
     double secs = r->t_pub0 ? (double)(end - r->t_pub0) / 1e6 : 0;
+    /* Received rate over the receiving window (publishing start to last
+     * delivery), so a backlog drained after publishing stopped is not
+     * credited to the publishing window. */
+    uint64_t rend = r->t_last_recv > end ? r->t_last_recv : end;
+    double rsecs = r->t_pub0 ? (double)(rend - r->t_pub0) / 1e6 : 0;
     struct bench_report rep;
     bench_report_begin(&rep, "pubsub", r->o->json);
+    bench_report_str(&rep, "transport",
+                     !r->o->tls                           ? "tcp"
+                     : (r->o->certfile || r->o->cert_dir) ? "mtls"
+                                                          : "tls");
     bench_report_u64(&rep, "qos", r->o->qos);
     bench_report_u64(&rep, "publishers", r->o->publishers);
     bench_report_u64(&rep, "subscribers", r->o->subscribers);
@@ -343,7 +353,8 @@ static void ps_report(struct ps_run *r)
     bench_report_u64(&rep, "lost", r->expected > r->received ? r->expected - r->received : 0);
     bench_report_u64(&rep, "duplicates", r->dups);
     bench_report_double(&rep, "sent_per_sec", secs > 0 ? (double)r->sent / secs : 0);
-    bench_report_double(&rep, "received_per_sec", secs > 0 ? (double)r->received / secs : 0);
+    bench_report_double(&rep, "receive_seconds", rsecs);
+    bench_report_double(&rep, "received_per_sec", rsecs > 0 ? (double)r->received / rsecs : 0);
     bench_report_hist(&rep, "latency_us", &r->lat);
     bench_report_errors(&rep, &r->errs);
     bench_report_end(&rep);
@@ -389,7 +400,7 @@ static void ps_free(struct ps_run *r)
             bclient_close(r->pubs[j].c);
         }
     }
-    struct event *evs[] = {r->progress, r->stop, r->sig, r->pace, r->grace};
+    struct event *evs[] = {r->progress, r->stop, r->sig, r->sigterm, r->pace, r->grace};
     for (size_t i = 0; i < sizeof evs / sizeof evs[0]; i++) {
         if (evs[i]) {
             event_free(evs[i]);
@@ -433,15 +444,18 @@ int rmq_bench_pubsub(const struct rmq_bench_opts *o)
     r.stop = evtimer_new(r.base, ps_stop, &r);
     r.grace = evtimer_new(r.base, ps_stop, &r);
     r.sig = evsignal_new(r.base, SIGINT, ps_stop, &r);
+    r.sigterm = evsignal_new(r.base, SIGTERM, ps_stop, &r);
     r.pace = event_new(r.base, -1, EV_PERSIST, ps_pace, &r);
-    struct timeval sec = {1, 0};
+    struct timeval sec = {(time_t)(o->progress_ms / 1000),
+                          (suseconds_t)(o->progress_ms % 1000) * 1000};
     event_add(r.progress, &sec);
     event_add(r.sig, NULL);
+    event_add(r.sigterm, NULL);
     if (ps_start_peers(&r)) {
         event_base_dispatch(r.base);
         rc = 0;
     } else {
-        bench_errors_add(&r.errs, "local");
+        bench_errors_add(&r.errs, bclient_last_error());
     }
     ps_report(&r);
 out:

@@ -41,6 +41,20 @@ void bench_errors_free(struct bench_errors *e)
     memset(e, 0, sizeof *e);
 }
 
+/* Writes s as a JSON string body (no quotes): ", \\ and control bytes escaped. */
+static void json_escaped(const char *s)
+{
+    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+        if (*p == '"' || *p == '\\') {
+            printf("\\%c", *p);
+        } else if (*p < 0x20) {
+            printf("\\u%04x", *p);
+        } else {
+            putchar(*p);
+        }
+    }
+}
+
 static void key_prefix(struct bench_report *r, const char *key)
 {
     if (r->json) {
@@ -62,6 +76,18 @@ void bench_report_begin(struct bench_report *r, const char *mode, bool json)
     } else {
         printf("mode: %s\n", mode);
         r->first = false;
+    }
+}
+
+void bench_report_str(struct bench_report *r, const char *key, const char *v)
+{
+    key_prefix(r, key);
+    if (r->json) {
+        putchar('"');
+        json_escaped(v);
+        putchar('"');
+    } else {
+        printf("%s\n", v);
     }
 }
 
@@ -96,7 +122,9 @@ void bench_report_errors(struct bench_report *r, const struct bench_errors *e)
     if (r->json) {
         printf("{");
         for (size_t i = 0; i < e->n; i++) {
-            printf("%s\"%s\": %llu", i ? ", " : "", e->kind[i], (unsigned long long)e->count[i]);
+            printf("%s\"", i ? ", " : "");
+            json_escaped(e->kind[i]);
+            printf("\": %llu", (unsigned long long)e->count[i]);
         }
         printf("}");
     } else {

@@ -23,6 +23,8 @@ struct bench_report {
     bool first;
 };
 void bench_report_begin(struct bench_report *r, const char *mode, bool json);
+/* A string value (JSON-escaped). */
+void bench_report_str(struct bench_report *r, const char *key, const char *v);
 void bench_report_u64(struct bench_report *r, const char *key, uint64_t v);
 void bench_report_double(struct bench_report *r, const char *key, double v);
 /* p50, p90, p99, max of h (sorts h). */

@@ -64,6 +64,8 @@ rmq_err rmq_bench_parse_duration(const char *s, uint64_t *ms)
         mult = 60000;
     } else if (strcmp(end, "h") == 0) {
         mult = 3600000;
+    } else if (strcmp(end, "d") == 0) {
+        mult = 86400000;
     } else {
         return RMQ_ERR_INVALID;
     }
@@ -81,14 +83,12 @@ rmq_err rmq_bench_parse_ip_range(const char *s, uint32_t *first, uint32_t *last)
     }
     memcpy(a, s, la);
     a[la] = '\0';
-    if (dash) {
-        if (strlen(dash + 1) >= sizeof b) {
-            return RMQ_ERR_INVALID;
-        }
-        strcpy(b, dash + 1);
-    } else {
-        strcpy(b, a);
+    const char *second = dash ? dash + 1 : a;
+    size_t lb = strlen(second);
+    if (lb == 0 || lb >= sizeof b) {
+        return RMQ_ERR_INVALID;
     }
+    memcpy(b, second, lb + 1);
     struct in_addr ia, ib;
     if (inet_pton(AF_INET, a, &ia) != 1 || inet_pton(AF_INET, b, &ib) != 1) {
         return RMQ_ERR_INVALID;
