@@ -248,6 +248,11 @@ void rmq_session_deliver(struct rmq_broker *b, struct session *s, struct rmq_msg
         struct rmq_buf *out = s->conn->io->outbuf(s->conn->net);
         if (out->len > b->out_high_water) {
             b->stats.dropped_qos0_backpressure++;
+            s->dropped++;
+            RMQ_LOG_RL(5, RMQ_LOG_WARNING, "session",
+                       "message dropped, slow consumer client_id=%s topic=%s qos=0 "
+                       "queued_bytes=%zu dropped=%llu",
+                       s->client_id, m->topic, out->len, (unsigned long long)s->dropped);
             return;
         }
         /* Sent at once and forgotten: no allocation. */
