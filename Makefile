@@ -65,7 +65,7 @@ bench: build
 # libFuzzer targets, FUZZ_SECONDS each.
 fuzz: deps
 	CC=clang cmake -S . -B $(FUZZ_BUILD) -DRMQ_WERROR=ON -DRMQ_FUZZ=ON -DCMAKE_BUILD_TYPE=Debug
-	cmake --build $(FUZZ_BUILD) -j $(JOBS)
+	cmake --build $(FUZZ_BUILD) -j $(JOBS) --target fuzz_all
 	bash scripts/fuzz.sh $(FUZZ_BUILD) $(FUZZ_SECONDS)
 
 format:

@@ -9,7 +9,9 @@
  * test's control; the real engine is exercised by the integration tests.
  */
 /* Paths here are short (/tmp/rmq-test-tls-XXXXXX/…); truncation would only fail a test. */
+#if defined(__GNUC__) && !defined(__clang__)
 #pragma GCC diagnostic ignored "-Wformat-truncation"
+#endif
 
 #include <setjmp.h>
 #include <stdarg.h>
