@@ -465,8 +465,7 @@ static void send_connect(struct bclient *c)
     snprintf(cid, sizeof cid, "%s%llu", o->client_prefix ? o->client_prefix : "bench-",
              (unsigned long long)c->idx);
     struct rmq_packet p;
-    memset(&p, 0, sizeof p);
-    p.type = RMQ_PKT_CONNECT;
+    rmq_codec_packet_init(&p, RMQ_PKT_CONNECT);
     p.connect.proto_name.p = (const uint8_t *)"MQTT";
     p.connect.proto_name.len = 4;
     p.connect.proto_level = o->mqtt_version;
@@ -626,8 +625,7 @@ void bclient_close(struct bclient *c)
     }
     if (c->ready) {
         struct rmq_packet p;
-        memset(&p, 0, sizeof p);
-        p.type = RMQ_PKT_DISCONNECT;
+        rmq_codec_packet_init(&p, RMQ_PKT_DISCONNECT);
         /* Freed by write_cb once DISCONNECT is written (or by event_cb). */
         c->closing = true;
         c->hooks = &closing_hooks;

@@ -86,8 +86,7 @@ static bool ps_publish_one(struct ps_peer *p)
     memcpy(r->payload + 8, &p->no, 4);
     memcpy(r->payload + 12, &seq, 4);
     struct rmq_packet pk;
-    memset(&pk, 0, sizeof pk);
-    pk.type = RMQ_PKT_PUBLISH;
+    rmq_codec_packet_init(&pk, RMQ_PKT_PUBLISH);
     pk.publish.qos = o->qos;
     pk.publish.topic.p = (const uint8_t *)topic;
     pk.publish.topic.len = strlen(topic);
@@ -126,8 +125,7 @@ static void ps_pump(struct ps_peer *p)
 static void ps_send_ack(struct ps_peer *p, enum rmq_pkt_type t, uint16_t id)
 {
     struct rmq_packet a;
-    memset(&a, 0, sizeof a);
-    a.type = t;
+    rmq_codec_packet_init(&a, t);
     a.ack.packet_id = id;
     if (bclient_send(p->c, &a) != RMQ_OK) {
         bench_errors_add(&p->run->errs, "send");
@@ -239,13 +237,14 @@ static void ps_on_ready(struct bclient *c)
         char topic[64];
         ps_topic(topic, sizeof topic, p->no, r->o->topics);
         struct rmq_packet s;
-        memset(&s, 0, sizeof s);
-        s.type = RMQ_PKT_SUBSCRIBE;
+        rmq_codec_packet_init(&s, RMQ_PKT_SUBSCRIBE);
         s.subscribe.packet_id = 1;
         s.subscribe.n_entries = 1;
-        s.subscribe.entries[0].filter.p = (const uint8_t *)topic;
-        s.subscribe.entries[0].filter.len = strlen(topic);
-        s.subscribe.entries[0].qos = r->o->qos;
+        /* Arrays are not cleared by rmq_codec_packet_init: set the whole entry. */
+        s.subscribe.entries[0] = (struct rmq_sub_entry){
+            .filter = {(const uint8_t *)topic, strlen(topic)},
+            .qos = r->o->qos,
+        };
         if (bclient_send(c, &s) != RMQ_OK) {
             bench_errors_add(&r->errs, "send");
         }
