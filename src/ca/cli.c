@@ -238,9 +238,12 @@ static int join_templates(struct rmq_ca_opt *o, char **out)
     if (s == NULL) {
         return 1;
     }
+    size_t off = 0;
     for (size_t i = 0; o && i < o->n; i++) {
-        strcat(s, o->vals[i]);
-        strcat(s, "\n");
+        size_t n = strlen(o->vals[i]);
+        memcpy(s + off, o->vals[i], n);
+        s[off + n] = '\n';
+        off += n + 1;
     }
     *out = s;
     return 0;

@@ -254,9 +254,19 @@ static rmq_err set_ciphers(struct build *b, SSL_CTX *ctx)
         r = RMQ_ERR_NOMEM;
         goto out;
     }
-    char *save = NULL;
-    for (char *tok = strtok_r(copy, ":, \t", &save); tok != NULL;
-         tok = strtok_r(NULL, ":, \t", &save)) {
+    size_t len12 = 0;
+    size_t len13 = 0;
+    char *next = copy;
+    for (;;) {
+        next += strspn(next, ":, \t");
+        if (*next == '\0') {
+            break;
+        }
+        char *tok = next;
+        next += strcspn(next, ":, \t");
+        if (*next != '\0') {
+            *next++ = '\0';
+        }
         const char *name = tok;
         int kind = classify_cipher(ctx, tok, &name);
         ERR_clear_error();
@@ -267,14 +277,17 @@ static rmq_err set_ciphers(struct build *b, SSL_CTX *ctx)
             goto out;
         }
         char *dst = kind == 13 ? l13 : l12;
-        if (strlen(dst) + strlen(name) + 2 > cap) {
+        size_t *dlen = kind == 13 ? &len13 : &len12;
+        size_t nlen = strlen(name);
+        if (*dlen + nlen + 2 > cap) {
             r = fail(b, "ciphers", NULL, "cipher list too long");
             goto out;
         }
-        if (dst[0] != '\0') {
-            strcat(dst, ":");
+        if (*dlen != 0) {
+            dst[(*dlen)++] = ':';
         }
-        strcat(dst, name);
+        memcpy(dst + *dlen, name, nlen + 1);
+        *dlen += nlen;
     }
     /* Apply what was given per version; a version not mentioned keeps the defaults. */
     if (SSL_CTX_set_ciphersuites(ctx, l13[0] != '\0' ? l13 : OSSL_default_ciphersuites()) != 1 ||
