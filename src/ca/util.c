@@ -9,70 +9,22 @@
 #include <strings.h>
 #include <time.h>
 
+#include "common/duration.h"
 #include "common/reader.h"
 
-static rmq_err unit_seconds(char u, int64_t *mul)
-{
-    switch (u) {
-    case 'y':
-        *mul = 365 * 86400;
-        return RMQ_OK;
-    case 'w':
-        *mul = 7 * 86400;
-        return RMQ_OK;
-    case 'd':
-        *mul = 86400;
-        return RMQ_OK;
-    case 'h':
-        *mul = 3600;
-        return RMQ_OK;
-    case 'm':
-        *mul = 60;
-        return RMQ_OK;
-    case 's':
-        *mul = 1;
-        return RMQ_OK;
-    default:
-        return RMQ_ERR_INVALID;
-    }
-}
-
-/* Unsigned duration, 0 allowed. */
+/* Unsigned duration in whole seconds, 0 allowed: the one grammar of
+ * common/duration.h, a bare number meaning seconds. */
 static rmq_err duration_parse0(const char *s, int64_t *secs)
 {
-    const int64_t max = (int64_t)1 << 40; /* ~34,000 years */
-    int64_t total = 0;
-    if (s == NULL || *s == '\0') {
+    uint64_t ms = 0;
+    if (s == NULL) {
         return RMQ_ERR_INVALID;
     }
-    while (*s != '\0') {
-        if (!isdigit((unsigned char)*s)) {
-            return RMQ_ERR_INVALID;
-        }
-        int64_t n = 0;
-        while (isdigit((unsigned char)*s)) {
-            n = n * 10 + (*s - '0');
-            if (n > max) {
-                return RMQ_ERR_INVALID;
-            }
-            s++;
-        }
-        int64_t mul = 1;
-        if (*s != '\0') {
-            RMQ_TRY(unit_seconds(*s, &mul));
-            s++;
-        } else if (total != 0) {
-            return RMQ_ERR_INVALID; /* "1d5": trailing number without unit */
-        }
-        if (n > max / mul) {
-            return RMQ_ERR_INVALID;
-        }
-        total += n * mul;
-        if (total > max) {
-            return RMQ_ERR_INVALID;
-        }
+    RMQ_TRY(rmq_duration_parse(s, strlen(s), RMQ_DURATION_BARE_S, &ms));
+    if (ms % 1000u != 0) {
+        return RMQ_ERR_INVALID; /* certificates and CRLs count whole seconds */
     }
-    *secs = total;
+    *secs = (int64_t)(ms / 1000u);
     return RMQ_OK;
 }
 

@@ -54,7 +54,7 @@ static const char intro[] =
     "```\n"
     "\n"
     "- Values: booleans `true`/`false` (`on`/`off` also, as EMQX 4.4), integers, numbers\n"
-    "  (`1.5`), durations (`500ms`, `5s`, `15m`, `1h`, `1d`, sums such as `1h30m`; a bare `0`),\n"
+    "  (`1.5`), durations (`500ms`, `5s`, `15m`, `1h`, `1d`, `1w`, `1y`, sums such as `1h30m`; a bare `0`),\n"
     "  byte sizes (`1024`, `64K`/`64KB`, `1MB`, `1GB`; powers of 1024), strings quoted\n"
     "  (`\"…\"` with `\\\" \\\\ \\/ \\b \\f \\n \\r \\t \\uXXXX`) or unquoted, arrays `[a, b]`.\n"
     "- An unquoted value ends at the end of the line, at `,` or `}` (and `]` in an array), or\n"

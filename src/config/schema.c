@@ -240,42 +240,6 @@ static bool ieq(const char *a, size_t n, const char *b)
     return i == n && b[i] == '\0';
 }
 
-/* 500ms, 5s, 15m, 1h, 1d and sums like 1h30m; a bare 0. */
-bool rmq_cfg__parse_duration(const char *s, size_t n, uint64_t *ms)
-{
-    static const struct {
-        const char *unit;
-        uint64_t ms;
-    } units[] = {{"ms", 1}, {"s", 1000}, {"m", 60000}, {"h", 3600000}, {"d", 86400000}};
-    const char *p = s, *end = s + n;
-    uint64_t total = 0;
-    if (n == 1 && s[0] == '0') {
-        *ms = 0;
-        return true;
-    }
-    while (p < end) {
-        uint64_t v, part;
-        if (!digits(&p, end, &v)) {
-            return false;
-        }
-        const char *u = p;
-        while (p < end && ((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z'))) {
-            p++;
-        }
-        size_t i = 0;
-        while (i < sizeof units / sizeof units[0] && !ieq(u, (size_t)(p - u), units[i].unit)) {
-            i++;
-        }
-        if (i == sizeof units / sizeof units[0] || !mul_ok(v, units[i].ms, &part) ||
-            total > UINT64_MAX - part) {
-            return false;
-        }
-        total += part;
-    }
-    *ms = total;
-    return true;
-}
-
 /* 1024, 64K, 64KB, 1MB, 1GB (powers of 1024, as EMQX). */
 bool rmq_cfg__parse_bytesize(const char *s, size_t n, uint64_t *bytes)
 {
@@ -456,7 +420,7 @@ void rmq_cfg_allowed(const struct rmq_cfg_key *k, char *out, size_t outlen)
         break;
     case RMQ_CFG_DURATION:
         snprintf(out, outlen,
-                 "a duration from %s to %s (units ms, s, m, h, d, e.g. 500ms, 15s, "
+                 "a duration from %s to %s (units ms, s, m, h, d, w, y, e.g. 500ms, 15s, "
                  "1h30m)",
                  lo, hi);
         break;

@@ -115,8 +115,8 @@ const char *rmq_cfg_type_name(const struct rmq_cfg_key *k);
 void rmq_cfg_format_duration(uint64_t ms, char *out, size_t outlen);
 void rmq_cfg_format_bytesize(uint64_t bytes, char *out, size_t outlen);
 
-/* Internal to src/config (schema.c): bounded number parsers over [s, s+n). */
-bool rmq_cfg__parse_duration(const char *s, size_t n, uint64_t *ms);
+/* Internal to src/config (schema.c): bounded number parsers over [s, s+n).
+ * Durations use the one grammar of common/duration.h. */
 bool rmq_cfg__parse_bytesize(const char *s, size_t n, uint64_t *bytes);
 bool rmq_cfg__parse_float(const char *s, size_t n, double *out);
 bool rmq_cfg__parse_int(const char *s, size_t n, int64_t *out);

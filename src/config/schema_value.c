@@ -5,6 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/duration.h"
+
 void rmq_cfg_typed_clear(struct rmq_cfg_typed *t)
 {
     free(t->s);
@@ -232,8 +234,9 @@ static rmq_err to_scalar(const struct rmq_cfg_key *k, const struct rmq_cfg_str *
         return RMQ_OK;
     case RMQ_CFG_DURATION:
     case RMQ_CFG_BYTESIZE: {
-        bool ok = k->type == RMQ_CFG_DURATION ? rmq_cfg__parse_duration(s->p, s->len, &u)
-                                              : rmq_cfg__parse_bytesize(s->p, s->len, &u);
+        bool ok = k->type == RMQ_CFG_DURATION
+                      ? rmq_duration_parse(s->p, s->len, RMQ_DURATION_BARE_ZERO, &u) == RMQ_OK
+                      : rmq_cfg__parse_bytesize(s->p, s->len, &u);
         if (!ok || u < (uint64_t)k->min || u > (uint64_t)k->max) {
             return bad(k, why, whylen, "must be ");
         }
