@@ -339,22 +339,27 @@ static rmq_err sub_options(struct rmq_dec *d, uint8_t o, struct rmq_sub_entry *e
     return RMQ_OK;
 }
 
+/* The rest of the body, borrowed as a list (codec.h LISTS). */
+static struct rmq_bytes rest(const struct rmq_dec *d)
+{
+    struct rmq_bytes b = {d->r.data + d->r.off, rmq_reader_left(&d->r)};
+    return b;
+}
+
 static rmq_err decode_subscribe(struct rmq_dec *d, struct rmq_subscribe *s)
 {
     RMQ_TRY(packet_id(d, &s->packet_id));
     if (d->version == RMQ_MQTT_V5) {
         RMQ_TRY(rmq_props_decode(d, RMQ_PCTX_SUBSCRIBE, &s->props));
     }
+    s->entries = rest(d);
     while (rmq_reader_left(&d->r) > 0) {
         struct rmq_sub_entry e = {0};
         uint8_t o = 0;
         RMQ_TRY(rmq_dec_str(d, &e.filter));
         RMQ_TRY(rmq_dec_u8(d, &o));
         RMQ_TRY(sub_options(d, o, &e));
-        if (s->n_entries >= RMQ_CODEC_MAX_TOPICS) {
-            return rmq_dec_fail(d, RMQ_RC_QUOTA_EXCEEDED);
-        }
-        s->entries[s->n_entries++] = e;
+        s->n_entries++;
     }
     if (s->n_entries == 0) {
         return rmq_dec_fail(d, RMQ_RC_PROTOCOL_ERROR); /* MQTT-3.8.3-3 */
@@ -379,6 +384,7 @@ static rmq_err decode_suback(struct rmq_dec *d, unsigned type, struct rmq_suback
         RMQ_TRY(rmq_props_decode(d, type == RMQ_PKT_SUBACK ? RMQ_PCTX_SUBACK : RMQ_PCTX_UNSUBACK,
                                  &s->props));
     }
+    s->reasons = rest(d);
     while (rmq_reader_left(&d->r) > 0) {
         uint8_t rc = 0;
         RMQ_TRY(rmq_dec_u8(d, &rc));
@@ -393,10 +399,7 @@ static rmq_err decode_suback(struct rmq_dec *d, unsigned type, struct rmq_suback
         if (!ok) {
             return rmq_dec_fail(d, v5 ? RMQ_RC_PROTOCOL_ERROR : RMQ_RC_MALFORMED_PACKET);
         }
-        if (s->n_reasons >= RMQ_CODEC_MAX_TOPICS) {
-            return rmq_dec_fail(d, RMQ_RC_QUOTA_EXCEEDED);
-        }
-        s->reasons[s->n_reasons++] = rc;
+        s->n_reasons++;
     }
     if (s->n_reasons == 0) {
         return rmq_dec_fail(d, RMQ_RC_PROTOCOL_ERROR);
@@ -412,13 +415,11 @@ static rmq_err decode_unsubscribe(struct rmq_dec *d, struct rmq_unsubscribe *u)
     if (d->version == RMQ_MQTT_V5) {
         RMQ_TRY(rmq_props_decode(d, RMQ_PCTX_UNSUBSCRIBE, &u->props));
     }
+    u->filters = rest(d);
     while (rmq_reader_left(&d->r) > 0) {
         struct rmq_bytes f;
         RMQ_TRY(rmq_dec_str(d, &f));
-        if (u->n_filters >= RMQ_CODEC_MAX_TOPICS) {
-            return rmq_dec_fail(d, RMQ_RC_QUOTA_EXCEEDED);
-        }
-        u->filters[u->n_filters++] = f;
+        u->n_filters++;
     }
     if (u->n_filters == 0) {
         return rmq_dec_fail(d, RMQ_RC_PROTOCOL_ERROR); /* MQTT-3.10.3-2 */
@@ -450,82 +451,52 @@ static rmq_err decode_reason_props(struct rmq_dec *d, enum rmq_prop_ctx ctx, con
     return expect_end(d);
 }
 
-/* ---- packet init: scalar heads only (codec.h ARRAYS) ---- */
+/* ---- packet init ---- */
 
-/* The layout rule rmq_codec_packet_init relies on: in each struct, the
- * property sets and arrays come last and nothing follows them (alignment
- * padding, less than 8 bytes, aside). */
-#define END_OF(T, m) (offsetof(T, m) + sizeof(((T *)0)->m))
-#define LAST_IS(T, m) (sizeof(T) - END_OF(T, m) < 8)
-#define RIGHT_AFTER(T, a, b) (offsetof(T, b) >= END_OF(T, a) && offsetof(T, b) - END_OF(T, a) < 8)
-_Static_assert(RIGHT_AFTER(struct rmq_props, sub_ids, user_props) &&
-                   LAST_IS(struct rmq_props, user_props),
-               "rmq_props: arrays last");
-_Static_assert(RIGHT_AFTER(struct rmq_connect, props, will_props) &&
-                   LAST_IS(struct rmq_connect, will_props),
-               "rmq_connect: props last");
-_Static_assert(LAST_IS(struct rmq_connack, props) && LAST_IS(struct rmq_publish, props) &&
-                   LAST_IS(struct rmq_ack, props) && LAST_IS(struct rmq_disconnect, props) &&
-                   LAST_IS(struct rmq_auth, props),
-               "props last");
-_Static_assert(RIGHT_AFTER(struct rmq_subscribe, props, entries) &&
-                   LAST_IS(struct rmq_subscribe, entries) &&
-                   RIGHT_AFTER(struct rmq_suback, props, reasons) &&
-                   LAST_IS(struct rmq_suback, reasons) &&
-                   RIGHT_AFTER(struct rmq_unsubscribe, props, filters) &&
-                   LAST_IS(struct rmq_unsubscribe, filters),
-               "props then array, last");
-
-/* Zeroes the head of member m (everything before its props) and the head of
- * its props. */
-#define INIT_HEAD(p, m, T)                                                                         \
-    do {                                                                                           \
-        memset(&(p)->m, 0, offsetof(T, props));                                                    \
-        rmq_props_init(&(p)->m.props);                                                             \
-    } while (0)
+/* Zeroes the member of `type` only: a PUBLISH is about a third of a CONNECT,
+ * and this runs once per packet decoded or sent. */
+#define ZERO(m) memset(&p->m, 0, sizeof p->m)
 
 void rmq_codec_packet_init(struct rmq_packet *p, enum rmq_pkt_type type)
 {
-    p->type = type;
     switch (type) {
     case RMQ_PKT_CONNECT:
-        INIT_HEAD(p, connect, struct rmq_connect);
-        rmq_props_init(&p->connect.will_props);
+        ZERO(connect);
         break;
     case RMQ_PKT_CONNACK:
-        INIT_HEAD(p, connack, struct rmq_connack);
+        ZERO(connack);
         break;
     case RMQ_PKT_PUBLISH:
-        INIT_HEAD(p, publish, struct rmq_publish);
+        ZERO(publish);
         break;
     case RMQ_PKT_PUBACK:
     case RMQ_PKT_PUBREC:
     case RMQ_PKT_PUBREL:
     case RMQ_PKT_PUBCOMP:
-        INIT_HEAD(p, ack, struct rmq_ack);
+        ZERO(ack);
         break;
     case RMQ_PKT_SUBSCRIBE:
-        INIT_HEAD(p, subscribe, struct rmq_subscribe);
+        ZERO(subscribe);
         break;
     case RMQ_PKT_SUBACK:
-        INIT_HEAD(p, suback, struct rmq_suback);
-        break;
     case RMQ_PKT_UNSUBACK:
-        INIT_HEAD(p, unsuback, struct rmq_suback);
+        ZERO(suback);
         break;
     case RMQ_PKT_UNSUBSCRIBE:
-        INIT_HEAD(p, unsubscribe, struct rmq_unsubscribe);
+        ZERO(unsubscribe);
         break;
     case RMQ_PKT_DISCONNECT:
-        INIT_HEAD(p, disconnect, struct rmq_disconnect);
+        ZERO(disconnect);
         break;
     case RMQ_PKT_AUTH:
-        INIT_HEAD(p, auth, struct rmq_auth);
+        ZERO(auth);
         break;
     default: /* PINGREQ, PINGRESP, reserved: no body */
         break;
     }
+    p->type = type;
 }
+#undef ZERO
 
 /* ---- fixed header and dispatch ---- */
 
@@ -577,8 +548,6 @@ static bool flags_ok(unsigned type, uint8_t flags, uint8_t version)
 static rmq_err decode_body(struct rmq_dec *d, unsigned type, uint8_t flags,
                            const struct rmq_codec_limits *lim, struct rmq_packet *out)
 {
-    /* Only the scalar heads are cleared: arrays are valid up to their counts
-     * (codec.h ARRAYS), so a PUBLISH decode does not zero kilobytes. */
     rmq_codec_packet_init(out, (enum rmq_pkt_type)type);
     switch (type) {
     case RMQ_PKT_CONNECT:

@@ -257,12 +257,12 @@ void rmq_session_deliver(struct rmq_broker *b, struct session *s, struct rmq_msg
         }
         /* Sent at once and forgotten: no allocation. */
         _Alignas(struct delivery)
-            uint8_t mem[sizeof(struct delivery) + RMQ_CODEC_MAX_SUB_IDS * sizeof(uint32_t)];
+            uint8_t mem[sizeof(struct delivery) + RMQ_CORE_MAX_SUB_IDS * sizeof(uint32_t)];
         struct delivery *d0 = (struct delivery *)mem;
         memset(d0, 0, sizeof *d0);
         d0->msg = m;
         d0->retain = retain;
-        d0->n_sub_ids = n_sub_ids < RMQ_CODEC_MAX_SUB_IDS ? n_sub_ids : RMQ_CODEC_MAX_SUB_IDS;
+        d0->n_sub_ids = n_sub_ids < RMQ_CORE_MAX_SUB_IDS ? n_sub_ids : RMQ_CORE_MAX_SUB_IDS;
         if (d0->n_sub_ids) {
             memcpy(d0->sub_ids, sub_ids, d0->n_sub_ids * sizeof(uint32_t));
         }

@@ -131,18 +131,22 @@ static void subscribe(struct fake_net *n, const char *filter, uint8_t qos, uint3
     struct rmq_packet p = {.type = RMQ_PKT_SUBSCRIBE};
     p.subscribe.packet_id = 7;
     p.subscribe.n_entries = 1;
-    p.subscribe.entries[0].filter = (struct rmq_bytes){(const uint8_t *)filter, strlen(filter)};
-    p.subscribe.entries[0].qos = qos;
-    p.subscribe.entries[0].no_local = no_local;
+    struct rmq_sub_entry e = {
+        .filter = {(const uint8_t *)filter, strlen(filter)}, .qos = qos, .no_local = no_local};
+    uint8_t entry[128], sid[RMQ_PUT_SUB_ID_MAX];
+    size_t elen = 0, slen = 0;
+    assert_int_equal(rmq_put_sub_entry(entry, sizeof entry, &elen, &e), RMQ_OK);
+    p.subscribe.entries = (struct rmq_bytes){entry, elen};
     if (sub_id) {
-        p.subscribe.props.sub_ids[0] = sub_id;
+        assert_int_equal(rmq_put_sub_id(sid, sizeof sid, &slen, sub_id), RMQ_OK);
+        p.subscribe.props.sub_ids = (struct rmq_bytes){sid, slen};
         p.subscribe.props.n_sub_ids = 1;
     }
     feed(n, &p);
     uint8_t st[256];
     assert_true(take(n, &p, st, sizeof st));
     assert_int_equal(p.type, RMQ_PKT_SUBACK);
-    assert_int_equal(p.suback.reasons[0], qos);
+    assert_int_equal(p.suback.reasons.p[0], qos);
 }
 
 static void publish(struct fake_net *n, const char *topic, uint8_t qos, uint16_t pid)
