@@ -116,11 +116,6 @@ static bool has_wildcard(struct rmq_bytes s)
     return memchr(s.p, '+', s.len) != NULL || memchr(s.p, '#', s.len) != NULL;
 }
 
-static bool reason_in(uint8_t rc, const uint8_t *set, size_t n)
-{
-    return memchr(set, rc, n) != NULL;
-}
-
 static rmq_err expect_end(struct rmq_dec *d)
 {
     return rmq_reader_left(&d->r) == 0 ? RMQ_OK : rmq_dec_fail(d, RMQ_RC_MALFORMED_PACKET);
@@ -227,10 +222,6 @@ static rmq_err decode_connect(struct rmq_dec *d, const struct rmq_codec_limits *
 
 /* ---- CONNACK ---- */
 
-static const uint8_t connack_rcs[] = {0x00, 0x80, 0x81, 0x82, 0x83, 0x84, 0x85, 0x86,
-                                      0x87, 0x88, 0x89, 0x8A, 0x8C, 0x90, 0x95, 0x97,
-                                      0x99, 0x9A, 0x9B, 0x9C, 0x9D, 0x9F};
-
 static rmq_err decode_connack(struct rmq_dec *d, struct rmq_connack *c)
 {
     uint8_t flags = 0, rc = 0;
@@ -241,7 +232,7 @@ static rmq_err decode_connack(struct rmq_dec *d, struct rmq_connack *c)
     }
     c->session_present = flags & 0x01;
     if (d->version == RMQ_MQTT_V5) {
-        if (!reason_in(rc, connack_rcs, sizeof connack_rcs)) {
+        if (!rmq_reason_valid(rc, RMQ_PKT_CONNACK)) {
             return rmq_dec_fail(d, RMQ_RC_PROTOCOL_ERROR);
         }
         c->reason = rc;
@@ -291,9 +282,6 @@ static rmq_err decode_publish(struct rmq_dec *d, uint8_t flags, struct rmq_publi
 
 /* ---- PUBACK, PUBREC, PUBREL, PUBCOMP ---- */
 
-static const uint8_t puback_rcs[] = {0x00, 0x10, 0x80, 0x83, 0x87, 0x90, 0x91, 0x97, 0x99};
-static const uint8_t pubrel_rcs[] = {0x00, 0x92};
-
 static rmq_err decode_ack(struct rmq_dec *d, unsigned type, struct rmq_ack *a)
 {
     RMQ_TRY(packet_id(d, &a->packet_id));
@@ -301,10 +289,7 @@ static rmq_err decode_ack(struct rmq_dec *d, unsigned type, struct rmq_ack *a)
         return expect_end(d); /* v5 3.4.2.1: no reason code means 0x00 */
     }
     RMQ_TRY(rmq_dec_u8(d, &a->reason));
-    bool ok = (type == RMQ_PKT_PUBACK || type == RMQ_PKT_PUBREC)
-                  ? reason_in(a->reason, puback_rcs, sizeof puback_rcs)
-                  : reason_in(a->reason, pubrel_rcs, sizeof pubrel_rcs);
-    if (!ok) {
+    if (!rmq_reason_valid(a->reason, (enum rmq_pkt_type)type)) {
         return rmq_dec_fail(d, RMQ_RC_PROTOCOL_ERROR);
     }
     if (rmq_reader_left(&d->r) > 0) { /* v5 3.4.2.2: no property length means 0 */
@@ -369,10 +354,6 @@ static rmq_err decode_subscribe(struct rmq_dec *d, struct rmq_subscribe *s)
 
 /* ---- SUBACK, UNSUBACK ---- */
 
-static const uint8_t suback_rcs[] = {0x00, 0x01, 0x02, 0x80, 0x83, 0x87,
-                                     0x8F, 0x91, 0x97, 0x9E, 0xA1, 0xA2};
-static const uint8_t unsuback_rcs[] = {0x00, 0x11, 0x80, 0x83, 0x87, 0x8F, 0x91};
-
 static rmq_err decode_suback(struct rmq_dec *d, unsigned type, struct rmq_suback *s)
 {
     RMQ_TRY(packet_id(d, &s->packet_id));
@@ -389,10 +370,8 @@ static rmq_err decode_suback(struct rmq_dec *d, unsigned type, struct rmq_suback
         uint8_t rc = 0;
         RMQ_TRY(rmq_dec_u8(d, &rc));
         bool ok;
-        if (type == RMQ_PKT_UNSUBACK) {
-            ok = reason_in(rc, unsuback_rcs, sizeof unsuback_rcs);
-        } else if (v5) {
-            ok = reason_in(rc, suback_rcs, sizeof suback_rcs);
+        if (v5) {
+            ok = rmq_reason_valid(rc, (enum rmq_pkt_type)type);
         } else {
             ok = rc <= 2 || rc == 0x80; /* 3.1.1 MQTT-3.9.3-2 */
         }
@@ -429,20 +408,15 @@ static rmq_err decode_unsubscribe(struct rmq_dec *d, struct rmq_unsubscribe *u)
 
 /* ---- DISCONNECT, AUTH ---- */
 
-static const uint8_t disconnect_rcs[] = {0x00, 0x04, 0x80, 0x81, 0x82, 0x83, 0x87, 0x89, 0x8B, 0x8D,
-                                         0x8E, 0x8F, 0x90, 0x93, 0x94, 0x95, 0x96, 0x97, 0x98, 0x99,
-                                         0x9A, 0x9B, 0x9C, 0x9D, 0x9E, 0x9F, 0xA0, 0xA1, 0xA2};
-static const uint8_t auth_rcs[] = {0x00, 0x18, 0x19};
-
 /* reason + props, both optional (v5 3.14.2.1, 3.15.2.1). */
-static rmq_err decode_reason_props(struct rmq_dec *d, enum rmq_prop_ctx ctx, const uint8_t *set,
-                                   size_t nset, uint8_t *reason, struct rmq_props *props)
+static rmq_err decode_reason_props(struct rmq_dec *d, enum rmq_prop_ctx ctx, unsigned type,
+                                   uint8_t *reason, struct rmq_props *props)
 {
     if (d->version != RMQ_MQTT_V5 || rmq_reader_left(&d->r) == 0) {
         return expect_end(d);
     }
     RMQ_TRY(rmq_dec_u8(d, reason));
-    if (!reason_in(*reason, set, nset)) {
+    if (!rmq_reason_valid(*reason, (enum rmq_pkt_type)type)) {
         return rmq_dec_fail(d, RMQ_RC_PROTOCOL_ERROR);
     }
     if (rmq_reader_left(&d->r) > 0) {
@@ -572,11 +546,10 @@ static rmq_err decode_body(struct rmq_dec *d, unsigned type, uint8_t flags,
     case RMQ_PKT_PINGRESP:
         return expect_end(d);
     case RMQ_PKT_DISCONNECT:
-        return decode_reason_props(d, RMQ_PCTX_DISCONNECT, disconnect_rcs, sizeof disconnect_rcs,
-                                   &out->disconnect.reason, &out->disconnect.props);
+        return decode_reason_props(d, RMQ_PCTX_DISCONNECT, type, &out->disconnect.reason,
+                                   &out->disconnect.props);
     case RMQ_PKT_AUTH:
-        return decode_reason_props(d, RMQ_PCTX_AUTH, auth_rcs, sizeof auth_rcs, &out->auth.reason,
-                                   &out->auth.props);
+        return decode_reason_props(d, RMQ_PCTX_AUTH, type, &out->auth.reason, &out->auth.props);
     default:
         return rmq_dec_fail(d, RMQ_RC_MALFORMED_PACKET);
     }
@@ -668,95 +641,61 @@ const char *rmq_pkt_type_name(unsigned type)
 const char *rmq_reason_name(uint8_t rc)
 {
     switch (rc) {
-    case 0x00:
-        return "Success";
-    case 0x01:
-        return "Granted QoS 1";
-    case 0x02:
-        return "Granted QoS 2";
-    case 0x04:
-        return "Disconnect with Will Message";
-    case 0x10:
-        return "No matching subscribers";
-    case 0x11:
-        return "No subscription existed";
-    case 0x18:
-        return "Continue authentication";
-    case 0x19:
-        return "Re-authenticate";
-    case 0x80:
-        return "Unspecified error";
-    case 0x81:
-        return "Malformed Packet";
-    case 0x82:
-        return "Protocol Error";
-    case 0x83:
-        return "Implementation specific error";
-    case 0x84:
-        return "Unsupported Protocol Version";
-    case 0x85:
-        return "Client Identifier not valid";
-    case 0x86:
-        return "Bad User Name or Password";
-    case 0x87:
-        return "Not authorized";
-    case 0x88:
-        return "Server unavailable";
-    case 0x89:
-        return "Server busy";
-    case 0x8A:
-        return "Banned";
-    case 0x8B:
-        return "Server shutting down";
-    case 0x8C:
-        return "Bad authentication method";
-    case 0x8D:
-        return "Keep Alive timeout";
-    case 0x8E:
-        return "Session taken over";
-    case 0x8F:
-        return "Topic Filter invalid";
-    case 0x90:
-        return "Topic Name invalid";
-    case 0x91:
-        return "Packet Identifier in use";
-    case 0x92:
-        return "Packet Identifier not found";
-    case 0x93:
-        return "Receive Maximum exceeded";
-    case 0x94:
-        return "Topic Alias invalid";
-    case 0x95:
-        return "Packet too large";
-    case 0x96:
-        return "Message rate too high";
-    case 0x97:
-        return "Quota exceeded";
-    case 0x98:
-        return "Administrative action";
-    case 0x99:
-        return "Payload format invalid";
-    case 0x9A:
-        return "Retain not supported";
-    case 0x9B:
-        return "QoS not supported";
-    case 0x9C:
-        return "Use another server";
-    case 0x9D:
-        return "Server moved";
-    case 0x9E:
-        return "Shared Subscriptions not supported";
-    case 0x9F:
-        return "Connection rate exceeded";
-    case 0xA0:
-        return "Maximum connect time";
-    case 0xA1:
-        return "Subscription Identifiers not supported";
-    case 0xA2:
-        return "Wildcard Subscriptions not supported";
+#define RMQ_REASON_NAME(name, code, text, pkts)                                                    \
+    case code:                                                                                     \
+        return text;
+        RMQ_REASON_TABLE(RMQ_REASON_NAME)
+#undef RMQ_REASON_NAME
     default:
         return "Unknown";
     }
+}
+
+static unsigned reason_packets(uint8_t rc)
+{
+    switch (rc) {
+#define RMQ_REASON_PKTS(name, code, text, pkts)                                                    \
+    case code:                                                                                     \
+        return pkts;
+        RMQ_REASON_TABLE(RMQ_REASON_PKTS)
+#undef RMQ_REASON_PKTS
+    default:
+        return 0;
+    }
+}
+
+static unsigned packet_bit(enum rmq_pkt_type type)
+{
+    switch (type) {
+    case RMQ_PKT_CONNACK:
+        return RMQ_RCP_CONNACK;
+    case RMQ_PKT_PUBACK:
+    case RMQ_PKT_PUBREC:
+        return RMQ_RCP_PUBACK;
+    case RMQ_PKT_PUBREL:
+    case RMQ_PKT_PUBCOMP:
+        return RMQ_RCP_PUBREL;
+    case RMQ_PKT_SUBACK:
+        return RMQ_RCP_SUBACK;
+    case RMQ_PKT_UNSUBACK:
+        return RMQ_RCP_UNSUBACK;
+    case RMQ_PKT_DISCONNECT:
+        return RMQ_RCP_DISCONNECT;
+    case RMQ_PKT_AUTH:
+        return RMQ_RCP_AUTH;
+    default:
+        return 0;
+    }
+}
+
+bool rmq_reason_valid(uint8_t rc, enum rmq_pkt_type type)
+{
+    return (reason_packets(rc) & packet_bit(type)) != 0;
+}
+
+uint8_t rmq_reason_for(enum rmq_pkt_type type, uint8_t rc)
+{
+    return rmq_reason_valid(rc, type) ? rc : RMQ_RC_UNSPECIFIED_ERROR;
 }
 
 uint8_t rmq_reason_to_v3_connack(uint8_t rc)

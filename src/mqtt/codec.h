@@ -104,57 +104,98 @@ enum rmq_pkt_type {
 /* "CONNECT", "PUBLISH", …; "RESERVED" for 0 and out-of-range values. Static. */
 const char *rmq_pkt_type_name(unsigned type);
 
-/* MQTT 5 reason codes (MQTT 5 §2.4). Some values have several names. */
+/*
+ * MQTT 5 reason codes (MQTT 5 §2.4): one table, RMQ_REASON_TABLE, generates
+ * the enum, rmq_reason_name() and rmq_reason_valid(). Columns: enum name,
+ * code, spec wording, the packets that may carry it (RMQ_RCP_* bits). The
+ * packet lists follow the normative lists of each packet (3.2.2.2 CONNACK,
+ * 3.4.2.1 PUBACK, 3.5.2.1 PUBREC, 3.6.2.1 PUBREL, 3.7.2.1 PUBCOMP, 3.9.3
+ * SUBACK, 3.11.3 UNSUBACK, 3.14.2.1 DISCONNECT, 3.15.2.1 AUTH); where the
+ * summary table 2-6 says more (0x8C in DISCONNECT) the packet's list wins.
+ */
+#define RMQ_RCP_CONNACK 0x01u
+#define RMQ_RCP_PUBACK 0x02u /* PUBACK and PUBREC */
+#define RMQ_RCP_PUBREL 0x04u /* PUBREL and PUBCOMP */
+#define RMQ_RCP_SUBACK 0x08u
+#define RMQ_RCP_UNSUBACK 0x10u
+#define RMQ_RCP_DISCONNECT 0x20u
+#define RMQ_RCP_AUTH 0x40u
+#define RMQ_RCP_ACKS_ (RMQ_RCP_CONNACK | RMQ_RCP_PUBACK | RMQ_RCP_SUBACK | RMQ_RCP_UNSUBACK)
+#define RMQ_RCP_CD_ (RMQ_RCP_CONNACK | RMQ_RCP_DISCONNECT)
+
+/* X(name, code, "spec wording", packets) */
+#define RMQ_REASON_TABLE(X)                                                                        \
+    X(SUCCESS, 0x00, "Success",                                                                    \
+      RMQ_RCP_ACKS_ | RMQ_RCP_PUBREL | RMQ_RCP_DISCONNECT | RMQ_RCP_AUTH)                          \
+    X(GRANTED_QOS1, 0x01, "Granted QoS 1", RMQ_RCP_SUBACK)                                         \
+    X(GRANTED_QOS2, 0x02, "Granted QoS 2", RMQ_RCP_SUBACK)                                         \
+    X(DISCONNECT_WITH_WILL, 0x04, "Disconnect with Will Message", RMQ_RCP_DISCONNECT)              \
+    X(NO_MATCHING_SUBSCRIBERS, 0x10, "No matching subscribers", RMQ_RCP_PUBACK)                    \
+    X(NO_SUBSCRIPTION_EXISTED, 0x11, "No subscription existed", RMQ_RCP_UNSUBACK)                  \
+    X(CONTINUE_AUTHENTICATION, 0x18, "Continue authentication", RMQ_RCP_AUTH)                      \
+    X(REAUTHENTICATE, 0x19, "Re-authenticate", RMQ_RCP_AUTH)                                       \
+    X(UNSPECIFIED_ERROR, 0x80, "Unspecified error", RMQ_RCP_ACKS_ | RMQ_RCP_DISCONNECT)            \
+    X(MALFORMED_PACKET, 0x81, "Malformed Packet", RMQ_RCP_CD_)                                     \
+    X(PROTOCOL_ERROR, 0x82, "Protocol Error", RMQ_RCP_CD_)                                         \
+    X(IMPLEMENTATION_SPECIFIC_ERROR, 0x83, "Implementation specific error",                        \
+      RMQ_RCP_ACKS_ | RMQ_RCP_DISCONNECT)                                                          \
+    X(UNSUPPORTED_PROTOCOL_VERSION, 0x84, "Unsupported Protocol Version", RMQ_RCP_CONNACK)         \
+    X(CLIENT_ID_NOT_VALID, 0x85, "Client Identifier not valid", RMQ_RCP_CONNACK)                   \
+    X(BAD_USERNAME_OR_PASSWORD, 0x86, "Bad User Name or Password", RMQ_RCP_CONNACK)                \
+    X(NOT_AUTHORIZED, 0x87, "Not authorized", RMQ_RCP_ACKS_ | RMQ_RCP_DISCONNECT)                  \
+    X(SERVER_UNAVAILABLE, 0x88, "Server unavailable", RMQ_RCP_CONNACK)                             \
+    X(SERVER_BUSY, 0x89, "Server busy", RMQ_RCP_CD_)                                               \
+    X(BANNED, 0x8A, "Banned", RMQ_RCP_CONNACK)                                                     \
+    X(SERVER_SHUTTING_DOWN, 0x8B, "Server shutting down", RMQ_RCP_DISCONNECT)                      \
+    X(BAD_AUTHENTICATION_METHOD, 0x8C, "Bad authentication method", RMQ_RCP_CONNACK)               \
+    X(KEEP_ALIVE_TIMEOUT, 0x8D, "Keep Alive timeout", RMQ_RCP_DISCONNECT)                          \
+    X(SESSION_TAKEN_OVER, 0x8E, "Session taken over", RMQ_RCP_DISCONNECT)                          \
+    X(TOPIC_FILTER_INVALID, 0x8F, "Topic Filter invalid",                                          \
+      RMQ_RCP_SUBACK | RMQ_RCP_UNSUBACK | RMQ_RCP_DISCONNECT)                                      \
+    X(TOPIC_NAME_INVALID, 0x90, "Topic Name invalid", RMQ_RCP_CD_ | RMQ_RCP_PUBACK)                \
+    X(PACKET_ID_IN_USE, 0x91, "Packet Identifier in use",                                          \
+      RMQ_RCP_PUBACK | RMQ_RCP_SUBACK | RMQ_RCP_UNSUBACK)                                          \
+    X(PACKET_ID_NOT_FOUND, 0x92, "Packet Identifier not found", RMQ_RCP_PUBREL)                    \
+    X(RECEIVE_MAXIMUM_EXCEEDED, 0x93, "Receive Maximum exceeded", RMQ_RCP_DISCONNECT)              \
+    X(TOPIC_ALIAS_INVALID, 0x94, "Topic Alias invalid", RMQ_RCP_DISCONNECT)                        \
+    X(PACKET_TOO_LARGE, 0x95, "Packet too large", RMQ_RCP_CD_)                                     \
+    X(MESSAGE_RATE_TOO_HIGH, 0x96, "Message rate too high", RMQ_RCP_DISCONNECT)                    \
+    X(QUOTA_EXCEEDED, 0x97, "Quota exceeded", RMQ_RCP_CD_ | RMQ_RCP_PUBACK | RMQ_RCP_SUBACK)       \
+    X(ADMINISTRATIVE_ACTION, 0x98, "Administrative action", RMQ_RCP_DISCONNECT)                    \
+    X(PAYLOAD_FORMAT_INVALID, 0x99, "Payload format invalid", RMQ_RCP_CD_ | RMQ_RCP_PUBACK)        \
+    X(RETAIN_NOT_SUPPORTED, 0x9A, "Retain not supported", RMQ_RCP_CD_)                             \
+    X(QOS_NOT_SUPPORTED, 0x9B, "QoS not supported", RMQ_RCP_CD_)                                   \
+    X(USE_ANOTHER_SERVER, 0x9C, "Use another server", RMQ_RCP_CD_)                                 \
+    X(SERVER_MOVED, 0x9D, "Server moved", RMQ_RCP_CD_)                                             \
+    X(SHARED_SUBS_NOT_SUPPORTED, 0x9E, "Shared Subscriptions not supported",                       \
+      RMQ_RCP_SUBACK | RMQ_RCP_DISCONNECT)                                                         \
+    X(CONNECTION_RATE_EXCEEDED, 0x9F, "Connection rate exceeded", RMQ_RCP_CD_)                     \
+    X(MAXIMUM_CONNECT_TIME, 0xA0, "Maximum connect time", RMQ_RCP_DISCONNECT)                      \
+    X(SUB_IDS_NOT_SUPPORTED, 0xA1, "Subscription Identifiers not supported",                       \
+      RMQ_RCP_SUBACK | RMQ_RCP_DISCONNECT)                                                         \
+    X(WILDCARD_SUBS_NOT_SUPPORTED, 0xA2, "Wildcard Subscriptions not supported",                   \
+      RMQ_RCP_SUBACK | RMQ_RCP_DISCONNECT)
+
 enum rmq_reason {
-    RMQ_RC_SUCCESS = 0x00,
+#define RMQ_REASON_ENUM(name, code, text, pkts) RMQ_RC_##name = code,
+    RMQ_REASON_TABLE(RMQ_REASON_ENUM)
+#undef RMQ_REASON_ENUM
+    /* Other names of 0x00 (MQTT 5 §2.4). */
     RMQ_RC_NORMAL_DISCONNECTION = 0x00,
     RMQ_RC_GRANTED_QOS0 = 0x00,
-    RMQ_RC_GRANTED_QOS1 = 0x01,
-    RMQ_RC_GRANTED_QOS2 = 0x02,
-    RMQ_RC_DISCONNECT_WITH_WILL = 0x04,
-    RMQ_RC_NO_MATCHING_SUBSCRIBERS = 0x10,
-    RMQ_RC_NO_SUBSCRIPTION_EXISTED = 0x11,
-    RMQ_RC_CONTINUE_AUTHENTICATION = 0x18,
-    RMQ_RC_REAUTHENTICATE = 0x19,
-    RMQ_RC_UNSPECIFIED_ERROR = 0x80,
-    RMQ_RC_MALFORMED_PACKET = 0x81,
-    RMQ_RC_PROTOCOL_ERROR = 0x82,
-    RMQ_RC_IMPLEMENTATION_SPECIFIC_ERROR = 0x83,
-    RMQ_RC_UNSUPPORTED_PROTOCOL_VERSION = 0x84,
-    RMQ_RC_CLIENT_ID_NOT_VALID = 0x85,
-    RMQ_RC_BAD_USERNAME_OR_PASSWORD = 0x86,
-    RMQ_RC_NOT_AUTHORIZED = 0x87,
-    RMQ_RC_SERVER_UNAVAILABLE = 0x88,
-    RMQ_RC_SERVER_BUSY = 0x89,
-    RMQ_RC_BANNED = 0x8A,
-    RMQ_RC_SERVER_SHUTTING_DOWN = 0x8B,
-    RMQ_RC_BAD_AUTHENTICATION_METHOD = 0x8C,
-    RMQ_RC_KEEP_ALIVE_TIMEOUT = 0x8D,
-    RMQ_RC_SESSION_TAKEN_OVER = 0x8E,
-    RMQ_RC_TOPIC_FILTER_INVALID = 0x8F,
-    RMQ_RC_TOPIC_NAME_INVALID = 0x90,
-    RMQ_RC_PACKET_ID_IN_USE = 0x91,
-    RMQ_RC_PACKET_ID_NOT_FOUND = 0x92,
-    RMQ_RC_RECEIVE_MAXIMUM_EXCEEDED = 0x93,
-    RMQ_RC_TOPIC_ALIAS_INVALID = 0x94,
-    RMQ_RC_PACKET_TOO_LARGE = 0x95,
-    RMQ_RC_MESSAGE_RATE_TOO_HIGH = 0x96,
-    RMQ_RC_QUOTA_EXCEEDED = 0x97,
-    RMQ_RC_ADMINISTRATIVE_ACTION = 0x98,
-    RMQ_RC_PAYLOAD_FORMAT_INVALID = 0x99,
-    RMQ_RC_RETAIN_NOT_SUPPORTED = 0x9A,
-    RMQ_RC_QOS_NOT_SUPPORTED = 0x9B,
-    RMQ_RC_USE_ANOTHER_SERVER = 0x9C,
-    RMQ_RC_SERVER_MOVED = 0x9D,
-    RMQ_RC_SHARED_SUBS_NOT_SUPPORTED = 0x9E,
-    RMQ_RC_CONNECTION_RATE_EXCEEDED = 0x9F,
-    RMQ_RC_MAXIMUM_CONNECT_TIME = 0xA0,
-    RMQ_RC_SUB_IDS_NOT_SUPPORTED = 0xA1,
-    RMQ_RC_WILDCARD_SUBS_NOT_SUPPORTED = 0xA2,
 };
 
 /* "Success", "Malformed Packet", … (spec wording); "Unknown" otherwise. Static. */
 const char *rmq_reason_name(uint8_t rc);
+
+/* May a packet of `type` carry reason code rc in MQTT 5? (The table's packet
+ * column; false for types without a reason code.) */
+bool rmq_reason_valid(uint8_t rc, enum rmq_pkt_type type);
+
+/* rc when a packet of `type` may carry it, else RMQ_RC_UNSPECIFIED_ERROR
+ * (valid in every packet with failure codes): for the broker choosing a
+ * reason, so that a code meant for one packet never goes out in another. */
+uint8_t rmq_reason_for(enum rmq_pkt_type type, uint8_t rc);
 
 /* MQTT 3.1 / 3.1.1 CONNACK return codes. */
 enum rmq_v3_connack_rc {

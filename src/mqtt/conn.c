@@ -245,7 +245,7 @@ static void send_disconnect(struct rmq_mqtt_conn *mc, uint8_t reason, const char
     struct rmq_packet p_pkt;
     struct rmq_packet *p = &p_pkt;
     rmq_codec_packet_init(p, RMQ_PKT_DISCONNECT);
-    p->disconnect.reason = reason;
+    p->disconnect.reason = rmq_reason_for(RMQ_PKT_DISCONNECT, reason); /* one vocabulary */
     /* Always a reason string: it also makes the packet long enough for
      * clients (paho 1.6) that read the reason code only when properties follow. */
     rs = rs ? rs : rmq_reason_name(reason);

@@ -21,7 +21,7 @@ static void connack_fail(struct rmq_mqtt_conn *mc, uint8_t level, uint8_t reason
     struct rmq_packet p_pkt;
     struct rmq_packet *p = &p_pkt;
     rmq_codec_packet_init(p, RMQ_PKT_CONNACK);
-    p->connack.reason = reason;
+    p->connack.reason = rmq_reason_for(RMQ_PKT_CONNACK, reason);
     struct rmq_buf *out = mc->io->outbuf(mc->net);
     uint8_t v = level == RMQ_MQTT_V5 ? RMQ_MQTT_V5 : RMQ_MQTT_V311;
     if (v == RMQ_MQTT_V5 && mc->problem_info && what) {

@@ -261,6 +261,32 @@ static void test_core__inflight_window_then_bounded_queue(void **state)
     rmq_broker_free(b);
 }
 
+/* The core sends only reason codes the packet may carry (codec.h reason
+ * table): a kick with a CONNACK-only code goes out as 0x80 in DISCONNECT. */
+static void test_core__kick_sends_only_disconnect_reason_codes(void **state)
+{
+    (void)state;
+    static const struct {
+        uint8_t asked, sent;
+    } cases[] = {{RMQ_RC_SESSION_TAKEN_OVER, RMQ_RC_SESSION_TAKEN_OVER},
+                 {RMQ_RC_SERVER_SHUTTING_DOWN, RMQ_RC_SERVER_SHUTTING_DOWN},
+                 {RMQ_RC_SERVER_UNAVAILABLE, RMQ_RC_UNSPECIFIED_ERROR},
+                 {RMQ_RC_BANNED, RMQ_RC_UNSPECIFIED_ERROR}};
+    struct rmq_broker *b = new_broker(10, 10);
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        struct fake_net *n = client(b, "k", RMQ_MQTT_V5);
+        rmq_mqtt_conn_kick(n->mc, cases[i].asked, NULL);
+        struct rmq_packet p;
+        uint8_t st[256];
+        assert_true(take(n, &p, st, sizeof st));
+        assert_int_equal(p.type, RMQ_PKT_DISCONNECT);
+        assert_int_equal(p.disconnect.reason, cases[i].sent);
+        assert_true(n->closed);
+        drop(n);
+    }
+    rmq_broker_free(b);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -268,6 +294,7 @@ int main(void)
         cmocka_unit_test(test_core__no_local_skips_own_messages),
         cmocka_unit_test(test_core__shared_group_delivers_once),
         cmocka_unit_test(test_core__inflight_window_then_bounded_queue),
+        cmocka_unit_test(test_core__kick_sends_only_disconnect_reason_codes),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
