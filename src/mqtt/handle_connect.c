@@ -240,7 +240,12 @@ static void attach_session(struct rmq_mqtt_conn *mc, const struct rmq_connect *c
     }
     if (s) {
         *present = true;
-        /* MQTT-3.1.3-9: a resumed session cancels the delayed will. */
+        /* MQTT-3.1.2-8: a will whose delay has passed is due, even when the
+         * tick has not published it yet; MQTT-3.1.3-9: one still waiting is
+         * cancelled by the resume. */
+        if (s->will && s->will_at <= rmq_now_ms()) {
+            rmq_session_publish_will(b, s);
+        }
         rmq_msg_unref(s->will);
         s->will = NULL;
         s->expire_at = 0;
