@@ -507,8 +507,7 @@ static bool flags_ok(unsigned type, uint8_t flags, uint8_t version)
 {
     switch (type) {
     case RMQ_PKT_PUBLISH:
-        return ((flags >> 1) & 0x03) != 3 &&                    /* MQTT-3.3.1-4 */
-               !((flags & 0x08) && ((flags >> 1) & 0x03) == 0); /* MQTT-3.3.1-2 */
+        return ((flags >> 1) & 0x03) != 3; /* MQTT-3.3.1-4 */
     case RMQ_PKT_PUBREL:
     case RMQ_PKT_SUBSCRIBE:
     case RMQ_PKT_UNSUBSCRIBE:
@@ -569,6 +568,10 @@ static rmq_err type_ok(struct rmq_dec *d, unsigned type, uint8_t flags, uint8_t 
     }
     if (!flags_ok(type, flags, version)) {
         return rmq_dec_fail(d, RMQ_RC_MALFORMED_PACKET); /* MQTT-2.1.3-1 */
+    }
+    if (type == RMQ_PKT_PUBLISH && (flags & 0x08) && ((flags >> 1) & 0x03) == 0) {
+        /* MQTT-3.3.1-2: DUP on QoS 0 parses fine but breaks a rule (v5 4.13). */
+        return rmq_dec_fail(d, RMQ_RC_PROTOCOL_ERROR);
     }
     return RMQ_OK;
 }

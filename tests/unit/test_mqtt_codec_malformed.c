@@ -122,7 +122,7 @@
     X(test_decode_connack__rejects_extra_bytes_v311, 4, CLI, "20 03 00 00 00", MAL, 0x81)          \
     /* ---- PUBLISH ---- */                                                                        \
     X(test_decode_publish__rejects_qos_3, 4, SRV, "36 05 00 01 61 00 01", MAL, 0x81)               \
-    X(test_decode_publish__rejects_dup_with_qos_0, 4, SRV, "38 03 00 01 61", MAL, 0x81)            \
+    X(test_decode_publish__rejects_dup_with_qos_0, 4, SRV, "38 03 00 01 61", MAL, 0x82)            \
     X(test_decode_publish__rejects_topic_with_wildcard, 4, SRV, "30 03 00 01 23", MAL, 0x90)       \
     X(test_decode_publish__rejects_topic_with_plus, 5, SRV, "30 06 00 03 61 2b 62 00", MAL, 0x90)  \
     X(test_decode_publish__rejects_empty_topic_v311, 4, SRV, "30 02 00 00", MAL, 0x82)             \
