@@ -38,6 +38,7 @@ struct delivery {
     uint8_t qos;
     uint8_t state; /* enum delivery_state, when in flight */
     bool retain;
+    int64_t sent_at; /* ms, last sent while in flight (mqtt.retry_interval) */
     uint8_t n_sub_ids;
     uint32_t sub_ids[]; /* n_sub_ids */
 };

@@ -337,6 +337,7 @@ void rmq_handle_pubrec(struct rmq_mqtt_conn *mc, const struct rmq_packet *p)
         return;
     }
     d->state = D_WAIT_COMP;
+    d->sent_at = rmq_now_ms(); /* the PUBREL's retry clock */
     rmq_conn_send_ack(mc, RMQ_PKT_PUBREL, pid, 0);
 }
 
