@@ -60,7 +60,9 @@ static rmq_err run(enum kind k, const uint8_t *wire, size_t len, size_t *count)
 {
     uint8_t *copy = malloc(len ? len : 1);
     assert_non_null(copy);
-    memcpy(copy, wire, len);
+    if (len) {
+        memcpy(copy, wire, len);
+    }
     struct rmq_iter it = rmq_iter_of((struct rmq_bytes){copy, len});
     rmq_err e;
     *count = 0;
