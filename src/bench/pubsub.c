@@ -172,7 +172,7 @@ static void ps_on_packet(struct bclient *c, const struct rmq_packet *pk)
     struct ps_run *r = p->run;
     switch (pk->type) {
     case RMQ_PKT_SUBACK:
-        if (pk->suback.n_reasons && pk->suback.reasons[0] >= 0x80) {
+        if (pk->suback.reasons.len && pk->suback.reasons.p[0] >= 0x80) {
             bench_errors_add(&r->errs, "suback_refused");
         }
         if (!p->ready) {
@@ -240,12 +240,15 @@ static void ps_on_ready(struct bclient *c)
         rmq_codec_packet_init(&s, RMQ_PKT_SUBSCRIBE);
         s.subscribe.packet_id = 1;
         s.subscribe.n_entries = 1;
-        /* Arrays are not cleared by rmq_codec_packet_init: set the whole entry. */
-        s.subscribe.entries[0] = (struct rmq_sub_entry){
+        struct rmq_sub_entry e = {
             .filter = {(const uint8_t *)topic, strlen(topic)},
             .qos = r->o->qos,
         };
-        if (bclient_send(c, &s) != RMQ_OK) {
+        uint8_t entry[sizeof topic + 3];
+        size_t len = 0;
+        rmq_err err = rmq_put_sub_entry(entry, sizeof entry, &len, &e);
+        s.subscribe.entries = (struct rmq_bytes){entry, len};
+        if (err != RMQ_OK || bclient_send(c, &s) != RMQ_OK) {
             bench_errors_add(&r->errs, "send");
         }
     }

@@ -429,7 +429,10 @@ static const struct rmq_cfg_key keys[] = {
      .min = SEC,
      .max = DAY,
      .doc = "How long an outgoing QoS 1/2 message may stay unacknowledged before it is "
-            "sent again, as in EMQX (MQTT 3.1.1 and 5 allow a resend only on reconnect).",
+            "sent again on the same connection (PUBLISH with DUP set, or PUBREL again for "
+            "QoS 2), as in EMQX; checked every 250 ms. MQTT 3.1 and 3.1.1 clients only: "
+            "MQTT 5 forbids a resend except on reconnect (MQTT-4.4.0-1), so MQTT 5 clients "
+            "get unacknowledged messages again when they resume their session.",
      .example = "10s"},
     {.path = "mqtt.max_awaiting_rel",
      .type = RMQ_CFG_INT,

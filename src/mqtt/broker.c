@@ -22,10 +22,7 @@ struct rmq_broker *rmq_broker_new(const struct rmq_settings *settings)
     rmq_hmap_init(&b->sessions);
     b->router = rmq_router_new(session_online);
     b->retained = rmq_retained_new();
-    b->in_pkt = malloc(sizeof *b->in_pkt);
-    b->out_pkt = malloc(sizeof *b->out_pkt);
-    b->ack_pkt = malloc(sizeof *b->ack_pkt);
-    if (!b->router || !b->retained || !b->in_pkt || !b->out_pkt || !b->ack_pkt) {
+    if (!b->router || !b->retained) {
         rmq_broker_free(b);
         return NULL;
     }
@@ -54,9 +51,6 @@ void rmq_broker_free(struct rmq_broker *b)
     rmq_router_free(b->router);
     rmq_retained_free(b->retained);
     free(b->targets);
-    free(b->in_pkt);
-    free(b->out_pkt);
-    free(b->ack_pkt);
     free(b);
 }
 

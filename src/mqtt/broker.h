@@ -38,7 +38,7 @@
 #include "common/buf.h"
 #include "common/err.h"
 #include "config/settings.h"
-#include "net/transport.h"
+#include "common/peer_info.h"
 
 struct rmq_broker;
 struct rmq_mqtt_conn;

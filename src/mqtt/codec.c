@@ -116,11 +116,6 @@ static bool has_wildcard(struct rmq_bytes s)
     return memchr(s.p, '+', s.len) != NULL || memchr(s.p, '#', s.len) != NULL;
 }
 
-static bool reason_in(uint8_t rc, const uint8_t *set, size_t n)
-{
-    return memchr(set, rc, n) != NULL;
-}
-
 static rmq_err expect_end(struct rmq_dec *d)
 {
     return rmq_reader_left(&d->r) == 0 ? RMQ_OK : rmq_dec_fail(d, RMQ_RC_MALFORMED_PACKET);
@@ -227,10 +222,6 @@ static rmq_err decode_connect(struct rmq_dec *d, const struct rmq_codec_limits *
 
 /* ---- CONNACK ---- */
 
-static const uint8_t connack_rcs[] = {0x00, 0x80, 0x81, 0x82, 0x83, 0x84, 0x85, 0x86,
-                                      0x87, 0x88, 0x89, 0x8A, 0x8C, 0x90, 0x95, 0x97,
-                                      0x99, 0x9A, 0x9B, 0x9C, 0x9D, 0x9F};
-
 static rmq_err decode_connack(struct rmq_dec *d, struct rmq_connack *c)
 {
     uint8_t flags = 0, rc = 0;
@@ -241,7 +232,7 @@ static rmq_err decode_connack(struct rmq_dec *d, struct rmq_connack *c)
     }
     c->session_present = flags & 0x01;
     if (d->version == RMQ_MQTT_V5) {
-        if (!reason_in(rc, connack_rcs, sizeof connack_rcs)) {
+        if (!rmq_reason_valid(rc, RMQ_PKT_CONNACK)) {
             return rmq_dec_fail(d, RMQ_RC_PROTOCOL_ERROR);
         }
         c->reason = rc;
@@ -291,9 +282,6 @@ static rmq_err decode_publish(struct rmq_dec *d, uint8_t flags, struct rmq_publi
 
 /* ---- PUBACK, PUBREC, PUBREL, PUBCOMP ---- */
 
-static const uint8_t puback_rcs[] = {0x00, 0x10, 0x80, 0x83, 0x87, 0x90, 0x91, 0x97, 0x99};
-static const uint8_t pubrel_rcs[] = {0x00, 0x92};
-
 static rmq_err decode_ack(struct rmq_dec *d, unsigned type, struct rmq_ack *a)
 {
     RMQ_TRY(packet_id(d, &a->packet_id));
@@ -301,10 +289,7 @@ static rmq_err decode_ack(struct rmq_dec *d, unsigned type, struct rmq_ack *a)
         return expect_end(d); /* v5 3.4.2.1: no reason code means 0x00 */
     }
     RMQ_TRY(rmq_dec_u8(d, &a->reason));
-    bool ok = (type == RMQ_PKT_PUBACK || type == RMQ_PKT_PUBREC)
-                  ? reason_in(a->reason, puback_rcs, sizeof puback_rcs)
-                  : reason_in(a->reason, pubrel_rcs, sizeof pubrel_rcs);
-    if (!ok) {
+    if (!rmq_reason_valid(a->reason, (enum rmq_pkt_type)type)) {
         return rmq_dec_fail(d, RMQ_RC_PROTOCOL_ERROR);
     }
     if (rmq_reader_left(&d->r) > 0) { /* v5 3.4.2.2: no property length means 0 */
@@ -339,22 +324,27 @@ static rmq_err sub_options(struct rmq_dec *d, uint8_t o, struct rmq_sub_entry *e
     return RMQ_OK;
 }
 
+/* The rest of the body, borrowed as a list (codec.h LISTS). */
+static struct rmq_bytes rest(const struct rmq_dec *d)
+{
+    struct rmq_bytes b = {d->r.data + d->r.off, rmq_reader_left(&d->r)};
+    return b;
+}
+
 static rmq_err decode_subscribe(struct rmq_dec *d, struct rmq_subscribe *s)
 {
     RMQ_TRY(packet_id(d, &s->packet_id));
     if (d->version == RMQ_MQTT_V5) {
         RMQ_TRY(rmq_props_decode(d, RMQ_PCTX_SUBSCRIBE, &s->props));
     }
+    s->entries = rest(d);
     while (rmq_reader_left(&d->r) > 0) {
         struct rmq_sub_entry e = {0};
         uint8_t o = 0;
         RMQ_TRY(rmq_dec_str(d, &e.filter));
         RMQ_TRY(rmq_dec_u8(d, &o));
         RMQ_TRY(sub_options(d, o, &e));
-        if (s->n_entries >= RMQ_CODEC_MAX_TOPICS) {
-            return rmq_dec_fail(d, RMQ_RC_QUOTA_EXCEEDED);
-        }
-        s->entries[s->n_entries++] = e;
+        s->n_entries++;
     }
     if (s->n_entries == 0) {
         return rmq_dec_fail(d, RMQ_RC_PROTOCOL_ERROR); /* MQTT-3.8.3-3 */
@@ -363,10 +353,6 @@ static rmq_err decode_subscribe(struct rmq_dec *d, struct rmq_subscribe *s)
 }
 
 /* ---- SUBACK, UNSUBACK ---- */
-
-static const uint8_t suback_rcs[] = {0x00, 0x01, 0x02, 0x80, 0x83, 0x87,
-                                     0x8F, 0x91, 0x97, 0x9E, 0xA1, 0xA2};
-static const uint8_t unsuback_rcs[] = {0x00, 0x11, 0x80, 0x83, 0x87, 0x8F, 0x91};
 
 static rmq_err decode_suback(struct rmq_dec *d, unsigned type, struct rmq_suback *s)
 {
@@ -379,24 +365,20 @@ static rmq_err decode_suback(struct rmq_dec *d, unsigned type, struct rmq_suback
         RMQ_TRY(rmq_props_decode(d, type == RMQ_PKT_SUBACK ? RMQ_PCTX_SUBACK : RMQ_PCTX_UNSUBACK,
                                  &s->props));
     }
+    s->reasons = rest(d);
     while (rmq_reader_left(&d->r) > 0) {
         uint8_t rc = 0;
         RMQ_TRY(rmq_dec_u8(d, &rc));
         bool ok;
-        if (type == RMQ_PKT_UNSUBACK) {
-            ok = reason_in(rc, unsuback_rcs, sizeof unsuback_rcs);
-        } else if (v5) {
-            ok = reason_in(rc, suback_rcs, sizeof suback_rcs);
+        if (v5) {
+            ok = rmq_reason_valid(rc, (enum rmq_pkt_type)type);
         } else {
             ok = rc <= 2 || rc == 0x80; /* 3.1.1 MQTT-3.9.3-2 */
         }
         if (!ok) {
             return rmq_dec_fail(d, v5 ? RMQ_RC_PROTOCOL_ERROR : RMQ_RC_MALFORMED_PACKET);
         }
-        if (s->n_reasons >= RMQ_CODEC_MAX_TOPICS) {
-            return rmq_dec_fail(d, RMQ_RC_QUOTA_EXCEEDED);
-        }
-        s->reasons[s->n_reasons++] = rc;
+        s->n_reasons++;
     }
     if (s->n_reasons == 0) {
         return rmq_dec_fail(d, RMQ_RC_PROTOCOL_ERROR);
@@ -412,13 +394,11 @@ static rmq_err decode_unsubscribe(struct rmq_dec *d, struct rmq_unsubscribe *u)
     if (d->version == RMQ_MQTT_V5) {
         RMQ_TRY(rmq_props_decode(d, RMQ_PCTX_UNSUBSCRIBE, &u->props));
     }
+    u->filters = rest(d);
     while (rmq_reader_left(&d->r) > 0) {
         struct rmq_bytes f;
         RMQ_TRY(rmq_dec_str(d, &f));
-        if (u->n_filters >= RMQ_CODEC_MAX_TOPICS) {
-            return rmq_dec_fail(d, RMQ_RC_QUOTA_EXCEEDED);
-        }
-        u->filters[u->n_filters++] = f;
+        u->n_filters++;
     }
     if (u->n_filters == 0) {
         return rmq_dec_fail(d, RMQ_RC_PROTOCOL_ERROR); /* MQTT-3.10.3-2 */
@@ -428,20 +408,15 @@ static rmq_err decode_unsubscribe(struct rmq_dec *d, struct rmq_unsubscribe *u)
 
 /* ---- DISCONNECT, AUTH ---- */
 
-static const uint8_t disconnect_rcs[] = {0x00, 0x04, 0x80, 0x81, 0x82, 0x83, 0x87, 0x89, 0x8B, 0x8D,
-                                         0x8E, 0x8F, 0x90, 0x93, 0x94, 0x95, 0x96, 0x97, 0x98, 0x99,
-                                         0x9A, 0x9B, 0x9C, 0x9D, 0x9E, 0x9F, 0xA0, 0xA1, 0xA2};
-static const uint8_t auth_rcs[] = {0x00, 0x18, 0x19};
-
 /* reason + props, both optional (v5 3.14.2.1, 3.15.2.1). */
-static rmq_err decode_reason_props(struct rmq_dec *d, enum rmq_prop_ctx ctx, const uint8_t *set,
-                                   size_t nset, uint8_t *reason, struct rmq_props *props)
+static rmq_err decode_reason_props(struct rmq_dec *d, enum rmq_prop_ctx ctx, unsigned type,
+                                   uint8_t *reason, struct rmq_props *props)
 {
     if (d->version != RMQ_MQTT_V5 || rmq_reader_left(&d->r) == 0) {
         return expect_end(d);
     }
     RMQ_TRY(rmq_dec_u8(d, reason));
-    if (!reason_in(*reason, set, nset)) {
+    if (!rmq_reason_valid(*reason, (enum rmq_pkt_type)type)) {
         return rmq_dec_fail(d, RMQ_RC_PROTOCOL_ERROR);
     }
     if (rmq_reader_left(&d->r) > 0) {
@@ -450,82 +425,52 @@ static rmq_err decode_reason_props(struct rmq_dec *d, enum rmq_prop_ctx ctx, con
     return expect_end(d);
 }
 
-/* ---- packet init: scalar heads only (codec.h ARRAYS) ---- */
+/* ---- packet init ---- */
 
-/* The layout rule rmq_codec_packet_init relies on: in each struct, the
- * property sets and arrays come last and nothing follows them (alignment
- * padding, less than 8 bytes, aside). */
-#define END_OF(T, m) (offsetof(T, m) + sizeof(((T *)0)->m))
-#define LAST_IS(T, m) (sizeof(T) - END_OF(T, m) < 8)
-#define RIGHT_AFTER(T, a, b) (offsetof(T, b) >= END_OF(T, a) && offsetof(T, b) - END_OF(T, a) < 8)
-_Static_assert(RIGHT_AFTER(struct rmq_props, sub_ids, user_props) &&
-                   LAST_IS(struct rmq_props, user_props),
-               "rmq_props: arrays last");
-_Static_assert(RIGHT_AFTER(struct rmq_connect, props, will_props) &&
-                   LAST_IS(struct rmq_connect, will_props),
-               "rmq_connect: props last");
-_Static_assert(LAST_IS(struct rmq_connack, props) && LAST_IS(struct rmq_publish, props) &&
-                   LAST_IS(struct rmq_ack, props) && LAST_IS(struct rmq_disconnect, props) &&
-                   LAST_IS(struct rmq_auth, props),
-               "props last");
-_Static_assert(RIGHT_AFTER(struct rmq_subscribe, props, entries) &&
-                   LAST_IS(struct rmq_subscribe, entries) &&
-                   RIGHT_AFTER(struct rmq_suback, props, reasons) &&
-                   LAST_IS(struct rmq_suback, reasons) &&
-                   RIGHT_AFTER(struct rmq_unsubscribe, props, filters) &&
-                   LAST_IS(struct rmq_unsubscribe, filters),
-               "props then array, last");
-
-/* Zeroes the head of member m (everything before its props) and the head of
- * its props. */
-#define INIT_HEAD(p, m, T)                                                                         \
-    do {                                                                                           \
-        memset(&(p)->m, 0, offsetof(T, props));                                                    \
-        rmq_props_init(&(p)->m.props);                                                             \
-    } while (0)
+/* Zeroes the member of `type` only: a PUBLISH is about a third of a CONNECT,
+ * and this runs once per packet decoded or sent. */
+#define ZERO(m) memset(&p->m, 0, sizeof p->m)
 
 void rmq_codec_packet_init(struct rmq_packet *p, enum rmq_pkt_type type)
 {
-    p->type = type;
     switch (type) {
     case RMQ_PKT_CONNECT:
-        INIT_HEAD(p, connect, struct rmq_connect);
-        rmq_props_init(&p->connect.will_props);
+        ZERO(connect);
         break;
     case RMQ_PKT_CONNACK:
-        INIT_HEAD(p, connack, struct rmq_connack);
+        ZERO(connack);
         break;
     case RMQ_PKT_PUBLISH:
-        INIT_HEAD(p, publish, struct rmq_publish);
+        ZERO(publish);
         break;
     case RMQ_PKT_PUBACK:
     case RMQ_PKT_PUBREC:
     case RMQ_PKT_PUBREL:
     case RMQ_PKT_PUBCOMP:
-        INIT_HEAD(p, ack, struct rmq_ack);
+        ZERO(ack);
         break;
     case RMQ_PKT_SUBSCRIBE:
-        INIT_HEAD(p, subscribe, struct rmq_subscribe);
+        ZERO(subscribe);
         break;
     case RMQ_PKT_SUBACK:
-        INIT_HEAD(p, suback, struct rmq_suback);
-        break;
     case RMQ_PKT_UNSUBACK:
-        INIT_HEAD(p, unsuback, struct rmq_suback);
+        ZERO(suback);
         break;
     case RMQ_PKT_UNSUBSCRIBE:
-        INIT_HEAD(p, unsubscribe, struct rmq_unsubscribe);
+        ZERO(unsubscribe);
         break;
     case RMQ_PKT_DISCONNECT:
-        INIT_HEAD(p, disconnect, struct rmq_disconnect);
+        ZERO(disconnect);
         break;
     case RMQ_PKT_AUTH:
-        INIT_HEAD(p, auth, struct rmq_auth);
+        ZERO(auth);
         break;
     default: /* PINGREQ, PINGRESP, reserved: no body */
         break;
     }
+    p->type = type;
 }
+#undef ZERO
 
 /* ---- fixed header and dispatch ---- */
 
@@ -562,8 +507,7 @@ static bool flags_ok(unsigned type, uint8_t flags, uint8_t version)
 {
     switch (type) {
     case RMQ_PKT_PUBLISH:
-        return ((flags >> 1) & 0x03) != 3 &&                    /* MQTT-3.3.1-4 */
-               !((flags & 0x08) && ((flags >> 1) & 0x03) == 0); /* MQTT-3.3.1-2 */
+        return ((flags >> 1) & 0x03) != 3; /* MQTT-3.3.1-4 */
     case RMQ_PKT_PUBREL:
     case RMQ_PKT_SUBSCRIBE:
     case RMQ_PKT_UNSUBSCRIBE:
@@ -577,8 +521,6 @@ static bool flags_ok(unsigned type, uint8_t flags, uint8_t version)
 static rmq_err decode_body(struct rmq_dec *d, unsigned type, uint8_t flags,
                            const struct rmq_codec_limits *lim, struct rmq_packet *out)
 {
-    /* Only the scalar heads are cleared: arrays are valid up to their counts
-     * (codec.h ARRAYS), so a PUBLISH decode does not zero kilobytes. */
     rmq_codec_packet_init(out, (enum rmq_pkt_type)type);
     switch (type) {
     case RMQ_PKT_CONNECT:
@@ -603,11 +545,10 @@ static rmq_err decode_body(struct rmq_dec *d, unsigned type, uint8_t flags,
     case RMQ_PKT_PINGRESP:
         return expect_end(d);
     case RMQ_PKT_DISCONNECT:
-        return decode_reason_props(d, RMQ_PCTX_DISCONNECT, disconnect_rcs, sizeof disconnect_rcs,
-                                   &out->disconnect.reason, &out->disconnect.props);
+        return decode_reason_props(d, RMQ_PCTX_DISCONNECT, type, &out->disconnect.reason,
+                                   &out->disconnect.props);
     case RMQ_PKT_AUTH:
-        return decode_reason_props(d, RMQ_PCTX_AUTH, auth_rcs, sizeof auth_rcs, &out->auth.reason,
-                                   &out->auth.props);
+        return decode_reason_props(d, RMQ_PCTX_AUTH, type, &out->auth.reason, &out->auth.props);
     default:
         return rmq_dec_fail(d, RMQ_RC_MALFORMED_PACKET);
     }
@@ -627,6 +568,10 @@ static rmq_err type_ok(struct rmq_dec *d, unsigned type, uint8_t flags, uint8_t 
     }
     if (!flags_ok(type, flags, version)) {
         return rmq_dec_fail(d, RMQ_RC_MALFORMED_PACKET); /* MQTT-2.1.3-1 */
+    }
+    if (type == RMQ_PKT_PUBLISH && (flags & 0x08) && ((flags >> 1) & 0x03) == 0) {
+        /* MQTT-3.3.1-2: DUP on QoS 0 parses fine but breaks a rule (v5 4.13). */
+        return rmq_dec_fail(d, RMQ_RC_PROTOCOL_ERROR);
     }
     return RMQ_OK;
 }
@@ -699,95 +644,61 @@ const char *rmq_pkt_type_name(unsigned type)
 const char *rmq_reason_name(uint8_t rc)
 {
     switch (rc) {
-    case 0x00:
-        return "Success";
-    case 0x01:
-        return "Granted QoS 1";
-    case 0x02:
-        return "Granted QoS 2";
-    case 0x04:
-        return "Disconnect with Will Message";
-    case 0x10:
-        return "No matching subscribers";
-    case 0x11:
-        return "No subscription existed";
-    case 0x18:
-        return "Continue authentication";
-    case 0x19:
-        return "Re-authenticate";
-    case 0x80:
-        return "Unspecified error";
-    case 0x81:
-        return "Malformed Packet";
-    case 0x82:
-        return "Protocol Error";
-    case 0x83:
-        return "Implementation specific error";
-    case 0x84:
-        return "Unsupported Protocol Version";
-    case 0x85:
-        return "Client Identifier not valid";
-    case 0x86:
-        return "Bad User Name or Password";
-    case 0x87:
-        return "Not authorized";
-    case 0x88:
-        return "Server unavailable";
-    case 0x89:
-        return "Server busy";
-    case 0x8A:
-        return "Banned";
-    case 0x8B:
-        return "Server shutting down";
-    case 0x8C:
-        return "Bad authentication method";
-    case 0x8D:
-        return "Keep Alive timeout";
-    case 0x8E:
-        return "Session taken over";
-    case 0x8F:
-        return "Topic Filter invalid";
-    case 0x90:
-        return "Topic Name invalid";
-    case 0x91:
-        return "Packet Identifier in use";
-    case 0x92:
-        return "Packet Identifier not found";
-    case 0x93:
-        return "Receive Maximum exceeded";
-    case 0x94:
-        return "Topic Alias invalid";
-    case 0x95:
-        return "Packet too large";
-    case 0x96:
-        return "Message rate too high";
-    case 0x97:
-        return "Quota exceeded";
-    case 0x98:
-        return "Administrative action";
-    case 0x99:
-        return "Payload format invalid";
-    case 0x9A:
-        return "Retain not supported";
-    case 0x9B:
-        return "QoS not supported";
-    case 0x9C:
-        return "Use another server";
-    case 0x9D:
-        return "Server moved";
-    case 0x9E:
-        return "Shared Subscriptions not supported";
-    case 0x9F:
-        return "Connection rate exceeded";
-    case 0xA0:
-        return "Maximum connect time";
-    case 0xA1:
-        return "Subscription Identifiers not supported";
-    case 0xA2:
-        return "Wildcard Subscriptions not supported";
+#define RMQ_REASON_NAME(name, code, text, pkts)                                                    \
+    case code:                                                                                     \
+        return text;
+        RMQ_REASON_TABLE(RMQ_REASON_NAME)
+#undef RMQ_REASON_NAME
     default:
         return "Unknown";
     }
+}
+
+static unsigned reason_packets(uint8_t rc)
+{
+    switch (rc) {
+#define RMQ_REASON_PKTS(name, code, text, pkts)                                                    \
+    case code:                                                                                     \
+        return pkts;
+        RMQ_REASON_TABLE(RMQ_REASON_PKTS)
+#undef RMQ_REASON_PKTS
+    default:
+        return 0;
+    }
+}
+
+static unsigned packet_bit(enum rmq_pkt_type type)
+{
+    switch (type) {
+    case RMQ_PKT_CONNACK:
+        return RMQ_RCP_CONNACK;
+    case RMQ_PKT_PUBACK:
+    case RMQ_PKT_PUBREC:
+        return RMQ_RCP_PUBACK;
+    case RMQ_PKT_PUBREL:
+    case RMQ_PKT_PUBCOMP:
+        return RMQ_RCP_PUBREL;
+    case RMQ_PKT_SUBACK:
+        return RMQ_RCP_SUBACK;
+    case RMQ_PKT_UNSUBACK:
+        return RMQ_RCP_UNSUBACK;
+    case RMQ_PKT_DISCONNECT:
+        return RMQ_RCP_DISCONNECT;
+    case RMQ_PKT_AUTH:
+        return RMQ_RCP_AUTH;
+    default:
+        return 0;
+    }
+}
+
+bool rmq_reason_valid(uint8_t rc, enum rmq_pkt_type type)
+{
+    return (reason_packets(rc) & packet_bit(type)) != 0;
+}
+
+uint8_t rmq_reason_for(enum rmq_pkt_type type, uint8_t rc)
+{
+    return rmq_reason_valid(rc, type) ? rc : RMQ_RC_UNSPECIFIED_ERROR;
 }
 
 uint8_t rmq_reason_to_v3_connack(uint8_t rc)

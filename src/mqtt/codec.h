@@ -31,37 +31,24 @@
  * Strings are NOT NUL-terminated: always use .len.
  * For encoding, the caller's rmq_bytes are only read during the call.
  *
- * ===================== ARRAYS (read this) =====================
- * Arrays are stored INLINE in the structs with fixed capacities, so a
- * struct rmq_packet needs no scratch memory and no allocation:
- *   - user properties:          RMQ_CODEC_MAX_USER_PROPS  (512) per property set
- *   - subscription identifiers: RMQ_CODEC_MAX_SUB_IDS     (64) per property set
- *   - SUBSCRIBE entries, UNSUBSCRIBE filters, SUBACK / UNSUBACK reason codes:
- *                               RMQ_CODEC_MAX_TOPICS      (1024) per packet
- * The MQTT spec sets no such limits; these are far above what real clients
- * send (a packet with more is also over any sane packet size). A received
- * packet carrying more is refused with RMQ_ERR_MALFORMED and reason
- * RMQ_RC_QUOTA_EXCEEDED (0x97): the broker sends DISCONNECT 0x97 (v5) or
- * closes (v3). Encoding a struct whose count exceeds a capacity returns
- * RMQ_ERR_INVALID.
- *
- * INVARIANT — arrays are valid only up to their count: user_props[0 ..
- * n_user_props), sub_ids[0 .. n_sub_ids), entries[0 .. n_entries),
- * reasons[0 .. n_reasons), filters[0 .. n_filters). Elements past the count
- * are INDETERMINATE: decode does not zero them (so a PUBLISH decode does not
- * clear kilobytes), nor does rmq_codec_packet_init(). Every reader — encode,
- * rmq_codec_packet_equal, the broker, revmq-bench — must read only up to the
- * count. Each struct is laid out "scalars first, arrays last" so that the
- * scalar head can be zeroed alone (RMQ_PROPS_HEAD_SIZE, rmq_codec_packet_init).
- *
- * Size: sizeof(struct rmq_packet) is about 41 KB (SUBSCRIBE: 1024 entries +
- * one property set with 512 user properties; CONNECT ~33 KB, PUBLISH ~17 KB).
- * Fine on a worker stack (8 MB default), a handful per call chain at most:
- * do not copy packets by value on hot paths or keep many of them around
- * (copy out what you need). Do NOT zero a whole packet or props struct with
- * "= {0}" / memset(sizeof) on a hot path — that clears ~41 KB / ~17 KB: use
- * rmq_codec_packet_init() / rmq_props_init(), which clear only the head
- * (a few hundred bytes). A compile-time check keeps the size under 64 KB.
+ * ===================== LISTS (read this) =====================
+ * A packet is small (a few hundred bytes) and has no arrays: every list
+ * (user properties, subscription identifiers, SUBSCRIBE entries, UNSUBSCRIBE
+ * filters, SUBACK / UNSUBACK reason codes) is a `struct rmq_bytes` holding
+ * the list in its WIRE FORM, plus a count. Decoded, the range is borrowed from
+ * the input buffer (see OWNERSHIP); read it with the iterators below
+ * (rmq_iter_of + rmq_*_next), which check every length against the range and
+ * never read outside it. No cap other than the packet size applies.
+ *   - user properties / subscription ids: a run of properties (identifier +
+ *     value); decoded, both are the whole property block and the iterator
+ *     skips the other properties. For encode, build them with
+ *     rmq_put_user_prop / rmq_put_sub_id; encode writes only the 0x26 /
+ *     0x0B entries it finds there.
+ *   - SUBSCRIBE entries: filter (2-byte length + bytes) + options byte, repeated.
+ *   - UNSUBSCRIBE filters: filter (2-byte length + bytes), repeated.
+ *   - SUBACK / UNSUBACK reasons: one byte per reason (reasons.p[i] is fine).
+ * Counts are set by decode (and by whoever builds a packet, for readers);
+ * encode reads the ranges, not the counts.
  *
  * ===================== PROPERTIES =====================
  * struct rmq_props holds every MQTT 5 property as a field. A property is
@@ -69,9 +56,8 @@
  * properties and subscription ids are present iff their count is > 0.
  * Encode writes the properties that are present AND allowed in that packet
  * type (others are skipped silently, so one props struct can be reused).
- * For "no properties" call rmq_props_init() (or zero-initialise it, which
- * is correct but clears the whole ~17 KB); use rmq_props_set() to mark one
- * present.
+ * For "no properties" zero-initialise it (or call rmq_props_init()); use
+ * rmq_props_set() to mark one present.
  */
 #ifndef RMQ_CODEC_H
 #define RMQ_CODEC_H
@@ -96,11 +82,6 @@
 /* Largest subscription identifier (MQTT 5 3.8.2.1.2). */
 #define RMQ_MQTT_MAX_SUB_ID 268435455u
 
-/* Inline array capacities (see ARRAYS above). */
-#define RMQ_CODEC_MAX_USER_PROPS 512
-#define RMQ_CODEC_MAX_SUB_IDS 64
-#define RMQ_CODEC_MAX_TOPICS 1024
-
 enum rmq_pkt_type {
     RMQ_PKT_RESERVED = 0,
     RMQ_PKT_CONNECT = 1,
@@ -123,57 +104,98 @@ enum rmq_pkt_type {
 /* "CONNECT", "PUBLISH", …; "RESERVED" for 0 and out-of-range values. Static. */
 const char *rmq_pkt_type_name(unsigned type);
 
-/* MQTT 5 reason codes (MQTT 5 §2.4). Some values have several names. */
+/*
+ * MQTT 5 reason codes (MQTT 5 §2.4): one table, RMQ_REASON_TABLE, generates
+ * the enum, rmq_reason_name() and rmq_reason_valid(). Columns: enum name,
+ * code, spec wording, the packets that may carry it (RMQ_RCP_* bits). The
+ * packet lists follow the normative lists of each packet (3.2.2.2 CONNACK,
+ * 3.4.2.1 PUBACK, 3.5.2.1 PUBREC, 3.6.2.1 PUBREL, 3.7.2.1 PUBCOMP, 3.9.3
+ * SUBACK, 3.11.3 UNSUBACK, 3.14.2.1 DISCONNECT, 3.15.2.1 AUTH); where the
+ * summary table 2-6 says more (0x8C in DISCONNECT) the packet's list wins.
+ */
+#define RMQ_RCP_CONNACK 0x01u
+#define RMQ_RCP_PUBACK 0x02u /* PUBACK and PUBREC */
+#define RMQ_RCP_PUBREL 0x04u /* PUBREL and PUBCOMP */
+#define RMQ_RCP_SUBACK 0x08u
+#define RMQ_RCP_UNSUBACK 0x10u
+#define RMQ_RCP_DISCONNECT 0x20u
+#define RMQ_RCP_AUTH 0x40u
+#define RMQ_RCP_ACKS_ (RMQ_RCP_CONNACK | RMQ_RCP_PUBACK | RMQ_RCP_SUBACK | RMQ_RCP_UNSUBACK)
+#define RMQ_RCP_CD_ (RMQ_RCP_CONNACK | RMQ_RCP_DISCONNECT)
+
+/* X(name, code, "spec wording", packets) */
+#define RMQ_REASON_TABLE(X)                                                                        \
+    X(SUCCESS, 0x00, "Success",                                                                    \
+      RMQ_RCP_ACKS_ | RMQ_RCP_PUBREL | RMQ_RCP_DISCONNECT | RMQ_RCP_AUTH)                          \
+    X(GRANTED_QOS1, 0x01, "Granted QoS 1", RMQ_RCP_SUBACK)                                         \
+    X(GRANTED_QOS2, 0x02, "Granted QoS 2", RMQ_RCP_SUBACK)                                         \
+    X(DISCONNECT_WITH_WILL, 0x04, "Disconnect with Will Message", RMQ_RCP_DISCONNECT)              \
+    X(NO_MATCHING_SUBSCRIBERS, 0x10, "No matching subscribers", RMQ_RCP_PUBACK)                    \
+    X(NO_SUBSCRIPTION_EXISTED, 0x11, "No subscription existed", RMQ_RCP_UNSUBACK)                  \
+    X(CONTINUE_AUTHENTICATION, 0x18, "Continue authentication", RMQ_RCP_AUTH)                      \
+    X(REAUTHENTICATE, 0x19, "Re-authenticate", RMQ_RCP_AUTH)                                       \
+    X(UNSPECIFIED_ERROR, 0x80, "Unspecified error", RMQ_RCP_ACKS_ | RMQ_RCP_DISCONNECT)            \
+    X(MALFORMED_PACKET, 0x81, "Malformed Packet", RMQ_RCP_CD_)                                     \
+    X(PROTOCOL_ERROR, 0x82, "Protocol Error", RMQ_RCP_CD_)                                         \
+    X(IMPLEMENTATION_SPECIFIC_ERROR, 0x83, "Implementation specific error",                        \
+      RMQ_RCP_ACKS_ | RMQ_RCP_DISCONNECT)                                                          \
+    X(UNSUPPORTED_PROTOCOL_VERSION, 0x84, "Unsupported Protocol Version", RMQ_RCP_CONNACK)         \
+    X(CLIENT_ID_NOT_VALID, 0x85, "Client Identifier not valid", RMQ_RCP_CONNACK)                   \
+    X(BAD_USERNAME_OR_PASSWORD, 0x86, "Bad User Name or Password", RMQ_RCP_CONNACK)                \
+    X(NOT_AUTHORIZED, 0x87, "Not authorized", RMQ_RCP_ACKS_ | RMQ_RCP_DISCONNECT)                  \
+    X(SERVER_UNAVAILABLE, 0x88, "Server unavailable", RMQ_RCP_CONNACK)                             \
+    X(SERVER_BUSY, 0x89, "Server busy", RMQ_RCP_CD_)                                               \
+    X(BANNED, 0x8A, "Banned", RMQ_RCP_CONNACK)                                                     \
+    X(SERVER_SHUTTING_DOWN, 0x8B, "Server shutting down", RMQ_RCP_DISCONNECT)                      \
+    X(BAD_AUTHENTICATION_METHOD, 0x8C, "Bad authentication method", RMQ_RCP_CONNACK)               \
+    X(KEEP_ALIVE_TIMEOUT, 0x8D, "Keep Alive timeout", RMQ_RCP_DISCONNECT)                          \
+    X(SESSION_TAKEN_OVER, 0x8E, "Session taken over", RMQ_RCP_DISCONNECT)                          \
+    X(TOPIC_FILTER_INVALID, 0x8F, "Topic Filter invalid",                                          \
+      RMQ_RCP_SUBACK | RMQ_RCP_UNSUBACK | RMQ_RCP_DISCONNECT)                                      \
+    X(TOPIC_NAME_INVALID, 0x90, "Topic Name invalid", RMQ_RCP_CD_ | RMQ_RCP_PUBACK)                \
+    X(PACKET_ID_IN_USE, 0x91, "Packet Identifier in use",                                          \
+      RMQ_RCP_PUBACK | RMQ_RCP_SUBACK | RMQ_RCP_UNSUBACK)                                          \
+    X(PACKET_ID_NOT_FOUND, 0x92, "Packet Identifier not found", RMQ_RCP_PUBREL)                    \
+    X(RECEIVE_MAXIMUM_EXCEEDED, 0x93, "Receive Maximum exceeded", RMQ_RCP_DISCONNECT)              \
+    X(TOPIC_ALIAS_INVALID, 0x94, "Topic Alias invalid", RMQ_RCP_DISCONNECT)                        \
+    X(PACKET_TOO_LARGE, 0x95, "Packet too large", RMQ_RCP_CD_)                                     \
+    X(MESSAGE_RATE_TOO_HIGH, 0x96, "Message rate too high", RMQ_RCP_DISCONNECT)                    \
+    X(QUOTA_EXCEEDED, 0x97, "Quota exceeded", RMQ_RCP_CD_ | RMQ_RCP_PUBACK | RMQ_RCP_SUBACK)       \
+    X(ADMINISTRATIVE_ACTION, 0x98, "Administrative action", RMQ_RCP_DISCONNECT)                    \
+    X(PAYLOAD_FORMAT_INVALID, 0x99, "Payload format invalid", RMQ_RCP_CD_ | RMQ_RCP_PUBACK)        \
+    X(RETAIN_NOT_SUPPORTED, 0x9A, "Retain not supported", RMQ_RCP_CD_)                             \
+    X(QOS_NOT_SUPPORTED, 0x9B, "QoS not supported", RMQ_RCP_CD_)                                   \
+    X(USE_ANOTHER_SERVER, 0x9C, "Use another server", RMQ_RCP_CD_)                                 \
+    X(SERVER_MOVED, 0x9D, "Server moved", RMQ_RCP_CD_)                                             \
+    X(SHARED_SUBS_NOT_SUPPORTED, 0x9E, "Shared Subscriptions not supported",                       \
+      RMQ_RCP_SUBACK | RMQ_RCP_DISCONNECT)                                                         \
+    X(CONNECTION_RATE_EXCEEDED, 0x9F, "Connection rate exceeded", RMQ_RCP_CD_)                     \
+    X(MAXIMUM_CONNECT_TIME, 0xA0, "Maximum connect time", RMQ_RCP_DISCONNECT)                      \
+    X(SUB_IDS_NOT_SUPPORTED, 0xA1, "Subscription Identifiers not supported",                       \
+      RMQ_RCP_SUBACK | RMQ_RCP_DISCONNECT)                                                         \
+    X(WILDCARD_SUBS_NOT_SUPPORTED, 0xA2, "Wildcard Subscriptions not supported",                   \
+      RMQ_RCP_SUBACK | RMQ_RCP_DISCONNECT)
+
 enum rmq_reason {
-    RMQ_RC_SUCCESS = 0x00,
+#define RMQ_REASON_ENUM(name, code, text, pkts) RMQ_RC_##name = code,
+    RMQ_REASON_TABLE(RMQ_REASON_ENUM)
+#undef RMQ_REASON_ENUM
+    /* Other names of 0x00 (MQTT 5 §2.4). */
     RMQ_RC_NORMAL_DISCONNECTION = 0x00,
     RMQ_RC_GRANTED_QOS0 = 0x00,
-    RMQ_RC_GRANTED_QOS1 = 0x01,
-    RMQ_RC_GRANTED_QOS2 = 0x02,
-    RMQ_RC_DISCONNECT_WITH_WILL = 0x04,
-    RMQ_RC_NO_MATCHING_SUBSCRIBERS = 0x10,
-    RMQ_RC_NO_SUBSCRIPTION_EXISTED = 0x11,
-    RMQ_RC_CONTINUE_AUTHENTICATION = 0x18,
-    RMQ_RC_REAUTHENTICATE = 0x19,
-    RMQ_RC_UNSPECIFIED_ERROR = 0x80,
-    RMQ_RC_MALFORMED_PACKET = 0x81,
-    RMQ_RC_PROTOCOL_ERROR = 0x82,
-    RMQ_RC_IMPLEMENTATION_SPECIFIC_ERROR = 0x83,
-    RMQ_RC_UNSUPPORTED_PROTOCOL_VERSION = 0x84,
-    RMQ_RC_CLIENT_ID_NOT_VALID = 0x85,
-    RMQ_RC_BAD_USERNAME_OR_PASSWORD = 0x86,
-    RMQ_RC_NOT_AUTHORIZED = 0x87,
-    RMQ_RC_SERVER_UNAVAILABLE = 0x88,
-    RMQ_RC_SERVER_BUSY = 0x89,
-    RMQ_RC_BANNED = 0x8A,
-    RMQ_RC_SERVER_SHUTTING_DOWN = 0x8B,
-    RMQ_RC_BAD_AUTHENTICATION_METHOD = 0x8C,
-    RMQ_RC_KEEP_ALIVE_TIMEOUT = 0x8D,
-    RMQ_RC_SESSION_TAKEN_OVER = 0x8E,
-    RMQ_RC_TOPIC_FILTER_INVALID = 0x8F,
-    RMQ_RC_TOPIC_NAME_INVALID = 0x90,
-    RMQ_RC_PACKET_ID_IN_USE = 0x91,
-    RMQ_RC_PACKET_ID_NOT_FOUND = 0x92,
-    RMQ_RC_RECEIVE_MAXIMUM_EXCEEDED = 0x93,
-    RMQ_RC_TOPIC_ALIAS_INVALID = 0x94,
-    RMQ_RC_PACKET_TOO_LARGE = 0x95,
-    RMQ_RC_MESSAGE_RATE_TOO_HIGH = 0x96,
-    RMQ_RC_QUOTA_EXCEEDED = 0x97,
-    RMQ_RC_ADMINISTRATIVE_ACTION = 0x98,
-    RMQ_RC_PAYLOAD_FORMAT_INVALID = 0x99,
-    RMQ_RC_RETAIN_NOT_SUPPORTED = 0x9A,
-    RMQ_RC_QOS_NOT_SUPPORTED = 0x9B,
-    RMQ_RC_USE_ANOTHER_SERVER = 0x9C,
-    RMQ_RC_SERVER_MOVED = 0x9D,
-    RMQ_RC_SHARED_SUBS_NOT_SUPPORTED = 0x9E,
-    RMQ_RC_CONNECTION_RATE_EXCEEDED = 0x9F,
-    RMQ_RC_MAXIMUM_CONNECT_TIME = 0xA0,
-    RMQ_RC_SUB_IDS_NOT_SUPPORTED = 0xA1,
-    RMQ_RC_WILDCARD_SUBS_NOT_SUPPORTED = 0xA2,
 };
 
 /* "Success", "Malformed Packet", … (spec wording); "Unknown" otherwise. Static. */
 const char *rmq_reason_name(uint8_t rc);
+
+/* May a packet of `type` carry reason code rc in MQTT 5? (The table's packet
+ * column; false for types without a reason code.) */
+bool rmq_reason_valid(uint8_t rc, enum rmq_pkt_type type);
+
+/* rc when a packet of `type` may carry it, else RMQ_RC_UNSPECIFIED_ERROR
+ * (valid in every packet with failure codes): for the broker choosing a
+ * reason, so that a code meant for one packet never goes out in another. */
+uint8_t rmq_reason_for(enum rmq_pkt_type type, uint8_t rc);
 
 /* MQTT 3.1 / 3.1.1 CONNACK return codes. */
 enum rmq_v3_connack_rc {
@@ -268,25 +290,18 @@ struct rmq_props {
     uint8_t wildcard_sub_available;      /* 0x28: 0/1 */
     uint8_t sub_id_available;            /* 0x29: 0/1 */
     uint8_t shared_sub_available;        /* 0x2A: 0/1 */
-    uint16_t n_sub_ids;                  /* entries of sub_ids[] in use */
-    uint16_t n_user_props;               /* entries of user_props[] in use */
-
-    /* ---- arrays: keep them LAST (see ARRAYS: valid only up to the counts) ---- */
-    /* 0x0B, repeatable in PUBLISH server->client; at most one in SUBSCRIBE. */
-    uint32_t sub_ids[RMQ_CODEC_MAX_SUB_IDS]; /* each 1..RMQ_MQTT_MAX_SUB_ID */
-    /* 0x26, repeatable, order kept. */
-    struct rmq_user_prop user_props[RMQ_CODEC_MAX_USER_PROPS];
+    uint32_t n_sub_ids;                  /* 0x0B entries in sub_ids */
+    uint32_t n_user_props;               /* 0x26 entries in user_props */
+    /* Repeatable properties in wire form (see LISTS): 0x0B (repeatable in
+     * PUBLISH server->client, at most one in SUBSCRIBE) and 0x26 (order kept). */
+    struct rmq_bytes sub_ids;
+    struct rmq_bytes user_props;
 };
 
-/* Bytes of struct rmq_props before its arrays: what rmq_props_init() zeroes. */
-#define RMQ_PROPS_HEAD_SIZE offsetof(struct rmq_props, sub_ids)
-
-/* "No properties": zeroes the scalar head (has, values, counts), not the
- * arrays (see ARRAYS). Equivalent to "= {0}" for every reader that respects
- * the counts, at a few hundred bytes instead of ~17 KB. */
+/* "No properties". */
 static inline void rmq_props_init(struct rmq_props *p)
 {
-    memset(p, 0, RMQ_PROPS_HEAD_SIZE);
+    memset(p, 0, sizeof *p);
 }
 
 static inline bool rmq_props_has(const struct rmq_props *p, enum rmq_prop_id id)
@@ -302,12 +317,6 @@ static inline void rmq_props_clear(struct rmq_props *p, enum rmq_prop_id id)
 {
     p->has &= ~RMQ_PROP_BIT(id);
 }
-
-/*
- * Layout rule for every packet struct below (see ARRAYS): scalar fields
- * first, then the property set(s), then the packet's own array. The scalar
- * head is everything before the first `props` member.
- */
 
 /* CONNECT (client -> server). */
 struct rmq_connect {
@@ -363,12 +372,12 @@ struct rmq_sub_entry {
     uint8_t retain_handling;  /* v5: 0..2 */
 };
 
-/* SUBSCRIBE (client -> server): 1..RMQ_CODEC_MAX_TOPICS entries. */
+/* SUBSCRIBE (client -> server): at least one entry. */
 struct rmq_subscribe {
     uint16_t packet_id;
-    uint16_t n_entries;     /* entries[] in use */
-    struct rmq_props props; /* v5: at most one subscription id */
-    struct rmq_sub_entry entries[RMQ_CODEC_MAX_TOPICS];
+    uint32_t n_entries;       /* entries in `entries` */
+    struct rmq_bytes entries; /* wire form (LISTS): read with rmq_sub_entry_next */
+    struct rmq_props props;   /* v5: at most one subscription id */
 };
 
 /*
@@ -378,17 +387,17 @@ struct rmq_subscribe {
  */
 struct rmq_suback {
     uint16_t packet_id;
-    uint16_t n_reasons; /* reasons[] in use */
+    uint32_t n_reasons;       /* bytes in `reasons` (set it when building) */
+    struct rmq_bytes reasons; /* one byte per reason (LISTS) */
     struct rmq_props props;
-    uint8_t reasons[RMQ_CODEC_MAX_TOPICS];
 };
 
-/* UNSUBSCRIBE (client -> server): 1..RMQ_CODEC_MAX_TOPICS filters. */
+/* UNSUBSCRIBE (client -> server): at least one filter. */
 struct rmq_unsubscribe {
     uint16_t packet_id;
-    uint16_t n_filters; /* filters[] in use */
+    uint32_t n_filters;       /* filters in `filters` */
+    struct rmq_bytes filters; /* wire form (LISTS): read with rmq_filter_next */
     struct rmq_props props;
-    struct rmq_bytes filters[RMQ_CODEC_MAX_TOPICS];
 };
 
 /* DISCONNECT (both directions in v5) and AUTH (v5 only). v3: reason/props
@@ -408,8 +417,8 @@ struct rmq_auth {
  * PUBACK/PUBREC/PUBREL/PUBCOMP ack, SUBSCRIBE subscribe, SUBACK suback,
  * UNSUBSCRIBE unsubscribe, UNSUBACK unsuback, DISCONNECT disconnect,
  * AUTH auth, PINGREQ/PINGRESP none. Before filling one for encode call
- * rmq_codec_packet_init() (cheap) — or zero-initialise it (correct, but
- * clears all ~41 KB). sizeof(struct rmq_packet) < 64 KB (checked below).
+ * rmq_codec_packet_init() or zero-initialise it. Small (under 1 KB, checked
+ * below): fine on the stack and to copy.
  */
 struct rmq_packet {
     enum rmq_pkt_type type;
@@ -427,17 +436,68 @@ struct rmq_packet {
     };
 };
 
-_Static_assert(sizeof(struct rmq_packet) < 64 * 1024, "struct rmq_packet must stay stack-sized");
+_Static_assert(sizeof(struct rmq_packet) < 1024, "struct rmq_packet must stay small");
+
+/* Sets p->type = type and zeroes the union member of that type, so *p reads
+ * as a zero-initialised packet of that type (any value is accepted). */
+void rmq_codec_packet_init(struct rmq_packet *p, enum rmq_pkt_type type);
 
 /*
- * Prepares *p for filling in (encode) or decoding: sets p->type = type and
- * zeroes the scalar head of the union member of `type` and the head of each
- * of its property sets — NOT the inline arrays (see ARRAYS): the result
- * reads exactly like a zero-initialised packet of that type to anyone who
- * respects the counts. Cost: a few hundred bytes of memset. Any type value
- * is accepted (PINGREQ, PINGRESP and unknown types: only `type` is set).
+ * Iterators over the lists of a packet (see LISTS). Make one with
+ * rmq_iter_of(range), then call the rmq_*_next of that list until it stops:
+ *   RMQ_OK            *out = the next element (byte ranges borrowed from the
+ *                     range);
+ *   RMQ_ERR_EOF       the list is done;
+ *   RMQ_ERR_MALFORMED the range is truncated or holds something that is not
+ *                     an element of that list; the iterator stays failed.
+ * They read only inside the range, allocate nothing and are pure. A decoded
+ * packet's lists always iterate without error (decode validated them);
+ * UTF-8 is checked by decode, not by the iterators.
  */
-void rmq_codec_packet_init(struct rmq_packet *p, enum rmq_pkt_type type);
+struct rmq_iter {
+    const uint8_t *p;
+    size_t len;
+    size_t off;
+    bool bad;
+};
+
+static inline struct rmq_iter rmq_iter_of(struct rmq_bytes range)
+{
+    struct rmq_iter it = {range.p, range.p ? range.len : 0, 0, false};
+    return it;
+}
+
+/* User properties (0x26) of a property run; other properties are skipped. */
+RMQ_MUST_USE rmq_err rmq_user_prop_next(struct rmq_iter *it, struct rmq_user_prop *out);
+/* Subscription identifiers (0x0B) of a property run; others are skipped. */
+RMQ_MUST_USE rmq_err rmq_sub_id_next(struct rmq_iter *it, uint32_t *out);
+/* SUBSCRIBE entries; options with reserved bits, QoS 3 or retain handling 3
+ * are malformed. */
+RMQ_MUST_USE rmq_err rmq_sub_entry_next(struct rmq_iter *it, struct rmq_sub_entry *out);
+/* UNSUBSCRIBE filters. */
+RMQ_MUST_USE rmq_err rmq_filter_next(struct rmq_iter *it, struct rmq_bytes *out);
+/* SUBACK / UNSUBACK reason codes. */
+RMQ_MUST_USE rmq_err rmq_reason_next(struct rmq_iter *it, uint8_t *out);
+
+/*
+ * Builders for the lists of a packet to encode: each appends the wire form
+ * of one element at dst[*len..cap) and advances *len. RMQ_ERR_TOO_LARGE
+ * (nothing written) when it does not fit; RMQ_ERR_INVALID when it cannot be
+ * encoded (string over 65535 bytes, subscription id 0 or over
+ * RMQ_MQTT_MAX_SUB_ID, QoS or retain handling over 2).
+ */
+#define RMQ_PUT_SUB_ID_MAX 5 /* bytes one subscription id takes at most */
+RMQ_MUST_USE rmq_err rmq_put_user_prop(uint8_t *dst, size_t cap, size_t *len, struct rmq_bytes name,
+                                       struct rmq_bytes value);
+RMQ_MUST_USE rmq_err rmq_put_sub_id(uint8_t *dst, size_t cap, size_t *len, uint32_t id);
+RMQ_MUST_USE rmq_err rmq_put_sub_entry(uint8_t *dst, size_t cap, size_t *len,
+                                       const struct rmq_sub_entry *e);
+RMQ_MUST_USE rmq_err rmq_put_filter(uint8_t *dst, size_t cap, size_t *len, struct rmq_bytes f);
+
+/* Copies the user properties (0x26) of a property run to dst in wire form
+ * (other properties dropped) and returns the bytes they take; dst NULL:
+ * only counts. Stops at the first malformed element. */
+size_t rmq_props_copy_user(struct rmq_bytes run, uint8_t *dst);
 
 /* Which side decodes: what is legal differs slightly by direction
  * (e.g. MQTT-3.3.4-6: a client's PUBLISH must not carry a subscription id). */
@@ -485,7 +545,7 @@ RMQ_MUST_USE rmq_err rmq_codec_peek_length(const uint8_t *buf, size_t len, size_
  *                     0x82 protocol error, 0x84 unsupported protocol version
  *                     (CONNECT), 0x85 client id not valid (CONNECT), 0x90
  *                     topic name invalid (PUBLISH / will topic), 0x94 topic
- *                     alias 0, 0x97 an inline array capacity exceeded.
+ *                     alias 0.
  *                     *consumed = 0. out->type is set if the fixed header was
  *                     read; for CONNECT, out->connect.proto_level is set once
  *                     read (0 before), so the broker can choose v3/v5 CONNACK.
@@ -505,7 +565,7 @@ RMQ_MUST_USE rmq_err rmq_codec_decode(const uint8_t *buf, size_t len,
  * out. A CONNECT is written with protocol name/level of `version`
  * (p->connect.proto_name/proto_level are ignored).
  * Errors: RMQ_ERR_INVALID (unencodable: bad version, string > 65535 bytes,
- * count over a capacity, qos > 2, subscription id 0 or too big, AUTH for
+ * a list range that does not iterate, qos > 2, subscription id 0 or too big, AUTH for
  * v3, remaining length over RMQ_MQTT_MAX_REMAINING, …), or the buffer's
  * RMQ_ERR_NOMEM / RMQ_ERR_TOO_LARGE. On error out is unchanged.
  * Encode writes what it is given: it does not check semantics (e.g. packet
@@ -533,7 +593,7 @@ RMQ_MUST_USE rmq_err rmq_codec_encode_limited(const struct rmq_packet *p, uint8_
                                               uint32_t max_size, struct rmq_buf *out);
 
 /* Deep comparison of two packets of one type: every field, byte ranges by
- * content (not by pointer), arrays up to their counts. For tests and fuzzing
+ * content (not by pointer), lists element by element. For tests and fuzzing
  * (decode -> encode -> decode must give an equal packet). */
 bool rmq_codec_packet_equal(const struct rmq_packet *a, const struct rmq_packet *b);
 

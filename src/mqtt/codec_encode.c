@@ -197,59 +197,52 @@ static void body_ack(struct enc *e, const struct rmq_ack *a)
 
 static void body_subscribe(struct enc *e, const struct rmq_subscribe *s)
 {
-    if (s->n_entries > RMQ_CODEC_MAX_TOPICS) {
-        e->w->bad = true;
-        return;
-    }
     rmq_wr_u16(e->w, s->packet_id);
     props(e, RMQ_PCTX_SUBSCRIBE, &s->props);
-    for (unsigned i = 0; i < s->n_entries; i++) {
-        const struct rmq_sub_entry *x = &s->entries[i];
-        if (x->qos > 2 || x->retain_handling > 2) {
-            e->w->bad = true;
-        }
-        uint8_t o = x->qos & 3;
+    struct rmq_iter it = rmq_iter_of(s->entries);
+    struct rmq_sub_entry x;
+    rmq_err r;
+    while ((r = rmq_sub_entry_next(&it, &x)) == RMQ_OK) {
+        uint8_t o = x.qos;
         if (is_v5(e)) {
-            o |= (x->no_local ? 0x04 : 0) | (x->retain_as_published ? 0x08 : 0) |
-                 (uint8_t)((x->retain_handling & 3) << 4);
+            o |= (x.no_local ? 0x04 : 0) | (x.retain_as_published ? 0x08 : 0) |
+                 (uint8_t)(x.retain_handling << 4);
         }
-        rmq_wr_bin(e->w, x->filter);
+        rmq_wr_bin(e->w, x.filter);
         rmq_wr_u8(e->w, o);
     }
+    e->w->bad = e->w->bad || r != RMQ_ERR_EOF;
 }
 
 static void body_suback(struct enc *e, unsigned type, const struct rmq_suback *s)
 {
-    if (s->n_reasons > RMQ_CODEC_MAX_TOPICS) {
-        e->w->bad = true;
-        return;
-    }
     rmq_wr_u16(e->w, s->packet_id);
     if (!is_v5(e)) {
         if (type == RMQ_PKT_UNSUBACK) {
             return; /* 3.1.1: no payload */
         }
-        for (unsigned i = 0; i < s->n_reasons; i++) {
-            uint8_t rc = s->reasons[i];
+        struct rmq_iter it = rmq_iter_of(s->reasons);
+        uint8_t rc = 0;
+        while (rmq_reason_next(&it, &rc) == RMQ_OK) {
             rmq_wr_u8(e->w, rc >= 0x80 ? 0x80 : rc);
         }
         return;
     }
     props(e, type == RMQ_PKT_SUBACK ? RMQ_PCTX_SUBACK : RMQ_PCTX_UNSUBACK, &s->props);
-    rmq_wr_raw(e->w, s->reasons, s->n_reasons);
+    rmq_wr_raw(e->w, s->reasons.p, s->reasons.len);
 }
 
 static void body_unsubscribe(struct enc *e, const struct rmq_unsubscribe *u)
 {
-    if (u->n_filters > RMQ_CODEC_MAX_TOPICS) {
-        e->w->bad = true;
-        return;
-    }
     rmq_wr_u16(e->w, u->packet_id);
     props(e, RMQ_PCTX_UNSUBSCRIBE, &u->props);
-    for (unsigned i = 0; i < u->n_filters; i++) {
-        rmq_wr_bin(e->w, u->filters[i]);
+    struct rmq_iter it = rmq_iter_of(u->filters);
+    struct rmq_bytes f;
+    rmq_err r;
+    while ((r = rmq_filter_next(&it, &f)) == RMQ_OK) {
+        rmq_wr_bin(e->w, f);
     }
+    e->w->bad = e->w->bad || r != RMQ_ERR_EOF;
 }
 
 static void body_reason_props(struct enc *e, enum rmq_prop_ctx ctx, uint8_t reason,

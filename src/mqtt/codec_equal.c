@@ -12,9 +12,47 @@ static bool beq(struct rmq_bytes a, struct rmq_bytes b)
     return a.len == b.len && (a.len == 0 || memcmp(a.p, b.p, a.len) == 0);
 }
 
+/* The lists are compared element by element through their iterators (the
+ * counts are derived from them); a list that does not iterate is unequal. */
+static bool user_props_eq(struct rmq_bytes a, struct rmq_bytes b)
+{
+    struct rmq_iter ia = rmq_iter_of(a), ib = rmq_iter_of(b);
+    struct rmq_user_prop x, y;
+    for (;;) {
+        rmq_err ea = rmq_user_prop_next(&ia, &x), eb = rmq_user_prop_next(&ib, &y);
+        if (ea != eb || (ea != RMQ_OK && ea != RMQ_ERR_EOF)) {
+            return false;
+        }
+        if (ea == RMQ_ERR_EOF) {
+            return true;
+        }
+        if (!beq(x.name, y.name) || !beq(x.value, y.value)) {
+            return false;
+        }
+    }
+}
+
+static bool sub_ids_eq(struct rmq_bytes a, struct rmq_bytes b)
+{
+    struct rmq_iter ia = rmq_iter_of(a), ib = rmq_iter_of(b);
+    uint32_t x = 0, y = 0;
+    for (;;) {
+        rmq_err ea = rmq_sub_id_next(&ia, &x), eb = rmq_sub_id_next(&ib, &y);
+        if (ea != eb || (ea != RMQ_OK && ea != RMQ_ERR_EOF)) {
+            return false;
+        }
+        if (ea == RMQ_ERR_EOF) {
+            return true;
+        }
+        if (x != y) {
+            return false;
+        }
+    }
+}
+
 static bool props_eq(const struct rmq_props *a, const struct rmq_props *b)
 {
-    if (a->has != b->has || a->n_sub_ids != b->n_sub_ids || a->n_user_props != b->n_user_props) {
+    if (a->has != b->has) {
         return false;
     }
 #define INT_EQ(id, f)                                                                              \
@@ -52,18 +90,7 @@ static bool props_eq(const struct rmq_props *a, const struct rmq_props *b)
     INT_EQ(SHARED_SUB_AVAILABLE, shared_sub_available)
 #undef INT_EQ
 #undef BYTES_EQ
-    for (unsigned i = 0; i < a->n_sub_ids && i < RMQ_CODEC_MAX_SUB_IDS; i++) {
-        if (a->sub_ids[i] != b->sub_ids[i]) {
-            return false;
-        }
-    }
-    for (unsigned i = 0; i < a->n_user_props && i < RMQ_CODEC_MAX_USER_PROPS; i++) {
-        if (!beq(a->user_props[i].name, b->user_props[i].name) ||
-            !beq(a->user_props[i].value, b->user_props[i].value)) {
-            return false;
-        }
-    }
-    return true;
+    return sub_ids_eq(a->sub_ids, b->sub_ids) && user_props_eq(a->user_props, b->user_props);
 }
 
 static bool connect_eq(const struct rmq_connect *a, const struct rmq_connect *b)
@@ -85,40 +112,52 @@ static bool connect_eq(const struct rmq_connect *a, const struct rmq_connect *b)
 
 static bool subscribe_eq(const struct rmq_subscribe *a, const struct rmq_subscribe *b)
 {
-    if (a->packet_id != b->packet_id || !props_eq(&a->props, &b->props) ||
-        a->n_entries != b->n_entries) {
+    if (a->packet_id != b->packet_id || !props_eq(&a->props, &b->props)) {
         return false;
     }
-    for (unsigned i = 0; i < a->n_entries && i < RMQ_CODEC_MAX_TOPICS; i++) {
-        const struct rmq_sub_entry *x = &a->entries[i], *y = &b->entries[i];
-        if (!beq(x->filter, y->filter) || x->qos != y->qos || x->no_local != y->no_local ||
-            x->retain_as_published != y->retain_as_published ||
-            x->retain_handling != y->retain_handling) {
+    struct rmq_iter ia = rmq_iter_of(a->entries), ib = rmq_iter_of(b->entries);
+    struct rmq_sub_entry x, y;
+    for (;;) {
+        rmq_err ea = rmq_sub_entry_next(&ia, &x), eb = rmq_sub_entry_next(&ib, &y);
+        if (ea != eb || (ea != RMQ_OK && ea != RMQ_ERR_EOF)) {
+            return false;
+        }
+        if (ea == RMQ_ERR_EOF) {
+            return true;
+        }
+        if (!beq(x.filter, y.filter) || x.qos != y.qos || x.no_local != y.no_local ||
+            x.retain_as_published != y.retain_as_published ||
+            x.retain_handling != y.retain_handling) {
             return false;
         }
     }
-    return true;
 }
 
 static bool suback_eq(const struct rmq_suback *a, const struct rmq_suback *b)
 {
     return a->packet_id == b->packet_id && props_eq(&a->props, &b->props) &&
-           a->n_reasons == b->n_reasons && a->n_reasons <= RMQ_CODEC_MAX_TOPICS &&
-           memcmp(a->reasons, b->reasons, a->n_reasons) == 0;
+           beq(a->reasons, b->reasons);
 }
 
 static bool unsubscribe_eq(const struct rmq_unsubscribe *a, const struct rmq_unsubscribe *b)
 {
-    if (a->packet_id != b->packet_id || !props_eq(&a->props, &b->props) ||
-        a->n_filters != b->n_filters) {
+    if (a->packet_id != b->packet_id || !props_eq(&a->props, &b->props)) {
         return false;
     }
-    for (unsigned i = 0; i < a->n_filters && i < RMQ_CODEC_MAX_TOPICS; i++) {
-        if (!beq(a->filters[i], b->filters[i])) {
+    struct rmq_iter ia = rmq_iter_of(a->filters), ib = rmq_iter_of(b->filters);
+    struct rmq_bytes x, y;
+    for (;;) {
+        rmq_err ea = rmq_filter_next(&ia, &x), eb = rmq_filter_next(&ib, &y);
+        if (ea != eb || (ea != RMQ_OK && ea != RMQ_ERR_EOF)) {
+            return false;
+        }
+        if (ea == RMQ_ERR_EOF) {
+            return true;
+        }
+        if (!beq(x, y)) {
             return false;
         }
     }
-    return true;
 }
 
 bool rmq_codec_packet_equal(const struct rmq_packet *a, const struct rmq_packet *b)

@@ -1,6 +1,6 @@
 /*
  * codec_internal.h — private to the codec (codec.c, codec_encode.c,
- * props.c). Not for other modules: use codec.h.
+ * codec_lists.c, props.c). Not for other modules: use codec.h.
  *
  * Decoding state: a reader bounded to one packet's body, so every length is
  * checked against what is left of this packet only; a read past the end of
@@ -62,6 +62,11 @@ RMQ_MUST_USE rmq_err rmq_dec_str(struct rmq_dec *d, struct rmq_bytes *out);
  * before any decode): properties are added to it, it is not cleared here. */
 RMQ_MUST_USE rmq_err rmq_props_decode(struct rmq_dec *d, enum rmq_prop_ctx ctx,
                                       struct rmq_props *out);
+
+/* Data type of a property identifier (MQTT 5 table 2-4). */
+enum rmq_prop_kind { PK_NONE, PK_BYTE, PK_U16, PK_U32, PK_VBI, PK_STR, PK_BIN, PK_PAIR };
+/* PK_NONE: not a property. */
+enum rmq_prop_kind rmq_prop_kind(unsigned id);
 
 /* Is `id` allowed in ctx? */
 bool rmq_props_allowed(enum rmq_prop_ctx ctx, unsigned id);

@@ -37,7 +37,8 @@ void rmq_conn_send(struct rmq_mqtt_conn *mc, const struct rmq_packet *p)
 void rmq_conn_send_ack(struct rmq_mqtt_conn *mc, enum rmq_pkt_type type, uint16_t pid,
                        uint8_t reason)
 {
-    struct rmq_packet *p = mc->b->out_pkt;
+    struct rmq_packet p_pkt;
+    struct rmq_packet *p = &p_pkt;
     rmq_codec_packet_init(p, type);
     p->ack.packet_id = pid;
     p->ack.reason = reason;
@@ -50,8 +51,9 @@ static void copy_bytes(struct rmq_bytes *dst, const struct rmq_msg_bytes *src)
     dst->len = src->len;
 }
 
-/* The MQTT 5 properties a message carries to a subscriber. */
-static void publish_props(const struct delivery *d, struct rmq_props *pr)
+/* The MQTT 5 properties a message carries to a subscriber; the subscription
+ * ids are written to sid_buf (RMQ_CORE_MAX_SUB_IDS * RMQ_PUT_SUB_ID_MAX). */
+static void publish_props(const struct delivery *d, struct rmq_props *pr, uint8_t *sid_buf)
 {
     const struct rmq_msg *m = d->msg;
     if (m->has_payload_format) {
@@ -76,17 +78,16 @@ static void publish_props(const struct delivery *d, struct rmq_props *pr)
         copy_bytes(&pr->correlation_data, &m->correlation_data);
         rmq_props_set(pr, RMQ_PROP_CORRELATION_DATA);
     }
-    size_t nup =
-        m->n_user_props < RMQ_CODEC_MAX_USER_PROPS ? m->n_user_props : RMQ_CODEC_MAX_USER_PROPS;
-    for (size_t i = 0; i < nup; i++) {
-        copy_bytes(&pr->user_props[i].name, &m->user_props[2 * i]);
-        copy_bytes(&pr->user_props[i].value, &m->user_props[2 * i + 1]);
+    copy_bytes(&pr->user_props, &m->user_props);
+    pr->n_user_props = (uint32_t)m->n_user_props;
+    size_t len = 0;
+    for (size_t i = 0; i < d->n_sub_ids && i < RMQ_CORE_MAX_SUB_IDS; i++) {
+        if (rmq_put_sub_id(sid_buf, RMQ_CORE_MAX_SUB_IDS * RMQ_PUT_SUB_ID_MAX, &len,
+                           d->sub_ids[i]) == RMQ_OK) {
+            pr->n_sub_ids++;
+        }
     }
-    pr->n_user_props = (uint16_t)nup;
-    pr->n_sub_ids = d->n_sub_ids < RMQ_CODEC_MAX_SUB_IDS ? d->n_sub_ids : RMQ_CODEC_MAX_SUB_IDS;
-    for (size_t i = 0; i < pr->n_sub_ids; i++) {
-        pr->sub_ids[i] = d->sub_ids[i];
-    }
+    pr->sub_ids = (struct rmq_bytes){sid_buf, len};
 }
 
 /* Server -> client topic aliases (MQTT 5 3.3.2.3.4): the first
@@ -113,7 +114,9 @@ static uint16_t out_alias(struct rmq_mqtt_conn *mc, struct rmq_publish *pub,
 bool rmq_conn_send_publish(struct rmq_mqtt_conn *mc, const struct delivery *d, bool dup)
 {
     const struct rmq_msg *m = d->msg;
-    struct rmq_packet *p = mc->b->out_pkt;
+    struct rmq_packet p_pkt;
+    struct rmq_packet *p = &p_pkt;
+    uint8_t sid_buf[RMQ_CORE_MAX_SUB_IDS * RMQ_PUT_SUB_ID_MAX];
     rmq_codec_packet_init(p, RMQ_PKT_PUBLISH);
     struct rmq_publish *pub = &p->publish;
     pub->dup = dup && d->qos > 0;
@@ -126,7 +129,7 @@ bool rmq_conn_send_publish(struct rmq_mqtt_conn *mc, const struct delivery *d, b
     pub->payload.len = m->payload_len;
     uint16_t new_alias = 0;
     if (mc->version == RMQ_MQTT_V5) {
-        publish_props(d, &pub->props);
+        publish_props(d, &pub->props, sid_buf);
         if (mc->client_alias_max) {
             new_alias = out_alias(mc, pub, m);
         }
@@ -239,9 +242,10 @@ static void send_disconnect(struct rmq_mqtt_conn *mc, uint8_t reason, const char
     if (mc->version != RMQ_MQTT_V5 || mc->state != CS_CONNECTED) {
         return;
     }
-    struct rmq_packet *p = mc->b->out_pkt;
+    struct rmq_packet p_pkt;
+    struct rmq_packet *p = &p_pkt;
     rmq_codec_packet_init(p, RMQ_PKT_DISCONNECT);
-    p->disconnect.reason = reason;
+    p->disconnect.reason = rmq_reason_for(RMQ_PKT_DISCONNECT, reason); /* one vocabulary */
     /* Always a reason string: it also makes the packet long enough for
      * clients (paho 1.6) that read the reason code only when properties follow. */
     rs = rs ? rs : rmq_reason_name(reason);

@@ -25,6 +25,11 @@ enum delivery_state {
     D_WAIT_COMP, /* PUBREL sent, waiting for PUBCOMP */
 };
 
+/* Subscription identifiers one delivery carries at most: the ids of one
+ * session's overlapping subscriptions that match a topic (MQTT 5 3.3.4);
+ * past this many the rest are not sent. A routing bound, not a codec cap. */
+#define RMQ_CORE_MAX_SUB_IDS 64
+
 /* One message on its way to one session: queued or in flight. */
 struct delivery {
     struct delivery *next;
@@ -33,6 +38,7 @@ struct delivery {
     uint8_t qos;
     uint8_t state; /* enum delivery_state, when in flight */
     bool retain;
+    int64_t sent_at; /* ms, last sent while in flight (mqtt.retry_interval) */
     uint8_t n_sub_ids;
     uint32_t sub_ids[]; /* n_sub_ids */
 };
@@ -110,7 +116,7 @@ struct target {
     bool rap;
     bool shared;
     uint8_t n_sub_ids;
-    uint32_t sub_ids[RMQ_CODEC_MAX_SUB_IDS];
+    uint32_t sub_ids[RMQ_CORE_MAX_SUB_IDS];
 };
 
 struct rmq_broker {
@@ -126,13 +132,6 @@ struct rmq_broker {
     size_t n_targets;
     size_t a_targets;
     size_t out_high_water;
-    /* Packet scratch (owned; ~41 KB each, too large for stack frames under
-     * valgrind's --max-stackframe): in_pkt holds the packet being handled,
-     * out_pkt one being encoded right away, ack_pkt a CONNACK/SUBACK/UNSUBACK
-     * being built while other packets may be sent. */
-    struct rmq_packet *in_pkt;
-    struct rmq_packet *out_pkt;
-    struct rmq_packet *ack_pkt;
     struct rmq_broker_stats stats;
 };
 

@@ -18,9 +18,10 @@ typedef void (*handler_fn)(struct rmq_mqtt_conn *mc, const struct rmq_packet *p)
 /* CONNACK refusal: v5 reason code, v3 mapped return code; then close. */
 static void connack_fail(struct rmq_mqtt_conn *mc, uint8_t level, uint8_t reason, const char *what)
 {
-    struct rmq_packet *p = mc->b->out_pkt;
+    struct rmq_packet p_pkt;
+    struct rmq_packet *p = &p_pkt;
     rmq_codec_packet_init(p, RMQ_PKT_CONNACK);
-    p->connack.reason = reason;
+    p->connack.reason = rmq_reason_for(RMQ_PKT_CONNACK, reason);
     struct rmq_buf *out = mc->io->outbuf(mc->net);
     uint8_t v = level == RMQ_MQTT_V5 ? RMQ_MQTT_V5 : RMQ_MQTT_V311;
     if (v == RMQ_MQTT_V5 && mc->problem_info && what) {
@@ -239,7 +240,12 @@ static void attach_session(struct rmq_mqtt_conn *mc, const struct rmq_connect *c
     }
     if (s) {
         *present = true;
-        /* MQTT-3.1.3-9: a resumed session cancels the delayed will. */
+        /* MQTT-3.1.2-8: a will whose delay has passed is due, even when the
+         * tick has not published it yet; MQTT-3.1.3-9: one still waiting is
+         * cancelled by the resume. */
+        if (s->will && s->will_at <= rmq_now_ms()) {
+            rmq_session_publish_will(b, s);
+        }
         rmq_msg_unref(s->will);
         s->will = NULL;
         s->expire_at = 0;
@@ -331,7 +337,8 @@ static void on_connect(struct rmq_mqtt_conn *mc, const struct rmq_packet *p)
         return;
     }
     uint16_t ka = c->keepalive;
-    struct rmq_packet *ack = b->ack_pkt;
+    struct rmq_packet ack_pkt;
+    struct rmq_packet *ack = &ack_pkt;
     rmq_codec_packet_init(ack, RMQ_PKT_CONNACK);
     ack->connack.session_present = present;
     if (v5) {
@@ -376,7 +383,8 @@ static void on_disconnect(struct rmq_mqtt_conn *mc, const struct rmq_packet *p)
 static void on_pingreq(struct rmq_mqtt_conn *mc, const struct rmq_packet *p)
 {
     (void)p;
-    struct rmq_packet *r = mc->b->out_pkt;
+    struct rmq_packet r_pkt;
+    struct rmq_packet *r = &r_pkt;
     rmq_codec_packet_init(r, RMQ_PKT_PINGRESP);
     rmq_conn_send(mc, r);
 }
@@ -443,7 +451,8 @@ size_t rmq_mqtt_conn_input(struct rmq_mqtt_conn *mc, const uint8_t *buf, size_t 
     lim.max_client_id_len = cfg->max_clientid_len > 65535 ? 65535 : (uint16_t)cfg->max_clientid_len;
     lim.role = RMQ_CODEC_ROLE_SERVER;
     size_t off = 0;
-    struct rmq_packet *p = mc->b->in_pkt;
+    struct rmq_packet p_pkt;
+    struct rmq_packet *p = &p_pkt;
     while (off < len && mc->state != CS_CLOSED) {
         size_t used = 0;
         uint8_t reason = RMQ_RC_MALFORMED_PACKET;

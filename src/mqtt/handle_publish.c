@@ -28,7 +28,6 @@ struct rmq_msg *rmq_msg_from(const struct rmq_bytes *topic, const struct rmq_byt
 {
     struct rmq_msg t;
     memset(&t, 0, sizeof t);
-    struct rmq_msg_bytes up[2 * RMQ_CODEC_MAX_USER_PROPS];
     t.topic = (char *)topic->p;
     t.topic_len = topic->len;
     t.payload = payload->p;
@@ -48,14 +47,9 @@ struct rmq_msg *rmq_msg_from(const struct rmq_bytes *topic, const struct rmq_byt
         t.content_type = mb(props, RMQ_PROP_CONTENT_TYPE, &props->content_type);
         t.response_topic = mb(props, RMQ_PROP_RESPONSE_TOPIC, &props->response_topic);
         t.correlation_data = mb(props, RMQ_PROP_CORRELATION_DATA, &props->correlation_data);
-        for (size_t i = 0; i < props->n_user_props && i < RMQ_CODEC_MAX_USER_PROPS; i++) {
-            up[2 * i].p = props->user_props[i].name.p;
-            up[2 * i].len = props->user_props[i].name.len;
-            up[2 * i + 1].p = props->user_props[i].value.p;
-            up[2 * i + 1].len = props->user_props[i].value.len;
-        }
         t.n_user_props = props->n_user_props;
-        t.user_props = up;
+        t.user_props.p = props->user_props.p;
+        t.user_props.len = props->user_props.len;
     }
     return rmq_msg_new(&t, rmq_now_ms());
 }
@@ -109,7 +103,7 @@ static void collect(void *subscriber, const struct rmq_sub_opts *o, bool shared,
             s->match_idx = b->n_targets - 1;
         }
     }
-    if (o->sub_id && t->n_sub_ids < RMQ_CODEC_MAX_SUB_IDS) {
+    if (o->sub_id && t->n_sub_ids < RMQ_CORE_MAX_SUB_IDS) {
         t->sub_ids[t->n_sub_ids++] = o->sub_id;
     }
 }
@@ -343,6 +337,7 @@ void rmq_handle_pubrec(struct rmq_mqtt_conn *mc, const struct rmq_packet *p)
         return;
     }
     d->state = D_WAIT_COMP;
+    d->sent_at = rmq_now_ms(); /* the PUBREL's retry clock */
     rmq_conn_send_ack(mc, RMQ_PKT_PUBREL, pid, 0);
 }
 

@@ -75,20 +75,37 @@ void rmq_handle_subscribe(struct rmq_mqtt_conn *mc, const struct rmq_packet *p)
     struct rmq_broker *b = mc->b;
     struct session *s = mc->session;
     bool v5 = mc->version == RMQ_MQTT_V5;
-    uint32_t sub_id = v5 && sub->props.n_sub_ids > 0 ? sub->props.sub_ids[0] : 0;
-    struct rmq_packet *ack = b->ack_pkt;
+    uint32_t sub_id = 0;
+    struct rmq_iter sid = rmq_iter_of(sub->props.sub_ids);
+    if (!v5 || rmq_sub_id_next(&sid, &sub_id) != RMQ_OK) {
+        sub_id = 0;
+    }
+    struct rmq_packet ack_pkt;
+    struct rmq_packet *ack = &ack_pkt;
     rmq_codec_packet_init(ack, RMQ_PKT_SUBACK);
     ack->suback.packet_id = sub->packet_id;
     ack->suback.n_reasons = sub->n_entries;
-    bool want_retained[RMQ_CODEC_MAX_TOPICS] = {false};
+    /* reasons[0..n) then want_retained[0..n): on the stack when small. */
+    uint8_t small[128];
+    size_t n = sub->n_entries;
+    uint8_t *reasons = 2 * n <= sizeof small ? small : malloc(2 * n);
+    if (!reasons) {
+        rmq_conn_fail(mc, RMQ_RC_UNSPECIFIED_ERROR, "out of memory");
+        return;
+    }
+    uint8_t *want_retained = reasons + n;
+    memset(reasons, 0, 2 * n);
+    ack->suback.reasons = (struct rmq_bytes){reasons, n};
     struct rmq_topic_shared sh;
-    for (size_t i = 0; i < sub->n_entries; i++) {
-        const struct rmq_sub_entry *e = &sub->entries[i];
+    struct rmq_iter it = rmq_iter_of(sub->entries);
+    struct rmq_sub_entry entry;
+    for (size_t i = 0; i < n && rmq_sub_entry_next(&it, &entry) == RMQ_OK; i++) {
+        const struct rmq_sub_entry *e = &entry;
         bool fatal;
         uint8_t rc = check_entry(mc, e, &sh, &fatal);
         if (fatal) {
             rmq_conn_fail(mc, rc, "no local on a shared subscription");
-            return;
+            goto out;
         }
         if (rc < 0x80) {
             struct rmq_sub_opts o = {.qos = rc, .sub_id = sub_id};
@@ -112,18 +129,23 @@ void rmq_handle_subscribe(struct rmq_mqtt_conn *mc, const struct rmq_packet *p)
                                    (o.retain_handling == 0 || (o.retain_handling == 1 && !existed));
             }
         }
-        ack->suback.reasons[i] = rc;
+        reasons[i] = rc;
         rmq_debug("mqtt", "subscribe client_id=%s filter=%.*s rc=0x%02x", s->client_id,
                   (int)e->filter.len, (const char *)e->filter.p, rc);
     }
     rmq_conn_send(mc, ack);
     struct retained_ctx rc = {b, s, 0, sub_id, rmq_now_ms()};
-    for (size_t i = 0; i < sub->n_entries; i++) {
-        const struct rmq_bytes *f = &sub->entries[i].filter;
+    it = rmq_iter_of(sub->entries);
+    for (size_t i = 0; i < n && rmq_sub_entry_next(&it, &entry) == RMQ_OK; i++) {
+        const struct rmq_bytes *f = &entry.filter;
         if (want_retained[i] && rmq_topic_split_shared((const char *)f->p, f->len, &sh) == RMQ_OK) {
-            rc.qos = ack->suback.reasons[i];
+            rc.qos = reasons[i];
             rmq_retained_match(b->retained, sh.filter, sh.filter_len, send_retained, &rc);
         }
+    }
+out:
+    if (reasons != small) {
+        free(reasons);
     }
 }
 
@@ -131,15 +153,29 @@ void rmq_handle_unsubscribe(struct rmq_mqtt_conn *mc, const struct rmq_packet *p
 {
     const struct rmq_unsubscribe *u = &p->unsubscribe;
     struct session *s = mc->session;
-    struct rmq_packet *ack = mc->b->ack_pkt;
+    struct rmq_packet ack_pkt;
+    struct rmq_packet *ack = &ack_pkt;
     rmq_codec_packet_init(ack, RMQ_PKT_UNSUBACK);
     ack->unsuback.packet_id = u->packet_id;
     ack->unsuback.n_reasons = u->n_filters;
-    for (size_t i = 0; i < u->n_filters; i++) {
-        const struct rmq_bytes *f = &u->filters[i];
+    uint8_t small[128];
+    size_t n = u->n_filters;
+    uint8_t *reasons = n <= sizeof small ? small : malloc(n);
+    if (!reasons) {
+        rmq_conn_fail(mc, RMQ_RC_UNSPECIFIED_ERROR, "out of memory");
+        return;
+    }
+    struct rmq_iter it = rmq_iter_of(u->filters);
+    struct rmq_bytes filter;
+    for (size_t i = 0; i < n && rmq_filter_next(&it, &filter) == RMQ_OK; i++) {
+        const struct rmq_bytes *f = &filter;
         bool removed = rmq_router_remove(mc->b->router, (const char *)f->p, f->len, s);
         free(rmq_hmap_del(&s->subs, f->p, f->len));
-        ack->unsuback.reasons[i] = removed ? RMQ_RC_SUCCESS : RMQ_RC_NO_SUBSCRIPTION_EXISTED;
+        reasons[i] = removed ? RMQ_RC_SUCCESS : RMQ_RC_NO_SUBSCRIPTION_EXISTED;
     }
+    ack->unsuback.reasons = (struct rmq_bytes){reasons, n};
     rmq_conn_send(mc, ack);
+    if (reasons != small) {
+        free(reasons);
+    }
 }

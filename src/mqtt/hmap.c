@@ -4,20 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-uint64_t rmq_hash_bytes(const void *p, size_t n)
-{
-    /* FNV-1a 64 with a final mix. */
-    const uint8_t *b = p;
-    uint64_t h = 1469598103934665603ull;
-    for (size_t i = 0; i < n; i++) {
-        h ^= b[i];
-        h *= 1099511628211ull;
-    }
-    h ^= h >> 29;
-    h *= 0xbf58476d1ce4e5b9ull;
-    h ^= h >> 32;
-    return h;
-}
+#include "common/hash.h"
 
 void rmq_hmap_init(struct rmq_hmap *m)
 {
@@ -59,7 +46,7 @@ static struct rmq_hmap_entry **find_slot(const struct rmq_hmap *m, const void *k
 
 void *rmq_hmap_get(const struct rmq_hmap *m, const void *key, size_t klen)
 {
-    struct rmq_hmap_entry **pp = find_slot(m, key, klen, rmq_hash_bytes(key, klen));
+    struct rmq_hmap_entry **pp = find_slot(m, key, klen, rmq_hash(key, klen));
     return (pp && *pp) ? (*pp)->value : NULL;
 }
 
@@ -88,7 +75,7 @@ static rmq_err grow(struct rmq_hmap *m)
 
 rmq_err rmq_hmap_put(struct rmq_hmap *m, const void *key, size_t klen, void *value, void **old)
 {
-    uint64_t h = rmq_hash_bytes(key, klen);
+    uint64_t h = rmq_hash(key, klen);
     if (old) {
         *old = NULL;
     }
@@ -123,7 +110,7 @@ rmq_err rmq_hmap_put(struct rmq_hmap *m, const void *key, size_t klen, void *val
 
 void *rmq_hmap_del(struct rmq_hmap *m, const void *key, size_t klen)
 {
-    struct rmq_hmap_entry **pp = find_slot(m, key, klen, rmq_hash_bytes(key, klen));
+    struct rmq_hmap_entry **pp = find_slot(m, key, klen, rmq_hash(key, klen));
     if (!pp || !*pp) {
         return NULL;
     }

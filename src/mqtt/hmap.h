@@ -1,6 +1,8 @@
 /*
  * hmap.h — a byte-string keyed hash map (separate chaining, power-of-two
- * buckets, grows at load factor 1).
+ * buckets, grows at load factor 1). Keys are hashed with rmq_hash
+ * (common/hash.h, SipHash-2-4 with a random per-process key): client ids and
+ * topic levels are chosen by peers, who must not be able to make them collide.
  *
  * Used by the router (children of a topic level), the session table (client
  * id -> session) and the retained store. Keys are copied (owned by the map);
@@ -45,7 +47,5 @@ void *rmq_hmap_del(struct rmq_hmap *m, const void *key, size_t klen);
 struct rmq_hmap_entry *rmq_hmap_first(const struct rmq_hmap *m, size_t *it);
 struct rmq_hmap_entry *rmq_hmap_next(const struct rmq_hmap *m, struct rmq_hmap_entry *e,
                                      size_t *it);
-
-uint64_t rmq_hash_bytes(const void *p, size_t n);
 
 #endif

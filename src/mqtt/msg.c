@@ -1,6 +1,8 @@
 /* msg.c — refcounted application messages; see msg.h. */
 #include "mqtt/msg.h"
 
+#include "mqtt/codec.h"
+
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -35,34 +37,23 @@ static uint8_t *copy_bytes(uint8_t *at, struct rmq_msg_bytes *dst, const struct 
 
 struct rmq_msg *rmq_msg_new(const struct rmq_msg *t, int64_t now_ms)
 {
-    size_t n_up = t->n_user_props;
-    if (n_up > SIZE_MAX / (4 * sizeof(struct rmq_msg_bytes))) {
-        return NULL;
-    }
-    size_t size = sizeof(struct rmq_msg) + 2 * n_up * sizeof(struct rmq_msg_bytes);
+    struct rmq_bytes run = {t->user_props.p, t->user_props.len};
+    size_t up_len = t->n_user_props ? rmq_props_copy_user(run, NULL) : 0;
+    size_t size = sizeof(struct rmq_msg) + up_len;
     size += t->topic_len + 1 + t->payload_len + 1;
     size += bytes_size(&t->content_type) + bytes_size(&t->response_topic) +
             bytes_size(&t->correlation_data);
-    for (size_t i = 0; i < 2 * n_up; i++) {
-        size += bytes_size(&t->user_props[i]) + (t->user_props[i].p ? 0 : 1);
-    }
     struct rmq_msg *m = malloc(size);
     if (!m) {
         return NULL;
     }
     *m = *t;
     m->refs = 1;
-    struct rmq_msg_bytes *up = (struct rmq_msg_bytes *)(m + 1);
-    uint8_t *at = (uint8_t *)(up + 2 * n_up);
-    m->user_props = n_up ? up : NULL;
-    for (size_t i = 0; i < 2 * n_up; i++) {
-        struct rmq_msg_bytes src = t->user_props[i];
-        if (!src.p) {
-            src.p = (const uint8_t *)"";
-            src.len = 0;
-        }
-        at = copy_bytes(at, &up[i], &src);
-    }
+    uint8_t *at = (uint8_t *)(m + 1);
+    m->user_props.p = up_len ? at : NULL;
+    m->user_props.len = up_len ? rmq_props_copy_user(run, at) : 0;
+    m->n_user_props = up_len ? t->n_user_props : 0;
+    at += up_len;
     struct rmq_msg_bytes tb = {(const uint8_t *)t->topic, t->topic_len};
     struct rmq_msg_bytes pb = {t->payload ? t->payload : (const uint8_t *)"", t->payload_len};
     struct rmq_msg_bytes tmp;

@@ -38,7 +38,10 @@ struct rmq_msg {
     struct rmq_msg_bytes content_type;
     struct rmq_msg_bytes response_topic;
     struct rmq_msg_bytes correlation_data;
-    struct rmq_msg_bytes *user_props; /* 2*n_user_props: name, value, ... */
+    /* User properties in MQTT 5 wire form (0x26 name value, ...), read with
+     * rmq_user_prop_next (codec.h). In a template: any property run, of
+     * which rmq_msg_new keeps only the user properties. */
+    struct rmq_msg_bytes user_props;
     size_t n_user_props;
     const void *publisher; /* identity of the publishing session (no-local); never dereferenced */
 };

@@ -7,12 +7,9 @@
 
 #include "mqtt/codec_internal.h"
 
-enum prop_kind { PK_NONE, PK_BYTE, PK_U16, PK_U32, PK_VBI, PK_STR, PK_BIN, PK_PAIR };
-
 #define B(id) RMQ_PROP_BIT(RMQ_PROP_##id)
 
-/* Identifier -> data type (MQTT 5 table 2-4). PK_NONE: not a property. */
-static enum prop_kind prop_kind(unsigned id)
+enum rmq_prop_kind rmq_prop_kind(unsigned id)
 {
     switch (id) {
     case RMQ_PROP_PAYLOAD_FORMAT:
@@ -218,17 +215,14 @@ static const struct rmq_bytes *bytes_field_c(const struct rmq_props *o, unsigned
 static rmq_err decode_one(struct rmq_dec *d, enum rmq_prop_ctx ctx, unsigned id,
                           struct rmq_props *o)
 {
-    enum prop_kind k = prop_kind(id);
+    enum rmq_prop_kind k = rmq_prop_kind(id);
     uint32_t v = 0;
 
     if (k == PK_PAIR) {
         struct rmq_user_prop up;
         RMQ_TRY(rmq_dec_str(d, &up.name));
         RMQ_TRY(rmq_dec_str(d, &up.value));
-        if (o->n_user_props >= RMQ_CODEC_MAX_USER_PROPS) { /* codec.h ARRAYS */
-            return rmq_dec_fail(d, RMQ_RC_QUOTA_EXCEEDED);
-        }
-        o->user_props[o->n_user_props++] = up;
+        o->n_user_props++; /* read again through o->user_props (codec.h LISTS) */
         return RMQ_OK;
     }
     if (k == PK_VBI) { /* subscription identifier */
@@ -237,10 +231,7 @@ static rmq_err decode_one(struct rmq_dec *d, enum rmq_prop_ctx ctx, unsigned id,
         if (ctx == RMQ_PCTX_SUBSCRIBE && o->n_sub_ids > 0) {
             return rmq_dec_fail(d, RMQ_RC_PROTOCOL_ERROR); /* MQTT 5 3.8.2.1.2 */
         }
-        if (o->n_sub_ids >= RMQ_CODEC_MAX_SUB_IDS) {
-            return rmq_dec_fail(d, RMQ_RC_QUOTA_EXCEEDED);
-        }
-        o->sub_ids[o->n_sub_ids++] = v;
+        o->n_sub_ids++;
         return RMQ_OK;
     }
     /* Single-valued: a second occurrence is a protocol error (MQTT 5 §3.x.2.2). */
@@ -297,6 +288,14 @@ rmq_err rmq_props_decode(struct rmq_dec *d, enum rmq_prop_ctx ctx, struct rmq_pr
             return e;
         }
     }
+    /* The repeatable properties are read in place (codec.h LISTS). */
+    struct rmq_bytes block = {sub.r.data, plen};
+    if (out->n_user_props) {
+        out->user_props = block;
+    }
+    if (out->n_sub_ids) {
+        out->sub_ids = block;
+    }
     if ((out->has & RMQ_PROP_BIT(RMQ_PROP_AUTH_DATA)) &&
         !(out->has & RMQ_PROP_BIT(RMQ_PROP_AUTH_METHOD))) {
         return rmq_dec_fail(d, RMQ_RC_PROTOCOL_ERROR); /* MQTT 5 3.1.2.11.10 */
@@ -351,7 +350,7 @@ static uint32_t load_int(const struct rmq_props *p, unsigned id)
 static void encode_one(struct rmq_wr *w, unsigned id, const struct rmq_props *p)
 {
     rmq_wr_u8(w, (uint8_t)id);
-    switch (prop_kind(id)) {
+    switch (rmq_prop_kind(id)) {
     case PK_BYTE:
         rmq_wr_u8(w, (uint8_t)load_int(p, id));
         break;
@@ -378,36 +377,37 @@ static void encode_list(struct rmq_wr *w, enum rmq_prop_ctx ctx, const struct rm
     if (omit & RMQ_OMIT_REASON_STRING) {
         mask &= ~RMQ_PROP_BIT(RMQ_PROP_REASON_STRING);
     }
-    for (unsigned id = 1; id < 64; id++) {
-        enum prop_kind k = prop_kind(id);
-        if (k == PK_NONE || k == PK_VBI || k == PK_PAIR || !(mask & RMQ_PROP_BIT(id))) {
-            continue;
+    mask &= ~(RMQ_PROP_BIT(RMQ_PROP_SUBSCRIPTION_ID) | RMQ_PROP_BIT(RMQ_PROP_USER_PROPERTY));
+    while (mask) { /* the properties present, in identifier order */
+        unsigned id = (unsigned)__builtin_ctzll(mask);
+        mask &= mask - 1;
+        if (rmq_prop_kind(id) != PK_NONE) {
+            encode_one(w, id, p);
         }
-        encode_one(w, id, p);
     }
-    if (rmq_props_allowed(ctx, RMQ_PROP_SUBSCRIPTION_ID)) {
-        if (p->n_sub_ids > RMQ_CODEC_MAX_SUB_IDS) {
-            w->bad = true;
-            return;
-        }
-        for (unsigned i = 0; i < p->n_sub_ids; i++) {
-            if (p->sub_ids[i] == 0 || p->sub_ids[i] > RMQ_MQTT_MAX_SUB_ID) {
+    if (p->sub_ids.len && rmq_props_allowed(ctx, RMQ_PROP_SUBSCRIPTION_ID)) {
+        struct rmq_iter it = rmq_iter_of(p->sub_ids);
+        uint32_t id = 0;
+        rmq_err e;
+        while ((e = rmq_sub_id_next(&it, &id)) == RMQ_OK) {
+            if (id == 0 || id > RMQ_MQTT_MAX_SUB_ID) {
                 w->bad = true;
             }
             rmq_wr_u8(w, RMQ_PROP_SUBSCRIPTION_ID);
-            rmq_wr_vbi(w, p->sub_ids[i]);
+            rmq_wr_vbi(w, id);
         }
+        w->bad = w->bad || e != RMQ_ERR_EOF;
     }
-    if (!(omit & RMQ_OMIT_USER_PROPS)) {
-        if (p->n_user_props > RMQ_CODEC_MAX_USER_PROPS) {
-            w->bad = true;
-            return;
-        }
-        for (unsigned i = 0; i < p->n_user_props; i++) {
+    if (p->user_props.len && !(omit & RMQ_OMIT_USER_PROPS)) {
+        struct rmq_iter it = rmq_iter_of(p->user_props);
+        struct rmq_user_prop up;
+        rmq_err e;
+        while ((e = rmq_user_prop_next(&it, &up)) == RMQ_OK) {
             rmq_wr_u8(w, RMQ_PROP_USER_PROPERTY);
-            rmq_wr_bin(w, p->user_props[i].name);
-            rmq_wr_bin(w, p->user_props[i].value);
+            rmq_wr_bin(w, up.name);
+            rmq_wr_bin(w, up.value);
         }
+        w->bad = w->bad || e != RMQ_ERR_EOF;
     }
 }
 

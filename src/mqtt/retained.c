@@ -6,15 +6,27 @@
 #include <string.h>
 
 #include "mqtt/hmap.h"
+#include "mqtt/level_tree.h"
 #include "mqtt/msg.h"
 
 struct rnode {
-    struct rnode *parent;
-    char *level;
-    size_t level_len;
-    struct rmq_hmap children; /* level -> struct rnode * */
-    struct rmq_msg *msg;      /* owned reference or NULL */
+    struct rmq_level_node t; /* first: the level tree (level_tree.h) */
+    struct rmq_msg *msg;     /* owned reference or NULL */
 };
+
+static struct rnode *rnode_of(struct rmq_level_node *t)
+{
+    return (struct rnode *)t;
+}
+
+static struct rmq_level_node *make_rnode(void)
+{
+    struct rnode *n = calloc(1, sizeof *n);
+    if (n) {
+        rmq_level_init(&n->t);
+    }
+    return n ? &n->t : NULL;
+}
 
 struct rmq_retained {
     struct rnode root;
@@ -24,22 +36,21 @@ struct rmq_retained {
 static void rnode_release(struct rnode *n)
 {
     size_t it;
-    for (struct rmq_hmap_entry *e = rmq_hmap_first(&n->children, &it); e;
-         e = rmq_hmap_next(&n->children, e, &it)) {
-        struct rnode *c = e->value;
+    for (struct rmq_hmap_entry *e = rmq_hmap_first(&n->t.children, &it); e;
+         e = rmq_hmap_next(&n->t.children, e, &it)) {
+        struct rnode *c = rnode_of(e->value);
         rnode_release(c);
         free(c);
     }
-    rmq_hmap_release(&n->children);
+    rmq_level_release(&n->t);
     rmq_msg_unref(n->msg);
-    free(n->level);
 }
 
 struct rmq_retained *rmq_retained_new(void)
 {
     struct rmq_retained *r = calloc(1, sizeof *r);
     if (r) {
-        rmq_hmap_init(&r->root.children);
+        rmq_level_init(&r->root.t);
     }
     return r;
 }
@@ -60,47 +71,14 @@ size_t rmq_retained_count(const struct rmq_retained *r)
 
 static struct rnode *find(struct rmq_retained *r, const char *t, size_t len, bool create)
 {
-    struct rnode *n = &r->root;
-    size_t i = 0;
-    for (;;) {
-        size_t e = i;
-        while (e < len && t[e] != '/') {
-            e++;
-        }
-        struct rnode *c = rmq_hmap_get(&n->children, t + i, e - i);
-        if (!c) {
-            if (!create) {
-                return NULL;
-            }
-            c = calloc(1, sizeof *c);
-            if (!c) {
-                return NULL;
-            }
-            rmq_hmap_init(&c->children);
-            c->parent = n;
-            c->level = malloc(e - i + 1);
-            if (!c->level || rmq_hmap_put(&n->children, t + i, e - i, c, NULL) != RMQ_OK) {
-                free(c->level);
-                free(c);
-                return NULL;
-            }
-            memcpy(c->level, t + i, e - i);
-            c->level[e - i] = '\0';
-            c->level_len = e - i;
-        }
-        n = c;
-        if (e == len) {
-            return n;
-        }
-        i = e + 1;
-    }
+    return rnode_of(rmq_level_find(&r->root.t, t, len, create ? make_rnode : NULL));
 }
 
 static void prune(struct rnode *n)
 {
-    while (n->parent && n->children.count == 0 && !n->msg) {
-        struct rnode *p = n->parent;
-        rmq_hmap_del(&p->children, n->level, n->level_len);
+    while (n->t.parent && n->t.children.count == 0 && !n->msg) {
+        struct rnode *p = rnode_of(n->t.parent);
+        rmq_level_unlink(&n->t);
         rnode_release(n);
         free(n);
         n = p;
@@ -141,16 +119,16 @@ static void all_below(struct rnode *n, struct walk *w)
         w->cb(n->msg, w->arg);
     }
     size_t it;
-    for (struct rmq_hmap_entry *e = rmq_hmap_first(&n->children, &it); e;
-         e = rmq_hmap_next(&n->children, e, &it)) {
-        all_below(e->value, w);
+    for (struct rmq_hmap_entry *e = rmq_hmap_first(&n->t.children, &it); e;
+         e = rmq_hmap_next(&n->t.children, e, &it)) {
+        all_below(rnode_of(e->value), w);
     }
 }
 
 /* Children of n that a wildcard at the first level may enter (MQTT-4.7.2-1). */
 static bool wild_ok(const struct rnode *n, const struct rnode *c)
 {
-    return n->parent != NULL || c->level_len == 0 || c->level[0] != '$';
+    return n->t.parent != NULL || c->t.level_len == 0 || c->t.level[0] != '$';
 }
 
 static void walk(struct rnode *n, struct walk *w, size_t i)
@@ -161,23 +139,23 @@ static void walk(struct rnode *n, struct walk *w, size_t i)
     }
     bool last = e == w->len;
     if (e - i == 1 && w->f[i] == '#') {
-        if (n->parent && n->msg) {
+        if (n->t.parent && n->msg) {
             w->cb(n->msg, w->arg); /* "a/#" matches "a" */
         }
         size_t it;
-        for (struct rmq_hmap_entry *x = rmq_hmap_first(&n->children, &it); x;
-             x = rmq_hmap_next(&n->children, x, &it)) {
-            if (wild_ok(n, x->value)) {
-                all_below(x->value, w);
+        for (struct rmq_hmap_entry *x = rmq_hmap_first(&n->t.children, &it); x;
+             x = rmq_hmap_next(&n->t.children, x, &it)) {
+            if (wild_ok(n, rnode_of(x->value))) {
+                all_below(rnode_of(x->value), w);
             }
         }
         return;
     }
     if (e - i == 1 && w->f[i] == '+') {
         size_t it;
-        for (struct rmq_hmap_entry *x = rmq_hmap_first(&n->children, &it); x;
-             x = rmq_hmap_next(&n->children, x, &it)) {
-            struct rnode *c = x->value;
+        for (struct rmq_hmap_entry *x = rmq_hmap_first(&n->t.children, &it); x;
+             x = rmq_hmap_next(&n->t.children, x, &it)) {
+            struct rnode *c = rnode_of(x->value);
             if (!wild_ok(n, c)) {
                 continue;
             }
@@ -191,7 +169,7 @@ static void walk(struct rnode *n, struct walk *w, size_t i)
         }
         return;
     }
-    struct rnode *c = rmq_hmap_get(&n->children, w->f + i, e - i);
+    struct rnode *c = rnode_of(rmq_level_child(&n->t, w->f + i, e - i));
     if (!c) {
         return;
     }

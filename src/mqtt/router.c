@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "mqtt/hmap.h"
+#include "mqtt/level_tree.h"
 #include "mqtt/topic.h"
 
 struct sub {
@@ -20,13 +21,15 @@ struct group {
 };
 
 struct node {
-    struct node *parent;
-    char *level; /* owned copy of this node's level */
-    size_t level_len;
-    struct rmq_hmap children; /* level -> struct node * */
-    struct rmq_hmap subs;     /* subscriber pointer bytes -> struct sub * */
-    struct rmq_hmap groups;   /* group name -> struct group * */
+    struct rmq_level_node t; /* first: the level tree (level_tree.h) */
+    struct rmq_hmap subs;    /* subscriber pointer bytes -> struct sub * */
+    struct rmq_hmap groups;  /* group name -> struct group * */
 };
+
+static struct node *node_of(struct rmq_level_node *t)
+{
+    return (struct node *)t;
+}
 
 struct rmq_router {
     struct node root;
@@ -34,21 +37,28 @@ struct rmq_router {
     bool (*online)(void *subscriber);
 };
 
-static void node_init(struct node *n, struct node *parent)
+static void node_init(struct node *n)
 {
-    memset(n, 0, sizeof *n);
-    n->parent = parent;
-    rmq_hmap_init(&n->children);
+    rmq_level_init(&n->t);
     rmq_hmap_init(&n->subs);
     rmq_hmap_init(&n->groups);
+}
+
+static struct rmq_level_node *make_node(void)
+{
+    struct node *n = malloc(sizeof *n);
+    if (n) {
+        node_init(n);
+    }
+    return n ? &n->t : NULL;
 }
 
 static void node_release(struct node *n)
 {
     size_t it;
-    for (struct rmq_hmap_entry *e = rmq_hmap_first(&n->children, &it); e;
-         e = rmq_hmap_next(&n->children, e, &it)) {
-        struct node *c = e->value;
+    for (struct rmq_hmap_entry *e = rmq_hmap_first(&n->t.children, &it); e;
+         e = rmq_hmap_next(&n->t.children, e, &it)) {
+        struct node *c = node_of(e->value);
         node_release(c);
         free(c);
     }
@@ -62,10 +72,9 @@ static void node_release(struct node *n)
         free(g->members);
         free(g);
     }
-    rmq_hmap_release(&n->children);
+    rmq_level_release(&n->t);
     rmq_hmap_release(&n->subs);
     rmq_hmap_release(&n->groups);
-    free(n->level);
 }
 
 struct rmq_router *rmq_router_new(bool (*online)(void *subscriber))
@@ -74,7 +83,7 @@ struct rmq_router *rmq_router_new(bool (*online)(void *subscriber))
     if (!r) {
         return NULL;
     }
-    node_init(&r->root, NULL);
+    node_init(&r->root);
     r->online = online;
     return r;
 }
@@ -96,47 +105,15 @@ size_t rmq_router_count(const struct rmq_router *r)
 /* Finds (create: makes) the node of a non-shared filter. */
 static struct node *find_node(struct rmq_router *r, const char *f, size_t len, bool create)
 {
-    struct node *n = &r->root;
-    size_t i = 0;
-    for (;;) {
-        size_t e = i;
-        while (e < len && f[e] != '/') {
-            e++;
-        }
-        struct node *c = rmq_hmap_get(&n->children, f + i, e - i);
-        if (!c) {
-            if (!create) {
-                return NULL;
-            }
-            c = malloc(sizeof *c);
-            if (!c) {
-                return NULL;
-            }
-            node_init(c, n);
-            c->level = malloc(e - i + 1);
-            if (!c->level || rmq_hmap_put(&n->children, f + i, e - i, c, NULL) != RMQ_OK) {
-                free(c->level);
-                free(c);
-                return NULL;
-            }
-            memcpy(c->level, f + i, e - i);
-            c->level[e - i] = '\0';
-            c->level_len = e - i;
-        }
-        n = c;
-        if (e == len) {
-            return n;
-        }
-        i = e + 1;
-    }
+    return node_of(rmq_level_find(&r->root.t, f, len, create ? make_node : NULL));
 }
 
 /* Frees empty nodes from n up to (not including) the root. */
 static void prune(struct node *n)
 {
-    while (n->parent && n->children.count == 0 && n->subs.count == 0 && n->groups.count == 0) {
-        struct node *p = n->parent;
-        rmq_hmap_del(&p->children, n->level, n->level_len);
+    while (n->t.parent && n->t.children.count == 0 && n->subs.count == 0 && n->groups.count == 0) {
+        struct node *p = node_of(n->t.parent);
+        rmq_level_unlink(&n->t);
         node_release(n);
         free(n);
         n = p;
@@ -306,12 +283,12 @@ static void match_level(struct match_ctx *m, struct node *n, const char *t, size
     while (e < len && t[e] != '/') {
         e++;
     }
-    struct node *hash = dollar ? NULL : rmq_hmap_get(&n->children, "#", 1);
+    struct node *hash = dollar ? NULL : node_of(n->t.hash);
     if (hash) {
         emit(m, hash);
     }
-    struct node *c = rmq_hmap_get(&n->children, t + i, e - i);
-    struct node *plus = dollar ? NULL : rmq_hmap_get(&n->children, "+", 1);
+    struct node *c = node_of(rmq_level_child(&n->t, t + i, e - i));
+    struct node *plus = dollar ? NULL : node_of(n->t.plus);
     struct node *next[2] = {c, plus};
     for (int k = 0; k < 2; k++) {
         if (!next[k]) {
@@ -319,7 +296,7 @@ static void match_level(struct match_ctx *m, struct node *n, const char *t, size
         }
         if (e == len) {
             emit(m, next[k]);
-            struct node *h = rmq_hmap_get(&next[k]->children, "#", 1);
+            struct node *h = node_of(next[k]->t.hash);
             if (h) {
                 emit(m, h); /* "a/#" matches "a" */
             }

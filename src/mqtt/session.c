@@ -58,6 +58,13 @@ static void dlist_push(struct dlist *l, struct delivery *d)
     l->count++;
 }
 
+/* In flight from now: the retry clock starts. */
+static void inflight_push(struct session *s, struct delivery *d)
+{
+    d->sent_at = rmq_now_ms();
+    dlist_push(&s->inflight, d);
+}
+
 static struct delivery *dlist_pop(struct dlist *l)
 {
     struct delivery *d = l->head;
@@ -224,7 +231,7 @@ void rmq_session_pump(struct rmq_broker *b, struct session *s)
             rmq_delivery_free(d); /* too large for the client: as if delivered */
             continue;
         }
-        dlist_push(&s->inflight, d);
+        inflight_push(s, d);
     }
 }
 
@@ -257,12 +264,12 @@ void rmq_session_deliver(struct rmq_broker *b, struct session *s, struct rmq_msg
         }
         /* Sent at once and forgotten: no allocation. */
         _Alignas(struct delivery)
-            uint8_t mem[sizeof(struct delivery) + RMQ_CODEC_MAX_SUB_IDS * sizeof(uint32_t)];
+            uint8_t mem[sizeof(struct delivery) + RMQ_CORE_MAX_SUB_IDS * sizeof(uint32_t)];
         struct delivery *d0 = (struct delivery *)mem;
         memset(d0, 0, sizeof *d0);
         d0->msg = m;
         d0->retain = retain;
-        d0->n_sub_ids = n_sub_ids < RMQ_CODEC_MAX_SUB_IDS ? n_sub_ids : RMQ_CODEC_MAX_SUB_IDS;
+        d0->n_sub_ids = n_sub_ids < RMQ_CORE_MAX_SUB_IDS ? n_sub_ids : RMQ_CORE_MAX_SUB_IDS;
         if (d0->n_sub_ids) {
             memcpy(d0->sub_ids, sub_ids, d0->n_sub_ids * sizeof(uint32_t));
         }
@@ -286,7 +293,7 @@ void rmq_session_deliver(struct rmq_broker *b, struct session *s, struct rmq_msg
     if (online && s->queue.count == 0 && s->inflight.count < window(b, s)) {
         d->pid = next_pid(s);
         if (rmq_conn_send_publish(s->conn, d, false)) {
-            dlist_push(&s->inflight, d);
+            inflight_push(s, d);
         } else {
             rmq_delivery_free(d);
         }
@@ -305,7 +312,9 @@ void rmq_session_deliver(struct rmq_broker *b, struct session *s, struct rmq_msg
 void rmq_session_resend(struct rmq_broker *b, struct session *s)
 {
     struct rmq_mqtt_conn *mc = s->conn;
+    int64_t now = rmq_now_ms();
     for (struct delivery *d = s->inflight.head; d; d = d->next) {
+        d->sent_at = now;
         if (d->state == D_WAIT_COMP) {
             rmq_conn_send_ack(mc, RMQ_PKT_PUBREL, d->pid, 0);
         } else {
@@ -315,9 +324,40 @@ void rmq_session_resend(struct rmq_broker *b, struct session *s)
     rmq_session_pump(b, s);
 }
 
+/*
+ * mqtt.retry_interval: what a connected MQTT 3.1 / 3.1.1 client left
+ * unacknowledged that long is sent again on the same connection (PUBLISH with
+ * DUP, or PUBREL past PUBREC), as MQTT 3.1 required and 3.1.1 allows. Never
+ * for MQTT 5, which forbids a resend except on reconnect (MQTT-4.4.0-1).
+ */
+static void retry_inflight(struct rmq_broker *b, int64_t now)
+{
+    size_t it;
+    for (struct rmq_hmap_entry *e = rmq_hmap_first(&b->sessions, &it); e;
+         e = rmq_hmap_next(&b->sessions, e, &it)) {
+        struct session *s = e->value;
+        struct rmq_mqtt_conn *mc = s->conn;
+        if (!mc || mc->state != CS_CONNECTED || mc->version == RMQ_MQTT_V5) {
+            continue;
+        }
+        for (struct delivery *d = s->inflight.head; d; d = d->next) {
+            if (now - d->sent_at < (int64_t)b->cfg->retry_interval) {
+                continue;
+            }
+            d->sent_at = now;
+            if (d->state == D_WAIT_COMP) {
+                rmq_conn_send_ack(mc, RMQ_PKT_PUBREL, d->pid, 0);
+            } else {
+                rmq_conn_send_publish(mc, d, true);
+            }
+        }
+    }
+}
+
 void rmq_broker_tick(struct rmq_broker *b)
 {
     int64_t now = rmq_now_ms();
+    retry_inflight(b, now);
     struct session *s = b->pending;
     while (s) {
         struct session *next = s->pnext;

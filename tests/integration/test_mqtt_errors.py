@@ -221,6 +221,16 @@ def test_qos3_publish(broker, healthy, raw_client, version, uid, peer):
 
 
 @VERSIONS
+def test_qos0_publish_with_dup_is_protocol_error(broker, healthy, raw_client, version, uid, peer):
+    """MQTT-3.3.1-2: DUP must be 0 on QoS 0. The packet parses, it breaks a rule:
+    0x82 Protocol Error (v5 4.13), not 0x81 Malformed Packet."""
+    c = connected(broker, raw_client, version, uid)
+    c.send(build_publish(f"dup0/{uid}", b"x", qos=0, dup=True, version=version))
+    expect_error_close(c, version, (RC_PROTOCOL_ERROR,), peer)
+    healthy.check()
+
+
+@VERSIONS
 def test_qos1_publish_with_packet_id_zero(broker, healthy, raw_client, version, uid, peer):
     c = connected(broker, raw_client, version, uid)
     c.send(build_publish(f"pid0/{uid}", b"x", qos=1, pid=0, version=version))

@@ -5,7 +5,7 @@ import time
 
 import pytest
 
-from helpers import VERSIONS, RC_DISCONNECT_WITH_WILL, build_packet
+from helpers import PINGREQ, PINGRESP, VERSIONS, RC_DISCONNECT_WITH_WILL, build_packet
 
 
 def _watcher(broker, raw_client, version, topic, uid):
@@ -170,3 +170,28 @@ def test_v5_will_sent_at_session_end_when_shorter_than_delay(broker, raw_client,
     c.abort()
     assert w.recv_publish(timeout=5).payload == b"end"  # MQTT-3.1.3-9: at session end
     assert time.monotonic() - t0 <= 4.0
+
+
+@pytest.mark.parametrize("after_ms", [10, 50, 150])
+def test_v5_due_will_published_when_session_resumes_right_after_delay(broker, raw_client, uid,
+                                                                       after_ms):
+    """MQTT-3.1.2-8: once its delay has passed the will is due. A client that resumes
+    its session just after that, before the broker's 250 ms timer has published it,
+    must not cancel it (MQTT-3.1.3-9 cancels only a will still waiting)."""
+    topic = f"wdue/{uid}"
+    cid = f"c-{uid}"
+    w = _watcher(broker, raw_client, 5, topic, uid)
+    c = raw_client(broker, 5)
+    c.connect(cid, props={"session_expiry_interval": 30},
+              will={"topic": topic, "payload": b"due", "props": {"will_delay_interval": 1}})
+    c.abort()
+    # Barrier on the broker's event loop: once the PINGRESP is back the broker has
+    # seen the reset, so the will's delay started no later than t0.
+    w.send(build_packet(PINGREQ, 0, b""))
+    w.expect(PINGRESP)
+    t0 = time.monotonic()
+    time.sleep(max(0.0, t0 + 1.0 + after_ms / 1000.0 - time.monotonic()))
+    c2 = raw_client(broker, 5)
+    c2.connect(cid, clean=False, props={"session_expiry_interval": 30})
+    assert w.recv_publish(timeout=3).payload == b"due"
+    _no_will(broker, raw_client, 5, w, uid)  # published once, not again

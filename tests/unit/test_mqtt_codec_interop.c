@@ -16,6 +16,7 @@
 
 #include "mqtt/codec.h"
 #include "test_mqtt_codec_captured.h"
+#include "test_mqtt_codec_samples.h"
 
 #define N_CAPTURED (sizeof captured / sizeof captured[0])
 
@@ -123,8 +124,8 @@ static void test_interop__paho_v5_connect_values(void **state)
     assert_int_equal(c->props.maximum_packet_size, 100000);
     assert_int_equal(c->props.topic_alias_maximum, 4);
     assert_true(rmq_props_has(&c->props, RMQ_PROP_REQUEST_PROBLEM_INFO));
-    assert_true(eq(c->props.user_props[0].name, "x"));
-    assert_true(eq(c->props.user_props[0].value, "y"));
+    assert_true(eq(nth_user_prop(c->props.user_props, 0).name, "x"));
+    assert_true(eq(nth_user_prop(c->props.user_props, 0).value, "y"));
 }
 
 static void test_interop__paho_v5_subscribe_values(void **state)
@@ -137,14 +138,14 @@ static void test_interop__paho_v5_subscribe_values(void **state)
     decode_captured(i, buf, &n, &p);
     const struct rmq_subscribe *s = &p.subscribe;
     assert_int_equal(s->props.n_sub_ids, 1);
-    assert_int_equal(s->props.sub_ids[0], 7);
+    assert_int_equal(nth_sub_id(s->props.sub_ids, 0), 7);
     assert_int_equal(s->n_entries, 2);
-    assert_true(eq(s->entries[0].filter, "cap/+/x"));
-    assert_int_equal(s->entries[0].qos, 2);
-    assert_true(s->entries[0].retain_as_published);
-    assert_int_equal(s->entries[0].retain_handling, 1);
-    assert_true(eq(s->entries[1].filter, "cap/#"));
-    assert_int_equal(s->entries[1].qos, 1);
+    assert_true(eq(nth_entry(s->entries, 0).filter, "cap/+/x"));
+    assert_int_equal(nth_entry(s->entries, 0).qos, 2);
+    assert_true(nth_entry(s->entries, 0).retain_as_published);
+    assert_int_equal(nth_entry(s->entries, 0).retain_handling, 1);
+    assert_true(eq(nth_entry(s->entries, 1).filter, "cap/#"));
+    assert_int_equal(nth_entry(s->entries, 1).qos, 1);
 }
 
 static void test_interop__mosquitto_v5_delivery_carries_subscription_id(void **state)
@@ -156,7 +157,7 @@ static void test_interop__mosquitto_v5_delivery_carries_subscription_id(void **s
     find("v5 s2c", RMQ_PKT_PUBLISH, &i);
     decode_captured(i, buf, &n, &p);
     assert_true(p.publish.props.n_sub_ids >= 1);
-    assert_int_equal(p.publish.props.sub_ids[0], 7);
+    assert_int_equal(nth_sub_id(p.publish.props.sub_ids, 0), 7);
     find("v31 c2s", RMQ_PKT_CONNECT, &i);
     decode_captured(i, buf, &n, &p);
     assert_int_equal(p.connect.proto_level, 3);

@@ -19,9 +19,65 @@ static inline struct rmq_bytes S(const char *s) {
     return b;
 }
 
+/* The i-th element of a list (codec.h LISTS); the element is zeroed and the
+ * call fails the test (via the returned false) when there is none. */
+static inline struct rmq_user_prop
+nth_user_prop(struct rmq_bytes run, size_t i)
+{
+    struct rmq_iter it = rmq_iter_of(run);
+    struct rmq_user_prop up = {{0}, {0}};
+    for (size_t k = 0; k <= i; k++) {
+        if (rmq_user_prop_next(&it, &up) != RMQ_OK) {
+            return (struct rmq_user_prop){{(const uint8_t *)"<none>", 6}, {0}};
+        }
+    }
+    return up;
+}
+static inline uint32_t nth_sub_id(struct rmq_bytes run, size_t i)
+{
+    struct rmq_iter it = rmq_iter_of(run);
+    uint32_t v = 0;
+    for (size_t k = 0; k <= i; k++) {
+        if (rmq_sub_id_next(&it, &v) != RMQ_OK) {
+            return 0;
+        }
+    }
+    return v;
+}
+static inline struct rmq_sub_entry nth_entry(struct rmq_bytes run, size_t i)
+{
+    struct rmq_iter it = rmq_iter_of(run);
+    struct rmq_sub_entry e;
+    memset(&e, 0, sizeof e);
+    for (size_t k = 0; k <= i; k++) {
+        if (rmq_sub_entry_next(&it, &e) != RMQ_OK) {
+            memset(&e, 0, sizeof e);
+            e.filter = (struct rmq_bytes){(const uint8_t *)"<none>", 6};
+            return e;
+        }
+    }
+    return e;
+}
+static inline struct rmq_bytes nth_filter(struct rmq_bytes run, size_t i)
+{
+    struct rmq_iter it = rmq_iter_of(run);
+    struct rmq_bytes f = {(const uint8_t *)"<none>", 6};
+    for (size_t k = 0; k <= i; k++) {
+        if (rmq_filter_next(&it, &f) != RMQ_OK) {
+            return (struct rmq_bytes){(const uint8_t *)"<none>", 6};
+        }
+    }
+    return f;
+}
+
+/* Wire forms of the sample lists. */
+#define SAMPLE_SUB_IDS "\x0b\x01\x0b\xff\xff\xff\x7f" /* 1, 268435455 */
+#define SAMPLE_USER_PROPS                                                                          \
+    "\x26\x00\x01k\x00\x01v\x26\x00\x01k\x00\x02v2\x26\x00\x00\x00\x00" /* repeats allowed */
+#define LIT(s) ((struct rmq_bytes){(const uint8_t *)(s), sizeof(s) - 1})
+
 /* Fills the listed properties with distinct values. */
-static inline void
-sample_props(struct rmq_props *p, const uint8_t *ids, size_t n)
+static inline void sample_props(struct rmq_props *p, const uint8_t *ids, size_t n)
 {
     memset(p, 0, sizeof *p);
     for (size_t i = 0; i < n; i++) {
@@ -43,8 +99,8 @@ sample_props(struct rmq_props *p, const uint8_t *ids, size_t n)
             p->correlation_data = (struct rmq_bytes){(const uint8_t *)"\x00\x01\xff", 3};
             break;
         case RMQ_PROP_SUBSCRIPTION_ID:
-            p->sub_ids[p->n_sub_ids++] = 1;
-            p->sub_ids[p->n_sub_ids++] = 268435455;
+            p->sub_ids = LIT(SAMPLE_SUB_IDS);
+            p->n_sub_ids = 2;
             continue;
         case RMQ_PROP_SESSION_EXPIRY:
             p->session_expiry = 0xFFFFFFFF;
@@ -95,9 +151,7 @@ sample_props(struct rmq_props *p, const uint8_t *ids, size_t n)
             p->retain_available = 0;
             break;
         case RMQ_PROP_USER_PROPERTY:
-            p->user_props[0] = (struct rmq_user_prop){S("k"), S("v")};
-            p->user_props[1] = (struct rmq_user_prop){S("k"), S("v2")}; /* repeats allowed */
-            p->user_props[2] = (struct rmq_user_prop){S(""), S("")};
+            p->user_props = LIT(SAMPLE_USER_PROPS);
             p->n_user_props = 3;
             continue;
         case RMQ_PROP_MAXIMUM_PACKET_SIZE:
@@ -238,27 +292,24 @@ static inline void sample_subs(struct sample *s, size_t *n, uint8_t v)
     bool v5 = v == RMQ_MQTT_V5;
     struct rmq_subscribe *sb = &sample_add(s, n, RMQ_PKT_SUBSCRIBE, 0, "subscribe")->pkt.subscribe;
     sb->packet_id = 10;
-    const char *filters[] = {"a/+/c", "#", "$share/g/x/#", "$SYS/x"};
-    for (unsigned i = 0; i < 4; i++) {
-        struct rmq_sub_entry *e = &sb->entries[sb->n_entries++];
-        e->filter = S(filters[i]);
-        e->qos = (uint8_t)(i % 3);
-        if (v5) {
-            e->no_local = i == 1;
-            e->retain_as_published = i == 0;
-            e->retain_handling = (uint8_t)(i % 3);
-        }
-    }
+    /* "a/+/c" "#" "$share/g/x/#" "$SYS/x" with QoS 0 1 2 0; v5 also: retain
+     * as published on the first, no local on the second, retain handling
+     * 0 1 2 0. */
+    sb->entries = v5 ? LIT("\x00\x05"
+                           "a/+/c\x08\x00\x01#\x15\x00\x0c$share/g/x/#\x22\x00\x06$SYS/x\x00")
+                     : LIT("\x00\x05"
+                           "a/+/c\x00\x00\x01#\x01\x00\x0c$share/g/x/#\x02\x00\x06$SYS/x\x00");
+    sb->n_entries = 4;
     if (v5) {
         SAMPLE_PROPS(&sb->props, P_SUBSCRIBE);
-        sb->props.sub_ids[0] = 42;
+        sb->props.sub_ids = LIT("\x0b\x2a"); /* 42 */
         sb->props.n_sub_ids = 1;
     }
     struct rmq_suback *sa =
         &sample_add(s, n, RMQ_PKT_SUBACK, RMQ_CODEC_ROLE_CLIENT, "suback")->pkt.suback;
     sa->packet_id = 10;
     sa->n_reasons = 4;
-    memcpy(sa->reasons, v5 ? "\x00\x01\x02\x8f" : "\x00\x01\x02\x80", 4);
+    sa->reasons = v5 ? LIT("\x00\x01\x02\x8f") : LIT("\x00\x01\x02\x80");
     if (v5) {
         SAMPLE_PROPS(&sa->props, P_ACK);
     }
@@ -266,8 +317,8 @@ static inline void sample_subs(struct sample *s, size_t *n, uint8_t v)
         &sample_add(s, n, RMQ_PKT_UNSUBSCRIBE, 0, "unsubscribe")->pkt.unsubscribe;
     u->packet_id = 11;
     u->n_filters = 2;
-    u->filters[0] = S("a/+/c");
-    u->filters[1] = S("#");
+    u->filters = LIT("\x00\x05"
+                     "a/+/c\x00\x01#");
     if (v5) {
         SAMPLE_PROPS(&u->props, P_SUBSCRIBE);
     }
@@ -276,8 +327,7 @@ static inline void sample_subs(struct sample *s, size_t *n, uint8_t v)
     ua->packet_id = 11;
     if (v5) {
         ua->n_reasons = 2;
-        ua->reasons[0] = 0x00;
-        ua->reasons[1] = 0x11;
+        ua->reasons = LIT("\x00\x11");
         SAMPLE_PROPS(&ua->props, P_ACK);
     }
 }

@@ -18,147 +18,7 @@
 #include "config/settings.h"
 #include "mqtt/broker.h"
 #include "mqtt/codec.h"
-
-struct fake_net {
-    struct rmq_buf out;
-    bool closed;
-    uint64_t keepalive_ms;
-    struct rmq_mqtt_conn *mc;
-    uint8_t version;
-};
-
-static struct rmq_buf *f_outbuf(void *n)
-{
-    return &((struct fake_net *)n)->out;
-}
-static void f_flush(void *n)
-{
-    (void)n;
-}
-static void f_close(void *n)
-{
-    ((struct fake_net *)n)->closed = true;
-}
-static void f_connected(void *n, uint64_t ka)
-{
-    ((struct fake_net *)n)->keepalive_ms = ka;
-}
-static const struct rmq_conn_io fake_io = {f_outbuf, f_flush, f_close, f_connected};
-
-static struct rmq_settings settings;
-static struct rmq_peer_info no_peer;
-
-static struct rmq_broker *new_broker(uint32_t max_inflight, uint32_t max_mqueue_len)
-{
-    memset(&settings, 0, sizeof settings);
-    struct rmq_mqtt_settings m = {.max_packet_size = 1 << 20,
-                                  .max_clientid_len = 65535,
-                                  .max_topic_levels = 128,
-                                  .max_qos_allowed = 2,
-                                  .retain_available = true,
-                                  .wildcard_subscription = true,
-                                  .shared_subscription = true,
-                                  .max_inflight = max_inflight,
-                                  .max_mqueue_len = max_mqueue_len,
-                                  .session_expiry_interval = 7200000,
-                                  .keepalive_multiplier = 1.5,
-                                  .max_topic_alias = 65535,
-                                  .retry_interval = 30000,
-                                  .max_awaiting_rel = 100,
-                                  .await_rel_timeout = 300000};
-    settings.mqtt = m;
-    struct rmq_broker *b = rmq_broker_new(&settings);
-    assert_non_null(b);
-    return b;
-}
-
-static void feed(struct fake_net *n, const struct rmq_packet *p)
-{
-    struct rmq_buf in;
-    rmq_buf_init(&in, 0);
-    assert_int_equal(rmq_codec_encode(p, n->version, &in), RMQ_OK);
-    assert_int_equal(rmq_mqtt_conn_input(n->mc, in.data, in.len), in.len);
-    rmq_buf_release(&in);
-}
-
-/* Takes the next packet the core wrote to n; false when there is none. */
-static bool take(struct fake_net *n, struct rmq_packet *p, uint8_t *storage, size_t cap)
-{
-    size_t used = 0;
-    struct rmq_codec_limits lim = {.role = RMQ_CODEC_ROLE_CLIENT};
-    if (n->out.len == 0) {
-        return false;
-    }
-    assert_true(n->out.len <= cap);
-    memcpy(storage, n->out.data, n->out.len);
-    size_t len = n->out.len;
-    assert_int_equal(rmq_codec_decode(storage, len, &lim, n->version, p, &used, NULL), RMQ_OK);
-    rmq_buf_consume(&n->out, used);
-    return true;
-}
-
-static struct fake_net *client(struct rmq_broker *b, const char *id, uint8_t version)
-{
-    struct fake_net *n = calloc(1, sizeof *n);
-    rmq_buf_init(&n->out, 0);
-    n->version = version;
-    n->mc = rmq_mqtt_conn_new(b, &fake_io, n, &no_peer, "test", "default");
-    struct rmq_packet p = {.type = RMQ_PKT_CONNECT};
-    p.connect.proto_name = (struct rmq_bytes){(const uint8_t *)"MQTT", 4};
-    p.connect.proto_level = version;
-    p.connect.clean_start = true;
-    p.connect.keepalive = 10;
-    p.connect.client_id = (struct rmq_bytes){(const uint8_t *)id, strlen(id)};
-    feed(n, &p);
-    uint8_t st[256];
-    assert_true(take(n, &p, st, sizeof st));
-    assert_int_equal(p.type, RMQ_PKT_CONNACK);
-    assert_int_equal(p.connack.reason, 0);
-    assert_int_equal(n->keepalive_ms, 15000);
-    return n;
-}
-
-static void drop(struct fake_net *n)
-{
-    rmq_mqtt_conn_free(n->mc, "test");
-    rmq_buf_release(&n->out);
-    free(n);
-}
-
-static void subscribe(struct fake_net *n, const char *filter, uint8_t qos, uint32_t sub_id,
-                      bool no_local)
-{
-    struct rmq_packet p = {.type = RMQ_PKT_SUBSCRIBE};
-    p.subscribe.packet_id = 7;
-    p.subscribe.n_entries = 1;
-    p.subscribe.entries[0].filter = (struct rmq_bytes){(const uint8_t *)filter, strlen(filter)};
-    p.subscribe.entries[0].qos = qos;
-    p.subscribe.entries[0].no_local = no_local;
-    if (sub_id) {
-        p.subscribe.props.sub_ids[0] = sub_id;
-        p.subscribe.props.n_sub_ids = 1;
-    }
-    feed(n, &p);
-    uint8_t st[256];
-    assert_true(take(n, &p, st, sizeof st));
-    assert_int_equal(p.type, RMQ_PKT_SUBACK);
-    assert_int_equal(p.suback.reasons[0], qos);
-}
-
-static void publish(struct fake_net *n, const char *topic, uint8_t qos, uint16_t pid)
-{
-    struct rmq_packet p = {.type = RMQ_PKT_PUBLISH};
-    p.publish.topic = (struct rmq_bytes){(const uint8_t *)topic, strlen(topic)};
-    p.publish.qos = qos;
-    p.publish.packet_id = pid;
-    p.publish.payload = (struct rmq_bytes){(const uint8_t *)"x", 1};
-    feed(n, &p);
-    if (qos == 1) {
-        uint8_t st[64];
-        assert_true(take(n, &p, st, sizeof st));
-        assert_int_equal(p.type, RMQ_PKT_PUBACK);
-    }
-}
+#include "test_mqtt_fake_io.h"
 
 static int count_publishes(struct fake_net *n, uint8_t *max_qos, uint8_t *n_sub_ids)
 {
@@ -257,6 +117,32 @@ static void test_core__inflight_window_then_bounded_queue(void **state)
     rmq_broker_free(b);
 }
 
+/* The core sends only reason codes the packet may carry (codec.h reason
+ * table): a kick with a CONNACK-only code goes out as 0x80 in DISCONNECT. */
+static void test_core__kick_sends_only_disconnect_reason_codes(void **state)
+{
+    (void)state;
+    static const struct {
+        uint8_t asked, sent;
+    } cases[] = {{RMQ_RC_SESSION_TAKEN_OVER, RMQ_RC_SESSION_TAKEN_OVER},
+                 {RMQ_RC_SERVER_SHUTTING_DOWN, RMQ_RC_SERVER_SHUTTING_DOWN},
+                 {RMQ_RC_SERVER_UNAVAILABLE, RMQ_RC_UNSPECIFIED_ERROR},
+                 {RMQ_RC_BANNED, RMQ_RC_UNSPECIFIED_ERROR}};
+    struct rmq_broker *b = new_broker(10, 10);
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        struct fake_net *n = client(b, "k", RMQ_MQTT_V5);
+        rmq_mqtt_conn_kick(n->mc, cases[i].asked, NULL);
+        struct rmq_packet p;
+        uint8_t st[256];
+        assert_true(take(n, &p, st, sizeof st));
+        assert_int_equal(p.type, RMQ_PKT_DISCONNECT);
+        assert_int_equal(p.disconnect.reason, cases[i].sent);
+        assert_true(n->closed);
+        drop(n);
+    }
+    rmq_broker_free(b);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -264,6 +150,7 @@ int main(void)
         cmocka_unit_test(test_core__no_local_skips_own_messages),
         cmocka_unit_test(test_core__shared_group_delivers_once),
         cmocka_unit_test(test_core__inflight_window_then_bounded_queue),
+        cmocka_unit_test(test_core__kick_sends_only_disconnect_reason_codes),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

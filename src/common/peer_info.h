@@ -1,0 +1,49 @@
+/*
+ * peer_info.h — what the transport learned about a connection's peer (TLS
+ * client certificate identity, protocol version), as a plain type.
+ *
+ * It lives in common/ so the MQTT core can read it without depending on the
+ * net layer (mqtt/ does not include net/). Filled by the transports
+ * (src/net/, src/tls/); freed with rmq_peer_info_clear (net/transport.h).
+ * No functions here.
+ */
+#ifndef RMQ_PEER_INFO_H
+#define RMQ_PEER_INFO_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* A certificate's revocation identity: SHA-256 of its issuer name DER and its
+ * serial (big-endian magnitude, no leading zeros). */
+struct rmq_cert_ref {
+    uint8_t issuer_hash[32];
+    uint8_t serial[32];
+    size_t serial_len;
+};
+
+#define RMQ_PEER_CHAIN_MAX 8
+
+/* What the TLS layer learned about the peer; all zero / empty for TCP. */
+struct rmq_peer_info {
+    int has_cert;
+    char cn[256]; /* subject CN, UTF-8, NUL-terminated */
+    char *dn;     /* owned: RFC 2253 subject DN, or NULL */
+    char *pem;    /* owned: leaf certificate PEM, or NULL */
+    char md5[33]; /* hex MD5 of the leaf DER */
+    /* Revocation identity of the leaf, kept for the connection's life. */
+    uint8_t issuer_hash[32]; /* SHA-256 of the issuer name DER */
+    uint8_t serial[32];      /* serial number, big-endian, no leading zeros */
+    size_t serial_len;
+    char serial_hex[65];
+    char issuer_dn[256]; /* for logs */
+    /* With crl_cache.check = chain: the verified chain's CA certificates above
+     * the leaf, trust anchor excluded, nearest first (at most
+     * RMQ_PEER_CHAIN_MAX), so a later CRL revoking one of them finds the
+     * connection. Empty otherwise. */
+    struct rmq_cert_ref chain[RMQ_PEER_CHAIN_MAX];
+    size_t chain_len;
+    int tls_version; /* e.g. 0x0304; 0 for TCP */
+    int resumed;     /* 1 if the TLS session was resumed */
+};
+
+#endif
