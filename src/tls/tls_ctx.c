@@ -15,6 +15,7 @@
 #include <openssl/pem.h>
 #include <openssl/ssl.h>
 #include <openssl/x509.h>
+#include <openssl/x509v3.h>
 
 #include "common/log.h"
 #include "revocation/ocsp_stapler.h"
@@ -127,6 +128,68 @@ static int pw_cb(char *buf, int size, int rwflag, void *u)
     return (int)n;
 }
 
+static bool self_issued(X509 *x)
+{
+    return X509_check_issued(x, x) == X509_V_OK;
+}
+
+/* The certificate of `pool` that issued `x` (name and key identifier match), or NULL. */
+static X509 *find_issuer(STACK_OF(X509) * pool, X509 *x)
+{
+    for (int i = 0; i < sk_X509_num(pool); i++) {
+        X509 *c = sk_X509_value(pool, i);
+        if (X509_check_issued(c, x) == X509_V_OK) {
+            return c;
+        }
+    }
+    return NULL;
+}
+
+/*
+ * Completes the chain the server sends, once per certificate generation (load
+ * and reload), the way EMQX and Mosquitto serve a leaf-only certfile: the
+ * certificates of certfile after the leaf are kept as given; then, from the
+ * last of them (or the leaf), issuers are taken from cacertfile until a
+ * self-signed root, which is not sent (RFC 8446 4.4.2: it may be omitted).
+ * Nothing is built per handshake (SSL_MODE_NO_AUTO_CHAIN, TLS-COST.md).
+ * On error (cacertfile unreadable) *errmsg names it and nothing changed.
+ */
+static rmq_err complete_chain(struct build *b, X509 *leaf, STACK_OF(X509) * chain)
+{
+    const char *ca = b->o->cacertfile;
+    size_t given = (size_t)sk_X509_num(chain);
+    X509 *last = given > 0 ? sk_X509_value(chain, (int)given - 1) : leaf;
+    if (ca == NULL || ca[0] == '\0' || self_issued(last)) {
+        return RMQ_OK;
+    }
+    STACK_OF(X509) *pool = NULL;
+    RMQ_TRY(read_certs(b, "cacertfile", ca, &pool));
+    for (int depth = 0; depth < 16 && !self_issued(last); depth++) {
+        X509 *iss = find_issuer(pool, last);
+        if (iss == NULL || self_issued(iss) || X509_up_ref(iss) != 1) {
+            break;
+        }
+        if (!sk_X509_push(chain, iss)) {
+            X509_free(iss);
+            break;
+        }
+        last = iss;
+    }
+    bool complete = self_issued(last) || find_issuer(pool, last) != NULL;
+    sk_X509_pop_free(pool, X509_free);
+    if (!complete) {
+        rmq_warn("tls",
+                 "server chain incomplete: the issuer of the last certificate is in neither "
+                 "certfile nor cacertfile listener=%s certfile=%s cacertfile=%s",
+                 b->l->name, b->o->certfile, ca);
+    }
+    if ((size_t)sk_X509_num(chain) > given) {
+        rmq_info("tls", "server chain built listener=%s from_certfile=%zu from_cacertfile=%zu",
+                 b->l->name, given, (size_t)sk_X509_num(chain) - given);
+    }
+    return RMQ_OK;
+}
+
 static rmq_err load_cert_key(struct build *b, SSL_CTX *ctx, STACK_OF(X509) * *chain_out,
                              X509 **leaf_out)
 {
@@ -138,7 +201,11 @@ static rmq_err load_cert_key(struct build *b, SSL_CTX *ctx, STACK_OF(X509) * *ch
         r = fail(b, "certfile", b->o->certfile, ossl_err(b->eb, sizeof b->eb));
         goto out;
     }
-    /* The chain is sent as given; no automatic chain building (TLS-COST.md). */
+    r = complete_chain(b, leaf, certs);
+    if (r != RMQ_OK) {
+        goto out;
+    }
+    /* The chain is sent as built above; no automatic chain building (TLS-COST.md). */
     if (SSL_CTX_set1_chain(ctx, certs) != 1) {
         r = fail(b, "certfile", b->o->certfile, "cannot set the certificate chain");
         goto out;
