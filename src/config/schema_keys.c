@@ -98,6 +98,31 @@ static const struct rmq_cfg_key keys[] = {
             "process's file descriptors.",
      .example = "100000"},
 
+    {.path = "listeners.tcp.<name>.proxy_protocol",
+     .type = RMQ_CFG_BOOL,
+     TCP(proxy_protocol),
+     .def = "false",
+     .aliases = {"listener.tcp.<name>.proxy_protocol"},
+     .doc = "Expect a PROXY protocol header (HAProxy v1 text or v2 binary, detected) before "
+            "anything else on every connection, as sent by a load balancer in front of the "
+            "broker. The original client address from the header is the one logged and used "
+            "for the connection (logs, peer information); a v2 LOCAL or v1 UNKNOWN header keeps "
+            "the socket's address. A connection without a valid header, or whose header does "
+            "not arrive within `proxy_protocol_timeout`, is closed. Only enable it behind a "
+            "balancer that always sends the header: a client could otherwise claim any address.",
+     .example = "true"},
+    {.path = "listeners.tcp.<name>.proxy_protocol_timeout",
+     .type = RMQ_CFG_DURATION,
+     TCP(proxy_protocol_timeout),
+     .def = "3s",
+     .min = 100,
+     .max = 10 * MIN,
+     .aliases = {"listener.tcp.<name>.proxy_protocol_timeout"},
+     .doc = "With `proxy_protocol = true`: how long after accept the PROXY header may take to "
+            "arrive; the connection is closed when it has not. The TLS handshake / CONNECT "
+            "timeouts start after the header.",
+     .example = "5s"},
+
     /* ---- SSL listeners ---- */
     {.path = "listeners.ssl.<name>.bind",
      .type = RMQ_CFG_BIND,
@@ -127,6 +152,30 @@ static const struct rmq_cfg_key keys[] = {
      .doc = "Most simultaneous connections (including those still in the TLS handshake) on "
             "this listener. `infinity` (stored as UINT64_MAX) means no limit.",
      .example = "50000"},
+    {.path = "listeners.ssl.<name>.proxy_protocol",
+     .type = RMQ_CFG_BOOL,
+     SSL(proxy_protocol),
+     .def = "false",
+     .aliases = {"listener.ssl.<name>.proxy_protocol"},
+     .doc = "Expect a PROXY protocol header (HAProxy v1 text or v2 binary, detected) before "
+            "anything else on every connection, as sent by a load balancer in front of the "
+            "broker. The original client address from the header is the one logged and used "
+            "for the connection (logs, peer information); a v2 LOCAL or v1 UNKNOWN header keeps "
+            "the socket's address. A connection without a valid header, or whose header does "
+            "not arrive within `proxy_protocol_timeout`, is closed. Only enable it behind a "
+            "balancer that always sends the header: a client could otherwise claim any address.",
+     .example = "true"},
+    {.path = "listeners.ssl.<name>.proxy_protocol_timeout",
+     .type = RMQ_CFG_DURATION,
+     SSL(proxy_protocol_timeout),
+     .def = "3s",
+     .min = 100,
+     .max = 10 * MIN,
+     .aliases = {"listener.ssl.<name>.proxy_protocol_timeout"},
+     .doc = "With `proxy_protocol = true`: how long after accept the PROXY header may take to "
+            "arrive; the connection is closed when it has not. The TLS handshake / CONNECT "
+            "timeouts start after the header.",
+     .example = "5s"},
     {.path = "listeners.ssl.<name>.ssl_options.certfile",
      .type = RMQ_CFG_PATH,
      SSL(ssl.certfile),

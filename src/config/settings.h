@@ -78,8 +78,10 @@ struct rmq_listener_settings {
     bool enable;
     bool is_ssl;
     struct rmq_bind bind;
-    uint64_t max_connections;   /* UINT64_MAX = infinity (the default) */
-    struct rmq_ssl_options ssl; /* meaningful when is_ssl */
+    uint64_t max_connections;        /* UINT64_MAX = infinity (the default) */
+    bool proxy_protocol;             /* expect a PROXY protocol v1/v2 header first */
+    uint64_t proxy_protocol_timeout; /* ms, default 3s */
+    struct rmq_ssl_options ssl;      /* meaningful when is_ssl */
 };
 
 struct rmq_mqtt_settings {
