@@ -10,7 +10,7 @@ PKGS=(
   openssl curl valgrind
   python3 python3-pytest python3-paho-mqtt
   mosquitto mosquitto-clients
-  haproxy
+  haproxy libwslay-dev
 )
 
 missing=()

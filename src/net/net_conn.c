@@ -15,6 +15,7 @@
 #include "common/log.h"
 #include "net/net_int.h"
 #include "net/proxy_proto.h"
+#include "net/ws.h"
 
 #define READ_CHUNK 16384
 #define CLOSE_LINGER_MS 3000
@@ -107,9 +108,9 @@ static void conn_open(struct conn *c)
     }
     c->phase = PH_OPEN;
     set_timer(c, c->l->net->s->mqtt.idle_timeout);
-    if (c->l->has_factory) {
-        /* TLS may already hold application data that came with the end of
-         * the handshake (no socket event would announce it): read now. */
+    if (c->l->has_factory || c->l->ls->is_ws) {
+        /* TLS / WebSocket may already hold application data that came with
+         * the end of the handshake (no socket event would announce it): read now. */
         do_read(c);
     } else {
         /* TCP: wait for the socket event, so input on this new connection is
@@ -488,6 +489,9 @@ void rmq_net_conn_accept(struct worker *w, struct mail *m)
     bool ev_ok = make_events(w, c);
     c->t = l->has_factory ? l->factory.new_transport(l->factory.arg, c->fd)
                           : rmq_tcp_transport_new(c->fd);
+    if (c->t != NULL && l->ls->is_ws) {
+        c->t = rmq_ws_transport_wrap(c->t, &l->ls->ws);
+    }
     if (c->t != NULL && l->ls->proxy_protocol) {
         c->t = rmq_proxy_transport_wrap(c->t);
         c->proxy_pending = true;

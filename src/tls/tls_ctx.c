@@ -45,6 +45,12 @@ static const char *ossl_err(char *buf, size_t n)
     return buf;
 }
 
+/* "ssl" or "wss": the listener kind in key paths of error messages. */
+static const char *tls_kind(const struct rmq_tls_listener *l)
+{
+    return l->ls->kind == RMQ_LISTENER_WSS ? "wss" : "ssl";
+}
+
 struct build {
     struct rmq_tls_listener *l;
     const struct rmq_ssl_options *o;
@@ -57,10 +63,11 @@ static rmq_err fail(struct build *b, const char *key, const char *file, const ch
 {
     if (b->errmsg != NULL && *b->errmsg == NULL) {
         if (file != NULL) {
-            *b->errmsg =
-                tls_strdupf("listeners.ssl.%s.ssl_options.%s: %s: %s", b->l->name, key, file, what);
+            *b->errmsg = tls_strdupf("listeners.%s.%s.ssl_options.%s: %s: %s", tls_kind(b->l),
+                                     b->l->name, key, file, what);
         } else {
-            *b->errmsg = tls_strdupf("listeners.ssl.%s.ssl_options.%s: %s", b->l->name, key, what);
+            *b->errmsg = tls_strdupf("listeners.%s.%s.ssl_options.%s: %s", tls_kind(b->l),
+                                     b->l->name, key, what);
         }
     }
     return RMQ_ERR_CONFIG;
@@ -392,10 +399,14 @@ static rmq_err check_modes(struct build *b)
 
 static void set_session_params(struct rmq_tls_listener *l, SSL_CTX *ctx)
 {
-    /* Session id context: the listener name, so sessions never cross listeners. */
+    /* Session id context: the listener's kind and name, so sessions never
+     * cross listeners (ssl "default" and wss "default" are two listeners). */
     unsigned char sid[SSL_MAX_SID_CTX_LENGTH];
     unsigned int n = 0;
-    EVP_Digest(l->name, strlen(l->name), sid, &n, EVP_sha256(), NULL);
+    char *id = l->ls->kind == RMQ_LISTENER_WSS ? tls_strdupf("wss:%s", l->name) : NULL;
+    const char *idp = id != NULL ? id : l->name;
+    EVP_Digest(idp, strlen(idp), sid, &n, EVP_sha256(), NULL);
+    free(id);
     SSL_CTX_set_session_id_context(ctx, sid, n > sizeof sid ? sizeof sid : n);
     /* TLS-COST.md: no stateless tickets; TLS 1.3 resumes through ONE stateful
      * ticket per connection that names an entry of our server-side cache. */
