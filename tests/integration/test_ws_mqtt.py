@@ -400,3 +400,98 @@ def test_proxy_protocol_on_ws(broker_factory):
     finally:
         s.close()
     b.wait_for_log(r"connected client_id=pp-ws version=4 addr=198\.51\.100\.7:40001 ")
+
+
+# -- the rest of the TLS listener machinery on wss: stapling, reload, config errors ------------
+
+@pytest.fixture
+def ocsp_wss(tmp_path):
+    port = helpers.free_port()
+    url = f"http://127.0.0.1:{port}"
+    w = World(tmp_path / "ow")
+    w.server_ocsp = w.inter.server_cert("server-ocsp", ocsp_url=url)
+    w.server2 = w.inter.server_cert("server2")
+    proc = subprocess.Popen(w.inter.ocsp_responder_cmd(port, nmin=10),
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    time.sleep(1.0)  # never probe openssl ocsp with a bare connect (TESTING-NOTES.md)
+    yield w
+    proc.terminate()
+    try:
+        proc.wait(timeout=5)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+
+
+def test_wss_ocsp_stapling(broker_factory, ocsp_wss):
+    w = ocsp_wss
+    base = "listeners.wss.default.ssl_options"
+    conf = "\n".join([f'{base}.certfile = "{w.server_ocsp.cert}"',  # leaf only: chain built
+                      f'{base}.keyfile = "{w.server_ocsp.key}"',
+                      f'{base}.cacertfile = "{w.cafile}"',
+                      f"{base}.ocsp.enable_ocsp_stapling = true",
+                      f"{base}.ocsp.refresh_http_timeout = 5s"]) + "\n"
+    b = broker_factory(conf, extra_listeners=["wss:default"])
+    port = b.ports["wss:default"]
+
+    def stapled():
+        r = s_client(port, cafile=w.root.cert, status=True, send=b"GET /mqtt HTTP/1.1\r\n",
+                     hold=0.3)
+        return r if r.ok and r.ocsp == "good" else None
+
+    helpers.wait_until(stapled, timeout=10, what="a good OCSP staple on wss")
+
+
+def test_wss_certificate_reload(broker_factory, ocsp_wss, tmp_path):
+    w = ocsp_wss
+    cert, key = tmp_path / "c.pem", tmp_path / "k.pem"
+    shutil.copy(w.server.fullchain, cert)
+    shutil.copy(w.server.key, key)
+    base = "listeners.wss.default.ssl_options"
+    conf = "\n".join([f'{base}.certfile = "{cert}"', f'{base}.keyfile = "{key}"',
+                      f"{base}.reload_interval = 1s"]) + "\n"
+    b = broker_factory(conf, extra_listeners=["wss:default"])
+    port = b.ports["wss:default"]
+    r = s_client(port, cafile=w.root.cert, send=b"GET /mqtt HTTP/1.1\r\n", hold=0.3)
+    assert r.server_serial == w.server.serial_hex, r
+    mark = b.log_mark()
+    tmp = tmp_path / "t.pem"
+    shutil.copy(w.server2.key, tmp)
+    os.replace(tmp, key)
+    shutil.copy(w.server2.fullchain, tmp)
+    os.replace(tmp, cert)
+    b.wait_for_log(r"tls: context reloaded listener=default .*serial=%s" % w.server2.serial_hex,
+                   timeout=6, since=mark)
+    r = s_client(port, cafile=w.root.cert, send=b"GET /mqtt HTTP/1.1\r\n", hold=0.3)
+    assert r.ok and r.server_serial == w.server2.serial_hex, r
+
+
+def test_wss_config_errors_name_wss_keys(tmp_path):
+    conf = tmp_path / "bad.conf"
+    conf.write_text('listeners.wss.default.ssl_options.certfile = "/x.pem"\n'
+                    'listeners.wss.default.ssl_options.keyfile = "/x.key"\n'
+                    "listeners.wss.default.ssl_options.verify = verify_peer\n"
+                    "listeners.wss.default.ssl_options.no_such_key = 1\n"
+                    'listeners.ws.default.websocket.mqtt_path = "mqtt"\n'
+                    "listeners.ws.default.websocket.max_frame_size = -1\n")
+    p = subprocess.run([str(helpers.build_dir() / "revmq"), "--check-config", "-c", str(conf)],
+                       capture_output=True, text=True, timeout=10)
+    err = p.stderr + p.stdout
+    assert p.returncode != 0
+    assert "listeners.wss.default.ssl_options.no_such_key" in err, err
+    assert "requires listeners.wss.default.ssl_options.cacertfile" in err, err
+    assert "listeners.ws.default.websocket.mqtt_path = \"mqtt\": must start with '/'" in err, err
+    assert "listeners.ws.default.websocket.max_frame_size" in err, err
+
+
+def test_wss_env_overlay(tmp_path):
+    import os as _os
+    conf = tmp_path / "c.conf"
+    conf.write_text('listeners.wss.default.ssl_options.keyfile = "/k.pem"\n')
+    env = dict(_os.environ, REVMQ_LISTENERS__WSS__DEFAULT__SSL_OPTIONS__CERTFILE="/from-env.pem",
+               EMQX_LISTENERS__WS__DEFAULT__WEBSOCKET__MQTT_PATH="/ws")
+    p = subprocess.run([str(helpers.build_dir() / "revmq"), "--check-config", "-c", str(conf)],
+                       capture_output=True, text=True, timeout=10, env=env)
+    out = p.stdout + p.stderr
+    assert 'listeners.wss.default.ssl_options.certfile = "/from-env.pem"' in out, out
+    assert 'listeners.ws.default.websocket.mqtt_path = "/ws"' in out, out
