@@ -231,3 +231,33 @@ def test_config_errors_name_the_key(tmp_path):
                        capture_output=True, text=True, timeout=10, env=dict(os.environ))
     assert p.returncode != 0
     assert "listeners.tcp.default.proxy_protocol" in p.stderr + p.stdout
+
+
+def test_haproxy_v2_in_front_of_wss(broker_factory, tls_pki, tmp_path):
+    """PROXY header, then TLS, then the WebSocket upgrade, then MQTT in frames."""
+    from test_ws_mqtt import frame, read_frame, upgrade
+    b = "listeners.wss.ppw"
+    conf = "\n".join([f"{b}.proxy_protocol = true",
+                      f'{b}.ssl_options.certfile = "{tls_pki.server.cert}"',
+                      f'{b}.ssl_options.keyfile = "{tls_pki.server.key}"']) + "\n"
+    br = broker_factory(conf, extra_listeners=["wss:ppw"])
+    hp = HAProxy(tmp_path, [("wss", "127.0.0.1", br.ports["wss:ppw"], "send-proxy-v2")])
+    try:
+        s = socket.socket()
+        s.settimeout(5)
+        s.bind(("127.0.0.11", 0))
+        sport = s.getsockname()[1]
+        s.connect(("127.0.0.1", hp.ports["wss"]))
+        ctx = ssl.create_default_context(cafile=tls_pki.root.cert)
+        ctx.check_hostname = False
+        s = ctx.wrap_socket(s)
+        head, _, rest = upgrade(s)
+        assert head.startswith("HTTP/1.1 101 "), head
+        s.sendall(frame(helpers.build_connect("pp-wss", version=4)))
+        op, payload, _ = read_frame(s, rest)
+        assert payload == CONNACK_OK
+        s.close()
+        br.wait_for_log(rf"connected client_id=pp-wss version=4 addr=127\.0\.0\.11:{sport} "
+                        rf"listener=ppw ")
+    finally:
+        hp.stop()
