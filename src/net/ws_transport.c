@@ -104,11 +104,12 @@ static void fail(struct ws_transport *p, const char *what)
     snprintf(p->err, sizeof p->err, "websocket: %s", what);
 }
 
-/* Queues a control frame; an earlier one not yet sent is replaced only by close. */
+/* Queues a control frame. One at a time: while one is pending (wslay may be
+ * in the middle of its header) another is dropped, never spliced into it. */
 static void queue_ctl(struct ws_transport *p, uint8_t op, const uint8_t *payload, size_t n)
 {
-    if (p->octl_pending && (p->octl_off > 0 || op != WSLAY_CONNECTION_CLOSE)) {
-        return; /* one at a time: a pong may be skipped, never a frame cut */
+    if (p->octl_pending) {
+        return;
     }
     p->octl_pending = true;
     p->octl_op = op;
