@@ -7,8 +7,9 @@
 #include "common/reader.h"
 #include "net/ws.h"
 
-/* MQTT 5.0 6.0: "mqtt"; MQTT 3.1 clients (and MQTT.js with protocolVersion 3) offer "mqttv3.1". */
-static const char *const subprotocols[] = {"mqtt", "mqttv3.1"};
+/* MQTT 5.0 6.0: "mqtt"; MQTT 3.1 clients (and MQTT.js with protocolVersion 3) offer
+ * "mqttv3.1"; the rest are in EMQX's default supported_subprotocols, for drop-in use. */
+static const char *const subprotocols[] = {"mqtt", "mqttv3.1", "mqtt-v3", "mqtt-v3.1.1", "mqtt-v5"};
 
 static bool ieq(const uint8_t *a, size_t n, const char *b)
 {
@@ -218,7 +219,8 @@ int rmq_ws_check_request(const struct rmq_ws_request *r, const struct rmq_ws_set
         return 400;
     }
     if (r->subprotocol == NULL) {
-        *why = r->protocol_offered ? "no supported subprotocol offered (mqtt, mqttv3.1)"
+        *why = r->protocol_offered ? "no supported subprotocol offered (mqtt, mqttv3.1, mqtt-v3, "
+                                     "mqtt-v3.1.1, mqtt-v5)"
                                    : "no Sec-WebSocket-Protocol (mqtt or mqttv3.1 required)";
         return 400;
     }

@@ -86,6 +86,8 @@ static void test_check__statuses(void **st)
     assert_int_equal(status_of(BASE_REQ("/", KEY PROTO)), 404);
     assert_int_equal(status_of(BASE_REQ("/mqtt", KEY)), 400); /* no subprotocol */
     assert_int_equal(status_of(BASE_REQ("/mqtt", KEY "Sec-WebSocket-Protocol: wamp\r\n")), 400);
+    assert_int_equal(status_of(BASE_REQ("/mqtt", KEY "Sec-WebSocket-Protocol: mqtt-v5\r\n")), 101);
+    assert_int_equal(status_of(BASE_REQ("/mqtt", KEY "Sec-WebSocket-Protocol: MQTT\r\n")), 400);
     assert_int_equal(status_of(BASE_REQ("/mqtt", PROTO)), 400); /* no key */
     assert_int_equal(status_of(BASE_REQ("/mqtt", "Sec-WebSocket-Key: short==\r\n" PROTO)), 400);
     assert_int_equal(status_of(BASE_REQ("/mqtt", KEY PROTO "Origin: http://evil\r\n")), 403);
