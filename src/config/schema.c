@@ -86,6 +86,79 @@ void rmq_cfg_instantiate(const char *pattern, const char *name, char *out, size_
     instantiate(pattern, name, strlen(name), out, outlen);
 }
 
+static const char SSL_PREFIX[] = "listeners.ssl.";
+static const char WSS_PREFIX[] = "listeners.wss.";
+
+static bool is_ssl_options_key(const struct rmq_cfg_key *k)
+{
+    return k->scope == RMQ_CFG_SSL && strstr(k->path, ".ssl_options.") != NULL;
+}
+
+bool rmq_cfg_key_fits(const struct rmq_cfg_key *k, enum rmq_listener_kind kind)
+{
+    switch (k->scope) {
+    case RMQ_CFG_TCP:
+        return kind == RMQ_LISTENER_TCP;
+    case RMQ_CFG_SSL:
+        return kind == RMQ_LISTENER_SSL || (kind == RMQ_LISTENER_WSS && is_ssl_options_key(k));
+    case RMQ_CFG_WS:
+        return kind == RMQ_LISTENER_WS;
+    case RMQ_CFG_WSS:
+        return kind == RMQ_LISTENER_WSS;
+    case RMQ_CFG_GLOBAL:
+    default:
+        return false;
+    }
+}
+
+enum rmq_listener_kind rmq_cfg_path_kind(const char *canon)
+{
+    static const struct {
+        const char *prefix;
+        enum rmq_listener_kind kind;
+    } kinds[] = {{"listeners.ssl.", RMQ_LISTENER_SSL},
+                 {"listeners.wss.", RMQ_LISTENER_WSS},
+                 {"listeners.ws.", RMQ_LISTENER_WS}};
+    for (size_t i = 0; i < sizeof kinds / sizeof kinds[0]; i++) {
+        if (strncmp(canon, kinds[i].prefix, strlen(kinds[i].prefix)) == 0) {
+            return kinds[i].kind;
+        }
+    }
+    return RMQ_LISTENER_TCP;
+}
+
+void rmq_cfg_instantiate_for(const struct rmq_cfg_key *k, enum rmq_listener_kind kind,
+                             const char *name, char *out, size_t outlen)
+{
+    rmq_cfg_instantiate(k->path, name, out, outlen);
+    if (kind == RMQ_LISTENER_WSS && k->scope == RMQ_CFG_SSL &&
+        strncmp(out, SSL_PREFIX, sizeof SSL_PREFIX - 1) == 0) {
+        memcpy(out, WSS_PREFIX, sizeof WSS_PREFIX - 1); /* same length */
+    }
+}
+
+/* listeners.wss.<name>.ssl_options.*: the SSL listener's key of the same name. */
+static const struct rmq_cfg_key *lookup_wss(const char *path, char *canon, size_t canonlen,
+                                            char *name, size_t namelen, bool *alias)
+{
+    char mapped[RMQ_CFG_PATH_MAX];
+    if (strncmp(path, WSS_PREFIX, sizeof WSS_PREFIX - 1) != 0 ||
+        strstr(path, ".ssl_options.") == NULL ||
+        snprintf(mapped, sizeof mapped, "%s%s", SSL_PREFIX, path + sizeof WSS_PREFIX - 1) >=
+            (int)sizeof mapped) {
+        return NULL;
+    }
+    const struct rmq_cfg_key *k = rmq_cfg_lookup(mapped, canon, canonlen, name, namelen, alias);
+    if (k == NULL || *alias || !is_ssl_options_key(k)) {
+        return NULL;
+    }
+    rmq_cfg_instantiate_for(k, RMQ_LISTENER_WSS, name, canon, canonlen);
+    return k;
+}
+
+static const struct rmq_cfg_key *lookup_wss(const char *path, char *canon, size_t canonlen,
+                                            char *name, size_t namelen, bool *alias);
+
 const struct rmq_cfg_key *rmq_cfg_lookup(const char *path, char *canon, size_t canonlen, char *name,
                                          size_t namelen, bool *alias)
 {
@@ -94,6 +167,10 @@ const struct rmq_cfg_key *rmq_cfg_lookup(const char *path, char *canon, size_t c
     struct segs s;
     if (!split(path, &s)) {
         return NULL;
+    }
+    const struct rmq_cfg_key *wss = lookup_wss(path, canon, canonlen, name, namelen, alias);
+    if (wss != NULL) {
+        return wss;
     }
     for (int pass = 0; pass < 2; pass++) {
         for (size_t i = 0; i < count; i++) {

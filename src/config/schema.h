@@ -36,7 +36,7 @@ enum rmq_cfg_type {
 };
 
 /* Where the field lives: struct rmq_settings or struct rmq_listener_settings. */
-enum rmq_cfg_scope { RMQ_CFG_GLOBAL, RMQ_CFG_TCP, RMQ_CFG_SSL };
+enum rmq_cfg_scope { RMQ_CFG_GLOBAL, RMQ_CFG_TCP, RMQ_CFG_SSL, RMQ_CFG_WS, RMQ_CFG_WSS };
 
 #define RMQ_CFG_F_INFINITY 0x01u      /* "infinity" = UINT64_MAX / type max */
 #define RMQ_CFG_F_DISABLED_ZERO 0x02u /* "disabled" = 0 */
@@ -84,6 +84,19 @@ struct rmq_cfg_typed {
  */
 const struct rmq_cfg_key *rmq_cfg_lookup(const char *path, char *canon, size_t canonlen, char *name,
                                          size_t namelen, bool *alias);
+
+/*
+ * Whether key k belongs to listeners of `kind`. Every SSL key under
+ * `ssl_options.` also belongs to WSS listeners (`listeners.wss.<name>.ssl_options.*`
+ * is the same key: one row, one doc entry), so wss reuses the TLS machinery.
+ */
+bool rmq_cfg_key_fits(const struct rmq_cfg_key *k, enum rmq_listener_kind kind);
+/* The kind of listener a canonical listener path is under (TCP for non-listener paths). */
+enum rmq_listener_kind rmq_cfg_path_kind(const char *canon);
+/* Like rmq_cfg_instantiate for key k on a listener of `kind` (listeners.wss.… for the
+ * shared ssl_options keys). */
+void rmq_cfg_instantiate_for(const struct rmq_cfg_key *k, enum rmq_listener_kind kind,
+                             const char *name, char *out, size_t outlen);
 
 /* A known key within 3 edits of an unknown `path` ("did you mean"); false if none. */
 bool rmq_cfg_suggest(const char *path, char *out, size_t outlen);

@@ -26,6 +26,8 @@
 #define TCP(f) L(RMQ_CFG_TCP, f)
 #define SSL(f) L(RMQ_CFG_SSL, f)
 #define SSLA(k) "listener.ssl.<name>." k
+#define WS(f) L(RMQ_CFG_WS, f)
+#define WSS(f) L(RMQ_CFG_WSS, f)
 
 static const char *const log_levels[] = {"debug", "info",     "notice", "warning",
                                          "error", "critical", NULL};
@@ -98,6 +100,31 @@ static const struct rmq_cfg_key keys[] = {
             "process's file descriptors.",
      .example = "100000"},
 
+    {.path = "listeners.tcp.<name>.proxy_protocol",
+     .type = RMQ_CFG_BOOL,
+     TCP(proxy_protocol),
+     .def = "false",
+     .aliases = {"listener.tcp.<name>.proxy_protocol"},
+     .doc = "Expect a PROXY protocol header (HAProxy v1 text or v2 binary, detected) before "
+            "anything else on every connection, as sent by a load balancer in front of the "
+            "broker. The original client address from the header is the one logged and used "
+            "for the connection (logs, peer information); a v2 LOCAL or v1 UNKNOWN header keeps "
+            "the socket's address. A connection without a valid header, or whose header does "
+            "not arrive within `proxy_protocol_timeout`, is closed. Only enable it behind a "
+            "balancer that always sends the header: a client could otherwise claim any address.",
+     .example = "true"},
+    {.path = "listeners.tcp.<name>.proxy_protocol_timeout",
+     .type = RMQ_CFG_DURATION,
+     TCP(proxy_protocol_timeout),
+     .def = "3s",
+     .min = 100,
+     .max = 10 * MIN,
+     .aliases = {"listener.tcp.<name>.proxy_protocol_timeout"},
+     .doc = "With `proxy_protocol = true`: how long after accept the PROXY header may take to "
+            "arrive; the connection is closed when it has not. The TLS handshake / CONNECT "
+            "timeouts start after the header.",
+     .example = "5s"},
+
     /* ---- SSL listeners ---- */
     {.path = "listeners.ssl.<name>.bind",
      .type = RMQ_CFG_BIND,
@@ -127,6 +154,30 @@ static const struct rmq_cfg_key keys[] = {
      .doc = "Most simultaneous connections (including those still in the TLS handshake) on "
             "this listener. `infinity` (stored as UINT64_MAX) means no limit.",
      .example = "50000"},
+    {.path = "listeners.ssl.<name>.proxy_protocol",
+     .type = RMQ_CFG_BOOL,
+     SSL(proxy_protocol),
+     .def = "false",
+     .aliases = {"listener.ssl.<name>.proxy_protocol"},
+     .doc = "Expect a PROXY protocol header (HAProxy v1 text or v2 binary, detected) before "
+            "anything else on every connection, as sent by a load balancer in front of the "
+            "broker. The original client address from the header is the one logged and used "
+            "for the connection (logs, peer information); a v2 LOCAL or v1 UNKNOWN header keeps "
+            "the socket's address. A connection without a valid header, or whose header does "
+            "not arrive within `proxy_protocol_timeout`, is closed. Only enable it behind a "
+            "balancer that always sends the header: a client could otherwise claim any address.",
+     .example = "true"},
+    {.path = "listeners.ssl.<name>.proxy_protocol_timeout",
+     .type = RMQ_CFG_DURATION,
+     SSL(proxy_protocol_timeout),
+     .def = "3s",
+     .min = 100,
+     .max = 10 * MIN,
+     .aliases = {"listener.ssl.<name>.proxy_protocol_timeout"},
+     .doc = "With `proxy_protocol = true`: how long after accept the PROXY header may take to "
+            "arrive; the connection is closed when it has not. The TLS handshake / CONNECT "
+            "timeouts start after the header.",
+     .example = "5s"},
     {.path = "listeners.ssl.<name>.ssl_options.certfile",
      .type = RMQ_CFG_PATH,
      SSL(ssl.certfile),
@@ -313,6 +364,165 @@ static const struct rmq_cfg_key keys[] = {
      .doc = "HTTP method of OCSP requests: `post` (body `application/ocsp-request`) or `get` "
             "(base64 request appended to the URL with one `/`, URL-encoded, RFC 6960 A.1).",
      .example = "get"},
+
+    /* ---- WebSocket listeners ---- */
+    {.path = "listeners.ws.<name>.bind",
+     .type = RMQ_CFG_BIND,
+     WS(bind),
+     .def = "0.0.0.0:8083",
+     .flags = RMQ_CFG_F_DEFAULT_ONLY,
+     .doc = "Address and port of the MQTT over WebSocket listener `<name>` (EMQX's "
+            "`listeners.ws`). It exists as soon as any of its keys is set (there is none by "
+            "default); the one named `default` binds `0.0.0.0:8083` unless `bind` says "
+            "otherwise, any other one needs a `bind`.",
+     .example = "\"0.0.0.0:8083\""},
+    {.path = "listeners.ws.<name>.enable",
+     .type = RMQ_CFG_BOOL,
+     WS(enable),
+     .def = "true",
+     .doc = "Whether the WebSocket listener `<name>` is started.",
+     .example = "false"},
+    {.path = "listeners.ws.<name>.max_connections",
+     .type = RMQ_CFG_INT,
+     WS(max_connections),
+     .def = "infinity",
+     .min = 1,
+     .max = 100000000,
+     .flags = RMQ_CFG_F_INFINITY,
+     .doc = "Most simultaneous connections on this listener (including those still in the "
+            "handshake). `infinity` (stored as UINT64_MAX) means no limit.",
+     .example = "10000"},
+    {.path = "listeners.ws.<name>.proxy_protocol",
+     .type = RMQ_CFG_BOOL,
+     WS(proxy_protocol),
+     .def = "false",
+     .doc = "As `listeners.tcp.<name>.proxy_protocol`: a PROXY protocol v1/v2 header is "
+            "expected before the HTTP upgrade request.",
+     .example = "true"},
+    {.path = "listeners.ws.<name>.proxy_protocol_timeout",
+     .type = RMQ_CFG_DURATION,
+     WS(proxy_protocol_timeout),
+     .def = "3s",
+     .min = 100,
+     .max = 10 * MIN,
+     .doc = "As `listeners.tcp.<name>.proxy_protocol_timeout`.",
+     .example = "5s"},
+    {.path = "listeners.ws.<name>.websocket.mqtt_path",
+     .type = RMQ_CFG_STRING,
+     WS(ws.mqtt_path),
+     .def = "\"/mqtt\"",
+     .doc = "The HTTP path of the WebSocket upgrade request (a query string after it is "
+            "allowed); another path is answered `404 Not Found`. Must start with `/`.",
+     .example = "\"/mqtt\""},
+    {.path = "listeners.ws.<name>.websocket.max_frame_size",
+     .type = RMQ_CFG_INT,
+     WS(ws.max_frame_size),
+     .def = "infinity",
+     .min = 1,
+     .max = 256 * MB,
+     .flags = RMQ_CFG_F_INFINITY,
+     .doc = "Largest payload of one WebSocket frame from a client, in bytes (EMQX's integer "
+            "key); a larger frame closes the "
+            "connection with status 1009 (message too big) before its payload is read. "
+            "`infinity`: frames are bounded only by `mqtt.max_packet_size`, which limits "
+            "every MQTT packet however it is split into frames.",
+     .example = "1048576"},
+    {.path = "listeners.ws.<name>.websocket.check_origin_enable",
+     .type = RMQ_CFG_BOOL,
+     WS(ws.check_origin_enable),
+     .def = "false",
+     .doc = "Check the `Origin` header of the upgrade request against `check_origins`; a "
+            "request with another origin is answered `403 Forbidden`. A request without "
+            "`Origin` (not a browser) is allowed, as EMQX's default `allow_origin_absence`.",
+     .example = "true"},
+    {.path = "listeners.ws.<name>.websocket.check_origins",
+     .type = RMQ_CFG_STRLIST,
+     WS(ws.check_origins),
+     .def = "[\"http://localhost:18083\", \"http://127.0.0.1:18083\"]",
+     .doc = "Origins allowed when `check_origin_enable = true`, compared exactly "
+            "(scheme://host[:port]).",
+     .example = "[\"https://dash.example.com\"]"},
+
+    /* ---- secure WebSocket listeners ---- */
+    {.path = "listeners.wss.<name>.bind",
+     .type = RMQ_CFG_BIND,
+     WSS(bind),
+     .def = "0.0.0.0:8084",
+     .flags = RMQ_CFG_F_DEFAULT_ONLY,
+     .doc = "Address and port of the MQTT over secure WebSocket listener `<name>` (EMQX's "
+            "`listeners.wss`). It exists as soon as any of its keys is set (there is none by "
+            "default); the one named `default` binds `0.0.0.0:8084` unless `bind` says "
+            "otherwise, any other one needs a `bind`. Every `listeners.ssl.<name>.ssl_options.*` "
+            "key is also a key of a wss listener, `listeners.wss.<name>.ssl_options.*`, with the "
+            "same meaning, default and range (certificates, CRL checking with live disconnects, "
+            "OCSP stapling, reload).",
+     .example = "\"0.0.0.0:8084\""},
+    {.path = "listeners.wss.<name>.enable",
+     .type = RMQ_CFG_BOOL,
+     WSS(enable),
+     .def = "true",
+     .doc = "Whether the secure WebSocket listener `<name>` is started.",
+     .example = "false"},
+    {.path = "listeners.wss.<name>.max_connections",
+     .type = RMQ_CFG_INT,
+     WSS(max_connections),
+     .def = "infinity",
+     .min = 1,
+     .max = 100000000,
+     .flags = RMQ_CFG_F_INFINITY,
+     .doc = "Most simultaneous connections on this listener (including those still in the "
+            "handshake). `infinity` (stored as UINT64_MAX) means no limit.",
+     .example = "10000"},
+    {.path = "listeners.wss.<name>.proxy_protocol",
+     .type = RMQ_CFG_BOOL,
+     WSS(proxy_protocol),
+     .def = "false",
+     .doc = "As `listeners.tcp.<name>.proxy_protocol`: a PROXY protocol v1/v2 header is "
+            "expected before the TLS handshake and the HTTP upgrade request.",
+     .example = "true"},
+    {.path = "listeners.wss.<name>.proxy_protocol_timeout",
+     .type = RMQ_CFG_DURATION,
+     WSS(proxy_protocol_timeout),
+     .def = "3s",
+     .min = 100,
+     .max = 10 * MIN,
+     .doc = "As `listeners.tcp.<name>.proxy_protocol_timeout`.",
+     .example = "5s"},
+    {.path = "listeners.wss.<name>.websocket.mqtt_path",
+     .type = RMQ_CFG_STRING,
+     WSS(ws.mqtt_path),
+     .def = "\"/mqtt\"",
+     .doc = "The HTTP path of the WebSocket upgrade request (a query string after it is "
+            "allowed); another path is answered `404 Not Found`. Must start with `/`.",
+     .example = "\"/mqtt\""},
+    {.path = "listeners.wss.<name>.websocket.max_frame_size",
+     .type = RMQ_CFG_INT,
+     WSS(ws.max_frame_size),
+     .def = "infinity",
+     .min = 1,
+     .max = 256 * MB,
+     .flags = RMQ_CFG_F_INFINITY,
+     .doc = "Largest payload of one WebSocket frame from a client, in bytes (EMQX's integer "
+            "key); a larger frame closes the "
+            "connection with status 1009 (message too big) before its payload is read. "
+            "`infinity`: frames are bounded only by `mqtt.max_packet_size`, which limits "
+            "every MQTT packet however it is split into frames.",
+     .example = "1048576"},
+    {.path = "listeners.wss.<name>.websocket.check_origin_enable",
+     .type = RMQ_CFG_BOOL,
+     WSS(ws.check_origin_enable),
+     .def = "false",
+     .doc = "Check the `Origin` header of the upgrade request against `check_origins`; a "
+            "request with another origin is answered `403 Forbidden`. A request without "
+            "`Origin` (not a browser) is allowed, as EMQX's default `allow_origin_absence`.",
+     .example = "true"},
+    {.path = "listeners.wss.<name>.websocket.check_origins",
+     .type = RMQ_CFG_STRLIST,
+     WSS(ws.check_origins),
+     .def = "[\"http://localhost:18083\", \"http://127.0.0.1:18083\"]",
+     .doc = "Origins allowed when `check_origin_enable = true`, compared exactly "
+            "(scheme://host[:port]).",
+     .example = "[\"https://dash.example.com\"]"},
 
     /* ---- mqtt ---- */
     {.path = "mqtt.max_packet_size",

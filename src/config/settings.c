@@ -390,16 +390,23 @@ void rmq_settings_free(struct rmq_settings *s)
     free(s);
 }
 
-const struct rmq_listener_settings *rmq_settings_listener(const struct rmq_settings *s, bool is_ssl,
-                                                          const char *name)
+const struct rmq_listener_settings *rmq_settings_listener_kind(const struct rmq_settings *s,
+                                                               enum rmq_listener_kind kind,
+                                                               const char *name)
 {
     for (size_t i = 0; s != NULL && i < s->listener_count; i++) {
         const struct rmq_listener_settings *l = &s->listeners[i];
-        if (l->is_ssl == is_ssl && strcmp(l->name, name) == 0) {
+        if (l->kind == kind && strcmp(l->name, name) == 0) {
             return l;
         }
     }
     return NULL;
+}
+
+const struct rmq_listener_settings *rmq_settings_listener(const struct rmq_settings *s, bool is_ssl,
+                                                          const char *name)
+{
+    return rmq_settings_listener_kind(s, is_ssl ? RMQ_LISTENER_SSL : RMQ_LISTENER_TCP, name);
 }
 
 size_t rmq_settings_warning_count(const struct rmq_settings *s)
@@ -433,11 +440,12 @@ static int cmp_lines(const void *a, const void *b)
 }
 
 static void add_line(char ***lines, size_t *n, const struct rmq_settings *s,
-                     const struct rmq_cfg_key *k, const void *base, const char *lname)
+                     const struct rmq_cfg_key *k, const void *base, const char *lname,
+                     enum rmq_listener_kind kind)
 {
     char path[RMQ_CFG_PATH_MAX], value[2048];
     char *line = NULL;
-    rmq_cfg_instantiate(k->path, lname, path, sizeof path);
+    rmq_cfg_instantiate_for(k, kind, lname, path, sizeof path);
     rmq_cfg_format(k, base, true, value, sizeof value);
     if (asprintf(&line, "%s = %s  # %s", path, value, rmq_settings_origin(s, path)) < 0) {
         return;
@@ -458,13 +466,13 @@ void rmq_settings_print(const struct rmq_settings *s, FILE *f)
     char **lines = NULL;
     for (size_t i = 0; i < count; i++) {
         if (keys[i].scope == RMQ_CFG_GLOBAL) {
-            add_line(&lines, &n, s, &keys[i], s, "");
+            add_line(&lines, &n, s, &keys[i], s, "", RMQ_LISTENER_TCP);
             continue;
         }
         for (size_t j = 0; j < s->listener_count; j++) {
             const struct rmq_listener_settings *l = &s->listeners[j];
-            if (l->is_ssl == (keys[i].scope == RMQ_CFG_SSL)) {
-                add_line(&lines, &n, s, &keys[i], l, l->name);
+            if (rmq_cfg_key_fits(&keys[i], l->kind)) {
+                add_line(&lines, &n, s, &keys[i], l, l->name, l->kind);
             }
         }
     }

@@ -73,13 +73,28 @@ struct rmq_ssl_options {
     struct rmq_ocsp_settings ocsp;
 };
 
+enum rmq_listener_kind { RMQ_LISTENER_TCP, RMQ_LISTENER_SSL, RMQ_LISTENER_WS, RMQ_LISTENER_WSS };
+
+/* listeners.ws|wss.<name>.websocket.* */
+struct rmq_ws_settings {
+    char *mqtt_path;          /* default "/mqtt" */
+    uint64_t max_frame_size;  /* bytes of one frame's payload; UINT64_MAX = infinity */
+    bool check_origin_enable; /* default false */
+    struct rmq_strlist check_origins;
+};
+
 struct rmq_listener_settings {
     char *name; /* "default", "external", … */
     bool enable;
-    bool is_ssl;
+    enum rmq_listener_kind kind;
+    bool is_ssl; /* TLS underneath: kind SSL or WSS (ssl options meaningful) */
+    bool is_ws;  /* WebSocket: kind WS or WSS (ws meaningful) */
     struct rmq_bind bind;
-    uint64_t max_connections;   /* UINT64_MAX = infinity (the default) */
-    struct rmq_ssl_options ssl; /* meaningful when is_ssl */
+    uint64_t max_connections;        /* UINT64_MAX = infinity (the default) */
+    bool proxy_protocol;             /* expect a PROXY protocol v1/v2 header first */
+    uint64_t proxy_protocol_timeout; /* ms, default 3s */
+    struct rmq_ssl_options ssl;      /* meaningful when is_ssl */
+    struct rmq_ws_settings ws;       /* meaningful when is_ws */
 };
 
 struct rmq_mqtt_settings {
@@ -167,8 +182,19 @@ const char *rmq_settings_origin(const struct rmq_settings *s, const char *path);
  */
 void rmq_settings_write_docs(FILE *f);
 
-/* Finds a listener by kind and name; NULL if absent. Borrowed. */
+/* Finds a TCP (is_ssl false) or SSL listener by name; NULL if absent. Borrowed. */
 const struct rmq_listener_settings *rmq_settings_listener(const struct rmq_settings *s, bool is_ssl,
                                                           const char *name);
+/* Finds a listener of any kind by name; NULL if absent. Borrowed. */
+const struct rmq_listener_settings *rmq_settings_listener_kind(const struct rmq_settings *s,
+                                                               enum rmq_listener_kind kind,
+                                                               const char *name);
+/* "tcp", "ssl", "ws", "wss": the kind as it appears in key paths. Static.
+ * Inline: src/tls uses it without linking src/config. */
+static inline const char *rmq_listener_kind_name(enum rmq_listener_kind kind)
+{
+    static const char *const names[] = {"tcp", "ssl", "ws", "wss"};
+    return (unsigned)kind < 4 ? names[kind] : "tcp";
+}
 
 #endif

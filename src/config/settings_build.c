@@ -31,35 +31,36 @@ static rmq_err apply_default(const struct rmq_cfg_key *k, void *base, const char
     return RMQ_OK;
 }
 
-static rmq_err apply_defaults(enum rmq_cfg_scope scope, void *base, const char *lname)
+static rmq_err apply_defaults(enum rmq_cfg_scope scope, const struct rmq_listener_settings *l,
+                              void *base, const char *lname)
 {
     size_t count;
     const struct rmq_cfg_key *keys = rmq_cfg_keys(&count);
     for (size_t i = 0; i < count; i++) {
-        if (keys[i].scope == scope) {
+        if (l != NULL ? rmq_cfg_key_fits(&keys[i], l->kind) : keys[i].scope == scope) {
             RMQ_TRY(apply_default(&keys[i], base, lname));
         }
     }
     return RMQ_OK;
 }
 
-static bool kv_is_ssl(const struct rmq_cfg_kv *kv)
+static enum rmq_listener_kind kv_kind(const struct rmq_cfg_kv *kv)
 {
-    return kv->key->scope == RMQ_CFG_SSL;
+    return rmq_cfg_path_kind(kv->path);
 }
 
 static int cmp_listener(const void *a, const void *b)
 {
     const struct rmq_listener_settings *x = a, *y = b;
-    if (x->is_ssl != y->is_ssl) {
-        return x->is_ssl ? 1 : -1;
+    if (x->kind != y->kind) {
+        return x->kind > y->kind ? 1 : -1;
     }
     return strcmp(x->name, y->name);
 }
 
-static rmq_err add_listener(struct rmq_settings *s, bool is_ssl, const char *name)
+static rmq_err add_listener(struct rmq_settings *s, enum rmq_listener_kind kind, const char *name)
 {
-    if (rmq_settings_listener(s, is_ssl, name) != NULL) {
+    if (rmq_settings_listener_kind(s, kind, name) != NULL) {
         return RMQ_OK;
     }
     struct rmq_listener_settings *n =
@@ -70,7 +71,9 @@ static rmq_err add_listener(struct rmq_settings *s, bool is_ssl, const char *nam
     s->listeners = n;
     struct rmq_listener_settings *l = &n[s->listener_count];
     memset(l, 0, sizeof *l);
-    l->is_ssl = is_ssl;
+    l->kind = kind;
+    l->is_ssl = kind == RMQ_LISTENER_SSL || kind == RMQ_LISTENER_WSS;
+    l->is_ws = kind == RMQ_LISTENER_WS || kind == RMQ_LISTENER_WSS;
     if ((l->name = strdup(name)) == NULL) {
         return RMQ_ERR_NOMEM;
     }
@@ -81,16 +84,16 @@ static rmq_err add_listener(struct rmq_settings *s, bool is_ssl, const char *nam
 /* listeners.tcp.default always; any other listener when one of its keys is set. */
 static rmq_err make_listeners(const struct rmq_cfg_load *ld, struct rmq_settings *s)
 {
-    RMQ_TRY(add_listener(s, false, "default"));
+    RMQ_TRY(add_listener(s, RMQ_LISTENER_TCP, "default"));
     for (size_t i = 0; i < ld->kvcount; i++) {
         if (ld->kv[i].key->scope != RMQ_CFG_GLOBAL) {
-            RMQ_TRY(add_listener(s, kv_is_ssl(&ld->kv[i]), ld->kv[i].name));
+            RMQ_TRY(add_listener(s, kv_kind(&ld->kv[i]), ld->kv[i].name));
         }
     }
     qsort(s->listeners, s->listener_count, sizeof *s->listeners, cmp_listener);
     for (size_t i = 0; i < s->listener_count; i++) {
         struct rmq_listener_settings *l = &s->listeners[i];
-        RMQ_TRY(apply_defaults(l->is_ssl ? RMQ_CFG_SSL : RMQ_CFG_TCP, l, l->name));
+        RMQ_TRY(apply_defaults(RMQ_CFG_GLOBAL, l, l, l->name));
     }
     return RMQ_OK;
 }
@@ -101,7 +104,7 @@ static void apply_assignments(struct rmq_cfg_load *ld, struct rmq_settings *s)
         struct rmq_cfg_kv *kv = &ld->kv[i];
         void *base = s;
         if (kv->key->scope != RMQ_CFG_GLOBAL) {
-            base = (void *)rmq_settings_listener(s, kv_is_ssl(kv), kv->name);
+            base = (void *)rmq_settings_listener_kind(s, kv_kind(kv), kv->name);
         }
         if (base != NULL) {
             rmq_cfg_store(kv->key, base, &kv->val);
@@ -113,7 +116,7 @@ static void apply_assignments(struct rmq_cfg_load *ld, struct rmq_settings *s)
 
 static const char *kind(const struct rmq_listener_settings *l)
 {
-    return l->is_ssl ? "ssl" : "tcp";
+    return rmq_listener_kind_name(l->kind);
 }
 
 /* Origin of listener key `rest` ("bind", "ssl_options.verify"), "default" if unset. */
@@ -132,7 +135,7 @@ static const char *listener_origin(const struct rmq_cfg_load *ld,
 {
     for (size_t i = 0; i < ld->kvcount; i++) {
         const struct rmq_cfg_kv *kv = &ld->kv[i];
-        if (kv->key->scope != RMQ_CFG_GLOBAL && kv_is_ssl(kv) == l->is_ssl &&
+        if (kv->key->scope != RMQ_CFG_GLOBAL && kv_kind(kv) == l->kind &&
             strcmp(kv->name, l->name) == 0) {
             return kv->origin;
         }
@@ -156,33 +159,33 @@ static void check_ssl(struct rmq_cfg_load *ld, const struct rmq_listener_setting
 {
     const struct rmq_ssl_options *o = &l->ssl;
     const char *n = l->name;
+    const char *k = kind(l);
     const char *req = "an enabled SSL listener needs";
     if (o->certfile == NULL) {
-        rmq_cfg_error(ld,
-                      "%s: listeners.ssl.%s: %s listeners.ssl.%s.ssl_options.certfile (not set)",
-                      listener_origin(ld, l), n, req, n);
+        rmq_cfg_error(ld, "%s: listeners.%s.%s: %s listeners.%s.%s.ssl_options.certfile (not set)",
+                      listener_origin(ld, l), k, n, req, k, n);
     }
     if (o->keyfile == NULL) {
-        rmq_cfg_error(ld, "%s: listeners.ssl.%s: %s listeners.ssl.%s.ssl_options.keyfile (not set)",
-                      listener_origin(ld, l), n, req, n);
+        rmq_cfg_error(ld, "%s: listeners.%s.%s: %s listeners.%s.%s.ssl_options.keyfile (not set)",
+                      listener_origin(ld, l), k, n, req, k, n);
     }
     if (o->verify != RMQ_VERIFY_PEER && o->fail_if_no_peer_cert) {
         rmq_cfg_error(ld,
-                      "%s: listeners.ssl.%s.ssl_options.fail_if_no_peer_cert = true: requires "
-                      "listeners.ssl.%s.ssl_options.verify = verify_peer (it is verify_none)",
-                      origin_of(ld, l, "ssl_options.fail_if_no_peer_cert"), n, n);
+                      "%s: listeners.%s.%s.ssl_options.fail_if_no_peer_cert = true: requires "
+                      "listeners.%s.%s.ssl_options.verify = verify_peer (it is verify_none)",
+                      origin_of(ld, l, "ssl_options.fail_if_no_peer_cert"), k, n, k, n);
     }
     if (o->verify != RMQ_VERIFY_PEER && o->enable_crl_check) {
         rmq_cfg_error(ld,
-                      "%s: listeners.ssl.%s.ssl_options.enable_crl_check = true: requires "
-                      "listeners.ssl.%s.ssl_options.verify = verify_peer (it is verify_none)",
-                      origin_of(ld, l, "ssl_options.enable_crl_check"), n, n);
+                      "%s: listeners.%s.%s.ssl_options.enable_crl_check = true: requires "
+                      "listeners.%s.%s.ssl_options.verify = verify_peer (it is verify_none)",
+                      origin_of(ld, l, "ssl_options.enable_crl_check"), k, n, k, n);
     }
     if (o->verify == RMQ_VERIFY_PEER && o->cacertfile == NULL) {
         rmq_cfg_error(ld,
-                      "%s: listeners.ssl.%s.ssl_options.verify = verify_peer: requires "
-                      "listeners.ssl.%s.ssl_options.cacertfile (not set)",
-                      origin_of(ld, l, "ssl_options.verify"), n, n);
+                      "%s: listeners.%s.%s.ssl_options.verify = verify_peer: requires "
+                      "listeners.%s.%s.ssl_options.cacertfile (not set)",
+                      origin_of(ld, l, "ssl_options.verify"), k, n, k, n);
     }
 }
 
@@ -214,7 +217,8 @@ static void implicit_default_gives_way(struct rmq_cfg_load *ld, struct rmq_setti
     size_t di = 0;
     for (size_t i = 0; i < s->listener_count; i++) {
         struct rmq_listener_settings *l = &s->listeners[i];
-        if (!l->is_ssl && strcmp(l->name, "default") == 0 && !listener_explicit(ld, l)) {
+        if (l->kind == RMQ_LISTENER_TCP && strcmp(l->name, "default") == 0 &&
+            !listener_explicit(ld, l)) {
             d = l;
             di = i;
         }
@@ -267,6 +271,12 @@ static void check_listeners(struct rmq_cfg_load *ld, struct rmq_settings *s)
         if (l->is_ssl) {
             check_ssl(ld, l);
         }
+        if (l->is_ws && (l->ws.mqtt_path == NULL || l->ws.mqtt_path[0] != '/')) {
+            rmq_cfg_error(ld,
+                          "%s: listeners.%s.%s.websocket.mqtt_path = \"%s\": must start with '/'",
+                          origin_of(ld, l, "websocket.mqtt_path"), kind(l), l->name,
+                          l->ws.mqtt_path != NULL ? l->ws.mqtt_path : "");
+        }
     }
     implicit_default_gives_way(ld, s);
     check_binds(ld, s);
@@ -274,7 +284,7 @@ static void check_listeners(struct rmq_cfg_load *ld, struct rmq_settings *s)
 
 rmq_err rmq_cfg_build(struct rmq_cfg_load *ld, struct rmq_settings *s)
 {
-    RMQ_TRY(apply_defaults(RMQ_CFG_GLOBAL, s, ""));
+    RMQ_TRY(apply_defaults(RMQ_CFG_GLOBAL, NULL, s, ""));
     RMQ_TRY(make_listeners(ld, s));
     apply_assignments(ld, s);
     check_listeners(ld, s);
@@ -291,7 +301,7 @@ void rmq_cfg_settings_release(struct rmq_settings *s)
             continue;
         }
         for (size_t j = 0; j < s->listener_count; j++) {
-            if (s->listeners[j].is_ssl == (keys[i].scope == RMQ_CFG_SSL)) {
+            if (rmq_cfg_key_fits(&keys[i], s->listeners[j].kind)) {
                 rmq_cfg_field_free(&keys[i], &s->listeners[j]);
             }
         }

@@ -23,8 +23,8 @@
 static char *fmt_err(const char *what, const struct rmq_listener_settings *ls, const char *detail)
 {
     char *out = NULL;
-    if (asprintf(&out, "listeners.%s.%s.bind: %s:%u: %s: %s", ls->is_ssl ? "ssl" : "tcp", ls->name,
-                 ls->bind.host, ls->bind.port, what, detail) < 0) {
+    if (asprintf(&out, "listeners.%s.%s.bind: %s:%u: %s: %s", rmq_listener_kind_name(ls->kind),
+                 ls->name, ls->bind.host, ls->bind.port, what, detail) < 0) {
         return NULL;
     }
     return out;
@@ -336,7 +336,7 @@ rmq_err rmq_net_start(struct rmq_net *net)
             return RMQ_ERR_NOMEM;
         }
         rmq_info("listener", "started name=%s kind=%s bind=%s", l->ls->name,
-                 l->has_factory ? "ssl" : "tcp", l->bind_str);
+                 rmq_listener_kind_name(l->ls->kind), l->bind_str);
     }
     return RMQ_OK;
 }

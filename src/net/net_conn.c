@@ -14,6 +14,8 @@
 
 #include "common/log.h"
 #include "net/net_int.h"
+#include "net/proxy_proto.h"
+#include "net/ws.h"
 
 #define READ_CHUNK 16384
 #define CLOSE_LINGER_MS 3000
@@ -106,9 +108,9 @@ static void conn_open(struct conn *c)
     }
     c->phase = PH_OPEN;
     set_timer(c, c->l->net->s->mqtt.idle_timeout);
-    if (c->l->has_factory) {
-        /* TLS may already hold application data that came with the end of
-         * the handshake (no socket event would announce it): read now. */
+    if (c->l->has_factory || c->l->ls->is_ws) {
+        /* TLS / WebSocket may already hold application data that came with
+         * the end of the handshake (no socket event would announce it): read now. */
         do_read(c);
     } else {
         /* TCP: wait for the socket event, so input on this new connection is
@@ -199,10 +201,34 @@ void rmq_net_conn_discard(struct conn *c)
     free(c);
 }
 
+/* Listener handshake timeout: TLS handshake, or CONNECT for plain TCP. */
+static uint64_t handshake_ms(const struct conn *c)
+{
+    return c->l->has_factory ? c->l->handshake_timeout_ms : c->l->net->s->mqtt.idle_timeout;
+}
+
+/* PROXY protocol: once the header is read, the original client address
+ * replaces the balancer's and the listener's own timeout starts. */
+static void proxy_header_hook(struct conn *c)
+{
+    if (!c->proxy_pending || !rmq_proxy_transport_header_done(c->t)) {
+        return;
+    }
+    c->proxy_pending = false;
+    char orig[sizeof c->addr];
+    if (rmq_proxy_transport_client_addr(c->t, orig, sizeof orig)) {
+        rmq_debug("net", "PROXY header listener=%s proxy=%s addr=%s", c->l->ls->name, c->addr,
+                  orig);
+        memcpy(c->addr, orig, sizeof c->addr);
+    }
+    set_timer(c, handshake_ms(c));
+}
+
 static void drive_handshake(struct conn *c)
 {
     enum rmq_io r = c->t->ops->handshake(c->t);
     c->suspended = false;
+    proxy_header_hook(c);
     switch (r) {
     case RMQ_IO_OK:
         if (!c->w->broker) {
@@ -407,9 +433,10 @@ static void timer_cb(evutil_socket_t fd, short what, void *arg)
         rmq_mqtt_conn_kick(c->mc, 0x8D, NULL);
         return;
     }
-    const char *why = c->phase == PH_HANDSHAKE ? "handshake timeout"
-                      : c->phase == PH_OPEN    ? "CONNECT timeout"
-                                               : NULL;
+    const char *why = c->phase == PH_HANDSHAKE && c->proxy_pending ? "PROXY protocol header timeout"
+                      : c->phase == PH_HANDSHAKE                   ? "handshake timeout"
+                      : c->phase == PH_OPEN                        ? "CONNECT timeout"
+                                                                   : NULL;
     if (why) {
         RMQ_LOG_RL(10, RMQ_LOG_NOTICE, "net", "%s listener=%s addr=%s", why, c->l->ls->name,
                    c->addr);
@@ -462,6 +489,13 @@ void rmq_net_conn_accept(struct worker *w, struct mail *m)
     bool ev_ok = make_events(w, c);
     c->t = l->has_factory ? l->factory.new_transport(l->factory.arg, c->fd)
                           : rmq_tcp_transport_new(c->fd);
+    if (c->t != NULL && l->ls->is_ws) {
+        c->t = rmq_ws_transport_wrap(c->t, &l->ls->ws);
+    }
+    if (c->t != NULL && l->ls->proxy_protocol) {
+        c->t = rmq_proxy_transport_wrap(c->t);
+        c->proxy_pending = true;
+    }
     link_conn(w, c);
     if (!ev_ok || !c->t) {
         conn_destroy(c, "refused");
@@ -470,7 +504,7 @@ void rmq_net_conn_accept(struct worker *w, struct mail *m)
     c->t->wake = transport_wake;
     c->t->wake_arg = c;
     c->phase = PH_HANDSHAKE;
-    set_timer(c, l->has_factory ? l->handshake_timeout_ms : l->net->s->mqtt.idle_timeout);
+    set_timer(c, c->proxy_pending ? l->ls->proxy_protocol_timeout : handshake_ms(c));
     drive_handshake(c);
 }
 

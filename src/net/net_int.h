@@ -76,6 +76,7 @@ struct conn {
     bool read_wants_write; /* TLS: a read needs the socket writable */
     bool write_wants_read; /* TLS: a write needs the socket readable */
     bool suspended;        /* handshake waits for wake */
+    bool proxy_pending;    /* PROXY protocol header not read yet */
     char addr[64];
 };
 

@@ -15,6 +15,7 @@
 #include <openssl/pem.h>
 #include <openssl/ssl.h>
 #include <openssl/x509.h>
+#include <openssl/x509v3.h>
 
 #include "common/log.h"
 #include "revocation/ocsp_stapler.h"
@@ -44,6 +45,12 @@ static const char *ossl_err(char *buf, size_t n)
     return buf;
 }
 
+/* "ssl" or "wss": the listener kind in key paths of error messages. */
+static const char *tls_kind(const struct rmq_tls_listener *l)
+{
+    return l->ls->kind == RMQ_LISTENER_WSS ? "wss" : "ssl";
+}
+
 struct build {
     struct rmq_tls_listener *l;
     const struct rmq_ssl_options *o;
@@ -56,10 +63,11 @@ static rmq_err fail(struct build *b, const char *key, const char *file, const ch
 {
     if (b->errmsg != NULL && *b->errmsg == NULL) {
         if (file != NULL) {
-            *b->errmsg =
-                tls_strdupf("listeners.ssl.%s.ssl_options.%s: %s: %s", b->l->name, key, file, what);
+            *b->errmsg = tls_strdupf("listeners.%s.%s.ssl_options.%s: %s: %s", tls_kind(b->l),
+                                     b->l->name, key, file, what);
         } else {
-            *b->errmsg = tls_strdupf("listeners.ssl.%s.ssl_options.%s: %s", b->l->name, key, what);
+            *b->errmsg = tls_strdupf("listeners.%s.%s.ssl_options.%s: %s", tls_kind(b->l),
+                                     b->l->name, key, what);
         }
     }
     return RMQ_ERR_CONFIG;
@@ -127,6 +135,68 @@ static int pw_cb(char *buf, int size, int rwflag, void *u)
     return (int)n;
 }
 
+static bool self_issued(X509 *x)
+{
+    return X509_check_issued(x, x) == X509_V_OK;
+}
+
+/* The certificate of `pool` that issued `x` (name and key identifier match), or NULL. */
+static X509 *find_issuer(STACK_OF(X509) * pool, X509 *x)
+{
+    for (int i = 0; i < sk_X509_num(pool); i++) {
+        X509 *c = sk_X509_value(pool, i);
+        if (X509_check_issued(c, x) == X509_V_OK) {
+            return c;
+        }
+    }
+    return NULL;
+}
+
+/*
+ * Completes the chain the server sends, once per certificate generation (load
+ * and reload), the way EMQX and Mosquitto serve a leaf-only certfile: the
+ * certificates of certfile after the leaf are kept as given; then, from the
+ * last of them (or the leaf), issuers are taken from cacertfile until a
+ * self-signed root, which is not sent (RFC 8446 4.4.2: it may be omitted).
+ * Nothing is built per handshake (SSL_MODE_NO_AUTO_CHAIN, TLS-COST.md).
+ * On error (cacertfile unreadable) *errmsg names it and nothing changed.
+ */
+static rmq_err complete_chain(struct build *b, X509 *leaf, STACK_OF(X509) * chain)
+{
+    const char *ca = b->o->cacertfile;
+    size_t given = (size_t)sk_X509_num(chain);
+    X509 *last = given > 0 ? sk_X509_value(chain, (int)given - 1) : leaf;
+    if (ca == NULL || ca[0] == '\0' || self_issued(last)) {
+        return RMQ_OK;
+    }
+    STACK_OF(X509) *pool = NULL;
+    RMQ_TRY(read_certs(b, "cacertfile", ca, &pool));
+    for (int depth = 0; depth < 16 && !self_issued(last); depth++) {
+        X509 *iss = find_issuer(pool, last);
+        if (iss == NULL || self_issued(iss) || X509_up_ref(iss) != 1) {
+            break;
+        }
+        if (!sk_X509_push(chain, iss)) {
+            X509_free(iss);
+            break;
+        }
+        last = iss;
+    }
+    bool complete = self_issued(last) || find_issuer(pool, last) != NULL;
+    sk_X509_pop_free(pool, X509_free);
+    if (!complete) {
+        rmq_warn("tls",
+                 "server chain incomplete: the issuer of the last certificate is in neither "
+                 "certfile nor cacertfile listener=%s certfile=%s cacertfile=%s",
+                 b->l->name, b->o->certfile, ca);
+    }
+    if ((size_t)sk_X509_num(chain) > given) {
+        rmq_info("tls", "server chain built listener=%s from_certfile=%zu from_cacertfile=%zu",
+                 b->l->name, given, (size_t)sk_X509_num(chain) - given);
+    }
+    return RMQ_OK;
+}
+
 static rmq_err load_cert_key(struct build *b, SSL_CTX *ctx, STACK_OF(X509) * *chain_out,
                              X509 **leaf_out)
 {
@@ -138,7 +208,11 @@ static rmq_err load_cert_key(struct build *b, SSL_CTX *ctx, STACK_OF(X509) * *ch
         r = fail(b, "certfile", b->o->certfile, ossl_err(b->eb, sizeof b->eb));
         goto out;
     }
-    /* The chain is sent as given; no automatic chain building (TLS-COST.md). */
+    r = complete_chain(b, leaf, certs);
+    if (r != RMQ_OK) {
+        goto out;
+    }
+    /* The chain is sent as built above; no automatic chain building (TLS-COST.md). */
     if (SSL_CTX_set1_chain(ctx, certs) != 1) {
         r = fail(b, "certfile", b->o->certfile, "cannot set the certificate chain");
         goto out;
@@ -338,10 +412,14 @@ static rmq_err check_modes(struct build *b)
 
 static void set_session_params(struct rmq_tls_listener *l, SSL_CTX *ctx)
 {
-    /* Session id context: the listener name, so sessions never cross listeners. */
+    /* Session id context: the listener's kind and name, so sessions never
+     * cross listeners (ssl "default" and wss "default" are two listeners). */
     unsigned char sid[SSL_MAX_SID_CTX_LENGTH];
     unsigned int n = 0;
-    EVP_Digest(l->name, strlen(l->name), sid, &n, EVP_sha256(), NULL);
+    char *id = l->ls->kind == RMQ_LISTENER_WSS ? tls_strdupf("wss:%s", l->name) : NULL;
+    const char *idp = id != NULL ? id : l->name;
+    EVP_Digest(idp, strlen(idp), sid, &n, EVP_sha256(), NULL);
+    free(id);
     SSL_CTX_set_session_id_context(ctx, sid, n > sizeof sid ? sizeof sid : n);
     /* TLS-COST.md: no stateless tickets; TLS 1.3 resumes through ONE stateful
      * ticket per connection that names an entry of our server-side cache. */
