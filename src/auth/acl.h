@@ -123,6 +123,8 @@ void rmq_authz_free(struct rmq_authz *a);
 RMQ_MUST_USE rmq_err rmq_authz_reload(struct rmq_authz *a, char **errmsg);
 /* authorization.deny_action = disconnect. */
 bool rmq_authz_disconnect_on_deny(const struct rmq_authz *a);
+/* Bumped by every successful reload (starts at 1). Any thread. */
+uint64_t rmq_authz_generation(struct rmq_authz *a);
 /* Rules currently published (for logs and tests). */
 size_t rmq_authz_rule_count(struct rmq_authz *a);
 

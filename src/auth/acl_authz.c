@@ -147,6 +147,11 @@ bool rmq_authz_disconnect_on_deny(const struct rmq_authz *a)
     return a && a->cfg->deny_action == RMQ_AUTHZ_DENY_DISCONNECT;
 }
 
+uint64_t rmq_authz_generation(struct rmq_authz *a)
+{
+    return atomic_load_explicit(&a->gen, memory_order_acquire);
+}
+
 size_t rmq_authz_rule_count(struct rmq_authz *a)
 {
     pthread_mutex_lock(&a->mu);

@@ -72,6 +72,8 @@ void rmq_acl__rule_clear(struct acl_rule *r);
 void rmq_acl__who_free(struct who *w);
 /* Moves `r` into acl (emptied); false on OOM (r untouched). */
 bool rmq_acl__push(struct rmq_acl *acl, struct acl_rule *r);
+/* The first "${" in t[0..n) that starts no supported placeholder, or NULL. */
+const char *rmq_acl__unknown_placeholder(const char *t, size_t n);
 /* Whether `t` holds ${…} or %u/%c placeholders. */
 bool rmq_acl__has_placeholder(const char *t, size_t n);
 /* Parses "a.b.c.d[/n]" or an IPv6 address[/n]; false if malformed. */

@@ -321,6 +321,16 @@ static int ph_at(const char *t, size_t n)
     return -1;
 }
 
+const char *rmq_acl__unknown_placeholder(const char *t, size_t n)
+{
+    for (size_t i = 0; i + 1 < n; i++) {
+        if (t[i] == '$' && t[i + 1] == '{' && ph_at(t + i, n - i) < 0) {
+            return t + i;
+        }
+    }
+    return NULL;
+}
+
 bool rmq_acl__has_placeholder(const char *t, size_t n)
 {
     for (size_t i = 0; i < n; i++) {

@@ -570,6 +570,14 @@ static bool topic_from(struct pctx *p, const struct term *t, struct acl_topic *o
         fail_got(p, s, "a topic filter ('+' and '#' as whole levels, '#' last)");
         return false;
     }
+    const char *bad = eq ? NULL : rmq_acl__unknown_placeholder(s->s, s->n);
+    if (bad) {
+        fail(p, s->line,
+             "unsupported placeholder \"%.40s\" (supported: ${username}, ${clientid}, "
+             "${cert_common_name}, ${cert_subject}, %%u, %%c; use {eq, …} for a literal topic)",
+             bad);
+        return false;
+    }
     out->text = strdup(s->s);
     out->len = s->n;
     out->eq = eq;

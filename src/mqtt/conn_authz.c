@@ -9,8 +9,11 @@
 #include <stdio.h>
 #include <string.h>
 
+#include <stdlib.h>
+
 #include "common/log.h"
 #include "mqtt/core.h"
+#include "mqtt/topic.h"
 
 /*
  * The identity ACL rules see. This is the one place that reads it off the
@@ -92,4 +95,63 @@ bool rmq_conn_authz_publish(struct rmq_mqtt_conn *mc, const char *topic, size_t 
         *stop = false; /* 3.1.1 has no refusal: acknowledged, not routed (as EMQX) */
     }
     return false;
+}
+
+/* Whether the subscription stored under `f` (a filter, maybe $share/g/…) is allowed. */
+static bool sub_allowed(struct rmq_mqtt_conn *mc, const char *f, size_t len, uint8_t qos)
+{
+    struct rmq_topic_shared sh;
+    if (rmq_topic_split_shared(f, len, &sh) != RMQ_OK) {
+        return false;
+    }
+    return rmq_conn_authz_allowed(mc, RMQ_ACL_SUBSCRIBE, sh.filter, sh.filter_len, qos, false);
+}
+
+void rmq_conn_authz_recheck_subs(struct rmq_mqtt_conn *mc)
+{
+    struct session *s = mc->session;
+    if (!s || !rmq_authz_installed() || s->subs.count == 0) {
+        return;
+    }
+    size_t n = 0, it;
+    char **gone = calloc(s->subs.count, sizeof *gone);
+    if (!gone) {
+        return;
+    }
+    for (struct rmq_hmap_entry *e = rmq_hmap_first(&s->subs, &it); e;
+         e = rmq_hmap_next(&s->subs, e, &it)) {
+        const struct rmq_sub_opts *o = e->value;
+        if (!sub_allowed(mc, e->key, e->klen, o->qos) && (gone[n] = strndup(e->key, e->klen))) {
+            n++;
+        }
+    }
+    for (size_t i = 0; i < n; i++) {
+        size_t len = strlen(gone[i]);
+        rmq_router_remove(mc->b->router, gone[i], len, s);
+        free(rmq_hmap_del(&s->subs, gone[i], len));
+        char f[160];
+        log_field(f, sizeof f, gone[i], len);
+        rmq_notice("authz", "subscription removed client_id=%s filter=%s: no longer authorized",
+                   s->client_id, f);
+        free(gone[i]);
+    }
+    free(gone);
+}
+
+void rmq_conn_authz_tick(struct rmq_broker *b)
+{
+    struct rmq_authz *a = rmq_authz_installed();
+    uint64_t gen = a ? rmq_authz_generation(a) : 0;
+    if (gen == b->authz_gen) {
+        return;
+    }
+    b->authz_gen = gen;
+    size_t it;
+    for (struct rmq_hmap_entry *e = rmq_hmap_first(&b->sessions, &it); e;
+         e = rmq_hmap_next(&b->sessions, e, &it)) {
+        struct session *s = e->value;
+        if (s->conn && s->conn->state == CS_CONNECTED) {
+            rmq_conn_authz_recheck_subs(s->conn);
+        }
+    }
 }

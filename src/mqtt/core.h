@@ -136,6 +136,7 @@ struct rmq_broker {
     struct rmq_packet *out_pkt;
     struct rmq_packet *ack_pkt;
     struct rmq_broker_stats stats;
+    uint64_t authz_gen; /* rule generation the live subscriptions were last checked against */
 };
 
 /* session.c */
@@ -188,6 +189,11 @@ bool rmq_conn_authz_allowed(struct rmq_mqtt_conn *mc, enum rmq_acl_action action
  * otherwise (3.1.1 QoS 1/2) it acknowledges as usual without routing. */
 bool rmq_conn_authz_publish(struct rmq_mqtt_conn *mc, const char *topic, size_t len, uint8_t qos,
                             bool retain, uint16_t pid, bool *stop);
+
+/* Removes the session's subscriptions the rules no longer allow (logged). */
+void rmq_conn_authz_recheck_subs(struct rmq_mqtt_conn *mc);
+/* After a rule reload: rechecks the subscriptions of every connected session. */
+void rmq_conn_authz_tick(struct rmq_broker *b);
 
 /* handle_subscribe.c */
 void rmq_handle_subscribe(struct rmq_mqtt_conn *mc, const struct rmq_packet *p);

@@ -317,6 +317,7 @@ void rmq_session_resend(struct rmq_broker *b, struct session *s)
 
 void rmq_broker_tick(struct rmq_broker *b)
 {
+    rmq_conn_authz_tick(b);
     int64_t now = rmq_now_ms();
     struct session *s = b->pending;
     while (s) {

@@ -205,3 +205,31 @@ def test_cert_common_name_and_subject_placeholders(broker_factory, tmp_path, wor
     # a TCP client without a certificate never matches the certificate placeholders
     mosquitto_pub(b.port, "dev//temp", "x", "-q", "1")
     assert not any(l.startswith("dev//temp") for l in s.lines)
+
+
+@VERSIONS
+def test_sighup_reload_removes_live_subscriptions_now_denied(broker_factory, tmp_path,
+                                                               raw_client, version, uid):
+    acl = tmp_path / "acl.conf"
+    acl.write_text('{allow, all}.\n')
+    b = broker_factory(source_conf(acl))
+    s = raw_client(b, version)
+    s.connect(f"s-{uid}", username="watcher")
+    s.subscribe(("watch/#", 1), ("$share/g/team/#", 1), ("open/#", 1))
+    p = raw_client(b, version)
+    p.connect(f"p-{uid}")
+    p.publish("watch/a", b"1", qos=1)
+    assert s.recv_publish().payload == b"1"
+
+    acl.write_text('{deny, {username, "watcher"}, subscribe, ["watch/#", "team/#"]}.\n'
+                   '{allow, all}.\n')
+    mark = b.log_mark()
+    b.proc.send_signal(signal.SIGHUP)
+    b.wait_for_log(rf"authz: subscription removed client_id=s-{uid} filter=watch/#", since=mark)
+    b.wait_for_log(rf"authz: subscription removed client_id=s-{uid} filter=\$share/g/team/#",
+                   since=mark)
+    for t in ("watch/a", "team/x", "open/x"):
+        p.publish(t, t.encode(), qos=1)
+    got = s.recv_publish()
+    assert got.topic == "open/x"
+    assert [x for x in s.drain(0.3) if x.type == helpers.PUBLISH] == []
