@@ -398,6 +398,10 @@ static struct who *who_name(struct pctx *p, const struct term *v, bool user)
 static struct who *who_cidrs(struct pctx *p, const struct term *v)
 {
     size_t n = v->k == T_LIST ? v->nk : 1;
+    if (n == 0) {
+        fail_got(p, v, "a non-empty list of IP addresses or CIDRs");
+        return NULL;
+    }
     struct who *w = who_new(p, WHO_IPADDRS, v->line);
     if (!w || !(w->cidrs = calloc(n ? n : 1, sizeof *w->cidrs))) {
         rmq_acl__who_free(w);

@@ -303,6 +303,7 @@ static void test_parse__errors_name_line_and_expectation(void **state)
     assert_non_null(strstr(emqx_bad("{deny, nobody}."), "expected all"));
     assert_non_null(strstr(emqx_bad("{allow, all, all, [\"a/${peerhost}\"]}."),
                            "unsupported placeholder \"${peerhost}\""));
+    assert_non_null(strstr(emqx_bad("{allow, {ipaddrs, []}, all, [\"a\"]}."), "non-empty list"));
     /* a good rule before a bad one is not kept */
     assert_non_null(strstr(emqx_bad("{allow, all}.\n{allow}.\n"), "acl.conf:2:"));
 }
