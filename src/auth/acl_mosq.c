@@ -167,8 +167,11 @@ static const char *parse_line(const uint8_t *p, size_t n, char **user, struct ml
 {
     const uint8_t *w;
     size_t wn;
-    word(&p, &n, &w, &wn);
     *is_rule = false;
+    if (memchr(p, 0, n) != NULL) {
+        return "NUL byte in the line";
+    }
+    word(&p, &n, &w, &wn);
     if (weq(w, wn, "user")) {
         if (n == 0) {
             return "expected a username after 'user'";

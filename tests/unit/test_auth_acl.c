@@ -304,6 +304,15 @@ static void test_parse__errors_name_line_and_expectation(void **state)
     assert_non_null(strstr(emqx_bad("{allow, all, all, [\"a/${peerhost}\"]}."),
                            "unsupported placeholder \"${peerhost}\""));
     assert_non_null(strstr(emqx_bad("{allow, {ipaddrs, []}, all, [\"a\"]}."), "non-empty list"));
+    const char nul[] = "{allow, all, all, [{eq, \"a\0b\"}]}.";
+    struct rmq_acl *acl = rmq_acl_new();
+    assert_int_equal(rmq_acl_parse_emqx(acl, "acl.conf", nul, sizeof nul - 1, err, sizeof err),
+                     RMQ_ERR_CONFIG);
+    assert_non_null(strstr(err, "NUL byte in a string"));
+    assert_int_equal(rmq_acl_parse_mosquitto(acl, "f", "user a\0b\n", 9, err, sizeof err),
+                     RMQ_ERR_CONFIG);
+    assert_non_null(strstr(err, "f:1: NUL byte"));
+    rmq_acl_free(acl);
     /* a good rule before a bad one is not kept */
     assert_non_null(strstr(emqx_bad("{allow, all}.\n{allow}.\n"), "acl.conf:2:"));
 }
