@@ -286,6 +286,10 @@ bool rmq_authz_check(struct rmq_authz *a, struct rmq_authz_client *c, enum rmq_a
     if (!c->acl || c->gen != gen) {
         refresh(a, c, gen);
     }
+    if (c->acl->n_rules == 0) { /* no source: no_match alone decides, nothing to cache */
+        *line = "no_match";
+        return a->cfg->no_match == RMQ_AUTHZ_NO_MATCH_ALLOW;
+    }
     uint8_t flags = (uint8_t)(action | (qos << 2) | ((retain ? 1 : 0) << 4));
     uint64_t h = fnv1a(topic, len, flags);
     struct cache_entry *e = slot_for(a, c, h);

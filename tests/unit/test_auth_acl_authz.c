@@ -96,6 +96,28 @@ static void test_no_match__allow_or_deny(void **state)
     rmq_authz_free(a);
 }
 
+static void test_no_sources__no_match_alone_decides(void **state)
+{
+    struct fx *fx = *state;
+    fx->cfg.sources[0].type = RMQ_AUTHZ_SRC_NONE;
+    for (int allow = 0; allow < 2; allow++) {
+        fx->cfg.no_match = allow ? RMQ_AUTHZ_NO_MATCH_ALLOW : RMQ_AUTHZ_NO_MATCH_DENY;
+        struct rmq_authz *a;
+        char *err = NULL;
+        assert_int_equal(rmq_authz_new(&fx->cfg, &a, &err), RMQ_OK);
+        assert_int_equal(rmq_authz_rule_count(a), 0);
+        struct rmq_authz_client *c = client("u");
+        const char *line = NULL;
+        for (int i = 0; i < 3; i++) {
+            assert_int_equal(rmq_authz_check(a, c, RMQ_ACL_SUBSCRIBE, "#", 1, 0, false, i, &line),
+                             allow);
+            assert_string_equal(line, "no_match");
+        }
+        rmq_authz_client_free(c);
+        rmq_authz_free(a);
+    }
+}
+
 static void test_sources__in_order_disabled_skipped_mosquitto_denies_rest(void **state)
 {
     struct fx *fx = *state;
@@ -224,6 +246,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_no_match__allow_or_deny, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_no_sources__no_match_alone_decides, setup, teardown),
         cmocka_unit_test_setup_teardown(
             test_sources__in_order_disabled_skipped_mosquitto_denies_rest, setup, teardown),
         cmocka_unit_test_setup_teardown(test_new__bad_file_or_missing_path_is_an_error, setup,
