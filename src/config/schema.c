@@ -177,8 +177,9 @@ static size_t distance(const char *a, const char *b)
     return row[lb];
 }
 
-/* The path's segment where `pattern` has <name>, or "default". */
-static void name_for(const char *pattern, const struct segs *s, char *out, size_t outlen)
+/* The path's segment where `pattern` has <name> or <n> (1..max_n, else "1"), or "default". */
+static void name_for(const char *pattern, unsigned max_n, const struct segs *s, char *out,
+                     size_t outlen)
 {
     struct segs ps;
     snprintf(out, outlen, "default");
@@ -191,7 +192,7 @@ static void name_for(const char *pattern, const struct segs *s, char *out, size_
         } else if (ps.n[i] == 3 && memcmp(ps.p[i], "<n>", 3) == 0) {
             /* a position out of range is suggested as position 1 */
             snprintf(out, outlen, "%.*s", (int)s->n[i], s->p[i]);
-            if (!valid_index(s->p[i], s->n[i], RMQ_AUTHZ_SOURCES_MAX)) {
+            if (!valid_index(s->p[i], s->n[i], max_n)) {
                 snprintf(out, outlen, "1");
             }
         }
@@ -208,7 +209,7 @@ bool rmq_cfg_suggest(const char *path, char *out, size_t outlen)
     }
     for (size_t i = 0; i < count; i++) {
         char name[64], cand[RMQ_CFG_PATH_MAX];
-        name_for(keys[i].path, &s, name, sizeof name);
+        name_for(keys[i].path, keys[i].instances, &s, name, sizeof name);
         rmq_cfg_instantiate(keys[i].path, name, cand, sizeof cand);
         size_t d = distance(path, cand);
         if (d < best) {
