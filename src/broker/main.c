@@ -8,7 +8,8 @@
  * stderr, exit 1) -> revocation engine (when an SSL listener checks CRLs) ->
  * net layer with the MQTT core -> listeners (TCP, and SSL through src/tls)
  * -> workers. Signals on the main thread: SIGINT/SIGTERM stop cleanly
- * (everything freed), SIGHUP reloads TLS contexts and refreshes CRLs.
+ * (everything freed), SIGHUP reloads TLS contexts, refreshes CRLs and re-reads
+ * the authorization rule files (a bad file keeps the rules in force).
  * After each new CRL snapshot, live connections whose certificate is now
  * revoked are closed (crl_cache.disconnect_revoked).
  */
@@ -20,6 +21,7 @@
 
 #include <event2/event.h>
 
+#include "auth/acl.h"
 #include "common/log.h"
 #include "config/settings.h"
 #include "net/net.h"
@@ -38,7 +40,8 @@ extern char **environ;
 struct app {
     struct rmq_settings *s;
     struct rmq_net *net;
-    pthread_mutex_t net_mu; /* protects `net` as seen by the CRL publish callback */
+    struct rmq_authz *authz; /* authorization { … }; installed for the MQTT core */
+    pthread_mutex_t net_mu;  /* protects `net` as seen by the CRL publish callback */
     struct rmq_net *net_for_cb;
     struct event *sig_int;
     struct event *sig_term;
@@ -72,6 +75,11 @@ static void on_hup(evutil_socket_t sig, short what, void *arg)
     (void)what;
     struct app *a = arg;
     rmq_info("broker", "reload requested signal=SIGHUP");
+    char *aerr = NULL;
+    if (rmq_authz_reload(a->authz, &aerr) != RMQ_OK) {
+        rmq_warn("authz", "reload failed, rules in force kept: %s", aerr ? aerr : "out of memory");
+    }
+    free(aerr);
 #ifdef RMQ_HAVE_TLS
     for (size_t i = 0; i < a->s->listener_count; i++) {
         if (a->tls[i] && rmq_tls_listener_reload(a->tls[i]) != RMQ_OK) {
@@ -194,8 +202,28 @@ static int setup_listeners(struct app *a)
     return 0;
 }
 
+/* Loads the authorization sources; false (message on stderr) if one is bad. */
+static bool load_authz(struct app *a)
+{
+    char *err = NULL;
+    if (rmq_authz_new(&a->s->authz, &a->authz, &err) != RMQ_OK) {
+        fprintf(stderr, "revmq: %s\n", err ? err : "authorization: out of memory");
+        free(err);
+        return false;
+    }
+    return true;
+}
+
 static int start(struct app *a)
 {
+    if (!load_authz(a)) {
+        return -1;
+    }
+    rmq_authz_install(a->authz);
+    rmq_info("authz", "rules loaded rules=%zu no_match=%s deny_action=%s",
+             rmq_authz_rule_count(a->authz),
+             a->s->authz.no_match == RMQ_AUTHZ_NO_MATCH_DENY ? "deny" : "allow",
+             rmq_authz_disconnect_on_deny(a->authz) ? "disconnect" : "ignore");
 #ifdef RMQ_HAVE_TLS
     a->tls = calloc(a->s->listener_count + 1, sizeof *a->tls);
     a->tls_poll = calloc(a->s->listener_count + 1, sizeof *a->tls_poll);
@@ -280,6 +308,7 @@ static void cleanup(struct app *a)
 #ifdef RMQ_HAVE_REVOCATION
     rmq_revocation_free(a->rev);
 #endif
+    rmq_authz_free(a->authz); /* after the core: no client left */
     rmq_settings_free(a->s);
     pthread_mutex_destroy(&a->net_mu);
 }
@@ -314,6 +343,12 @@ int main(int argc, char **argv)
         return 1;
     }
     if (check) {
+        if (!load_authz(&a)) {
+            rmq_settings_free(a.s);
+            pthread_mutex_destroy(&a.net_mu);
+            return 1;
+        }
+        rmq_authz_free(a.authz);
         rmq_settings_print(a.s, stdout);
         rmq_settings_free(a.s);
         pthread_mutex_destroy(&a.net_mu);

@@ -114,14 +114,16 @@ static const char intro[] =
     "\n"
     "## Keys\n"
     "\n"
-    "Durations are shown in the largest unit that divides them; `<name>` is a listener name.\n";
+    "Durations are shown in the largest unit that divides them; `<name>` is a listener name;\n"
+    "`<n>` is a position in a list (`authorization.sources.<n>`: 1 to 8, the array\n"
+    "`sources = [{…}, {…}]` sets positions 1, 2, …).\n";
 
 /* Env var name for a key: default listener name in place of <name>. */
-static void env_name(const char *prefix, const char *path, char *out, size_t outlen)
+static void env_name(const char *prefix, const struct rmq_cfg_key *k, char *out, size_t outlen)
 {
     char concrete[RMQ_CFG_PATH_MAX];
     size_t n = 0;
-    rmq_cfg_instantiate(path, "default", concrete, sizeof concrete);
+    rmq_cfg_instantiate(k->path, k->stride ? "1" : "default", concrete, sizeof concrete);
     n = (size_t)snprintf(out, outlen, "%s", prefix);
     for (const char *p = concrete; *p != '\0' && n + 3 < outlen; p++) {
         if (*p == '.') {
@@ -177,10 +179,10 @@ static void write_key(const struct rmq_cfg_key *k, FILE *f)
     char allowed[400], revmq[RMQ_CFG_PATH_MAX + 16], emqx[RMQ_CFG_PATH_MAX + 16], ex[512];
     char concrete[RMQ_CFG_PATH_MAX];
     rmq_cfg_allowed(k, allowed, sizeof allowed);
-    env_name("REVMQ_", k->path, revmq, sizeof revmq);
-    env_name("EMQX_", k->path, emqx, sizeof emqx);
+    env_name("REVMQ_", k, revmq, sizeof revmq);
+    env_name("EMQX_", k, emqx, sizeof emqx);
     unquoted(k->example, ex, sizeof ex);
-    rmq_cfg_instantiate(k->path, "default", concrete, sizeof concrete);
+    rmq_cfg_instantiate(k->path, k->stride ? "1" : "default", concrete, sizeof concrete);
     fprintf(f, "\n### %s\n\n", k->path);
     fprintf(f, "- **Type:** %s\n", rmq_cfg_type_name(k));
     write_default(k, f);

@@ -48,8 +48,23 @@ static bool valid_name(const char *p, size_t n)
     return n > 0 && n < 64;
 }
 
-/* Matches `pattern` against the split path; fills *name and *namelen for `<name>`. */
-static bool match(const char *pattern, const struct segs *s, const char **name, size_t *namelen)
+/* A list position: 1..max, decimal, no leading zero. */
+static bool valid_index(const char *p, size_t n, unsigned max)
+{
+    unsigned v = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (p[i] < '0' || p[i] > '9' || (i == 0 && p[i] == '0') || n > 4) {
+            return false;
+        }
+        v = v * 10 + (unsigned)(p[i] - '0');
+    }
+    return n > 0 && v >= 1 && v <= max;
+}
+
+/* Matches `pattern` against the split path; fills *name and *namelen for
+ * `<name>` (a listener name) or `<n>` (a position 1..max_n). */
+static bool match(const char *pattern, const struct segs *s, const char **name, size_t *namelen,
+                  unsigned max_n)
 {
     struct segs ps;
     if (!split(pattern, &ps) || ps.count != s->count) {
@@ -58,6 +73,12 @@ static bool match(const char *pattern, const struct segs *s, const char **name, 
     for (size_t i = 0; i < ps.count; i++) {
         if (ps.n[i] == 6 && memcmp(ps.p[i], "<name>", 6) == 0) {
             if (!valid_name(s->p[i], s->n[i])) {
+                return false;
+            }
+            *name = s->p[i];
+            *namelen = s->n[i];
+        } else if (ps.n[i] == 3 && memcmp(ps.p[i], "<n>", 3) == 0) {
+            if (!valid_index(s->p[i], s->n[i], max_n)) {
                 return false;
             }
             *name = s->p[i];
@@ -74,11 +95,16 @@ static void instantiate(const char *pattern, const char *name, size_t namelen, c
                         size_t outlen)
 {
     const char *at = strstr(pattern, "<name>");
+    size_t skip = 6;
+    if (at == NULL && (at = strstr(pattern, "<n>")) != NULL) {
+        skip = 3;
+    }
     if (at == NULL) {
         snprintf(out, outlen, "%s", pattern);
         return;
     }
-    snprintf(out, outlen, "%.*s%.*s%s", (int)(at - pattern), pattern, (int)namelen, name, at + 6);
+    snprintf(out, outlen, "%.*s%.*s%s", (int)(at - pattern), pattern, (int)namelen, name,
+             at + skip);
 }
 
 void rmq_cfg_instantiate(const char *pattern, const char *name, char *out, size_t outlen)
@@ -156,9 +182,6 @@ static const struct rmq_cfg_key *lookup_wss(const char *path, char *canon, size_
     return k;
 }
 
-static const struct rmq_cfg_key *lookup_wss(const char *path, char *canon, size_t canonlen,
-                                            char *name, size_t namelen, bool *alias);
-
 const struct rmq_cfg_key *rmq_cfg_lookup(const char *path, char *canon, size_t canonlen, char *name,
                                          size_t namelen, bool *alias)
 {
@@ -178,7 +201,7 @@ const struct rmq_cfg_key *rmq_cfg_lookup(const char *path, char *canon, size_t c
                 const char *pat = pass == 0 ? keys[i].path : keys[i].aliases[a];
                 const char *nm = "";
                 size_t nmlen = 0;
-                if (pat == NULL || !match(pat, &s, &nm, &nmlen)) {
+                if (pat == NULL || !match(pat, &s, &nm, &nmlen, keys[i].instances)) {
                     continue;
                 }
                 instantiate(keys[i].path, nm, nmlen, canon, canonlen);
@@ -228,8 +251,9 @@ static size_t distance(const char *a, const char *b)
     return row[lb];
 }
 
-/* The path's segment where `pattern` has <name>, or "default". */
-static void name_for(const char *pattern, const struct segs *s, char *out, size_t outlen)
+/* The path's segment where `pattern` has <name> or <n> (1..max_n, else "1"), or "default". */
+static void name_for(const char *pattern, unsigned max_n, const struct segs *s, char *out,
+                     size_t outlen)
 {
     struct segs ps;
     snprintf(out, outlen, "default");
@@ -239,6 +263,12 @@ static void name_for(const char *pattern, const struct segs *s, char *out, size_
     for (size_t i = 0; i < ps.count; i++) {
         if (ps.n[i] == 6 && memcmp(ps.p[i], "<name>", 6) == 0) {
             snprintf(out, outlen, "%.*s", (int)s->n[i], s->p[i]);
+        } else if (ps.n[i] == 3 && memcmp(ps.p[i], "<n>", 3) == 0) {
+            /* a position out of range is suggested as position 1 */
+            snprintf(out, outlen, "%.*s", (int)s->n[i], s->p[i]);
+            if (!valid_index(s->p[i], s->n[i], max_n)) {
+                snprintf(out, outlen, "1");
+            }
         }
     }
 }
@@ -253,7 +283,7 @@ bool rmq_cfg_suggest(const char *path, char *out, size_t outlen)
     }
     for (size_t i = 0; i < count; i++) {
         char name[64], cand[RMQ_CFG_PATH_MAX];
-        name_for(keys[i].path, &s, name, sizeof name);
+        name_for(keys[i].path, keys[i].instances, &s, name, sizeof name);
         rmq_cfg_instantiate(keys[i].path, name, cand, sizeof cand);
         size_t d = distance(path, cand);
         if (d < best) {

@@ -3,10 +3,9 @@
  * turns a parsed value into a typed field of struct rmq_settings.
  *
  * Every key is one row of data (schema_keys.c): path pattern (`<name>` stands
- * for one listener name), type, where it lives in the struct, default (as
- * config text, parsed by the same code as user input), range or allowed
- * values, flags, EMQX 4.4 aliases and its documentation. There is no
- * per-key code anywhere.
+ * for one listener name, `<n>` for a position 1..instances in a list), type, where it lives in the
+ * struct, default (as config text, parsed by the same code as user input), range or allowed values,
+ * flags, EMQX 4.4 aliases and its documentation. There is no per-key code anywhere.
  *
  * Not here: syntax (parse.c), sources and precedence (settings.c, env.c),
  * cross-key rules (settings_check.c). Constant data; thread-safe.
@@ -62,6 +61,10 @@ struct rmq_cfg_key {
     const char *aliases[RMQ_CFG_ALIASES_MAX]; /* EMQX 4.4 flat keys */
     const char *doc;
     const char *example; /* a value, as it would be written in the file */
+    /* Keys of a numbered list (`<n>` in the path, e.g. authorization.sources.<n>.type):
+     * instance n (1..instances) lives at offset + (n - 1) * stride. 0 = not a list. */
+    size_t stride;
+    unsigned instances;
 };
 
 /* The table and its length. */

@@ -37,6 +37,15 @@ static const char *const crl_scopes[] = {"leaf", "chain", NULL};
 static const char *const ocsp_methods[] = {"post", "get", NULL};
 /* bit i of the mask = values[i]: RMQ_TLS_V12 = 0x1, RMQ_TLS_V13 = 0x2 */
 static const char *const tls_versions[] = {"tlsv1.2", "tlsv1.3", NULL};
+static const char *const authz_no_match[] = {"allow", "deny", NULL};
+static const char *const authz_deny_action[] = {"ignore", "disconnect", NULL};
+static const char *const authz_src_types[] = {"none", "file", "mosquitto_acl_file", NULL};
+
+/* authorization.sources.<n>.*: position n of the list (1..RMQ_AUTHZ_SOURCES_MAX) */
+#define AZS(f)                                                                                     \
+    .scope = RMQ_CFG_GLOBAL, .offset = offsetof(struct rmq_settings, authz.sources[0].f),          \
+    .size = sizeof(((struct rmq_settings *)0)->authz.sources[0].f),                                \
+    .stride = sizeof(struct rmq_authz_source_settings), .instances = RMQ_AUTHZ_SOURCES_MAX
 
 static const struct rmq_cfg_key keys[] = {
     /* ---- node, log ---- */
@@ -761,6 +770,82 @@ static const struct rmq_cfg_key keys[] = {
             "time they are seen; that one handshake waits for the fetch (at most "
             "`http_timeout`).",
      .example = "false"},
+
+    /* ---- authorization (EMQX 5) ---- */
+    {.path = "authorization.no_match",
+     .type = RMQ_CFG_ENUM,
+     G(authz.no_match),
+     .def = "allow",
+     .values = authz_no_match,
+     .aliases = {"acl_nomatch"},
+     .doc = "What happens to a publish or subscribe that no rule of any enabled source "
+            "matches. EMQX's default is `allow`, kept so that an EMQX configuration keeps its "
+            "meaning; a production deployment sets `deny` and lists what is allowed.",
+     .example = "deny"},
+    {.path = "authorization.deny_action",
+     .type = RMQ_CFG_ENUM,
+     G(authz.deny_action),
+     .def = "ignore",
+     .values = authz_deny_action,
+     .aliases = {"acl_deny_action"},
+     .doc = "What a refused operation does besides being refused. `ignore`: the SUBSCRIBE "
+            "gets reason 0x87 (MQTT 5) / 0x80 (3.1.1); a QoS 1/2 PUBLISH gets PUBACK/PUBREC "
+            "0x87 (MQTT 5) or is acknowledged and dropped (3.1.1), a QoS 0 PUBLISH is "
+            "dropped. `disconnect`: the client is disconnected (MQTT 5: DISCONNECT 0x87).",
+     .example = "disconnect"},
+    {.path = "authorization.cache.enable",
+     .type = RMQ_CFG_BOOL,
+     G(authz.cache_enable),
+     .def = "true",
+     .aliases = {"enable_acl_cache"},
+     .doc = "Keep each connection's recent decisions (per action, QoS, retain flag and "
+            "topic) so that a repeated publish costs one lookup instead of a rule scan. A "
+            "reload (SIGHUP) empties every cache.",
+     .example = "false"},
+    {.path = "authorization.cache.max_size",
+     .type = RMQ_CFG_INT,
+     G(authz.cache_max_size),
+     .def = "32",
+     .min = 1,
+     .max = 65536,
+     .aliases = {"acl_cache_max_size"},
+     .doc = "Decisions kept per connection. The cache is direct-mapped: a new decision "
+            "replaces the one in its slot.",
+     .example = "64"},
+    {.path = "authorization.cache.ttl",
+     .type = RMQ_CFG_DURATION,
+     G(authz.cache_ttl),
+     .def = "1m",
+     .min = SEC,
+     .max = DAY,
+     .aliases = {"acl_cache_ttl"},
+     .doc = "How long a cached decision is used before the rules are asked again.",
+     .example = "5m"},
+    {.path = "authorization.sources.<n>.type",
+     .type = RMQ_CFG_ENUM,
+     AZS(type),
+     .def = "none",
+     .values = authz_src_types,
+     .doc = "Kind of authorization source `<n>` (sources are asked in order; the first rule "
+            "that matches decides). `file`: an EMQX acl.conf (Erlang terms). "
+            "`mosquitto_acl_file` (revmq extension): a Mosquitto `acl_file`, whose "
+            "unmatched requests are denied as in Mosquitto. `none`: position not used.",
+     .example = "file"},
+    {.path = "authorization.sources.<n>.enable",
+     .type = RMQ_CFG_BOOL,
+     AZS(enable),
+     .def = "true",
+     .doc = "Whether source `<n>` is used.",
+     .example = "false"},
+    {.path = "authorization.sources.<n>.path",
+     .type = RMQ_CFG_PATH,
+     AZS(path),
+     .flags = RMQ_CFG_F_OPTIONAL,
+     .doc = "The rule file of source `<n>`; required when its type is `file` or "
+            "`mosquitto_acl_file`. Read at start and again on SIGHUP; a file that does not "
+            "parse stops the start, or on reload keeps the rules in force and logs "
+            "file:line and why.",
+     .example = "\"etc/acl.conf\""},
 };
 
 const struct rmq_cfg_key *rmq_cfg_keys(size_t *count)

@@ -130,6 +130,27 @@ struct rmq_crl_cache_settings {
     bool discover_from_cert; /* default true */
 };
 
+/* authorization { … } (EMQX 5). Sources 1..RMQ_AUTHZ_SOURCES_MAX, in order. */
+#define RMQ_AUTHZ_SOURCES_MAX 8
+enum rmq_authz_src_type { RMQ_AUTHZ_SRC_NONE, RMQ_AUTHZ_SRC_FILE, RMQ_AUTHZ_SRC_MOSQUITTO };
+enum rmq_authz_no_match { RMQ_AUTHZ_NO_MATCH_ALLOW, RMQ_AUTHZ_NO_MATCH_DENY };
+enum rmq_authz_deny_action { RMQ_AUTHZ_DENY_IGNORE, RMQ_AUTHZ_DENY_DISCONNECT };
+
+struct rmq_authz_source_settings {
+    int type; /* enum rmq_authz_src_type; NONE = slot unused */
+    bool enable;
+    char *path; /* NULL if unset */
+};
+
+struct rmq_authz_settings {
+    int no_match;    /* enum rmq_authz_no_match, default allow */
+    int deny_action; /* enum rmq_authz_deny_action, default ignore */
+    bool cache_enable;
+    uint32_t cache_max_size; /* default 32 */
+    uint64_t cache_ttl;      /* ms, default 1m */
+    struct rmq_authz_source_settings sources[RMQ_AUTHZ_SOURCES_MAX];
+};
+
 struct rmq_settings {
     char *node_name;                         /* default "revmq@127.0.0.1" */
     char *node_data_dir;                     /* default "data" */
@@ -138,6 +159,7 @@ struct rmq_settings {
     size_t listener_count;
     struct rmq_mqtt_settings mqtt;
     struct rmq_crl_cache_settings crl_cache;
+    struct rmq_authz_settings authz;
     void *internal; /* owned: the key/value/origin table for printing */
 };
 

@@ -37,8 +37,9 @@ static rmq_err apply_defaults(enum rmq_cfg_scope scope, const struct rmq_listene
     size_t count;
     const struct rmq_cfg_key *keys = rmq_cfg_keys(&count);
     for (size_t i = 0; i < count; i++) {
-        if (l != NULL ? rmq_cfg_key_fits(&keys[i], l->kind) : keys[i].scope == scope) {
-            RMQ_TRY(apply_default(&keys[i], base, lname));
+        bool fits = l != NULL ? rmq_cfg_key_fits(&keys[i], l->kind) : keys[i].scope == scope;
+        for (unsigned j = 0; fits && j < (keys[i].stride ? keys[i].instances : 1); j++) {
+            RMQ_TRY(apply_default(&keys[i], (char *)base + j * keys[i].stride, lname));
         }
     }
     return RMQ_OK;
@@ -105,6 +106,8 @@ static void apply_assignments(struct rmq_cfg_load *ld, struct rmq_settings *s)
         void *base = s;
         if (kv->key->scope != RMQ_CFG_GLOBAL) {
             base = (void *)rmq_settings_listener_kind(s, kv_kind(kv), kv->name);
+        } else if (kv->key->stride) { /* list position n (1-based), checked by the lookup */
+            base = (char *)s + (strtoul(kv->name, NULL, 10) - 1) * kv->key->stride;
         }
         if (base != NULL) {
             rmq_cfg_store(kv->key, base, &kv->val);
@@ -282,12 +285,43 @@ static void check_listeners(struct rmq_cfg_load *ld, struct rmq_settings *s)
     check_binds(ld, s);
 }
 
+/* Where a key of authorization source n came from, or NULL if unset. */
+static const char *source_origin(const struct rmq_cfg_load *ld, size_t n, const char *rest)
+{
+    char path[RMQ_CFG_PATH_MAX];
+    snprintf(path, sizeof path, "authorization.sources.%zu.%s", n, rest);
+    const struct rmq_cfg_kv *kv = rmq_cfg_find(ld, path);
+    return kv != NULL ? kv->origin : NULL;
+}
+
+/* A used source position needs a type, and a file type needs a path. */
+static void check_authz_sources(struct rmq_cfg_load *ld, const struct rmq_settings *s)
+{
+    static const char *const types[] = {"none", "file", "mosquitto_acl_file"};
+    for (size_t i = 0; i < RMQ_AUTHZ_SOURCES_MAX; i++) {
+        const struct rmq_authz_source_settings *src = &s->authz.sources[i];
+        const char *t = source_origin(ld, i + 1, "type");
+        const char *o = source_origin(ld, i + 1, "path");
+        o = o ? o : source_origin(ld, i + 1, "enable");
+        if (src->type == RMQ_AUTHZ_SRC_NONE && o != NULL) {
+            rmq_cfg_error(ld,
+                          "%s: authorization.sources.%zu: keys set but no type (set "
+                          "authorization.sources.%zu.type = file or mosquitto_acl_file)",
+                          o, i + 1, i + 1);
+        } else if (src->type != RMQ_AUTHZ_SRC_NONE && src->enable && src->path == NULL) {
+            rmq_cfg_error(ld, "%s: authorization.sources.%zu.path: required when type = %s",
+                          t ? t : "default", i + 1, types[src->type]);
+        }
+    }
+}
+
 rmq_err rmq_cfg_build(struct rmq_cfg_load *ld, struct rmq_settings *s)
 {
     RMQ_TRY(apply_defaults(RMQ_CFG_GLOBAL, NULL, s, ""));
     RMQ_TRY(make_listeners(ld, s));
     apply_assignments(ld, s);
     check_listeners(ld, s);
+    check_authz_sources(ld, s);
     return RMQ_OK;
 }
 
@@ -297,7 +331,9 @@ void rmq_cfg_settings_release(struct rmq_settings *s)
     const struct rmq_cfg_key *keys = rmq_cfg_keys(&count);
     for (size_t i = 0; i < count; i++) {
         if (keys[i].scope == RMQ_CFG_GLOBAL) {
-            rmq_cfg_field_free(&keys[i], s);
+            for (unsigned j = 0; j < (keys[i].stride ? keys[i].instances : 1); j++) {
+                rmq_cfg_field_free(&keys[i], (char *)s + j * keys[i].stride);
+            }
             continue;
         }
         for (size_t j = 0; j < s->listener_count; j++) {

@@ -209,6 +209,14 @@ void rmq_conn_end(struct rmq_mqtt_conn *mc, bool send_will, const char *why)
     }
     struct rmq_msg *will = mc->will;
     mc->will = NULL;
+    if (will && send_will &&
+        !rmq_conn_authz_allowed(mc, RMQ_ACL_PUBLISH, will->topic, will->topic_len, will->qos,
+                                will->retain)) {
+        rmq_info("authz", "will dropped client_id=%s topic=%s: not authorized",
+                 s ? s->client_id : "", will->topic);
+        rmq_msg_unref(will);
+        will = NULL;
+    }
     if (s) {
         s->conn = NULL;
         mc->session = NULL;
@@ -294,6 +302,7 @@ void rmq_mqtt_conn_free(struct rmq_mqtt_conn *mc, const char *why)
     }
     rmq_hmap_release(&mc->aliases);
     rmq_hmap_release(&mc->out_aliases);
+    rmq_authz_client_free(mc->acl);
     free(mc->username);
     free(mc);
 }

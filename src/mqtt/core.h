@@ -13,6 +13,7 @@
 #include <stdint.h>
 #include <string.h>
 
+#include "auth/acl.h"
 #include "mqtt/broker.h"
 #include "mqtt/codec.h"
 #include "mqtt/hmap.h"
@@ -101,12 +102,13 @@ struct rmq_mqtt_conn {
     uint16_t keepalive;
     bool expiry_was_zero; /* v5 CONNECT session expiry was 0 (MQTT-3.14.2-2) */
     uint16_t client_receive_max;
-    uint32_t client_max_packet;  /* 0 = no limit */
-    bool problem_info;           /* v5 request problem information */
-    struct rmq_hmap aliases;     /* inbound topic alias (2 bytes) -> char * "len:topic" */
-    struct rmq_hmap out_aliases; /* outbound: topic -> alias (as uintptr_t), this connection */
-    uint16_t client_alias_max;   /* client's Topic Alias Maximum (v5 CONNECT) */
-    uint16_t out_alias_next;     /* aliases 1..out_alias_next are in use */
+    uint32_t client_max_packet;   /* 0 = no limit */
+    bool problem_info;            /* v5 request problem information */
+    struct rmq_hmap aliases;      /* inbound topic alias (2 bytes) -> char * "len:topic" */
+    struct rmq_hmap out_aliases;  /* outbound: topic -> alias (as uintptr_t), this connection */
+    uint16_t client_alias_max;    /* client's Topic Alias Maximum (v5 CONNECT) */
+    uint16_t out_alias_next;      /* aliases 1..out_alias_next are in use */
+    struct rmq_authz_client *acl; /* owned: authorization state, made at the first check */
 };
 
 /* A routing target: one session, merged over its overlapping subscriptions. */
@@ -133,6 +135,7 @@ struct rmq_broker {
     size_t a_targets;
     size_t out_high_water;
     struct rmq_broker_stats stats;
+    uint64_t authz_gen; /* rule generation the live subscriptions were last checked against */
 };
 
 /* session.c */
@@ -176,6 +179,20 @@ void rmq_handle_pubcomp(struct rmq_mqtt_conn *mc, const struct rmq_packet *p);
 struct rmq_msg *rmq_msg_from(const struct rmq_bytes *topic, const struct rmq_bytes *payload,
                              uint8_t qos, bool retain, const struct rmq_props *props,
                              const void *publisher);
+
+/* conn_authz.c: authorization check points (allow all when no authorizer is installed). */
+bool rmq_conn_authz_allowed(struct rmq_mqtt_conn *mc, enum rmq_acl_action action, const char *topic,
+                            size_t len, uint8_t qos, bool retain);
+/* A PUBLISH: true if allowed. If refused, *stop says the caller must return
+ * now (refusal sent, QoS 0 dropped, or connection failed per deny_action);
+ * otherwise (3.1.1 QoS 1/2) it acknowledges as usual without routing. */
+bool rmq_conn_authz_publish(struct rmq_mqtt_conn *mc, const char *topic, size_t len, uint8_t qos,
+                            bool retain, uint16_t pid, bool *stop);
+
+/* Removes the session's subscriptions the rules no longer allow (logged). */
+void rmq_conn_authz_recheck_subs(struct rmq_mqtt_conn *mc);
+/* After a rule reload: rechecks the subscriptions of every connected session. */
+void rmq_conn_authz_tick(struct rmq_broker *b);
 
 /* handle_subscribe.c */
 void rmq_handle_subscribe(struct rmq_mqtt_conn *mc, const struct rmq_packet *p);

@@ -359,6 +359,7 @@ static void on_connect(struct rmq_mqtt_conn *mc, const struct rmq_packet *p)
              mc->session->client_id, level, mc->addr, mc->listener, c->clean_start, present, ka,
              uname_log);
     if (present) {
+        rmq_conn_authz_recheck_subs(mc); /* the rules may have changed while it was away */
         rmq_session_resend(b, mc->session);
     }
 }

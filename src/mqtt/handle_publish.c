@@ -273,6 +273,12 @@ void rmq_handle_publish(struct rmq_mqtt_conn *mc, const struct rmq_packet *p)
     if (!publish_allowed(mc, pub, &retain)) {
         return;
     }
+    bool stop;
+    bool authorized =
+        rmq_conn_authz_publish(mc, topic, tlen, pub->qos, retain, pub->packet_id, &stop);
+    if (stop) {
+        return;
+    }
     b->stats.messages_in++;
     int64_t now = rmq_now_ms();
     if (pub->qos == 2) {
@@ -294,11 +300,13 @@ void rmq_handle_publish(struct rmq_mqtt_conn *mc, const struct rmq_packet *p)
         rmq_conn_fail(mc, RMQ_RC_UNSPECIFIED_ERROR, "out of memory");
         return;
     }
-    if (retain && rmq_retained_set(b->retained, m) != RMQ_OK) {
+    if (authorized && retain && rmq_retained_set(b->retained, m) != RMQ_OK) {
         RMQ_LOG_RL(5, RMQ_LOG_WARNING, "retained", "store failed topic=%s", m->topic);
     }
     size_t matched = 0;
-    rmq_route(b, m, s, &matched);
+    if (authorized) {
+        rmq_route(b, m, s, &matched);
+    }
     rmq_msg_unref(m);
     uint8_t rc = (matched == 0 && mc->version == RMQ_MQTT_V5) ? RMQ_RC_NO_MATCHING_SUBSCRIBERS : 0;
     if (pub->qos == 1) {

@@ -24,6 +24,11 @@ static void send_retained(struct rmq_msg *m, void *arg)
         return; /* expired: not delivered */
     }
     uint8_t qos = m->qos < c->qos ? m->qos : c->qos;
+    /* each retained topic is checked for the subscriber, not only the filter */
+    if (c->s->conn && !rmq_conn_authz_allowed(c->s->conn, RMQ_ACL_SUBSCRIBE, m->topic, m->topic_len,
+                                              c->qos, false)) {
+        return;
+    }
     /* MQTT-3.3.1-8: retained messages sent on subscribe carry RETAIN 1. */
     rmq_session_deliver(c->b, c->s, m, qos, true, &c->sub_id, c->sub_id ? 1 : 0);
 }
@@ -49,6 +54,11 @@ static uint8_t check_entry(struct rmq_mqtt_conn *mc, const struct rmq_sub_entry 
     }
     if (!cfg->wildcard_subscription && rmq_topic_has_wildcard(sh->filter, sh->filter_len)) {
         return RMQ_RC_WILDCARD_SUBS_NOT_SUPPORTED;
+    }
+    /* $share/g/t is checked on t */
+    if (!rmq_conn_authz_allowed(mc, RMQ_ACL_SUBSCRIBE, sh->filter, sh->filter_len, e->qos, false)) {
+        *fatal = rmq_authz_disconnect_on_deny(rmq_authz_installed());
+        return RMQ_RC_NOT_AUTHORIZED;
     }
     return e->qos < cfg->max_qos_allowed ? e->qos : cfg->max_qos_allowed;
 }
@@ -104,7 +114,9 @@ void rmq_handle_subscribe(struct rmq_mqtt_conn *mc, const struct rmq_packet *p)
         bool fatal;
         uint8_t rc = check_entry(mc, e, &sh, &fatal);
         if (fatal) {
-            rmq_conn_fail(mc, rc, "no local on a shared subscription");
+            rmq_conn_fail(mc, rc,
+                          rc == RMQ_RC_NOT_AUTHORIZED ? "subscribe not authorized"
+                                                      : "no local on a shared subscription");
             goto out;
         }
         if (rc < 0x80) {

@@ -356,6 +356,7 @@ static void retry_inflight(struct rmq_broker *b, int64_t now)
 
 void rmq_broker_tick(struct rmq_broker *b)
 {
+    rmq_conn_authz_tick(b);
     int64_t now = rmq_now_ms();
     retry_inflight(b, now);
     struct session *s = b->pending;

@@ -633,6 +633,70 @@ static void test_settings__truncated_input_never_crashes(void **state)
     }
 }
 
+static void test_settings__authorization_sources_list(void **state)
+{
+    (void)state;
+    char *env[] = {"EMQX_AUTHORIZATION__NO_MATCH=deny",
+                   "EMQX_AUTHORIZATION__SOURCES__2__TYPE=mosquitto_acl_file",
+                   "EMQX_AUTHORIZATION__SOURCES__2__PATH=/etc/mosquitto/acl",
+                   "EMQX_AUTHORIZATION__CACHE__TTL=5s", NULL};
+    struct rmq_settings *s = load_ok("authorization {\n"
+                                     "  deny_action = disconnect\n"
+                                     "  sources.1.type = file\n"
+                                     "  sources.1.path = \"etc/acl.conf\"\n"
+                                     "}\n"
+                                     "authorization.sources.8.type = file\n"
+                                     "authorization.sources.8.enable = false\n",
+                                     env);
+    assert_int_equal(s->authz.no_match, RMQ_AUTHZ_NO_MATCH_DENY);
+    assert_int_equal(s->authz.deny_action, RMQ_AUTHZ_DENY_DISCONNECT);
+    assert_true(s->authz.cache_enable);
+    assert_int_equal(s->authz.cache_max_size, 32);
+    assert_int_equal(s->authz.cache_ttl, 5000);
+    assert_int_equal(s->authz.sources[0].type, RMQ_AUTHZ_SRC_FILE);
+    assert_true(s->authz.sources[0].enable);
+    assert_string_equal(s->authz.sources[0].path, "etc/acl.conf");
+    assert_int_equal(s->authz.sources[1].type, RMQ_AUTHZ_SRC_MOSQUITTO);
+    assert_string_equal(s->authz.sources[1].path, "/etc/mosquitto/acl");
+    assert_int_equal(s->authz.sources[2].type, RMQ_AUTHZ_SRC_NONE);
+    assert_int_equal(s->authz.sources[7].type, RMQ_AUTHZ_SRC_FILE);
+    assert_false(s->authz.sources[7].enable);
+    assert_string_equal(rmq_settings_origin(s, "authorization.sources.2.path"),
+                        "env EMQX_AUTHORIZATION__SOURCES__2__PATH");
+    char *out = print_to_string(s);
+    assert_contains(out, "authorization.sources.1.path = \"etc/acl.conf\"  # revmq.conf:4\n");
+    assert_contains(out, "authorization.sources.2.type = mosquitto_acl_file  # env");
+    assert_null(strstr(out, "authorization.sources.3."));
+    free(out);
+    rmq_settings_free(s);
+    /* EMQX 4.4 flat keys */
+    s = load_ok("acl_nomatch = deny\nacl_deny_action = disconnect\nenable_acl_cache = off\n"
+                "acl_cache_max_size = 64\nacl_cache_ttl = 2m\n",
+                NULL);
+    assert_int_equal(s->authz.no_match, RMQ_AUTHZ_NO_MATCH_DENY);
+    assert_int_equal(s->authz.deny_action, RMQ_AUTHZ_DENY_DISCONNECT);
+    assert_false(s->authz.cache_enable);
+    assert_int_equal(s->authz.cache_max_size, 64);
+    assert_int_equal(s->authz.cache_ttl, 120000);
+    rmq_settings_free(s);
+}
+
+static void test_settings__authorization_sources_errors(void **state)
+{
+    (void)state;
+    expect_error("authorization.sources.9.type = file\n", NULL, 2, "revmq.conf:1: unknown key",
+                 "did you mean authorization.sources.1.type?");
+    expect_error("authorization.sources.0.path = a\n", NULL, 1, "unknown key");
+    expect_error("authorization.sources.01.path = a\n", NULL, 1, "unknown key");
+    expect_error("authorization.sources.1.type = ldap\n", NULL, 2,
+                 "authorization.sources.1.type = ldap", "one of: none, file, mosquitto_acl_file");
+    expect_error("authorization.sources.1.type = file\n", NULL, 2,
+                 "revmq.conf:1:", "authorization.sources.1.path: required when type = file");
+    expect_error("authorization.sources.2.path = x\n", NULL, 2,
+                 "revmq.conf:1:", "authorization.sources.2: keys set but no type");
+    expect_error("authorization.no_match = maybe\n", NULL, 1, "one of: allow, deny");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -652,6 +716,8 @@ int main(void)
         cmocka_unit_test(test_settings__many_errors_are_capped),
         cmocka_unit_test(test_settings__load_from_file),
         cmocka_unit_test(test_settings__truncated_input_never_crashes),
+        cmocka_unit_test(test_settings__authorization_sources_list),
+        cmocka_unit_test(test_settings__authorization_sources_errors),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
