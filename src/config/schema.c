@@ -48,7 +48,23 @@ static bool valid_name(const char *p, size_t n)
     return n > 0 && n < 64;
 }
 
-/* Matches `pattern` against the split path; fills *name and *namelen for `<name>`. */
+/* A list position for `<n>`: 1 to 64, no leading zero. */
+static bool valid_index(const char *p, size_t n)
+{
+    if (n == 0 || n > 2 || p[0] == '0') {
+        return false;
+    }
+    unsigned v = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (p[i] < '0' || p[i] > '9') {
+            return false;
+        }
+        v = v * 10 + (unsigned)(p[i] - '0');
+    }
+    return v <= 64;
+}
+
+/* Matches `pattern` against the split path; fills *name and *namelen for `<name>` / `<n>`. */
 static bool match(const char *pattern, const struct segs *s, const char **name, size_t *namelen)
 {
     struct segs ps;
@@ -58,6 +74,12 @@ static bool match(const char *pattern, const struct segs *s, const char **name, 
     for (size_t i = 0; i < ps.count; i++) {
         if (ps.n[i] == 6 && memcmp(ps.p[i], "<name>", 6) == 0) {
             if (!valid_name(s->p[i], s->n[i])) {
+                return false;
+            }
+            *name = s->p[i];
+            *namelen = s->n[i];
+        } else if (ps.n[i] == 3 && memcmp(ps.p[i], "<n>", 3) == 0) {
+            if (!valid_index(s->p[i], s->n[i])) {
                 return false;
             }
             *name = s->p[i];
@@ -74,16 +96,34 @@ static void instantiate(const char *pattern, const char *name, size_t namelen, c
                         size_t outlen)
 {
     const char *at = strstr(pattern, "<name>");
+    size_t ph = 6;
+    if (at == NULL) {
+        at = strstr(pattern, "<n>");
+        ph = 3;
+    }
     if (at == NULL) {
         snprintf(out, outlen, "%s", pattern);
         return;
     }
-    snprintf(out, outlen, "%.*s%.*s%s", (int)(at - pattern), pattern, (int)namelen, name, at + 6);
+    snprintf(out, outlen, "%.*s%.*s%s", (int)(at - pattern), pattern, (int)namelen, name, at + ph);
 }
 
 void rmq_cfg_instantiate(const char *pattern, const char *name, char *out, size_t outlen)
 {
     instantiate(pattern, name, strlen(name), out, outlen);
+}
+
+bool rmq_cfg_is_object_list(const char *path)
+{
+    size_t count, n = strlen(path);
+    const struct rmq_cfg_key *keys = rmq_cfg_keys(&count);
+    for (size_t i = 0; i < count; i++) {
+        const char *k = keys[i].path;
+        if (n > 0 && strncmp(k, path, n) == 0 && strncmp(k + n, ".<n>.", 5) == 0) {
+            return true;
+        }
+    }
+    return false;
 }
 
 const struct rmq_cfg_key *rmq_cfg_lookup(const char *path, char *canon, size_t canonlen, char *name,

@@ -31,7 +31,7 @@ static rmq_err apply_default(const struct rmq_cfg_key *k, void *base, const char
     return RMQ_OK;
 }
 
-static rmq_err apply_defaults(enum rmq_cfg_scope scope, void *base, const char *lname)
+rmq_err rmq_cfg_apply_defaults(enum rmq_cfg_scope scope, void *base, const char *lname)
 {
     size_t count;
     const struct rmq_cfg_key *keys = rmq_cfg_keys(&count);
@@ -46,6 +46,11 @@ static rmq_err apply_defaults(enum rmq_cfg_scope scope, void *base, const char *
 static bool kv_is_ssl(const struct rmq_cfg_kv *kv)
 {
     return kv->key->scope == RMQ_CFG_SSL;
+}
+
+static bool kv_is_listener(const struct rmq_cfg_kv *kv)
+{
+    return kv->key->scope == RMQ_CFG_TCP || kv->key->scope == RMQ_CFG_SSL;
 }
 
 static int cmp_listener(const void *a, const void *b)
@@ -83,14 +88,14 @@ static rmq_err make_listeners(const struct rmq_cfg_load *ld, struct rmq_settings
 {
     RMQ_TRY(add_listener(s, false, "default"));
     for (size_t i = 0; i < ld->kvcount; i++) {
-        if (ld->kv[i].key->scope != RMQ_CFG_GLOBAL) {
+        if (kv_is_listener(&ld->kv[i])) {
             RMQ_TRY(add_listener(s, kv_is_ssl(&ld->kv[i]), ld->kv[i].name));
         }
     }
     qsort(s->listeners, s->listener_count, sizeof *s->listeners, cmp_listener);
     for (size_t i = 0; i < s->listener_count; i++) {
         struct rmq_listener_settings *l = &s->listeners[i];
-        RMQ_TRY(apply_defaults(l->is_ssl ? RMQ_CFG_SSL : RMQ_CFG_TCP, l, l->name));
+        RMQ_TRY(rmq_cfg_apply_defaults(l->is_ssl ? RMQ_CFG_SSL : RMQ_CFG_TCP, l, l->name));
     }
     return RMQ_OK;
 }
@@ -100,8 +105,10 @@ static void apply_assignments(struct rmq_cfg_load *ld, struct rmq_settings *s)
     for (size_t i = 0; i < ld->kvcount; i++) {
         struct rmq_cfg_kv *kv = &ld->kv[i];
         void *base = s;
-        if (kv->key->scope != RMQ_CFG_GLOBAL) {
+        if (kv_is_listener(kv)) {
             base = (void *)rmq_settings_listener(s, kv_is_ssl(kv), kv->name);
+        } else if (kv->key->scope == RMQ_CFG_AUTHN) {
+            base = rmq_cfg_authn_find(s, kv->name);
         }
         if (base != NULL) {
             rmq_cfg_store(kv->key, base, &kv->val);
@@ -132,8 +139,7 @@ static const char *listener_origin(const struct rmq_cfg_load *ld,
 {
     for (size_t i = 0; i < ld->kvcount; i++) {
         const struct rmq_cfg_kv *kv = &ld->kv[i];
-        if (kv->key->scope != RMQ_CFG_GLOBAL && kv_is_ssl(kv) == l->is_ssl &&
-            strcmp(kv->name, l->name) == 0) {
+        if (kv_is_listener(kv) && kv_is_ssl(kv) == l->is_ssl && strcmp(kv->name, l->name) == 0) {
             return kv->origin;
         }
     }
@@ -274,10 +280,12 @@ static void check_listeners(struct rmq_cfg_load *ld, struct rmq_settings *s)
 
 rmq_err rmq_cfg_build(struct rmq_cfg_load *ld, struct rmq_settings *s)
 {
-    RMQ_TRY(apply_defaults(RMQ_CFG_GLOBAL, s, ""));
+    RMQ_TRY(rmq_cfg_apply_defaults(RMQ_CFG_GLOBAL, s, ""));
     RMQ_TRY(make_listeners(ld, s));
+    RMQ_TRY(rmq_cfg_make_authn(ld, s));
     apply_assignments(ld, s);
     check_listeners(ld, s);
+    rmq_cfg_check_authn(ld, s);
     return RMQ_OK;
 }
 
@@ -290,6 +298,12 @@ void rmq_cfg_settings_release(struct rmq_settings *s)
             rmq_cfg_field_free(&keys[i], s);
             continue;
         }
+        if (keys[i].scope == RMQ_CFG_AUTHN) {
+            for (size_t j = 0; j < s->authn_count; j++) {
+                rmq_cfg_field_free(&keys[i], &s->authn[j]);
+            }
+            continue;
+        }
         for (size_t j = 0; j < s->listener_count; j++) {
             if (s->listeners[j].is_ssl == (keys[i].scope == RMQ_CFG_SSL)) {
                 rmq_cfg_field_free(&keys[i], &s->listeners[j]);
@@ -300,6 +314,10 @@ void rmq_cfg_settings_release(struct rmq_settings *s)
         free(s->listeners[j].name);
     }
     free(s->listeners);
+    for (size_t j = 0; j < s->authn_count; j++) {
+        free(s->authn[j].name);
+    }
+    free(s->authn);
     struct rmq_cfg_origins *o = s->internal;
     if (o != NULL) {
         for (size_t i = 0; i < o->count; i++) {

@@ -95,6 +95,27 @@ void rmq_mqtt_conn_kick(struct rmq_mqtt_conn *mc, uint8_t reason, const char *re
  * the log. Frees mc. */
 void rmq_mqtt_conn_free(struct rmq_mqtt_conn *mc, const char *why);
 
+struct rmq_authn;
+struct rmq_principal;
+/* The authentication chain CONNECTs are checked against (borrowed until
+ * rmq_broker_free; NULL: none, every client is let in). Before connections. */
+void rmq_broker_set_authn(struct rmq_broker *b, struct rmq_authn *a);
+
+/*
+ * Revocation: ends every session whose owner is a certificate principal for
+ * which match(&ids, arg) is true (ids: rmq_principal_peer_ids), on whatever
+ * listener it was made: a live connection gets v5 DISCONNECT 0x98
+ * "certificate revoked" (3.1.x: close), the session, its subscriptions and
+ * its queued messages are dropped, and one line per session is logged.
+ * Returns how many sessions ended.
+ */
+size_t rmq_broker_end_sessions_matching(struct rmq_broker *b,
+                                        bool (*match)(const struct rmq_peer_info *, void *arg),
+                                        void *arg);
+
+/* Who the connection is (NULL before CONNECT was accepted); borrowed. */
+const struct rmq_principal *rmq_mqtt_conn_principal(const struct rmq_mqtt_conn *mc);
+
 /* The client id ("" before CONNECT); borrowed. */
 const char *rmq_mqtt_conn_client_id(const struct rmq_mqtt_conn *mc);
 /* Protocol level (0 before CONNECT). */

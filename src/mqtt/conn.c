@@ -291,5 +291,6 @@ void rmq_mqtt_conn_free(struct rmq_mqtt_conn *mc, const char *why)
     rmq_hmap_release(&mc->aliases);
     rmq_hmap_release(&mc->out_aliases);
     free(mc->username);
+    rmq_principal_free(mc->principal);
     free(mc);
 }

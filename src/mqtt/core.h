@@ -13,6 +13,8 @@
 #include <stdint.h>
 #include <string.h>
 
+#include "auth/authn.h"
+#include "auth/principal.h"
 #include "mqtt/broker.h"
 #include "mqtt/codec.h"
 #include "mqtt/hmap.h"
@@ -70,6 +72,7 @@ struct session {
     uint64_t match_gen; /* routing scratch */
     size_t match_idx;
     uint64_t dropped;
+    struct rmq_principal *owner; /* owned: who created / last resumed it */
 };
 
 enum conn_state {
@@ -89,7 +92,8 @@ struct rmq_mqtt_conn {
     enum conn_state state;
     uint8_t version;
     struct session *session;
-    char *username; /* owned, may be NULL */
+    char *username;                  /* owned, may be NULL */
+    struct rmq_principal *principal; /* owned; set when CONNECT is accepted */
     struct rmq_msg *will;
     uint32_t will_delay;
     uint16_t keepalive;
@@ -134,6 +138,7 @@ struct rmq_broker {
     struct rmq_packet *out_pkt;
     struct rmq_packet *ack_pkt;
     struct rmq_broker_stats stats;
+    struct rmq_authn *authn; /* borrowed (rmq_broker_set_authn); NULL: no authentication */
 };
 
 /* session.c */
@@ -159,6 +164,13 @@ void rmq_conn_end(struct rmq_mqtt_conn *mc, bool send_will, const char *why);
 /* Protocol error / server disconnect: v5 DISCONNECT(reason), v3 close; will sent. */
 void rmq_conn_fail(struct rmq_mqtt_conn *mc, uint8_t reason, const char *what);
 bool rmq_conn_send_publish(struct rmq_mqtt_conn *mc, const struct delivery *d, bool dup);
+
+/* session_owner.c */
+/* Whether principal p may take over / resume session s (mqtt.session_owner_only). */
+bool rmq_session_owner_ok(const struct rmq_broker *b, const struct session *s,
+                          const struct rmq_principal *p);
+/* Makes p (copied) the owner of s; false on OOM (s unchanged). */
+bool rmq_session_set_owner(struct session *s, const struct rmq_principal *p);
 
 /* handle_connect.c */
 uint32_t rmq_expiry_cap(const struct rmq_broker *b, uint32_t req);

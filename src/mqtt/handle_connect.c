@@ -1,7 +1,8 @@
 /*
  * handle_connect.c — the connection state machine table, the input loop,
- * CONNECT (client id, takeover, session resume, will, CONNACK), DISCONNECT,
- * PINGREQ and AUTH. See broker.h.
+ * CONNECT (client id, authentication and principal, takeover by the session's
+ * owner only, session resume, will, CONNACK), DISCONNECT, PINGREQ and AUTH.
+ * See broker.h.
  */
 #include <inttypes.h>
 #include <stdio.h>
@@ -56,6 +57,121 @@ static const char *peer_field(const struct rmq_peer_info *pi, enum rmq_peer_cert
     default:
         return NULL;
     }
+}
+
+/* The settings of the listener the connection came in on (NULL if unknown). */
+static const struct rmq_listener_settings *listener_of(const struct rmq_mqtt_conn *mc)
+{
+    bool tls = mc->peer != NULL && mc->peer->tls_version != 0;
+    return mc->listener ? rmq_settings_listener(mc->b->settings, tls, mc->listener) : NULL;
+}
+
+/* The peer address without its port, for the failed-attempt slow-down. */
+static void addr_ip(const char *addr, char *ip, size_t n)
+{
+    const char *colon = addr ? strrchr(addr, ':') : NULL;
+    size_t len = colon ? (size_t)(colon - addr) : (addr ? strlen(addr) : 0);
+    snprintf(ip, n, "%.*s", (int)len, addr ? addr : "");
+}
+
+static uint64_t mono_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+/* A peer-supplied string fit for one key=value log field (see below). */
+static void log_safe(char *dst, size_t n, const char *src);
+
+/* Refuses the CONNECT for bad credentials: the log says why, never the password;
+ * the client only learns 0x86 / 4. */
+static void authn_refuse(struct rmq_mqtt_conn *mc, uint8_t level, const struct rmq_connect *c,
+                         const char *why)
+{
+    char u[128];
+    char *tmp = c->has_username ? strndup((const char *)c->username.p, c->username.len) : NULL;
+    log_safe(u, sizeof u, tmp);
+    free(tmp);
+    RMQ_LOG_RL(10, RMQ_LOG_NOTICE, "authn",
+               "authentication failed addr=%s listener=%s username=%s reason=\"%s\"", mc->addr,
+               mc->listener ? mc->listener : "-", u, why);
+    connack_fail(mc, level, RMQ_RC_BAD_USERNAME_OR_PASSWORD, "bad username or password");
+}
+
+/*
+ * Decides who the client is (the principal's kind): a verified certificate
+ * needs nothing more; otherwise the listener's enable_authn and the
+ * authentication chain decide. False: refused (CONNACK sent).
+ */
+static bool authenticate(struct rmq_mqtt_conn *mc, const struct rmq_connect *c, const char *id,
+                         size_t id_len, enum rmq_principal_kind *kind)
+{
+    struct rmq_broker *b = mc->b;
+    const struct rmq_listener_settings *ls = listener_of(mc);
+    int mode = ls ? ls->enable_authn : RMQ_ENABLE_AUTHN_TRUE;
+    *kind = RMQ_PRINCIPAL_ANONYMOUS;
+    if (mc->peer != NULL && mc->peer->has_cert) {
+        *kind = RMQ_PRINCIPAL_CERT;
+        return true;
+    }
+    if (mode == RMQ_ENABLE_AUTHN_FALSE) {
+        return true;
+    }
+    if (mode == RMQ_ENABLE_AUTHN_QUICK_DENY && !c->has_username) {
+        authn_refuse(mc, c->proto_level, c, "anonymous client (quick_deny_anonymous)");
+        return false;
+    }
+    if (!rmq_authn_enabled(b->authn)) {
+        return true; /* no authenticator: everyone is let in, as in EMQX */
+    }
+    char ip[64], why[96];
+    addr_ip(mc->addr, ip, sizeof ip);
+    uint64_t now = mono_ms();
+    uint64_t left = rmq_authn_throttle_left(b->authn, ip, now);
+    if (left > 0) {
+        snprintf(why, sizeof why, "slowed down after failed attempts, retry in %" PRIu64 " ms",
+                 left);
+        authn_refuse(mc, c->proto_level, c, why);
+        return false;
+    }
+    struct rmq_authn_req req = {
+        .username = c->has_username ? (const char *)c->username.p : NULL,
+        .username_len = c->username.len,
+        .clientid = id,
+        .clientid_len = id_len,
+        .password = c->has_password ? c->password.p : NULL,
+        .password_len = c->password.len,
+    };
+    const char *reason = NULL;
+    if (rmq_authn_check(b->authn, &req, &reason) != RMQ_AUTHN_ALLOW) {
+        rmq_authn_throttle_fail(b->authn, ip, now);
+        authn_refuse(mc, c->proto_level, c, reason ? reason : "refused");
+        return false;
+    }
+    rmq_authn_throttle_ok(b->authn, ip);
+    *kind = RMQ_PRINCIPAL_USER;
+    return true;
+}
+
+/* mqtt.session_owner_only: a session is taken over or resumed only by its owner. */
+static bool owner_check(struct rmq_mqtt_conn *mc, const char *id, size_t id_len)
+{
+    struct session *s = rmq_session_find(mc->b, id, id_len);
+    if (s == NULL || rmq_session_owner_ok(mc->b, s, mc->principal)) {
+        return true;
+    }
+    char owner[900], client[900], cid[128];
+    rmq_principal_describe(s->owner, "owner_", owner, sizeof owner);
+    rmq_principal_describe(mc->principal, "", client, sizeof client);
+    log_safe(cid, sizeof cid, s->client_id);
+    RMQ_LOG_RL(10, RMQ_LOG_WARNING, "mqtt",
+               "session takeover refused client_id=%s addr=%s listener=%s %s %s", cid, mc->addr,
+               mc->listener ? mc->listener : "-", client, owner);
+    /* MQTT 5 3.2.2.2 0x87 Not authorized; 3.1.1 return code 5 */
+    connack_fail(mc, mc->version, RMQ_RC_NOT_AUTHORIZED,
+                 "client id in use by a session of another principal");
+    return false;
 }
 
 static void takeover(struct rmq_broker *b, struct session *s)
@@ -250,6 +366,10 @@ static void attach_session(struct rmq_mqtt_conn *mc, const struct rmq_connect *c
             return;
         }
     }
+    if (!rmq_session_set_owner(s, mc->principal)) {
+        *ok = false;
+        return;
+    }
     s->conn = mc;
     mc->session = s;
     rmq_session_pending_update(b, s);
@@ -311,8 +431,8 @@ static void on_connect(struct rmq_mqtt_conn *mc, const struct rmq_packet *p)
     uint8_t reason = 0;
     const char *what = NULL;
     mc->version = level;
-    if (!will_setup(mc, c, &reason, &what)) {
-        connack_fail(mc, level, reason, what);
+    enum rmq_principal_kind kind;
+    if (!authenticate(mc, c, id, id_len, &kind)) {
         return;
     }
     const char *uname = peer_field(mc->peer, cfg->peer_cert_as_username);
@@ -320,6 +440,18 @@ static void on_connect(struct rmq_mqtt_conn *mc, const struct rmq_packet *p)
         mc->username = strdup(uname);
     } else if (c->has_username) {
         mc->username = strndup((const char *)c->username.p, c->username.len);
+    }
+    mc->principal = rmq_principal_new(kind, mc->username, id, id_len, mc->addr, mc->peer);
+    if (!mc->principal) {
+        connack_fail(mc, level, RMQ_RC_SERVER_UNAVAILABLE, "out of memory");
+        return;
+    }
+    if (!owner_check(mc, id, id_len)) {
+        return;
+    }
+    if (!will_setup(mc, c, &reason, &what)) {
+        connack_fail(mc, level, reason, what);
+        return;
     }
     if (v5) {
         client_limits(mc, c);
@@ -344,13 +476,14 @@ static void on_connect(struct rmq_mqtt_conn *mc, const struct rmq_packet *p)
     rmq_conn_send(mc, ack);
     double mult = cfg->keepalive_multiplier > 0 ? cfg->keepalive_multiplier : 1.5;
     mc->io->connected(mc->net, (uint64_t)((double)ka * mult * 1000.0)); /* MQTT-3.1.2-24 */
-    char uname_log[128];
+    char uname_log[128], who[900];
     log_safe(uname_log, sizeof uname_log, mc->username);
+    rmq_principal_describe(mc->principal, "", who, sizeof who);
     rmq_info("mqtt",
              "connected client_id=%s version=%u addr=%s listener=%s clean_start=%d "
-             "session_present=%d keepalive=%u username=%s",
+             "session_present=%d keepalive=%u username=%s %s",
              mc->session->client_id, level, mc->addr, mc->listener, c->clean_start, present, ka,
-             uname_log);
+             uname_log, who);
     if (present) {
         rmq_session_resend(b, mc->session);
     }

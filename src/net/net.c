@@ -81,6 +81,10 @@ static void mail_cb(evutil_socket_t fd, short what, void *arg)
             rmq_net_conn_close_matching(w, m->req);
             close_req_done(m->req);
             break;
+        case MAIL_END_SESSIONS:
+            rmq_broker_end_sessions_matching(w->broker, m->req->match, m->req->arg);
+            close_req_done(m->req);
+            break;
         case MAIL_STOP:
             rmq_net_conn_close_all(w);
             event_base_loopexit(w->base, NULL);
@@ -349,6 +353,34 @@ void rmq_net_run(struct rmq_net *net)
 void rmq_net_stop(struct rmq_net *net)
 {
     event_base_loopexit(net->main_base, NULL);
+}
+
+void rmq_net_set_authn(struct rmq_net *net, struct rmq_authn *a)
+{
+    rmq_broker_set_authn(net->workers[0].broker, a);
+}
+
+void rmq_net_end_sessions_matching(struct rmq_net *net,
+                                   bool (*match)(const struct rmq_peer_info *, void *arg),
+                                   void *arg, void (*arg_free)(void *))
+{
+    struct close_req *req = calloc(1, sizeof *req);
+    struct mail *m = req ? calloc(1, sizeof *m) : NULL;
+    if (!m) {
+        rmq_error("net", "end_sessions_matching: out of memory");
+        free(req);
+        if (arg_free) {
+            arg_free(arg);
+        }
+        return;
+    }
+    req->match = match;
+    req->arg = arg;
+    req->arg_free = arg_free;
+    atomic_init(&req->refs, 1);
+    m->type = MAIL_END_SESSIONS;
+    m->req = req;
+    rmq_net_post(&net->workers[0], m); /* the core worker owns the sessions */
 }
 
 void rmq_net_close_matching(struct rmq_net *net,

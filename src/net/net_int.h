@@ -30,7 +30,14 @@ struct listener {
     atomic_uint_fast64_t conns; /* open connections; accept on main, close on workers */
 };
 
-enum mail_type { MAIL_ACCEPT, MAIL_ADOPT, MAIL_WAKE, MAIL_CLOSE_MATCHING, MAIL_STOP };
+enum mail_type {
+    MAIL_ACCEPT,
+    MAIL_ADOPT,
+    MAIL_WAKE,
+    MAIL_CLOSE_MATCHING,
+    MAIL_END_SESSIONS, /* core worker: sessions owned by matching certificates */
+    MAIL_STOP
+};
 
 struct close_req {
     bool (*listener_ok)(const struct rmq_listener_settings *ls); /* NULL: all */

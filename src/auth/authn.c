@@ -1,0 +1,228 @@
+/*
+ * authn.c — the authentication chain (load, SIGHUP reload, check) and the
+ * failed-attempt slow-down per address. See authn.h.
+ */
+#include "auth/authn.h"
+
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <openssl/rand.h>
+
+#include "auth/authn_int.h"
+#include "common/log.h"
+
+#define THROTTLE_SLOTS 4096
+#define THROTTLE_MAX_FACTOR 64
+
+struct throttle_slot {
+    char ip[48];
+    uint32_t failures;
+    uint64_t until; /* ms: refuse without checking until then */
+    uint64_t last;  /* ms of the last failure */
+};
+
+struct authn_entry {
+    const struct rmq_authn_settings *cfg;
+    struct rmq_userset *users; /* owned; swapped under mu */
+};
+
+struct rmq_authn {
+    const struct rmq_settings *s;
+    struct authn_entry *e;
+    size_t n;
+    size_t enabled;
+    pthread_mutex_t mu; /* protects e[i].users (replaced by reload, read by check) */
+    uint64_t seed;
+    struct throttle_slot *slots; /* core thread only */
+};
+
+static const char *file_of(const struct rmq_authn_settings *c)
+{
+    return c->backend == RMQ_AUTHN_MOSQUITTO_PASSWD_FILE ? c->path : c->bootstrap_file;
+}
+
+rmq_err rmq_authn_new(const struct rmq_settings *s, struct rmq_authn **out, char **errmsg)
+{
+    *out = NULL;
+    *errmsg = NULL;
+    struct rmq_authn *a = calloc(1, sizeof *a);
+    if (a == NULL || (a->e = calloc(s->authn_count + 1, sizeof *a->e)) == NULL ||
+        (a->slots = calloc(THROTTLE_SLOTS, sizeof *a->slots)) == NULL ||
+        RAND_bytes((unsigned char *)&a->seed, sizeof a->seed) != 1) {
+        rmq_authn_free(a);
+        return RMQ_ERR_NOMEM;
+    }
+    pthread_mutex_init(&a->mu, NULL);
+    a->s = s;
+    for (size_t i = 0; i < s->authn_count; i++) {
+        const struct rmq_authn_settings *c = &s->authn[i];
+        char why[512];
+        a->e[a->n].cfg = c;
+        if (!c->enable) {
+            a->n++;
+            continue;
+        }
+        if (rmq_authn_load_users(c, &a->e[a->n].users, why, sizeof why) != RMQ_OK) {
+            if (asprintf(errmsg, "revmq: authentication.%s: %s", c->name, why) < 0) {
+                *errmsg = NULL;
+            }
+            rmq_authn_free(a);
+            return RMQ_ERR_CONFIG;
+        }
+        rmq_info("authn", "loaded authenticator=%s backend=%s users=%zu file=%s", c->name,
+                 c->backend == RMQ_AUTHN_MOSQUITTO_PASSWD_FILE ? "mosquitto_passwd_file"
+                                                               : "built_in_database",
+                 a->e[a->n].users->count, file_of(c) ? file_of(c) : "-");
+        a->n++;
+        a->enabled++;
+    }
+    *out = a;
+    return RMQ_OK;
+}
+
+void rmq_authn_free(struct rmq_authn *a)
+{
+    if (a == NULL) {
+        return;
+    }
+    for (size_t i = 0; a->e && i < a->n; i++) {
+        rmq_userset_free(a->e[i].users);
+    }
+    if (a->s) {
+        pthread_mutex_destroy(&a->mu);
+    }
+    free(a->e);
+    free(a->slots);
+    free(a);
+}
+
+bool rmq_authn_enabled(const struct rmq_authn *a)
+{
+    return a != NULL && a->enabled > 0;
+}
+
+rmq_err rmq_authn_reload(struct rmq_authn *a)
+{
+    rmq_err rc = RMQ_OK;
+    for (size_t i = 0; a && i < a->n; i++) {
+        const struct rmq_authn_settings *c = a->e[i].cfg;
+        struct rmq_userset *set = NULL;
+        char why[512];
+        if (!c->enable) {
+            continue;
+        }
+        if (rmq_authn_load_users(c, &set, why, sizeof why) != RMQ_OK) {
+            rmq_warn("authn", "reload failed authenticator=%s (previous users kept): %s", c->name,
+                     why);
+            rc = RMQ_ERR_CONFIG;
+            continue;
+        }
+        pthread_mutex_lock(&a->mu);
+        struct rmq_userset *old = a->e[i].users;
+        a->e[i].users = set;
+        pthread_mutex_unlock(&a->mu);
+        rmq_userset_free(old);
+        rmq_info("authn", "reloaded authenticator=%s users=%zu file=%s", c->name, set->count,
+                 file_of(c) ? file_of(c) : "-");
+    }
+    return rc;
+}
+
+/* Copies the user's record (under the lock) so hashing runs without it. */
+static bool lookup(struct rmq_authn *a, size_t i, const char *id, size_t len, struct rmq_user *out)
+{
+    pthread_mutex_lock(&a->mu);
+    const struct rmq_user *u = rmq_userset_find(a->e[i].users, id, len);
+    if (u != NULL) {
+        *out = *u;
+        out->id = NULL;
+    }
+    pthread_mutex_unlock(&a->mu);
+    return u != NULL;
+}
+
+enum rmq_authn_result rmq_authn_check(struct rmq_authn *a, const struct rmq_authn_req *r,
+                                      const char **why)
+{
+    *why = "unknown user";
+    for (size_t i = 0; a && i < a->n; i++) {
+        const struct rmq_authn_settings *c = a->e[i].cfg;
+        if (!c->enable) {
+            continue;
+        }
+        bool by_client = c->user_id_type == RMQ_AUTHN_ID_CLIENTID;
+        const char *id = by_client ? r->clientid : r->username;
+        size_t len = by_client ? r->clientid_len : r->username_len;
+        struct rmq_user u;
+        if (id == NULL || !lookup(a, i, id, len, &u)) {
+            continue; /* EMQX: "ignore", the next authenticator decides */
+        }
+        if (r->password == NULL) {
+            *why = "no password";
+            return RMQ_AUTHN_DENY;
+        }
+        if (!rmq_user_verify(&u, r->password, r->password_len)) {
+            *why = "wrong password";
+            return RMQ_AUTHN_DENY;
+        }
+        *why = NULL;
+        return RMQ_AUTHN_ALLOW;
+    }
+    return RMQ_AUTHN_UNKNOWN;
+}
+
+/* ---- failed-attempt slow-down ------------------------------------------------------------ */
+
+static struct throttle_slot *slot_of(struct rmq_authn *a, const char *ip)
+{
+    uint64_t h = a->seed ^ 0xcbf29ce484222325ull; /* FNV-1a over a random basis */
+    for (const char *p = ip; *p; p++) {
+        h = (h ^ (uint8_t)*p) * 0x100000001b3ull;
+    }
+    return &a->slots[h % THROTTLE_SLOTS];
+}
+
+uint64_t rmq_authn_throttle_left(struct rmq_authn *a, const char *ip, uint64_t now_ms)
+{
+    if (a == NULL || a->s->mqtt.authn_failure_delay == 0) {
+        return 0;
+    }
+    struct throttle_slot *t = slot_of(a, ip);
+    if (strcmp(t->ip, ip) != 0 || now_ms >= t->until) {
+        return 0;
+    }
+    return t->until - now_ms;
+}
+
+void rmq_authn_throttle_fail(struct rmq_authn *a, const char *ip, uint64_t now_ms)
+{
+    uint64_t base = a != NULL ? a->s->mqtt.authn_failure_delay : 0;
+    if (base == 0) {
+        return;
+    }
+    struct throttle_slot *t = slot_of(a, ip);
+    uint64_t cap = base * THROTTLE_MAX_FACTOR;
+    /* a slot quiet for longer than the longest delay starts over */
+    if (strcmp(t->ip, ip) != 0 || now_ms > t->last + 2 * cap) {
+        snprintf(t->ip, sizeof t->ip, "%s", ip);
+        t->failures = 0;
+    }
+    t->failures++;
+    uint64_t d = base << (t->failures - 1 < 6 ? t->failures - 1 : 6);
+    t->until = now_ms + (d < cap ? d : cap);
+    t->last = now_ms;
+}
+
+void rmq_authn_throttle_ok(struct rmq_authn *a, const char *ip)
+{
+    if (a == NULL) {
+        return;
+    }
+    struct throttle_slot *t = slot_of(a, ip);
+    if (strcmp(t->ip, ip) == 0) {
+        memset(t, 0, sizeof *t);
+    }
+}
