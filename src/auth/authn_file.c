@@ -451,6 +451,9 @@ static bool ends_with(const char *s, const char *suf)
 static rmq_err check_dups(struct loader *ld)
 {
     struct rmq_userset *s = ld->set;
+    if (s->count == 0) {
+        return RMQ_OK;
+    }
     qsort(s->users, s->count, sizeof *s->users, cmp_user);
     for (size_t i = 1; i < s->count; i++) {
         if (cmp_user(&s->users[i - 1], &s->users[i]) == 0) {

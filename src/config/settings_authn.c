@@ -44,7 +44,9 @@ rmq_err rmq_cfg_make_authn(const struct rmq_cfg_load *ld, struct rmq_settings *s
         }
         s->authn_count++;
     }
-    qsort(s->authn, s->authn_count, sizeof *s->authn, cmp_authn);
+    if (s->authn_count > 1) {
+        qsort(s->authn, s->authn_count, sizeof *s->authn, cmp_authn);
+    }
     for (size_t i = 0; i < s->authn_count; i++) {
         RMQ_TRY(rmq_cfg_apply_defaults(RMQ_CFG_AUTHN, &s->authn[i], s->authn[i].name));
     }
