@@ -478,12 +478,17 @@ static void on_connect(struct rmq_mqtt_conn *mc, const struct rmq_packet *p)
     mc->io->connected(mc->net, (uint64_t)((double)ka * mult * 1000.0)); /* MQTT-3.1.2-24 */
     char uname_log[128], who[900];
     log_safe(uname_log, sizeof uname_log, mc->username);
-    rmq_principal_describe(mc->principal, "", who, sizeof who);
+    /* the principal's fields, then username= last (a user principal's name is that) */
+    if (mc->principal->kind == RMQ_PRINCIPAL_USER) {
+        snprintf(who, sizeof who, "principal=user");
+    } else {
+        rmq_principal_describe(mc->principal, "", who, sizeof who);
+    }
     rmq_info("mqtt",
              "connected client_id=%s version=%u addr=%s listener=%s clean_start=%d "
-             "session_present=%d keepalive=%u username=%s %s",
+             "session_present=%d keepalive=%u %s username=%s",
              mc->session->client_id, level, mc->addr, mc->listener, c->clean_start, present, ka,
-             uname_log, who);
+             who, uname_log);
     if (present) {
         rmq_session_resend(b, mc->session);
     }

@@ -39,7 +39,7 @@ def test_access_control_walkthroughs(sandbox):  # noqa: F811
     sb = sandbox("authn")
     run_walkthrough(sb, DOC, "authn")
     log = (sb.dir / "revmq.log").read_text()
-    assert 'principal=user username="alice"' in log
+    assert "principal=user username=alice\n" in log
     assert "not-her-password" not in log and "alice-secret" not in log
     for name in ("authn-env", "warn"):
         run_walkthrough(sandbox(name), DOC, name)

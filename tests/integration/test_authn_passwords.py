@@ -66,7 +66,7 @@ def test_mosquitto_passwd_file_with_real_clients(broker_factory, pwfile, raw_cli
     b = broker_factory(NO_DELAY + mosq_entry(pwfile))
     assert pub(b.port, "-u", "alice", "-P", "alice-pw") == 0
     assert pub(b.port, "-u", "bob", "-P", "bob-pw", "-V", "mqttv5") == 0
-    b.wait_for_log(r'mqtt: connected .*username=alice principal=user username="alice"')
+    b.wait_for_log(r"mqtt: connected .*principal=user username=alice$")
     assert paho(b.port, V311, "alice", "alice-pw") == 0
     assert paho(b.port, V5, "bob", "bob-pw") == 0
 
@@ -236,8 +236,8 @@ def test_certificate_clients_need_no_password(broker_factory, pwfile, tmp_path):
                         "--cert", w.good.cert, "--key", w.good.key], capture_output=True,
                        timeout=10)
     assert r.returncode == 0, r.stderr
-    b.wait_for_log(r'mqtt: connected .*username=good principal=cert cn="good" serial=%s '
-                   r'subject="CN=good' % w.good.serial_hex)
+    b.wait_for_log(r'mqtt: connected .*principal=cert cn="good" serial=%s '
+                   r'subject="CN=good.*" username=good$' % w.good.serial_hex)
     # the same TLS listener without a client certificate: the password chain decides
     base_cmd = ["mosquitto_pub", "-h", "127.0.0.1", "-t", "t", "-m", "x", *tls]
     assert subprocess.run(base_cmd, capture_output=True, timeout=10).returncode != 0
