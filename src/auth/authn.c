@@ -144,10 +144,34 @@ static bool lookup(struct rmq_authn *a, size_t i, const char *id, size_t len, st
     return u != NULL;
 }
 
+/* For an unknown user id: hash the password as a known user's would be (the
+ * first user of the first enabled authenticator that has one), result unused. */
+static void decoy_verify(struct rmq_authn *a, const struct rmq_authn_req *r)
+{
+    struct rmq_user u;
+    bool found = false;
+    pthread_mutex_lock(&a->mu);
+    for (size_t i = 0; i < a->n && !found; i++) {
+        const struct rmq_userset *set = a->e[i].users;
+        if (a->e[i].cfg->enable && set != NULL && set->count > 0) {
+            u = set->users[0];
+            u.id = NULL;
+            found = true;
+        }
+    }
+    pthread_mutex_unlock(&a->mu);
+    if (found) {
+        (void)rmq_user_verify(&u, r->password, r->password_len);
+    }
+}
+
 enum rmq_authn_result rmq_authn_check(struct rmq_authn *a, const struct rmq_authn_req *r,
-                                      const char **why)
+                                      const char **why, bool *superuser)
 {
     *why = "unknown user";
+    if (superuser != NULL) {
+        *superuser = false;
+    }
     for (size_t i = 0; a && i < a->n; i++) {
         const struct rmq_authn_settings *c = a->e[i].cfg;
         if (!c->enable) {
@@ -169,7 +193,13 @@ enum rmq_authn_result rmq_authn_check(struct rmq_authn *a, const struct rmq_auth
             return RMQ_AUTHN_DENY;
         }
         *why = NULL;
+        if (superuser != NULL) {
+            *superuser = u.superuser;
+        }
         return RMQ_AUTHN_ALLOW;
+    }
+    if (a != NULL) {
+        decoy_verify(a, r);
     }
     return RMQ_AUTHN_UNKNOWN;
 }

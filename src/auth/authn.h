@@ -68,10 +68,13 @@ RMQ_MUST_USE rmq_err rmq_authn_reload(struct rmq_authn *a);
 
 /*
  * Runs the chain. *why (static text, never the password) says why a client
- * was not let in: "unknown user", "wrong password", "no password".
+ * was not let in: "unknown user", "wrong password", "no password". On ALLOW,
+ * *superuser (may be NULL) is the user's is_superuser flag (EMQX bootstrap
+ * files; false for Mosquitto files). A user id no authenticator knows still
+ * costs one password hash, so timing does not tell which user ids exist.
  */
 enum rmq_authn_result rmq_authn_check(struct rmq_authn *a, const struct rmq_authn_req *r,
-                                      const char **why);
+                                      const char **why, bool *superuser);
 
 /* Failed-attempt slow-down per address (mqtt.authn_failure_delay), core thread.
  * `ip` is the peer address without port. now_ms: a monotonic clock. */

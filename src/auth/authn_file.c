@@ -155,7 +155,11 @@ static rmq_err set_hashed(struct loader *ld, unsigned line, struct rmq_user *u, 
                     RMQ_AUTHN_HASH_MAX);
     }
     size_t want = 0;
-    rmq_authn_md_ok(u->md, &want);
+    if (!rmq_authn_md_ok(u->md, &want)) {
+        return fail(ld, line,
+                    "this digest is not available in the system's OpenSSL "
+                    "(md4 and ripemd160 need its legacy provider)");
+    }
     if (u->alg == RMQ_UA_DIGEST && u->hash_len != want) {
         return fail(ld, line, "password_hash has %zu bytes, the digest has %zu", u->hash_len, want);
     }

@@ -38,6 +38,7 @@ struct rmq_principal {
     char *username;  /* owned: proven (USER), from the certificate or as sent; NULL if none */
     char *clientid;  /* owned, NUL-terminated */
     char *peer_addr; /* owned: "host:port" */
+    bool superuser;  /* USER: is_superuser of its bootstrap entry (EMQX: ACL bypass) */
     /* CERT only (all empty otherwise). */
     char *cert_cn;            /* owned: subject CN, or NULL */
     char *cert_subject;       /* owned: RFC 2253 subject DN, or NULL */

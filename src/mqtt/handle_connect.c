@@ -105,8 +105,9 @@ static void authn_refuse(struct rmq_mqtt_conn *mc, uint8_t level, const struct r
  * authentication chain decide. False: refused (CONNACK sent).
  */
 static bool authenticate(struct rmq_mqtt_conn *mc, const struct rmq_connect *c, const char *id,
-                         size_t id_len, enum rmq_principal_kind *kind)
+                         size_t id_len, enum rmq_principal_kind *kind, bool *superuser)
 {
+    *superuser = false;
     struct rmq_broker *b = mc->b;
     const struct rmq_listener_settings *ls = listener_of(mc);
     int mode = ls ? ls->enable_authn : RMQ_ENABLE_AUTHN_TRUE;
@@ -144,7 +145,7 @@ static bool authenticate(struct rmq_mqtt_conn *mc, const struct rmq_connect *c, 
         .password_len = c->password.len,
     };
     const char *reason = NULL;
-    if (rmq_authn_check(b->authn, &req, &reason) != RMQ_AUTHN_ALLOW) {
+    if (rmq_authn_check(b->authn, &req, &reason, superuser) != RMQ_AUTHN_ALLOW) {
         rmq_authn_throttle_fail(b->authn, ip, now);
         authn_refuse(mc, c->proto_level, c, reason ? reason : "refused");
         return false;
@@ -432,7 +433,8 @@ static void on_connect(struct rmq_mqtt_conn *mc, const struct rmq_packet *p)
     const char *what = NULL;
     mc->version = level;
     enum rmq_principal_kind kind;
-    if (!authenticate(mc, c, id, id_len, &kind)) {
+    bool superuser;
+    if (!authenticate(mc, c, id, id_len, &kind, &superuser)) {
         return;
     }
     const char *uname = peer_field(mc->peer, cfg->peer_cert_as_username);
@@ -446,6 +448,7 @@ static void on_connect(struct rmq_mqtt_conn *mc, const struct rmq_packet *p)
         connack_fail(mc, level, RMQ_RC_SERVER_UNAVAILABLE, "out of memory");
         return;
     }
+    mc->principal->superuser = kind == RMQ_PRINCIPAL_USER && superuser;
     if (!owner_check(mc, id, id_len)) {
         return;
     }

@@ -258,3 +258,13 @@ def test_user_sessions_belong_to_their_user(broker_factory, pwfile, raw_client):
                    r'owner_principal=user owner_username="alice"')
     a2 = raw_client(b)
     assert a2.connect("shared", clean=False, username="alice", password=b"alice-pw").rc == 0
+
+
+def test_anonymous_listener_off_loopback_is_named_at_start(broker_factory, pwfile):
+    b = broker_factory('listeners.tcp.pub.bind = "0.0.0.0:0"\n')
+    b.wait_for_log(r"warning config: listeners\.tcp\.pub admits anonymous clients on "
+                   r"0\.0\.0\.0:0, which is not a loopback address")
+    assert "listeners.tcp.default admits" not in b.log_text()  # 127.0.0.1: no warning
+    b2 = broker_factory('listeners.tcp.pub.bind = "0.0.0.0:0"\n' + mosq_entry(pwfile))
+    b2.wait_for_log(r"listener: started name=pub")
+    assert "admits anonymous" not in b2.log_text()

@@ -260,7 +260,8 @@ static void test_chain__first_authenticator_that_knows_the_user_decides(void **s
     snprintf(p1, sizeof p1, "%s", write_tmp("c1.csv", "user_id,password\nann,one\n"));
     a[0].bootstrap_file = p1;
     a[1].name = "2";
-    snprintf(p2, sizeof p2, "%s", write_tmp("c2.csv", "user_id,password\nann,two\nben,b\n"));
+    snprintf(p2, sizeof p2, "%s",
+             write_tmp("c2.csv", "user_id,password,is_superuser\nann,two,false\nben,b,true\n"));
     a[1].bootstrap_file = p2;
     a[2].name = "3";
     a[2].user_id_type = RMQ_AUTHN_ID_CLIENTID;
@@ -276,20 +277,23 @@ static void test_chain__first_authenticator_that_knows_the_user_decides(void **s
     }
     assert_true(rmq_authn_enabled(au));
     const char *why;
+    bool su = true;
     struct rmq_authn_req r = {"ann", 3, "c", 1, (const uint8_t *)"one", 3};
-    assert_int_equal(rmq_authn_check(au, &r, &why), RMQ_AUTHN_ALLOW);
+    assert_int_equal(rmq_authn_check(au, &r, &why, &su), RMQ_AUTHN_ALLOW);
+    assert_false(su);
     r.password = (const uint8_t *)"two"; /* authenticator 1 knows ann: 2 is not asked */
-    assert_int_equal(rmq_authn_check(au, &r, &why), RMQ_AUTHN_DENY);
+    assert_int_equal(rmq_authn_check(au, &r, &why, &su), RMQ_AUTHN_DENY);
     assert_string_equal(why, "wrong password");
     r = (struct rmq_authn_req){"ben", 3, "c", 1, (const uint8_t *)"b", 1};
-    assert_int_equal(rmq_authn_check(au, &r, &why), RMQ_AUTHN_ALLOW);
+    assert_int_equal(rmq_authn_check(au, &r, &why, &su), RMQ_AUTHN_ALLOW);
+    assert_true(su);
     r.password = NULL;
-    assert_int_equal(rmq_authn_check(au, &r, &why), RMQ_AUTHN_DENY);
+    assert_int_equal(rmq_authn_check(au, &r, &why, &su), RMQ_AUTHN_DENY);
     assert_string_equal(why, "no password");
     r = (struct rmq_authn_req){NULL, 0, "dev-9", 5, (const uint8_t *)"d", 1};
-    assert_int_equal(rmq_authn_check(au, &r, &why), RMQ_AUTHN_ALLOW);
+    assert_int_equal(rmq_authn_check(au, &r, &why, &su), RMQ_AUTHN_ALLOW);
     r = (struct rmq_authn_req){"zed", 3, "dev-8", 5, (const uint8_t *)"d", 1};
-    assert_int_equal(rmq_authn_check(au, &r, &why), RMQ_AUTHN_UNKNOWN);
+    assert_int_equal(rmq_authn_check(au, &r, &why, &su), RMQ_AUTHN_UNKNOWN);
     assert_string_equal(why, "unknown user");
 
     /* reload: a bad file keeps the old users of that authenticator only */
@@ -297,9 +301,9 @@ static void test_chain__first_authenticator_that_knows_the_user_decides(void **s
     write_tmp("c2.csv", "garbage\n");
     assert_int_not_equal(rmq_authn_reload(au), RMQ_OK);
     r = (struct rmq_authn_req){"ann", 3, "c", 1, (const uint8_t *)"uno", 3};
-    assert_int_equal(rmq_authn_check(au, &r, &why), RMQ_AUTHN_ALLOW);
+    assert_int_equal(rmq_authn_check(au, &r, &why, &su), RMQ_AUTHN_ALLOW);
     r = (struct rmq_authn_req){"ben", 3, "c", 1, (const uint8_t *)"b", 1};
-    assert_int_equal(rmq_authn_check(au, &r, &why), RMQ_AUTHN_ALLOW);
+    assert_int_equal(rmq_authn_check(au, &r, &why, &su), RMQ_AUTHN_ALLOW);
     rmq_authn_free(au);
 
     a[1].bootstrap_file = "/nonexistent.csv";
