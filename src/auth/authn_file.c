@@ -436,10 +436,6 @@ static rmq_err read_all(struct loader *ld, char **text, size_t *len)
         free(buf);
         return fail(ld, 0, err ? "cannot read" : "larger than 64MB");
     }
-    if (memchr(buf, '\0', n) != NULL) {
-        free(buf);
-        return fail(ld, 0, "NUL byte in file");
-    }
     *text = buf;
     *len = n;
     return RMQ_OK;
@@ -467,6 +463,44 @@ static rmq_err check_dups(struct loader *ld)
     return RMQ_OK;
 }
 
+/* Parses `text` (the file's content, `name` for messages) by cfg's backend and the
+ * name's extension (.json: JSON, else CSV). */
+static rmq_err parse_users(struct loader *ld, const char *text, size_t len)
+{
+    if (ld->cfg->backend == RMQ_AUTHN_MOSQUITTO_PASSWD_FILE) {
+        return load_mosquitto(ld, text, len);
+    }
+    return ends_with(ld->file, ".json") ? load_json(ld, text, len) : load_csv(ld, text, len);
+}
+
+static rmq_err finish(struct loader *ld, rmq_err e, struct rmq_userset **set)
+{
+    if (e == RMQ_OK) {
+        e = check_dups(ld);
+    }
+    if (e != RMQ_OK) {
+        rmq_userset_free(ld->set);
+        return e;
+    }
+    *set = ld->set;
+    return RMQ_OK;
+}
+
+rmq_err rmq_authn_parse_users(const struct rmq_authn_settings *cfg, const char *name,
+                              const char *text, size_t len, struct rmq_userset **set, char *why,
+                              size_t whylen)
+{
+    struct loader ld = {cfg, name, NULL, 0, why, whylen};
+    *set = NULL;
+    if (len > RMQ_AUTHN_FILE_MAX || (len > 0 && memchr(text, '\0', len) != NULL)) {
+        return fail(&ld, 0, len > RMQ_AUTHN_FILE_MAX ? "larger than 64MB" : "NUL byte in file");
+    }
+    if ((ld.set = calloc(1, sizeof *ld.set)) == NULL) {
+        return RMQ_ERR_NOMEM;
+    }
+    return finish(&ld, parse_users(&ld, text, len), set);
+}
+
 rmq_err rmq_authn_load_users(const struct rmq_authn_settings *cfg, struct rmq_userset **set,
                              char *why, size_t whylen)
 {
@@ -475,30 +509,13 @@ rmq_err rmq_authn_load_users(const struct rmq_authn_settings *cfg, struct rmq_us
     char *text = NULL;
     size_t len = 0;
     *set = NULL;
-    ld.set = calloc(1, sizeof *ld.set);
-    if (ld.set == NULL) {
-        return RMQ_ERR_NOMEM;
+    if (ld.file == NULL) { /* built_in_database without bootstrap_file: no users */
+        *set = calloc(1, sizeof **set);
+        return *set != NULL ? RMQ_OK : RMQ_ERR_NOMEM;
     }
-    rmq_err e = RMQ_OK;
-    if (ld.file != NULL) {
-        e = read_all(&ld, &text, &len);
-        if (e == RMQ_OK) {
-            e = mosq                          ? load_mosquitto(&ld, text, len)
-                : ends_with(ld.file, ".json") ? load_json(&ld, text, len)
-                                              : load_csv(&ld, text, len);
-        }
-        if (text) {
-            OPENSSL_cleanse(text, len);
-        }
-        free(text);
-    }
-    if (e == RMQ_OK) {
-        e = check_dups(&ld);
-    }
-    if (e != RMQ_OK) {
-        rmq_userset_free(ld.set);
-        return e;
-    }
-    *set = ld.set;
-    return RMQ_OK;
+    RMQ_TRY(read_all(&ld, &text, &len));
+    rmq_err e = rmq_authn_parse_users(cfg, ld.file, text, len, set, why, whylen);
+    OPENSSL_cleanse(text, len);
+    free(text);
+    return e;
 }

@@ -65,5 +65,10 @@ bool rmq_authn_b64_decode(const char *s, size_t n, uint8_t *out, size_t cap, siz
  */
 RMQ_MUST_USE rmq_err rmq_authn_load_users(const struct rmq_authn_settings *cfg,
                                           struct rmq_userset **set, char *why, size_t whylen);
+/* The same over a file's content already in memory (`name` for messages; a
+ * name ending in .json is read as JSON). For tests and fuzzing. */
+RMQ_MUST_USE rmq_err rmq_authn_parse_users(const struct rmq_authn_settings *cfg, const char *name,
+                                           const char *text, size_t len, struct rmq_userset **set,
+                                           char *why, size_t whylen);
 
 #endif
