@@ -51,9 +51,10 @@ asan: deps
 	$(MAKE) --no-print-directory integration BUILD=$(ASAN_BUILD)
 
 # Integration tests with the broker under valgrind (leaks and memory errors);
-# a subset that crosses every part: MQTT sessions, wills, TLS, CRL, OCSP.
+# a subset that crosses every part: MQTT sessions, wills, TLS, CRL, OCSP, session owners.
 VALGRIND_TESTS ?= tests/integration/test_mqtt_connect.py tests/integration/test_mqtt_will.py \
-                  tests/integration/test_tls_revocation.py tests/integration/test_tls_stapling.py
+                  tests/integration/test_tls_revocation.py tests/integration/test_tls_stapling.py \
+                  tests/integration/test_authn_takeover.py
 valgrind: build
 	RMQ_TEST_VALGRIND=1 RMQ_BUILD_DIR=$(abspath $(BUILD)) $(PYTEST) -q -p no:cacheprovider $(VALGRIND_TESTS)
 
