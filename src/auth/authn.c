@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <openssl/crypto.h>
 #include <openssl/rand.h>
 
 #include "auth/authn_int.h"
@@ -29,15 +30,76 @@ struct authn_entry {
     struct rmq_userset *users; /* owned; swapped under mu */
 };
 
+struct rmq_authn_job {
+    struct rmq_authn_job *next;
+    rmq_authn_done_fn done;
+    void *arg;
+    bool cancelled;
+    enum rmq_authn_result result;
+    const char *why;
+    bool superuser;
+    struct rmq_authn_req req; /* its strings point into buf */
+    char buf[];
+};
+
+struct jobq {
+    struct rmq_authn_job *head;
+    struct rmq_authn_job *tail;
+};
+
 struct rmq_authn {
     const struct rmq_settings *s;
     struct authn_entry *e;
     size_t n;
     size_t enabled;
-    pthread_mutex_t mu; /* protects e[i].users (replaced by reload, read by check) */
+    /* Protects e[i].users (replaced by reload, read by checks), the two job
+     * queues, `stop` and the notify hook. */
+    pthread_mutex_t mu;
+    pthread_cond_t cv; /* a job was queued, or stop */
+    struct jobq todo;
+    struct jobq done;
+    bool stop;
+    bool thread_started;
+    pthread_t thread;
+    void (*notify)(void *);
+    void *notify_arg;
     uint64_t seed;
     struct throttle_slot *slots; /* core thread only */
 };
+
+static void jobq_push(struct jobq *q, struct rmq_authn_job *j)
+{
+    j->next = NULL;
+    if (q->tail) {
+        q->tail->next = j;
+    } else {
+        q->head = j;
+    }
+    q->tail = j;
+}
+
+static struct rmq_authn_job *jobq_pop(struct jobq *q)
+{
+    struct rmq_authn_job *j = q->head;
+    if (j) {
+        q->head = j->next;
+        if (!q->head) {
+            q->tail = NULL;
+        }
+    }
+    return j;
+}
+
+static void jobq_free(struct jobq *q)
+{
+    struct rmq_authn_job *j;
+    while ((j = jobq_pop(q)) != NULL) {
+        OPENSSL_cleanse(j->buf, j->req.username_len + j->req.clientid_len + j->req.password_len);
+        free(j);
+    }
+}
+
+static void *verifier_main(void *arg);
 
 static const char *file_of(const struct rmq_authn_settings *c)
 {
@@ -56,6 +118,7 @@ rmq_err rmq_authn_new(const struct rmq_settings *s, struct rmq_authn **out, char
         return RMQ_ERR_NOMEM;
     }
     pthread_mutex_init(&a->mu, NULL);
+    pthread_cond_init(&a->cv, NULL);
     a->s = s;
     for (size_t i = 0; i < s->authn_count; i++) {
         const struct rmq_authn_settings *c = &s->authn[i];
@@ -79,6 +142,13 @@ rmq_err rmq_authn_new(const struct rmq_settings *s, struct rmq_authn **out, char
         a->n++;
         a->enabled++;
     }
+    if (a->enabled > 0) {
+        if (pthread_create(&a->thread, NULL, verifier_main, a) != 0) {
+            rmq_authn_free(a);
+            return RMQ_ERR_NOMEM;
+        }
+        a->thread_started = true;
+    }
     *out = a;
     return RMQ_OK;
 }
@@ -88,10 +158,20 @@ void rmq_authn_free(struct rmq_authn *a)
     if (a == NULL) {
         return;
     }
+    if (a->thread_started) {
+        pthread_mutex_lock(&a->mu);
+        a->stop = true;
+        pthread_cond_signal(&a->cv);
+        pthread_mutex_unlock(&a->mu);
+        pthread_join(a->thread, NULL);
+    }
+    jobq_free(&a->todo);
+    jobq_free(&a->done);
     for (size_t i = 0; a->e && i < a->n; i++) {
         rmq_userset_free(a->e[i].users);
     }
     if (a->s) {
+        pthread_cond_destroy(&a->cv);
         pthread_mutex_destroy(&a->mu);
     }
     free(a->e);
@@ -202,6 +282,106 @@ enum rmq_authn_result rmq_authn_check(struct rmq_authn *a, const struct rmq_auth
         decoy_verify(a, r);
     }
     return RMQ_AUTHN_UNKNOWN;
+}
+
+/* ---- asynchronous checks ----------------------------------------------------------------- */
+
+static void *verifier_main(void *arg)
+{
+    struct rmq_authn *a = arg;
+    pthread_mutex_lock(&a->mu);
+    for (;;) {
+        while (!a->stop && a->todo.head == NULL) {
+            pthread_cond_wait(&a->cv, &a->mu);
+        }
+        if (a->stop) {
+            break;
+        }
+        struct rmq_authn_job *j = jobq_pop(&a->todo);
+        pthread_mutex_unlock(&a->mu);
+        j->result = rmq_authn_check(a, &j->req, &j->why, &j->superuser); /* locks mu briefly */
+        pthread_mutex_lock(&a->mu);
+        jobq_push(&a->done, j);
+        if (a->notify) {
+            a->notify(a->notify_arg);
+        }
+    }
+    pthread_mutex_unlock(&a->mu);
+    return NULL;
+}
+
+/* Copies one request string into the job's buffer. */
+static const char *put(char **at, const void *p, size_t n)
+{
+    if (p == NULL) {
+        return NULL;
+    }
+    char *start = *at;
+    memcpy(start, p, n);
+    *at += n;
+    return start;
+}
+
+struct rmq_authn_job *rmq_authn_start(struct rmq_authn *a, const struct rmq_authn_req *r,
+                                      rmq_authn_done_fn done, void *arg)
+{
+    size_t n = r->username_len + r->clientid_len + r->password_len;
+    struct rmq_authn_job *j = calloc(1, sizeof *j + n + 1);
+    if (j == NULL) {
+        return NULL;
+    }
+    char *at = j->buf;
+    j->done = done;
+    j->arg = arg;
+    j->req = *r;
+    j->req.username = put(&at, r->username, r->username_len);
+    j->req.clientid = put(&at, r->clientid, r->clientid_len);
+    j->req.password = (const uint8_t *)put(&at, r->password, r->password_len);
+    pthread_mutex_lock(&a->mu);
+    jobq_push(&a->todo, j);
+    pthread_cond_signal(&a->cv);
+    pthread_mutex_unlock(&a->mu);
+    return j;
+}
+
+void rmq_authn_cancel(struct rmq_authn *a, struct rmq_authn_job *j)
+{
+    pthread_mutex_lock(&a->mu);
+    j->cancelled = true; /* freed by rmq_authn_poll (or _free) */
+    pthread_mutex_unlock(&a->mu);
+}
+
+void rmq_authn_poll(struct rmq_authn *a)
+{
+    if (a == NULL) {
+        return;
+    }
+    pthread_mutex_lock(&a->mu);
+    struct jobq q = a->done;
+    a->done.head = a->done.tail = NULL;
+    pthread_mutex_unlock(&a->mu);
+    struct rmq_authn_job *j;
+    while ((j = jobq_pop(&q)) != NULL) {
+        pthread_mutex_lock(&a->mu);
+        bool cancelled = j->cancelled;
+        pthread_mutex_unlock(&a->mu);
+        if (!cancelled) {
+            j->done(j->arg, j->result, j->why, j->superuser);
+        }
+        OPENSSL_cleanse(j->buf, j->req.username_len + j->req.clientid_len + j->req.password_len);
+        free(j);
+    }
+}
+
+void rmq_authn_set_notify(struct rmq_authn *a, void (*notify)(void *), void *arg)
+{
+    if (a == NULL) {
+        return;
+    }
+    pthread_mutex_lock(&a->mu);
+    a->notify = notify;
+    a->notify_arg = arg;
+    pthread_mutex_unlock(&a->mu);
 }
 
 /* ---- failed-attempt slow-down ------------------------------------------------------------ */

@@ -15,9 +15,10 @@
  * listener's business: src/mqtt does not call the chain for it), ACLs.
  *
  * Threads: rmq_authn_new / _free and rmq_authn_reload run on the main thread
- * (start, SIGHUP); rmq_authn_check and the throttle functions on the MQTT core
- * thread. The user sets are swapped under a mutex (it protects `sets` only;
- * a check holds it while it copies one user's record, never while hashing).
+ * (start, SIGHUP); rmq_authn_start/_cancel/_poll and the throttle functions on
+ * the MQTT core thread; one verifier thread (started by rmq_authn_new, joined
+ * by _free) hashes. One mutex protects the user sets, the job queues and the
+ * notify hook; nobody holds it while hashing.
  */
 #ifndef RMQ_AUTH_AUTHN_H
 #define RMQ_AUTH_AUTHN_H
@@ -75,6 +76,28 @@ RMQ_MUST_USE rmq_err rmq_authn_reload(struct rmq_authn *a);
  */
 enum rmq_authn_result rmq_authn_check(struct rmq_authn *a, const struct rmq_authn_req *r,
                                       const char **why, bool *superuser);
+
+/*
+ * The same check off the core thread: the password hash (pbkdf2, bcrypt: up to
+ * tens of ms) runs on the authenticator's verifier thread, so one CONNECT
+ * never holds the others. rmq_authn_start copies `r` and returns a job handle
+ * (NULL on OOM); when the check is done, the verifier calls the notify
+ * function (rmq_authn_set_notify) and the core thread's next rmq_authn_poll
+ * calls done(arg, result, why, superuser) there. rmq_authn_cancel (core
+ * thread): done will not be called; the handle is invalid after done or
+ * cancel.
+ */
+struct rmq_authn_job;
+typedef void (*rmq_authn_done_fn)(void *arg, enum rmq_authn_result r, const char *why,
+                                  bool superuser);
+struct rmq_authn_job *rmq_authn_start(struct rmq_authn *a, const struct rmq_authn_req *r,
+                                      rmq_authn_done_fn done, void *arg);
+void rmq_authn_cancel(struct rmq_authn *a, struct rmq_authn_job *j);
+void rmq_authn_poll(struct rmq_authn *a);
+/* Any thread: notify(arg) is called (from the verifier thread, under the
+ * authenticator's lock) each time a job is done; NULL stops notifications,
+ * and once this returns none is in progress. */
+void rmq_authn_set_notify(struct rmq_authn *a, void (*notify)(void *), void *arg);
 
 /* Failed-attempt slow-down per address (mqtt.authn_failure_delay), core thread.
  * `ip` is the peer address without port. now_ms: a monotonic clock. */

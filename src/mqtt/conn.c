@@ -292,5 +292,9 @@ void rmq_mqtt_conn_free(struct rmq_mqtt_conn *mc, const char *why)
     rmq_hmap_release(&mc->out_aliases);
     free(mc->username);
     rmq_principal_free(mc->principal);
+    if (mc->authn_job) {
+        rmq_authn_cancel(mc->b->authn, mc->authn_job);
+    }
+    free(mc->connect_raw);
     free(mc);
 }

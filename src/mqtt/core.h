@@ -77,6 +77,7 @@ struct session {
 
 enum conn_state {
     CS_WAIT_CONNECT,
+    CS_AUTHENTICATING, /* CONNECT received, its password being checked off-thread */
     CS_CONNECTED,
     CS_CLOSED, /* the core closed it; waiting for rmq_mqtt_conn_free */
     CS__COUNT
@@ -94,6 +95,15 @@ struct rmq_mqtt_conn {
     struct session *session;
     char *username;                  /* owned, may be NULL */
     struct rmq_principal *principal; /* owned; set when CONNECT is accepted */
+    /* CS_AUTHENTICATING: the CONNECT's bytes (owned), decoded again when the
+     * check is done; the job (owned by the authenticator until done/cancel). */
+    const uint8_t *in_raw; /* the packet being handled (borrowed, input loop) */
+    size_t in_raw_len;
+    uint8_t *connect_raw;
+    size_t connect_raw_len;
+    struct rmq_authn_job *authn_job;
+    bool authn_done; /* the chain let it in (USER); skip it when CONNECT is resumed */
+    bool authn_superuser;
     struct rmq_msg *will;
     uint32_t will_delay;
     uint16_t keepalive;

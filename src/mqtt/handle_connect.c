@@ -99,33 +99,90 @@ static void authn_refuse(struct rmq_mqtt_conn *mc, uint8_t level, const struct r
     connack_fail(mc, level, RMQ_RC_BAD_USERNAME_OR_PASSWORD, "bad username or password");
 }
 
-/*
- * Decides who the client is (the principal's kind): a verified certificate
- * needs nothing more; otherwise the listener's enable_authn and the
- * authentication chain decide. False: refused (CONNACK sent).
- */
-static bool authenticate(struct rmq_mqtt_conn *mc, const struct rmq_connect *c, const char *id,
-                         size_t id_len, enum rmq_principal_kind *kind, bool *superuser)
+enum authn_step { AUTHN_OK, AUTHN_REFUSED, AUTHN_PENDING };
+
+static void on_connect(struct rmq_mqtt_conn *mc, const struct rmq_packet *p);
+
+/* The codec limits for this connection's input. */
+static void input_limits(const struct rmq_mqtt_conn *mc, struct rmq_codec_limits *lim)
 {
-    *superuser = false;
+    const struct rmq_mqtt_settings *cfg = mc->b->cfg;
+    memset(lim, 0, sizeof *lim);
+    lim->max_packet_size = cfg->max_packet_size > RMQ_MQTT_MAX_PACKET
+                               ? RMQ_MQTT_MAX_PACKET
+                               : (uint32_t)cfg->max_packet_size;
+    lim->max_client_id_len =
+        cfg->max_clientid_len > 65535 ? 65535 : (uint16_t)cfg->max_clientid_len;
+    lim->role = RMQ_CODEC_ROLE_SERVER;
+}
+
+/*
+ * The verifier thread is done with this connection's password (core thread,
+ * from rmq_broker_authn_poll): the kept CONNECT is decoded again and either
+ * refused or handled to the end, then reading resumes.
+ */
+static void authn_done(void *arg, enum rmq_authn_result r, const char *why, bool superuser)
+{
+    struct rmq_mqtt_conn *mc = arg;
     struct rmq_broker *b = mc->b;
-    const struct rmq_listener_settings *ls = listener_of(mc);
-    int mode = ls ? ls->enable_authn : RMQ_ENABLE_AUTHN_TRUE;
-    *kind = RMQ_PRINCIPAL_ANONYMOUS;
-    if (mc->peer != NULL && mc->peer->has_cert) {
-        *kind = RMQ_PRINCIPAL_CERT;
-        return true;
+    struct rmq_packet *p = b->in_pkt;
+    struct rmq_codec_limits lim;
+    size_t used = 0;
+    uint8_t reason = 0;
+    char ip[64];
+    mc->authn_job = NULL;
+    input_limits(mc, &lim);
+    memset(p, 0, sizeof p->type);
+    rmq_err e = rmq_codec_decode(mc->connect_raw, mc->connect_raw_len, &lim, 0, p, &used, &reason);
+    mc->state = CS_WAIT_CONNECT;
+    addr_ip(mc->addr, ip, sizeof ip);
+    if (e != RMQ_OK || p->type != RMQ_PKT_CONNECT) { /* decoded once already: cannot happen */
+        mc->state = CS_CLOSED;
+        mc->io->close(mc->net);
+    } else if (r != RMQ_AUTHN_ALLOW) {
+        rmq_authn_throttle_fail(b->authn, ip, mono_ms());
+        authn_refuse(mc, p->connect.proto_level, &p->connect, why ? why : "refused");
+    } else {
+        rmq_authn_throttle_ok(b->authn, ip);
+        mc->authn_done = true;
+        mc->authn_superuser = superuser;
+        on_connect(mc, p);
     }
-    if (mode == RMQ_ENABLE_AUTHN_FALSE) {
-        return true;
+    free(mc->connect_raw);
+    mc->connect_raw = NULL;
+    if (mc->state == CS_CONNECTED) {
+        mc->io->hold_input(mc->net, false); /* packets sent behind the CONNECT */
     }
-    if (mode == RMQ_ENABLE_AUTHN_QUICK_DENY && !c->has_username) {
-        authn_refuse(mc, c->proto_level, c, "anonymous client (quick_deny_anonymous)");
-        return false;
+}
+
+/* Hands the password check to the verifier thread; the CONNECT waits. */
+static enum authn_step authn_async(struct rmq_mqtt_conn *mc, const struct rmq_authn_req *req)
+{
+    mc->connect_raw = malloc(mc->in_raw_len);
+    if (mc->connect_raw == NULL) {
+        connack_fail(mc, mc->version, RMQ_RC_SERVER_UNAVAILABLE, "out of memory");
+        return AUTHN_REFUSED;
     }
-    if (!rmq_authn_enabled(b->authn)) {
-        return true; /* no authenticator: everyone is let in, as in EMQX */
+    memcpy(mc->connect_raw, mc->in_raw, mc->in_raw_len);
+    mc->connect_raw_len = mc->in_raw_len;
+    mc->authn_job = rmq_authn_start(mc->b->authn, req, authn_done, mc);
+    if (mc->authn_job == NULL) {
+        free(mc->connect_raw);
+        mc->connect_raw = NULL;
+        connack_fail(mc, mc->version, RMQ_RC_SERVER_UNAVAILABLE, "out of memory");
+        return AUTHN_REFUSED;
     }
+    mc->state = CS_AUTHENTICATING;
+    mc->io->hold_input(mc->net, true);
+    return AUTHN_PENDING;
+}
+
+/* The authentication chain, after the slow-down check: off the core thread
+ * when the net layer can hold input (AUTHN_PENDING), else inline. */
+static enum authn_step authn_chain(struct rmq_mqtt_conn *mc, const struct rmq_connect *c,
+                                   const char *id, size_t id_len, bool *superuser)
+{
+    struct rmq_broker *b = mc->b;
     char ip[64], why[96];
     addr_ip(mc->addr, ip, sizeof ip);
     uint64_t now = mono_ms();
@@ -134,25 +191,67 @@ static bool authenticate(struct rmq_mqtt_conn *mc, const struct rmq_connect *c, 
         snprintf(why, sizeof why, "slowed down after failed attempts, retry in %" PRIu64 " ms",
                  left);
         authn_refuse(mc, c->proto_level, c, why);
-        return false;
+        return AUTHN_REFUSED;
     }
     struct rmq_authn_req req = {
         .username = c->has_username ? (const char *)c->username.p : NULL,
-        .username_len = c->username.len,
+        .username_len = c->has_username ? c->username.len : 0,
         .clientid = id,
         .clientid_len = id_len,
         .password = c->has_password ? c->password.p : NULL,
-        .password_len = c->password.len,
+        .password_len = c->has_password ? c->password.len : 0,
     };
+    if (mc->io->hold_input != NULL && mc->in_raw != NULL) {
+        return authn_async(mc, &req);
+    }
     const char *reason = NULL;
     if (rmq_authn_check(b->authn, &req, &reason, superuser) != RMQ_AUTHN_ALLOW) {
         rmq_authn_throttle_fail(b->authn, ip, now);
         authn_refuse(mc, c->proto_level, c, reason ? reason : "refused");
-        return false;
+        return AUTHN_REFUSED;
     }
     rmq_authn_throttle_ok(b->authn, ip);
-    *kind = RMQ_PRINCIPAL_USER;
-    return true;
+    return AUTHN_OK;
+}
+
+/*
+ * Decides who the client is (the principal's kind): a verified certificate
+ * needs nothing more; otherwise the listener's enable_authn and the
+ * authentication chain decide. AUTHN_REFUSED: CONNACK sent; AUTHN_PENDING:
+ * the password is being checked, on_connect runs again when it is done.
+ */
+static enum authn_step authenticate(struct rmq_mqtt_conn *mc, const struct rmq_connect *c,
+                                    const char *id, size_t id_len, enum rmq_principal_kind *kind,
+                                    bool *superuser)
+{
+    const struct rmq_listener_settings *ls = listener_of(mc);
+    int mode = ls ? ls->enable_authn : RMQ_ENABLE_AUTHN_TRUE;
+    *superuser = false;
+    *kind = RMQ_PRINCIPAL_ANONYMOUS;
+    if (mc->authn_done) { /* resumed after the off-thread check */
+        *kind = RMQ_PRINCIPAL_USER;
+        *superuser = mc->authn_superuser;
+        return AUTHN_OK;
+    }
+    if (mc->peer != NULL && mc->peer->has_cert) {
+        *kind = RMQ_PRINCIPAL_CERT;
+        return AUTHN_OK;
+    }
+    if (mode == RMQ_ENABLE_AUTHN_FALSE) {
+        return AUTHN_OK;
+    }
+    if (mode == RMQ_ENABLE_AUTHN_QUICK_DENY && !c->has_username) {
+        authn_refuse(mc, c->proto_level, c, "anonymous client (quick_deny_anonymous)");
+        return AUTHN_REFUSED;
+    }
+    if (!rmq_authn_enabled(mc->b->authn)) {
+        return AUTHN_OK; /* no authenticator: everyone is let in, as in EMQX */
+    }
+    enum authn_step st = authn_chain(mc, c, id, id_len, superuser);
+    if (st == AUTHN_OK) {
+        *kind = RMQ_PRINCIPAL_USER;
+    }
+    return st;
 }
 
 /* mqtt.session_owner_only: a session is taken over or resumed only by its owner. */
@@ -434,7 +533,7 @@ static void on_connect(struct rmq_mqtt_conn *mc, const struct rmq_packet *p)
     mc->version = level;
     enum rmq_principal_kind kind;
     bool superuser;
-    if (!authenticate(mc, c, id, id_len, &kind, &superuser)) {
+    if (authenticate(mc, c, id, id_len, &kind, &superuser) != AUTHN_OK) {
         return;
     }
     const char *uname = peer_field(mc->peer, cfg->peer_cert_as_username);
@@ -576,16 +675,12 @@ static void decode_error(struct rmq_mqtt_conn *mc, const struct rmq_packet *p, u
 
 size_t rmq_mqtt_conn_input(struct rmq_mqtt_conn *mc, const uint8_t *buf, size_t len)
 {
-    const struct rmq_mqtt_settings *cfg = mc->b->cfg;
-    struct rmq_codec_limits lim = {0};
-    lim.max_packet_size = cfg->max_packet_size > RMQ_MQTT_MAX_PACKET
-                              ? RMQ_MQTT_MAX_PACKET
-                              : (uint32_t)cfg->max_packet_size;
-    lim.max_client_id_len = cfg->max_clientid_len > 65535 ? 65535 : (uint16_t)cfg->max_clientid_len;
-    lim.role = RMQ_CODEC_ROLE_SERVER;
+    struct rmq_codec_limits lim;
+    input_limits(mc, &lim);
     size_t off = 0;
     struct rmq_packet *p = mc->b->in_pkt;
-    while (off < len && mc->state != CS_CLOSED) {
+    /* CS_AUTHENTICATING: what follows the CONNECT waits for its verdict */
+    while (off < len && mc->state != CS_CLOSED && mc->state != CS_AUTHENTICATING) {
         size_t used = 0;
         uint8_t reason = RMQ_RC_MALFORMED_PACKET;
         memset(p, 0, sizeof p->type);
@@ -605,6 +700,8 @@ size_t rmq_mqtt_conn_input(struct rmq_mqtt_conn *mc, const uint8_t *buf, size_t 
             decode_error(mc, p, reason);
             break;
         }
+        mc->in_raw = buf + off;
+        mc->in_raw_len = used;
         off += used;
         unsigned t = (unsigned)p->type & 15u;
         handler_fn h = handlers[mc->state][t];
@@ -613,6 +710,7 @@ size_t rmq_mqtt_conn_input(struct rmq_mqtt_conn *mc, const uint8_t *buf, size_t 
         } else {
             on_protocol_error(mc, p);
         }
+        mc->in_raw = NULL;
     }
     return mc->state == CS_CLOSED ? len : off;
 }

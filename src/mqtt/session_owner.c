@@ -34,6 +34,11 @@ void rmq_broker_set_authn(struct rmq_broker *b, struct rmq_authn *a)
     b->authn = a;
 }
 
+void rmq_broker_authn_poll(struct rmq_broker *b)
+{
+    rmq_authn_poll(b->authn);
+}
+
 const struct rmq_principal *rmq_mqtt_conn_principal(const struct rmq_mqtt_conn *mc)
 {
     return mc->principal;

@@ -17,6 +17,7 @@
 
 #include <event2/thread.h>
 
+#include "auth/authn.h"
 #include "common/log.h"
 #include "net/net_int.h"
 
@@ -80,6 +81,9 @@ static void mail_cb(evutil_socket_t fd, short what, void *arg)
         case MAIL_CLOSE_MATCHING:
             rmq_net_conn_close_matching(w, m->req);
             close_req_done(m->req);
+            break;
+        case MAIL_AUTHN_DONE:
+            rmq_broker_authn_poll(w->broker);
             break;
         case MAIL_END_SESSIONS:
             rmq_broker_end_sessions_matching(w->broker, m->req->match, m->req->arg);
@@ -355,9 +359,22 @@ void rmq_net_stop(struct rmq_net *net)
     event_base_loopexit(net->main_base, NULL);
 }
 
+/* Verifier thread (authenticator's lock held): wake the core worker. */
+static void authn_notify(void *arg)
+{
+    struct rmq_net *net = arg;
+    struct mail *m = calloc(1, sizeof *m);
+    if (m) {
+        m->type = MAIL_AUTHN_DONE;
+        rmq_net_post(&net->workers[0], m);
+    }
+}
+
 void rmq_net_set_authn(struct rmq_net *net, struct rmq_authn *a)
 {
+    net->authn = a;
     rmq_broker_set_authn(net->workers[0].broker, a);
+    rmq_authn_set_notify(a, authn_notify, net);
 }
 
 void rmq_net_end_sessions_matching(struct rmq_net *net,
@@ -472,6 +489,7 @@ void rmq_net_free(struct rmq_net *net)
     if (!net) {
         return;
     }
+    rmq_authn_set_notify(net->authn, NULL, NULL); /* no wake-up mail after this */
     for (size_t i = 0; i < net->n_listeners; i++) {
         struct listener *l = &net->listeners[i];
         if (l->ev) {

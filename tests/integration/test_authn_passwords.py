@@ -8,6 +8,7 @@ certificate clients that need no password.
 """
 
 import hashlib
+import time
 import json
 import signal
 import subprocess
@@ -268,3 +269,41 @@ def test_anonymous_listener_off_loopback_is_named_at_start(broker_factory, pwfil
     b2 = broker_factory('listeners.tcp.pub.bind = "0.0.0.0:0"\n' + mosq_entry(pwfile))
     b2.wait_for_log(r"listener: started name=pub")
     assert "admits anonymous" not in b2.log_text()
+
+
+def test_slow_password_hashes_do_not_hold_other_clients(broker_factory, tmp_path, raw_client):
+    """The hash runs off the MQTT thread: while bcrypt (cost 12, ~0.3 s here) checks
+    one CONNECT, a connected client's messages keep flowing; packets sent right behind
+    a CONNECT are handled once it is accepted."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        import crypt
+        h = crypt.crypt("bc-pw", crypt.mksalt(crypt.METHOD_BLOWFISH, rounds=1 << 12))
+    f = write_csv(tmp_path / "bc.csv", "user_id,password_hash,salt,is_superuser",
+                  [("carol", h, h[:29], "false")])
+    b = broker_factory(NO_DELAY + entry(f, "hash", "name = bcrypt") +
+                       "listeners.tcp.open.enable_authn = false\n", extra_listeners=["tcp:open"])
+    t0 = time.monotonic()
+    assert pub(b.port, "-u", "carol", "-P", "bc-pw") == 0
+    one_check = time.monotonic() - t0
+    sub = raw_client(b.ports["tcp:open"])
+    sub.connect("watcher")
+    sub.subscribe(("t/x", 0))
+    slow = [raw_client(b) for _ in range(3)]
+    for i, c in enumerate(slow):  # three bcrypt checks queued: ~3x one_check of hashing
+        c.send(helpers.build_connect(f"s{i}", username="carol", password=b"wrong"))
+    worst = 0.0
+    for i in range(5):
+        t = time.monotonic()
+        sub.publish("t/x", b"%d" % i)
+        assert sub.expect(helpers.PUBLISH, 2.0).payload == b"%d" % i
+        worst = max(worst, time.monotonic() - t)
+    assert worst < max(0.1, one_check / 2), (worst, one_check)
+    for c in slow:
+        assert c.expect(helpers.CONNACK, 10).rc == 4
+    # CONNECT and SUBSCRIBE in one write: the SUBSCRIBE waits for the verdict
+    c = raw_client(b)
+    c.send(helpers.build_connect("pipe", username="carol", password=b"bc-pw") +
+           helpers.build_subscribe(1, [("p/q", 1)]))
+    assert c.expect(helpers.CONNACK, 10).rc == 0
+    assert c.expect(helpers.SUBACK, 5).codes == [1]

@@ -3,6 +3,7 @@
  * slow-down, and principals. Hash vectors were made with Python's hashlib/crypt and
  * Debian's mosquitto_passwd. */
 #include <setjmp.h>
+#include <stdatomic.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -395,6 +396,73 @@ static void test_principal__owners_and_description(void **state)
     rmq_principal_free(NULL);
 }
 
+static atomic_int notified;
+static void on_notify(void *arg)
+{
+    (void)arg;
+    atomic_fetch_add(&notified, 1);
+}
+
+struct verdict {
+    int calls;
+    enum rmq_authn_result r;
+    bool su;
+};
+
+static void on_done(void *arg, enum rmq_authn_result r, const char *why, bool su)
+{
+    struct verdict *v = arg;
+    (void)why;
+    v->calls++;
+    v->r = r;
+    v->su = su;
+}
+
+static void test_async__verdicts_come_back_through_poll_and_cancel_drops_them(void **state)
+{
+    (void)state;
+    char path[256];
+    snprintf(path, sizeof path, "%s",
+             write_tmp("as.csv", "user_id,password,is_superuser\nann,one,true\n"));
+    struct rmq_authn_settings a = cfg_base();
+    a.bootstrap_type = RMQ_BOOTSTRAP_PLAIN;
+    a.bootstrap_file = path;
+    struct rmq_settings s;
+    memset(&s, 0, sizeof s);
+    s.authn = &a;
+    s.authn_count = 1;
+    struct rmq_authn *au = NULL;
+    char *err = NULL;
+    assert_int_equal(rmq_authn_new(&s, &au, &err), RMQ_OK);
+    rmq_authn_set_notify(au, on_notify, NULL);
+    atomic_store(&notified, 0);
+    char pw[] = "one";
+    struct rmq_authn_req r = {"ann", 3, "c", 1, (const uint8_t *)pw, 3};
+    struct verdict ok = {0}, bad = {0}, gone = {0};
+    assert_non_null(rmq_authn_start(au, &r, on_done, &ok));
+    pw[0] = 'X'; /* the request was copied */
+    r.password = (const uint8_t *)"two";
+    assert_non_null(rmq_authn_start(au, &r, on_done, &bad));
+    struct rmq_authn_job *j = rmq_authn_start(au, &r, on_done, &gone);
+    rmq_authn_cancel(au, j);
+    for (int i = 0; i < 500 && atomic_load(&notified) < 3; i++) {
+        usleep(2000);
+    }
+    assert_int_equal(atomic_load(&notified), 3);
+    rmq_authn_poll(au);
+    assert_int_equal(ok.calls, 1);
+    assert_int_equal(ok.r, RMQ_AUTHN_ALLOW);
+    assert_true(ok.su);
+    assert_int_equal(bad.calls, 1);
+    assert_int_equal(bad.r, RMQ_AUTHN_DENY);
+    assert_int_equal(gone.calls, 0);
+    /* a job still queued when the authenticator is freed is freed with it */
+    rmq_authn_set_notify(au, NULL, NULL);
+    assert_non_null(rmq_authn_start(au, &r, on_done, &gone));
+    rmq_authn_free(au);
+    assert_int_equal(gone.calls, 0);
+}
+
 static int setup(void **state)
 {
     (void)state;
@@ -421,6 +489,7 @@ int main(void)
         cmocka_unit_test(test_chain__first_authenticator_that_knows_the_user_decides),
         cmocka_unit_test(test_throttle__doubles_caps_and_resets),
         cmocka_unit_test(test_principal__owners_and_description),
+        cmocka_unit_test(test_async__verdicts_come_back_through_poll_and_cancel_drops_them),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
