@@ -21,8 +21,9 @@
 struct throttle_slot {
     char ip[48];
     uint32_t failures;
-    uint64_t until; /* ms: refuse without checking until then */
-    uint64_t last;  /* ms of the last failure */
+    uint64_t until;   /* ms: refuse without checking until then */
+    uint64_t last;    /* ms of the last failure */
+    uint32_t pending; /* checks in progress */
 };
 
 struct authn_entry {
@@ -416,8 +417,11 @@ void rmq_authn_throttle_fail(struct rmq_authn *a, const char *ip, uint64_t now_m
     struct throttle_slot *t = slot_of(a, ip);
     uint64_t cap = base * THROTTLE_MAX_FACTOR;
     /* a slot quiet for longer than the longest delay starts over */
-    if (strcmp(t->ip, ip) != 0 || now_ms > t->last + 2 * cap) {
+    if (strcmp(t->ip, ip) != 0) {
         snprintf(t->ip, sizeof t->ip, "%s", ip);
+        t->failures = 0;
+        t->pending = 0;
+    } else if (now_ms > t->last + 2 * cap) {
         t->failures = 0;
     }
     t->failures++;
@@ -433,6 +437,38 @@ void rmq_authn_throttle_ok(struct rmq_authn *a, const char *ip)
     }
     struct throttle_slot *t = slot_of(a, ip);
     if (strcmp(t->ip, ip) == 0) {
+        t->failures = 0;
+        t->until = 0;
+    }
+}
+
+bool rmq_authn_throttle_begin(struct rmq_authn *a, const char *ip)
+{
+    if (a == NULL) {
+        return true;
+    }
+    struct throttle_slot *t = slot_of(a, ip);
+    if (strcmp(t->ip, ip) != 0) {
+        if (t->pending > 0) {
+            return true; /* the slot belongs to another address for now: not counted */
+        }
         memset(t, 0, sizeof *t);
+        snprintf(t->ip, sizeof t->ip, "%s", ip);
+    }
+    if (t->pending >= RMQ_AUTHN_MAX_PENDING) {
+        return false;
+    }
+    t->pending++;
+    return true;
+}
+
+void rmq_authn_throttle_end(struct rmq_authn *a, const char *ip)
+{
+    if (a == NULL) {
+        return;
+    }
+    struct throttle_slot *t = slot_of(a, ip);
+    if (strcmp(t->ip, ip) == 0 && t->pending > 0) {
+        t->pending--;
     }
 }

@@ -104,5 +104,11 @@ void rmq_authn_set_notify(struct rmq_authn *a, void (*notify)(void *), void *arg
 uint64_t rmq_authn_throttle_left(struct rmq_authn *a, const char *ip, uint64_t now_ms);
 void rmq_authn_throttle_fail(struct rmq_authn *a, const char *ip, uint64_t now_ms);
 void rmq_authn_throttle_ok(struct rmq_authn *a, const char *ip);
+/* Checks in progress per address: begin is false when RMQ_AUTHN_MAX_PENDING
+ * are already running for `ip` (so parallel connections cannot get around
+ * the slow-down); every successful begin is paired with one end. */
+#define RMQ_AUTHN_MAX_PENDING 4
+bool rmq_authn_throttle_begin(struct rmq_authn *a, const char *ip);
+void rmq_authn_throttle_end(struct rmq_authn *a, const char *ip);
 
 #endif

@@ -183,6 +183,8 @@ bool rmq_session_owner_ok(const struct rmq_broker *b, const struct session *s,
 bool rmq_session_set_owner(struct session *s, const struct rmq_principal *p);
 
 /* handle_connect.c */
+/* The connection's pending password check was cancelled (it is being freed). */
+void rmq_mqtt_conn_authn_cancelled(struct rmq_mqtt_conn *mc);
 uint32_t rmq_expiry_cap(const struct rmq_broker *b, uint32_t req);
 
 /* handle_publish.c */

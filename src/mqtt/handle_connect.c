@@ -131,11 +131,12 @@ static void authn_done(void *arg, enum rmq_authn_result r, const char *why, bool
     uint8_t reason = 0;
     char ip[64];
     mc->authn_job = NULL;
+    addr_ip(mc->addr, ip, sizeof ip);
+    rmq_authn_throttle_end(b->authn, ip);
     input_limits(mc, &lim);
     memset(p, 0, sizeof p->type);
     rmq_err e = rmq_codec_decode(mc->connect_raw, mc->connect_raw_len, &lim, 0, p, &used, &reason);
     mc->state = CS_WAIT_CONNECT;
-    addr_ip(mc->addr, ip, sizeof ip);
     if (e != RMQ_OK || p->type != RMQ_PKT_CONNECT) { /* decoded once already: cannot happen */
         mc->state = CS_CLOSED;
         mc->io->close(mc->net);
@@ -155,11 +156,26 @@ static void authn_done(void *arg, enum rmq_authn_result r, const char *why, bool
     }
 }
 
-/* Hands the password check to the verifier thread; the CONNECT waits. */
-static enum authn_step authn_async(struct rmq_mqtt_conn *mc, const struct rmq_authn_req *req)
+void rmq_mqtt_conn_authn_cancelled(struct rmq_mqtt_conn *mc)
 {
+    char ip[64];
+    addr_ip(mc->addr, ip, sizeof ip);
+    rmq_authn_throttle_end(mc->b->authn, ip);
+    mc->authn_job = NULL;
+}
+
+/* Hands the password check to the verifier thread; the CONNECT waits. */
+static enum authn_step authn_async(struct rmq_mqtt_conn *mc, const struct rmq_connect *c,
+                                   const struct rmq_authn_req *req, const char *ip)
+{
+    if (!rmq_authn_throttle_begin(mc->b->authn, ip)) {
+        authn_refuse(mc, c->proto_level, c,
+                     "too many authentications in progress from this address");
+        return AUTHN_REFUSED;
+    }
     mc->connect_raw = malloc(mc->in_raw_len);
     if (mc->connect_raw == NULL) {
+        rmq_authn_throttle_end(mc->b->authn, ip);
         connack_fail(mc, mc->version, RMQ_RC_SERVER_UNAVAILABLE, "out of memory");
         return AUTHN_REFUSED;
     }
@@ -167,6 +183,7 @@ static enum authn_step authn_async(struct rmq_mqtt_conn *mc, const struct rmq_au
     mc->connect_raw_len = mc->in_raw_len;
     mc->authn_job = rmq_authn_start(mc->b->authn, req, authn_done, mc);
     if (mc->authn_job == NULL) {
+        rmq_authn_throttle_end(mc->b->authn, ip);
         free(mc->connect_raw);
         mc->connect_raw = NULL;
         connack_fail(mc, mc->version, RMQ_RC_SERVER_UNAVAILABLE, "out of memory");
@@ -202,7 +219,7 @@ static enum authn_step authn_chain(struct rmq_mqtt_conn *mc, const struct rmq_co
         .password_len = c->has_password ? c->password.len : 0,
     };
     if (mc->io->hold_input != NULL && mc->in_raw != NULL) {
-        return authn_async(mc, &req);
+        return authn_async(mc, c, &req, ip);
     }
     const char *reason = NULL;
     if (rmq_authn_check(b->authn, &req, &reason, superuser) != RMQ_AUTHN_ALLOW) {

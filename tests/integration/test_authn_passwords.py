@@ -301,6 +301,15 @@ def test_slow_password_hashes_do_not_hold_other_clients(broker_factory, tmp_path
     assert worst < max(0.1, one_check / 2), (worst, one_check)
     for c in slow:
         assert c.expect(helpers.CONNACK, 10).rc == 4
+    # parallel guesses from one address: at most 4 are checked at a time
+    mark = b.log_mark()
+    many = [raw_client(b) for _ in range(10)]
+    for i, c in enumerate(many):
+        c.send(helpers.build_connect(f"g{i}", username="carol", password=b"guess%d" % i))
+    assert [c.expect(helpers.CONNACK, 10).rc for c in many] == [4] * 10
+    log = b.log_text()[mark:]
+    busy = log.count('reason="too many authentications in progress from this address"')
+    assert busy >= 6 and log.count('reason="wrong password"') <= 4, log
     # CONNECT and SUBSCRIBE in one write: the SUBSCRIBE waits for the verdict
     c = raw_client(b)
     c.send(helpers.build_connect("pipe", username="carol", password=b"bc-pw") +

@@ -337,6 +337,14 @@ static void test_throttle__doubles_caps_and_resets(void **state)
     assert_int_equal(rmq_authn_throttle_left(au, "10.0.0.1", 2000), 6400); /* 64x */
     rmq_authn_throttle_ok(au, "10.0.0.1");
     assert_int_equal(rmq_authn_throttle_left(au, "10.0.0.1", 2000), 0);
+    for (int i = 0; i < RMQ_AUTHN_MAX_PENDING; i++) {
+        assert_true(rmq_authn_throttle_begin(au, "10.0.0.1"));
+    }
+    assert_false(rmq_authn_throttle_begin(au, "10.0.0.1"));
+    assert_true(rmq_authn_throttle_begin(au, "10.0.0.3"));
+    rmq_authn_throttle_end(au, "10.0.0.1");
+    assert_true(rmq_authn_throttle_begin(au, "10.0.0.1"));
+    assert_false(rmq_authn_throttle_begin(au, "10.0.0.1"));
     rmq_authn_free(au);
     s.mqtt.authn_failure_delay = 0; /* off */
     assert_int_equal(rmq_authn_new(&s, &au, &err), RMQ_OK);
