@@ -21,14 +21,14 @@ $(BUILD)/CMakeCache.txt:
 build: deps $(BUILD)/CMakeCache.txt
 	cmake --build $(BUILD) -j $(JOBS)
 
-# The revocation demo on loopback: revmq-ca (4664) and revmq (TCP 1883, mutual
+# The revocation demo on loopback: revmq-ca (4664) and revmq (TCP 1883 with a password, mutual
 # TLS 8883 with CRL checking and OCSP stapling); demo PKI kept in ./demo/.
 # Prints commands to subscribe, publish, see the staple and revoke device 2.
 # Ctrl-C stops both.
 run: build
 	bash scripts/demo.sh $(BUILD)
 
-# The plain broker with the default configuration (TCP 1883).
+# The plain broker with the default configuration (TCP 127.0.0.1:1883, loopback only).
 run-broker: build
 	bash scripts/run.sh $(BUILD)
 
