@@ -21,14 +21,14 @@ $(BUILD)/CMakeCache.txt:
 build: deps $(BUILD)/CMakeCache.txt
 	cmake --build $(BUILD) -j $(JOBS)
 
-# The revocation demo on loopback: revmq-ca (4664) and revmq (TCP 1883, mutual
+# The revocation demo on loopback: revmq-ca (4664) and revmq (TCP 1883 with a password, mutual
 # TLS 8883 with CRL checking and OCSP stapling); demo PKI kept in ./demo/.
 # Prints commands to subscribe, publish, see the staple and revoke device 2.
 # Ctrl-C stops both.
 run: build
 	bash scripts/demo.sh $(BUILD)
 
-# The plain broker with the default configuration (TCP 1883).
+# The plain broker with the default configuration (TCP 127.0.0.1:1883, loopback only).
 run-broker: build
 	bash scripts/run.sh $(BUILD)
 
@@ -51,9 +51,10 @@ asan: deps
 	$(MAKE) --no-print-directory integration BUILD=$(ASAN_BUILD)
 
 # Integration tests with the broker under valgrind (leaks and memory errors);
-# a subset that crosses every part: MQTT sessions, wills, TLS, CRL, OCSP.
+# a subset that crosses every part: MQTT sessions, wills, TLS, CRL, OCSP, session owners.
 VALGRIND_TESTS ?= tests/integration/test_mqtt_connect.py tests/integration/test_mqtt_will.py \
-                  tests/integration/test_tls_revocation.py tests/integration/test_tls_stapling.py
+                  tests/integration/test_tls_revocation.py tests/integration/test_tls_stapling.py \
+                  tests/integration/test_authn_takeover.py
 valgrind: build
 	RMQ_TEST_VALGRIND=1 RMQ_BUILD_DIR=$(abspath $(BUILD)) $(PYTEST) -q -p no:cacheprovider $(VALGRIND_TESTS)
 

@@ -11,7 +11,10 @@
 # - `revmq-ca serve` on 127.0.0.1:4664 (CRLs and OCSP).
 # - revmq: MQTT on TCP 127.0.0.1:1883 and mutual TLS 127.0.0.1:8883 with CRL checking
 #   (from revmq-ca's PEM endpoint) and OCSP stapling (from revmq-ca's responder), both
-#   refreshed every 5 s.
+#   refreshed every 5 s. No listener admits anonymous clients: TLS clients show a
+#   certificate, TCP clients a username and password (user `demo`, its random password
+#   made on the first run in the demo directory's users.csv, EMQX's bootstrap format).
+#   A session belongs to whoever made it: a TCP client cannot take device 1's session.
 # - Prints ready-to-paste commands (mosquitto_sub/pub over mutual TLS, openssl s_client
 #   -status, and the revmq-ca command that revokes device 2), then follows revmq's log.
 #   Ctrl-C (SIGINT) or SIGTERM stops both processes cleanly.
@@ -168,11 +171,35 @@ wait_for "$DEMO/revmq-ca.log" '^listening ' 10 "$CA_PID" ||
   die "revmq-ca serve did not start on 127.0.0.1:$CA_PORT (port in use? set RMQ_DEMO_CA_PORT); log: $(tail -5 "$DEMO/revmq-ca.log")"
 
 mkdir -p "$DEMO/data"
+# the TCP listener's user (EMQX 5 bootstrap CSV, plain passwords; made once, kept)
+USERS="$DEMO/users.csv"
+if [ ! -s "$USERS" ]; then
+  (
+    umask 077
+    printf 'user_id,password,is_superuser\ndemo,%s,false\n' "$(openssl rand -hex 12)" > "$USERS"
+  )
+fi
+DEMO_PW="$(awk -F, '$1 == "demo" { print $2 }' "$USERS")"
+[ -n "$DEMO_PW" ] || die "$USERS has no user demo (delete it to make a new one)"
 cat > "$DEMO/revmq.conf" << CONF
 # Written by scripts/demo.sh (every run): the revocation demo.
 node.data_dir = "$DEMO/data"
 log.level = info
-listeners.tcp.default.bind = "127.0.0.1:$TCP_PORT"
+# TCP clients need a username and password (the users of users.csv); TLS clients a
+# certificate. Nobody is let in anonymously.
+authentication = [
+  {
+    mechanism = password_based
+    backend = built_in_database
+    user_id_type = username
+    bootstrap_file = "$USERS"
+    bootstrap_type = plain
+  }
+]
+listeners.tcp.default {
+  bind = "127.0.0.1:$TCP_PORT"
+  enable_authn = quick_deny_anonymous
+}
 listeners.ssl.default {
   bind = "127.0.0.1:$SSL_PORT"
   ssl_options {
@@ -217,7 +244,7 @@ SERIAL2="$(serial_of "$DEMO/device-2.pem")"
 cat << EOF
 
 revmq demo is running (config $DEMO/revmq.conf, log $DEMO/revmq.log)
-  MQTT over TCP          127.0.0.1:$TCP_PORT
+  MQTT over TCP          127.0.0.1:$TCP_PORT  (username demo, password in $USERS)
   MQTT over mutual TLS   127.0.0.1:$SSL_PORT  (CRL checking and OCSP stapling, refreshed every 5 s)
   revmq-ca               http://127.0.0.1:$CA_PORT  CRL $CRL_URL
                                                 OCSP $OCSP_URL
@@ -244,7 +271,17 @@ Paste these into another terminal:
    certificate revoked); publishing as device 2 (step 2) now fails with TLS alert 44.
    The next run of this script issues device 2 a new certificate.
 
-Ctrl-C stops revmq and revmq-ca. The guide: docs/revocation.md. revmq's log follows.
+6. Over TCP a password is needed (anonymous clients and wrong passwords are refused):
+    mosquitto_pub -h localhost -p $TCP_PORT -u demo -P $DEMO_PW -t demo/hello -m 'hello over TCP'
+
+7. With device 1 subscribed (step 1), try to take its session from TCP with its client id:
+    mosquitto_sub -h localhost -p $TCP_PORT -u demo -P $DEMO_PW -i device-1 -c -t 'demo/#' -V mqttv5
+
+   revmq refuses it ("Not authorized", CONNACK 0x87) and device 1 stays connected: a
+   session belongs to the certificate that made it (docs/access-control.md).
+
+Ctrl-C stops revmq and revmq-ca. Guides: docs/revocation.md, docs/access-control.md.
+revmq's log follows.
 
 EOF
 

@@ -7,6 +7,7 @@ set -euo pipefail
 PKGS=(
   build-essential cmake pkg-config clang clang-format libclang-rt-14-dev
   libssl-dev libevent-dev libcurl4-openssl-dev libsqlite3-dev libcmocka-dev
+  libjansson-dev libcrypt-dev
   openssl curl valgrind
   python3 python3-pytest python3-paho-mqtt
   mosquitto mosquitto-clients

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Runs the broker in the foreground on TCP 1883 with a default configuration
+# Runs the broker in the foreground on TCP 127.0.0.1:1883 with a default configuration
 # (`make run` calls this as `bash scripts/run.sh BUILD_DIR`). Ctrl-C stops it.
 # Override the config with REVMQ_CONFIG=FILE; REVMQ_* / EMQX_* environment
 # variables overlay it as usual.
@@ -25,9 +25,9 @@ if [ -z "${REVMQ_CONFIG:-}" ]; then
 # Written by scripts/run.sh: the default broker for a quick try.
 node.data_dir = "$RUN_DIR/data"
 log.level = info
-listeners.tcp.default.bind = "0.0.0.0:1883"
+listeners.tcp.default.bind = "127.0.0.1:1883"
 CONF
 fi
 
-echo "run.sh: revmq on tcp 0.0.0.0:1883 (config $CONF); Ctrl-C stops it" >&2
+echo "run.sh: revmq on tcp 127.0.0.1:1883, loopback only, no authentication (config $CONF); Ctrl-C stops it" >&2
 exec "$BIN" -c "$CONF"

@@ -22,6 +22,7 @@
 #include <event2/event.h>
 
 #include "auth/acl.h"
+#include "auth/authn.h"
 #include "common/log.h"
 #include "config/settings.h"
 #include "net/net.h"
@@ -41,6 +42,7 @@ struct app {
     struct rmq_settings *s;
     struct rmq_net *net;
     struct rmq_authz *authz; /* authorization { … }; installed for the MQTT core */
+    struct rmq_authn *authn; /* authentication = [ … ]; NULL when none is configured */
     pthread_mutex_t net_mu;  /* protects `net` as seen by the CRL publish callback */
     struct rmq_net *net_for_cb;
     struct event *sig_int;
@@ -80,6 +82,9 @@ static void on_hup(evutil_socket_t sig, short what, void *arg)
         rmq_warn("authz", "reload failed, rules in force kept: %s", aerr ? aerr : "out of memory");
     }
     free(aerr);
+    if (rmq_authn_reload(a->authn) != RMQ_OK) {
+        rmq_warn("broker", "authentication reload incomplete (see above; previous users kept)");
+    }
 #ifdef RMQ_HAVE_TLS
     for (size_t i = 0; i < a->s->listener_count; i++) {
         if (a->tls[i] && rmq_tls_listener_reload(a->tls[i]) != RMQ_OK) {
@@ -150,6 +155,9 @@ static void on_crl_publish(struct rmq_crl_snapshot *snap, void *arg)
         struct rmq_crl_snapshot *s = rmq_crl_engine_acquire(a->rev->crl);
         rmq_net_close_matching_on(a->net_for_cb, listener_checks_crl, match_revoked, s,
                                   release_snapshot);
+        /* the sessions such certificates own end too, on every listener */
+        rmq_net_end_sessions_matching(a->net_for_cb, match_revoked,
+                                      rmq_crl_engine_acquire(a->rev->crl), release_snapshot);
     }
     pthread_mutex_unlock(&a->net_mu);
 }
@@ -249,10 +257,17 @@ static int start(struct app *a)
         }
     }
 #endif
+    char *aerr = NULL;
+    if (rmq_authn_new(a->s, &a->authn, &aerr) != RMQ_OK) {
+        fprintf(stderr, "%s\n", aerr ? aerr : "revmq: authentication setup failed");
+        free(aerr);
+        return -1;
+    }
     if (rmq_net_new(a->s, &a->net) != RMQ_OK) {
         fprintf(stderr, "revmq: cannot create the network layer\n");
         return -1;
     }
+    rmq_net_set_authn(a->net, a->authn);
     if (setup_listeners(a) != 0) {
         return -1;
     }
@@ -298,6 +313,7 @@ static void cleanup(struct app *a)
     }
 #endif
     rmq_net_free(a->net); /* workers stopped: no transport left */
+    rmq_authn_free(a->authn);
 #ifdef RMQ_HAVE_TLS
     for (size_t i = 0; a->tls && i < a->s->listener_count; i++) {
         rmq_tls_listener_free(a->tls[i]);

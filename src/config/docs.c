@@ -54,7 +54,8 @@ static const char intro[] =
     "```\n"
     "\n"
     "- Values: booleans `true`/`false` (`on`/`off` also, as EMQX 4.4), integers, numbers\n"
-    "  (`1.5`), durations (`500ms`, `5s`, `15m`, `1h`, `1d`, `1w`, `1y`, sums such as `1h30m`; a bare `0`),\n"
+    "  (`1.5`), durations (`500ms`, `5s`, `15m`, `1h`, `1d`, `1w`, `1y`, sums such as `1h30m`; a "
+    "bare `0`),\n"
     "  byte sizes (`1024`, `64K`/`64KB`, `1MB`, `1GB`; powers of 1024), strings quoted\n"
     "  (`\"…\"` with `\\\" \\\\ \\/ \\b \\f \\n \\r \\t \\uXXXX`) or unquoted, arrays `[a, b]`.\n"
     "- An unquoted value ends at the end of the line, at `,` or `}` (and `]` in an array), or\n"
@@ -89,7 +90,7 @@ static const char intro[] =
     "\n"
     "## Listeners\n"
     "\n"
-    "`listeners.tcp.default` exists by default on `0.0.0.0:1883`\n"
+    "`listeners.tcp.default` exists by default on `127.0.0.1:1883` (loopback only)\n"
     "(`listeners.tcp.default.enable = false` turns it off). Any other listener, TCP or SSL,\n"
     "exists as soon as one of its keys is set (`<name>` below: letters, digits, `_`, `-`);\n"
     "it then needs a `bind`, except an SSL listener named `default`, which binds\n"
@@ -105,6 +106,18 @@ static const char intro[] =
     "  configured at all and another listener (e.g. an EMQX 4.4 `listener.tcp.external =\n"
     "  0.0.0.0:1883`) takes its address, the built-in one is not started, with a warning.\n"
     "\n"
+    "## Authentication\n"
+    "\n"
+    "`authentication` is a list of objects, as in EMQX 5: `authentication = [{mechanism =\n"
+    "password_based, backend = built_in_database, …}, {…}]`. Entry `<n>` (from 1) has the keys\n"
+    "`authentication.<n>.…` below, and the environment form `EMQX_AUTHENTICATION__<n>__…`.\n"
+    "A client is checked by each enabled entry in order until one knows its user id; a known\n"
+    "user with a wrong password, or a user no entry knows, is refused (CONNACK 0x86 / 4).\n"
+    "Clients with a verified client certificate are not asked for a password. With no entry,\n"
+    "every client is let in (EMQX's meaning). A listener that admits anonymous clients on an\n"
+    "address other than loopback is named by a warning at start and by `--check-config`.\n"
+    "See docs/access-control.md.\n"
+    "\n"
     "## Reloading\n"
     "\n"
     "Configuration keys are read at start; a change needs a restart (every key below says\n"
@@ -115,15 +128,21 @@ static const char intro[] =
     "## Keys\n"
     "\n"
     "Durations are shown in the largest unit that divides them; `<name>` is a listener name;\n"
-    "`<n>` is a position in a list (`authorization.sources.<n>`: 1 to 8, the array\n"
-    "`sources = [{…}, {…}]` sets positions 1, 2, …).\n";
+    "`<n>` is a position in a list (`authorization.sources.<n>`: 1 to 8;\n"
+    "`authentication.<n>`: 1 to 64; an array `[{…}, {…}]` sets positions 1, 2, …).\n";
 
-/* Env var name for a key: default listener name in place of <name>. */
+/* The name the docs put in place of <name> (a listener) or <n> (a list position). */
+static const char *sample_name(const char *path)
+{
+    return strstr(path, "<n>") != NULL ? "1" : "default";
+}
+
+/* Env var name for a key: default listener name in place of <name>, 1 for <n>. */
 static void env_name(const char *prefix, const struct rmq_cfg_key *k, char *out, size_t outlen)
 {
     char concrete[RMQ_CFG_PATH_MAX];
     size_t n = 0;
-    rmq_cfg_instantiate(k->path, k->stride ? "1" : "default", concrete, sizeof concrete);
+    rmq_cfg_instantiate(k->path, sample_name(k->path), concrete, sizeof concrete);
     n = (size_t)snprintf(out, outlen, "%s", prefix);
     for (const char *p = concrete; *p != '\0' && n + 3 < outlen; p++) {
         if (*p == '.') {
@@ -182,7 +201,7 @@ static void write_key(const struct rmq_cfg_key *k, FILE *f)
     env_name("REVMQ_", k, revmq, sizeof revmq);
     env_name("EMQX_", k, emqx, sizeof emqx);
     unquoted(k->example, ex, sizeof ex);
-    rmq_cfg_instantiate(k->path, k->stride ? "1" : "default", concrete, sizeof concrete);
+    rmq_cfg_instantiate(k->path, sample_name(k->path), concrete, sizeof concrete);
     fprintf(f, "\n### %s\n\n", k->path);
     fprintf(f, "- **Type:** %s\n", rmq_cfg_type_name(k));
     write_default(k, f);

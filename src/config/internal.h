@@ -70,6 +70,18 @@ RMQ_MUST_USE rmq_err rmq_cfg_env_apply(struct rmq_cfg_load *ld, char *const *env
 /* settings_build.c: defaults + table -> *s (allocated); cross-key checks. */
 RMQ_MUST_USE rmq_err rmq_cfg_build(struct rmq_cfg_load *ld, struct rmq_settings *s);
 
+/* settings_authn.c: the authentication.<n> entries (in position order, with
+ * defaults), their cross-key rules, and the warning for listeners that admit
+ * anonymous clients on a non-loopback address. */
+RMQ_MUST_USE rmq_err rmq_cfg_make_authn(const struct rmq_cfg_load *ld, struct rmq_settings *s);
+struct rmq_authn_settings *rmq_cfg_authn_find(struct rmq_settings *s, const char *name);
+void rmq_cfg_check_authn(struct rmq_cfg_load *ld, const struct rmq_settings *s);
+/* Shared with settings_build.c: applies every default of `scope` to `base`
+ * (with `l` non-NULL: every key that fits the listener's kind, scope unused). */
+RMQ_MUST_USE rmq_err rmq_cfg_apply_defaults(enum rmq_cfg_scope scope,
+                                            const struct rmq_listener_settings *l, void *base,
+                                            const char *lname);
+
 /* Frees what a struct rmq_settings owns (fields, listeners, internal); not s itself. */
 void rmq_cfg_settings_release(struct rmq_settings *s);
 

@@ -418,6 +418,61 @@ static rmq_err parse_block(struct pst *p)
     return e;
 }
 
+/* At '[': is the first item an object? (Looks ahead only.) */
+static bool array_of_objects(const struct pst *p)
+{
+    struct pst q = *p;
+    adv(&q); /* '[' */
+    skip_space(&q, NULL);
+    return peek(&q) == '{';
+}
+
+/*
+ * '[' '{' members '}' (',' | newline) … ']' — a list of objects. Object i
+ * (from 1) is parsed as the block `path.i { … }`, so its leaves arrive as
+ * `path.i.key`: the paths EMQX's environment form `EMQX_PATH__i__KEY` gives.
+ */
+static rmq_err parse_object_array(struct pst *p)
+{
+    size_t saved = p->pathlen;
+    unsigned idx = 0;
+    adv(p); /* '[' */
+    for (;;) {
+        skip_space(p, NULL);
+        int c = peek(p);
+        if (c == -1) {
+            return syntax(p, "unterminated array (missing ']')");
+        }
+        if (c == ']') {
+            adv(p);
+            return RMQ_OK;
+        }
+        if (c != '{') {
+            return syntax(p, "array %s mixes objects with other values (only {…} items allowed)",
+                          p->path);
+        }
+        if (idx >= RMQ_CFG_ITEMS_MAX) {
+            return syntax(p, "array has more than %d items", RMQ_CFG_ITEMS_MAX);
+        }
+        char num[16];
+        int n = snprintf(num, sizeof num, "%u", ++idx);
+        RMQ_TRY(path_append(p, num, (size_t)n));
+        rmq_err e = parse_block(p);
+        p->pathlen = saved;
+        p->path[saved] = '\0';
+        RMQ_TRY(e);
+        bool nl = false;
+        skip_space(p, &nl);
+        c = peek(p);
+        if (c == ',') {
+            adv(p);
+        } else if (c != ']' && !nl) {
+            return c == -1 ? syntax(p, "unterminated array (missing ']')")
+                           : syntax(p, "expected ',' or ']' after an object in array %s", p->path);
+        }
+    }
+}
+
 static rmq_err parse_assignment(struct pst *p, bool top)
 {
     struct rmq_cfg_value v = {0};
@@ -429,6 +484,9 @@ static rmq_err parse_assignment(struct pst *p, bool top)
     }
     if (top && p->ops->is_raw_key != NULL && p->ops->is_raw_key(p->path, p->ops->arg)) {
         e = parse_raw(p, &v);
+    } else if (peek(p) == '[' && array_of_objects(p)) {
+        e = parse_object_array(p);
+        return e == RMQ_OK ? expect_value_end(p) : e;
     } else if (peek(p) == '[') {
         e = parse_array(p, &v);
     } else {
@@ -540,7 +598,10 @@ rmq_err rmq_cfg_parse_value(const char *text, size_t len, struct rmq_cfg_value *
         out->raw = true;
         return out->s.p != NULL ? RMQ_OK : RMQ_ERR_NOMEM;
     }
-    if (peek(&p) == '[') {
+    if (peek(&p) == '[' && array_of_objects(&p)) {
+        e = syntax(&p, "a list of objects cannot be given as one value; set its keys one by one "
+                       "(e.g. EMQX_AUTHENTICATION__1__MECHANISM)");
+    } else if (peek(&p) == '[') {
         e = parse_array(&p, out);
     } else if (peek(&p) == '"') {
         e = parse_quoted(&p, &out->s);

@@ -5,7 +5,10 @@
  * knows syntax only, not keys or types. It calls `on_entry` once per leaf
  * assignment with the full dotted path (`a { b { c = 1 } }` and `a.b.c = 1`
  * both give "a.b.c") and the value as written: a scalar (unquoted text, or a
- * quoted string with escapes decoded) or an array of scalars. It stops at the
+ * quoted string with escapes decoded) or an array of scalars. An array of
+ * objects `p = [ {k = 1}, {k = 2} ]` is flattened: its leaves arrive as
+ * `p.1.k` and `p.2.k` (the paths EMQX's `EMQX_P__1__K` variables give); an
+ * array may not mix objects and scalars. It stops at the
  * first syntax error and reports it through `on_error` with the line number.
  *
  * EMQX 4.4 flat lines: when a top-level key satisfies `is_raw_key`, the value

@@ -61,6 +61,13 @@ static bool valid_index(const char *p, size_t n, unsigned max)
     return n > 0 && v >= 1 && v <= max;
 }
 
+/* How many list positions `<n>` may take in a key: a fixed array's size, or
+ * RMQ_CFG_LIST_MAX for a list of objects (authentication.<n>). */
+static unsigned max_positions(const struct rmq_cfg_key *k)
+{
+    return k->stride ? k->instances : RMQ_CFG_LIST_MAX;
+}
+
 /* Matches `pattern` against the split path; fills *name and *namelen for
  * `<name>` (a listener name) or `<n>` (a position 1..max_n). */
 static bool match(const char *pattern, const struct segs *s, const char **name, size_t *namelen,
@@ -182,6 +189,19 @@ static const struct rmq_cfg_key *lookup_wss(const char *path, char *canon, size_
     return k;
 }
 
+bool rmq_cfg_is_object_list(const char *path)
+{
+    size_t count, n = strlen(path);
+    const struct rmq_cfg_key *keys = rmq_cfg_keys(&count);
+    for (size_t i = 0; i < count; i++) {
+        const char *k = keys[i].path;
+        if (n > 0 && strncmp(k, path, n) == 0 && strncmp(k + n, ".<n>.", 5) == 0) {
+            return true;
+        }
+    }
+    return false;
+}
+
 const struct rmq_cfg_key *rmq_cfg_lookup(const char *path, char *canon, size_t canonlen, char *name,
                                          size_t namelen, bool *alias)
 {
@@ -201,7 +221,7 @@ const struct rmq_cfg_key *rmq_cfg_lookup(const char *path, char *canon, size_t c
                 const char *pat = pass == 0 ? keys[i].path : keys[i].aliases[a];
                 const char *nm = "";
                 size_t nmlen = 0;
-                if (pat == NULL || !match(pat, &s, &nm, &nmlen, keys[i].instances)) {
+                if (pat == NULL || !match(pat, &s, &nm, &nmlen, max_positions(&keys[i]))) {
                     continue;
                 }
                 instantiate(keys[i].path, nm, nmlen, canon, canonlen);
@@ -283,7 +303,7 @@ bool rmq_cfg_suggest(const char *path, char *out, size_t outlen)
     }
     for (size_t i = 0; i < count; i++) {
         char name[64], cand[RMQ_CFG_PATH_MAX];
-        name_for(keys[i].path, keys[i].instances, &s, name, sizeof name);
+        name_for(keys[i].path, max_positions(&keys[i]), &s, name, sizeof name);
         rmq_cfg_instantiate(keys[i].path, name, cand, sizeof cand);
         size_t d = distance(path, cand);
         if (d < best) {

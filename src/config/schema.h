@@ -34,8 +34,22 @@ enum rmq_cfg_type {
     RMQ_CFG_TLSVERSIONS, /* list of values[] stored as a bit mask, bit i = 1 << i */
 };
 
-/* Where the field lives: struct rmq_settings or struct rmq_listener_settings. */
-enum rmq_cfg_scope { RMQ_CFG_GLOBAL, RMQ_CFG_TCP, RMQ_CFG_SSL, RMQ_CFG_WS, RMQ_CFG_WSS };
+/* Where the field lives: struct rmq_settings (GLOBAL; a path with `<n>` and a
+ * stride is a fixed array of positions, e.g. authorization.sources.<n>),
+ * struct rmq_listener_settings (TCP, SSL, WS, WSS), or struct
+ * rmq_authn_settings (AUTHN: `authentication = [{…}, {…}]` giving
+ * `authentication.1.…`, one entry per position used). */
+/* The most positions a list of objects (`<n>` without a stride) may use. */
+#define RMQ_CFG_LIST_MAX 64u
+
+enum rmq_cfg_scope {
+    RMQ_CFG_GLOBAL,
+    RMQ_CFG_TCP,
+    RMQ_CFG_SSL,
+    RMQ_CFG_WS,
+    RMQ_CFG_WSS,
+    RMQ_CFG_AUTHN
+};
 
 #define RMQ_CFG_F_INFINITY 0x01u      /* "infinity" = UINT64_MAX / type max */
 #define RMQ_CFG_F_DISABLED_ZERO 0x02u /* "disabled" = 0 */
@@ -48,7 +62,8 @@ enum rmq_cfg_scope { RMQ_CFG_GLOBAL, RMQ_CFG_TCP, RMQ_CFG_SSL, RMQ_CFG_WS, RMQ_C
 #define RMQ_CFG_ALIASES_MAX 3
 
 struct rmq_cfg_key {
-    const char *path; /* "listeners.ssl.<name>.ssl_options.certfile" */
+    const char
+        *path; /* "listeners.ssl.<name>.ssl_options.certfile", "authentication.<n>.backend" */
     enum rmq_cfg_type type;
     enum rmq_cfg_scope scope;
     size_t offset;   /* into rmq_settings (GLOBAL) or rmq_listener_settings */
@@ -103,6 +118,9 @@ void rmq_cfg_instantiate_for(const struct rmq_cfg_key *k, enum rmq_listener_kind
 
 /* A known key within 3 edits of an unknown `path` ("did you mean"); false if none. */
 bool rmq_cfg_suggest(const char *path, char *out, size_t outlen);
+
+/* True if `path` is a list of objects (keys `path.<n>.…` exist), e.g. "authentication". */
+bool rmq_cfg_is_object_list(const char *path);
 
 /* True if `path` is an EMQX 4.4 flat alias (its value is the rest of the line). */
 bool rmq_cfg_is_flat_alias(const char *path);

@@ -46,6 +46,26 @@ static const char *const authz_src_types[] = {"none", "file", "mosquitto_acl_fil
     .scope = RMQ_CFG_GLOBAL, .offset = offsetof(struct rmq_settings, authz.sources[0].f),          \
     .size = sizeof(((struct rmq_settings *)0)->authz.sources[0].f),                                \
     .stride = sizeof(struct rmq_authz_source_settings), .instances = RMQ_AUTHZ_SOURCES_MAX
+/* enum rmq_enable_authn and the authentication.<n> enums (settings.h), in order */
+static const char *const enable_authn[] = {"true", "false", "quick_deny_anonymous", NULL};
+static const char *const authn_mechanisms[] = {"password_based", NULL};
+static const char *const authn_backends[] = {"built_in_database", "mosquitto_passwd_file", NULL};
+static const char *const authn_id_types[] = {"username", "clientid", NULL};
+static const char *const authn_hashes[] = {"plain",  "md5",    "sha",    "sha256",
+                                           "sha512", "pbkdf2", "bcrypt", NULL};
+static const char *const salt_positions[] = {"disable", "prefix", "suffix", NULL};
+static const char *const mac_funs[] = {"md4",    "md5",    "ripemd160", "sha", "sha224",
+                                       "sha256", "sha384", "sha512",    NULL};
+static const char *const bootstrap_types[] = {"plain", "hash", NULL};
+#define AUTHN(f)                                                                                   \
+    .scope = RMQ_CFG_AUTHN, .offset = offsetof(struct rmq_authn_settings, f),                      \
+    .size = sizeof(((struct rmq_authn_settings *)0)->f)
+#define ENABLE_AUTHN_DOC                                                                           \
+    "Authentication on this listener (EMQX 5 key). `true`: clients are checked by the "            \
+    "`authentication` chain when one is configured (a client with a verified certificate needs "   \
+    "no password); `false`: every client is let in without a check (anonymous unless it has a "    \
+    "certificate); `quick_deny_anonymous`: like `true`, and a client that sends no username is "   \
+    "refused at once (CONNACK 0x86 / 4) unless it has a verified certificate."
 
 static const struct rmq_cfg_key keys[] = {
     /* ---- node, log ---- */
@@ -78,12 +98,13 @@ static const struct rmq_cfg_key keys[] = {
     {.path = "listeners.tcp.<name>.bind",
      .type = RMQ_CFG_BIND,
      TCP(bind),
-     .def = "0.0.0.0:1883",
+     .def = "127.0.0.1:1883",
      .flags = RMQ_CFG_F_DEFAULT_ONLY,
      .aliases = {"listener.tcp.<name>"},
      .doc = "Address and port of the MQTT over TCP listener `<name>`: `host:port`, "
             "`[ipv6]:port` or a bare port (all IPv4 addresses). The listener named `default` "
-            "exists unless disabled and binds `0.0.0.0:1883`; any other TCP listener exists "
+            "exists unless disabled and binds `127.0.0.1:1883` (loopback only: set `bind` to "
+            "serve other machines); any other TCP listener exists "
             "as soon as one of its keys is set, and then needs a `bind`. Port 0 asks the "
             "operating system for a free port. Two enabled listeners may not bind the same "
             "address and port; an EMQX 4.4 `listener.tcp.external` on port 1883 replaces the "
@@ -846,6 +867,171 @@ static const struct rmq_cfg_key keys[] = {
             "parse stops the start, or on reload keeps the rules in force and logs "
             "file:line and why.",
      .example = "\"etc/acl.conf\""},
+    /* ---- authentication (issue 12) ---- */
+    {.path = "listeners.tcp.<name>.enable_authn",
+     .type = RMQ_CFG_ENUM,
+     TCP(enable_authn),
+     .def = "true",
+     .values = enable_authn,
+     .doc = ENABLE_AUTHN_DOC,
+     .example = "quick_deny_anonymous"},
+    {.path = "listeners.ssl.<name>.enable_authn",
+     .type = RMQ_CFG_ENUM,
+     SSL(enable_authn),
+     .def = "true",
+     .values = enable_authn,
+     .doc = ENABLE_AUTHN_DOC,
+     .example = "quick_deny_anonymous"},
+    {.path = "listeners.ws.<name>.enable_authn",
+     .type = RMQ_CFG_ENUM,
+     WS(enable_authn),
+     .def = "true",
+     .values = enable_authn,
+     .doc = ENABLE_AUTHN_DOC,
+     .example = "quick_deny_anonymous"},
+    {.path = "listeners.wss.<name>.enable_authn",
+     .type = RMQ_CFG_ENUM,
+     WSS(enable_authn),
+     .def = "true",
+     .values = enable_authn,
+     .doc = ENABLE_AUTHN_DOC,
+     .example = "quick_deny_anonymous"},
+    {.path = "mqtt.session_owner_only",
+     .type = RMQ_CFG_BOOL,
+     G(mqtt.session_owner_only),
+     .def = "true",
+     .doc = "A session belongs to the principal that created it (its client certificate's "
+            "issuer and subject, its authenticated username, or anonymous). When true, a "
+            "CONNECT with the same client id from another principal is refused (MQTT 5 CONNACK "
+            "0x87, 3.1.1 return code 5): it can neither take the session over, read its "
+            "queue, nor disconnect its owner. revmq extension; false restores plain MQTT "
+            "takeover by client id.",
+     .example = "false"},
+    {.path = "mqtt.authn_failure_delay",
+     .type = RMQ_CFG_DURATION,
+     G(mqtt.authn_failure_delay),
+     .def = "1s",
+     .min = 0,
+     .max = HOUR,
+     .doc = "After a failed authentication from an address, CONNECTs from that address are "
+            "refused without checking their password (CONNACK 0x86 / 4, logged) for this long, "
+            "doubled for each further failure up to 64 times this value; a success resets it. "
+            "Keeps passwords from being tried at line rate. 0 turns it off. revmq extension.",
+     .example = "2s"},
+    {.path = "authentication.<n>.enable",
+     .type = RMQ_CFG_BOOL,
+     AUTHN(enable),
+     .def = "true",
+     .doc = "Whether authenticator `<n>` (its position in the `authentication` list, from 1) "
+            "is used. EMQX 5: `authentication = [{mechanism = password_based, …}]`; the "
+            "environment form is `EMQX_AUTHENTICATION__1__ENABLE`.",
+     .example = "false"},
+    {.path = "authentication.<n>.mechanism",
+     .type = RMQ_CFG_ENUM,
+     AUTHN(mechanism),
+     .def = "password_based",
+     .values = authn_mechanisms,
+     .doc = "Authentication mechanism (EMQX 5). revmq has `password_based`: the client's "
+            "username (or client id) and password are checked against a user list. Clients "
+            "with a verified client certificate are not asked for a password.",
+     .example = "password_based"},
+    {.path = "authentication.<n>.backend",
+     .type = RMQ_CFG_ENUM,
+     AUTHN(backend),
+     .def = "built_in_database",
+     .values = authn_backends,
+     .doc = "Where users come from. `built_in_database` (EMQX 5): the users of "
+            "`bootstrap_file` (EMQX's bootstrap CSV or JSON, loaded unchanged). "
+            "`mosquitto_passwd_file` (revmq extension): the file at `path`, as Mosquitto's "
+            "`mosquitto_passwd` writes it (`user:$6$…` and `user:$7$…` lines). Both files are "
+            "read at start and on SIGHUP; a bad file keeps the users loaded before and logs "
+            "`file:line` and why.",
+     .example = "mosquitto_passwd_file"},
+    {.path = "authentication.<n>.user_id_type",
+     .type = RMQ_CFG_ENUM,
+     AUTHN(user_id_type),
+     .def = "username",
+     .values = authn_id_types,
+     .doc = "Which CONNECT field is the user id looked up in the user list (EMQX 5).",
+     .example = "clientid"},
+    {.path = "authentication.<n>.password_hash_algorithm.name",
+     .type = RMQ_CFG_ENUM,
+     AUTHN(hash),
+     .def = "sha256",
+     .values = authn_hashes,
+     .doc = "How the `password_hash` of a bootstrap file with `bootstrap_type = hash` was "
+            "made (EMQX 5): `plain` (the password itself), `md5`/`sha`/`sha256`/`sha512` (hex "
+            "of the digest of salt and password, see `salt_position`), `pbkdf2` (hex of "
+            "PBKDF2 with `mac_fun`, `iterations`, `dk_length`), `bcrypt` (`$2b$…` strings, "
+            "checked with the system's crypt(3)). Passwords of a `plain` bootstrap file are "
+            "hashed with it at load. Comparisons are constant-time.",
+     .example = "pbkdf2"},
+    {.path = "authentication.<n>.password_hash_algorithm.salt_position",
+     .type = RMQ_CFG_ENUM,
+     AUTHN(salt_position),
+     .def = "prefix",
+     .values = salt_positions,
+     .doc = "For `md5`/`sha`/`sha256`/`sha512`: the digest is of salt + password (`prefix`), "
+            "password + salt (`suffix`) or the password alone (`disable`). EMQX 5.",
+     .example = "suffix"},
+    {.path = "authentication.<n>.password_hash_algorithm.mac_fun",
+     .type = RMQ_CFG_ENUM,
+     AUTHN(mac_fun),
+     .def = "sha256",
+     .values = mac_funs,
+     .doc = "For `pbkdf2`: the HMAC digest. EMQX 5.",
+     .example = "sha512"},
+    {.path = "authentication.<n>.password_hash_algorithm.iterations",
+     .type = RMQ_CFG_INT,
+     AUTHN(iterations),
+     .def = "4096",
+     .min = 1,
+     .max = 10000000,
+     .doc = "For `pbkdf2`: the iteration count. EMQX 5.",
+     .example = "10000"},
+    {.path = "authentication.<n>.password_hash_algorithm.dk_length",
+     .type = RMQ_CFG_INT,
+     AUTHN(dk_length),
+     .def = "0",
+     .min = 0,
+     .max = 1024,
+     .doc = "For `pbkdf2`: the derived key length in bytes; 0 (or unset, as in EMQX): the "
+            "digest size of `mac_fun`.",
+     .example = "32"},
+    {.path = "authentication.<n>.password_hash_algorithm.salt_rounds",
+     .type = RMQ_CFG_INT,
+     AUTHN(salt_rounds),
+     .def = "10",
+     .min = 5,
+     .max = 31,
+     .doc = "For `bcrypt`: the cost used when a `plain` bootstrap file is hashed at load "
+            "(`$2b$` hashes in a `hash` file carry their own cost). EMQX 5.",
+     .example = "12"},
+    {.path = "authentication.<n>.bootstrap_file",
+     .type = RMQ_CFG_PATH,
+     AUTHN(bootstrap_file),
+     .flags = RMQ_CFG_F_OPTIONAL,
+     .doc = "For `built_in_database`: the users, in EMQX's bootstrap format. CSV with a header "
+            "line: `user_id,password,is_superuser` (`bootstrap_type = plain`) or "
+            "`user_id,password_hash,salt,is_superuser` (`hash`); or a `.json` file: an array of "
+            "objects with the same fields. Unset: no users (every client is refused by this "
+            "authenticator's chain unless another one knows it).",
+     .example = "\"etc/auth-built-in-db-bootstrap.csv\""},
+    {.path = "authentication.<n>.bootstrap_type",
+     .type = RMQ_CFG_ENUM,
+     AUTHN(bootstrap_type),
+     .def = "plain",
+     .values = bootstrap_types,
+     .doc = "Whether `bootstrap_file` holds passwords (`plain`) or hashes made with "
+            "`password_hash_algorithm` (`hash`). EMQX 5.",
+     .example = "hash"},
+    {.path = "authentication.<n>.path",
+     .type = RMQ_CFG_PATH,
+     AUTHN(path),
+     .flags = RMQ_CFG_F_OPTIONAL,
+     .doc = "For `backend = mosquitto_passwd_file` (revmq extension): a Mosquitto password "
+            "file (`mosquitto_passwd -c FILE USER`), used as it is.",
+     .example = "\"/etc/mosquitto/passwd\""},
 };
 
 const struct rmq_cfg_key *rmq_cfg_keys(size_t *count)

@@ -133,7 +133,7 @@ static size_t count_listeners(const struct rmq_cfg_load *ld)
     size_t n = 0;
     for (size_t i = 0; i < ld->kvcount; i++) {
         const struct rmq_cfg_kv *kv = &ld->kv[i];
-        bool first = kv->key->scope != RMQ_CFG_GLOBAL;
+        bool first = kv->key->scope == RMQ_CFG_TCP || kv->key->scope == RMQ_CFG_SSL;
         for (size_t j = 0; first && j < i; j++) {
             first =
                 !(ld->kv[j].key->scope == kv->key->scope && strcmp(ld->kv[j].name, kv->name) == 0);
@@ -151,6 +151,9 @@ rmq_err rmq_cfg_assign(struct rmq_cfg_load *ld, const char *path, const struct r
     struct rmq_cfg_typed t;
     const struct rmq_cfg_key *k =
         rmq_cfg_lookup(path, canon, sizeof canon, name, sizeof name, &alias);
+    if (k == NULL && v->is_array && v->count == 0 && rmq_cfg_is_object_list(path)) {
+        return RMQ_OK; /* `authentication = []`: an empty list of objects */
+    }
     if (k == NULL) {
         char hint[RMQ_CFG_PATH_MAX + 32] = "see docs/configuration.md for the keys";
         /* the suggestion costs an edit distance per key: only for lines that are shown */
@@ -170,8 +173,8 @@ rmq_err rmq_cfg_assign(struct rmq_cfg_load *ld, const char *path, const struct r
     } else {
         snprintf(keyname, sizeof keyname, "%s", canon);
     }
-    if (k->scope != RMQ_CFG_GLOBAL && !listener_known(ld, k->scope, name) &&
-        count_listeners(ld) >= RMQ_CFG_LISTENERS_MAX) {
+    if ((k->scope == RMQ_CFG_TCP || k->scope == RMQ_CFG_SSL) &&
+        !listener_known(ld, k->scope, name) && count_listeners(ld) >= RMQ_CFG_LISTENERS_MAX) {
         rmq_cfg_error(ld, "%s: %s: too many listeners (at most %d)", origin, keyname,
                       RMQ_CFG_LISTENERS_MAX);
         return RMQ_OK;
@@ -496,6 +499,9 @@ void rmq_settings_print(const struct rmq_settings *s, FILE *f)
         if (keys[i].scope == RMQ_CFG_GLOBAL) {
             add_line(&lines, &n, s, &keys[i], s, "", RMQ_LISTENER_TCP);
             continue;
+        }
+        for (size_t j = 0; keys[i].scope == RMQ_CFG_AUTHN && j < s->authn_count; j++) {
+            add_line(&lines, &n, s, &keys[i], &s->authn[j], s->authn[j].name, RMQ_LISTENER_TCP);
         }
         for (size_t j = 0; j < s->listener_count; j++) {
             const struct rmq_listener_settings *l = &s->listeners[j];

@@ -33,6 +33,54 @@ enum rmq_peer_cert_as {
     RMQ_PEER_AS_MD5
 };
 enum rmq_crl_check_scope { RMQ_CRL_CHECK_LEAF, RMQ_CRL_CHECK_CHAIN };
+/* listeners.<type>.<name>.enable_authn */
+enum rmq_enable_authn {
+    RMQ_ENABLE_AUTHN_TRUE,
+    RMQ_ENABLE_AUTHN_FALSE,
+    RMQ_ENABLE_AUTHN_QUICK_DENY
+};
+/* authentication.<n>.* (EMQX 5 password_based authenticators, plus revmq's
+ * mosquitto_passwd_file backend). Enum order = the values[] of the key table. */
+enum rmq_authn_backend { RMQ_AUTHN_BUILT_IN_DATABASE, RMQ_AUTHN_MOSQUITTO_PASSWD_FILE };
+enum rmq_authn_user_id_type { RMQ_AUTHN_ID_USERNAME, RMQ_AUTHN_ID_CLIENTID };
+enum rmq_authn_hash {
+    RMQ_HASH_PLAIN,
+    RMQ_HASH_MD5,
+    RMQ_HASH_SHA,
+    RMQ_HASH_SHA256,
+    RMQ_HASH_SHA512,
+    RMQ_HASH_PBKDF2,
+    RMQ_HASH_BCRYPT
+};
+enum rmq_authn_salt_position { RMQ_SALT_DISABLE, RMQ_SALT_PREFIX, RMQ_SALT_SUFFIX };
+enum rmq_authn_mac_fun {
+    RMQ_MAC_MD4,
+    RMQ_MAC_MD5,
+    RMQ_MAC_RIPEMD160,
+    RMQ_MAC_SHA,
+    RMQ_MAC_SHA224,
+    RMQ_MAC_SHA256,
+    RMQ_MAC_SHA384,
+    RMQ_MAC_SHA512
+};
+enum rmq_authn_bootstrap_type { RMQ_BOOTSTRAP_PLAIN, RMQ_BOOTSTRAP_HASH };
+
+struct rmq_authn_settings {
+    char *name; /* "1", "2", …: the position in the list */
+    bool enable;
+    int mechanism; /* 0 = password_based (the only one) */
+    enum rmq_authn_backend backend;
+    enum rmq_authn_user_id_type user_id_type;
+    enum rmq_authn_hash hash;
+    enum rmq_authn_salt_position salt_position;
+    enum rmq_authn_mac_fun mac_fun; /* pbkdf2 */
+    uint32_t iterations;            /* pbkdf2 */
+    uint32_t dk_length;             /* pbkdf2; 0 = the digest's size */
+    uint32_t salt_rounds;           /* bcrypt (hashes in the file carry their own cost) */
+    char *bootstrap_file;           /* built_in_database: CSV or JSON; NULL = no users */
+    enum rmq_authn_bootstrap_type bootstrap_type;
+    char *path; /* mosquitto_passwd_file */
+};
 enum rmq_ocsp_method { RMQ_OCSP_POST, RMQ_OCSP_GET };
 
 struct rmq_strlist {
@@ -93,6 +141,7 @@ struct rmq_listener_settings {
     uint64_t max_connections;        /* UINT64_MAX = infinity (the default) */
     bool proxy_protocol;             /* expect a PROXY protocol v1/v2 header first */
     uint64_t proxy_protocol_timeout; /* ms, default 3s */
+    int enable_authn;                /* enum rmq_enable_authn */
     struct rmq_ssl_options ssl;      /* meaningful when is_ssl */
     struct rmq_ws_settings ws;       /* meaningful when is_ws */
 };
@@ -117,6 +166,8 @@ struct rmq_mqtt_settings {
     uint64_t idle_timeout;            /* ms, default 15s: connect to CONNECT */
     enum rmq_peer_cert_as peer_cert_as_username;
     enum rmq_peer_cert_as peer_cert_as_clientid;
+    bool session_owner_only;      /* default true: only the owner takes a session over */
+    uint64_t authn_failure_delay; /* ms, default 1s; 0 = disabled */
 };
 
 struct rmq_crl_cache_settings {
@@ -160,6 +211,8 @@ struct rmq_settings {
     struct rmq_mqtt_settings mqtt;
     struct rmq_crl_cache_settings crl_cache;
     struct rmq_authz_settings authz;
+    struct rmq_authn_settings *authn; /* owned array, authentication.1 … in order */
+    size_t authn_count;
     void *internal; /* owned: the key/value/origin table for printing */
 };
 

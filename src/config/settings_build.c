@@ -31,8 +31,8 @@ static rmq_err apply_default(const struct rmq_cfg_key *k, void *base, const char
     return RMQ_OK;
 }
 
-static rmq_err apply_defaults(enum rmq_cfg_scope scope, const struct rmq_listener_settings *l,
-                              void *base, const char *lname)
+rmq_err rmq_cfg_apply_defaults(enum rmq_cfg_scope scope, const struct rmq_listener_settings *l,
+                               void *base, const char *lname)
 {
     size_t count;
     const struct rmq_cfg_key *keys = rmq_cfg_keys(&count);
@@ -48,6 +48,12 @@ static rmq_err apply_defaults(enum rmq_cfg_scope scope, const struct rmq_listene
 static enum rmq_listener_kind kv_kind(const struct rmq_cfg_kv *kv)
 {
     return rmq_cfg_path_kind(kv->path);
+}
+
+static bool kv_is_listener(const struct rmq_cfg_kv *kv)
+{
+    return kv->key->scope == RMQ_CFG_TCP || kv->key->scope == RMQ_CFG_SSL ||
+           kv->key->scope == RMQ_CFG_WS || kv->key->scope == RMQ_CFG_WSS;
 }
 
 static int cmp_listener(const void *a, const void *b)
@@ -87,14 +93,14 @@ static rmq_err make_listeners(const struct rmq_cfg_load *ld, struct rmq_settings
 {
     RMQ_TRY(add_listener(s, RMQ_LISTENER_TCP, "default"));
     for (size_t i = 0; i < ld->kvcount; i++) {
-        if (ld->kv[i].key->scope != RMQ_CFG_GLOBAL) {
+        if (kv_is_listener(&ld->kv[i])) {
             RMQ_TRY(add_listener(s, kv_kind(&ld->kv[i]), ld->kv[i].name));
         }
     }
     qsort(s->listeners, s->listener_count, sizeof *s->listeners, cmp_listener);
     for (size_t i = 0; i < s->listener_count; i++) {
         struct rmq_listener_settings *l = &s->listeners[i];
-        RMQ_TRY(apply_defaults(RMQ_CFG_GLOBAL, l, l, l->name));
+        RMQ_TRY(rmq_cfg_apply_defaults(RMQ_CFG_GLOBAL, l, l, l->name));
     }
     return RMQ_OK;
 }
@@ -104,8 +110,10 @@ static void apply_assignments(struct rmq_cfg_load *ld, struct rmq_settings *s)
     for (size_t i = 0; i < ld->kvcount; i++) {
         struct rmq_cfg_kv *kv = &ld->kv[i];
         void *base = s;
-        if (kv->key->scope != RMQ_CFG_GLOBAL) {
+        if (kv_is_listener(kv)) {
             base = (void *)rmq_settings_listener_kind(s, kv_kind(kv), kv->name);
+        } else if (kv->key->scope == RMQ_CFG_AUTHN) {
+            base = rmq_cfg_authn_find(s, kv->name);
         } else if (kv->key->stride) { /* list position n (1-based), checked by the lookup */
             base = (char *)s + (strtoul(kv->name, NULL, 10) - 1) * kv->key->stride;
         }
@@ -138,8 +146,7 @@ static const char *listener_origin(const struct rmq_cfg_load *ld,
 {
     for (size_t i = 0; i < ld->kvcount; i++) {
         const struct rmq_cfg_kv *kv = &ld->kv[i];
-        if (kv->key->scope != RMQ_CFG_GLOBAL && kv_kind(kv) == l->kind &&
-            strcmp(kv->name, l->name) == 0) {
+        if (kv_is_listener(kv) && kv_kind(kv) == l->kind && strcmp(kv->name, l->name) == 0) {
             return kv->origin;
         }
     }
@@ -317,11 +324,13 @@ static void check_authz_sources(struct rmq_cfg_load *ld, const struct rmq_settin
 
 rmq_err rmq_cfg_build(struct rmq_cfg_load *ld, struct rmq_settings *s)
 {
-    RMQ_TRY(apply_defaults(RMQ_CFG_GLOBAL, NULL, s, ""));
+    RMQ_TRY(rmq_cfg_apply_defaults(RMQ_CFG_GLOBAL, NULL, s, ""));
     RMQ_TRY(make_listeners(ld, s));
+    RMQ_TRY(rmq_cfg_make_authn(ld, s));
     apply_assignments(ld, s);
     check_listeners(ld, s);
     check_authz_sources(ld, s);
+    rmq_cfg_check_authn(ld, s);
     return RMQ_OK;
 }
 
@@ -336,6 +345,12 @@ void rmq_cfg_settings_release(struct rmq_settings *s)
             }
             continue;
         }
+        if (keys[i].scope == RMQ_CFG_AUTHN) {
+            for (size_t j = 0; j < s->authn_count; j++) {
+                rmq_cfg_field_free(&keys[i], &s->authn[j]);
+            }
+            continue;
+        }
         for (size_t j = 0; j < s->listener_count; j++) {
             if (rmq_cfg_key_fits(&keys[i], s->listeners[j].kind)) {
                 rmq_cfg_field_free(&keys[i], &s->listeners[j]);
@@ -346,6 +361,10 @@ void rmq_cfg_settings_release(struct rmq_settings *s)
         free(s->listeners[j].name);
     }
     free(s->listeners);
+    for (size_t j = 0; j < s->authn_count; j++) {
+        free(s->authn[j].name);
+    }
+    free(s->authn);
     struct rmq_cfg_origins *o = s->internal;
     if (o != NULL) {
         for (size_t i = 0; i < o->count; i++) {

@@ -22,7 +22,8 @@
  *                the net layer calls rmq_mqtt_conn_free later, from its own
  *                callback;
  *   connected(net, keepalive_ms)  CONNECT accepted: stop the CONNECT timer and
- *                enforce keep alive (ms without any inbound byte; 0 = none).
+ *                enforce keep alive (ms without any inbound byte; 0 = none);
+ *   hold_input(net, hold)  see below.
  *
  * Ownership: rmq_broker_new borrows the settings until rmq_broker_free.
  * A struct rmq_mqtt_conn is owned by the broker; the net layer holds a handle
@@ -48,6 +49,12 @@ struct rmq_conn_io {
     void (*flush)(void *net);
     void (*close)(void *net);
     void (*connected)(void *net, uint64_t keepalive_ms);
+    /* May be NULL (passwords are then checked inline). hold = true: stop
+     * reading from the connection (its CONNECT is being authenticated off the
+     * core thread; bytes already read stay unconsumed); false: read again,
+     * handing the kept bytes to rmq_mqtt_conn_input first, later, from the
+     * net layer's own callback (never from within this call). */
+    void (*hold_input)(void *net, bool hold);
 };
 
 struct rmq_broker_stats {
@@ -94,6 +101,30 @@ void rmq_mqtt_conn_kick(struct rmq_mqtt_conn *mc, uint8_t reason, const char *re
  * alive timeout): the will is handled and the session detached. `why` is for
  * the log. Frees mc. */
 void rmq_mqtt_conn_free(struct rmq_mqtt_conn *mc, const char *why);
+
+struct rmq_authn;
+struct rmq_principal;
+/* The authentication chain CONNECTs are checked against (borrowed until
+ * rmq_broker_free; NULL: none, every client is let in). Before connections. */
+void rmq_broker_set_authn(struct rmq_broker *b, struct rmq_authn *a);
+/* Finishes the CONNECTs whose password check is done (rmq_authn_poll); call
+ * after the authenticator's notify hook fired. */
+void rmq_broker_authn_poll(struct rmq_broker *b);
+
+/*
+ * Revocation: ends every session whose owner is a certificate principal for
+ * which match(&ids, arg) is true (ids: rmq_principal_peer_ids), on whatever
+ * listener it was made: a live connection gets v5 DISCONNECT 0x98
+ * "certificate revoked" (3.1.x: close), the session, its subscriptions and
+ * its queued messages are dropped, and one line per session is logged.
+ * Returns how many sessions ended.
+ */
+size_t rmq_broker_end_sessions_matching(struct rmq_broker *b,
+                                        bool (*match)(const struct rmq_peer_info *, void *arg),
+                                        void *arg);
+
+/* Who the connection is (NULL before CONNECT was accepted); borrowed. */
+const struct rmq_principal *rmq_mqtt_conn_principal(const struct rmq_mqtt_conn *mc);
 
 /* The client id ("" before CONNECT); borrowed. */
 const char *rmq_mqtt_conn_client_id(const struct rmq_mqtt_conn *mc);

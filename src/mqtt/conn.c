@@ -304,5 +304,11 @@ void rmq_mqtt_conn_free(struct rmq_mqtt_conn *mc, const char *why)
     rmq_hmap_release(&mc->out_aliases);
     rmq_authz_client_free(mc->acl);
     free(mc->username);
+    rmq_principal_free(mc->principal);
+    if (mc->authn_job) { /* gone while its password was being checked */
+        rmq_authn_cancel(mc->b->authn, mc->authn_job);
+        rmq_mqtt_conn_authn_cancelled(mc);
+    }
+    free(mc->connect_raw);
     free(mc);
 }

@@ -24,11 +24,19 @@
 static void conn_identity(const struct rmq_mqtt_conn *mc, struct rmq_acl_identity *id)
 {
     memset(id, 0, sizeof *id);
-    id->username = mc->username;
-    id->clientid = mc->session ? mc->session->client_id : NULL;
-    if (mc->peer && mc->peer->has_cert) {
-        id->cert_cn = mc->peer->cn[0] ? mc->peer->cn : NULL;
-        id->cert_subject = mc->peer->dn;
+    const struct rmq_principal *p = mc->principal;
+    if (p != NULL) { /* set when CONNECT was accepted: what was proven */
+        id->username = p->username;
+        id->clientid = p->clientid;
+        id->cert_cn = p->cert_cn;
+        id->cert_subject = p->cert_subject;
+    } else {
+        id->username = mc->username;
+        id->clientid = mc->session ? mc->session->client_id : NULL;
+        if (mc->peer && mc->peer->has_cert) {
+            id->cert_cn = mc->peer->cn[0] ? mc->peer->cn : NULL;
+            id->cert_subject = mc->peer->dn;
+        }
     }
     (void)rmq_acl_identity_set_addr(id, mc->addr);
 }
@@ -53,6 +61,9 @@ bool rmq_conn_authz_allowed(struct rmq_mqtt_conn *mc, enum rmq_acl_action action
     struct rmq_authz *a = rmq_authz_installed();
     if (!a) {
         return true;
+    }
+    if (mc->principal != NULL && mc->principal->superuser) {
+        return true; /* EMQX: is_superuser of the authenticated user skips authorization */
     }
     if (!mc->acl) {
         struct rmq_acl_identity id;

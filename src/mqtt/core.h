@@ -14,6 +14,8 @@
 #include <string.h>
 
 #include "auth/acl.h"
+#include "auth/authn.h"
+#include "auth/principal.h"
 #include "mqtt/broker.h"
 #include "mqtt/codec.h"
 #include "mqtt/hmap.h"
@@ -77,10 +79,12 @@ struct session {
     uint64_t match_gen; /* routing scratch */
     size_t match_idx;
     uint64_t dropped;
+    struct rmq_principal *owner; /* owned: who created / last resumed it */
 };
 
 enum conn_state {
     CS_WAIT_CONNECT,
+    CS_AUTHENTICATING, /* CONNECT received, its password being checked off-thread */
     CS_CONNECTED,
     CS_CLOSED, /* the core closed it; waiting for rmq_mqtt_conn_free */
     CS__COUNT
@@ -96,7 +100,17 @@ struct rmq_mqtt_conn {
     enum conn_state state;
     uint8_t version;
     struct session *session;
-    char *username; /* owned, may be NULL */
+    char *username;                  /* owned, may be NULL */
+    struct rmq_principal *principal; /* owned; set when CONNECT is accepted */
+    /* CS_AUTHENTICATING: the CONNECT's bytes (owned), decoded again when the
+     * check is done; the job (owned by the authenticator until done/cancel). */
+    const uint8_t *in_raw; /* the packet being handled (borrowed, input loop) */
+    size_t in_raw_len;
+    uint8_t *connect_raw;
+    size_t connect_raw_len;
+    struct rmq_authn_job *authn_job;
+    bool authn_done; /* the chain let it in (USER); skip it when CONNECT is resumed */
+    bool authn_superuser;
     struct rmq_msg *will;
     uint32_t will_delay;
     uint16_t keepalive;
@@ -135,7 +149,8 @@ struct rmq_broker {
     size_t a_targets;
     size_t out_high_water;
     struct rmq_broker_stats stats;
-    uint64_t authz_gen; /* rule generation the live subscriptions were last checked against */
+    uint64_t authz_gen;      /* rule generation the live subscriptions were last checked against */
+    struct rmq_authn *authn; /* borrowed (rmq_broker_set_authn); NULL: no authentication */
 };
 
 /* session.c */
@@ -162,7 +177,16 @@ void rmq_conn_end(struct rmq_mqtt_conn *mc, bool send_will, const char *why);
 void rmq_conn_fail(struct rmq_mqtt_conn *mc, uint8_t reason, const char *what);
 bool rmq_conn_send_publish(struct rmq_mqtt_conn *mc, const struct delivery *d, bool dup);
 
+/* session_owner.c */
+/* Whether principal p may take over / resume session s (mqtt.session_owner_only). */
+bool rmq_session_owner_ok(const struct rmq_broker *b, const struct session *s,
+                          const struct rmq_principal *p);
+/* Makes p (copied) the owner of s; false on OOM (s unchanged). */
+bool rmq_session_set_owner(struct session *s, const struct rmq_principal *p);
+
 /* handle_connect.c */
+/* The connection's pending password check was cancelled (it is being freed). */
+void rmq_mqtt_conn_authn_cancelled(struct rmq_mqtt_conn *mc);
 uint32_t rmq_expiry_cap(const struct rmq_broker *b, uint32_t req);
 
 /* handle_publish.c */

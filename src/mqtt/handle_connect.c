@@ -1,7 +1,8 @@
 /*
  * handle_connect.c — the connection state machine table, the input loop,
- * CONNECT (client id, takeover, session resume, will, CONNACK), DISCONNECT,
- * PINGREQ and AUTH. See broker.h.
+ * CONNECT (client id, authentication and principal, takeover by the session's
+ * owner only, session resume, will, CONNACK), DISCONNECT, PINGREQ and AUTH.
+ * See broker.h.
  */
 #include <inttypes.h>
 #include <stdio.h>
@@ -57,6 +58,239 @@ static const char *peer_field(const struct rmq_peer_info *pi, enum rmq_peer_cert
     default:
         return NULL;
     }
+}
+
+/* The settings of the listener the connection came in on (NULL if unknown). */
+static const struct rmq_listener_settings *listener_of(const struct rmq_mqtt_conn *mc)
+{
+    bool tls = mc->peer != NULL && mc->peer->tls_version != 0;
+    return mc->listener ? rmq_settings_listener(mc->b->settings, tls, mc->listener) : NULL;
+}
+
+/* The peer address without its port, for the failed-attempt slow-down. */
+static void addr_ip(const char *addr, char *ip, size_t n)
+{
+    const char *colon = addr ? strrchr(addr, ':') : NULL;
+    size_t len = colon ? (size_t)(colon - addr) : (addr ? strlen(addr) : 0);
+    snprintf(ip, n, "%.*s", (int)len, addr ? addr : "");
+}
+
+static uint64_t mono_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+/* A peer-supplied string fit for one key=value log field (see below). */
+static void log_safe(char *dst, size_t n, const char *src);
+
+/* Refuses the CONNECT for bad credentials: the log says why, never the password;
+ * the client only learns 0x86 / 4. */
+static void authn_refuse(struct rmq_mqtt_conn *mc, uint8_t level, const struct rmq_connect *c,
+                         const char *why)
+{
+    char u[128];
+    char *tmp = c->has_username ? strndup((const char *)c->username.p, c->username.len) : NULL;
+    log_safe(u, sizeof u, tmp);
+    free(tmp);
+    RMQ_LOG_RL(10, RMQ_LOG_NOTICE, "authn",
+               "authentication failed addr=%s listener=%s username=%s reason=\"%s\"", mc->addr,
+               mc->listener ? mc->listener : "-", u, why);
+    connack_fail(mc, level, RMQ_RC_BAD_USERNAME_OR_PASSWORD, "bad username or password");
+}
+
+enum authn_step { AUTHN_OK, AUTHN_REFUSED, AUTHN_PENDING };
+
+static void on_connect(struct rmq_mqtt_conn *mc, const struct rmq_packet *p);
+
+/* The codec limits for this connection's input. */
+static void input_limits(const struct rmq_mqtt_conn *mc, struct rmq_codec_limits *lim)
+{
+    const struct rmq_mqtt_settings *cfg = mc->b->cfg;
+    memset(lim, 0, sizeof *lim);
+    lim->max_packet_size = cfg->max_packet_size > RMQ_MQTT_MAX_PACKET
+                               ? RMQ_MQTT_MAX_PACKET
+                               : (uint32_t)cfg->max_packet_size;
+    lim->max_client_id_len =
+        cfg->max_clientid_len > 65535 ? 65535 : (uint16_t)cfg->max_clientid_len;
+    lim->role = RMQ_CODEC_ROLE_SERVER;
+}
+
+/*
+ * The verifier thread is done with this connection's password (core thread,
+ * from rmq_broker_authn_poll): the kept CONNECT is decoded again and either
+ * refused or handled to the end, then reading resumes.
+ */
+static void authn_done(void *arg, enum rmq_authn_result r, const char *why, bool superuser)
+{
+    struct rmq_mqtt_conn *mc = arg;
+    struct rmq_broker *b = mc->b;
+    struct rmq_packet pkt;
+    struct rmq_packet *p = &pkt;
+    struct rmq_codec_limits lim;
+    size_t used = 0;
+    uint8_t reason = 0;
+    char ip[64];
+    mc->authn_job = NULL;
+    addr_ip(mc->addr, ip, sizeof ip);
+    rmq_authn_throttle_end(b->authn, ip);
+    input_limits(mc, &lim);
+    memset(p, 0, sizeof p->type);
+    rmq_err e = rmq_codec_decode(mc->connect_raw, mc->connect_raw_len, &lim, 0, p, &used, &reason);
+    mc->state = CS_WAIT_CONNECT;
+    if (e != RMQ_OK || p->type != RMQ_PKT_CONNECT) { /* decoded once already: cannot happen */
+        mc->state = CS_CLOSED;
+        mc->io->close(mc->net);
+    } else if (r != RMQ_AUTHN_ALLOW) {
+        rmq_authn_throttle_fail(b->authn, ip, mono_ms());
+        authn_refuse(mc, p->connect.proto_level, &p->connect, why ? why : "refused");
+    } else {
+        rmq_authn_throttle_ok(b->authn, ip);
+        mc->authn_done = true;
+        mc->authn_superuser = superuser;
+        on_connect(mc, p);
+    }
+    free(mc->connect_raw);
+    mc->connect_raw = NULL;
+    if (mc->state == CS_CONNECTED) {
+        mc->io->hold_input(mc->net, false); /* packets sent behind the CONNECT */
+    }
+}
+
+void rmq_mqtt_conn_authn_cancelled(struct rmq_mqtt_conn *mc)
+{
+    char ip[64];
+    addr_ip(mc->addr, ip, sizeof ip);
+    rmq_authn_throttle_end(mc->b->authn, ip);
+    mc->authn_job = NULL;
+}
+
+/* Hands the password check to the verifier thread; the CONNECT waits. */
+static enum authn_step authn_async(struct rmq_mqtt_conn *mc, const struct rmq_connect *c,
+                                   const struct rmq_authn_req *req, const char *ip)
+{
+    if (!rmq_authn_throttle_begin(mc->b->authn, ip)) {
+        authn_refuse(mc, c->proto_level, c,
+                     "too many authentications in progress from this address");
+        return AUTHN_REFUSED;
+    }
+    mc->connect_raw = malloc(mc->in_raw_len);
+    if (mc->connect_raw == NULL) {
+        rmq_authn_throttle_end(mc->b->authn, ip);
+        connack_fail(mc, mc->version, RMQ_RC_SERVER_UNAVAILABLE, "out of memory");
+        return AUTHN_REFUSED;
+    }
+    memcpy(mc->connect_raw, mc->in_raw, mc->in_raw_len);
+    mc->connect_raw_len = mc->in_raw_len;
+    mc->authn_job = rmq_authn_start(mc->b->authn, req, authn_done, mc);
+    if (mc->authn_job == NULL) {
+        rmq_authn_throttle_end(mc->b->authn, ip);
+        free(mc->connect_raw);
+        mc->connect_raw = NULL;
+        connack_fail(mc, mc->version, RMQ_RC_SERVER_UNAVAILABLE, "out of memory");
+        return AUTHN_REFUSED;
+    }
+    mc->state = CS_AUTHENTICATING;
+    mc->io->hold_input(mc->net, true);
+    return AUTHN_PENDING;
+}
+
+/* The authentication chain, after the slow-down check: off the core thread
+ * when the net layer can hold input (AUTHN_PENDING), else inline. */
+static enum authn_step authn_chain(struct rmq_mqtt_conn *mc, const struct rmq_connect *c,
+                                   const char *id, size_t id_len, bool *superuser)
+{
+    struct rmq_broker *b = mc->b;
+    char ip[64], why[96];
+    addr_ip(mc->addr, ip, sizeof ip);
+    uint64_t now = mono_ms();
+    uint64_t left = rmq_authn_throttle_left(b->authn, ip, now);
+    if (left > 0) {
+        snprintf(why, sizeof why, "slowed down after failed attempts, retry in %" PRIu64 " ms",
+                 left);
+        authn_refuse(mc, c->proto_level, c, why);
+        return AUTHN_REFUSED;
+    }
+    struct rmq_authn_req req = {
+        .username = c->has_username ? (const char *)c->username.p : NULL,
+        .username_len = c->has_username ? c->username.len : 0,
+        .clientid = id,
+        .clientid_len = id_len,
+        .password = c->has_password ? c->password.p : NULL,
+        .password_len = c->has_password ? c->password.len : 0,
+    };
+    if (mc->io->hold_input != NULL && mc->in_raw != NULL) {
+        return authn_async(mc, c, &req, ip);
+    }
+    const char *reason = NULL;
+    if (rmq_authn_check(b->authn, &req, &reason, superuser) != RMQ_AUTHN_ALLOW) {
+        rmq_authn_throttle_fail(b->authn, ip, now);
+        authn_refuse(mc, c->proto_level, c, reason ? reason : "refused");
+        return AUTHN_REFUSED;
+    }
+    rmq_authn_throttle_ok(b->authn, ip);
+    return AUTHN_OK;
+}
+
+/*
+ * Decides who the client is (the principal's kind): a verified certificate
+ * needs nothing more; otherwise the listener's enable_authn and the
+ * authentication chain decide. AUTHN_REFUSED: CONNACK sent; AUTHN_PENDING:
+ * the password is being checked, on_connect runs again when it is done.
+ */
+static enum authn_step authenticate(struct rmq_mqtt_conn *mc, const struct rmq_connect *c,
+                                    const char *id, size_t id_len, enum rmq_principal_kind *kind,
+                                    bool *superuser)
+{
+    const struct rmq_listener_settings *ls = listener_of(mc);
+    int mode = ls ? ls->enable_authn : RMQ_ENABLE_AUTHN_TRUE;
+    *superuser = false;
+    *kind = RMQ_PRINCIPAL_ANONYMOUS;
+    if (mc->authn_done) { /* resumed after the off-thread check */
+        *kind = RMQ_PRINCIPAL_USER;
+        *superuser = mc->authn_superuser;
+        return AUTHN_OK;
+    }
+    if (mc->peer != NULL && mc->peer->has_cert) {
+        *kind = RMQ_PRINCIPAL_CERT;
+        return AUTHN_OK;
+    }
+    if (mode == RMQ_ENABLE_AUTHN_FALSE) {
+        return AUTHN_OK;
+    }
+    if (mode == RMQ_ENABLE_AUTHN_QUICK_DENY && !c->has_username) {
+        authn_refuse(mc, c->proto_level, c, "anonymous client (quick_deny_anonymous)");
+        return AUTHN_REFUSED;
+    }
+    if (!rmq_authn_enabled(mc->b->authn)) {
+        return AUTHN_OK; /* no authenticator: everyone is let in, as in EMQX */
+    }
+    enum authn_step st = authn_chain(mc, c, id, id_len, superuser);
+    if (st == AUTHN_OK) {
+        *kind = RMQ_PRINCIPAL_USER;
+    }
+    return st;
+}
+
+/* mqtt.session_owner_only: a session is taken over or resumed only by its owner. */
+static bool owner_check(struct rmq_mqtt_conn *mc, const char *id, size_t id_len)
+{
+    struct session *s = rmq_session_find(mc->b, id, id_len);
+    if (s == NULL || rmq_session_owner_ok(mc->b, s, mc->principal)) {
+        return true;
+    }
+    char owner[900], client[900], cid[128];
+    rmq_principal_describe(s->owner, "owner_", owner, sizeof owner);
+    rmq_principal_describe(mc->principal, "", client, sizeof client);
+    log_safe(cid, sizeof cid, s->client_id);
+    RMQ_LOG_RL(10, RMQ_LOG_WARNING, "mqtt",
+               "session takeover refused client_id=%s addr=%s listener=%s %s %s", cid, mc->addr,
+               mc->listener ? mc->listener : "-", client, owner);
+    /* MQTT 5 3.2.2.2 0x87 Not authorized; 3.1.1 return code 5 */
+    connack_fail(mc, mc->version, RMQ_RC_NOT_AUTHORIZED,
+                 "client id in use by a session of another principal");
+    return false;
 }
 
 static void takeover(struct rmq_broker *b, struct session *s)
@@ -256,6 +490,10 @@ static void attach_session(struct rmq_mqtt_conn *mc, const struct rmq_connect *c
             return;
         }
     }
+    if (!rmq_session_set_owner(s, mc->principal)) {
+        *ok = false;
+        return;
+    }
     s->conn = mc;
     mc->session = s;
     rmq_session_pending_update(b, s);
@@ -317,8 +555,9 @@ static void on_connect(struct rmq_mqtt_conn *mc, const struct rmq_packet *p)
     uint8_t reason = 0;
     const char *what = NULL;
     mc->version = level;
-    if (!will_setup(mc, c, &reason, &what)) {
-        connack_fail(mc, level, reason, what);
+    enum rmq_principal_kind kind;
+    bool superuser;
+    if (authenticate(mc, c, id, id_len, &kind, &superuser) != AUTHN_OK) {
         return;
     }
     const char *uname = peer_field(mc->peer, cfg->peer_cert_as_username);
@@ -326,6 +565,19 @@ static void on_connect(struct rmq_mqtt_conn *mc, const struct rmq_packet *p)
         mc->username = strdup(uname);
     } else if (c->has_username) {
         mc->username = strndup((const char *)c->username.p, c->username.len);
+    }
+    mc->principal = rmq_principal_new(kind, mc->username, id, id_len, mc->addr, mc->peer);
+    if (!mc->principal) {
+        connack_fail(mc, level, RMQ_RC_SERVER_UNAVAILABLE, "out of memory");
+        return;
+    }
+    mc->principal->superuser = kind == RMQ_PRINCIPAL_USER && superuser;
+    if (!owner_check(mc, id, id_len)) {
+        return;
+    }
+    if (!will_setup(mc, c, &reason, &what)) {
+        connack_fail(mc, level, reason, what);
+        return;
     }
     if (v5) {
         client_limits(mc, c);
@@ -351,13 +603,19 @@ static void on_connect(struct rmq_mqtt_conn *mc, const struct rmq_packet *p)
     rmq_conn_send(mc, ack);
     double mult = cfg->keepalive_multiplier > 0 ? cfg->keepalive_multiplier : 1.5;
     mc->io->connected(mc->net, (uint64_t)((double)ka * mult * 1000.0)); /* MQTT-3.1.2-24 */
-    char uname_log[128];
+    char uname_log[128], who[900];
     log_safe(uname_log, sizeof uname_log, mc->username);
+    /* the principal's fields, then username= last (a user principal's name is that) */
+    if (mc->principal->kind == RMQ_PRINCIPAL_USER) {
+        snprintf(who, sizeof who, "principal=user");
+    } else {
+        rmq_principal_describe(mc->principal, "", who, sizeof who);
+    }
     rmq_info("mqtt",
              "connected client_id=%s version=%u addr=%s listener=%s clean_start=%d "
-             "session_present=%d keepalive=%u username=%s",
+             "session_present=%d keepalive=%u %s username=%s",
              mc->session->client_id, level, mc->addr, mc->listener, c->clean_start, present, ka,
-             uname_log);
+             who, uname_log);
     if (present) {
         rmq_conn_authz_recheck_subs(mc); /* the rules may have changed while it was away */
         rmq_session_resend(b, mc->session);
@@ -444,17 +702,13 @@ static void decode_error(struct rmq_mqtt_conn *mc, const struct rmq_packet *p, u
 
 size_t rmq_mqtt_conn_input(struct rmq_mqtt_conn *mc, const uint8_t *buf, size_t len)
 {
-    const struct rmq_mqtt_settings *cfg = mc->b->cfg;
-    struct rmq_codec_limits lim = {0};
-    lim.max_packet_size = cfg->max_packet_size > RMQ_MQTT_MAX_PACKET
-                              ? RMQ_MQTT_MAX_PACKET
-                              : (uint32_t)cfg->max_packet_size;
-    lim.max_client_id_len = cfg->max_clientid_len > 65535 ? 65535 : (uint16_t)cfg->max_clientid_len;
-    lim.role = RMQ_CODEC_ROLE_SERVER;
+    struct rmq_codec_limits lim;
+    input_limits(mc, &lim);
     size_t off = 0;
     struct rmq_packet p_pkt;
     struct rmq_packet *p = &p_pkt;
-    while (off < len && mc->state != CS_CLOSED) {
+    /* CS_AUTHENTICATING: what follows the CONNECT waits for its verdict */
+    while (off < len && mc->state != CS_CLOSED && mc->state != CS_AUTHENTICATING) {
         size_t used = 0;
         uint8_t reason = RMQ_RC_MALFORMED_PACKET;
         memset(p, 0, sizeof p->type);
@@ -474,6 +728,8 @@ size_t rmq_mqtt_conn_input(struct rmq_mqtt_conn *mc, const uint8_t *buf, size_t 
             decode_error(mc, p, reason);
             break;
         }
+        mc->in_raw = buf + off;
+        mc->in_raw_len = used;
         off += used;
         unsigned t = (unsigned)p->type & 15u;
         handler_fn h = handlers[mc->state][t];
@@ -482,6 +738,7 @@ size_t rmq_mqtt_conn_input(struct rmq_mqtt_conn *mc, const uint8_t *buf, size_t 
         } else {
             on_protocol_error(mc, p);
         }
+        mc->in_raw = NULL;
     }
     return mc->state == CS_CLOSED ? len : off;
 }

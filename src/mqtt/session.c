@@ -151,6 +151,7 @@ void rmq_session_destroy(struct rmq_broker *b, struct session *s)
     rmq_hmap_del(&b->sessions, s->client_id, s->id_len);
     b->stats.sessions--;
     free(s->client_id);
+    rmq_principal_free(s->owner);
     free(s);
 }
 

@@ -17,6 +17,7 @@
 
 #include <event2/thread.h>
 
+#include "auth/authn.h"
 #include "common/log.h"
 #include "net/net_int.h"
 
@@ -79,6 +80,13 @@ static void mail_cb(evutil_socket_t fd, short what, void *arg)
             break;
         case MAIL_CLOSE_MATCHING:
             rmq_net_conn_close_matching(w, m->req);
+            close_req_done(m->req);
+            break;
+        case MAIL_AUTHN_DONE:
+            rmq_broker_authn_poll(w->broker);
+            break;
+        case MAIL_END_SESSIONS:
+            rmq_broker_end_sessions_matching(w->broker, m->req->match, m->req->arg);
             close_req_done(m->req);
             break;
         case MAIL_STOP:
@@ -351,6 +359,47 @@ void rmq_net_stop(struct rmq_net *net)
     event_base_loopexit(net->main_base, NULL);
 }
 
+/* Verifier thread (authenticator's lock held): wake the core worker. */
+static void authn_notify(void *arg)
+{
+    struct rmq_net *net = arg;
+    struct mail *m = calloc(1, sizeof *m);
+    if (m) {
+        m->type = MAIL_AUTHN_DONE;
+        rmq_net_post(&net->workers[0], m);
+    }
+}
+
+void rmq_net_set_authn(struct rmq_net *net, struct rmq_authn *a)
+{
+    net->authn = a;
+    rmq_broker_set_authn(net->workers[0].broker, a);
+    rmq_authn_set_notify(a, authn_notify, net);
+}
+
+void rmq_net_end_sessions_matching(struct rmq_net *net,
+                                   bool (*match)(const struct rmq_peer_info *, void *arg),
+                                   void *arg, void (*arg_free)(void *))
+{
+    struct close_req *req = calloc(1, sizeof *req);
+    struct mail *m = req ? calloc(1, sizeof *m) : NULL;
+    if (!m) {
+        rmq_error("net", "end_sessions_matching: out of memory");
+        free(req);
+        if (arg_free) {
+            arg_free(arg);
+        }
+        return;
+    }
+    req->match = match;
+    req->arg = arg;
+    req->arg_free = arg_free;
+    atomic_init(&req->refs, 1);
+    m->type = MAIL_END_SESSIONS;
+    m->req = req;
+    rmq_net_post(&net->workers[0], m); /* the core worker owns the sessions */
+}
+
 void rmq_net_close_matching(struct rmq_net *net,
                             bool (*match)(const struct rmq_peer_info *, void *arg), void *arg,
                             void (*arg_free)(void *))
@@ -440,6 +489,7 @@ void rmq_net_free(struct rmq_net *net)
     if (!net) {
         return;
     }
+    rmq_authn_set_notify(net->authn, NULL, NULL); /* no wake-up mail after this */
     for (size_t i = 0; i < net->n_listeners; i++) {
         struct listener *l = &net->listeners[i];
         if (l->ev) {

@@ -76,6 +76,11 @@ void rmq_net_stop(struct rmq_net *net);
  * 0x8B and is closed), frees the core and everything. NULL: no-op. */
 void rmq_net_free(struct rmq_net *net);
 
+/* The authentication chain for CONNECTs (borrowed until rmq_net_free); call
+ * before rmq_net_start. See rmq_broker_set_authn. */
+struct rmq_authn;
+void rmq_net_set_authn(struct rmq_net *net, struct rmq_authn *a);
+
 /*
  * Thread-safe, callable from any thread: every worker, on its own thread,
  * closes each MQTT connection for which match(&peer_info, arg) is true —
@@ -86,6 +91,13 @@ void rmq_net_free(struct rmq_net *net);
 void rmq_net_close_matching(struct rmq_net *net,
                             bool (*match)(const struct rmq_peer_info *, void *arg), void *arg,
                             void (*arg_free)(void *));
+
+/* Thread-safe: on the core worker, ends every session whose owner is a
+ * certificate for which match(ids, arg) is true, whatever listener it was made
+ * on (rmq_broker_end_sessions_matching); then arg_free(arg) (may be NULL). */
+void rmq_net_end_sessions_matching(struct rmq_net *net,
+                                   bool (*match)(const struct rmq_peer_info *, void *arg),
+                                   void *arg, void (*arg_free)(void *));
 
 /* Like rmq_net_close_matching, but only connections accepted on a listener
  * for which listener_ok(ls) is true are considered (NULL: every listener) —

@@ -72,11 +72,29 @@ static void io_connected(void *net, uint64_t keepalive_ms)
     set_timer(c, keepalive_ms);
 }
 
+static void io_hold_input(void *net, bool hold)
+{
+    struct conn *c = net;
+    if (c->phase != PH_OPEN) {
+        return;
+    }
+    c->core_hold = hold;
+    if (hold) {
+        event_del(c->rev);
+        return;
+    }
+    /* Not from here (the core is on the stack): from the read callback. */
+    c->refeed = true;
+    event_add(c->rev, NULL);
+    event_active(c->rev, EV_READ, 0);
+}
+
 static const struct rmq_conn_io conn_io = {
     .outbuf = io_outbuf,
     .flush = io_flush,
     .close = io_close,
     .connected = io_connected,
+    .hold_input = io_hold_input,
 };
 
 /* --------------------------------------------------------------- events */
@@ -86,7 +104,7 @@ static void conn_update_events(struct conn *c)
     if (c->phase == PH_CLOSING) {
         return;
     }
-    bool want_read = !c->read_paused && !c->suspended;
+    bool want_read = !c->read_paused && !c->suspended && !c->core_hold;
     if (want_read) {
         event_add(c->rev, NULL);
     } else {
@@ -315,7 +333,13 @@ static enum rmq_io read_once(struct conn *c)
 static bool do_read(struct conn *c)
 {
     int rounds = 0;
-    for (; rounds < 64 && c->phase == PH_OPEN; rounds++) {
+    if (c->refeed && c->phase == PH_OPEN) {
+        c->refeed = false;
+        if (c->in.len > 0) {
+            feed_core(c); /* what came behind a CONNECT that was being authenticated */
+        }
+    }
+    for (; rounds < 64 && c->phase == PH_OPEN && !c->core_hold; rounds++) {
         enum rmq_io r = read_once(c);
         if (r == RMQ_IO_OK) {
             continue;
@@ -334,7 +358,7 @@ static bool do_read(struct conn *c)
         c->read_paused = true; /* backpressure: resume once the output drains */
     }
     conn_update_events(c);
-    if (rounds == 64 && c->phase == PH_OPEN && !c->read_paused) {
+    if (rounds == 64 && c->phase == PH_OPEN && !c->read_paused && !c->core_hold) {
         /* Fairness cap reached; the transport may still hold decrypted bytes
          * that no socket event will announce: come back on the next loop. */
         event_active(c->rev, EV_READ, 0);

@@ -30,7 +30,15 @@ struct listener {
     atomic_uint_fast64_t conns; /* open connections; accept on main, close on workers */
 };
 
-enum mail_type { MAIL_ACCEPT, MAIL_ADOPT, MAIL_WAKE, MAIL_CLOSE_MATCHING, MAIL_STOP };
+enum mail_type {
+    MAIL_ACCEPT,
+    MAIL_ADOPT,
+    MAIL_WAKE,
+    MAIL_CLOSE_MATCHING,
+    MAIL_END_SESSIONS, /* core worker: sessions owned by matching certificates */
+    MAIL_AUTHN_DONE,   /* core worker: password checks are done (rmq_authn_poll) */
+    MAIL_STOP
+};
 
 struct close_req {
     bool (*listener_ok)(const struct rmq_listener_settings *ls); /* NULL: all */
@@ -73,6 +81,8 @@ struct conn {
     uint64_t keepalive_ms;
     bool mqtt_connected;   /* CONNECT accepted: the timer is the keep alive */
     bool read_paused;      /* output over the high-water mark */
+    bool core_hold;        /* the core holds input (CONNECT being authenticated) */
+    bool refeed;           /* hand kept input to the core on the next read event */
     bool read_wants_write; /* TLS: a read needs the socket writable */
     bool write_wants_read; /* TLS: a write needs the socket readable */
     bool suspended;        /* handshake waits for wake */
@@ -106,6 +116,7 @@ struct rmq_net {
     struct worker workers[RMQ_NET_WORKERS];
     size_t rr;
     atomic_uint_fast64_t total_conns;
+    struct rmq_authn *authn; /* borrowed (rmq_net_set_authn); its notify hook points here */
 };
 
 /* net.c */

@@ -120,7 +120,7 @@ class Broker:
                      waits for its ``listener: started`` line too.
     default_listener: False: ``listeners.tcp.default.enable = false`` is written
                      instead of its bind line (revmq has that listener, on
-                     0.0.0.0:1883, unless disabled); the test's conf or
+                     127.0.0.1:1883, unless disabled); the test's conf or
                      extra_listeners define the listeners.
     raw:             True: write `conf` verbatim, no defaults at all.
 
@@ -184,7 +184,7 @@ class Broker:
             return
         lines = [f'node.data_dir = "{self.data_dir}"']
         if "tcp:default" not in self.listeners:
-            # revmq always has listeners.tcp.default (0.0.0.0:1883) unless disabled
+            # revmq always has listeners.tcp.default (127.0.0.1:1883) unless disabled
             lines.append("listeners.tcp.default.enable = false")
         if log_level:
             lines.append(f"log.level = {log_level}")

@@ -106,9 +106,10 @@ def test_disconnect_revoked_false_only_refuses_new_connections(broker_factory, l
 
 
 def test_listener_without_crl_check_keeps_its_clients(broker_factory, lw, tls_paho):  # noqa: F811
-    """Revocation is per listener (enable_crl_check): a CRL that listener A enforces
-    does not close connections on listener B, which does not check CRLs (and would
-    accept the same certificate again at once)."""
+    """Handshakes are checked per listener (enable_crl_check): listener B, which does
+    not check CRLs, still accepts the revoked certificate. But the *sessions* a revoked
+    certificate owns end on every listener (issue 12: a session belongs to its
+    principal), so B's live connection of that certificate is closed too."""
     w = lw.w
     other = "listeners.ssl.nocrl.ssl_options"
     conf = lw.conf() + "\n".join([
@@ -126,8 +127,11 @@ def test_listener_without_crl_check_keeps_its_clients(broker_factory, lw, tls_pa
     # listener B accepts the revoked certificate at the handshake ...
     r = connect(b.ports["ssl:nocrl"], w.root.cert, lw.v5, "1.3")
     assert r.ok, r
-    # ... so closing its live connection would be arbitrary
-    assert on_b.c.connected.is_set() and not on_b.events, on_b.events
+    # ... but the session the revoked certificate owned on B was ended (DISCONNECT 0x98)
+    on_b.c.wait_disconnected(timeout=2.0)
+    assert helpers.rc_value(on_b.events[0][0]) == 0x98, on_b.events
+    b.wait_for_log(r"mqtt: session ended: owner certificate revoked client_id=dev-v5-b ",
+                   since=mark)
 
 
 def test_chain_check_revoked_intermediate_disconnects_its_clients(broker_factory, tmp_path,

@@ -1,6 +1,8 @@
 """scripts/demo.sh, the `make run` demo (issue 7): started on free ports, each
 command it prints is run as printed and does what the text says; Ctrl-C stops
-revmq and revmq-ca cleanly; a second run reuses the demo PKI.
+revmq and revmq-ca cleanly; a second run reuses the demo PKI. Issue 12: no demo
+listener admits anonymous clients, and the attack of the issue (an anonymous or
+password client on the TCP listener using client id device-1) fails.
 """
 
 from __future__ import annotations
@@ -192,7 +194,7 @@ def serial(pem: Path) -> str:
 def test_demo_printed_commands_work_and_ctrl_c_stops_both(demos, tmp_path):
     d = demos().start()
     cmds = d.commands()
-    assert sorted(cmds) == [1, 2, 3, 4, 5], d.out()
+    assert sorted(cmds) == [1, 2, 3, 4, 5, 6, 7], d.out()
     ssl, ca = d.ports["ssl"], d.ports["ca"]
     assert f"-p {ssl} " in cmds[1] and "device-1.pem" in cmds[1] and cmds[1].startswith("mosquitto_sub")
     assert cmds[2].startswith("mosquitto_pub") and "device-2.pem" in cmds[2]
@@ -237,6 +239,11 @@ def test_demo_printed_commands_work_and_ctrl_c_stops_both(demos, tmp_path):
                                          r"reason=revoked", d.log()), 5, what="rejection log line")
     # the log is followed on the demo's stdout
     assert "net: closing connection of revoked certificate" in d.out()
+
+    # 6: TCP needs the password; 7 is checked in test_demo_tcp_attack_fails
+    r = sh(cmds[6])
+    assert r.returncode == 0, r
+    assert sh(cmds[6].replace(" -P ", " -P x")).returncode != 0
 
     # Ctrl-C: both stop cleanly, ports free again
     assert d.ctrl_c() == 0, d.out()
@@ -288,3 +295,37 @@ def test_busy_port_is_reported_and_nothing_is_left_running(demos):
     assert rc == 1, d.out()
     assert "revmq did not start" in d.out(), d.out()
     assert port_free(d.ports["ca"]), "revmq-ca left running"
+
+
+@pytest.mark.timeout(120)
+def test_demo_tcp_attack_fails(demos, tmp_path, raw_client):
+    """Issue 12: on the demo, a TCP client can neither connect anonymously nor take
+    device 1's session (live or offline), and device 1 is not kicked."""
+    d = demos().start()
+    cmds = d.commands()
+    tcp = d.ports["tcp"]
+    assert f"-p {tcp} " in cmds[6] and " -u demo -P " in cmds[6]
+    assert "-i device-1" in cmds[7] and f"-p {tcp} " in cmds[7]
+    # anonymous: refused (3.1.1 return code 4, v5 0x86)
+    assert sh(f"mosquitto_pub -h localhost -p {tcp} -t demo/x -m x").returncode != 0
+    for version, code in ((4, 4), (5, 0x86)):
+        c = raw_client(tcp, version=version)
+        assert c.connect("device-1", expect_rc=None).rc == code
+    # device 1 subscribed over mutual TLS with a persistent session
+    sub1 = start_sh(cmds[1].replace(" -t ", " -c -q 1 -t ") + " -d", tmp_path / "sub1.out")
+    try:
+        helpers.wait_until(lambda: "received SUBACK" in (tmp_path / "sub1.out").read_text(), 10,
+                           what="device 1's SUBACK")
+        r = sh(cmds[7] + " -W 3")
+        assert r.returncode != 0 and "Not authorized" in r.stderr, r
+        assert sub1.poll() is None, (tmp_path / "sub1.out").read_text()
+        assert "DISCONNECT" not in (tmp_path / "sub1.out").read_text()
+        assert re.search(r"session takeover refused client_id=device-1 .*listener=default "
+                         r'principal=user username="demo" owner_principal=cert '
+                         r'owner_cn="device-1"', d.log()), d.log()[-3000:]
+    finally:
+        stop(sub1)
+    # offline: a message queued for device 1 is not readable from TCP
+    sh(cmds[6].replace("demo/hello", "demo/q").replace("-m ", "-q 1 -m "))
+    r = sh(cmds[7].replace("-t 'demo/#'", "-t 'demo/#' -C 1") + " -W 3")
+    assert r.returncode != 0 and "hello over TCP" not in r.stdout, r

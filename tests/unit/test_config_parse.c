@@ -210,6 +210,43 @@ static void test_parse_value__env_style_values(void **state)
     assert_int_equal(rmq_cfg_parse_value("a\nb", 3, &v, why, sizeof why), RMQ_ERR_MALFORMED);
 }
 
+static void test_parse__array_of_objects_flattens_to_numbered_paths(void **state)
+{
+    (void)state;
+    /* EMQX 5: authentication = [{…}, {…}] gives the paths of EMQX_AUTHENTICATION__1__… */
+    expect("authentication = [\n"
+           "  {\n"
+           "    mechanism = password_based\n"
+           "    password_hash_algorithm { name = sha256, salt_position = suffix }\n"
+           "  },\n"
+           "  { backend = x, path = \"/p\" }\n"
+           "]\n"
+           "after = 1\n",
+           "3:authentication.1.mechanism=password_based\n"
+           "4:authentication.1.password_hash_algorithm.name=sha256\n"
+           "4:authentication.1.password_hash_algorithm.salt_position=suffix\n"
+           "6:authentication.2.backend=x\n"
+           "6:authentication.2.path=\"/p\"\n"
+           "8:after=1\n");
+    expect("a.b = [{c = 1}, {c = 2}]\n", "1:a.b.1.c=1\n1:a.b.2.c=2\n");
+    expect("a = [\n{c = 1}\n{c = [x, y]}\n]\n", "2:a.1.c=1\n3:a.2.c=[x, y]\n");
+    expect("a = []\n", "1:a=[]\n");
+}
+
+static void test_parse__array_of_objects_errors(void **state)
+{
+    (void)state;
+    expect_error("a = [{c = 1}, 2]\n", 1, "mixes objects with other values");
+    expect_error("a = [1, {c = 1}]\n", 1, "nested arrays and objects in arrays");
+    expect_error("a = [{c = 1}\n", 2, "missing ']'");
+    expect_error("a = [{c = 1} x]\n", 1, "expected ',' or ']' after an object");
+    expect_error("a = [{c = 1]\n", 2, "missing '}'");
+    struct rmq_cfg_value v;
+    char why[200];
+    assert_int_equal(rmq_cfg_parse_value("[{a = 1}]", 9, &v, why, sizeof why), RMQ_ERR_MALFORMED);
+    assert_non_null(strstr(why, "EMQX_AUTHENTICATION__1__MECHANISM"));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -219,6 +256,8 @@ int main(void)
         cmocka_unit_test(test_parse__emqx44_flat_line_takes_the_rest_of_the_line),
         cmocka_unit_test(test_parse__syntax_errors_name_the_line),
         cmocka_unit_test(test_parse__limits),
+        cmocka_unit_test(test_parse__array_of_objects_flattens_to_numbered_paths),
+        cmocka_unit_test(test_parse__array_of_objects_errors),
         cmocka_unit_test(test_parse__every_truncated_prefix_is_handled),
         cmocka_unit_test(test_parse_value__env_style_values),
     };

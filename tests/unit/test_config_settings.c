@@ -110,7 +110,7 @@ static void test_settings__defaults_are_emqx5s(void **state)
     const struct rmq_listener_settings *l = rmq_settings_listener(s, false, "default");
     assert_non_null(l);
     assert_true(l->enable && !l->is_ssl);
-    assert_string_equal(l->bind.host, "0.0.0.0");
+    assert_string_equal(l->bind.host, "127.0.0.1"); /* revmq: loopback unless configured */
     assert_int_equal(l->bind.port, 1883);
     assert_true(l->max_connections == UINT64_MAX);
     assert_null(rmq_settings_listener(s, true, "default"));
@@ -387,7 +387,7 @@ static void test_settings__print_shows_value_and_origin_sorted(void **state)
     assert_contains(out, "\nmqtt.session_expiry_interval = 2h  # default\n");
     assert_contains(out, "\nmqtt.server_keepalive = disabled  # default\n");
     assert_contains(out, "\nlisteners.ssl.default.ssl_options.versions = [tlsv1.3, tlsv1.2]");
-    assert_contains(out, "\nlisteners.tcp.default.bind = \"0.0.0.0:1883\"  # default\n");
+    assert_contains(out, "\nlisteners.tcp.default.bind = \"127.0.0.1:1883\"  # default\n");
     /* sorted, one line per key */
     char *prev = NULL;
     int lines = 0;
@@ -418,8 +418,11 @@ static void test_settings__listener_existence_rules(void **state)
     s = load_ok("listener.tcp.external = 0.0.0.0:1883\n", NULL);
     assert_int_equal(s->listener_count, 1);
     assert_non_null(rmq_settings_listener(s, false, "external"));
-    assert_int_equal(rmq_settings_warning_count(s), 1);
+    assert_int_equal(rmq_settings_warning_count(s), 2);
     assert_contains(rmq_settings_warning(s, 0), "listeners.tcp.default not started");
+    /* no authentication on 0.0.0.0: named by a warning (issue 12) */
+    assert_contains(rmq_settings_warning(s, 1),
+                    "listeners.tcp.external admits anonymous clients on 0.0.0.0:1883");
     rmq_settings_free(s);
 
     /* port 0 never clashes; a disabled listener does not either */
@@ -697,9 +700,98 @@ static void test_settings__authorization_sources_errors(void **state)
     expect_error("authorization.no_match = maybe\n", NULL, 1, "one of: allow, deny");
 }
 
+static void test_settings__authentication_list_from_file_and_env(void **state)
+{
+    (void)state;
+    char *env[] = {"EMQX_AUTHENTICATION__2__PASSWORD_HASH_ALGORITHM__ITERATIONS=10",
+                   "REVMQ_AUTHENTICATION__3__BACKEND=mosquitto_passwd_file",
+                   "REVMQ_AUTHENTICATION__3__PATH=/etc/mosquitto/passwd", NULL};
+    struct rmq_settings *s =
+        load_ok("authentication = [\n"
+                "  { mechanism = password_based, backend = built_in_database,\n"
+                "    user_id_type = clientid, bootstrap_file = \"u.csv\", bootstrap_type = hash,\n"
+                "    password_hash_algorithm { name = sha512, salt_position = suffix } }\n"
+                "  { mechanism = password_based, password_hash_algorithm { name = pbkdf2,\n"
+                "    mac_fun = sha512 } }\n"
+                "]\n"
+                "listeners.tcp.default.enable_authn = quick_deny_anonymous\n",
+                env);
+    assert_int_equal(s->authn_count, 3);
+    const struct rmq_authn_settings *a = &s->authn[0];
+    assert_string_equal(a->name, "1");
+    assert_true(a->enable);
+    assert_int_equal(a->backend, RMQ_AUTHN_BUILT_IN_DATABASE);
+    assert_int_equal(a->user_id_type, RMQ_AUTHN_ID_CLIENTID);
+    assert_int_equal(a->hash, RMQ_HASH_SHA512);
+    assert_int_equal(a->salt_position, RMQ_SALT_SUFFIX);
+    assert_int_equal(a->bootstrap_type, RMQ_BOOTSTRAP_HASH);
+    assert_string_equal(a->bootstrap_file, "u.csv");
+    assert_int_equal(s->authn[1].hash, RMQ_HASH_PBKDF2);
+    assert_int_equal(s->authn[1].mac_fun, RMQ_MAC_SHA512);
+    assert_int_equal(s->authn[1].iterations, 10);
+    assert_int_equal(s->authn[1].salt_position, RMQ_SALT_PREFIX); /* EMQX's default */
+    assert_int_equal(s->authn[2].backend, RMQ_AUTHN_MOSQUITTO_PASSWD_FILE);
+    assert_string_equal(s->authn[2].path, "/etc/mosquitto/passwd");
+    assert_int_equal(rmq_settings_listener(s, false, "default")->enable_authn,
+                     RMQ_ENABLE_AUTHN_QUICK_DENY);
+    assert_true(s->mqtt.session_owner_only);
+    assert_int_equal(s->mqtt.authn_failure_delay, 1000);
+    char *out = print_to_string(s);
+    assert_contains(out, "\nauthentication.2.password_hash_algorithm.iterations = 10  # env "
+                         "EMQX_AUTHENTICATION__2__PASSWORD_HASH_ALGORITHM__ITERATIONS\n");
+    assert_contains(out, "\nauthentication.1.user_id_type = clientid  # revmq.conf:3\n");
+    free(out);
+    rmq_settings_free(s);
+
+    s = load_ok("authentication = []\n", NULL);
+    assert_int_equal(s->authn_count, 0);
+    rmq_settings_free(s);
+}
+
+static void test_settings__authentication_errors(void **state)
+{
+    (void)state;
+    expect_error("authentication = [{ backend = mosquitto_passwd_file }]\n", NULL, 2,
+                 "revmq.conf:1: authentication.1", "needs authentication.1.path");
+    expect_error("authentication = [{ password_hash_algorithm { name = md6 } }]\n", NULL, 3,
+                 "revmq.conf:1", "authentication.1.password_hash_algorithm.name = md6", "sha256");
+    expect_error("authentication.0.mechanism = password_based\n", NULL, 1,
+                 "unknown key authentication.0.mechanism");
+    char *env[] = {"REVMQ_AUTHENTICATION__1__USER_ID_TYPE=email", NULL};
+    expect_error(NULL, env, 2, "env REVMQ_AUTHENTICATION__1__USER_ID_TYPE",
+                 "authentication.1.user_id_type = email");
+}
+
+static void test_settings__anonymous_listener_off_loopback_is_warned(void **state)
+{
+    (void)state;
+    struct rmq_settings *s = load_ok(NULL, NULL); /* no file: loopback only, no warning */
+    assert_int_equal(rmq_settings_warning_count(s), 0);
+    rmq_settings_free(s);
+    s = load_ok("listeners.tcp.default.bind = \"0.0.0.0:1883\"\n", NULL);
+    assert_int_equal(rmq_settings_warning_count(s), 1);
+    assert_contains(rmq_settings_warning(s, 0),
+                    "listeners.tcp.default admits anonymous clients on 0.0.0.0:1883");
+    rmq_settings_free(s);
+    s = load_ok("listeners.tcp.default.bind = \"0.0.0.0:1883\"\n"
+                "authentication = [{ backend = built_in_database }]\n",
+                NULL);
+    assert_int_equal(rmq_settings_warning_count(s), 0);
+    rmq_settings_free(s);
+    s = load_ok("listeners.tcp.default.bind = \"0.0.0.0:1883\"\n"
+                "listeners.tcp.default.enable_authn = false\n"
+                "authentication = [{ backend = built_in_database }]\n",
+                NULL);
+    assert_int_equal(rmq_settings_warning_count(s), 1);
+    rmq_settings_free(s);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_settings__authentication_list_from_file_and_env),
+        cmocka_unit_test(test_settings__authentication_errors),
+        cmocka_unit_test(test_settings__anonymous_listener_off_loopback_is_warned),
         cmocka_unit_test(test_settings__defaults_are_emqx5s),
         cmocka_unit_test(test_settings__ssl_default_listener_defaults),
         cmocka_unit_test(test_settings__hocon_types),

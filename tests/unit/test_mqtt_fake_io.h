@@ -43,7 +43,7 @@ static inline void f_connected(void *n, uint64_t ka)
 {
     ((struct fake_net *)n)->keepalive_ms = ka;
 }
-static const struct rmq_conn_io fake_io = {f_outbuf, f_flush, f_close, f_connected};
+static const struct rmq_conn_io fake_io = {f_outbuf, f_flush, f_close, f_connected, NULL};
 
 static struct rmq_settings settings;
 static struct rmq_peer_info no_peer;

@@ -1,0 +1,213 @@
+/* principal.c — connection identities; see principal.h. */
+#include "auth/principal.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static char *dup_or_null(const char *s)
+{
+    return s != NULL ? strdup(s) : NULL;
+}
+
+static bool dup_ok(const char *src, const char *copy)
+{
+    return src == NULL || copy != NULL;
+}
+
+static bool fill_cert(struct rmq_principal *p, const struct rmq_peer_info *peer)
+{
+    p->kind = RMQ_PRINCIPAL_CERT;
+    p->cert_cn = peer->cn[0] ? strdup(peer->cn) : NULL;
+    p->cert_subject = dup_or_null(peer->dn);
+    p->cert_issuer = peer->issuer_dn[0] ? strdup(peer->issuer_dn) : NULL;
+    memcpy(p->cert.issuer_hash, peer->issuer_hash, sizeof p->cert.issuer_hash);
+    size_t sl = peer->serial_len <= sizeof p->cert.serial ? peer->serial_len : 0;
+    memcpy(p->cert.serial, peer->serial, sl);
+    p->cert.serial_len = sl;
+    snprintf(p->serial_hex, sizeof p->serial_hex, "%s", peer->serial_hex);
+    p->chain_len = peer->chain_len <= RMQ_PEER_CHAIN_MAX ? peer->chain_len : 0;
+    memcpy(p->chain, peer->chain, p->chain_len * sizeof *p->chain);
+    return (peer->cn[0] == '\0' || p->cert_cn) && dup_ok(peer->dn, p->cert_subject) &&
+           (peer->issuer_dn[0] == '\0' || p->cert_issuer);
+}
+
+struct rmq_principal *rmq_principal_new(enum rmq_principal_kind kind, const char *username,
+                                        const char *clientid, size_t clientid_len,
+                                        const char *peer_addr, const struct rmq_peer_info *peer)
+{
+    struct rmq_principal *p = calloc(1, sizeof *p);
+    if (p == NULL) {
+        return NULL;
+    }
+    p->kind = kind == RMQ_PRINCIPAL_CERT ? RMQ_PRINCIPAL_ANONYMOUS : kind;
+    p->username = dup_or_null(username);
+    p->clientid = strndup(clientid != NULL ? clientid : "", clientid_len);
+    p->peer_addr = strdup(peer_addr != NULL ? peer_addr : "");
+    bool ok = dup_ok(username, p->username) && p->clientid && p->peer_addr;
+    if (ok && peer != NULL && peer->has_cert) {
+        ok = fill_cert(p, peer);
+    }
+    if (!ok) {
+        rmq_principal_free(p);
+        return NULL;
+    }
+    return p;
+}
+
+struct rmq_principal *rmq_principal_dup(const struct rmq_principal *p)
+{
+    if (p == NULL) {
+        return NULL;
+    }
+    struct rmq_principal *c = calloc(1, sizeof *c);
+    if (c == NULL) {
+        return NULL;
+    }
+    *c = *p;
+    c->username = dup_or_null(p->username);
+    c->clientid = dup_or_null(p->clientid);
+    c->peer_addr = dup_or_null(p->peer_addr);
+    c->cert_cn = dup_or_null(p->cert_cn);
+    c->cert_subject = dup_or_null(p->cert_subject);
+    c->cert_issuer = dup_or_null(p->cert_issuer);
+    if (!dup_ok(p->username, c->username) || !dup_ok(p->clientid, c->clientid) ||
+        !dup_ok(p->peer_addr, c->peer_addr) || !dup_ok(p->cert_cn, c->cert_cn) ||
+        !dup_ok(p->cert_subject, c->cert_subject) || !dup_ok(p->cert_issuer, c->cert_issuer)) {
+        rmq_principal_free(c);
+        return NULL;
+    }
+    return c;
+}
+
+void rmq_principal_free(struct rmq_principal *p)
+{
+    if (p == NULL) {
+        return;
+    }
+    free(p->username);
+    free(p->clientid);
+    free(p->peer_addr);
+    free(p->cert_cn);
+    free(p->cert_subject);
+    free(p->cert_issuer);
+    free(p);
+}
+
+static bool str_eq(const char *a, const char *b)
+{
+    if (a == NULL || b == NULL) {
+        return a == b;
+    }
+    return strcmp(a, b) == 0;
+}
+
+bool rmq_principal_same_owner(const struct rmq_principal *a, const struct rmq_principal *b)
+{
+    if (a == NULL || b == NULL || a->kind != b->kind) {
+        return false;
+    }
+    switch (a->kind) {
+    case RMQ_PRINCIPAL_CERT:
+        return memcmp(a->cert.issuer_hash, b->cert.issuer_hash, sizeof a->cert.issuer_hash) == 0 &&
+               str_eq(a->cert_subject, b->cert_subject);
+    case RMQ_PRINCIPAL_USER:
+        return str_eq(a->username, b->username);
+    case RMQ_PRINCIPAL_ANONYMOUS:
+        return true;
+    default:
+        return false;
+    }
+}
+
+static bool ref_eq(const struct rmq_cert_ref *a, const struct rmq_cert_ref *b)
+{
+    return a->serial_len == b->serial_len &&
+           memcmp(a->issuer_hash, b->issuer_hash, sizeof a->issuer_hash) == 0 &&
+           memcmp(a->serial, b->serial, a->serial_len) == 0;
+}
+
+bool rmq_principal_has_cert(const struct rmq_principal *p, const struct rmq_cert_ref *ref)
+{
+    if (p == NULL || p->kind != RMQ_PRINCIPAL_CERT) {
+        return false;
+    }
+    if (ref_eq(&p->cert, ref)) {
+        return true;
+    }
+    for (size_t i = 0; i < p->chain_len; i++) {
+        if (ref_eq(&p->chain[i], ref)) {
+            return true;
+        }
+    }
+    return false;
+}
+
+void rmq_principal_peer_ids(const struct rmq_principal *p, struct rmq_peer_info *out)
+{
+    memset(out, 0, sizeof *out);
+    if (p == NULL || p->kind != RMQ_PRINCIPAL_CERT) {
+        return;
+    }
+    out->has_cert = 1;
+    memcpy(out->issuer_hash, p->cert.issuer_hash, sizeof out->issuer_hash);
+    memcpy(out->serial, p->cert.serial, p->cert.serial_len);
+    out->serial_len = p->cert.serial_len;
+    snprintf(out->serial_hex, sizeof out->serial_hex, "%s", p->serial_hex);
+    snprintf(out->issuer_dn, sizeof out->issuer_dn, "%s", p->cert_issuer ? p->cert_issuer : "");
+    memcpy(out->chain, p->chain, p->chain_len * sizeof *p->chain);
+    out->chain_len = p->chain_len;
+}
+
+const char *rmq_principal_kind_name(enum rmq_principal_kind k)
+{
+    switch (k) {
+    case RMQ_PRINCIPAL_CERT:
+        return "cert";
+    case RMQ_PRINCIPAL_USER:
+        return "user";
+    case RMQ_PRINCIPAL_ANONYMOUS:
+    default:
+        return "anonymous";
+    }
+}
+
+/* Printable copy: bytes outside 0x20..0x7e and '"', '\\' become '?'. */
+static void safe(char *dst, size_t n, const char *src)
+{
+    size_t i = 0;
+    for (; src != NULL && src[i] != '\0' && i + 1 < n; i++) {
+        unsigned char ch = (unsigned char)src[i];
+        dst[i] = (ch >= 0x20 && ch < 0x7f && ch != '"' && ch != '\\') ? (char)ch : '?';
+    }
+    dst[i] = '\0';
+}
+
+void rmq_principal_describe(const struct rmq_principal *p, const char *prefix, char *out, size_t n)
+{
+    char a[256], b[512];
+    const char *pre = prefix != NULL ? prefix : "";
+    if (n == 0) {
+        return;
+    }
+    if (p == NULL) {
+        snprintf(out, n, "%sprincipal=none", pre);
+        return;
+    }
+    switch (p->kind) {
+    case RMQ_PRINCIPAL_CERT:
+        safe(a, sizeof a, p->cert_cn);
+        safe(b, sizeof b, p->cert_subject);
+        snprintf(out, n, "%sprincipal=cert %scn=\"%s\" %sserial=%s %ssubject=\"%s\"", pre, pre, a,
+                 pre, p->serial_hex, pre, b);
+        break;
+    case RMQ_PRINCIPAL_USER:
+        safe(a, sizeof a, p->username);
+        snprintf(out, n, "%sprincipal=user %susername=\"%s\"", pre, pre, a);
+        break;
+    case RMQ_PRINCIPAL_ANONYMOUS:
+    default:
+        snprintf(out, n, "%sprincipal=anonymous", pre);
+        break;
+    }
+}

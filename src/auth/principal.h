@@ -1,0 +1,92 @@
+/*
+ * principal.h — who a connection is: the identity it proved when its CONNECT
+ * was accepted. One of:
+ *   CERT       a client certificate verified by a TLS listener (verify_peer):
+ *              issuer + serial (the revocation identity), subject DN, CN, and
+ *              the CA certificates above it when the TLS layer kept them;
+ *   USER       a username proven by an authenticator (src/auth/authn.h);
+ *   ANONYMOUS  nothing proven.
+ * Every principal also carries the client id, the username as sent (or as
+ * taken from the certificate with mqtt.peer_cert_as_username) and the peer
+ * address, so ACL rules can refer to them.
+ *
+ * Sessions belong to the principal that created them (src/mqtt): only the
+ * same owner (rmq_principal_same_owner) may take a session over, and a
+ * revoked certificate ends every session it owns.
+ *
+ * Not here: authentication (authn.h), authorization. A principal is a plain
+ * value: no I/O, no locks; it is owned by whoever created it (the MQTT core,
+ * on the core thread) and never shared between threads.
+ */
+#ifndef RMQ_AUTH_PRINCIPAL_H
+#define RMQ_AUTH_PRINCIPAL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "net/transport.h"
+
+enum rmq_principal_kind {
+    RMQ_PRINCIPAL_ANONYMOUS,
+    RMQ_PRINCIPAL_USER,
+    RMQ_PRINCIPAL_CERT,
+};
+
+struct rmq_principal {
+    enum rmq_principal_kind kind;
+    char *username;  /* owned: proven (USER), from the certificate or as sent; NULL if none */
+    char *clientid;  /* owned, NUL-terminated */
+    char *peer_addr; /* owned: "host:port" */
+    bool superuser;  /* USER: is_superuser of its bootstrap entry (EMQX: ACL bypass) */
+    /* CERT only (all empty otherwise). */
+    char *cert_cn;            /* owned: subject CN, or NULL */
+    char *cert_subject;       /* owned: RFC 2253 subject DN, or NULL */
+    char *cert_issuer;        /* owned: issuer DN (for logs), or NULL */
+    struct rmq_cert_ref cert; /* issuer name hash + serial: the revocation identity */
+    char serial_hex[65];
+    struct rmq_cert_ref chain[RMQ_PEER_CHAIN_MAX]; /* CAs above the leaf, when kept */
+    size_t chain_len;
+};
+
+/*
+ * A new principal. `peer` (may be NULL) is what the TLS layer verified: with a
+ * certificate the kind is CERT whatever `kind` says. `username` (may be NULL)
+ * and `clientid` are copied. NULL on OOM. Free with rmq_principal_free.
+ */
+struct rmq_principal *rmq_principal_new(enum rmq_principal_kind kind, const char *username,
+                                        const char *clientid, size_t clientid_len,
+                                        const char *peer_addr, const struct rmq_peer_info *peer);
+/* An owned copy; NULL on OOM or when p is NULL. */
+struct rmq_principal *rmq_principal_dup(const struct rmq_principal *p);
+void rmq_principal_free(struct rmq_principal *p); /* NULL: no-op */
+
+/*
+ * Whether a and b are the same owner of a session: two certificates from the
+ * same issuer with the same subject (a renewed certificate keeps its device's
+ * sessions; revocation is by serial and ends them), two proven usernames that
+ * are equal, or two anonymous principals. Different kinds never match.
+ */
+bool rmq_principal_same_owner(const struct rmq_principal *a, const struct rmq_principal *b);
+
+/* Whether the principal's certificate (leaf, or a CA above it) is `ref`. */
+bool rmq_principal_has_cert(const struct rmq_principal *p, const struct rmq_cert_ref *ref);
+
+/* The principal's certificate identity as a struct rmq_peer_info (has_cert,
+ * issuer hash, serial, chain; strings empty), for revocation matchers. */
+void rmq_principal_peer_ids(const struct rmq_principal *p, struct rmq_peer_info *out);
+
+/* "cert", "user" or "anonymous". */
+const char *rmq_principal_kind_name(enum rmq_principal_kind k);
+
+/*
+ * One line fragment for logs, e.g.
+ *   principal=cert cn=device-1 serial=1A2B subject="CN=device-1,O=x"
+ *   principal=user username=alice
+ *   principal=anonymous
+ * Peer-supplied text is made printable ('?' for anything else). Always
+ * NUL-terminated, truncated to n.
+ */
+void rmq_principal_describe(const struct rmq_principal *p, const char *prefix, char *out, size_t n);
+
+#endif
