@@ -10,6 +10,7 @@ PKGS=(
   openssl curl valgrind
   python3 python3-pytest python3-paho-mqtt
   mosquitto mosquitto-clients
+  libjansson-dev libsystemd-dev
 )
 
 missing=()

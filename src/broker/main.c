@@ -20,7 +20,9 @@
 
 #include <event2/event.h>
 
+#include "admin/admin.h"
 #include "common/log.h"
+#include "common/version.h"
 #include "config/settings.h"
 #include "net/net.h"
 
@@ -43,6 +45,7 @@ struct app {
     struct event *sig_int;
     struct event *sig_term;
     struct event *sig_hup;
+    struct rmq_admin *admin;
 #ifdef RMQ_HAVE_TLS
     struct rmq_tls_listener **tls; /* one per listener slot; NULL for TCP */
     struct event **tls_poll;
@@ -55,7 +58,8 @@ struct app {
 static void usage(FILE *f)
 {
     fprintf(f, "usage: revmq [-c FILE]\n"
-               "       revmq --check-config [-c FILE]\n");
+               "       revmq --check-config [-c FILE]\n"
+               "       revmq --version\n");
 }
 
 static void on_stop(evutil_socket_t sig, short what, void *arg)
@@ -194,6 +198,24 @@ static int setup_listeners(struct app *a)
     return 0;
 }
 
+static int start_admin(struct app *a)
+{
+    struct rmq_admin_deps d = {.s = a->s, .net = a->net};
+#ifdef RMQ_HAVE_TLS
+    d.tls = a->tls;
+#endif
+#ifdef RMQ_HAVE_REVOCATION
+    d.rev = a->rev;
+#endif
+    char *err = NULL;
+    if (rmq_admin_new(&d, &a->admin, &err) != RMQ_OK) {
+        fprintf(stderr, "revmq: %s\n", err ? err : "admin listener failed");
+        free(err);
+        return -1;
+    }
+    return 0;
+}
+
 static int start(struct app *a)
 {
 #ifdef RMQ_HAVE_TLS
@@ -244,6 +266,9 @@ static int start(struct app *a)
         evsignal_add(a->sig_term, NULL) != 0 || evsignal_add(a->sig_hup, NULL) != 0) {
         return -1;
     }
+    if (start_admin(a) != 0) {
+        return -1;
+    }
     if (rmq_net_start(a->net) != RMQ_OK) {
         fprintf(stderr, "revmq: cannot start workers\n");
         return -1;
@@ -269,7 +294,8 @@ static void cleanup(struct app *a)
         }
     }
 #endif
-    rmq_net_free(a->net); /* workers stopped: no transport left */
+    rmq_admin_free(a->admin); /* before the core worker stops: it answers admin jobs */
+    rmq_net_free(a->net);     /* workers stopped: no transport left */
 #ifdef RMQ_HAVE_TLS
     for (size_t i = 0; a->tls && i < a->s->listener_count; i++) {
         rmq_tls_listener_free(a->tls[i]);
@@ -293,6 +319,9 @@ int main(int argc, char **argv)
             path = argv[++i];
         } else if (strcmp(argv[i], "--check-config") == 0) {
             check = true;
+        } else if (strcmp(argv[i], "--version") == 0 || strcmp(argv[i], "-V") == 0) {
+            printf("revmq %s\n", RMQ_VERSION);
+            return 0;
         } else if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0) {
             usage(stdout);
             return 0;

@@ -548,6 +548,43 @@ static const struct rmq_cfg_key keys[] = {
             "time they are seen; that one handshake waits for the fetch (at most "
             "`http_timeout`).",
      .example = "false"},
+    /* ---- admin API, $SYS (src/admin) ---- */
+    {.path = "dashboard.listeners.http.enable",
+     .type = RMQ_CFG_BOOL,
+     G(dashboard_enable),
+     .def = "true",
+     .doc = "Run the admin HTTP listener (REST API under `/api/v5`, Prometheus metrics, the "
+            "dashboard page), as EMQX's dashboard listener. Every request needs an API key "
+            "from `api_key.bootstrap_file`.",
+     .example = "false"},
+    {.path = "dashboard.listeners.http.bind",
+     .type = RMQ_CFG_BIND,
+     G(dashboard_bind),
+     .def = "127.0.0.1:18083",
+     .doc = "Address and port of the admin HTTP listener: `host:port`, `[ipv6]:port` or a bare "
+            "port (all IPv4 addresses). Port 0 lets the operating system pick a free port "
+            "(logged at start).",
+     .example = "\"127.0.0.1:18083\""},
+    {.path = "api_key.bootstrap_file",
+     .type = RMQ_CFG_PATH,
+     G(api_key_bootstrap_file),
+     .flags = RMQ_CFG_F_OPTIONAL,
+     .doc = "File of API keys for the admin API, one per line `key:secret` or "
+            "`key:secret:role` (role `administrator` or `viewer`; default administrator; a "
+            "viewer may only read). Blank lines and lines starting with `#` are skipped. "
+            "Clients send the key and secret with HTTP basic authentication, as with EMQX 5. "
+            "Unset: no key is valid and every API request answers 401.",
+     .example = "\"/etc/revmq/api_keys\""},
+    {.path = "sys_topics.sys_msg_interval",
+     .type = RMQ_CFG_DURATION,
+     G(sys_msg_interval),
+     .def = "1m",
+     .min = 0,
+     .max = 1 * DAY,
+     .doc = "How often the broker publishes its `$SYS/broker/...` topics (Mosquitto's layout: "
+            "clients connected, messages received and sent, uptime, version, ...), retained. "
+            "`0s`: never.",
+     .example = "10s"},
 };
 
 const struct rmq_cfg_key *rmq_cfg_keys(size_t *count)

@@ -123,7 +123,12 @@ struct rmq_settings {
     size_t listener_count;
     struct rmq_mqtt_settings mqtt;
     struct rmq_crl_cache_settings crl_cache;
-    void *internal; /* owned: the key/value/origin table for printing */
+    /* Admin HTTP API and $SYS (src/admin). */
+    bool dashboard_enable;          /* default true */
+    struct rmq_bind dashboard_bind; /* default 127.0.0.1:18083 */
+    char *api_key_bootstrap_file;   /* NULL: no keys (every API call answers 401) */
+    uint64_t sys_msg_interval;      /* ms, default 1m; 0 = no $SYS messages */
+    void *internal;                 /* owned: the key/value/origin table for printing */
 };
 
 /*
