@@ -28,6 +28,7 @@
 #ifndef RMQ_ADMIN_H
 #define RMQ_ADMIN_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -77,5 +78,18 @@ size_t rmq_apikeys_count(const struct rmq_apikeys *k);
  * compared, each in constant time. */
 enum rmq_admin_role rmq_apikeys_check(const struct rmq_apikeys *k, const char *authorization);
 void rmq_apikeys_free(struct rmq_apikeys *k);
+/* Key i (borrowed strings); false when out of range. */
+bool rmq_apikeys_get(const struct rmq_apikeys *k, size_t i, const char **key, const char **secret,
+                     enum rmq_admin_role *role);
+
+/* ---- `revmq ctl` (ctl.c): the command line over the admin API ---- */
+
+/* argv[0] is "ctl". Reads the configuration (-c FILE, then the environment
+ * envp) for dashboard.listeners.http.bind and api_key.bootstrap_file (the
+ * first administrator key is used unless --key/--secret or RMQ_API_KEY /
+ * RMQ_API_SECRET say otherwise), calls the API with libcurl and prints
+ * the answer. Returns the exit code: 0 done, 1 the API refused or failed,
+ * 2 usage, 3 cannot reach the admin listener. */
+int rmq_admin_ctl(int argc, char **argv, char *const *envp);
 
 #endif

@@ -259,3 +259,15 @@ enum rmq_admin_role rmq_apikeys_check(const struct rmq_apikeys *k, const char *a
     memset(dec, 0, sizeof dec);
     return role;
 }
+
+bool rmq_apikeys_get(const struct rmq_apikeys *k, size_t i, const char **key, const char **secret,
+                     enum rmq_admin_role *role)
+{
+    if (!k || i >= k->n) {
+        return false;
+    }
+    *key = k->v[i].key;
+    *secret = k->v[i].secret;
+    *role = k->v[i].role;
+    return true;
+}

@@ -59,7 +59,8 @@ static void usage(FILE *f)
 {
     fprintf(f, "usage: revmq [-c FILE]\n"
                "       revmq --check-config [-c FILE]\n"
-               "       revmq --version\n");
+               "       revmq --version\n"
+               "       revmq ctl [-c FILE] COMMAND     (revmq ctl --help)\n");
 }
 
 static void on_stop(evutil_socket_t sig, short what, void *arg)
@@ -312,6 +313,9 @@ static void cleanup(struct app *a)
 
 int main(int argc, char **argv)
 {
+    if (argc > 1 && strcmp(argv[1], "ctl") == 0) {
+        return rmq_admin_ctl(argc - 1, argv + 1, environ);
+    }
     const char *path = NULL;
     bool check = false;
     for (int i = 1; i < argc; i++) {
