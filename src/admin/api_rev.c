@@ -167,7 +167,7 @@ json_t *admin_listeners_json(struct rmq_admin *a, json_t *snap)
         json_t *o = json_pack("{s:s,s:s,s:s,s:s,s:i,s:I}", "id", id, "type",
                               ls->is_ssl ? "ssl" : "tcp", "name", ls->name, "bind", ls->bind.host,
                               "port", (int)rmq_net_listener_port(a->net, bound++), "connections",
-                              json_integer_value(json_object_get(by, ls->name)));
+                              json_integer_value(json_object_get(by, id)));
         if (o && ls->is_ssl && a->tls && a->tls[i]) {
             struct rmq_tls_status t;
             rmq_tls_listener_status(a->tls[i], &t);

@@ -55,10 +55,11 @@ static void mqtt_part(struct evbuffer *b, json_t *s, const struct rmq_settings *
     for (size_t i = 0; i < st->listener_count; i++) {
         const struct rmq_listener_settings *ls = &st->listeners[i];
         if (ls->enable) {
-            char l[256];
+            char l[256], id[160];
             label(l, sizeof l, ls->name);
+            snprintf(id, sizeof id, "%s:%s", ls->is_ssl ? "ssl" : "tcp", ls->name);
             out(b, "revmq_connections{listener=\"%s:%s\"} %lld\n", ls->is_ssl ? "ssl" : "tcp", l,
-                (long long)iv(json_object_get(s, "by_listener"), ls->name));
+                (long long)iv(json_object_get(s, "by_listener"), id));
         }
     }
     head(b, "sessions", "gauge", "MQTT sessions, connected or not.");

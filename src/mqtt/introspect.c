@@ -2,11 +2,18 @@
  * introspect.h. Core thread only. */
 #include "mqtt/introspect.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "common/log.h"
 #include "mqtt/core.h"
+
+static void listener_id(const struct rmq_mqtt_conn *mc, char *out, size_t n)
+{
+    bool tls = mc->peer && mc->peer->tls_version != 0;
+    snprintf(out, n, "%s:%s", tls ? "ssl" : "tcp", mc->listener);
+}
 
 static void view_of(const struct session *s, struct rmq_client_view *v)
 {
@@ -22,7 +29,8 @@ static void view_of(const struct session *s, struct rmq_client_view *v)
         v->connected = true;
         v->username = mc->username;
         v->addr = mc->addr;
-        v->listener = mc->listener;
+        listener_id(mc, v->listener_id, sizeof v->listener_id);
+        v->listener = v->listener_id;
         v->peer = mc->peer;
         v->proto_ver = mc->version;
         v->keepalive = mc->keepalive;
@@ -96,7 +104,7 @@ bool rmq_broker_kick_client(struct rmq_broker *b, const char *client_id)
 }
 
 struct lcount {
-    const char *name;
+    char id[160]; /* "tcp:default" / "ssl:default" */
     uint64_t n;
 };
 
@@ -113,8 +121,10 @@ void rmq_broker_each_listener_count(struct rmq_broker *b,
         if (!s->conn || s->conn->state != CS_CONNECTED) {
             continue;
         }
+        char id[160];
+        listener_id(s->conn, id, sizeof id);
         size_t i = 0;
-        while (i < used && strcmp(v[i].name, s->conn->listener) != 0) {
+        while (i < used && strcmp(v[i].id, id) != 0) {
             i++;
         }
         if (i == used) {
@@ -126,13 +136,13 @@ void rmq_broker_each_listener_count(struct rmq_broker *b,
                 v = nv;
                 cap *= 2;
             }
-            v[used].name = s->conn->listener;
+            snprintf(v[used].id, sizeof v[used].id, "%s", id);
             v[used++].n = 0;
         }
         v[i].n++;
     }
     for (size_t i = 0; v && i < used; i++) {
-        fn(v[i].name, v[i].n, arg);
+        fn(v[i].id, v[i].n, arg);
     }
     free(v);
 }

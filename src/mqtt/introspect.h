@@ -32,6 +32,7 @@ struct rmq_client_view {
     size_t inflight;
     size_t queued;
     uint64_t dropped;
+    char listener_id[160]; /* storage for `listener` */
 };
 
 /* Calls fn for every session (connected or not), in no particular order.
@@ -54,8 +55,8 @@ void rmq_broker_each_subscription(struct rmq_broker *b,
  * DELETE /clients/{id} does. False when no such client. */
 bool rmq_broker_kick_client(struct rmq_broker *b, const char *client_id);
 
-/* Connected clients per listener name: fn(listener, count) once per
- * listener that has at least one. */
+/* Connected clients per listener ("tcp:NAME" / "ssl:NAME"): fn(listener,
+ * count) once per listener that has at least one. */
 void rmq_broker_each_listener_count(struct rmq_broker *b,
                                     void (*fn)(const char *listener, uint64_t n, void *arg),
                                     void *arg);

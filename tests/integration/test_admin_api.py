@@ -168,7 +168,7 @@ def test_clients_filters_paging_details_and_kick(broker_factory, tmp_path, raw_c
     assert sorted(c["clientid"] for c in r["data"]) == [f"sensor-{i}" for i in range(5)]
     one = [c for c in r["data"] if c["clientid"] == "sensor-1"][0]
     assert one["username"] == "alice" and one["ip_address"] == "127.0.0.1"
-    assert one["connected"] is True and one["proto_ver"] == 5 and one["listener"] == "default"
+    assert one["connected"] is True and one["proto_ver"] == 5 and one["listener"] == "tcp:default"
     assert a.get("/api/v5/clients?username=alice")["meta"]["count"] == 2
     assert a.get("/api/v5/clients?clientid=sensor-3")["data"][0]["clientid"] == "sensor-3"
     assert a.get("/api/v5/clients?like_clientid=sor-")["meta"]["count"] == 5

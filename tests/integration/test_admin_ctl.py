@@ -33,7 +33,7 @@ def test_status_and_clients(broker_factory, tmp_path, raw_client):
     r = ctl(b, "clients", "list")
     assert r.returncode == 0, r.stderr
     assert re.fullmatch(r"client\(clientid=meter 1/a, username=alice, ip_address=127\.0\.0\.1, "
-                        r"port=\d+, connected=true, proto_ver=5, listener=default, "
+                        r"port=\d+, connected=true, proto_ver=5, listener=tcp:default, "
                         r"principal=alice\)\n", r.stdout), r.stdout
     r = ctl(b, "clients", "show", "meter 1/a")
     assert r.returncode == 0 and '"clientid": "meter 1/a"' in r.stdout, r

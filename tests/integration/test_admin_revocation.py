@@ -83,10 +83,11 @@ def test_crl_view_counters_details_and_refresh(broker_factory, tmp_path, file_se
         d["peercert"]["serial"].lstrip("0").upper() == dev.serial_hex.lstrip("0").upper()
     assert d["peercert"]["tls_version"] == "tlsv1.3"
     assert d["principal"] == "CN=dev-7"
-    assert d["listener"] == "default"
+    assert d["listener"] == "ssl:default"
     p2 = a.get("/api/v5/prometheus/stats")
     assert prom_value(p2, "revmq_tls_handshakes_total", '{outcome="ok"}') == ok + 1
     assert prom_value(p2, "revmq_connections", '{listener="ssl:default"}') == 1
+    assert prom_value(p2, "revmq_connections", '{listener="tcp:default"}') == 0
 
     # revoke dev-7, publish, "refresh now": the live session is closed and counted
     w.inter.revoke(dev)
