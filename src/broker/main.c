@@ -12,6 +12,7 @@
  * After each new CRL snapshot, live connections whose certificate is now
  * revoked are closed (crl_cache.disconnect_revoked).
  */
+#include <errno.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
@@ -353,6 +354,14 @@ int main(int argc, char **argv)
         return 0;
     }
     rmq_log_set_level((enum rmq_log_level)a.s->log_level);
+    rmq_log_set_format((enum rmq_log_format)a.s->log_formatter);
+    if (a.s->log_file && rmq_log_open_file(a.s->log_file, a.s->log_file_rotation_size,
+                                           a.s->log_file_rotation_count) != RMQ_OK) {
+        fprintf(stderr, "revmq: log.file: %s: cannot open: %s\n", a.s->log_file, strerror(errno));
+        rmq_settings_free(a.s);
+        pthread_mutex_destroy(&a.net_mu);
+        return 1;
+    }
     signal(SIGPIPE, SIG_IGN);
     int rc = 0;
     if (start(&a) == 0) {
@@ -363,6 +372,7 @@ int main(int argc, char **argv)
         rc = 1;
     }
     cleanup(&a);
+    rmq_log_close_file();
     libevent_global_shutdown();
     return rc;
 }

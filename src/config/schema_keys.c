@@ -34,6 +34,7 @@ static const char *const verify_modes[] = {"verify_none", "verify_peer", NULL};
 static const char *const crl_scopes[] = {"leaf", "chain", NULL};
 static const char *const ocsp_methods[] = {"post", "get", NULL};
 /* bit i of the mask = values[i]: RMQ_TLS_V12 = 0x1, RMQ_TLS_V13 = 0x2 */
+static const char *const log_formats[] = {"text", "json", NULL};
 static const char *const tls_versions[] = {"tlsv1.2", "tlsv1.3", NULL};
 
 static const struct rmq_cfg_key keys[] = {
@@ -58,6 +59,7 @@ static const struct rmq_cfg_key keys[] = {
      G(log_level),
      .def = "info",
      .values = log_levels,
+     .aliases = {"log.console.level"},
      .doc = "Lowest level of log lines written to stderr. EMQX defaults to `warning`; revmq "
             "defaults to `info` so that revocation events (CRL refreshes, OCSP refreshes, "
             "rejected clients) are visible without extra configuration.",
@@ -585,6 +587,42 @@ static const struct rmq_cfg_key keys[] = {
             "clients connected, messages received and sent, uptime, version, ...), retained. "
             "`0s`: never.",
      .example = "10s"},
+    /* ---- log outputs (src/common/log.c) ---- */
+    {.path = "log.formatter",
+     .type = RMQ_CFG_ENUM,
+     G(log_formatter),
+     .def = "text",
+     .values = log_formats,
+     .aliases = {"log.console.formatter"},
+     .doc = "Format of log lines, as EMQX's `log.console.formatter`. `text`: `<time> <level> "
+            "component: message key=value ...`. `json`: one JSON object per line with `time`, "
+            "`level`, `component`, `msg` and one string field per `key=value` of the message.",
+     .example = "json"},
+    {.path = "log.file",
+     .type = RMQ_CFG_PATH,
+     G(log_file),
+     .flags = RMQ_CFG_F_OPTIONAL,
+     .doc = "Also write log lines to this file (appended; created with mode 0640), rotated by "
+            "size. Not set: stderr only.",
+     .example = "\"/var/log/revmq/revmq.log\""},
+    {.path = "log.file_rotation_size",
+     .type = RMQ_CFG_BYTESIZE,
+     G(log_file_rotation_size),
+     .def = "10MB",
+     .min = 4 * KB,
+     .max = 64 * GB,
+     .doc = "When `log.file` would grow past this size it is renamed to `<file>.1` (older ones "
+            "shift up to `log.file_rotation_count`) and a new one is started.",
+     .example = "50MB"},
+    {.path = "log.file_rotation_count",
+     .type = RMQ_CFG_INT,
+     G(log_file_rotation_count),
+     .def = "5",
+     .min = 0,
+     .max = 128,
+     .doc = "How many rotated files (`<file>.1` ... `<file>.N`) are kept; 0: the file is "
+            "truncated in place instead.",
+     .example = "10"},
 };
 
 const struct rmq_cfg_key *rmq_cfg_keys(size_t *count)

@@ -128,7 +128,12 @@ struct rmq_settings {
     struct rmq_bind dashboard_bind; /* default 127.0.0.1:18083 */
     char *api_key_bootstrap_file;   /* NULL: no keys (every API call answers 401) */
     uint64_t sys_msg_interval;      /* ms, default 1m; 0 = no $SYS messages */
-    void *internal;                 /* owned: the key/value/origin table for printing */
+    /* Log outputs (src/common/log.c). */
+    int log_formatter;                /* enum rmq_log_format: text, json */
+    char *log_file;                   /* NULL: stderr only */
+    uint64_t log_file_rotation_size;  /* bytes, default 10MB */
+    uint32_t log_file_rotation_count; /* default 5 */
+    void *internal;                   /* owned: the key/value/origin table for printing */
 };
 
 /*
