@@ -31,6 +31,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include "common/err.h"
 #include "config/settings.h"
@@ -91,5 +92,9 @@ bool rmq_apikeys_get(const struct rmq_apikeys *k, size_t i, const char **key, co
  * the answer. Returns the exit code: 0 done, 1 the API refused or failed,
  * 2 usage, 3 cannot reach the admin listener. */
 int rmq_admin_ctl(int argc, char **argv, char *const *envp);
+
+/* revmq.conf(5) in roff, generated from the configuration schema
+ * (`revmq --gen-man5`; make install writes it). */
+void rmq_admin_write_conf_man(FILE *f);
 
 #endif

@@ -27,6 +27,13 @@
 #include "config/settings.h"
 #include "net/net.h"
 
+#ifdef RMQ_HAVE_SYSTEMD
+#include <systemd/sd-daemon.h>
+#define RMQ_SD_NOTIFY(s) ((void)sd_notify(0, (s)))
+#else
+#define RMQ_SD_NOTIFY(s) ((void)0)
+#endif
+
 #if __has_include("tls/tls.h") && !defined(RMQ_NO_TLS)
 #include "tls/tls.h"
 #define RMQ_HAVE_TLS 1
@@ -69,6 +76,7 @@ static void on_stop(evutil_socket_t sig, short what, void *arg)
     (void)what;
     struct app *a = arg;
     rmq_info("broker", "stopping signal=%d", (int)sig);
+    RMQ_SD_NOTIFY("STOPPING=1");
     rmq_net_stop(a->net);
 }
 
@@ -78,6 +86,7 @@ static void on_hup(evutil_socket_t sig, short what, void *arg)
     (void)what;
     struct app *a = arg;
     rmq_info("broker", "reload requested signal=SIGHUP");
+    RMQ_SD_NOTIFY("RELOADING=1");
 #ifdef RMQ_HAVE_TLS
     for (size_t i = 0; i < a->s->listener_count; i++) {
         if (a->tls[i] && rmq_tls_listener_reload(a->tls[i]) != RMQ_OK) {
@@ -93,6 +102,7 @@ static void on_hup(evutil_socket_t sig, short what, void *arg)
 #else
     (void)a;
 #endif
+    RMQ_SD_NOTIFY("READY=1");
 }
 
 #ifdef RMQ_HAVE_TLS
@@ -324,6 +334,9 @@ int main(int argc, char **argv)
             path = argv[++i];
         } else if (strcmp(argv[i], "--check-config") == 0) {
             check = true;
+        } else if (strcmp(argv[i], "--gen-man5") == 0) {
+            rmq_admin_write_conf_man(stdout);
+            return 0;
         } else if (strcmp(argv[i], "--version") == 0 || strcmp(argv[i], "-V") == 0) {
             printf("revmq %s\n", RMQ_VERSION);
             return 0;
@@ -366,6 +379,7 @@ int main(int argc, char **argv)
     int rc = 0;
     if (start(&a) == 0) {
         rmq_info("broker", "running node=%s", a.s->node_name);
+        RMQ_SD_NOTIFY("READY=1\nSTATUS=running");
         rmq_net_run(a.net);
         rmq_info("broker", "stopped");
     } else {
