@@ -11,6 +11,7 @@ PKGS=(
   python3 python3-pytest python3-paho-mqtt
   mosquitto mosquitto-clients
   libjansson-dev libsystemd-dev
+  chromium man-db systemd  # dashboard test (headless), man pages and unit checks (test_install)
 )
 
 missing=()

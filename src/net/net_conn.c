@@ -415,6 +415,9 @@ static void timer_cb(evutil_socket_t fd, short what, void *arg)
     const char *why = c->phase == PH_HANDSHAKE ? "handshake timeout"
                       : c->phase == PH_OPEN    ? "CONNECT timeout"
                                                : NULL;
+    if (c->phase == PH_HANDSHAKE && c->l->has_factory) {
+        rmq_metrics_inc(RMQ_M_TLS_HANDSHAKE_FAILED);
+    }
     if (why) {
         RMQ_LOG_RL(10, RMQ_LOG_NOTICE, "net", "%s listener=%s addr=%s", why, c->l->ls->name,
                    c->addr);

@@ -191,3 +191,28 @@ def test_staple_and_listener_views_and_refresh(broker_factory, tmp_path, ocsp_wo
     # no CRL-checking listener: the CRL refresh says so
     st, body, _ = a.call("POST", "/api/v5/revmq/crl/refresh")
     assert st == 404
+
+
+def test_handshake_timeout_counts_as_failed(broker_factory, tmp_path, file_server):  # noqa: F811
+    import socket
+
+    fs = file_server()
+    w = World(tmp_path / "w")
+    url = fs.publish("inter.pem", w.inter.gencrl()[0])
+    aconf, aport = admin_conf(tmp_path)
+    b = broker_factory(aconf + ssl_conf(w, crl_urls_line(url), "crl_cache.discover_from_cert = false",
+                                        "listeners.ssl.default.ssl_options.handshake_timeout = 1s"),
+                       extra_listeners=["ssl:default"])
+    a = Admin(aport)
+    before = prom_value(a.get("/api/v5/prometheus/stats"), "revmq_tls_handshakes_total",
+                        '{outcome="failed"}')
+    s = socket.create_connection(("127.0.0.1", b.ports["ssl:default"]))
+    try:
+        b.wait_for_log(r"net: handshake timeout listener=default", timeout=5)
+    finally:
+        s.close()
+    after = prom_value(a.get("/api/v5/prometheus/stats"), "revmq_tls_handshakes_total",
+                       '{outcome="failed"}')
+    assert after == before + 1
+    assert prom_value(a.get("/api/v5/prometheus/stats"), "revmq_tls_handshakes_total",
+                      '{outcome="ok"}') == 0
