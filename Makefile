@@ -8,7 +8,7 @@ JOBS       ?= $(shell nproc)
 PYTEST     := /usr/bin/python3 -m pytest
 FUZZ_SECONDS ?= 60
 
-.PHONY: all deps build run run-broker test valgrind bench unit integration asan fuzz format format-check clean
+.PHONY: all deps build install run run-broker test valgrind bench unit integration asan fuzz format format-check clean
 
 all: build
 
@@ -20,6 +20,14 @@ $(BUILD)/CMakeCache.txt:
 
 build: deps $(BUILD)/CMakeCache.txt
 	cmake --build $(BUILD) -j $(JOBS)
+
+# make install [PREFIX=/usr/local] [DESTDIR=/tmp/stage]: binaries, man pages,
+# $(PREFIX)/etc/revmq/revmq.conf (/etc with PREFIX=/usr) and the systemd unit.
+PREFIX ?= /usr/local
+install: build
+	cmake -S . -B $(BUILD) -DCMAKE_INSTALL_PREFIX=$(PREFIX) > /dev/null
+	cmake --build $(BUILD) -j $(JOBS)
+	DESTDIR=$(DESTDIR) cmake --install $(BUILD)
 
 # The revocation demo on loopback: revmq-ca (4664) and revmq (TCP 1883 with a password, mutual
 # TLS 8883 with CRL checking and OCSP stapling); demo PKI kept in ./demo/.

@@ -11,7 +11,8 @@ PKGS=(
   openssl curl valgrind
   python3 python3-pytest python3-paho-mqtt
   mosquitto mosquitto-clients
-  haproxy libwslay-dev chromium
+  haproxy libwslay-dev libsystemd-dev
+  chromium man-db systemd  # dashboard test (headless), man pages and unit checks (test_install)
 )
 
 missing=()

@@ -13,6 +13,7 @@
  * After each new CRL snapshot, live connections whose certificate is now
  * revoked are closed (crl_cache.disconnect_revoked).
  */
+#include <errno.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
@@ -23,9 +24,18 @@
 
 #include "auth/acl.h"
 #include "auth/authn.h"
+#include "admin/admin.h"
 #include "common/log.h"
+#include "common/version.h"
 #include "config/settings.h"
 #include "net/net.h"
+
+#ifdef RMQ_HAVE_SYSTEMD
+#include <systemd/sd-daemon.h>
+#define RMQ_SD_NOTIFY(s) ((void)sd_notify(0, (s)))
+#else
+#define RMQ_SD_NOTIFY(s) ((void)0)
+#endif
 
 #if __has_include("tls/tls.h") && !defined(RMQ_NO_TLS)
 #include "tls/tls.h"
@@ -48,6 +58,7 @@ struct app {
     struct event *sig_int;
     struct event *sig_term;
     struct event *sig_hup;
+    struct rmq_admin *admin;
 #ifdef RMQ_HAVE_TLS
     struct rmq_tls_listener **tls; /* one per listener slot; NULL for TCP */
     struct event **tls_poll;
@@ -60,7 +71,9 @@ struct app {
 static void usage(FILE *f)
 {
     fprintf(f, "usage: revmq [-c FILE]\n"
-               "       revmq --check-config [-c FILE]\n");
+               "       revmq --check-config [-c FILE]\n"
+               "       revmq --version\n"
+               "       revmq ctl [-c FILE] COMMAND     (revmq ctl --help)\n");
 }
 
 static void on_stop(evutil_socket_t sig, short what, void *arg)
@@ -68,6 +81,7 @@ static void on_stop(evutil_socket_t sig, short what, void *arg)
     (void)what;
     struct app *a = arg;
     rmq_info("broker", "stopping signal=%d", (int)sig);
+    RMQ_SD_NOTIFY("STOPPING=1");
     rmq_net_stop(a->net);
 }
 
@@ -77,6 +91,7 @@ static void on_hup(evutil_socket_t sig, short what, void *arg)
     (void)what;
     struct app *a = arg;
     rmq_info("broker", "reload requested signal=SIGHUP");
+    RMQ_SD_NOTIFY("RELOADING=1");
     char *aerr = NULL;
     if (rmq_authz_reload(a->authz, &aerr) != RMQ_OK) {
         rmq_warn("authz", "reload failed, rules in force kept: %s", aerr ? aerr : "out of memory");
@@ -100,6 +115,7 @@ static void on_hup(evutil_socket_t sig, short what, void *arg)
 #else
     (void)a;
 #endif
+    RMQ_SD_NOTIFY("READY=1");
 }
 
 #ifdef RMQ_HAVE_TLS
@@ -222,6 +238,24 @@ static bool load_authz(struct app *a)
     return true;
 }
 
+static int start_admin(struct app *a)
+{
+    struct rmq_admin_deps d = {.s = a->s, .net = a->net};
+#ifdef RMQ_HAVE_TLS
+    d.tls = a->tls;
+#endif
+#ifdef RMQ_HAVE_REVOCATION
+    d.rev = a->rev;
+#endif
+    char *err = NULL;
+    if (rmq_admin_new(&d, &a->admin, &err) != RMQ_OK) {
+        fprintf(stderr, "revmq: %s\n", err ? err : "admin listener failed");
+        free(err);
+        return -1;
+    }
+    return 0;
+}
+
 static int start(struct app *a)
 {
     if (!load_authz(a)) {
@@ -287,6 +321,9 @@ static int start(struct app *a)
         evsignal_add(a->sig_term, NULL) != 0 || evsignal_add(a->sig_hup, NULL) != 0) {
         return -1;
     }
+    if (start_admin(a) != 0) {
+        return -1;
+    }
     if (rmq_net_start(a->net) != RMQ_OK) {
         fprintf(stderr, "revmq: cannot start workers\n");
         return -1;
@@ -312,7 +349,8 @@ static void cleanup(struct app *a)
         }
     }
 #endif
-    rmq_net_free(a->net); /* workers stopped: no transport left */
+    rmq_admin_free(a->admin); /* before the core worker stops: it answers admin jobs */
+    rmq_net_free(a->net);     /* workers stopped: no transport left */
     rmq_authn_free(a->authn);
 #ifdef RMQ_HAVE_TLS
     for (size_t i = 0; a->tls && i < a->s->listener_count; i++) {
@@ -331,6 +369,9 @@ static void cleanup(struct app *a)
 
 int main(int argc, char **argv)
 {
+    if (argc > 1 && strcmp(argv[1], "ctl") == 0) {
+        return rmq_admin_ctl(argc - 1, argv + 1, environ);
+    }
     const char *path = NULL;
     bool check = false;
     for (int i = 1; i < argc; i++) {
@@ -338,6 +379,12 @@ int main(int argc, char **argv)
             path = argv[++i];
         } else if (strcmp(argv[i], "--check-config") == 0) {
             check = true;
+        } else if (strcmp(argv[i], "--gen-man5") == 0) {
+            rmq_admin_write_conf_man(stdout);
+            return 0;
+        } else if (strcmp(argv[i], "--version") == 0 || strcmp(argv[i], "-V") == 0) {
+            printf("revmq %s\n", RMQ_VERSION);
+            return 0;
         } else if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0) {
             usage(stdout);
             return 0;
@@ -371,16 +418,26 @@ int main(int argc, char **argv)
         return 0;
     }
     rmq_log_set_level((enum rmq_log_level)a.s->log_level);
+    rmq_log_set_format((enum rmq_log_format)a.s->log_formatter);
+    if (a.s->log_file && rmq_log_open_file(a.s->log_file, a.s->log_file_rotation_size,
+                                           a.s->log_file_rotation_count) != RMQ_OK) {
+        fprintf(stderr, "revmq: log.file: %s: cannot open: %s\n", a.s->log_file, strerror(errno));
+        rmq_settings_free(a.s);
+        pthread_mutex_destroy(&a.net_mu);
+        return 1;
+    }
     signal(SIGPIPE, SIG_IGN);
     int rc = 0;
     if (start(&a) == 0) {
         rmq_info("broker", "running node=%s", a.s->node_name);
+        RMQ_SD_NOTIFY("READY=1\nSTATUS=running");
         rmq_net_run(a.net);
         rmq_info("broker", "stopped");
     } else {
         rc = 1;
     }
     cleanup(&a);
+    rmq_log_close_file();
     libevent_global_shutdown();
     return rc;
 }

@@ -468,6 +468,10 @@ int rmq_ca_cli_main(int argc, char **argv)
     int i = 1;
     /* Global options before the command. */
     while (i < argc && strncmp(argv[i], "--", 2) == 0) {
+        if (strcmp(argv[i], "--help") == 0 && i + 1 >= argc) {
+            rmq_ca_cli_usage(stdout); /* `revmq-ca --help`: asked for, not an error */
+            return 0;
+        }
         bool has_arg = strchr(argv[i], '=') == NULL && strcmp(argv[i], "--help") != 0;
         i += has_arg ? 2 : 1;
     }

@@ -3,10 +3,12 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -66,38 +68,299 @@ rmq_err rmq_log_set_file(const char *path)
     return RMQ_OK;
 }
 
+/* ---------- formats ---------- */
+
+static _Atomic int log_format = RMQ_LOG_TEXT;
+
+void rmq_log_set_format(enum rmq_log_format f)
+{
+    atomic_store(&log_format, (int)f);
+}
+
+struct out {
+    char *p;
+    size_t n; /* capacity, > 0 */
+    size_t k; /* used (always < n) */
+};
+
+static void put(struct out *o, const char *s, size_t len)
+{
+    size_t room = o->n - 1 - o->k;
+    if (len > room) {
+        len = room;
+    }
+    memcpy(o->p + o->k, s, len);
+    o->k += len;
+    o->p[o->k] = '\0';
+}
+
+static void puts_(struct out *o, const char *s)
+{
+    put(o, s, strlen(s));
+}
+
+/* A JSON string (quotes included); control characters escaped. */
+static void put_json(struct out *o, const char *s, size_t len)
+{
+    put(o, "\"", 1);
+    for (size_t i = 0; i < len; i++) {
+        unsigned char c = (unsigned char)s[i];
+        char esc[8];
+        if (c == '"' || c == '\\') {
+            esc[0] = '\\';
+            esc[1] = (char)c;
+            put(o, esc, 2);
+        } else if (c < 0x20 || c == 0x7f) {
+            snprintf(esc, sizeof esc, "\\u%04x", c);
+            put(o, esc, 6);
+        } else {
+            put(o, (const char *)&s[i], 1);
+        }
+    }
+    put(o, "\"", 1);
+}
+
+/* Length of "key=" at s (key: [A-Za-z0-9_.-]+), 0 when s is not a pair. */
+static size_t key_len(const char *s)
+{
+    size_t i = 0;
+    while ((s[i] >= 'a' && s[i] <= 'z') || (s[i] >= 'A' && s[i] <= 'Z') ||
+           (s[i] >= '0' && s[i] <= '9') || s[i] == '_' || s[i] == '.' || s[i] == '-') {
+        i++;
+    }
+    return i > 0 && s[i] == '=' ? i : 0;
+}
+
+/* Start of the first key=value token of msg (or its end). */
+static const char *first_pair(const char *msg)
+{
+    const char *p = msg;
+    while (*p) {
+        if ((p == msg || p[-1] == ' ') && key_len(p)) {
+            return p;
+        }
+        p++;
+    }
+    return p;
+}
+
+/* Unquotes a "…" value at p into o as a JSON string; returns the end. */
+static const char *put_quoted(struct out *o, const char *p)
+{
+    char buf[1024];
+    size_t k = 0;
+    p++; /* opening quote */
+    while (*p && *p != '"') {
+        if (*p == '\\' && (p[1] == '"' || p[1] == '\\')) {
+            p++;
+        }
+        if (k < sizeof buf) {
+            buf[k++] = *p;
+        }
+        p++;
+    }
+    put_json(o, buf, k);
+    return *p == '"' ? p + 1 : p;
+}
+
+static void json_pairs(struct out *o, const char *p)
+{
+    while (*p) {
+        while (*p == ' ') {
+            p++;
+        }
+        size_t kl = key_len(p);
+        if (!kl) {
+            break; /* cannot happen after first_pair; be safe */
+        }
+        put(o, ",", 1);
+        put_json(o, p, kl);
+        put(o, ":", 1);
+        p += kl + 1;
+        if (*p == '"') {
+            p = put_quoted(o, p);
+            while (*p && *p != ' ') {
+                p++;
+            }
+            continue;
+        }
+        /* unquoted: up to the next token that is a pair */
+        const char *v = p, *cur = p, *end;
+        for (;;) {
+            const char *sp = strchr(cur, ' ');
+            if (!sp) {
+                end = cur + strlen(cur);
+                break;
+            }
+            if (key_len(sp + 1)) {
+                end = sp;
+                break;
+            }
+            cur = sp + 1;
+        }
+        size_t vl = (size_t)(end - v);
+        while (vl > 0 && v[vl - 1] == ' ') {
+            vl--;
+        }
+        put_json(o, v, vl);
+        p = end;
+    }
+}
+
+size_t rmq_log_format_line(enum rmq_log_format f, const char *time, const char *level,
+                           const char *component, const char *msg, char *out, size_t n)
+{
+    struct out o = {out, n, 0};
+    out[0] = '\0';
+    if (f != RMQ_LOG_JSON) {
+        puts_(&o, time);
+        put(&o, " ", 1);
+        puts_(&o, level);
+        put(&o, " ", 1);
+        puts_(&o, component);
+        put(&o, ": ", 2);
+        puts_(&o, msg);
+        return o.k;
+    }
+    const char *pairs = first_pair(msg);
+    size_t ml = (size_t)(pairs - msg);
+    while (ml > 0 && msg[ml - 1] == ' ') {
+        ml--;
+    }
+    puts_(&o, "{\"time\":");
+    put_json(&o, time, strlen(time));
+    puts_(&o, ",\"level\":");
+    put_json(&o, level, strlen(level));
+    puts_(&o, ",\"component\":");
+    put_json(&o, component, strlen(component));
+    puts_(&o, ",\"msg\":");
+    put_json(&o, msg, ml);
+    json_pairs(&o, pairs);
+    if (o.k + 1 >= o.n) { /* truncated: keep it one valid object */
+        o.k = 0;
+        puts_(&o, "{\"time\":");
+        put_json(&o, time, strlen(time));
+        puts_(&o, ",\"level\":");
+        put_json(&o, level, strlen(level));
+        puts_(&o, ",\"component\":");
+        put_json(&o, component, strlen(component));
+        puts_(&o, ",\"msg\":\"(line too long)\"");
+    }
+    put(&o, "}", 1);
+    return o.k;
+}
+
+/* ---------- the rotated file ---------- */
+
+static pthread_mutex_t file_mu = PTHREAD_MUTEX_INITIALIZER; /* protects the file_* below */
+static int file_fd = -1;
+static char file_path[4096];
+static uint64_t file_max;
+static uint64_t file_size;
+static unsigned file_keep;
+static _Atomic bool file_on;
+
+static int open_log(const char *path, bool trunc)
+{
+    return open(path, O_WRONLY | O_CREAT | O_CLOEXEC | (trunc ? O_TRUNC : O_APPEND), 0640);
+}
+
+rmq_err rmq_log_open_file(const char *path, uint64_t max_bytes, unsigned keep)
+{
+    if (strlen(path) + 16 > sizeof file_path) {
+        return RMQ_ERR_INVALID;
+    }
+    int fd = open_log(path, false);
+    if (fd < 0) {
+        return RMQ_ERR_IO;
+    }
+    struct stat st;
+    pthread_mutex_lock(&file_mu);
+    if (file_fd >= 0) {
+        close(file_fd);
+    }
+    file_fd = fd;
+    snprintf(file_path, sizeof file_path, "%s", path);
+    file_max = max_bytes;
+    file_keep = keep;
+    file_size = fstat(fd, &st) == 0 ? (uint64_t)st.st_size : 0;
+    pthread_mutex_unlock(&file_mu);
+    atomic_store(&file_on, true);
+    return RMQ_OK;
+}
+
+void rmq_log_close_file(void)
+{
+    atomic_store(&file_on, false);
+    pthread_mutex_lock(&file_mu);
+    if (file_fd >= 0) {
+        close(file_fd);
+        file_fd = -1;
+    }
+    pthread_mutex_unlock(&file_mu);
+}
+
+/* With file_mu held: path.<keep-1> -> path.<keep> … path -> path.1, reopen. */
+static void rotate_locked(void)
+{
+    char from[sizeof file_path + 16], to[sizeof file_path + 16];
+    close(file_fd);
+    for (unsigned i = file_keep; i > 1; i--) {
+        snprintf(from, sizeof from, "%s.%u", file_path, i - 1);
+        snprintf(to, sizeof to, "%s.%u", file_path, i);
+        (void)rename(from, to);
+    }
+    if (file_keep > 0) {
+        snprintf(to, sizeof to, "%s.1", file_path);
+        (void)rename(file_path, to);
+    }
+    file_fd = open_log(file_path, true);
+    file_size = 0;
+}
+
+static void write_file(const char *line, size_t len)
+{
+    pthread_mutex_lock(&file_mu);
+    if (file_fd >= 0) {
+        if (file_max && file_size > 0 && file_size + len > file_max) {
+            rotate_locked();
+        }
+        if (file_fd >= 0) {
+            ssize_t w = write(file_fd, line, len);
+            file_size += w > 0 ? (uint64_t)w : 0;
+        }
+    }
+    pthread_mutex_unlock(&file_mu);
+}
+
 __attribute__((format(printf, 3, 0))) static void
 log_v(enum rmq_log_level lvl, const char *component, const char *fmt, va_list ap)
 {
-    char line[2048];
+    char msg[2048], ts_s[96], line[4096];
     struct timespec ts;
     struct tm tm;
     clock_gettime(CLOCK_REALTIME, &ts);
     gmtime_r(&ts.tv_sec, &tm);
-    int n = snprintf(line, sizeof line,
-                     "%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ %s %s: ", tm.tm_year + 1900,
-                     tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
-                     ts.tv_nsec / 1000000, rmq_log_level_name(lvl), component);
-    if (n < 0) {
+    snprintf(ts_s, sizeof ts_s, "%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ", tm.tm_year + 1900,
+             tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, ts.tv_nsec / 1000000);
+    if (vsnprintf(msg, sizeof msg, fmt, ap) < 0) {
         return;
     }
-    size_t used = (size_t)n < sizeof line ? (size_t)n : sizeof line - 1;
-    int m = vsnprintf(line + used, sizeof line - used, fmt, ap);
-    if (m > 0) {
-        used += (size_t)m < sizeof line - used ? (size_t)m : sizeof line - used - 1;
-    }
     /* One event, one line: fold embedded newlines. */
-    for (size_t i = 0; i < used; i++) {
-        if (line[i] == '\n' || line[i] == '\r') {
-            line[i] = ' ';
+    for (char *c = msg; *c; c++) {
+        if (*c == '\n' || *c == '\r') {
+            *c = ' ';
         }
     }
-    if (used >= sizeof line - 1) {
-        used = sizeof line - 2;
-    }
+    size_t used =
+        rmq_log_format_line((enum rmq_log_format)atomic_load(&log_format), ts_s,
+                            rmq_log_level_name(lvl), component, msg, line, sizeof line - 1);
     line[used++] = '\n';
     ssize_t w = write(atomic_load(&log_fd), line, used);
     (void)w;
+    if (atomic_load(&file_on)) {
+        write_file(line, used);
+    }
 }
 
 void rmq_log(enum rmq_log_level lvl, const char *component, const char *fmt, ...)

@@ -1,9 +1,19 @@
 /*
  * log.h — one line per event: `<time> <level> component: message key=value …`.
  *
- * Writes to stderr (or the file set with rmq_log_set_file). Thread-safe: one
- * write(2) per line. Not here: structured sinks, rotation. Levels follow
- * EMQX's `log.level`: debug, info, notice, warning, error, critical.
+ * Writes to stderr (or the file set with rmq_log_set_file), and also to a
+ * rotated log file when rmq_log_open_file was called. Thread-safe: one
+ * write(2) per line and sink. Levels follow EMQX's `log.level`: debug, info,
+ * notice, warning, error, critical.
+ *
+ * Formats (rmq_log_set_format, EMQX's log.formatter):
+ * - text: `<time> <level> component: message key=value …` (values that
+ *   contain spaces are written quoted by the call sites: key="a b").
+ * - json: one object per line: {"time","level","component","msg", then every
+ *   key=value of the message as a string field}. The message text before the
+ *   first key=value is "msg"; a quoted value is unquoted; a bare word after
+ *   an unquoted value belongs to that value (reason=client disconnect ->
+ *   "reason":"client disconnect").
  *
  * Rate-limited logging for events a peer can trigger: RMQ_LOG_RL keeps at most
  * `per_sec` lines per second per call site and reports the suppressed count.
@@ -12,6 +22,8 @@
 #define RMQ_LOG_H
 
 #include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
 
 #include "common/err.h"
 
@@ -32,6 +44,22 @@ void rmq_log_set_level(enum rmq_log_level lvl);
 bool rmq_log_enabled(enum rmq_log_level lvl);
 /* Appends to path; RMQ_ERR_IO if it cannot be opened (stderr stays in use). */
 RMQ_MUST_USE rmq_err rmq_log_set_file(const char *path);
+
+enum rmq_log_format { RMQ_LOG_TEXT, RMQ_LOG_JSON };
+void rmq_log_set_format(enum rmq_log_format f);
+
+/* Also writes every line to `path` (appending), rotated when it would grow
+ * past max_bytes: path -> path.1 -> … -> path.<keep> (the oldest is
+ * dropped). keep 0: truncate in place. RMQ_ERR_IO when it cannot be opened
+ * (nothing changed). Call before other threads log (start-up). */
+RMQ_MUST_USE rmq_err rmq_log_open_file(const char *path, uint64_t max_bytes, unsigned keep);
+/* Closes the rotated file (shutdown); lines go to stderr only. */
+void rmq_log_close_file(void);
+
+/* Formats one line (without the newline) as the logger would, for tests:
+ * returns the length written to out (NUL-terminated, truncated to n-1). */
+size_t rmq_log_format_line(enum rmq_log_format f, const char *time, const char *level,
+                           const char *component, const char *msg, char *out, size_t n);
 
 void rmq_log(enum rmq_log_level lvl, const char *component, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));

@@ -36,6 +36,7 @@ static const char *const verify_modes[] = {"verify_none", "verify_peer", NULL};
 static const char *const crl_scopes[] = {"leaf", "chain", NULL};
 static const char *const ocsp_methods[] = {"post", "get", NULL};
 /* bit i of the mask = values[i]: RMQ_TLS_V12 = 0x1, RMQ_TLS_V13 = 0x2 */
+static const char *const log_formats[] = {"text", "json", NULL};
 static const char *const tls_versions[] = {"tlsv1.2", "tlsv1.3", NULL};
 static const char *const authz_no_match[] = {"allow", "deny", NULL};
 static const char *const authz_deny_action[] = {"ignore", "disconnect", NULL};
@@ -89,6 +90,7 @@ static const struct rmq_cfg_key keys[] = {
      G(log_level),
      .def = "info",
      .values = log_levels,
+     .aliases = {"log.console.level"},
      .doc = "Lowest level of log lines written to stderr. EMQX defaults to `warning`; revmq "
             "defaults to `info` so that revocation events (CRL refreshes, OCSP refreshes, "
             "rejected clients) are visible without extra configuration.",
@@ -1032,6 +1034,79 @@ static const struct rmq_cfg_key keys[] = {
      .doc = "For `backend = mosquitto_passwd_file` (revmq extension): a Mosquitto password "
             "file (`mosquitto_passwd -c FILE USER`), used as it is.",
      .example = "\"/etc/mosquitto/passwd\""},
+    /* ---- admin API, $SYS (src/admin) ---- */
+    {.path = "dashboard.listeners.http.enable",
+     .type = RMQ_CFG_BOOL,
+     G(dashboard_enable),
+     .def = "true",
+     .doc = "Run the admin HTTP listener (REST API under `/api/v5`, Prometheus metrics, the "
+            "dashboard page), as EMQX's dashboard listener. Every request needs an API key "
+            "from `api_key.bootstrap_file`.",
+     .example = "false"},
+    {.path = "dashboard.listeners.http.bind",
+     .type = RMQ_CFG_BIND,
+     G(dashboard_bind),
+     .def = "127.0.0.1:18083",
+     .doc = "Address and port of the admin HTTP listener: `host:port`, `[ipv6]:port` or a bare "
+            "port (all IPv4 addresses). Port 0 lets the operating system pick a free port "
+            "(logged at start).",
+     .example = "\"127.0.0.1:18083\""},
+    {.path = "api_key.bootstrap_file",
+     .type = RMQ_CFG_PATH,
+     G(api_key_bootstrap_file),
+     .flags = RMQ_CFG_F_OPTIONAL,
+     .doc = "File of API keys for the admin API, one per line `key:secret` or "
+            "`key:secret:role` (role `administrator` or `viewer`; default administrator; a "
+            "viewer may only read). Blank lines and lines starting with `#` are skipped. "
+            "Clients send the key and secret with HTTP basic authentication, as with EMQX 5. "
+            "Unset: no key is valid and every API request answers 401.",
+     .example = "\"/etc/revmq/api_keys\""},
+    {.path = "sys_topics.sys_msg_interval",
+     .type = RMQ_CFG_DURATION,
+     G(sys_msg_interval),
+     .def = "1m",
+     .min = 0,
+     .max = 1 * DAY,
+     .doc = "How often the broker publishes its `$SYS/broker/...` topics (Mosquitto's layout: "
+            "clients connected, messages received and sent, uptime, version, ...), retained. "
+            "`0s`: never.",
+     .example = "10s"},
+    /* ---- log outputs (src/common/log.c) ---- */
+    {.path = "log.formatter",
+     .type = RMQ_CFG_ENUM,
+     G(log_formatter),
+     .def = "text",
+     .values = log_formats,
+     .aliases = {"log.console.formatter"},
+     .doc = "Format of log lines, as EMQX's `log.console.formatter`. `text`: `<time> <level> "
+            "component: message key=value ...`. `json`: one JSON object per line with `time`, "
+            "`level`, `component`, `msg` and one string field per `key=value` of the message.",
+     .example = "json"},
+    {.path = "log.file",
+     .type = RMQ_CFG_PATH,
+     G(log_file),
+     .flags = RMQ_CFG_F_OPTIONAL,
+     .doc = "Also write log lines to this file (appended; created with mode 0640), rotated by "
+            "size. Not set: stderr only.",
+     .example = "\"/var/log/revmq/revmq.log\""},
+    {.path = "log.file_rotation_size",
+     .type = RMQ_CFG_BYTESIZE,
+     G(log_file_rotation_size),
+     .def = "10MB",
+     .min = 4 * KB,
+     .max = 64 * GB,
+     .doc = "When `log.file` would grow past this size it is renamed to `<file>.1` (older ones "
+            "shift up to `log.file_rotation_count`) and a new one is started.",
+     .example = "50MB"},
+    {.path = "log.file_rotation_count",
+     .type = RMQ_CFG_INT,
+     G(log_file_rotation_count),
+     .def = "5",
+     .min = 0,
+     .max = 128,
+     .doc = "How many rotated files (`<file>.1` ... `<file>.N`) are kept; 0: the file is "
+            "truncated in place instead.",
+     .example = "10"},
 };
 
 const struct rmq_cfg_key *rmq_cfg_keys(size_t *count)

@@ -213,7 +213,17 @@ struct rmq_settings {
     struct rmq_authz_settings authz;
     struct rmq_authn_settings *authn; /* owned array, authentication.1 … in order */
     size_t authn_count;
-    void *internal; /* owned: the key/value/origin table for printing */
+    /* Admin HTTP API and $SYS (src/admin). */
+    bool dashboard_enable;          /* default true */
+    struct rmq_bind dashboard_bind; /* default 127.0.0.1:18083 */
+    char *api_key_bootstrap_file;   /* NULL: no keys (the admin listener does not start) */
+    uint64_t sys_msg_interval;      /* ms, default 1m; 0 = no $SYS messages */
+    /* Log outputs (src/common/log.c). */
+    int log_formatter;                /* enum rmq_log_format: text, json */
+    char *log_file;                   /* NULL: stderr only */
+    uint64_t log_file_rotation_size;  /* bytes, default 10MB */
+    uint32_t log_file_rotation_count; /* default 5 */
+    void *internal;                   /* owned: the key/value/origin table for printing */
 };
 
 /*

@@ -12,6 +12,7 @@
 #include <stdlib.h>
 
 #include "common/log.h"
+#include "common/metrics.h"
 #include "mqtt/core.h"
 #include "mqtt/topic.h"
 
@@ -77,6 +78,7 @@ bool rmq_conn_authz_allowed(struct rmq_mqtt_conn *mc, enum rmq_acl_action action
     if (rmq_authz_check(a, mc->acl, action, topic, len, qos, retain, rmq_now_ms(), &rule)) {
         return true;
     }
+    rmq_metrics_inc(RMQ_M_ACL_DENIED);
     char t[160], u[80];
     log_field(t, sizeof t, topic, len);
     log_field(u, sizeof u, mc->username, mc->username ? strlen(mc->username) : 0);

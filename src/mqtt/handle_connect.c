@@ -11,6 +11,7 @@
 #include <time.h>
 
 #include "common/log.h"
+#include "common/metrics.h"
 #include "mqtt/core.h"
 #include "mqtt/topic.h"
 
@@ -97,6 +98,7 @@ static void authn_refuse(struct rmq_mqtt_conn *mc, uint8_t level, const struct r
     RMQ_LOG_RL(10, RMQ_LOG_NOTICE, "authn",
                "authentication failed addr=%s listener=%s username=%s reason=\"%s\"", mc->addr,
                mc->listener ? mc->listener : "-", u, why);
+    rmq_metrics_inc(RMQ_M_AUTH_FAILURE);
     connack_fail(mc, level, RMQ_RC_BAD_USERNAME_OR_PASSWORD, "bad username or password");
 }
 

@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "common/log.h"
+#include "common/metrics.h"
 #include "net/net_int.h"
 #include "net/proxy_proto.h"
 #include "net/ws.h"
@@ -249,6 +250,9 @@ static void drive_handshake(struct conn *c)
     proxy_header_hook(c);
     switch (r) {
     case RMQ_IO_OK:
+        if (c->l->has_factory) {
+            rmq_metrics_inc(RMQ_M_TLS_HANDSHAKE_OK);
+        }
         if (!c->w->broker) {
             hand_over(c); /* a handshake worker: MQTT happens on worker 0 */
         } else {
@@ -271,6 +275,7 @@ static void drive_handshake(struct conn *c)
     case RMQ_IO_EOF:
     case RMQ_IO_ERROR:
     default:
+        rmq_metrics_inc(RMQ_M_TLS_HANDSHAKE_FAILED);
         RMQ_LOG_RL(10, RMQ_LOG_NOTICE, "net", "handshake failed listener=%s addr=%s error=%s",
                    c->l->ls->name, c->addr, c->t->ops->last_error(c->t));
         conn_destroy(c, "handshake failed");
@@ -461,6 +466,9 @@ static void timer_cb(evutil_socket_t fd, short what, void *arg)
                       : c->phase == PH_HANDSHAKE                   ? "handshake timeout"
                       : c->phase == PH_OPEN                        ? "CONNECT timeout"
                                                                    : NULL;
+    if (c->phase == PH_HANDSHAKE && c->l->has_factory) {
+        rmq_metrics_inc(RMQ_M_TLS_HANDSHAKE_FAILED);
+    }
     if (why) {
         RMQ_LOG_RL(10, RMQ_LOG_NOTICE, "net", "%s listener=%s addr=%s", why, c->l->ls->name,
                    c->addr);
@@ -582,6 +590,7 @@ void rmq_net_conn_close_matching(struct worker *w, struct close_req *req)
                    "issuer=\"%s\" addr=%s",
                    rmq_mqtt_conn_client_id(c->mc), c->peer.serial_hex, c->peer.issuer_dn, c->addr);
         rmq_mqtt_conn_kick(c->mc, 0x98 /* administrative action */, "certificate revoked");
+        rmq_metrics_inc(RMQ_M_REVOKED_CLOSED);
     }
 }
 

@@ -19,7 +19,9 @@
 #include <sys/stat.h>
 
 #include "common/log.h"
+#include "common/metrics.h"
 #include "revocation/crl_internal.h"
+#include "revocation/status.h"
 
 #define TICK_MS 1000
 #define URL_MAX 2047
@@ -51,6 +53,8 @@ struct crl_src {
     bool in_flight, force;
     bool have_stat, file_missing;
     struct stat st;
+    time_t last_attempt;  /* wall clock of the last refresh result (status.c) */
+    char last_result[32]; /* "ok" or the failure reason */
 };
 
 struct sub {
@@ -318,8 +322,17 @@ static void log_ok(const struct crl_src *s, const char *what)
     }
 }
 
-static void log_failed(const struct crl_src *s, const char *reason, const char *detail)
+/* Remembered for the admin API (status.c) and counted for metrics. */
+static void note_result(struct crl_src *s, const char *result)
 {
+    s->last_attempt = time(NULL);
+    snprintf(s->last_result, sizeof s->last_result, "%s", result);
+    rmq_metrics_inc(strcmp(result, "ok") == 0 ? RMQ_M_CRL_REFRESH_OK : RMQ_M_CRL_REFRESH_FAILED);
+}
+
+static void log_failed(struct crl_src *s, const char *reason, const char *detail)
+{
+    note_result(s, reason);
     /* in_force: CRLs of this source still used; stale: of those, how many are
      * past nextUpdate + stale_grace (their issuers fail closed). */
     time_t now = time(NULL);
@@ -369,6 +382,7 @@ static void schedule_ok(struct rmq_crl_engine *e, struct crl_src *s)
     }
     s->backoff_ms = 0;
     s->due_ms = rmq_fetcher_now_ms() + delay;
+    note_result(s, "ok");
 }
 
 static void schedule_fail(struct rmq_crl_engine *e, struct crl_src *s)
@@ -498,9 +512,12 @@ static void check_file(struct rmq_crl_engine *e, struct crl_src *s)
     free(data);
     if (why) {
         log_failed(s, why, NULL);
-    } else if (changed) {
-        e->dirty = true;
-        log_ok(s, "refresh OK");
+    } else {
+        if (changed) {
+            e->dirty = true;
+            log_ok(s, "refresh OK");
+        }
+        note_result(s, "ok");
     }
 }
 
@@ -916,4 +933,28 @@ void rmq_crl_engine_free(struct rmq_crl_engine *e)
     pthread_mutex_destroy(&e->mu);
     pthread_mutex_destroy(&e->snap_mu);
     free(e);
+}
+
+void rmq_crl_engine_each_source_ft(struct rmq_crl_engine *e,
+                                   void (*fn)(const struct rmq_crl_source_view *v, void *arg),
+                                   void *arg)
+{
+    uint64_t now = rmq_fetcher_now_ms();
+    pthread_mutex_lock(&e->mu);
+    for (struct crl_src *s = e->sources; s; s = s->next) {
+        struct rmq_crl_source_view v = {
+            .kind = KIND_NAME[s->kind],
+            .location = s->loc,
+            .crls = s->crls,
+            .ncrls = s->ncrls,
+            .last_attempt = s->last_attempt,
+            .last_result = s->last_result,
+            .next_refresh_ms = s->kind == SRC_FILE ? 1000
+                               : s->due_ms > now   ? s->due_ms - now
+                                                   : 0,
+            .in_flight = s->in_flight,
+        };
+        fn(&v, arg);
+    }
+    pthread_mutex_unlock(&e->mu);
 }

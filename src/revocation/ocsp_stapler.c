@@ -52,10 +52,11 @@ struct rmq_ocsp_stapler {
     size_t req_len;
     bool started;
 
-    pthread_mutex_t mu;         /* protects cur and first_done */
+    pthread_mutex_t mu;         /* protects cur, first_done and last_error */
     pthread_cond_t cond;        /* signalled when first_done becomes true */
     struct staple *cur;         /* NULL: nothing verified yet */
     bool first_done;            /* the first fetch after start ended (either way) */
+    char last_error[96];        /* reason of the last failed refresh; "" after a success */
     atomic_bool expired_logged; /* "staple expired" already said for cur */
     _Atomic uint64_t n_fetches, n_ok, n_failed, n_rejected; /* rmq_ocsp_stapler_stats */
 
@@ -67,8 +68,8 @@ struct rmq_ocsp_stapler {
 
     /* fetcher thread only */
     bool fetching;
-    uint64_t due_ms;     /* monotonic time the next refresh is due */
-    uint64_t backoff_ms; /* last failure delay; 0 after a success */
+    _Atomic uint64_t due_ms; /* monotonic time the next refresh is due (read by _info) */
+    uint64_t backoff_ms;     /* last failure delay; 0 after a success */
 };
 
 static void staple_unref(struct staple *s)
@@ -306,6 +307,9 @@ static uint64_t next_refresh_ms(const struct rmq_ocsp_stapler *st, time_t tu, ti
 static void refresh_failed(struct rmq_ocsp_stapler *st, const char *reason)
 {
     atomic_fetch_add(&st->n_failed, 1);
+    pthread_mutex_lock(&st->mu);
+    snprintf(st->last_error, sizeof st->last_error, "%s", reason);
+    pthread_mutex_unlock(&st->mu);
     st->backoff_ms = rmq_backoff_next(st->backoff_ms, st->interval_ms);
     rmq_warn("ocsp", "refresh failed listener=%s url=%s reason=%s retry_in_ms=%llu", st->label,
              st->url, reason, (unsigned long long)st->backoff_ms);
@@ -323,6 +327,9 @@ static void refresh_ok(struct rmq_ocsp_stapler *st, const struct rmq_ocsp_verdic
     fmt_time(v->this_update, tu);
     fmt_time(v->next_update, nu);
     atomic_fetch_add(&st->n_ok, 1);
+    pthread_mutex_lock(&st->mu);
+    st->last_error[0] = '\0';
+    pthread_mutex_unlock(&st->mu);
     rmq_info("ocsp", "refresh OK listener=%s url=%s status=%s this_update=%s next_update=%s",
              st->label, st->url, rmq_ocsp_status_name(v->status), tu, nu);
     if (v->status == RMQ_OCSP_REVOKED) {
@@ -681,4 +688,23 @@ void rmq_ocsp_stapler_free(struct rmq_ocsp_stapler *st)
     pthread_mutex_destroy(&st->mu);
     pthread_mutex_destroy(&st->life_mu);
     free(st);
+}
+
+void rmq_ocsp_stapler_info(struct rmq_ocsp_stapler *st, struct rmq_ocsp_stapler_info *out)
+{
+    memset(out, 0, sizeof *out);
+    out->url = st->url;
+    out->label = st->label;
+    out->fingerprint = st->fp;
+    pthread_mutex_lock(&st->mu);
+    if (st->cur) {
+        out->has_response = true;
+        out->status = st->cur->status;
+        out->this_update = st->cur->this_update;
+        out->next_update = st->cur->next_update;
+    }
+    snprintf(out->last_error, sizeof out->last_error, "%s", st->last_error);
+    pthread_mutex_unlock(&st->mu);
+    uint64_t due = atomic_load(&st->due_ms), now = rmq_fetcher_now_ms();
+    out->next_refresh_ms = due > now ? due - now : 0;
 }

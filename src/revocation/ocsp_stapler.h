@@ -235,6 +235,24 @@ struct rmq_ocsp_stats {
 };
 void rmq_ocsp_stapler_stats(struct rmq_ocsp_stapler *st, struct rmq_ocsp_stats *out);
 
+/* What an operator sees (admin API): strings borrowed for st's life; the
+ * response fields are those of the current verified response (has_response
+ * false: none yet), last_error the reason of the last failed refresh ("" if
+ * the last one succeeded), next_refresh_ms the time until the next fetch.
+ * Any thread. */
+struct rmq_ocsp_stapler_info {
+    const char *url;
+    const char *label;
+    const char *fingerprint;
+    bool has_response;
+    enum rmq_ocsp_status status;
+    time_t this_update;
+    time_t next_update;
+    uint64_t next_refresh_ms;
+    char last_error[96];
+};
+void rmq_ocsp_stapler_info(struct rmq_ocsp_stapler *st, struct rmq_ocsp_stapler_info *out);
+
 /* SIGHUP: fetch now (thread-safe; coalesced with a fetch in progress). */
 void rmq_ocsp_stapler_refresh_now(struct rmq_ocsp_stapler *st);
 

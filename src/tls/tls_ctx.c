@@ -517,6 +517,7 @@ rmq_err tls_gen_new(struct rmq_tls_listener *l, bool reload, struct tls_gen **ou
     }
     atomic_init(&g->refs, 1);
     g->l = l;
+    g->built_at = time(NULL);
     /* Stat before reading: a change during the build is seen by the next check. */
     tls_stat_files(&l->ls->ssl, g->files);
     struct build b = {.l = l, .o = &l->ls->ssl, .errmsg = errmsg};

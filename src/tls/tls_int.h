@@ -78,6 +78,7 @@ struct tls_gen {
     struct tls_filestat files[TLS_FILE__COUNT];
     char cert_serial[65]; /* server certificate serial, hex, for logs */
     char cert_fp[65];     /* SHA-256 fingerprint of the server certificate */
+    time_t built_at;      /* when this generation was loaded (tls_status.c) */
 };
 
 struct rmq_tls_listener {

@@ -22,6 +22,7 @@
 #include <openssl/x509.h>
 
 #include "common/log.h"
+#include "common/metrics.h"
 #include "tls/tls_int.h"
 
 static struct tls_transport *tt(struct rmq_transport *t)
@@ -34,6 +35,7 @@ static void info_cb(const SSL *ssl, int where, int ret)
     if ((where & SSL_CB_ALERT) == 0 || (ret & 0xff) == SSL_AD_CLOSE_NOTIFY) {
         return;
     }
+    rmq_metrics_tls_alert((where & SSL_CB_WRITE) != 0, ret & 0xff);
     struct tls_transport *t = SSL_get_ex_data(ssl, tls_ssl_ex_index());
     if (t == NULL) {
         return;

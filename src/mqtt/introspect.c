@@ -1,0 +1,176 @@
+/* introspect.c — read-only views of the MQTT core and the admin kick; see
+ * introspect.h. Core thread only. */
+#include "mqtt/introspect.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/log.h"
+#include "mqtt/core.h"
+
+static void listener_id(const struct rmq_mqtt_conn *mc, char *out, size_t n)
+{
+    bool tls = mc->peer && mc->peer->tls_version != 0;
+    snprintf(out, n, "%s:%s", tls ? "ssl" : "tcp", mc->listener);
+}
+
+static void view_of(const struct session *s, struct rmq_client_view *v)
+{
+    memset(v, 0, sizeof *v);
+    v->client_id = s->client_id;
+    v->expiry_interval = s->expiry_s;
+    v->subscriptions = s->subs.count;
+    v->inflight = s->inflight.count;
+    v->queued = s->queue.count;
+    v->dropped = s->dropped;
+    v->owner = s->owner;
+    const struct rmq_mqtt_conn *mc = s->conn;
+    if (mc && mc->state == CS_CONNECTED) {
+        v->connected = true;
+        v->username = mc->username;
+        v->addr = mc->addr;
+        listener_id(mc, v->listener_id, sizeof v->listener_id);
+        v->listener = v->listener_id;
+        v->peer = mc->peer;
+        v->proto_ver = mc->version;
+        v->keepalive = mc->keepalive;
+    }
+}
+
+void rmq_broker_each_client(struct rmq_broker *b,
+                            bool (*fn)(const struct rmq_client_view *v, void *arg), void *arg)
+{
+    size_t it;
+    for (struct rmq_hmap_entry *e = rmq_hmap_first(&b->sessions, &it); e;
+         e = rmq_hmap_next(&b->sessions, e, &it)) {
+        struct rmq_client_view v;
+        view_of(e->value, &v);
+        if (!fn(&v, arg)) {
+            return;
+        }
+    }
+}
+
+bool rmq_broker_find_client(struct rmq_broker *b, const char *client_id,
+                            void (*fn)(const struct rmq_client_view *v, void *arg), void *arg)
+{
+    struct session *s = rmq_session_find(b, client_id, strlen(client_id));
+    if (!s) {
+        return false;
+    }
+    struct rmq_client_view v;
+    view_of(s, &v);
+    fn(&v, arg);
+    return true;
+}
+
+void rmq_broker_each_subscription(struct rmq_broker *b,
+                                  bool (*fn)(const char *client_id, const char *filter, uint8_t qos,
+                                             bool no_local, void *arg),
+                                  void *arg)
+{
+    size_t it;
+    for (struct rmq_hmap_entry *e = rmq_hmap_first(&b->sessions, &it); e;
+         e = rmq_hmap_next(&b->sessions, e, &it)) {
+        const struct session *s = e->value;
+        size_t jt;
+        for (struct rmq_hmap_entry *f = rmq_hmap_first(&s->subs, &jt); f;
+             f = rmq_hmap_next(&s->subs, f, &jt)) {
+            const struct rmq_sub_opts *o = f->value;
+            if (!fn(s->client_id, f->key, o->qos, o->no_local, arg)) {
+                return;
+            }
+        }
+    }
+}
+
+bool rmq_broker_kick_client(struct rmq_broker *b, const char *client_id)
+{
+    size_t len = strlen(client_id);
+    struct session *s = rmq_session_find(b, client_id, len);
+    if (!s) {
+        return false;
+    }
+    rmq_info("mqtt", "kicked client_id=%s by=admin", client_id);
+    if (s->conn) {
+        rmq_mqtt_conn_kick(s->conn, 0x98, "administrative action"); /* MQTT 5 3.14.2.1 */
+    }
+    /* EMQX discards the session on kick; the connection no longer holds it. */
+    s = rmq_session_find(b, client_id, len);
+    if (s && !s->conn) {
+        rmq_session_destroy(b, s);
+    }
+    return true;
+}
+
+struct lcount {
+    char id[160]; /* "tcp:default" / "ssl:default" */
+    uint64_t n;
+};
+
+void rmq_broker_each_listener_count(struct rmq_broker *b,
+                                    void (*fn)(const char *listener, uint64_t n, void *arg),
+                                    void *arg)
+{
+    size_t cap = 8, used = 0;
+    struct lcount *v = calloc(cap, sizeof *v);
+    size_t it;
+    for (struct rmq_hmap_entry *e = rmq_hmap_first(&b->sessions, &it); v && e;
+         e = rmq_hmap_next(&b->sessions, e, &it)) {
+        const struct session *s = e->value;
+        if (!s->conn || s->conn->state != CS_CONNECTED) {
+            continue;
+        }
+        char id[160];
+        listener_id(s->conn, id, sizeof id);
+        size_t i = 0;
+        while (i < used && strcmp(v[i].id, id) != 0) {
+            i++;
+        }
+        if (i == used) {
+            if (used == cap) {
+                struct lcount *nv = realloc(v, 2 * cap * sizeof *v);
+                if (!nv) {
+                    break;
+                }
+                v = nv;
+                cap *= 2;
+            }
+            snprintf(v[used].id, sizeof v[used].id, "%s", id);
+            v[used++].n = 0;
+        }
+        v[i].n++;
+    }
+    for (size_t i = 0; v && i < used; i++) {
+        fn(v[i].id, v[i].n, arg);
+    }
+    free(v);
+}
+
+bool rmq_broker_publish_sys(struct rmq_broker *b, const char *topic, const char *payload)
+{
+    struct rmq_bytes t = {(const uint8_t *)topic, strlen(topic)};
+    struct rmq_bytes p = {(const uint8_t *)payload, strlen(payload)};
+    struct rmq_msg *m = rmq_msg_from(&t, &p, 0, true, NULL, NULL);
+    if (!m) {
+        return false;
+    }
+    rmq_publish_will_msg(b, m);
+    rmq_msg_unref(m);
+    return true;
+}
+
+void rmq_broker_counts(struct rmq_broker *b, struct rmq_broker_counts *out)
+{
+    memset(out, 0, sizeof *out);
+    out->sessions = b->sessions.count;
+    out->connections = b->stats.connections;
+    out->retained = rmq_retained_count(b->retained);
+    size_t it;
+    for (struct rmq_hmap_entry *e = rmq_hmap_first(&b->sessions, &it); e;
+         e = rmq_hmap_next(&b->sessions, e, &it)) {
+        const struct session *s = e->value;
+        out->subscriptions += s->subs.count;
+    }
+}

@@ -1,0 +1,108 @@
+/*
+ * test_admin_metrics.c — the counters the admin API exports
+ * (src/common/metrics.c) and the log line formats (src/common/log.c's
+ * rmq_log_format_line): text as before, json with the message's key=value
+ * fields, quoted values, bare words joined to the value before them,
+ * escaping, and a valid object even when truncated.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "common/log.h"
+#include "common/metrics.h"
+
+static void test_metrics__count_and_recent(void **state)
+{
+    (void)state;
+    uint64_t a = rmq_metrics_get(RMQ_M_AUTH_FAILURE);
+    uint64_t r = rmq_metrics_recent(RMQ_M_AUTH_FAILURE, 60);
+    for (int i = 0; i < 3; i++) {
+        rmq_metrics_inc(RMQ_M_AUTH_FAILURE);
+    }
+    assert_int_equal(rmq_metrics_get(RMQ_M_AUTH_FAILURE), a + 3);
+    assert_int_equal(rmq_metrics_recent(RMQ_M_AUTH_FAILURE, 60), r + 3);
+    assert_int_equal(rmq_metrics_recent(RMQ_M_ACL_DENIED, 60), 0); /* not kept per minute */
+    rmq_metrics_inc(RMQ_M_ACL_DENIED);
+    assert_int_equal(rmq_metrics_get(RMQ_M_ACL_DENIED), 1);
+    rmq_metrics_inc(RMQ_M__COUNT); /* out of range: ignored */
+    assert_int_equal(rmq_metrics_get(RMQ_M__COUNT), 0);
+    assert_string_equal(rmq_metrics_name(RMQ_M_ACL_DENIED), "acl_denials");
+}
+
+static void test_metrics__alerts_by_code_and_direction(void **state)
+{
+    (void)state;
+    rmq_metrics_tls_alert(1, 44);
+    rmq_metrics_tls_alert(1, 44);
+    rmq_metrics_tls_alert(0, 42);
+    assert_int_equal(rmq_metrics_tls_alert_count(1, 44), 2);
+    assert_int_equal(rmq_metrics_tls_alert_count(0, 44), 0);
+    assert_int_equal(rmq_metrics_tls_alert_count(1, 42), 0);
+    assert_int_equal(rmq_metrics_tls_alert_count(0, 42), 1);
+}
+
+static void fmt(enum rmq_log_format f, const char *msg, char *out, size_t n)
+{
+    rmq_log_format_line(f, "2026-01-01T00:00:00.000Z", "info", "mqtt", msg, out, n);
+}
+
+static void test_log__text_unchanged(void **state)
+{
+    (void)state;
+    char out[512];
+    fmt(RMQ_LOG_TEXT, "connected client_id=a reason=client disconnect", out, sizeof out);
+    assert_string_equal(out,
+                        "2026-01-01T00:00:00.000Z info mqtt: connected client_id=a reason=client "
+                        "disconnect");
+}
+
+static void test_log__json_fields(void **state)
+{
+    (void)state;
+    char out[1024];
+    fmt(RMQ_LOG_JSON,
+        "refresh OK url=http://x/a.crl entries=2 issuer=\"CN=Test \\\"I\\\"\" reason=client "
+        "disconnect addr=1.2.3.4:5",
+        out, sizeof out);
+    assert_string_equal(out, "{\"time\":\"2026-01-01T00:00:00.000Z\",\"level\":\"info\","
+                             "\"component\":\"mqtt\",\"msg\":\"refresh OK\",\"url\":\"http://x/"
+                             "a.crl\",\"entries\":\"2\",\"issuer\":\"CN=Test \\\"I\\\"\","
+                             "\"reason\":\"client disconnect\",\"addr\":\"1.2.3.4:5\"}");
+    fmt(RMQ_LOG_JSON, "stopped", out, sizeof out);
+    assert_string_equal(out, "{\"time\":\"2026-01-01T00:00:00.000Z\",\"level\":\"info\","
+                             "\"component\":\"mqtt\",\"msg\":\"stopped\"}");
+    fmt(RMQ_LOG_JSON, "ctl\x01 k=a\tb", out, sizeof out);
+    assert_non_null(strstr(out, "\"msg\":\"ctl\\u0001\",\"k\":\"a\\u0009b\"}"));
+}
+
+static void test_log__json_truncated_is_still_an_object(void **state)
+{
+    (void)state;
+    char out[160];
+    char msg[600];
+    memset(msg, 'x', sizeof msg - 1);
+    msg[sizeof msg - 1] = '\0';
+    memcpy(msg, "big v=", 6);
+    fmt(RMQ_LOG_JSON, msg, out, sizeof out);
+    assert_non_null(strstr(out, "\"msg\":\"(line too long)\"}"));
+    assert_int_equal(out[0], '{');
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_metrics__count_and_recent),
+        cmocka_unit_test(test_metrics__alerts_by_code_and_direction),
+        cmocka_unit_test(test_log__text_unchanged),
+        cmocka_unit_test(test_log__json_fields),
+        cmocka_unit_test(test_log__json_truncated_is_still_an_object),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
