@@ -17,6 +17,10 @@
 
 #define READ_CHUNK 16384
 #define CLOSE_LINGER_MS 3000
+/* Reads one connection gets per loop turn (at most this many chunks of
+ * input). After them the loop polls again, so every other connection's
+ * input, timers and mail are served before this one is read again. */
+#define READS_PER_TURN 16
 
 static void conn_destroy(struct conn *c, const char *why);
 static void conn_update_events(struct conn *c);
@@ -153,7 +157,10 @@ static void free_events(struct conn *c)
     if (c->timer) {
         event_free(c->timer);
     }
-    c->rev = c->wev = c->timer = NULL;
+    if (c->again) {
+        event_free(c->again);
+    }
+    c->rev = c->wev = c->timer = c->again = NULL;
 }
 
 static bool make_events(struct worker *w, struct conn *c);
@@ -285,11 +292,18 @@ static enum rmq_io read_once(struct conn *c)
     return r;
 }
 
+/* Runs read_cb's work again on the next loop turn, after a poll. */
+static void again_later(struct conn *c)
+{
+    static const struct timeval zero = {0, 0};
+    evtimer_add(c->again, &zero);
+}
+
 /* Reads and feeds the core; false if the connection was destroyed. */
 static bool do_read(struct conn *c)
 {
     int rounds = 0;
-    for (; rounds < 64 && c->phase == PH_OPEN; rounds++) {
+    for (; rounds < READS_PER_TURN && c->phase == PH_OPEN; rounds++) {
         enum rmq_io r = read_once(c);
         if (r == RMQ_IO_OK) {
             continue;
@@ -308,10 +322,12 @@ static bool do_read(struct conn *c)
         c->read_paused = true; /* backpressure: resume once the output drains */
     }
     conn_update_events(c);
-    if (rounds == 64 && c->phase == PH_OPEN && !c->read_paused) {
-        /* Fairness cap reached; the transport may still hold decrypted bytes
-         * that no socket event will announce: come back on the next loop. */
-        event_active(c->rev, EV_READ, 0);
+    if (rounds == READS_PER_TURN && c->phase == PH_OPEN && !c->read_paused && c->l->has_factory) {
+        /* Share used up. TLS may still hold decrypted bytes that no socket
+         * event will announce: come back after the next poll (a zero timer
+         * runs after polling; event_active would run again before it and
+         * starve everyone else). TCP needs nothing: the socket stays readable. */
+        again_later(c);
     }
     return true;
 }
@@ -330,6 +346,16 @@ static void read_cb(evutil_socket_t fd, short what, void *arg)
         event_add(c->wev, NULL);
     }
     do_read(c);
+}
+
+static void again_cb(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    struct conn *c = arg;
+    if (c->phase == PH_OPEN && !c->read_paused) {
+        do_read(c);
+    }
 }
 
 static void finish_close(struct conn *c)
@@ -438,7 +464,8 @@ static bool make_events(struct worker *w, struct conn *c)
     c->rev = event_new(w->base, c->fd, EV_READ | EV_PERSIST, read_cb, c);
     c->wev = event_new(w->base, c->fd, EV_WRITE | EV_PERSIST, write_cb, c);
     c->timer = evtimer_new(w->base, timer_cb, c);
-    return c->rev && c->wev && c->timer;
+    c->again = evtimer_new(w->base, again_cb, c);
+    return c->rev && c->wev && c->timer && c->again;
 }
 
 void rmq_net_conn_accept(struct worker *w, struct mail *m)

@@ -65,6 +65,7 @@ struct conn {
     struct event *rev;
     struct event *wev;
     struct event *timer; /* handshake / CONNECT / close linger */
+    struct event *again; /* zero timer: more work for this connection after the next poll */
     struct rmq_buf in;
     struct rmq_buf out;
     size_t out_off; /* bytes of `out` already written */
