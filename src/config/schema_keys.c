@@ -98,6 +98,19 @@ static const struct rmq_cfg_key keys[] = {
             "process's file descriptors.",
      .example = "100000"},
 
+    {.path = "listeners.tcp.<name>.tcp_options.send_timeout",
+     .type = RMQ_CFG_DURATION,
+     TCP(send_timeout),
+     .def = "15s",
+     .min = 100,
+     .max = DAY,
+     .doc = "How long a client's unwritten output may stay over the high-water mark (the "
+            "client reads less than is sent to it, or not at all) before the connection is "
+            "closed, as EMQX's `tcp_options.send_timeout` with `send_timeout_close = true`. "
+            "While it is over the mark the publishers whose messages it receives are held "
+            "(not read): this bounds how long one stuck subscriber can slow the others.",
+     .example = "5s"},
+
     /* ---- SSL listeners ---- */
     {.path = "listeners.ssl.<name>.bind",
      .type = RMQ_CFG_BIND,
@@ -127,6 +140,18 @@ static const struct rmq_cfg_key keys[] = {
      .doc = "Most simultaneous connections (including those still in the TLS handshake) on "
             "this listener. `infinity` (stored as UINT64_MAX) means no limit.",
      .example = "50000"},
+    {.path = "listeners.ssl.<name>.tcp_options.send_timeout",
+     .type = RMQ_CFG_DURATION,
+     SSL(send_timeout),
+     .def = "15s",
+     .min = 100,
+     .max = DAY,
+     .doc = "How long a client's unwritten output may stay over the high-water mark (the "
+            "client reads less than is sent to it, or not at all) before the connection is "
+            "closed, as EMQX's `tcp_options.send_timeout` with `send_timeout_close = true`. "
+            "While it is over the mark the publishers whose messages it receives are held "
+            "(not read): this bounds how long one stuck subscriber can slow the others.",
+     .example = "5s"},
     {.path = "listeners.ssl.<name>.ssl_options.certfile",
      .type = RMQ_CFG_PATH,
      SSL(ssl.certfile),
@@ -457,6 +482,17 @@ static const struct rmq_cfg_key keys[] = {
             "handshake on TLS listeners) before it is closed, so a silent client cannot hold "
             "a slot.",
      .example = "10s"},
+    {.path = "mqtt.mqueue_store_qos0",
+     .type = RMQ_CFG_BOOL,
+     G(mqtt.mqueue_store_qos0),
+     .def = "true",
+     .doc = "What happens to a QoS 0 message for a connected subscriber that cannot take more "
+            "for now (its unwritten output is over the high-water mark): `true` keeps it and "
+            "holds the publisher (stops reading it) until the subscriber catches up, so nothing "
+            "is lost; `false` drops it (counted and logged) and keeps reading the publisher, "
+            "as brokers that trade loss for speed do. QoS 1 and 2 messages for a connected "
+            "subscriber are never dropped either way.",
+     .example = "false"},
     {.path = "mqtt.peer_cert_as_username",
      .type = RMQ_CFG_ENUM,
      G(mqtt.peer_cert_as_username),

@@ -79,6 +79,7 @@ struct rmq_listener_settings {
     bool is_ssl;
     struct rmq_bind bind;
     uint64_t max_connections;   /* UINT64_MAX = infinity (the default) */
+    uint64_t send_timeout;      /* ms, default 15s: tcp_options.send_timeout */
     struct rmq_ssl_options ssl; /* meaningful when is_ssl */
 };
 
@@ -100,6 +101,7 @@ struct rmq_mqtt_settings {
     uint32_t max_awaiting_rel;        /* default 100 */
     uint64_t await_rel_timeout;       /* ms, default 300s */
     uint64_t idle_timeout;            /* ms, default 15s: connect to CONNECT */
+    bool mqueue_store_qos0;           /* default true: QoS 0 is held, not dropped */
     enum rmq_peer_cert_as peer_cert_as_username;
     enum rmq_peer_cert_as peer_cert_as_clientid;
 };

@@ -15,6 +15,7 @@
 
 #include "mqtt/broker.h"
 #include "mqtt/codec.h"
+#include "mqtt/flow.h"
 #include "mqtt/hmap.h"
 #include "mqtt/msg.h"
 #include "mqtt/retained.h"
@@ -101,6 +102,7 @@ struct rmq_mqtt_conn {
     struct rmq_hmap out_aliases; /* outbound: topic -> alias (as uintptr_t), this connection */
     uint16_t client_alias_max;   /* client's Topic Alias Maximum (v5 CONNECT) */
     uint16_t out_alias_next;     /* aliases 1..out_alias_next are in use */
+    struct rmq_flow flow;        /* backpressure wait lists (flow.h) */
 };
 
 /* A routing target: one session, merged over its overlapping subscriptions. */
@@ -126,6 +128,7 @@ struct rmq_broker {
     size_t n_targets;
     size_t a_targets;
     size_t out_high_water;
+    struct rmq_mqtt_conn *flow_pub; /* publisher being routed (flow.h), or NULL */
     /* Packet scratch (owned; ~41 KB each, too large for stack frames under
      * valgrind's --max-stackframe): in_pkt holds the packet being handled,
      * out_pkt one being encoded right away, ack_pkt a CONNACK/SUBACK/UNSUBACK

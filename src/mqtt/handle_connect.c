@@ -444,7 +444,8 @@ size_t rmq_mqtt_conn_input(struct rmq_mqtt_conn *mc, const uint8_t *buf, size_t 
     lim.role = RMQ_CODEC_ROLE_SERVER;
     size_t off = 0;
     struct rmq_packet *p = mc->b->in_pkt;
-    while (off < len && mc->state != CS_CLOSED) {
+    /* A held publisher (flow.h) is not decoded further until resumed. */
+    while (off < len && mc->state != CS_CLOSED && !rmq_flow_held(mc)) {
         size_t used = 0;
         uint8_t reason = RMQ_RC_MALFORMED_PACKET;
         memset(p, 0, sizeof p->type);

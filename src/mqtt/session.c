@@ -226,6 +226,7 @@ void rmq_session_pump(struct rmq_broker *b, struct session *s)
         }
         dlist_push(&s->inflight, d);
     }
+    rmq_flow_check(b, s);
 }
 
 static void drop_log(struct rmq_broker *b, struct session *s, const struct rmq_msg *m)
@@ -245,14 +246,15 @@ void rmq_session_deliver(struct rmq_broker *b, struct session *s, struct rmq_msg
         if (!online) {
             return; /* QoS 0 is not queued for offline sessions */
         }
-        struct rmq_buf *out = s->conn->io->outbuf(s->conn->net);
-        if (out->len > b->out_high_water) {
+        /* Over its mark: the publisher is held (flow.h); dropped only by policy. */
+        if (rmq_flow_full(b, s) && !rmq_flow_hold(b, s, 0)) {
             b->stats.dropped_qos0_backpressure++;
             s->dropped++;
             RMQ_LOG_RL(5, RMQ_LOG_WARNING, "session",
                        "message dropped, slow consumer client_id=%s topic=%s qos=0 "
-                       "queued_bytes=%zu dropped=%llu",
-                       s->client_id, m->topic, out->len, (unsigned long long)s->dropped);
+                       "queued_bytes=%zu dropped=%llu mqueue_store_qos0=false",
+                       s->client_id, m->topic, s->conn->io->outbuf(s->conn->net)->len,
+                       (unsigned long long)s->dropped);
             return;
         }
         /* Sent at once and forgotten: no allocation. */
@@ -290,6 +292,13 @@ void rmq_session_deliver(struct rmq_broker *b, struct session *s, struct rmq_msg
         } else {
             rmq_delivery_free(d);
         }
+        return;
+    }
+    if (online && rmq_flow_full(b, s)) {
+        /* A live subscriber: never drop an acknowledged message; hold the
+         * publisher instead (flow.h). */
+        rmq_flow_hold(b, s, qos);
+        dlist_push(&s->queue, d);
         return;
     }
     if (b->cfg->max_mqueue_len && s->queue.count >= b->cfg->max_mqueue_len) {

@@ -99,6 +99,7 @@ static void tick_cb(evutil_socket_t fd, short what, void *arg)
     (void)what;
     struct worker *w = arg;
     rmq_broker_tick(w->broker);
+    rmq_net_conn_check_send_timeouts(w);
 }
 
 static void *worker_main(void *arg)

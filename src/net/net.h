@@ -28,10 +28,27 @@
  * Per connection: input is read into a buffer capped at
  * mqtt.max_packet_size + one read chunk, and the core refuses a packet over
  * max_packet_size from its fixed header alone, before its body is buffered.
- * Output is a buffer; above rmq_broker_out_high_water() QoS 0 messages to the
- * client are dropped and reading from it pauses until it drains. Timers: TLS
- * handshake (ssl_options.handshake_timeout), CONNECT (mqtt.idle_timeout
- * after the handshake), keep alive (from the core), and a close linger.
+ * Output is a buffer; above rmq_broker_out_high_water() unwritten bytes
+ * reading from the connection itself pauses until it drains, and the core
+ * holds the publishers whose messages it receives (mqtt/flow.h): the net
+ * layer stops reading a held publisher (input already read stays buffered)
+ * until io->resume, and reports a drain to half the mark with
+ * rmq_mqtt_conn_output_drained. A connection whose output stays over the
+ * mark (without draining to half) for longer than its listener's
+ * tcp_options.send_timeout is closed (`net: send timeout, closing slow
+ * subscriber`), which releases the publishers held for it: one stuck
+ * subscriber delays a publisher's other subscribers at most that long.
+ * Keep alive is not enforced on a held publisher (it is not being read).
+ *
+ * Fairness: a connection gets at most 16 reads (16 KB each) per loop turn;
+ * then the loop polls, so every other connection's input, timers and mail
+ * run before it is read again. TLS input already decrypted is picked up by
+ * a zero timer, which runs after the next poll (never event_active, which
+ * would run it again before polling).
+ *
+ * Timers: TLS handshake (ssl_options.handshake_timeout), CONNECT
+ * (mqtt.idle_timeout after the handshake), keep alive (from the core), and a
+ * close linger.
  */
 #ifndef RMQ_NET_H
 #define RMQ_NET_H

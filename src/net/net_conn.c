@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "common/log.h"
+#include "mqtt/msg.h"
 #include "net/net_int.h"
 
 #define READ_CHUNK 16384
@@ -25,6 +26,7 @@
 static void conn_destroy(struct conn *c, const char *why);
 static void conn_update_events(struct conn *c);
 static bool do_read(struct conn *c);
+static void again_later(struct conn *c);
 
 static void set_timer(struct conn *c, uint64_t ms)
 {
@@ -44,11 +46,53 @@ static struct rmq_buf *io_outbuf(void *net)
     return &c->out;
 }
 
+static size_t out_pending(const struct conn *c)
+{
+    return c->out.len - c->out_off;
+}
+
+/* Tracks the output against the high-water mark: the send timeout runs
+ * while it is over; draining to half reports to the core (held publishers
+ * go on). */
+static void note_output(struct conn *c)
+{
+    size_t hw = rmq_broker_out_high_water(c->w->broker);
+    size_t pending = out_pending(c);
+    if (!c->out_over && pending > hw) {
+        c->out_over = true;
+        c->over_since = rmq_now_ms();
+        c->w->n_over++;
+    } else if (c->out_over && pending <= hw / 2) {
+        c->out_over = false;
+        c->w->n_over--;
+        if (c->mc && c->phase == PH_OPEN) {
+            rmq_mqtt_conn_output_drained(c->mc);
+        }
+    }
+}
+
 static void io_flush(void *net)
 {
     struct conn *c = net;
     if (c->out.len > 0) {
         event_add(c->wev, NULL);
+    }
+    if (!c->out_over && out_pending(c) > rmq_broker_out_high_water(c->w->broker)) {
+        note_output(c);
+    }
+}
+
+static size_t io_pending(void *net)
+{
+    return out_pending(net);
+}
+
+static void io_resume(void *net)
+{
+    struct conn *c = net;
+    c->flow_held = false;
+    if (c->phase == PH_OPEN) {
+        again_later(c); /* never re-enter the core from inside it */
     }
 }
 
@@ -79,6 +123,8 @@ static const struct rmq_conn_io conn_io = {
     .flush = io_flush,
     .close = io_close,
     .connected = io_connected,
+    .pending = io_pending,
+    .resume = io_resume,
 };
 
 /* --------------------------------------------------------------- events */
@@ -88,7 +134,7 @@ static void conn_update_events(struct conn *c)
     if (c->phase == PH_CLOSING) {
         return;
     }
-    bool want_read = !c->read_paused && !c->suspended;
+    bool want_read = !c->read_paused && !c->suspended && !c->flow_held;
     if (want_read) {
         event_add(c->rev, NULL);
     } else {
@@ -247,6 +293,9 @@ static void packets_seen(struct conn *c, size_t used)
     if (used > 0 && c->mqtt_connected && c->keepalive_ms && c->phase == PH_OPEN) {
         set_timer(c, c->keepalive_ms);
     }
+    if (c->phase == PH_OPEN && rmq_mqtt_conn_held(c->mc)) {
+        c->flow_held = true; /* read no more until io_resume */
+    }
 }
 
 /* Hands buffered input to the core and drops what it consumed. */
@@ -303,7 +352,7 @@ static void again_later(struct conn *c)
 static bool do_read(struct conn *c)
 {
     int rounds = 0;
-    for (; rounds < READS_PER_TURN && c->phase == PH_OPEN; rounds++) {
+    for (; rounds < READS_PER_TURN && c->phase == PH_OPEN && !c->flow_held; rounds++) {
         enum rmq_io r = read_once(c);
         if (r == RMQ_IO_OK) {
             continue;
@@ -322,7 +371,8 @@ static bool do_read(struct conn *c)
         c->read_paused = true; /* backpressure: resume once the output drains */
     }
     conn_update_events(c);
-    if (rounds == READS_PER_TURN && c->phase == PH_OPEN && !c->read_paused && c->l->has_factory) {
+    if (rounds == READS_PER_TURN && c->phase == PH_OPEN && !c->read_paused && !c->flow_held &&
+        c->l->has_factory) {
         /* Share used up. TLS may still hold decrypted bytes that no socket
          * event will announce: come back after the next poll (a zero timer
          * runs after polling; event_active would run again before it and
@@ -353,9 +403,21 @@ static void again_cb(evutil_socket_t fd, short what, void *arg)
     (void)fd;
     (void)what;
     struct conn *c = arg;
-    if (c->phase == PH_OPEN && !c->read_paused) {
-        do_read(c);
+    if (c->phase != PH_OPEN || c->read_paused || c->flow_held) {
+        return;
     }
+    if (c->in.len > 0) {
+        /* Input kept while the core held this publisher. */
+        feed_core(c);
+        if (c->in.len == 0) {
+            rmq_buf_release(&c->in);
+        }
+        if (c->phase != PH_OPEN || c->flow_held) {
+            conn_update_events(c);
+            return;
+        }
+    }
+    do_read(c);
 }
 
 static void finish_close(struct conn *c)
@@ -386,6 +448,9 @@ static void write_cb(evutil_socket_t fd, short what, void *arg)
         if (r == RMQ_IO_OK) {
             /* Drop written bytes lazily: no memmove of a large backlog per write. */
             c->out_off += n;
+            if (c->out_over) {
+                note_output(c);
+            }
             if (c->out_off == c->out.len) {
                 c->out.len = 0;
                 c->out_off = 0;
@@ -426,6 +491,11 @@ static void timer_cb(evutil_socket_t fd, short what, void *arg)
     (void)fd;
     (void)what;
     struct conn *c = arg;
+    if (c->phase == PH_OPEN && c->mqtt_connected && c->flow_held) {
+        /* Not read while held: its PINGREQs wait in the socket. */
+        set_timer(c, c->keepalive_ms);
+        return;
+    }
     if (c->phase == PH_OPEN && c->mqtt_connected) {
         RMQ_LOG_RL(10, RMQ_LOG_NOTICE, "net", "keepalive timeout client_id=%s addr=%s",
                    rmq_mqtt_conn_client_id(c->mc), c->addr);
@@ -516,6 +586,10 @@ void rmq_net_conn_wake(struct worker *w, uint64_t id)
 static void conn_destroy(struct conn *c, const char *why)
 {
     struct worker *w = c->w;
+    if (c->out_over) {
+        c->out_over = false;
+        w->n_over--;
+    }
     if (c->mc) {
         rmq_mqtt_conn_free(c->mc, why);
         c->mc = NULL;
@@ -569,5 +643,27 @@ void rmq_net_conn_close_all(struct worker *w)
             (void)c->t->ops->write(c->t, c->out.data + c->out_off, c->out.len - c->out_off, &n);
         }
         conn_destroy(c, "server shutting down");
+    }
+}
+
+void rmq_net_conn_check_send_timeouts(struct worker *w)
+{
+    if (w->n_over == 0) {
+        return;
+    }
+    int64_t now = rmq_now_ms();
+    struct conn *next;
+    for (struct conn *c = w->conns; c; c = next) {
+        next = c->next;
+        uint64_t limit = c->l->ls->send_timeout;
+        if (!c->out_over || c->phase != PH_OPEN || !limit || now - c->over_since < (int64_t)limit) {
+            continue;
+        }
+        RMQ_LOG_RL(10, RMQ_LOG_WARNING, "net",
+                   "send timeout, closing slow subscriber client_id=%s addr=%s listener=%s "
+                   "queued_bytes=%zu send_timeout_ms=%llu",
+                   rmq_mqtt_conn_client_id(c->mc), c->addr, c->l->ls->name, out_pending(c),
+                   (unsigned long long)limit);
+        conn_destroy(c, "send timeout");
     }
 }

@@ -77,6 +77,9 @@ struct conn {
     bool read_wants_write; /* TLS: a read needs the socket writable */
     bool write_wants_read; /* TLS: a write needs the socket readable */
     bool suspended;        /* handshake waits for wake */
+    bool flow_held;        /* the core holds this publisher (mqtt/flow.h) */
+    bool out_over;         /* unwritten output went over the high-water mark... */
+    int64_t over_since;    /* ...at this time (ms), and has not drained to half since */
     char addr[64];
 };
 
@@ -92,6 +95,7 @@ struct worker {
     struct mail *mail_head;
     struct mail *mail_tail;
     struct conn *conns;
+    size_t n_over; /* connections with out_over set */
     uint64_t next_id;
     struct rmq_broker *broker; /* worker 0 only */
     uint8_t scratch[16384];    /* read buffer shared by this worker's connections */
@@ -118,5 +122,8 @@ void rmq_net_conn_discard(struct conn *c);
 void rmq_net_conn_wake(struct worker *w, uint64_t id);
 void rmq_net_conn_close_matching(struct worker *w, struct close_req *req);
 void rmq_net_conn_close_all(struct worker *w);
+/* Worker 0, from its tick: closes connections over the high-water mark for
+ * longer than their listener's tcp_options.send_timeout. */
+void rmq_net_conn_check_send_timeouts(struct worker *w);
 
 #endif

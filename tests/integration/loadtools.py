@@ -103,3 +103,164 @@ def cpu_seconds(pid: int) -> float:
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     ticks = os.sysconf("SC_CLK_TCK")
     return (int(fields[11]) + int(fields[12])) / ticks
+
+
+_CLIENT = textwrap.dedent(r'''
+    import json, socket, struct, sys, time
+    cfg = json.loads(sys.argv[1])
+
+    def varint(n):
+        out = b""
+        while True:
+            b = n % 128
+            n //= 128
+            out += bytes([b | (0x80 if n else 0)])
+            if not n:
+                return out
+
+    def pkt(t, flags, body):
+        return bytes([(t << 4) | flags]) + varint(len(body)) + body
+
+    def s(x):
+        x = x.encode()
+        return struct.pack("!H", len(x)) + x
+
+    sock = socket.create_connection(("127.0.0.1", cfg["port"]))
+    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    buf = bytearray()
+    pos = 0
+
+    def packets(timeout):
+        """Yields (type, flags, body) of every packet that arrives; stops after
+        `timeout` seconds without any. Consumed packets are gone even when the
+        caller stops early."""
+        global buf, pos
+        sock.settimeout(timeout)
+        while True:
+            n = len(buf)
+            while n - pos >= 2:
+                mult, rl, j = 1, 0, pos + 1
+                ok = False
+                while j < n:
+                    b = buf[j]
+                    rl += (b & 0x7F) * mult
+                    mult *= 128
+                    j += 1
+                    if not b & 0x80:
+                        ok = True
+                        break
+                if not ok or n - j < rl:
+                    break
+                h = buf[pos]
+                pos = j + rl
+                yield h >> 4, h & 15, bytes(buf[j:j + rl])
+            del buf[:pos]
+            pos = 0
+            try:
+                chunk = sock.recv(1 << 20)
+            except socket.timeout:
+                return
+            if not chunk:
+                return
+            buf += chunk
+
+    keepalive = cfg.get("keepalive", 60)
+    sock.sendall(pkt(1, 0, s("MQTT") + bytes([4, 2]) + struct.pack("!H", keepalive) + s(cfg["client_id"])))
+    for t, f, body in packets(10):
+        if t == 2:
+            break
+    qos = cfg["qos"]
+    if cfg["role"] == "sub":
+        sock.sendall(pkt(8, 2, struct.pack("!H", 1) + s(cfg["topic"]) + bytes([qos])))
+        for t, f, body in packets(10):
+            if t == 9:
+                break
+        print("ready", flush=True)
+        count, last, gaps, acks = 0, {}, 0, bytearray()
+        for t, f, body in packets(cfg.get("idle", 3)):
+            if t != 3:
+                continue
+            tl = struct.unpack("!H", body[:2])[0]
+            off = 2 + tl
+            if (f >> 1) & 3:
+                pid = body[off:off + 2]
+                off += 2
+                acks += b"\x40\x02" + pid
+            who, seq = body[off:off + 12].split(b":")[:2]
+            seq = int(seq)
+            if seq != last.get(who, -1) + 1:
+                gaps += 1
+            last[who] = seq
+            count += 1
+            if acks and (len(acks) >= 32 or count == cfg["expect"]):
+                sock.sendall(acks)
+                acks = bytearray()
+            if count == cfg["expect"]:
+                break
+        print(json.dumps({"count": count, "gaps": gaps}), flush=True)
+    else:
+        n, size = cfg["n"], cfg["size"]
+        tag = cfg["client_id"][-4:].rjust(4, "_")
+        out = []
+        for i in range(n):
+            payload = ("%s:%07d:" % (tag, i)).encode().ljust(size, b"x")
+            body = s(cfg["topic"])
+            if qos:
+                body += struct.pack("!H", i % 65535 + 1)
+            out.append(pkt(3, qos << 1, body + payload))
+        data = b"".join(out)
+        print("ready", flush=True)
+        sys.stdin.readline()  # go
+        t0 = time.monotonic()
+        sock.sendall(data)
+        acked = 0
+        if qos:
+            for t, f, body in packets(30):
+                if t == 4:
+                    acked += 1
+                    if acked == n:
+                        break
+        sock.sendall(b"\xc0\x00")
+        for t, f, body in packets(30):
+            if t == 13:
+                break
+        print(json.dumps({"sent": n, "acked": acked, "secs": time.monotonic() - t0}), flush=True)
+''')
+
+
+class Client:
+    """A pacing-free MQTT 3.1.1 client in its own process (role "pub" or "sub").
+
+    sub: Client(port, "sub", client_id=, topic=, qos=, expect=N, idle=3) — ready
+         once subscribed; result() -> {"count", "gaps"} after N messages or
+         `idle` seconds without any (QoS 1: every PUBLISH is acknowledged).
+    pub: Client(port, "pub", client_id=, topic=, qos=, n=N, size=B) — builds
+         N PUBLISHes (payload "<id>:<seq>:xxx…"), go() sends them at once as
+         fast as the socket takes them; result() -> {"sent", "acked", "secs"}
+         after every PUBACK (QoS 1) and a PINGRESP.
+    """
+
+    def __init__(self, port: int, role: str, **cfg):
+        cfg.update(port=port, role=role)
+        self.p = subprocess.Popen(["/usr/bin/python3", "-c", _CLIENT, json.dumps(cfg)],
+                                  stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                  stderr=subprocess.PIPE)
+        line = self.p.stdout.readline().decode().strip()
+        if line != "ready":
+            self.stop()
+            raise AssertionError(f"{role} client did not start: {line!r} "
+                                 f"{self.p.stderr.read().decode()!r}")
+
+    def go(self):
+        self.p.stdin.write(b"go\n")
+        self.p.stdin.flush()
+
+    def result(self, timeout: float = 60) -> dict:
+        out, err = self.p.communicate(timeout=timeout)
+        lines = out.decode().strip().splitlines()
+        if not lines:
+            raise AssertionError(f"client gave no result: {err.decode()!r}")
+        return json.loads(lines[-1])
+
+    def stop(self):
+        stop_proc(self.p)
