@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -136,9 +137,28 @@ static rmq_err worker_init(struct rmq_net *net, struct worker *w, int idx)
     return RMQ_OK;
 }
 
+/* Every connection is a descriptor: use all the hard limit allows. */
+static void raise_nofile_limit(void)
+{
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur >= rl.rlim_max) {
+        return;
+    }
+    rlim_t old = rl.rlim_cur;
+    rl.rlim_cur = rl.rlim_max;
+    if (setrlimit(RLIMIT_NOFILE, &rl) != 0) {
+        rmq_warn("net", "cannot raise the open files limit from=%llu to=%llu error=%s",
+                 (unsigned long long)old, (unsigned long long)rl.rlim_max, strerrordesc_np(errno));
+        return;
+    }
+    rmq_info("net", "open files limit raised from=%llu to=%llu", (unsigned long long)old,
+             (unsigned long long)rl.rlim_max);
+}
+
 rmq_err rmq_net_new(const struct rmq_settings *s, struct rmq_net **out)
 {
     *out = NULL;
+    raise_nofile_limit();
     if (evthread_use_pthreads() != 0) {
         return RMQ_ERR_INTERNAL;
     }
@@ -177,6 +197,40 @@ uint64_t rmq_net_connection_count(const struct rmq_net *net)
 
 /* ------------------------------------------------------------- listeners */
 
+/* How long accepting pauses when the process is out of descriptors. */
+#define ACCEPT_BACKOFF_MS 250
+
+static bool out_of_descriptors(int err)
+{
+    return err == EMFILE || err == ENFILE || err == ENOBUFS || err == ENOMEM;
+}
+
+/* Out of descriptors: the pending connection stays in the backlog and the
+ * listener stays readable, so accepting again at once would spin. Stop
+ * watching it for a while (retry_cb), log once per episode. */
+static void accept_backoff(struct listener *l, int err)
+{
+    if (!l->starved) {
+        l->starved = true;
+        l->refused = 0;
+        rmq_warn("listener", "out of file descriptors, pausing accept name=%s error=%s retry_ms=%d",
+                 l->ls->name, strerrordesc_np(err), ACCEPT_BACKOFF_MS);
+    }
+    l->refused++;
+    event_del(l->ev);
+    struct timeval tv = {0, ACCEPT_BACKOFF_MS * 1000};
+    evtimer_add(l->retry_ev, &tv);
+}
+
+static void accept_retry_cb(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    struct listener *l = arg;
+    event_add(l->ev, NULL);
+    event_active(l->ev, EV_READ, 0); /* try now; backs off again if still out */
+}
+
 static void accept_cb(evutil_socket_t lfd, short what, void *arg)
 {
     (void)what;
@@ -187,11 +241,24 @@ static void accept_cb(evutil_socket_t lfd, short what, void *arg)
         socklen_t sl = sizeof ss;
         int fd = accept4(lfd, (struct sockaddr *)&ss, &sl, SOCK_NONBLOCK | SOCK_CLOEXEC);
         if (fd < 0) {
-            if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) {
+            int err = errno;
+            if (out_of_descriptors(err)) {
+                accept_backoff(l, err);
+                return;
+            }
+            if (err == ECONNABORTED || err == EPROTO) {
+                continue; /* that one client is gone; the next may be there */
+            }
+            if (err != EAGAIN && err != EWOULDBLOCK && err != EINTR) {
                 RMQ_LOG_RL(1, RMQ_LOG_WARNING, "listener", "accept failed name=%s error=%s",
-                           l->ls->name, strerrordesc_np(errno));
+                           l->ls->name, strerrordesc_np(err));
             }
             return;
+        }
+        if (l->starved) {
+            l->starved = false;
+            rmq_notice("listener", "accepting again name=%s retries=%llu", l->ls->name,
+                       (unsigned long long)l->refused);
         }
         uint64_t max = l->ls->max_connections;
         if (max && atomic_load(&l->conns) >= max) {
@@ -333,7 +400,8 @@ rmq_err rmq_net_start(struct rmq_net *net)
     for (size_t i = 0; i < net->n_listeners; i++) {
         struct listener *l = &net->listeners[i];
         l->ev = event_new(net->main_base, l->fd, EV_READ | EV_PERSIST, accept_cb, l);
-        if (!l->ev || event_add(l->ev, NULL) != 0) {
+        l->retry_ev = evtimer_new(net->main_base, accept_retry_cb, l);
+        if (!l->ev || !l->retry_ev || event_add(l->ev, NULL) != 0) {
             return RMQ_ERR_NOMEM;
         }
         rmq_info("listener", "started name=%s kind=%s bind=%s", l->ls->name,
@@ -445,6 +513,9 @@ void rmq_net_free(struct rmq_net *net)
         struct listener *l = &net->listeners[i];
         if (l->ev) {
             event_free(l->ev);
+        }
+        if (l->retry_ev) {
+            event_free(l->retry_ev);
         }
         close(l->fd);
     }

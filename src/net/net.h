@@ -67,7 +67,8 @@ struct rmq_net;
 struct rmq_broker;
 
 /* Creates the main event base, the workers (not yet running) and the MQTT
- * core. `s` is borrowed until rmq_net_free. Calls evthread_use_pthreads(). */
+ * core. `s` is borrowed until rmq_net_free. Calls evthread_use_pthreads()
+ * and raises the soft RLIMIT_NOFILE to the hard limit (logged). */
 RMQ_MUST_USE rmq_err rmq_net_new(const struct rmq_settings *s, struct rmq_net **out);
 
 /* The main thread's event base (for signals and main-thread timers). Borrowed. */
@@ -81,7 +82,12 @@ RMQ_MUST_USE rmq_err rmq_net_listen(struct rmq_net *net, const struct rmq_listen
                                     uint64_t handshake_timeout_ms, char **errmsg);
 
 /* Starts the worker threads and accepting on every listener; logs
- * `listener: started name=N kind=tcp|ssl bind=HOST:PORT` per listener. */
+ * `listener: started name=N kind=tcp|ssl bind=HOST:PORT` per listener.
+ * When accept fails for lack of descriptors (EMFILE/ENFILE/ENOBUFS/ENOMEM)
+ * the listener stops watching its socket for 250 ms and tries again (the
+ * clients wait in the kernel backlog), logging once per episode
+ * (`listener: out of file descriptors, pausing accept`, then `accepting
+ * again`): no spinning, recovery without intervention. */
 RMQ_MUST_USE rmq_err rmq_net_start(struct rmq_net *net);
 
 /* Runs the main base until rmq_net_stop (main thread). */

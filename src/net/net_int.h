@@ -25,6 +25,9 @@ struct listener {
     uint64_t handshake_timeout_ms;
     int fd;
     struct event *ev;
+    struct event *retry_ev; /* re-enables ev after accept ran out of descriptors */
+    bool starved;           /* in an out-of-descriptors episode (logged once) */
+    uint64_t refused;       /* connections left in the backlog during the episode */
     char bind_str[300];
     uint16_t port;              /* actually bound */
     atomic_uint_fast64_t conns; /* open connections; accept on main, close on workers */
