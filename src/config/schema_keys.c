@@ -110,6 +110,51 @@ static const struct rmq_cfg_key keys[] = {
             "While it is over the mark the publishers whose messages it receives are held "
             "(not read): this bounds how long one stuck subscriber can slow the others.",
      .example = "5s"},
+    {.path = "listeners.tcp.<name>.max_conn_rate",
+     .type = RMQ_CFG_RATE,
+     TCP(max_conn_rate),
+     .def = "infinity",
+     .min = 1,
+     .max = 1000000000000000ll,
+     .flags = RMQ_CFG_F_INFINITY,
+     .doc = "Most new connections per interval on this listener, as EMQX 5 (`1000/s`, "
+            "`100/10s`). Over it, accepting pauses until the rate allows the next one: clients "
+            "wait in the kernel backlog, none is refused.",
+     .example = "\"100/s\""},
+    {.path = "listeners.tcp.<name>.messages_rate",
+     .type = RMQ_CFG_RATE,
+     TCP(messages_rate),
+     .def = "infinity",
+     .min = 1,
+     .max = 1000000000000000ll,
+     .flags = RMQ_CFG_F_INFINITY,
+     .doc = "Most PUBLISH packets per interval from one client of this listener, as EMQX 5 "
+            "(`1000/s`). A client over it is slowed (its socket is not read until the rate "
+            "allows more), not disconnected; bursts of up to one second's worth pass at once.",
+     .example = "\"1000/s\""},
+    {.path = "listeners.tcp.<name>.bytes_rate",
+     .type = RMQ_CFG_RATE,
+     TCP(bytes_rate),
+     .def = "infinity",
+     .min = 1,
+     .max = 1000000000000000ll,
+     .flags = RMQ_CFG_F_INFINITY,
+     .doc = "Most inbound bytes per interval from one client of this listener, as EMQX 5 "
+            "(`1MB/s`, `512KB/s`). A client over it is slowed (not read until the rate allows "
+            "more), not disconnected.",
+     .example = "\"1MB/s\""},
+    {.path = "listeners.tcp.<name>.max_conn_per_addr",
+     .type = RMQ_CFG_INT,
+     TCP(max_conn_per_addr),
+     .def = "infinity",
+     .min = 1,
+     .max = 100000000,
+     .flags = RMQ_CFG_F_INFINITY,
+     .doc = "Most MQTT connections from one source IP address on this listener (revmq; "
+            "counted once the TLS handshake is done). A connection over it is kept but not "
+            "read — its CONNECT waits — until another connection from that address closes; "
+            "if that takes longer than `mqtt.idle_timeout` it is closed as any silent client.",
+     .example = "10"},
 
     /* ---- SSL listeners ---- */
     {.path = "listeners.ssl.<name>.bind",
@@ -152,6 +197,51 @@ static const struct rmq_cfg_key keys[] = {
             "While it is over the mark the publishers whose messages it receives are held "
             "(not read): this bounds how long one stuck subscriber can slow the others.",
      .example = "5s"},
+    {.path = "listeners.ssl.<name>.max_conn_rate",
+     .type = RMQ_CFG_RATE,
+     SSL(max_conn_rate),
+     .def = "infinity",
+     .min = 1,
+     .max = 1000000000000000ll,
+     .flags = RMQ_CFG_F_INFINITY,
+     .doc = "Most new connections per interval on this listener, as EMQX 5 (`1000/s`, "
+            "`100/10s`). Over it, accepting pauses until the rate allows the next one: clients "
+            "wait in the kernel backlog, none is refused.",
+     .example = "\"100/s\""},
+    {.path = "listeners.ssl.<name>.messages_rate",
+     .type = RMQ_CFG_RATE,
+     SSL(messages_rate),
+     .def = "infinity",
+     .min = 1,
+     .max = 1000000000000000ll,
+     .flags = RMQ_CFG_F_INFINITY,
+     .doc = "Most PUBLISH packets per interval from one client of this listener, as EMQX 5 "
+            "(`1000/s`). A client over it is slowed (its socket is not read until the rate "
+            "allows more), not disconnected; bursts of up to one second's worth pass at once.",
+     .example = "\"1000/s\""},
+    {.path = "listeners.ssl.<name>.bytes_rate",
+     .type = RMQ_CFG_RATE,
+     SSL(bytes_rate),
+     .def = "infinity",
+     .min = 1,
+     .max = 1000000000000000ll,
+     .flags = RMQ_CFG_F_INFINITY,
+     .doc = "Most inbound bytes per interval from one client of this listener, as EMQX 5 "
+            "(`1MB/s`, `512KB/s`). A client over it is slowed (not read until the rate allows "
+            "more), not disconnected.",
+     .example = "\"1MB/s\""},
+    {.path = "listeners.ssl.<name>.max_conn_per_addr",
+     .type = RMQ_CFG_INT,
+     SSL(max_conn_per_addr),
+     .def = "infinity",
+     .min = 1,
+     .max = 100000000,
+     .flags = RMQ_CFG_F_INFINITY,
+     .doc = "Most MQTT connections from one source IP address on this listener (revmq; "
+            "counted once the TLS handshake is done). A connection over it is kept but not "
+            "read — its CONNECT waits — until another connection from that address closes; "
+            "if that takes longer than `mqtt.idle_timeout` it is closed as any silent client.",
+     .example = "10"},
     {.path = "listeners.ssl.<name>.ssl_options.certfile",
      .type = RMQ_CFG_PATH,
      SSL(ssl.certfile),

@@ -78,8 +78,14 @@ struct rmq_listener_settings {
     bool enable;
     bool is_ssl;
     struct rmq_bind bind;
-    uint64_t max_connections;   /* UINT64_MAX = infinity (the default) */
-    uint64_t send_timeout;      /* ms, default 15s: tcp_options.send_timeout */
+    uint64_t max_connections; /* UINT64_MAX = infinity (the default) */
+    uint64_t send_timeout;    /* ms, default 15s: tcp_options.send_timeout */
+    /* Rate limits (EMQX 5 listener keys), in units per 1000 s; UINT64_MAX =
+     * infinity (the default). */
+    uint64_t max_conn_rate;     /* new connections on this listener */
+    uint64_t messages_rate;     /* PUBLISH packets per client */
+    uint64_t bytes_rate;        /* inbound bytes per client */
+    uint64_t max_conn_per_addr; /* MQTT connections per source address; UINT64_MAX = no limit */
     struct rmq_ssl_options ssl; /* meaningful when is_ssl */
 };
 

@@ -120,6 +120,13 @@ bool rmq_mqtt_conn_held(const struct rmq_mqtt_conn *mc);
  * less after having been over it: publishers held for it may go on. */
 void rmq_mqtt_conn_output_drained(struct rmq_mqtt_conn *mc);
 
+/* PUBLISH packets decoded from this connection so far (for rate limits). */
+uint64_t rmq_mqtt_conn_publishes_in(const struct rmq_mqtt_conn *mc);
+/* rmq_mqtt_conn_input decodes at most n more PUBLISH packets (it stops after
+ * the n-th; the rest is reported unconsumed); UINT64_MAX, the default, means
+ * no limit. For the listener's messages_rate. */
+void rmq_mqtt_conn_set_publish_budget(struct rmq_mqtt_conn *mc, uint64_t n);
+
 /* The client id ("" before CONNECT); borrowed. */
 const char *rmq_mqtt_conn_client_id(const struct rmq_mqtt_conn *mc);
 /* Protocol level (0 before CONNECT). */

@@ -173,6 +173,7 @@ struct rmq_mqtt_conn *rmq_mqtt_conn_new(struct rmq_broker *b, const struct rmq_c
     mc->state = CS_WAIT_CONNECT;
     mc->client_receive_max = 65535;
     mc->problem_info = true;
+    mc->publish_budget = UINT64_MAX;
     rmq_hmap_init(&mc->aliases);
     rmq_hmap_init(&mc->out_aliases);
     return mc;
@@ -181,6 +182,16 @@ struct rmq_mqtt_conn *rmq_mqtt_conn_new(struct rmq_broker *b, const struct rmq_c
 const char *rmq_mqtt_conn_client_id(const struct rmq_mqtt_conn *mc)
 {
     return mc->session ? mc->session->client_id : "";
+}
+
+uint64_t rmq_mqtt_conn_publishes_in(const struct rmq_mqtt_conn *mc)
+{
+    return mc->publishes_in;
+}
+
+void rmq_mqtt_conn_set_publish_budget(struct rmq_mqtt_conn *mc, uint64_t n)
+{
+    mc->publish_budget = n;
 }
 
 bool rmq_mqtt_conn_held(const struct rmq_mqtt_conn *mc)

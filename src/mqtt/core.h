@@ -103,6 +103,8 @@ struct rmq_mqtt_conn {
     uint16_t client_alias_max;   /* client's Topic Alias Maximum (v5 CONNECT) */
     uint16_t out_alias_next;     /* aliases 1..out_alias_next are in use */
     struct rmq_flow flow;        /* backpressure wait lists (flow.h) */
+    uint64_t publishes_in;       /* PUBLISH packets decoded (listener messages_rate) */
+    uint64_t publish_budget;     /* more PUBLISH packets to decode; UINT64_MAX = no limit */
 };
 
 /* A routing target: one session, merged over its overlapping subscriptions. */

@@ -19,6 +19,7 @@
 #include <event2/thread.h>
 
 #include "common/log.h"
+#include "mqtt/msg.h"
 #include "net/net_int.h"
 
 static char *fmt_err(const char *what, const struct rmq_listener_settings *ls, const char *detail)
@@ -117,6 +118,7 @@ static rmq_err worker_init(struct rmq_net *net, struct worker *w, int idx)
     w->net = net;
     w->idx = idx;
     w->next_id = 1;
+    rmq_hmap_init(&w->per_addr);
     pthread_mutex_init(&w->mu, NULL);
     w->base = event_base_new();
     if (!w->base) {
@@ -237,6 +239,17 @@ static void accept_cb(evutil_socket_t lfd, short what, void *arg)
     struct listener *l = arg;
     struct rmq_net *net = l->net;
     for (int i = 0; i < 64; i++) {
+        uint64_t wait = rmq_net_bucket_wait_ms(&l->conn_rate, rmq_now_ms());
+        if (wait) {
+            /* max_conn_rate: new clients wait in the backlog, none is refused. */
+            RMQ_LOG_RL(1, RMQ_LOG_INFO, "listener",
+                       "accept paused by max_conn_rate name=%s wait_ms=%llu", l->ls->name,
+                       (unsigned long long)wait);
+            event_del(l->ev);
+            struct timeval tv = {(time_t)(wait / 1000), (suseconds_t)((wait % 1000) * 1000)};
+            evtimer_add(l->retry_ev, &tv);
+            return;
+        }
         struct sockaddr_storage ss;
         socklen_t sl = sizeof ss;
         int fd = accept4(lfd, (struct sockaddr *)&ss, &sl, SOCK_NONBLOCK | SOCK_CLOEXEC);
@@ -255,6 +268,7 @@ static void accept_cb(evutil_socket_t lfd, short what, void *arg)
             }
             return;
         }
+        rmq_net_bucket_spend(&l->conn_rate, 1);
         if (l->starved) {
             l->starved = false;
             rmq_notice("listener", "accepting again name=%s retries=%llu", l->ls->name,
@@ -401,6 +415,7 @@ rmq_err rmq_net_start(struct rmq_net *net)
         struct listener *l = &net->listeners[i];
         l->ev = event_new(net->main_base, l->fd, EV_READ | EV_PERSIST, accept_cb, l);
         l->retry_ev = evtimer_new(net->main_base, accept_retry_cb, l);
+        rmq_net_bucket_init(&l->conn_rate, l->ls->max_conn_rate, 1, rmq_now_ms());
         if (!l->ev || !l->retry_ev || event_add(l->ev, NULL) != 0) {
             return RMQ_ERR_NOMEM;
         }
@@ -492,6 +507,7 @@ static void worker_free(struct worker *w)
     }
     rmq_broker_free(w->broker);
     w->broker = NULL;
+    rmq_hmap_release(&w->per_addr);
     if (w->tick_ev) {
         event_free(w->tick_ev);
     }

@@ -27,6 +27,9 @@ static void conn_destroy(struct conn *c, const char *why);
 static void conn_update_events(struct conn *c);
 static bool do_read(struct conn *c);
 static void again_later(struct conn *c);
+static void again_after(struct conn *c, uint64_t ms);
+static bool addr_admit(struct conn *c);
+static void addr_release(struct conn *c);
 
 static void set_timer(struct conn *c, uint64_t ms)
 {
@@ -134,7 +137,8 @@ static void conn_update_events(struct conn *c)
     if (c->phase == PH_CLOSING) {
         return;
     }
-    bool want_read = !c->read_paused && !c->suspended && !c->flow_held;
+    bool want_read =
+        !c->read_paused && !c->suspended && !c->flow_held && !c->rate_paused && !c->addr_parked;
     if (want_read) {
         event_add(c->rev, NULL);
     } else {
@@ -156,6 +160,13 @@ static void conn_open(struct conn *c)
     }
     c->phase = PH_OPEN;
     set_timer(c, c->l->net->s->mqtt.idle_timeout);
+    int64_t now = rmq_now_ms();
+    rmq_net_bucket_init(&c->msg_rate, c->l->ls->messages_rate, 1, now);
+    rmq_net_bucket_init(&c->byte_rate, c->l->ls->bytes_rate, READ_CHUNK, now);
+    if (!addr_admit(c)) {
+        conn_update_events(c); /* parked: not read until another one closes */
+        return;
+    }
     if (c->l->has_factory) {
         /* TLS may already hold application data that came with the end of
          * the handshake (no socket event would announce it): read now. */
@@ -298,12 +309,60 @@ static void packets_seen(struct conn *c, size_t used)
     }
 }
 
+/* The core decodes input, within the client's messages_rate. */
+static size_t core_input(struct conn *c, const uint8_t *p, size_t n)
+{
+    bool limited = rmq_net_bucket_limited(&c->msg_rate);
+    if (limited) {
+        uint64_t avail = rmq_net_bucket_available(&c->msg_rate, rmq_now_ms());
+        rmq_mqtt_conn_set_publish_budget(c->mc, avail);
+    }
+    size_t used = rmq_mqtt_conn_input(c->mc, p, n);
+    if (limited) {
+        uint64_t pubs = rmq_mqtt_conn_publishes_in(c->mc);
+        rmq_net_bucket_spend(&c->msg_rate, pubs - c->pubs_seen);
+        c->pubs_seen = pubs;
+    }
+    packets_seen(c, used);
+    return used;
+}
+
+/* Over messages_rate or bytes_rate: stop reading until the rate allows one
+ * more (the client is slowed, never dropped). True if paused. */
+static bool rate_wait(struct conn *c)
+{
+    if (!rmq_net_bucket_limited(&c->msg_rate) && !rmq_net_bucket_limited(&c->byte_rate)) {
+        return false;
+    }
+    int64_t now = rmq_now_ms();
+    uint64_t wm = rmq_net_bucket_wait_ms(&c->msg_rate, now);
+    uint64_t wb = rmq_net_bucket_wait_ms(&c->byte_rate, now);
+    uint64_t wait = wm > wb ? wm : wb;
+    if (!wait) {
+        return false;
+    }
+    RMQ_LOG_RL(10, RMQ_LOG_INFO, "net",
+               "client slowed by rate limit client_id=%s addr=%s limit=%s "
+               "wait_ms=%llu",
+               rmq_mqtt_conn_client_id(c->mc), c->addr, wm >= wb ? "messages_rate" : "bytes_rate",
+               (unsigned long long)wait);
+    c->rate_paused = true;
+    again_after(c, wait);
+    return true;
+}
+
 /* Hands buffered input to the core and drops what it consumed. */
 static void feed_core(struct conn *c)
 {
-    size_t used = rmq_mqtt_conn_input(c->mc, c->in.data, c->in.len);
-    packets_seen(c, used);
+    size_t used = core_input(c, c->in.data, c->in.len);
     rmq_buf_consume(&c->in, used);
+}
+
+/* How much one read may take: bytes_rate allows at most this much. */
+static size_t read_cap(struct conn *c, size_t len)
+{
+    uint64_t avail = rmq_net_bucket_available(&c->byte_rate, rmq_now_ms());
+    return avail < len ? (size_t)(avail ? avail : 1) : len;
 }
 
 /* One read: into the worker's scratch buffer when nothing is pending (the
@@ -315,12 +374,12 @@ static enum rmq_io read_once(struct conn *c)
     enum rmq_io r;
     if (c->in.len == 0) {
         uint8_t *scratch = c->w->scratch;
-        r = c->t->ops->read(c->t, scratch, sizeof c->w->scratch, &n);
+        r = c->t->ops->read(c->t, scratch, read_cap(c, sizeof c->w->scratch), &n);
         if (r != RMQ_IO_OK) {
             return r;
         }
-        size_t used = rmq_mqtt_conn_input(c->mc, scratch, n);
-        packets_seen(c, used);
+        rmq_net_bucket_spend(&c->byte_rate, n);
+        size_t used = core_input(c, scratch, n);
         if (used < n && c->phase == PH_OPEN &&
             rmq_buf_append(&c->in, scratch + used, n - used) != RMQ_OK) {
             return RMQ_IO_ERROR;
@@ -330,8 +389,9 @@ static enum rmq_io read_once(struct conn *c)
     if (rmq_buf_reserve(&c->in, READ_CHUNK) != RMQ_OK && rmq_buf_reserve(&c->in, 1) != RMQ_OK) {
         return RMQ_IO_ERROR;
     }
-    r = c->t->ops->read(c->t, c->in.data + c->in.len, c->in.alloc - c->in.len, &n);
+    r = c->t->ops->read(c->t, c->in.data + c->in.len, read_cap(c, c->in.alloc - c->in.len), &n);
     if (r == RMQ_IO_OK) {
+        rmq_net_bucket_spend(&c->byte_rate, n);
         c->in.len += n;
         feed_core(c);
         if (c->in.len == 0) {
@@ -348,11 +408,20 @@ static void again_later(struct conn *c)
     evtimer_add(c->again, &zero);
 }
 
+static void again_after(struct conn *c, uint64_t ms)
+{
+    struct timeval tv = {(time_t)(ms / 1000), (suseconds_t)((ms % 1000) * 1000)};
+    evtimer_add(c->again, &tv);
+}
+
 /* Reads and feeds the core; false if the connection was destroyed. */
 static bool do_read(struct conn *c)
 {
     int rounds = 0;
     for (; rounds < READS_PER_TURN && c->phase == PH_OPEN && !c->flow_held; rounds++) {
+        if (rate_wait(c)) {
+            break;
+        }
         enum rmq_io r = read_once(c);
         if (r == RMQ_IO_OK) {
             continue;
@@ -372,7 +441,7 @@ static bool do_read(struct conn *c)
     }
     conn_update_events(c);
     if (rounds == READS_PER_TURN && c->phase == PH_OPEN && !c->read_paused && !c->flow_held &&
-        c->l->has_factory) {
+        !c->rate_paused && c->l->has_factory) {
         /* Share used up. TLS may still hold decrypted bytes that no socket
          * event will announce: come back after the next poll (a zero timer
          * runs after polling; event_active would run again before it and
@@ -403,7 +472,9 @@ static void again_cb(evutil_socket_t fd, short what, void *arg)
     (void)fd;
     (void)what;
     struct conn *c = arg;
-    if (c->phase != PH_OPEN || c->read_paused || c->flow_held) {
+    c->rate_paused = false;
+    if (c->phase != PH_OPEN || c->read_paused || c->flow_held || c->addr_parked) {
+        conn_update_events(c);
         return;
     }
     if (c->in.len > 0) {
@@ -590,6 +661,7 @@ static void conn_destroy(struct conn *c, const char *why)
         c->out_over = false;
         w->n_over--;
     }
+    addr_release(c);
     if (c->mc) {
         rmq_mqtt_conn_free(c->mc, why);
         c->mc = NULL;
@@ -665,5 +737,95 @@ void rmq_net_conn_check_send_timeouts(struct worker *w)
                    rmq_mqtt_conn_client_id(c->mc), c->addr, c->l->ls->name, out_pending(c),
                    (unsigned long long)limit);
         conn_destroy(c, "send timeout");
+    }
+}
+
+/* ------------------------------------------------ max_conn_per_addr */
+
+/* "listener/host" for the per-address table (the port is left out). */
+static size_t addr_key(const struct conn *c, char *key, size_t cap)
+{
+    size_t host = strlen(c->addr);
+    while (host > 0 && c->addr[host - 1] != ':') {
+        host--;
+    }
+    host = host ? host - 1 : strlen(c->addr);
+    int n = snprintf(key, cap, "%s/%.*s", c->l->ls->name, (int)host, c->addr);
+    return n < 0 ? 0 : (size_t)n < cap ? (size_t)n : cap - 1;
+}
+
+static uintptr_t addr_count(struct worker *w, const char *key, size_t klen)
+{
+    return (uintptr_t)rmq_hmap_get(&w->per_addr, key, klen);
+}
+
+static bool addr_set(struct worker *w, const char *key, size_t klen, uintptr_t n)
+{
+    if (n == 0) {
+        rmq_hmap_del(&w->per_addr, key, klen);
+        return true;
+    }
+    return rmq_hmap_put(&w->per_addr, key, klen, (void *)n, NULL) == RMQ_OK;
+}
+
+/* Counts c against its address; false (c parked) when the address is at
+ * the listener's max_conn_per_addr. */
+static bool addr_admit(struct conn *c)
+{
+    uint64_t max = c->l->ls->max_conn_per_addr;
+    if (max == 0 || max == UINT64_MAX) {
+        return true;
+    }
+    char key[400];
+    size_t klen = addr_key(c, key, sizeof key);
+    uintptr_t n = addr_count(c->w, key, klen);
+    if (n >= max) {
+        RMQ_LOG_RL(10, RMQ_LOG_NOTICE, "net",
+                   "connection waits, max_conn_per_addr reached listener=%s addr=%s "
+                   "max_conn_per_addr=%llu",
+                   c->l->ls->name, c->addr, (unsigned long long)max);
+        c->addr_parked = true;
+        c->w->n_parked++;
+        return false;
+    }
+    if (!addr_set(c->w, key, klen, n + 1)) {
+        return true; /* out of memory: not counted, not limited */
+    }
+    c->addr_counted = true;
+    return true;
+}
+
+/* c closes: uncount it, and let the oldest connection parked for the same
+ * address go on. */
+static void addr_release(struct conn *c)
+{
+    struct worker *w = c->w;
+    if (c->addr_parked) {
+        c->addr_parked = false;
+        w->n_parked--;
+        return;
+    }
+    if (!c->addr_counted) {
+        return;
+    }
+    c->addr_counted = false;
+    char key[400];
+    size_t klen = addr_key(c, key, sizeof key);
+    uintptr_t n = addr_count(w, key, klen);
+    (void)addr_set(w, key, klen, n ? n - 1 : 0);
+    struct conn *oldest = NULL;
+    for (struct conn *o = w->conns; o && w->n_parked; o = o->next) {
+        char okey[400];
+        if (o->addr_parked && o->l == c->l && addr_key(o, okey, sizeof okey) == klen &&
+            memcmp(okey, key, klen) == 0) {
+            oldest = o; /* the list is newest first: the last match is the oldest */
+        }
+    }
+    if (oldest) {
+        oldest->addr_parked = false;
+        w->n_parked--;
+        if (addr_admit(oldest)) {
+            again_later(oldest); /* TLS may hold input already: read via the zero timer */
+        }
     }
 }
