@@ -46,6 +46,16 @@
  * a zero timer, which runs after the next poll (never event_active, which
  * would run it again before polling).
  *
+ * Limits (per listener, EMQX 5 keys; ratelimit.c token buckets holding one
+ * second's worth): max_conn_rate pauses accepting (clients wait in the
+ * backlog); messages_rate gives the core a PUBLISH budget per feed
+ * (rmq_mqtt_conn_set_publish_budget) and bytes_rate caps each read; over
+ * either, the connection is not read until the rate allows one more
+ * (`net: client slowed by rate limit`). max_conn_per_addr (revmq) is counted
+ * on worker 0 once a connection is open (after TLS): one over it is kept but
+ * not read until another from that address closes, within mqtt.idle_timeout.
+ * No limit disconnects anyone.
+ *
  * Timers: TLS handshake (ssl_options.handshake_timeout), CONNECT
  * (mqtt.idle_timeout after the handshake), keep alive (from the core), and a
  * close linger.
