@@ -40,7 +40,7 @@
  * subscriber delays a publisher's other subscribers at most that long.
  * Keep alive is not enforced on a held publisher (it is not being read).
  *
- * Fairness: a connection gets at most 16 reads (16 KB each) per loop turn;
+ * Fairness: a connection gets at most 4 reads (16 KB each) per loop turn;
  * then the loop polls, so every other connection's input, timers and mail
  * run before it is read again. TLS input already decrypted is picked up by
  * a zero timer, which runs after the next poll (never event_active, which

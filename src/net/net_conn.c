@@ -21,7 +21,7 @@
 /* Reads one connection gets per loop turn (at most this many chunks of
  * input). After them the loop polls again, so every other connection's
  * input, timers and mail are served before this one is read again. */
-#define READS_PER_TURN 16
+#define READS_PER_TURN 4
 
 static void conn_destroy(struct conn *c, const char *why);
 static void conn_update_events(struct conn *c);
