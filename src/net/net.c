@@ -233,21 +233,29 @@ static void accept_retry_cb(evutil_socket_t fd, short what, void *arg)
     event_active(l->ev, EV_READ, 0); /* try now; backs off again if still out */
 }
 
+/* max_conn_rate: over it, stop watching the listener until the rate allows
+ * one more (clients wait in the backlog, none is refused). True if paused. */
+static bool conn_rate_wait(struct listener *l)
+{
+    uint64_t wait = rmq_net_bucket_wait_ms(&l->conn_rate, rmq_now_ms());
+    if (!wait) {
+        return false;
+    }
+    RMQ_LOG_RL(1, RMQ_LOG_INFO, "listener", "accept paused by max_conn_rate name=%s wait_ms=%llu",
+               l->ls->name, (unsigned long long)wait);
+    event_del(l->ev);
+    struct timeval tv = {(time_t)(wait / 1000), (suseconds_t)((wait % 1000) * 1000)};
+    evtimer_add(l->retry_ev, &tv);
+    return true;
+}
+
 static void accept_cb(evutil_socket_t lfd, short what, void *arg)
 {
     (void)what;
     struct listener *l = arg;
     struct rmq_net *net = l->net;
     for (int i = 0; i < 64; i++) {
-        uint64_t wait = rmq_net_bucket_wait_ms(&l->conn_rate, rmq_now_ms());
-        if (wait) {
-            /* max_conn_rate: new clients wait in the backlog, none is refused. */
-            RMQ_LOG_RL(1, RMQ_LOG_INFO, "listener",
-                       "accept paused by max_conn_rate name=%s wait_ms=%llu", l->ls->name,
-                       (unsigned long long)wait);
-            event_del(l->ev);
-            struct timeval tv = {(time_t)(wait / 1000), (suseconds_t)((wait % 1000) * 1000)};
-            evtimer_add(l->retry_ev, &tv);
+        if (conn_rate_wait(l)) {
             return;
         }
         struct sockaddr_storage ss;
