@@ -127,6 +127,14 @@ _CLIENT = textwrap.dedent(r'''
 
     sock = socket.create_connection(("127.0.0.1", cfg["port"]))
     sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    if cfg.get("tls"):
+        import ssl
+        t = cfg["tls"]
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+        ctx.load_verify_locations(t["ca"])
+        ctx.load_cert_chain(t["cert"], t["key"])
+        ctx.check_hostname = False
+        sock = ctx.wrap_socket(sock)
     buf = bytearray()
     pos = 0
 
@@ -234,6 +242,7 @@ class Client:
     sub: Client(port, "sub", client_id=, topic=, qos=, expect=N, idle=3) — ready
          once subscribed; result() -> {"count", "gaps"} after N messages or
          `idle` seconds without any (QoS 1: every PUBLISH is acknowledged).
+    Either over mutual TLS with tls=dict(ca, cert, key).
     pub: Client(port, "pub", client_id=, topic=, qos=, n=N, size=B) — builds
          N PUBLISHes (payload "<id>:<seq>:xxx…"), go() sends them at once as
          fast as the socket takes them; result() -> {"sent", "acked", "secs"}

@@ -17,6 +17,7 @@ import pytest
 
 import helpers
 from loadtools import Client
+from pki import PKI
 
 pytestmark = [pytest.mark.revmq_only, pytest.mark.timeout(120)]
 
@@ -26,6 +27,34 @@ def test_unpaced_qos0_one_to_one_loses_nothing(broker_factory, uid):
     n = 150000  # ~12 MB: several times the output high-water mark
     sub = Client(b.port, "sub", client_id=f"s-{uid}", topic=f"bp/{uid}", qos=0, expect=n, idle=5)
     pub = Client(b.port, "pub", client_id=f"p-{uid}", topic=f"bp/{uid}", qos=0, n=n, size=64)
+    try:
+        pub.go()
+        sent = pub.result()
+        got = sub.result()
+    finally:
+        pub.stop()
+        sub.stop()
+    assert sent["sent"] == n
+    assert got == {"count": n, "gaps": 0}, got
+    assert "message dropped" not in b.log_text()
+
+
+def test_unpaced_qos0_from_a_tls_publisher_loses_nothing(broker_factory, uid, tmp_path):
+    # Over TLS a held publisher may have decrypted input inside OpenSSL when it
+    # is resumed: it must be read on without a socket event.
+    p = PKI(tmp_path / "pki")
+    server = p.root.server_cert("server", key="ec")
+    client = p.root.client_cert("publisher")
+    base = "listeners.ssl.default.ssl_options"
+    b = broker_factory("\n".join([
+        f'{base}.certfile = "{server.fullchain}"', f'{base}.keyfile = "{server.key}"',
+        f'{base}.cacertfile = "{p.root.cert}"', f"{base}.verify = verify_peer",
+        f"{base}.fail_if_no_peer_cert = true"]) + "\n", extra_listeners=["ssl:default"])
+    n = 100000
+    tls = {"ca": p.root.cert, "cert": client.cert, "key": client.key}
+    sub = Client(b.port, "sub", client_id=f"s-{uid}", topic=f"bp/{uid}", qos=0, expect=n, idle=5)
+    pub = Client(b.ports["ssl:default"], "pub", client_id=f"p-{uid}", topic=f"bp/{uid}", qos=0,
+                 n=n, size=64, tls=tls)
     try:
         pub.go()
         sent = pub.result()
