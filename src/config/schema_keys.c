@@ -576,12 +576,15 @@ static const struct rmq_cfg_key keys[] = {
      .type = RMQ_CFG_BOOL,
      G(mqtt.mqueue_store_qos0),
      .def = "true",
-     .doc = "What happens to a QoS 0 message for a connected subscriber that cannot take more "
-            "for now (its unwritten output is over the high-water mark): `true` keeps it and "
-            "holds the publisher (stops reading it) until the subscriber catches up, so nothing "
-            "is lost; `false` drops it (counted and logged) and keeps reading the publisher, "
-            "as brokers that trade loss for speed do. QoS 1 and 2 messages for a connected "
-            "subscriber are never dropped either way.",
+     .doc = "Whether QoS 0 messages are kept for a subscriber that cannot take them now. "
+            "`true`: as in EMQX, QoS 0 messages for an offline session that outlives its "
+            "connection are queued with its QoS 1/2 messages (up to `mqtt.max_mqueue_len`) and "
+            "sent when it reconnects; and a QoS 0 message for a connected subscriber whose "
+            "unwritten output is over the high-water mark is kept while its publisher is held "
+            "(not read) until the subscriber catches up, so nothing is lost. `false`: both are "
+            "dropped (counted and logged) and the publisher is read on, as brokers that trade "
+            "loss for speed do. QoS 1 and 2 messages for a connected subscriber are never "
+            "dropped either way.",
      .example = "false"},
     {.path = "mqtt.peer_cert_as_username",
      .type = RMQ_CFG_ENUM,

@@ -17,7 +17,8 @@
  * publisher is held right after that packet).
  *
  * What it does not do: it never waits for offline sessions (their queue is
- * capped by max_mqueue_len and drops the excess, counted and logged), for wills
+ * capped by max_mqueue_len and drops the excess, counted and logged; QoS 0
+ * goes there too unless mqtt.mqueue_store_qos0 = false), for wills
  * (no publisher to hold), or when `mqtt.mqueue_store_qos0 = false` for QoS 0
  * (then QoS 0 to a full subscriber is dropped, counted and logged, and the
  * publisher is not held). A subscriber that stops reading would hold its

@@ -218,6 +218,12 @@ void rmq_session_pump(struct rmq_broker *b, struct session *s)
             rmq_delivery_free(d);
             continue;
         }
+        if (d->qos == 0) {
+            /* Kept while the session was offline (mqueue_store_qos0): sent, forgotten. */
+            rmq_conn_send_publish(s->conn, d, false);
+            rmq_delivery_free(d);
+            continue;
+        }
         d->pid = next_pid(s);
         d->state = D_WAIT_ACK;
         if (!rmq_conn_send_publish(s->conn, d, false)) {
@@ -242,10 +248,10 @@ void rmq_session_deliver(struct rmq_broker *b, struct session *s, struct rmq_msg
                          bool retain, const uint32_t *sub_ids, uint8_t n_sub_ids)
 {
     bool online = s->conn && s->conn->state == CS_CONNECTED;
-    if (qos == 0) {
-        if (!online) {
-            return; /* QoS 0 is not queued for offline sessions */
-        }
+    if (qos == 0 && !online && !b->cfg->mqueue_store_qos0) {
+        return; /* mqueue_store_qos0 = false: QoS 0 is not queued for offline sessions */
+    }
+    if (qos == 0 && online) {
         /* Over its mark: the publisher is held (flow.h); dropped only by policy. */
         if (rmq_flow_full(b, s) && !rmq_flow_hold(b, s, 0)) {
             b->stats.dropped_qos0_backpressure++;

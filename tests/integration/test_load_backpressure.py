@@ -144,3 +144,28 @@ def test_mqueue_store_qos0_false_drops_and_counts(broker_factory, uid):
         pub.stop()
         stuck.close()
     assert r["sent"] == 60000
+
+
+@pytest.mark.parametrize("store", [True, False], ids=["store_qos0", "no_store_qos0"])
+def test_mqueue_store_qos0_queues_qos0_for_an_offline_session(broker_factory, uid, store):
+    b = broker_factory(f"mqtt.mqueue_store_qos0 = {'true' if store else 'false'}\n")
+    topic, cid = f"off/{uid}", f"s-{uid}"
+    s = helpers.RawClient(b.port)
+    s.connect(cid, clean=False)
+    s.subscribe((topic, 0))
+    s.close()
+    b.wait_for_log(rf"disconnected client_id={cid}\b")
+    p = helpers.RawClient(b.port)
+    p.connect(f"p-{uid}")
+    for i in range(3):
+        p.publish(topic, f"m{i}".encode(), qos=0)
+    p.publish(f"{topic}/sync", b"", qos=1)  # the three were routed before this ack
+    s2 = helpers.RawClient(b.port)
+    ack = s2.connect(cid, clean=False)
+    assert ack.session_present
+    if store:
+        assert [m.payload for m in s2.recv_publishes(3)] == [b"m0", b"m1", b"m2"]
+    else:
+        assert [m for m in s2.drain(0.5) if m.type == helpers.PUBLISH] == []
+    s2.close()
+    p.close()
