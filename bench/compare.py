@@ -11,6 +11,11 @@ medians and ratios revmq/Mosquitto:
               with no CRL and with CRLs of each size in BENCH_CRL_SIZES
   throughput  QoS 0 / QoS 1 messages/s, 64-byte payloads, mutual TLS,
               1 -> 1 and 10 -> 10 (10 publisher/subscriber pairs)
+  goodput     the highest delivered rate with ZERO loss, found by stepping
+              revmq-bench --pub-rate up (x2 per step, then one step back
+              half-way) for each throughput test, beside the overload figure
+  flood       CONNACK latency of fresh clients (plain TCP) while one raw
+              client floods QoS 0 PUBLISHes as fast as its socket takes them
   memory      broker RSS per idle mutual-TLS connection (BENCH_HOLD of them)
   refresh     revmq alone: time and peak memory to fetch, verify and index a
               BENCH_BIG_CRL-entry CRL over HTTP, and the handshake rate while
@@ -23,10 +28,13 @@ revoked certificate is refused (otherwise a CRL number would be meaningless).
 Brokers are pinned to CPU 0 and revmq-bench to CPU 1 (BENCH_PIN=0 turns it
 off) so that the load generator and the broker do not fight for one core.
 
-Environment (defaults; BENCH_QUICK=1 gives a ~1.5-minute version):
+Environment (defaults; BENCH_QUICK=1 gives a ~5-minute version):
   RMQ_BUILD_DIR        build dir with revmq and revmq-bench (../build)
   MOSQUITTO            mosquitto binary (mosquitto)
-  BENCH_SCENARIOS      "ceiling handshake throughput memory refresh"
+  BENCH_SCENARIOS      "ceiling handshake throughput goodput flood memory refresh"
+  BENCH_GP_DURATION    3 (quick 2)      seconds per goodput step
+  BENCH_GP_START       2000 (quick 5000) first --pub-rate per publisher
+  BENCH_FLOOD_CLIENTS  20               fresh clients timed during the flood
   BENCH_ROUNDS         3 (quick 1)      A B rounds per measurement
   BENCH_HS_DURATION    10 (quick 2)     seconds per handshake run
   BENCH_HS_CONCURRENCY 32
@@ -65,7 +73,11 @@ BUILD = os.environ.get("RMQ_BUILD_DIR", os.path.join(ROOT, "build"))
 REVMQ = os.path.join(BUILD, "revmq")
 BENCH = os.path.join(BUILD, "revmq-bench")
 MOSQ = os.environ.get("MOSQUITTO", "mosquitto")
-SCENARIOS = os.environ.get("BENCH_SCENARIOS", "ceiling handshake throughput memory refresh").split()
+SCENARIOS = os.environ.get("BENCH_SCENARIOS",
+                           "ceiling handshake throughput goodput flood memory refresh").split()
+GP_DUR = env_int("BENCH_GP_DURATION", 3, 2)
+GP_START = env_int("BENCH_GP_START", 2000, 5000)
+FLOOD_CLIENTS = env_int("BENCH_FLOOD_CLIENTS", 20, 20)
 ROUNDS = env_int("BENCH_ROUNDS", 3, 1)
 HS_DUR = env_int("BENCH_HS_DURATION", 10, 2)
 HS_CONC = env_int("BENCH_HS_CONCURRENCY", 32, 32)
@@ -435,6 +447,130 @@ def scenario_throughput(pki, results):
             b.stop()
 
 
+def pubsub_at(b, pki, qos, n, rate):
+    """One pubsub run at --pub-rate `rate` per publisher (0 = unpaced)."""
+    x = bench(["pubsub", "--port", str(b.port), "--publishers", str(n), "--subscribers", str(n),
+               "--topics", str(n), "--qos", str(qos), "--payload", "64", "--duration",
+               f"{GP_DUR}s", "--pub-rate", str(rate), "--quiet"], pki)
+    return {k: x.get(k) for k in ("sent_per_sec", "received_per_sec", "lost", "sent", "received",
+                                  "errors")}
+
+
+def goodput(b, pki, qos, n):
+    """Highest received/s with nothing lost: --pub-rate doubles from GP_START
+    while nothing is lost and the delivered rate still grows; after the first
+    step with loss, one step half-way back. Returns (best, steps)."""
+    steps, best, rate, bad = [], None, GP_START, None
+    for _ in range(12):
+        b.wait_idle()
+        x = pubsub_at(b, pki, qos, n, rate) | {"pub_rate": rate}
+        steps.append(x)
+        log(f"goodput qos{qos}_{n}to{n} {b.kind} pub-rate={rate}/s: recv "
+            f"{x['received_per_sec']:.0f}/s lost={x['lost']} errors={x['errors']}")
+        if x["lost"] or x["errors"]:
+            bad = rate
+            break
+        if best is not None and x["received_per_sec"] < 1.05 * best["received_per_sec"]:
+            best = x if x["received_per_sec"] > best["received_per_sec"] else best
+            break  # no longer growing: the broker (or the generator) is the limit
+        best = x
+        rate *= 2
+    if bad is not None and best is not None:
+        mid = (best["pub_rate"] + bad) // 2
+        b.wait_idle()
+        x = pubsub_at(b, pki, qos, n, mid) | {"pub_rate": mid}
+        steps.append(x)
+        log(f"goodput qos{qos}_{n}to{n} {b.kind} pub-rate={mid}/s: recv "
+            f"{x['received_per_sec']:.0f}/s lost={x['lost']}")
+        if not x["lost"] and not x["errors"] and x["received_per_sec"] > best["received_per_sec"]:
+            best = x
+    return best, steps
+
+
+def scenario_goodput(pki, results):
+    res = results.setdefault("goodput", {})
+    brokers = {k: Broker(k, pki, None, "gp").start() for k in ("revmq", "mosquitto")}
+    try:
+        for qos in (0, 1):
+            for n in (1, 10):
+                key = f"qos{qos}_{n}to{n}"
+                e = {}
+                for kind, b in brokers.items():
+                    best, steps = goodput(b, pki, qos, n)
+                    e[f"{kind}_goodput"] = best["received_per_sec"] if best else 0
+                    e[f"{kind}_goodput_pub_rate"] = best["pub_rate"] if best else None
+                    e[f"{kind}_steps"] = steps
+                e["ratio"] = ratio(e["revmq_goodput"], e["mosquitto_goodput"])
+                res[key] = e
+    finally:
+        for b in brokers.values():
+            b.stop()
+
+
+FLOODER = r"""
+import socket, struct, sys
+port = int(sys.argv[1])
+def s(x):
+    return struct.pack("!H", len(x)) + x
+sock = socket.create_connection(("127.0.0.1", port))
+connect = s(b"MQTT") + b"\x04\x02\x00\x00" + s(b"flooder")
+sock.sendall(b"\x10" + bytes([len(connect)]) + connect)
+assert sock.recv(4)[0] == 0x20
+body = s(b"flood/x") + b"x" * 16
+block = (b"\x30" + bytes([len(body)]) + body) * 2000
+print("flooding", flush=True)
+while True:
+    sock.sendall(block)
+"""
+
+
+def connack_ms(port, timeout=5):
+    """ms from connect to CONNACK of a fresh client; None if none came within timeout s."""
+    t0 = time.perf_counter()
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=timeout) as c:
+            c.sendall(b"\x10\x0f\x00\x04MQTT\x04\x02\x00\x3c\x00\x03new")
+            got = b""
+            while len(got) < 4:
+                chunk = c.recv(4 - len(got))
+                if not chunk:
+                    return None
+                got += chunk
+    except OSError:  # timed out: counted as failed
+        return None
+    return (time.perf_counter() - t0) * 1000
+
+
+def scenario_flood(pki, results):
+    res = results.setdefault("flood", {})
+    for kind in ("revmq", "mosquitto"):
+        b = Broker(kind, pki, None, "flood", extra={"tcp": True}).start()
+        fl = None
+        try:
+            idle = [connack_ms(b.port) for _ in range(5)]
+            fl = subprocess.Popen(pinned(1, ["/usr/bin/python3", "-c", FLOODER, str(b.port)]),
+                                  stdout=subprocess.PIPE)
+            PROCS.append(fl)
+            assert fl.stdout.readline().strip() == b"flooding"
+            time.sleep(1.0)
+            lat = []
+            for _ in range(FLOOD_CLIENTS):
+                lat.append(connack_ms(b.port))
+            lat_ok = sorted(x for x in lat if x is not None)
+            res[kind] = {"idle_ms_median": median(idle),
+                         "flood_ms_median": median(lat_ok),
+                         "flood_ms_max": lat_ok[-1] if lat_ok else None,
+                         "flood_failed": sum(1 for x in lat if x is None),
+                         "flooder_alive": fl.poll() is None}
+            log(f"flood {kind}: CONNACK median {fmt(res[kind]['flood_ms_median'], '.1f')} ms, "
+                f"max {fmt(res[kind]['flood_ms_max'], '.1f')} ms (idle "
+                f"{fmt(res[kind]['idle_ms_median'], '.2f')} ms)")
+        finally:
+            if fl is not None:
+                stop(fl, signal.SIGKILL)
+            b.stop()
+
+
 def hold_once(b, pki, tls=True):
     rss0 = b.status_kb("VmRSS")
     argv = pinned(1, [BENCH, "hold", "--port", str(b.port), "--count", str(HOLD_N), "--concurrency",
@@ -618,6 +754,26 @@ def print_summary(res):
             print(f"| {k} | {fmt(e['revmq_recv_per_sec'])} | {fmt(e['mosquitto_recv_per_sec'])} | "
                   f"{fmt(e['ratio'], '.2f')} | {e['revmq_lost']} / {e['mosquitto_lost']} |")
         print()
+    if "goodput" in res:
+        print("| zero-loss goodput, messages/s (64 B, mTLS) | revmq | at --pub-rate | Mosquitto | "
+              "at --pub-rate | ratio | overload revmq / Mosquitto (lost) |")
+        print("|---|---|---|---|---|---|---|")
+        for k, e in res["goodput"].items():
+            t = res.get("throughput", {}).get(k)
+            over = (f"{fmt(t['revmq_recv_per_sec'])} ({t['revmq_lost']}) / "
+                    f"{fmt(t['mosquitto_recv_per_sec'])} ({t['mosquitto_lost']})") if t else "n/a"
+            print(f"| {k} | {fmt(e['revmq_goodput'])} | {e['revmq_goodput_pub_rate']} | "
+                  f"{fmt(e['mosquitto_goodput'])} | {e['mosquitto_goodput_pub_rate']} | "
+                  f"{fmt(e['ratio'], '.2f')} | {over} |")
+        print()
+    if "flood" in res:
+        print("| CONNACK of a fresh client during a QoS 0 flood (TCP) | median ms | max ms | "
+              "failed | idle median ms |")
+        print("|---|---|---|---|---|")
+        for kind, e in res["flood"].items():
+            print(f"| {kind} | {fmt(e['flood_ms_median'], '.1f')} | {fmt(e['flood_ms_max'], '.1f')} | "
+                  f"{e['flood_failed']} | {fmt(e['idle_ms_median'], '.2f')} |")
+        print()
     for key, what in (("memory", "mTLS"), ("memory_tcp", "plain TCP")):
         if key in res:
             e = res[key]
@@ -655,12 +811,14 @@ def main():
         "kernel": os.uname().release},
         "settings": {"rounds": ROUNDS, "hs_duration_s": HS_DUR, "hs_concurrency": HS_CONC,
                      "crl_sizes": CRL_SIZES, "ps_duration_s": PS_DUR, "hold": HOLD_N,
-                     "big_crl": BIG_CRL, "pinned": PIN}}
+                     "big_crl": BIG_CRL, "pinned": PIN, "gp_duration_s": GP_DUR,
+                     "gp_start": GP_START, "flood_clients": FLOOD_CLIENTS}}
     pki = make_pki(os.path.join(OUT, "pki"))
     try:
         if "ceiling" in SCENARIOS:
             results["ceiling"] = crypto_ceiling()
         for name, fn in (("handshake", scenario_handshake), ("throughput", scenario_throughput),
+                         ("goodput", scenario_goodput), ("flood", scenario_flood),
                          ("memory", scenario_memory), ("refresh", scenario_refresh)):
             if name in SCENARIOS:
                 log(f"scenario {name}")

@@ -55,6 +55,34 @@ def throughput(r):
               f"{n(e['revmq_lost'])} / {n(e['mosquitto_lost'])} | {p50s[0]} / {p50s[1]} |")
 
 
+def goodput(r):
+    print("| test | goodput revmq | (pub-rate) | goodput Mosquitto | (pub-rate) | ratio "
+          "| overload revmq (lost) | overload Mosquitto (lost) |")
+    print("|---|---|---|---|---|---|---|---|")
+    for key, e in r["goodput"].items():
+        qos, pair = key.split("_")
+        k = pair.split("to")[0]
+        t = r.get("throughput", {}).get(key)
+        over = [f"{n(t[f'{kind}_recv_per_sec'])} ({n(t[f'{kind}_lost'])})" if t else "n/a"
+                for kind in ("revmq", "mosquitto")]
+        print(f"| QoS {qos[3:]}, {k} → {k} | {n(e['revmq_goodput'])} | "
+              f"{n(e['revmq_goodput_pub_rate'])} | {n(e['mosquitto_goodput'])} | "
+              f"{n(e['mosquitto_goodput_pub_rate'])} | **{n(e['ratio'], '.1f')}** | "
+              f"{over[0]} | {over[1]} |")
+        for kind in ("revmq", "mosquitto"):
+            print(f"<!-- {key} {kind} steps: " + "; ".join(
+                f"{x['pub_rate']}/s -> {x['received_per_sec']:.0f}/s lost={x['lost']}"
+                for x in e[f"{kind}_steps"]) + " -->")
+
+
+def flood(r):
+    print("| broker | median ms | max ms | no CONNACK within 5 s | idle median ms |")
+    print("|---|---|---|---|---|")
+    for kind, e in r["flood"].items():
+        print(f"| {kind} | {n(e['flood_ms_median'], '.1f')} | {n(e['flood_ms_max'], ',.1f')} | "
+              f"{e['flood_failed']} | {n(e['idle_ms_median'], '.2f')} |")
+
+
 def memory(r):
     print("| transport | revmq | Mosquitto | ratio |")
     print("|---|---|---|---|")
@@ -87,8 +115,8 @@ def main():
     m = r["machine"]
     print(f"machine: nproc {m['nproc']}, {m['cpu']}, {m['openssl']}, {m['mosquitto']}, "
           f"kernel {m['kernel']}; settings {r['settings']}\n")
-    for name, fn in (("handshake", handshake), ("throughput", throughput), ("memory", memory),
-                     ("refresh", refresh)):
+    for name, fn in (("handshake", handshake), ("throughput", throughput), ("goodput", goodput),
+                     ("flood", flood), ("memory", memory), ("refresh", refresh)):
         if name in r:
             print(f"### {name}\n")
             fn(r)

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # bench/run.sh — run revmq and Mosquitto side by side (see docs/benchmarks.md).
 #
-#   bench/run.sh                         full run (~10 min on 2 cores)
-#   BENCH_QUICK=1 bench/run.sh           quick run (~1.5 min)
+#   bench/run.sh                         full run (~15 min on 2 cores)
+#   BENCH_QUICK=1 bench/run.sh           quick run (~5 min)
 #   BENCH_SCENARIOS="handshake" BENCH_CRL_SIZES="0 10000" bench/run.sh
 #
 # Needs: build/revmq and build/revmq-bench (or RMQ_BUILD_DIR), Debian's

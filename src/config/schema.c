@@ -7,6 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/duration.h"
+
 #define SEGS_MAX 16
 
 /* ---- lookup ---------------------------------------------------------------------------- */
@@ -388,6 +390,50 @@ bool rmq_cfg__parse_bytesize(const char *s, size_t n, uint64_t *bytes)
     return false;
 }
 
+/* EMQX 5 rates: 1000/s, 10MB/s, 100/m, 1000/10s. The amount takes byte
+ * units (for bytes_rate); the interval is a duration whose number may be
+ * left out (s = 1s). Result: units per 1000 seconds, at least 1. */
+bool rmq_cfg__parse_rate(const char *s, size_t n, uint64_t *per_ks)
+{
+    size_t slash = 0;
+    while (slash < n && s[slash] != '/') {
+        slash++;
+    }
+    uint64_t amount, ms, scaled;
+    if (slash == 0 || slash + 1 >= n || !rmq_cfg__parse_bytesize(s, slash, &amount)) {
+        return false;
+    }
+    const char *iv = s + slash + 1;
+    size_t ivn = n - slash - 1;
+    char buf[32];
+    if (!(iv[0] >= '0' && iv[0] <= '9')) {
+        if (ivn + 1 >= sizeof buf) {
+            return false;
+        }
+        buf[0] = '1';
+        memcpy(buf + 1, iv, ivn);
+        iv = buf;
+        ivn++;
+    }
+    if (rmq_duration_parse(iv, ivn, RMQ_DURATION_BARE_ZERO, &ms) != RMQ_OK || ms == 0 ||
+        !mul_ok(amount, 1000000, &scaled)) {
+        return false;
+    }
+    *per_ks = scaled / ms;
+    return *per_ks > 0;
+}
+
+void rmq_cfg_format_rate(uint64_t per_ks, char *out, size_t outlen)
+{
+    if (per_ks == UINT64_MAX) {
+        snprintf(out, outlen, "infinity");
+    } else if (per_ks % 1000 == 0) {
+        snprintf(out, outlen, "%llu/s", (unsigned long long)(per_ks / 1000));
+    } else {
+        snprintf(out, outlen, "%llu/1000s", (unsigned long long)per_ks);
+    }
+}
+
 /* Optional '-', digits, optional '.' digits. */
 bool rmq_cfg__parse_float(const char *s, size_t n, double *out)
 {
@@ -478,6 +524,8 @@ static void format_num(const struct rmq_cfg_key *k, int64_t v, char *out, size_t
         rmq_cfg_format_duration((uint64_t)v, tmp, sizeof tmp);
     } else if (k->type == RMQ_CFG_BYTESIZE) {
         rmq_cfg_format_bytesize((uint64_t)v, tmp, sizeof tmp);
+    } else if (k->type == RMQ_CFG_RATE) {
+        rmq_cfg_format_rate((uint64_t)v, tmp, sizeof tmp);
     } else {
         snprintf(tmp, sizeof tmp, "%lld", (long long)v);
     }
@@ -522,6 +570,8 @@ const char *rmq_cfg_type_name(const struct rmq_cfg_key *k)
         return "bind address";
     case RMQ_CFG_TLSVERSIONS:
         return "array of TLS versions";
+    case RMQ_CFG_RATE:
+        return "rate";
     default:
         return "?";
     }
@@ -554,6 +604,11 @@ void rmq_cfg_allowed(const struct rmq_cfg_key *k, char *out, size_t outlen)
     case RMQ_CFG_BYTESIZE:
         snprintf(out, outlen, "a size from %s to %s (e.g. 512KB, 64MB, 1GB; K/KB, M/MB, G/GB)", lo,
                  hi);
+        break;
+    case RMQ_CFG_RATE:
+        snprintf(out, outlen,
+                 "a rate from %s to %s%s: amount/interval, e.g. 1000/s, 10MB/s, 100/m, 500/10s", lo,
+                 hi, extra);
         break;
     case RMQ_CFG_STRING:
     case RMQ_CFG_PATH:

@@ -32,6 +32,8 @@ enum rmq_cfg_type {
     RMQ_CFG_STRLIST,     /* struct rmq_strlist */
     RMQ_CFG_BIND,        /* struct rmq_bind: host:port or port */
     RMQ_CFG_TLSVERSIONS, /* list of values[] stored as a bit mask, bit i = 1 << i */
+    RMQ_CFG_RATE,        /* EMQX rate "1000/s", "10MB/s", "500/10s": stored as units per
+                            1000 s (so 1000/s = 1000000); min..max on that; INFINITY flag */
 };
 
 /* Where the field lives: struct rmq_settings (GLOBAL; a path with `<n>` and a
@@ -152,6 +154,9 @@ void rmq_cfg_format_bytesize(uint64_t bytes, char *out, size_t outlen);
 /* Internal to src/config (schema.c): bounded number parsers over [s, s+n).
  * Durations use the one grammar of common/duration.h. */
 bool rmq_cfg__parse_bytesize(const char *s, size_t n, uint64_t *bytes);
+/* "<amount>[KB|MB|GB]/[<n>]<unit>" (unit ms, s, m, h, d): units per 1000 s. */
+bool rmq_cfg__parse_rate(const char *s, size_t n, uint64_t *per_ks);
+void rmq_cfg_format_rate(uint64_t per_ks, char *out, size_t outlen);
 bool rmq_cfg__parse_float(const char *s, size_t n, double *out);
 bool rmq_cfg__parse_int(const char *s, size_t n, int64_t *out);
 

@@ -156,6 +156,63 @@ static const struct rmq_cfg_key keys[] = {
             "arrive; the connection is closed when it has not. The TLS handshake / CONNECT "
             "timeouts start after the header.",
      .example = "5s"},
+    {.path = "listeners.tcp.<name>.tcp_options.send_timeout",
+     .type = RMQ_CFG_DURATION,
+     TCP(send_timeout),
+     .def = "15s",
+     .min = 100,
+     .max = DAY,
+     .doc = "How long a client's unwritten output may stay over the high-water mark (the "
+            "client reads less than is sent to it, or not at all) before the connection is "
+            "closed, as EMQX's `tcp_options.send_timeout` with `send_timeout_close = true`. "
+            "While it is over the mark the publishers whose messages it receives are held "
+            "(not read): this bounds how long one stuck subscriber can slow the others.",
+     .example = "5s"},
+    {.path = "listeners.tcp.<name>.max_conn_rate",
+     .type = RMQ_CFG_RATE,
+     TCP(max_conn_rate),
+     .def = "infinity",
+     .min = 1,
+     .max = 1000000000000000ll,
+     .flags = RMQ_CFG_F_INFINITY,
+     .doc = "Most new connections per interval on this listener, as EMQX 5 (`1000/s`, "
+            "`100/10s`). Over it, accepting pauses until the rate allows the next one: clients "
+            "wait in the kernel backlog, none is refused.",
+     .example = "\"100/s\""},
+    {.path = "listeners.tcp.<name>.messages_rate",
+     .type = RMQ_CFG_RATE,
+     TCP(messages_rate),
+     .def = "infinity",
+     .min = 1,
+     .max = 1000000000000000ll,
+     .flags = RMQ_CFG_F_INFINITY,
+     .doc = "Most PUBLISH packets per interval from one client of this listener, as EMQX 5 "
+            "(`1000/s`). A client over it is slowed (its socket is not read until the rate "
+            "allows more), not disconnected; bursts of up to one second's worth pass at once.",
+     .example = "\"1000/s\""},
+    {.path = "listeners.tcp.<name>.bytes_rate",
+     .type = RMQ_CFG_RATE,
+     TCP(bytes_rate),
+     .def = "infinity",
+     .min = 1,
+     .max = 1000000000000000ll,
+     .flags = RMQ_CFG_F_INFINITY,
+     .doc = "Most inbound bytes per interval from one client of this listener, as EMQX 5 "
+            "(`1MB/s`, `512KB/s`). A client over it is slowed (not read until the rate allows "
+            "more), not disconnected.",
+     .example = "\"1MB/s\""},
+    {.path = "listeners.tcp.<name>.max_conn_per_addr",
+     .type = RMQ_CFG_INT,
+     TCP(max_conn_per_addr),
+     .def = "infinity",
+     .min = 1,
+     .max = 100000000,
+     .flags = RMQ_CFG_F_INFINITY,
+     .doc = "Most MQTT connections from one source IP address on this listener (revmq; "
+            "counted once the TLS handshake is done). A connection over it is kept but not "
+            "read — its CONNECT waits — until another connection from that address closes; "
+            "if that takes longer than `mqtt.idle_timeout` it is closed as any silent client.",
+     .example = "10"},
 
     /* ---- SSL listeners ---- */
     {.path = "listeners.ssl.<name>.bind",
@@ -210,6 +267,63 @@ static const struct rmq_cfg_key keys[] = {
             "arrive; the connection is closed when it has not. The TLS handshake / CONNECT "
             "timeouts start after the header.",
      .example = "5s"},
+    {.path = "listeners.ssl.<name>.tcp_options.send_timeout",
+     .type = RMQ_CFG_DURATION,
+     SSL(send_timeout),
+     .def = "15s",
+     .min = 100,
+     .max = DAY,
+     .doc = "How long a client's unwritten output may stay over the high-water mark (the "
+            "client reads less than is sent to it, or not at all) before the connection is "
+            "closed, as EMQX's `tcp_options.send_timeout` with `send_timeout_close = true`. "
+            "While it is over the mark the publishers whose messages it receives are held "
+            "(not read): this bounds how long one stuck subscriber can slow the others.",
+     .example = "5s"},
+    {.path = "listeners.ssl.<name>.max_conn_rate",
+     .type = RMQ_CFG_RATE,
+     SSL(max_conn_rate),
+     .def = "infinity",
+     .min = 1,
+     .max = 1000000000000000ll,
+     .flags = RMQ_CFG_F_INFINITY,
+     .doc = "Most new connections per interval on this listener, as EMQX 5 (`1000/s`, "
+            "`100/10s`). Over it, accepting pauses until the rate allows the next one: clients "
+            "wait in the kernel backlog, none is refused.",
+     .example = "\"100/s\""},
+    {.path = "listeners.ssl.<name>.messages_rate",
+     .type = RMQ_CFG_RATE,
+     SSL(messages_rate),
+     .def = "infinity",
+     .min = 1,
+     .max = 1000000000000000ll,
+     .flags = RMQ_CFG_F_INFINITY,
+     .doc = "Most PUBLISH packets per interval from one client of this listener, as EMQX 5 "
+            "(`1000/s`). A client over it is slowed (its socket is not read until the rate "
+            "allows more), not disconnected; bursts of up to one second's worth pass at once.",
+     .example = "\"1000/s\""},
+    {.path = "listeners.ssl.<name>.bytes_rate",
+     .type = RMQ_CFG_RATE,
+     SSL(bytes_rate),
+     .def = "infinity",
+     .min = 1,
+     .max = 1000000000000000ll,
+     .flags = RMQ_CFG_F_INFINITY,
+     .doc = "Most inbound bytes per interval from one client of this listener, as EMQX 5 "
+            "(`1MB/s`, `512KB/s`). A client over it is slowed (not read until the rate allows "
+            "more), not disconnected.",
+     .example = "\"1MB/s\""},
+    {.path = "listeners.ssl.<name>.max_conn_per_addr",
+     .type = RMQ_CFG_INT,
+     SSL(max_conn_per_addr),
+     .def = "infinity",
+     .min = 1,
+     .max = 100000000,
+     .flags = RMQ_CFG_F_INFINITY,
+     .doc = "Most MQTT connections from one source IP address on this listener (revmq; "
+            "counted once the TLS handshake is done). A connection over it is kept but not "
+            "read — its CONNECT waits — until another connection from that address closes; "
+            "if that takes longer than `mqtt.idle_timeout` it is closed as any silent client.",
+     .example = "10"},
     {.path = "listeners.ssl.<name>.ssl_options.certfile",
      .type = RMQ_CFG_PATH,
      SSL(ssl.certfile),
@@ -702,6 +816,20 @@ static const struct rmq_cfg_key keys[] = {
             "handshake on TLS listeners) before it is closed, so a silent client cannot hold "
             "a slot.",
      .example = "10s"},
+    {.path = "mqtt.mqueue_store_qos0",
+     .type = RMQ_CFG_BOOL,
+     G(mqtt.mqueue_store_qos0),
+     .def = "true",
+     .doc = "Whether QoS 0 messages are kept for a subscriber that cannot take them now. "
+            "`true`: as in EMQX, QoS 0 messages for an offline session that outlives its "
+            "connection are queued with its QoS 1/2 messages (up to `mqtt.max_mqueue_len`) and "
+            "sent when it reconnects; and a QoS 0 message for a connected subscriber whose "
+            "unwritten output is over the high-water mark is kept while its publisher is held "
+            "(not read) until the subscriber catches up, so nothing is lost. `false`: both are "
+            "dropped (counted and logged) and the publisher is read on, as brokers that trade "
+            "loss for speed do. QoS 1 and 2 messages for a connected subscriber are never "
+            "dropped either way.",
+     .example = "false"},
     {.path = "mqtt.peer_cert_as_username",
      .type = RMQ_CFG_ENUM,
      G(mqtt.peer_cert_as_username),
@@ -898,6 +1026,120 @@ static const struct rmq_cfg_key keys[] = {
      .values = enable_authn,
      .doc = ENABLE_AUTHN_DOC,
      .example = "quick_deny_anonymous"},
+    {.path = "listeners.ws.<name>.tcp_options.send_timeout",
+     .type = RMQ_CFG_DURATION,
+     WS(send_timeout),
+     .def = "15s",
+     .min = 100,
+     .max = DAY,
+     .doc = "How long a client's unwritten output may stay over the high-water mark (the "
+            "client reads less than is sent to it, or not at all) before the connection is "
+            "closed, as EMQX's `tcp_options.send_timeout` with `send_timeout_close = true`. "
+            "While it is over the mark the publishers whose messages it receives are held "
+            "(not read): this bounds how long one stuck subscriber can slow the others.",
+     .example = "5s"},
+    {.path = "listeners.ws.<name>.max_conn_rate",
+     .type = RMQ_CFG_RATE,
+     WS(max_conn_rate),
+     .def = "infinity",
+     .min = 1,
+     .max = 1000000000000000ll,
+     .flags = RMQ_CFG_F_INFINITY,
+     .doc = "Most new connections per interval on this listener, as EMQX 5 (`1000/s`, "
+            "`100/10s`). Over it, accepting pauses until the rate allows the next one: clients "
+            "wait in the kernel backlog, none is refused.",
+     .example = "\"100/s\""},
+    {.path = "listeners.ws.<name>.messages_rate",
+     .type = RMQ_CFG_RATE,
+     WS(messages_rate),
+     .def = "infinity",
+     .min = 1,
+     .max = 1000000000000000ll,
+     .flags = RMQ_CFG_F_INFINITY,
+     .doc = "Most PUBLISH packets per interval from one client of this listener, as EMQX 5 "
+            "(`1000/s`). A client over it is slowed (its socket is not read until the rate "
+            "allows more), not disconnected; bursts of up to one second's worth pass at once.",
+     .example = "\"1000/s\""},
+    {.path = "listeners.ws.<name>.bytes_rate",
+     .type = RMQ_CFG_RATE,
+     WS(bytes_rate),
+     .def = "infinity",
+     .min = 1,
+     .max = 1000000000000000ll,
+     .flags = RMQ_CFG_F_INFINITY,
+     .doc = "Most inbound bytes per interval from one client of this listener, as EMQX 5 "
+            "(`1MB/s`, `512KB/s`). A client over it is slowed (not read until the rate allows "
+            "more), not disconnected.",
+     .example = "\"1MB/s\""},
+    {.path = "listeners.ws.<name>.max_conn_per_addr",
+     .type = RMQ_CFG_INT,
+     WS(max_conn_per_addr),
+     .def = "infinity",
+     .min = 1,
+     .max = 100000000,
+     .flags = RMQ_CFG_F_INFINITY,
+     .doc = "Most MQTT connections from one source IP address on this listener (revmq; "
+            "counted once the TLS handshake is done). A connection over it is kept but not "
+            "read — its CONNECT waits — until another connection from that address closes; "
+            "if that takes longer than `mqtt.idle_timeout` it is closed as any silent client.",
+     .example = "10"},
+    {.path = "listeners.wss.<name>.tcp_options.send_timeout",
+     .type = RMQ_CFG_DURATION,
+     WSS(send_timeout),
+     .def = "15s",
+     .min = 100,
+     .max = DAY,
+     .doc = "How long a client's unwritten output may stay over the high-water mark (the "
+            "client reads less than is sent to it, or not at all) before the connection is "
+            "closed, as EMQX's `tcp_options.send_timeout` with `send_timeout_close = true`. "
+            "While it is over the mark the publishers whose messages it receives are held "
+            "(not read): this bounds how long one stuck subscriber can slow the others.",
+     .example = "5s"},
+    {.path = "listeners.wss.<name>.max_conn_rate",
+     .type = RMQ_CFG_RATE,
+     WSS(max_conn_rate),
+     .def = "infinity",
+     .min = 1,
+     .max = 1000000000000000ll,
+     .flags = RMQ_CFG_F_INFINITY,
+     .doc = "Most new connections per interval on this listener, as EMQX 5 (`1000/s`, "
+            "`100/10s`). Over it, accepting pauses until the rate allows the next one: clients "
+            "wait in the kernel backlog, none is refused.",
+     .example = "\"100/s\""},
+    {.path = "listeners.wss.<name>.messages_rate",
+     .type = RMQ_CFG_RATE,
+     WSS(messages_rate),
+     .def = "infinity",
+     .min = 1,
+     .max = 1000000000000000ll,
+     .flags = RMQ_CFG_F_INFINITY,
+     .doc = "Most PUBLISH packets per interval from one client of this listener, as EMQX 5 "
+            "(`1000/s`). A client over it is slowed (its socket is not read until the rate "
+            "allows more), not disconnected; bursts of up to one second's worth pass at once.",
+     .example = "\"1000/s\""},
+    {.path = "listeners.wss.<name>.bytes_rate",
+     .type = RMQ_CFG_RATE,
+     WSS(bytes_rate),
+     .def = "infinity",
+     .min = 1,
+     .max = 1000000000000000ll,
+     .flags = RMQ_CFG_F_INFINITY,
+     .doc = "Most inbound bytes per interval from one client of this listener, as EMQX 5 "
+            "(`1MB/s`, `512KB/s`). A client over it is slowed (not read until the rate allows "
+            "more), not disconnected.",
+     .example = "\"1MB/s\""},
+    {.path = "listeners.wss.<name>.max_conn_per_addr",
+     .type = RMQ_CFG_INT,
+     WSS(max_conn_per_addr),
+     .def = "infinity",
+     .min = 1,
+     .max = 100000000,
+     .flags = RMQ_CFG_F_INFINITY,
+     .doc = "Most MQTT connections from one source IP address on this listener (revmq; "
+            "counted once the TLS handshake is done). A connection over it is kept but not "
+            "read — its CONNECT waits — until another connection from that address closes; "
+            "if that takes longer than `mqtt.idle_timeout` it is closed as any silent client.",
+     .example = "10"},
     {.path = "mqtt.session_owner_only",
      .type = RMQ_CFG_BOOL,
      G(mqtt.session_owner_only),

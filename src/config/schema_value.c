@@ -243,6 +243,17 @@ static rmq_err to_scalar(const struct rmq_cfg_key *k, const struct rmq_cfg_str *
         out->u = u;
         return RMQ_OK;
     }
+    case RMQ_CFG_RATE:
+        if ((k->flags & RMQ_CFG_F_INFINITY) && streq(s, "infinity")) {
+            out->u = UINT64_MAX;
+            return RMQ_OK;
+        }
+        if (!rmq_cfg__parse_rate(s->p, s->len, &u) || u < (uint64_t)k->min ||
+            u > (uint64_t)k->max) {
+            return bad(k, why, whylen, "must be ");
+        }
+        out->u = u;
+        return RMQ_OK;
     case RMQ_CFG_ENUM:
         for (size_t i = 0; k->values[i] != NULL; i++) {
             if (streq(s, k->values[i])) {
@@ -481,6 +492,9 @@ void rmq_cfg_format(const struct rmq_cfg_key *k, const void *base, bool mask, ch
         break;
     case RMQ_CFG_BYTESIZE:
         rmq_cfg_format_bytesize(u, out, outlen);
+        break;
+    case RMQ_CFG_RATE:
+        rmq_cfg_format_rate(u, out, outlen);
         break;
     case RMQ_CFG_STRING:
     case RMQ_CFG_PATH: {

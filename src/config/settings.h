@@ -142,8 +142,15 @@ struct rmq_listener_settings {
     bool proxy_protocol;             /* expect a PROXY protocol v1/v2 header first */
     uint64_t proxy_protocol_timeout; /* ms, default 3s */
     int enable_authn;                /* enum rmq_enable_authn */
-    struct rmq_ssl_options ssl;      /* meaningful when is_ssl */
-    struct rmq_ws_settings ws;       /* meaningful when is_ws */
+    uint64_t send_timeout;           /* ms, default 15s: tcp_options.send_timeout */
+    /* Rate limits (EMQX 5 listener keys), in units per 1000 s; UINT64_MAX =
+     * infinity (the default). */
+    uint64_t max_conn_rate;     /* new connections on this listener */
+    uint64_t messages_rate;     /* PUBLISH packets per client */
+    uint64_t bytes_rate;        /* inbound bytes per client */
+    uint64_t max_conn_per_addr; /* MQTT connections per source address; UINT64_MAX = no limit */
+    struct rmq_ssl_options ssl; /* meaningful when is_ssl */
+    struct rmq_ws_settings ws;  /* meaningful when is_ws */
 };
 
 struct rmq_mqtt_settings {
@@ -164,6 +171,7 @@ struct rmq_mqtt_settings {
     uint32_t max_awaiting_rel;        /* default 100 */
     uint64_t await_rel_timeout;       /* ms, default 300s */
     uint64_t idle_timeout;            /* ms, default 15s: connect to CONNECT */
+    bool mqueue_store_qos0;           /* default true: QoS 0 is held, not dropped */
     enum rmq_peer_cert_as peer_cert_as_username;
     enum rmq_peer_cert_as peer_cert_as_clientid;
     bool session_owner_only;      /* default true: only the owner takes a session over */

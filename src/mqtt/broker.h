@@ -24,6 +24,20 @@
  *   connected(net, keepalive_ms)  CONNECT accepted: stop the CONNECT timer and
  *                enforce keep alive (ms without any inbound byte; 0 = none);
  *   hold_input(net, hold)  see below.
+ *   pending(net) unwritten bytes in the output buffer (NULL: outbuf()->len);
+ *   resume(net)  a publisher the core held (mqtt/flow.h) may be read again:
+ *                the net layer feeds its buffered input and reads on, later,
+ *                from its own callback (never from inside this call). NULL:
+ *                the core never holds publishers of that connection.
+ *
+ * Backpressure (mqtt/flow.h): a message for a live subscriber whose output
+ * is over rmq_broker_out_high_water() unwritten bytes, or whose queue is at
+ * mqtt.max_mqueue_len, is still queued (QoS 0 too, unless
+ * mqtt.mqueue_store_qos0 = false), and its publisher is held: the core stops
+ * decoding its input (rmq_mqtt_conn_input returns early; rmq_mqtt_conn_held
+ * is true) until the subscriber drains — the net layer reports that with
+ * rmq_mqtt_conn_output_drained — or goes. The net layer bounds how long a
+ * subscriber may hold others (listener tcp_options.send_timeout, net.h).
  *
  * Ownership: rmq_broker_new borrows the settings until rmq_broker_free.
  * A struct rmq_mqtt_conn is owned by the broker; the net layer holds a handle
@@ -55,6 +69,8 @@ struct rmq_conn_io {
      * handing the kept bytes to rmq_mqtt_conn_input first, later, from the
      * net layer's own callback (never from within this call). */
     void (*hold_input)(void *net, bool hold);
+    size_t (*pending)(void *net);
+    void (*resume)(void *net);
 };
 
 struct rmq_broker_stats {
@@ -75,8 +91,9 @@ void rmq_broker_free(struct rmq_broker *b);
 /* Timers (will delay, session expiry); call every ~250 ms. */
 void rmq_broker_tick(struct rmq_broker *b);
 const struct rmq_broker_stats *rmq_broker_stats(const struct rmq_broker *b);
-/* Over this many bytes in a connection's output buffer, QoS 0 messages to it
- * are dropped (and the net layer stops reading from it). */
+/* Over this many unwritten bytes in a connection's output buffer, its
+ * publishers are held (or, with mqtt.mqueue_store_qos0 = false, QoS 0 to it
+ * is dropped), and the net layer stops reading from it. */
 size_t rmq_broker_out_high_water(const struct rmq_broker *b);
 
 /* A new network connection (after any TLS handshake). `peer` and `addr` are
@@ -125,6 +142,20 @@ size_t rmq_broker_end_sessions_matching(struct rmq_broker *b,
 
 /* Who the connection is (NULL before CONNECT was accepted); borrowed. */
 const struct rmq_principal *rmq_mqtt_conn_principal(const struct rmq_mqtt_conn *mc);
+/* True while the core holds this connection as a publisher (do not read it
+ * until io->resume). */
+bool rmq_mqtt_conn_held(const struct rmq_mqtt_conn *mc);
+
+/* The connection's unwritten output fell to half the high-water mark or
+ * less after having been over it: publishers held for it may go on. */
+void rmq_mqtt_conn_output_drained(struct rmq_mqtt_conn *mc);
+
+/* PUBLISH packets decoded from this connection so far (for rate limits). */
+uint64_t rmq_mqtt_conn_publishes_in(const struct rmq_mqtt_conn *mc);
+/* rmq_mqtt_conn_input decodes at most n more PUBLISH packets (it stops after
+ * the n-th; the rest is reported unconsumed); UINT64_MAX, the default, means
+ * no limit. For the listener's messages_rate. */
+void rmq_mqtt_conn_set_publish_budget(struct rmq_mqtt_conn *mc, uint64_t n);
 
 /* The client id ("" before CONNECT); borrowed. */
 const char *rmq_mqtt_conn_client_id(const struct rmq_mqtt_conn *mc);

@@ -176,6 +176,7 @@ struct rmq_mqtt_conn *rmq_mqtt_conn_new(struct rmq_broker *b, const struct rmq_c
     mc->state = CS_WAIT_CONNECT;
     mc->client_receive_max = 65535;
     mc->problem_info = true;
+    mc->publish_budget = UINT64_MAX;
     rmq_hmap_init(&mc->aliases);
     rmq_hmap_init(&mc->out_aliases);
     return mc;
@@ -184,6 +185,28 @@ struct rmq_mqtt_conn *rmq_mqtt_conn_new(struct rmq_broker *b, const struct rmq_c
 const char *rmq_mqtt_conn_client_id(const struct rmq_mqtt_conn *mc)
 {
     return mc->session ? mc->session->client_id : "";
+}
+
+uint64_t rmq_mqtt_conn_publishes_in(const struct rmq_mqtt_conn *mc)
+{
+    return mc->publishes_in;
+}
+
+void rmq_mqtt_conn_set_publish_budget(struct rmq_mqtt_conn *mc, uint64_t n)
+{
+    mc->publish_budget = n;
+}
+
+bool rmq_mqtt_conn_held(const struct rmq_mqtt_conn *mc)
+{
+    return rmq_flow_held(mc);
+}
+
+void rmq_mqtt_conn_output_drained(struct rmq_mqtt_conn *mc)
+{
+    if (mc->state == CS_CONNECTED) {
+        rmq_flow_check(mc->b, mc->session);
+    }
 }
 
 uint8_t rmq_mqtt_conn_version(const struct rmq_mqtt_conn *mc)
@@ -201,6 +224,7 @@ void rmq_conn_end(struct rmq_mqtt_conn *mc, bool send_will, const char *why)
         mc->state = CS_CLOSED;
         mc->io->close(mc->net);
     }
+    rmq_flow_conn_gone(mc); /* releases publishers held for it */
     struct session *s = mc->session;
     if (was_connected) {
         rmq_info("mqtt", "disconnected client_id=%s reason=%s addr=%s", s ? s->client_id : "", why,
@@ -295,6 +319,7 @@ void rmq_mqtt_conn_free(struct rmq_mqtt_conn *mc, const char *why)
     if (mc->state != CS_CLOSED) {
         rmq_conn_end(mc, true, why ? why : "connection lost");
     }
+    rmq_flow_conn_gone(mc);
     size_t it;
     for (struct rmq_hmap_entry *e = rmq_hmap_first(&mc->aliases, &it); e;
          e = rmq_hmap_next(&mc->aliases, e, &it)) {

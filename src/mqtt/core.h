@@ -18,6 +18,7 @@
 #include "auth/principal.h"
 #include "mqtt/broker.h"
 #include "mqtt/codec.h"
+#include "mqtt/flow.h"
 #include "mqtt/hmap.h"
 #include "mqtt/msg.h"
 #include "mqtt/retained.h"
@@ -123,6 +124,9 @@ struct rmq_mqtt_conn {
     uint16_t client_alias_max;    /* client's Topic Alias Maximum (v5 CONNECT) */
     uint16_t out_alias_next;      /* aliases 1..out_alias_next are in use */
     struct rmq_authz_client *acl; /* owned: authorization state, made at the first check */
+    struct rmq_flow flow;         /* backpressure wait lists (flow.h) */
+    uint64_t publishes_in;        /* PUBLISH packets decoded (listener messages_rate) */
+    uint64_t publish_budget;      /* more PUBLISH packets to decode; UINT64_MAX = no limit */
 };
 
 /* A routing target: one session, merged over its overlapping subscriptions. */
@@ -148,6 +152,7 @@ struct rmq_broker {
     size_t n_targets;
     size_t a_targets;
     size_t out_high_water;
+    struct rmq_mqtt_conn *flow_pub; /* publisher being routed (flow.h), or NULL */
     struct rmq_broker_stats stats;
     uint64_t authz_gen;      /* rule generation the live subscriptions were last checked against */
     struct rmq_authn *authn; /* borrowed (rmq_broker_set_authn); NULL: no authentication */

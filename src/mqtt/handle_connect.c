@@ -709,8 +709,10 @@ size_t rmq_mqtt_conn_input(struct rmq_mqtt_conn *mc, const uint8_t *buf, size_t 
     size_t off = 0;
     struct rmq_packet p_pkt;
     struct rmq_packet *p = &p_pkt;
-    /* CS_AUTHENTICATING: what follows the CONNECT waits for its verdict */
-    while (off < len && mc->state != CS_CLOSED && mc->state != CS_AUTHENTICATING) {
+    /* CS_AUTHENTICATING: what follows the CONNECT waits for its verdict; a held
+     * publisher (flow.h) is not decoded further until resumed. */
+    while (off < len && mc->state != CS_CLOSED && mc->state != CS_AUTHENTICATING &&
+           !rmq_flow_held(mc) && mc->publish_budget) {
         size_t used = 0;
         uint8_t reason = RMQ_RC_MALFORMED_PACKET;
         memset(p, 0, sizeof p->type);
@@ -734,6 +736,10 @@ size_t rmq_mqtt_conn_input(struct rmq_mqtt_conn *mc, const uint8_t *buf, size_t 
         mc->in_raw_len = used;
         off += used;
         unsigned t = (unsigned)p->type & 15u;
+        if (t == RMQ_PKT_PUBLISH) {
+            mc->publishes_in++;
+            mc->publish_budget -= mc->publish_budget != UINT64_MAX;
+        }
         handler_fn h = handlers[mc->state][t];
         if (h) {
             h(mc, p);

@@ -116,6 +116,8 @@ void rmq_route(struct rmq_broker *b, struct rmq_msg *m, const void *publisher_se
     b->n_targets = 0;
     rmq_router_match(b->router, m->topic, m->topic_len, collect, &ctx);
     *matched = b->n_targets;
+    const struct session *ps = publisher_session;
+    rmq_flow_set_publisher(b, ps ? ps->conn : NULL);
     for (size_t i = 0; i < b->n_targets; i++) {
         struct target *t = &b->targets[i];
         uint8_t qos = m->qos < t->qos ? m->qos : t->qos;
@@ -123,6 +125,7 @@ void rmq_route(struct rmq_broker *b, struct rmq_msg *m, const void *publisher_se
         bool retain = t->rap && m->retain;
         rmq_session_deliver(b, t->s, m, qos, retain, t->sub_ids, t->n_sub_ids);
     }
+    rmq_flow_set_publisher(b, NULL);
     b->n_targets = 0;
 }
 

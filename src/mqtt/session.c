@@ -226,6 +226,12 @@ void rmq_session_pump(struct rmq_broker *b, struct session *s)
             rmq_delivery_free(d);
             continue;
         }
+        if (d->qos == 0) {
+            /* Kept while the session was offline (mqueue_store_qos0): sent, forgotten. */
+            rmq_conn_send_publish(s->conn, d, false);
+            rmq_delivery_free(d);
+            continue;
+        }
         d->pid = next_pid(s);
         d->state = D_WAIT_ACK;
         if (!rmq_conn_send_publish(s->conn, d, false)) {
@@ -234,6 +240,7 @@ void rmq_session_pump(struct rmq_broker *b, struct session *s)
         }
         inflight_push(s, d);
     }
+    rmq_flow_check(b, s);
 }
 
 static void drop_log(struct rmq_broker *b, struct session *s, const struct rmq_msg *m)
@@ -249,18 +256,19 @@ void rmq_session_deliver(struct rmq_broker *b, struct session *s, struct rmq_msg
                          bool retain, const uint32_t *sub_ids, uint8_t n_sub_ids)
 {
     bool online = s->conn && s->conn->state == CS_CONNECTED;
-    if (qos == 0) {
-        if (!online) {
-            return; /* QoS 0 is not queued for offline sessions */
-        }
-        struct rmq_buf *out = s->conn->io->outbuf(s->conn->net);
-        if (out->len > b->out_high_water) {
+    if (qos == 0 && !online && !b->cfg->mqueue_store_qos0) {
+        return; /* mqueue_store_qos0 = false: QoS 0 is not queued for offline sessions */
+    }
+    if (qos == 0 && online) {
+        /* Over its mark: the publisher is held (flow.h); dropped only by policy. */
+        if (rmq_flow_full(b, s) && !rmq_flow_hold(b, s, 0)) {
             b->stats.dropped_qos0_backpressure++;
             s->dropped++;
             RMQ_LOG_RL(5, RMQ_LOG_WARNING, "session",
                        "message dropped, slow consumer client_id=%s topic=%s qos=0 "
-                       "queued_bytes=%zu dropped=%llu",
-                       s->client_id, m->topic, out->len, (unsigned long long)s->dropped);
+                       "queued_bytes=%zu dropped=%llu mqueue_store_qos0=false",
+                       s->client_id, m->topic, s->conn->io->outbuf(s->conn->net)->len,
+                       (unsigned long long)s->dropped);
             return;
         }
         /* Sent at once and forgotten: no allocation. */
@@ -298,6 +306,13 @@ void rmq_session_deliver(struct rmq_broker *b, struct session *s, struct rmq_msg
         } else {
             rmq_delivery_free(d);
         }
+        return;
+    }
+    if (online && rmq_flow_full(b, s)) {
+        /* A live subscriber: never drop an acknowledged message; hold the
+         * publisher instead (flow.h). */
+        rmq_flow_hold(b, s, qos);
+        dlist_push(&s->queue, d);
         return;
     }
     if (b->cfg->max_mqueue_len && s->queue.count >= b->cfg->max_mqueue_len) {

@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -19,6 +20,7 @@
 
 #include "auth/authn.h"
 #include "common/log.h"
+#include "mqtt/msg.h"
 #include "net/net_int.h"
 
 static char *fmt_err(const char *what, const struct rmq_listener_settings *ls, const char *detail)
@@ -107,6 +109,7 @@ static void tick_cb(evutil_socket_t fd, short what, void *arg)
     (void)what;
     struct worker *w = arg;
     rmq_broker_tick(w->broker);
+    rmq_net_conn_check_send_timeouts(w);
 }
 
 static void *worker_main(void *arg)
@@ -123,6 +126,7 @@ static rmq_err worker_init(struct rmq_net *net, struct worker *w, int idx)
     w->net = net;
     w->idx = idx;
     w->next_id = 1;
+    rmq_hmap_init(&w->per_addr);
     pthread_mutex_init(&w->mu, NULL);
     w->base = event_base_new();
     if (!w->base) {
@@ -143,9 +147,28 @@ static rmq_err worker_init(struct rmq_net *net, struct worker *w, int idx)
     return RMQ_OK;
 }
 
+/* Every connection is a descriptor: use all the hard limit allows. */
+static void raise_nofile_limit(void)
+{
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur >= rl.rlim_max) {
+        return;
+    }
+    rlim_t old = rl.rlim_cur;
+    rl.rlim_cur = rl.rlim_max;
+    if (setrlimit(RLIMIT_NOFILE, &rl) != 0) {
+        rmq_warn("net", "cannot raise the open files limit from=%llu to=%llu error=%s",
+                 (unsigned long long)old, (unsigned long long)rl.rlim_max, strerrordesc_np(errno));
+        return;
+    }
+    rmq_info("net", "open files limit raised from=%llu to=%llu", (unsigned long long)old,
+             (unsigned long long)rl.rlim_max);
+}
+
 rmq_err rmq_net_new(const struct rmq_settings *s, struct rmq_net **out)
 {
     *out = NULL;
+    raise_nofile_limit();
     if (evthread_use_pthreads() != 0) {
         return RMQ_ERR_INTERNAL;
     }
@@ -184,21 +207,88 @@ uint64_t rmq_net_connection_count(const struct rmq_net *net)
 
 /* ------------------------------------------------------------- listeners */
 
+/* How long accepting pauses when the process is out of descriptors. */
+#define ACCEPT_BACKOFF_MS 250
+
+static bool out_of_descriptors(int err)
+{
+    return err == EMFILE || err == ENFILE || err == ENOBUFS || err == ENOMEM;
+}
+
+/* Out of descriptors: the pending connection stays in the backlog and the
+ * listener stays readable, so accepting again at once would spin. Stop
+ * watching it for a while (retry_cb), log once per episode. */
+static void accept_backoff(struct listener *l, int err)
+{
+    if (!l->starved) {
+        l->starved = true;
+        l->refused = 0;
+        rmq_warn("listener", "out of file descriptors, pausing accept name=%s error=%s retry_ms=%d",
+                 l->ls->name, strerrordesc_np(err), ACCEPT_BACKOFF_MS);
+    }
+    l->refused++;
+    event_del(l->ev);
+    struct timeval tv = {0, ACCEPT_BACKOFF_MS * 1000};
+    evtimer_add(l->retry_ev, &tv);
+}
+
+static void accept_retry_cb(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    struct listener *l = arg;
+    event_add(l->ev, NULL);
+    event_active(l->ev, EV_READ, 0); /* try now; backs off again if still out */
+}
+
+/* max_conn_rate: over it, stop watching the listener until the rate allows
+ * one more (clients wait in the backlog, none is refused). True if paused. */
+static bool conn_rate_wait(struct listener *l)
+{
+    uint64_t wait = rmq_net_bucket_wait_ms(&l->conn_rate, rmq_now_ms());
+    if (!wait) {
+        return false;
+    }
+    RMQ_LOG_RL(1, RMQ_LOG_INFO, "listener", "accept paused by max_conn_rate name=%s wait_ms=%llu",
+               l->ls->name, (unsigned long long)wait);
+    event_del(l->ev);
+    struct timeval tv = {(time_t)(wait / 1000), (suseconds_t)((wait % 1000) * 1000)};
+    evtimer_add(l->retry_ev, &tv);
+    return true;
+}
+
 static void accept_cb(evutil_socket_t lfd, short what, void *arg)
 {
     (void)what;
     struct listener *l = arg;
     struct rmq_net *net = l->net;
     for (int i = 0; i < 64; i++) {
+        if (conn_rate_wait(l)) {
+            return;
+        }
         struct sockaddr_storage ss;
         socklen_t sl = sizeof ss;
         int fd = accept4(lfd, (struct sockaddr *)&ss, &sl, SOCK_NONBLOCK | SOCK_CLOEXEC);
         if (fd < 0) {
-            if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) {
+            int err = errno;
+            if (out_of_descriptors(err)) {
+                accept_backoff(l, err);
+                return;
+            }
+            if (err == ECONNABORTED || err == EPROTO) {
+                continue; /* that one client is gone; the next may be there */
+            }
+            if (err != EAGAIN && err != EWOULDBLOCK && err != EINTR) {
                 RMQ_LOG_RL(1, RMQ_LOG_WARNING, "listener", "accept failed name=%s error=%s",
-                           l->ls->name, strerrordesc_np(errno));
+                           l->ls->name, strerrordesc_np(err));
             }
             return;
+        }
+        rmq_net_bucket_spend(&l->conn_rate, 1);
+        if (l->starved) {
+            l->starved = false;
+            rmq_notice("listener", "accepting again name=%s retries=%llu", l->ls->name,
+                       (unsigned long long)l->refused);
         }
         uint64_t max = l->ls->max_connections;
         if (max && atomic_load(&l->conns) >= max) {
@@ -340,7 +430,9 @@ rmq_err rmq_net_start(struct rmq_net *net)
     for (size_t i = 0; i < net->n_listeners; i++) {
         struct listener *l = &net->listeners[i];
         l->ev = event_new(net->main_base, l->fd, EV_READ | EV_PERSIST, accept_cb, l);
-        if (!l->ev || event_add(l->ev, NULL) != 0) {
+        l->retry_ev = evtimer_new(net->main_base, accept_retry_cb, l);
+        rmq_net_bucket_init(&l->conn_rate, l->ls->max_conn_rate, 1, rmq_now_ms());
+        if (!l->ev || !l->retry_ev || event_add(l->ev, NULL) != 0) {
             return RMQ_ERR_NOMEM;
         }
         rmq_info("listener", "started name=%s kind=%s bind=%s", l->ls->name,
@@ -472,6 +564,7 @@ static void worker_free(struct worker *w)
     }
     rmq_broker_free(w->broker);
     w->broker = NULL;
+    rmq_hmap_release(&w->per_addr);
     if (w->tick_ev) {
         event_free(w->tick_ev);
     }
@@ -494,6 +587,9 @@ void rmq_net_free(struct rmq_net *net)
         struct listener *l = &net->listeners[i];
         if (l->ev) {
             event_free(l->ev);
+        }
+        if (l->retry_ev) {
+            event_free(l->retry_ev);
         }
         close(l->fd);
     }

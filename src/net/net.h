@@ -28,10 +28,37 @@
  * Per connection: input is read into a buffer capped at
  * mqtt.max_packet_size + one read chunk, and the core refuses a packet over
  * max_packet_size from its fixed header alone, before its body is buffered.
- * Output is a buffer; above rmq_broker_out_high_water() QoS 0 messages to the
- * client are dropped and reading from it pauses until it drains. Timers: TLS
- * handshake (ssl_options.handshake_timeout), CONNECT (mqtt.idle_timeout
- * after the handshake), keep alive (from the core), and a close linger.
+ * Output is a buffer; above rmq_broker_out_high_water() unwritten bytes
+ * reading from the connection itself pauses until it drains, and the core
+ * holds the publishers whose messages it receives (mqtt/flow.h): the net
+ * layer stops reading a held publisher (input already read stays buffered)
+ * until io->resume, and reports a drain to half the mark with
+ * rmq_mqtt_conn_output_drained. A connection whose output stays over the
+ * mark (without draining to half) for longer than its listener's
+ * tcp_options.send_timeout is closed (`net: send timeout, closing slow
+ * subscriber`), which releases the publishers held for it: one stuck
+ * subscriber delays a publisher's other subscribers at most that long.
+ * Keep alive is not enforced on a held publisher (it is not being read).
+ *
+ * Fairness: a connection gets at most 4 reads (16 KB each) per loop turn;
+ * then the loop polls, so every other connection's input, timers and mail
+ * run before it is read again. TLS input already decrypted is picked up by
+ * a zero timer, which runs after the next poll (never event_active, which
+ * would run it again before polling).
+ *
+ * Limits (per listener, EMQX 5 keys; ratelimit.c token buckets holding one
+ * second's worth): max_conn_rate pauses accepting (clients wait in the
+ * backlog); messages_rate gives the core a PUBLISH budget per feed
+ * (rmq_mqtt_conn_set_publish_budget) and bytes_rate caps each read; over
+ * either, the connection is not read until the rate allows one more
+ * (`net: client slowed by rate limit`). max_conn_per_addr (revmq) is counted
+ * on worker 0 once a connection is open (after TLS): one over it is kept but
+ * not read until another from that address closes, within mqtt.idle_timeout.
+ * No limit disconnects anyone.
+ *
+ * Timers: TLS handshake (ssl_options.handshake_timeout), CONNECT
+ * (mqtt.idle_timeout after the handshake), keep alive (from the core), and a
+ * close linger.
  */
 #ifndef RMQ_NET_H
 #define RMQ_NET_H
@@ -50,7 +77,8 @@ struct rmq_net;
 struct rmq_broker;
 
 /* Creates the main event base, the workers (not yet running) and the MQTT
- * core. `s` is borrowed until rmq_net_free. Calls evthread_use_pthreads(). */
+ * core. `s` is borrowed until rmq_net_free. Calls evthread_use_pthreads()
+ * and raises the soft RLIMIT_NOFILE to the hard limit (logged). */
 RMQ_MUST_USE rmq_err rmq_net_new(const struct rmq_settings *s, struct rmq_net **out);
 
 /* The main thread's event base (for signals and main-thread timers). Borrowed. */
@@ -64,7 +92,12 @@ RMQ_MUST_USE rmq_err rmq_net_listen(struct rmq_net *net, const struct rmq_listen
                                     uint64_t handshake_timeout_ms, char **errmsg);
 
 /* Starts the worker threads and accepting on every listener; logs
- * `listener: started name=N kind=tcp|ssl bind=HOST:PORT` per listener. */
+ * `listener: started name=N kind=tcp|ssl bind=HOST:PORT` per listener.
+ * When accept fails for lack of descriptors (EMFILE/ENFILE/ENOBUFS/ENOMEM)
+ * the listener stops watching its socket for 250 ms and tries again (the
+ * clients wait in the kernel backlog), logging once per episode
+ * (`listener: out of file descriptors, pausing accept`, then `accepting
+ * again`): no spinning, recovery without intervention. */
 RMQ_MUST_USE rmq_err rmq_net_start(struct rmq_net *net);
 
 /* Runs the main base until rmq_net_stop (main thread). */

@@ -14,16 +14,25 @@
 
 #include "common/log.h"
 #include "common/metrics.h"
+#include "mqtt/msg.h"
 #include "net/net_int.h"
 #include "net/proxy_proto.h"
 #include "net/ws.h"
 
 #define READ_CHUNK 16384
 #define CLOSE_LINGER_MS 3000
+/* Reads one connection gets per loop turn (at most this many chunks of
+ * input). After them the loop polls again, so every other connection's
+ * input, timers and mail are served before this one is read again. */
+#define READS_PER_TURN 4
 
 static void conn_destroy(struct conn *c, const char *why);
 static void conn_update_events(struct conn *c);
 static bool do_read(struct conn *c);
+static void again_later(struct conn *c);
+static void again_after(struct conn *c, uint64_t ms);
+static bool addr_admit(struct conn *c);
+static void addr_release(struct conn *c);
 
 static void set_timer(struct conn *c, uint64_t ms)
 {
@@ -43,11 +52,53 @@ static struct rmq_buf *io_outbuf(void *net)
     return &c->out;
 }
 
+static size_t out_pending(const struct conn *c)
+{
+    return c->out.len - c->out_off;
+}
+
+/* Tracks the output against the high-water mark: the send timeout runs
+ * while it is over; draining to half reports to the core (held publishers
+ * go on). */
+static void note_output(struct conn *c)
+{
+    size_t hw = rmq_broker_out_high_water(c->w->broker);
+    size_t pending = out_pending(c);
+    if (!c->out_over && pending > hw) {
+        c->out_over = true;
+        c->over_since = rmq_now_ms();
+        c->w->n_over++;
+    } else if (c->out_over && pending <= hw / 2) {
+        c->out_over = false;
+        c->w->n_over--;
+        if (c->mc && c->phase == PH_OPEN) {
+            rmq_mqtt_conn_output_drained(c->mc);
+        }
+    }
+}
+
 static void io_flush(void *net)
 {
     struct conn *c = net;
     if (c->out.len > 0) {
         event_add(c->wev, NULL);
+    }
+    if (!c->out_over && out_pending(c) > rmq_broker_out_high_water(c->w->broker)) {
+        note_output(c);
+    }
+}
+
+static size_t io_pending(void *net)
+{
+    return out_pending(net);
+}
+
+static void io_resume(void *net)
+{
+    struct conn *c = net;
+    c->flow_held = false;
+    if (c->phase == PH_OPEN) {
+        again_later(c); /* never re-enter the core from inside it */
     }
 }
 
@@ -96,6 +147,8 @@ static const struct rmq_conn_io conn_io = {
     .close = io_close,
     .connected = io_connected,
     .hold_input = io_hold_input,
+    .pending = io_pending,
+    .resume = io_resume,
 };
 
 /* --------------------------------------------------------------- events */
@@ -105,7 +158,8 @@ static void conn_update_events(struct conn *c)
     if (c->phase == PH_CLOSING) {
         return;
     }
-    bool want_read = !c->read_paused && !c->suspended && !c->core_hold;
+    bool want_read = !c->read_paused && !c->suspended && !c->core_hold && !c->flow_held &&
+                     !c->rate_paused && !c->addr_parked;
     if (want_read) {
         event_add(c->rev, NULL);
     } else {
@@ -127,6 +181,13 @@ static void conn_open(struct conn *c)
     }
     c->phase = PH_OPEN;
     set_timer(c, c->l->net->s->mqtt.idle_timeout);
+    int64_t now = rmq_now_ms();
+    rmq_net_bucket_init(&c->msg_rate, c->l->ls->messages_rate, 1, now);
+    rmq_net_bucket_init(&c->byte_rate, c->l->ls->bytes_rate, READ_CHUNK, now);
+    if (!addr_admit(c)) {
+        conn_update_events(c); /* parked: not read until another one closes */
+        return;
+    }
     if (c->l->has_factory || c->l->ls->is_ws) {
         /* TLS / WebSocket may already hold application data that came with
          * the end of the handshake (no socket event would announce it): read now. */
@@ -174,7 +235,10 @@ static void free_events(struct conn *c)
     if (c->timer) {
         event_free(c->timer);
     }
-    c->rev = c->wev = c->timer = NULL;
+    if (c->again) {
+        event_free(c->again);
+    }
+    c->rev = c->wev = c->timer = c->again = NULL;
 }
 
 static bool make_events(struct worker *w, struct conn *c);
@@ -289,14 +353,65 @@ static void packets_seen(struct conn *c, size_t used)
     if (used > 0 && c->mqtt_connected && c->keepalive_ms && c->phase == PH_OPEN) {
         set_timer(c, c->keepalive_ms);
     }
+    if (c->phase == PH_OPEN && rmq_mqtt_conn_held(c->mc)) {
+        c->flow_held = true; /* read no more until io_resume */
+    }
+}
+
+/* The core decodes input, within the client's messages_rate. */
+static size_t core_input(struct conn *c, const uint8_t *p, size_t n)
+{
+    bool limited = rmq_net_bucket_limited(&c->msg_rate);
+    if (limited) {
+        uint64_t avail = rmq_net_bucket_available(&c->msg_rate, rmq_now_ms());
+        rmq_mqtt_conn_set_publish_budget(c->mc, avail);
+    }
+    size_t used = rmq_mqtt_conn_input(c->mc, p, n);
+    if (limited) {
+        uint64_t pubs = rmq_mqtt_conn_publishes_in(c->mc);
+        rmq_net_bucket_spend(&c->msg_rate, pubs - c->pubs_seen);
+        c->pubs_seen = pubs;
+    }
+    packets_seen(c, used);
+    return used;
+}
+
+/* Over messages_rate or bytes_rate: stop reading until the rate allows one
+ * more (the client is slowed, never dropped). True if paused. */
+static bool rate_wait(struct conn *c)
+{
+    if (!rmq_net_bucket_limited(&c->msg_rate) && !rmq_net_bucket_limited(&c->byte_rate)) {
+        return false;
+    }
+    int64_t now = rmq_now_ms();
+    uint64_t wm = rmq_net_bucket_wait_ms(&c->msg_rate, now);
+    uint64_t wb = rmq_net_bucket_wait_ms(&c->byte_rate, now);
+    uint64_t wait = wm > wb ? wm : wb;
+    if (!wait) {
+        return false;
+    }
+    RMQ_LOG_RL(10, RMQ_LOG_INFO, "net",
+               "client slowed by rate limit client_id=%s addr=%s limit=%s "
+               "wait_ms=%llu",
+               rmq_mqtt_conn_client_id(c->mc), c->addr, wm >= wb ? "messages_rate" : "bytes_rate",
+               (unsigned long long)wait);
+    c->rate_paused = true;
+    again_after(c, wait);
+    return true;
 }
 
 /* Hands buffered input to the core and drops what it consumed. */
 static void feed_core(struct conn *c)
 {
-    size_t used = rmq_mqtt_conn_input(c->mc, c->in.data, c->in.len);
-    packets_seen(c, used);
+    size_t used = core_input(c, c->in.data, c->in.len);
     rmq_buf_consume(&c->in, used);
+}
+
+/* How much one read may take: bytes_rate allows at most this much. */
+static size_t read_cap(struct conn *c, size_t len)
+{
+    uint64_t avail = rmq_net_bucket_available(&c->byte_rate, rmq_now_ms());
+    return avail < len ? (size_t)(avail ? avail : 1) : len;
 }
 
 /* One read: into the worker's scratch buffer when nothing is pending (the
@@ -308,12 +423,12 @@ static enum rmq_io read_once(struct conn *c)
     enum rmq_io r;
     if (c->in.len == 0) {
         uint8_t *scratch = c->w->scratch;
-        r = c->t->ops->read(c->t, scratch, sizeof c->w->scratch, &n);
+        r = c->t->ops->read(c->t, scratch, read_cap(c, sizeof c->w->scratch), &n);
         if (r != RMQ_IO_OK) {
             return r;
         }
-        size_t used = rmq_mqtt_conn_input(c->mc, scratch, n);
-        packets_seen(c, used);
+        rmq_net_bucket_spend(&c->byte_rate, n);
+        size_t used = core_input(c, scratch, n);
         if (used < n && c->phase == PH_OPEN &&
             rmq_buf_append(&c->in, scratch + used, n - used) != RMQ_OK) {
             return RMQ_IO_ERROR;
@@ -323,8 +438,9 @@ static enum rmq_io read_once(struct conn *c)
     if (rmq_buf_reserve(&c->in, READ_CHUNK) != RMQ_OK && rmq_buf_reserve(&c->in, 1) != RMQ_OK) {
         return RMQ_IO_ERROR;
     }
-    r = c->t->ops->read(c->t, c->in.data + c->in.len, c->in.alloc - c->in.len, &n);
+    r = c->t->ops->read(c->t, c->in.data + c->in.len, read_cap(c, c->in.alloc - c->in.len), &n);
     if (r == RMQ_IO_OK) {
+        rmq_net_bucket_spend(&c->byte_rate, n);
         c->in.len += n;
         feed_core(c);
         if (c->in.len == 0) {
@@ -332,6 +448,19 @@ static enum rmq_io read_once(struct conn *c)
         }
     }
     return r;
+}
+
+/* Runs read_cb's work again on the next loop turn, after a poll. */
+static void again_later(struct conn *c)
+{
+    static const struct timeval zero = {0, 0};
+    evtimer_add(c->again, &zero);
+}
+
+static void again_after(struct conn *c, uint64_t ms)
+{
+    struct timeval tv = {(time_t)(ms / 1000), (suseconds_t)((ms % 1000) * 1000)};
+    evtimer_add(c->again, &tv);
 }
 
 /* Reads and feeds the core; false if the connection was destroyed. */
@@ -344,7 +473,11 @@ static bool do_read(struct conn *c)
             feed_core(c); /* what came behind a CONNECT that was being authenticated */
         }
     }
-    for (; rounds < 64 && c->phase == PH_OPEN && !c->core_hold; rounds++) {
+    for (; rounds < READS_PER_TURN && c->phase == PH_OPEN && !c->core_hold && !c->flow_held;
+         rounds++) {
+        if (rate_wait(c)) {
+            break;
+        }
         enum rmq_io r = read_once(c);
         if (r == RMQ_IO_OK) {
             continue;
@@ -363,10 +496,13 @@ static bool do_read(struct conn *c)
         c->read_paused = true; /* backpressure: resume once the output drains */
     }
     conn_update_events(c);
-    if (rounds == 64 && c->phase == PH_OPEN && !c->read_paused && !c->core_hold) {
-        /* Fairness cap reached; the transport may still hold decrypted bytes
-         * that no socket event will announce: come back on the next loop. */
-        event_active(c->rev, EV_READ, 0);
+    if (rounds == READS_PER_TURN && c->phase == PH_OPEN && !c->read_paused && !c->core_hold &&
+        !c->flow_held && !c->rate_paused && (c->l->has_factory || c->l->ls->is_ws)) {
+        /* Share used up. TLS / WebSocket may still hold decoded bytes that no
+         * socket event will announce: come back after the next poll (a zero
+         * timer runs after polling; event_active would run again before it
+         * and starve everyone else). TCP needs nothing: the socket stays readable. */
+        again_later(c);
     }
     return true;
 }
@@ -383,6 +519,30 @@ static void read_cb(evutil_socket_t fd, short what, void *arg)
     if (c->write_wants_read) {
         c->write_wants_read = false;
         event_add(c->wev, NULL);
+    }
+    do_read(c);
+}
+
+static void again_cb(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    struct conn *c = arg;
+    c->rate_paused = false;
+    if (c->phase != PH_OPEN || c->read_paused || c->flow_held || c->addr_parked) {
+        conn_update_events(c);
+        return;
+    }
+    if (c->in.len > 0) {
+        /* Input kept while the core held this publisher. */
+        feed_core(c);
+        if (c->in.len == 0) {
+            rmq_buf_release(&c->in);
+        }
+        if (c->phase != PH_OPEN || c->flow_held) {
+            conn_update_events(c);
+            return;
+        }
     }
     do_read(c);
 }
@@ -415,6 +575,9 @@ static void write_cb(evutil_socket_t fd, short what, void *arg)
         if (r == RMQ_IO_OK) {
             /* Drop written bytes lazily: no memmove of a large backlog per write. */
             c->out_off += n;
+            if (c->out_over) {
+                note_output(c);
+            }
             if (c->out_off == c->out.len) {
                 c->out.len = 0;
                 c->out_off = 0;
@@ -455,6 +618,11 @@ static void timer_cb(evutil_socket_t fd, short what, void *arg)
     (void)fd;
     (void)what;
     struct conn *c = arg;
+    if (c->phase == PH_OPEN && c->mqtt_connected && c->flow_held) {
+        /* Not read while held: its PINGREQs wait in the socket. */
+        set_timer(c, c->keepalive_ms);
+        return;
+    }
     if (c->phase == PH_OPEN && c->mqtt_connected) {
         RMQ_LOG_RL(10, RMQ_LOG_NOTICE, "net", "keepalive timeout client_id=%s addr=%s",
                    rmq_mqtt_conn_client_id(c->mc), c->addr);
@@ -497,7 +665,8 @@ static bool make_events(struct worker *w, struct conn *c)
     c->rev = event_new(w->base, c->fd, EV_READ | EV_PERSIST, read_cb, c);
     c->wev = event_new(w->base, c->fd, EV_WRITE | EV_PERSIST, write_cb, c);
     c->timer = evtimer_new(w->base, timer_cb, c);
-    return c->rev && c->wev && c->timer;
+    c->again = evtimer_new(w->base, again_cb, c);
+    return c->rev && c->wev && c->timer && c->again;
 }
 
 void rmq_net_conn_accept(struct worker *w, struct mail *m)
@@ -555,6 +724,11 @@ void rmq_net_conn_wake(struct worker *w, uint64_t id)
 static void conn_destroy(struct conn *c, const char *why)
 {
     struct worker *w = c->w;
+    if (c->out_over) {
+        c->out_over = false;
+        w->n_over--;
+    }
+    addr_release(c);
     if (c->mc) {
         rmq_mqtt_conn_free(c->mc, why);
         c->mc = NULL;
@@ -609,5 +783,117 @@ void rmq_net_conn_close_all(struct worker *w)
             (void)c->t->ops->write(c->t, c->out.data + c->out_off, c->out.len - c->out_off, &n);
         }
         conn_destroy(c, "server shutting down");
+    }
+}
+
+void rmq_net_conn_check_send_timeouts(struct worker *w)
+{
+    if (w->n_over == 0) {
+        return;
+    }
+    int64_t now = rmq_now_ms();
+    struct conn *next;
+    for (struct conn *c = w->conns; c; c = next) {
+        next = c->next;
+        uint64_t limit = c->l->ls->send_timeout;
+        if (!c->out_over || c->phase != PH_OPEN || !limit || now - c->over_since < (int64_t)limit) {
+            continue;
+        }
+        RMQ_LOG_RL(10, RMQ_LOG_WARNING, "net",
+                   "send timeout, closing slow subscriber client_id=%s addr=%s listener=%s "
+                   "queued_bytes=%zu send_timeout_ms=%llu",
+                   rmq_mqtt_conn_client_id(c->mc), c->addr, c->l->ls->name, out_pending(c),
+                   (unsigned long long)limit);
+        conn_destroy(c, "send timeout");
+    }
+}
+
+/* ------------------------------------------------ max_conn_per_addr */
+
+/* "listener/host" for the per-address table (the port is left out). */
+static size_t addr_key(const struct conn *c, char *key, size_t cap)
+{
+    size_t host = strlen(c->addr);
+    while (host > 0 && c->addr[host - 1] != ':') {
+        host--;
+    }
+    host = host ? host - 1 : strlen(c->addr);
+    int n = snprintf(key, cap, "%s/%.*s", c->l->ls->name, (int)host, c->addr);
+    return n < 0 ? 0 : (size_t)n < cap ? (size_t)n : cap - 1;
+}
+
+static uintptr_t addr_count(struct worker *w, const char *key, size_t klen)
+{
+    return (uintptr_t)rmq_hmap_get(&w->per_addr, key, klen);
+}
+
+static bool addr_set(struct worker *w, const char *key, size_t klen, uintptr_t n)
+{
+    if (n == 0) {
+        rmq_hmap_del(&w->per_addr, key, klen);
+        return true;
+    }
+    return rmq_hmap_put(&w->per_addr, key, klen, (void *)n, NULL) == RMQ_OK;
+}
+
+/* Counts c against its address; false (c parked) when the address is at
+ * the listener's max_conn_per_addr. */
+static bool addr_admit(struct conn *c)
+{
+    uint64_t max = c->l->ls->max_conn_per_addr;
+    if (max == 0 || max == UINT64_MAX) {
+        return true;
+    }
+    char key[400];
+    size_t klen = addr_key(c, key, sizeof key);
+    uintptr_t n = addr_count(c->w, key, klen);
+    if (n >= max) {
+        RMQ_LOG_RL(10, RMQ_LOG_NOTICE, "net",
+                   "connection waits, max_conn_per_addr reached listener=%s addr=%s "
+                   "max_conn_per_addr=%llu",
+                   c->l->ls->name, c->addr, (unsigned long long)max);
+        c->addr_parked = true;
+        c->w->n_parked++;
+        return false;
+    }
+    if (!addr_set(c->w, key, klen, n + 1)) {
+        return true; /* out of memory: not counted, not limited */
+    }
+    c->addr_counted = true;
+    return true;
+}
+
+/* c closes: uncount it, and let the oldest connection parked for the same
+ * address go on. */
+static void addr_release(struct conn *c)
+{
+    struct worker *w = c->w;
+    if (c->addr_parked) {
+        c->addr_parked = false;
+        w->n_parked--;
+        return;
+    }
+    if (!c->addr_counted) {
+        return;
+    }
+    c->addr_counted = false;
+    char key[400];
+    size_t klen = addr_key(c, key, sizeof key);
+    uintptr_t n = addr_count(w, key, klen);
+    (void)addr_set(w, key, klen, n ? n - 1 : 0);
+    struct conn *oldest = NULL;
+    for (struct conn *o = w->conns; o && w->n_parked; o = o->next) {
+        char okey[400];
+        if (o->addr_parked && o->l == c->l && addr_key(o, okey, sizeof okey) == klen &&
+            memcmp(okey, key, klen) == 0) {
+            oldest = o; /* the list is newest first: the last match is the oldest */
+        }
+    }
+    if (oldest) {
+        oldest->addr_parked = false;
+        w->n_parked--;
+        if (addr_admit(oldest)) {
+            again_later(oldest); /* TLS may hold input already: read via the zero timer */
+        }
     }
 }

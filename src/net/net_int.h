@@ -14,8 +14,18 @@
 
 #include "common/buf.h"
 #include "mqtt/broker.h"
+#include "mqtt/hmap.h"
 #include "net/net.h"
 #include "net/transport.h"
+
+/* A token bucket (ratelimit.c). rate: units per 1000 s; 0 or UINT64_MAX =
+ * no limit. */
+struct rmq_net_bucket {
+    uint64_t rate;
+    int64_t tokens; /* milli-units; negative = debt */
+    int64_t cap;    /* milli-units */
+    int64_t last_ms;
+};
 
 struct listener {
     struct rmq_net *net;
@@ -25,6 +35,10 @@ struct listener {
     uint64_t handshake_timeout_ms;
     int fd;
     struct event *ev;
+    struct event *retry_ev;          /* re-enables ev after accept ran out of descriptors */
+    bool starved;                    /* in an out-of-descriptors episode (logged once) */
+    uint64_t refused;                /* connections left in the backlog during the episode */
+    struct rmq_net_bucket conn_rate; /* max_conn_rate (main thread) */
     char bind_str[300];
     uint16_t port;              /* actually bound */
     atomic_uint_fast64_t conns; /* open connections; accept on main, close on workers */
@@ -73,6 +87,7 @@ struct conn {
     struct event *rev;
     struct event *wev;
     struct event *timer; /* handshake / CONNECT / close linger */
+    struct event *again; /* zero timer: more work for this connection after the next poll */
     struct rmq_buf in;
     struct rmq_buf out;
     size_t out_off; /* bytes of `out` already written */
@@ -87,6 +102,15 @@ struct conn {
     bool write_wants_read; /* TLS: a write needs the socket readable */
     bool suspended;        /* handshake waits for wake */
     bool proxy_pending;    /* PROXY protocol header not read yet */
+    bool flow_held;        /* the core holds this publisher (mqtt/flow.h) */
+    bool rate_paused;      /* over messages_rate / bytes_rate: read after the wait */
+    bool addr_parked;      /* over max_conn_per_addr: not read until another closes */
+    bool addr_counted;     /* counted in the worker's per-address table */
+    struct rmq_net_bucket msg_rate;
+    struct rmq_net_bucket byte_rate;
+    uint64_t pubs_seen; /* PUBLISH packets already charged to msg_rate */
+    bool out_over;      /* unwritten output went over the high-water mark... */
+    int64_t over_since; /* ...at this time (ms), and has not drained to half since */
     char addr[64];
 };
 
@@ -102,6 +126,9 @@ struct worker {
     struct mail *mail_head;
     struct mail *mail_tail;
     struct conn *conns;
+    size_t n_over;            /* connections with out_over set */
+    size_t n_parked;          /* connections with addr_parked set */
+    struct rmq_hmap per_addr; /* "listener/host" -> open MQTT connections (uintptr_t) */
     uint64_t next_id;
     struct rmq_broker *broker; /* worker 0 only */
     uint8_t scratch[16384];    /* read buffer shared by this worker's connections */
@@ -119,6 +146,16 @@ struct rmq_net {
     struct rmq_authn *authn; /* borrowed (rmq_net_set_authn); its notify hook points here */
 };
 
+/* ratelimit.c */
+void rmq_net_bucket_init(struct rmq_net_bucket *b, uint64_t rate, uint64_t min_burst,
+                         int64_t now_ms);
+bool rmq_net_bucket_limited(const struct rmq_net_bucket *b);
+/* Whole units that may be spent now (UINT64_MAX: no limit). */
+uint64_t rmq_net_bucket_available(struct rmq_net_bucket *b, int64_t now_ms);
+/* 0 if a unit may be spent now, else the ms until one may. */
+uint64_t rmq_net_bucket_wait_ms(struct rmq_net_bucket *b, int64_t now_ms);
+void rmq_net_bucket_spend(struct rmq_net_bucket *b, uint64_t units);
+
 /* net.c */
 void rmq_net_post(struct worker *w, struct mail *m);
 
@@ -129,5 +166,8 @@ void rmq_net_conn_discard(struct conn *c);
 void rmq_net_conn_wake(struct worker *w, uint64_t id);
 void rmq_net_conn_close_matching(struct worker *w, struct close_req *req);
 void rmq_net_conn_close_all(struct worker *w);
+/* Worker 0, from its tick: closes connections over the high-water mark for
+ * longer than their listener's tcp_options.send_timeout. */
+void rmq_net_conn_check_send_timeouts(struct worker *w);
 
 #endif

@@ -4,6 +4,8 @@ payloads, slow consumers, bursts, redelivery of a whole in-flight window."""
 import re
 import time
 
+import pytest
+
 from helpers import (VERSIONS, CONNACK, PUBACK, SUBACK, RawClient, build_connect, build_publish,
                      build_subscribe)
 
@@ -67,9 +69,7 @@ def test_slow_consumer_gets_everything_in_order(broker, raw_client, version, uid
     assert got == list(range(n))
 
 
-@VERSIONS
-def test_qos0_burst_to_non_reading_client_does_not_hurt_others(broker, raw_client, version, uid,
-                                                                peer):
+def burst_to_stuck_client(broker, raw_client, version, uid):
     topic = f"qb/{uid}"
     stuck = raw_client(broker, version)
     stuck.connect(f"stuck-{uid}")
@@ -85,10 +85,30 @@ def test_qos0_burst_to_non_reading_client_does_not_hurt_others(broker, raw_clien
         p.publish(topic, blob, qos=0)
     p.publish(f"ok/{uid}", b"alive", qos=1, timeout=10)
     assert ok.recv_publish(timeout=10).payload == b"alive"
+    return topic
+
+
+@VERSIONS
+def test_qos0_burst_to_non_reading_client_does_not_hurt_others(broker_factory, raw_client, version,
+                                                                uid, peer):
+    # revmq holds the publisher (backpressure, issue 13) until the stuck client
+    # is closed by the send timeout; then the publisher goes on.
+    broker = broker_factory("listeners.tcp.default.tcp_options.send_timeout = 1s\n",
+                            mosquitto_conf="")
+    burst_to_stuck_client(broker, raw_client, version, uid)
     if peer == "revmq":
-        # what was dropped for the stuck client is said, not silent
-        broker.wait_for_log(rf"message dropped, slow consumer client_id=stuck-{uid} "
-                            rf"topic={re.escape(topic)} qos=0", timeout=5)
+        broker.wait_for_log(rf"send timeout, closing slow subscriber client_id=stuck-{uid} ",
+                            timeout=5)
+
+
+@VERSIONS
+@pytest.mark.revmq_only
+def test_qos0_burst_dropped_with_mqueue_store_qos0_false(broker_factory, raw_client, version, uid):
+    broker = broker_factory("mqtt.mqueue_store_qos0 = false\n")
+    topic = burst_to_stuck_client(broker, raw_client, version, uid)
+    # what was dropped for the stuck client is said, not silent
+    broker.wait_for_log(rf"message dropped, slow consumer client_id=stuck-{uid} "
+                        rf"topic={re.escape(topic)} qos=0", timeout=5)
 
 
 @VERSIONS

@@ -25,6 +25,7 @@ struct fake_net {
     uint64_t keepalive_ms;
     struct rmq_mqtt_conn *mc;
     uint8_t version;
+    int resumed; /* io->resume calls: a held publisher released (flow.h) */
 };
 
 static inline struct rmq_buf *f_outbuf(void *n)
@@ -43,7 +44,13 @@ static inline void f_connected(void *n, uint64_t ka)
 {
     ((struct fake_net *)n)->keepalive_ms = ka;
 }
-static const struct rmq_conn_io fake_io = {f_outbuf, f_flush, f_close, f_connected, NULL};
+static inline void f_resume(void *n)
+{
+    ((struct fake_net *)n)->resumed++;
+}
+/* hold_input NULL: passwords checked inline; pending NULL: out.len */
+static const struct rmq_conn_io fake_io = {f_outbuf, f_flush, f_close, f_connected,
+                                           NULL,     NULL,    f_resume};
 
 static struct rmq_settings settings;
 static struct rmq_peer_info no_peer;

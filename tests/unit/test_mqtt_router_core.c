@@ -3,7 +3,8 @@
  * fake net layer collects the bytes the core writes, packets are built and
  * parsed with the codec. Covers routing decisions: overlapping subscriptions
  * (one delivery at the maximum QoS with every subscription id), no-local,
- * shared groups, the in-flight window and the bounded queue.
+ * shared groups, the in-flight window, and backpressure (a full queue of a
+ * live subscriber holds the publisher instead of dropping: mqtt/flow.h).
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -94,24 +95,62 @@ static void test_core__shared_group_delivers_once(void **state)
     rmq_broker_free(b);
 }
 
-static void test_core__inflight_window_then_bounded_queue(void **state)
+/* Encodes p and offers it to the core; returns the bytes it consumed. */
+static size_t offer(struct fake_net *n, const struct rmq_packet *p)
+{
+    struct rmq_buf in;
+    rmq_buf_init(&in, 0);
+    assert_int_equal(rmq_codec_encode(p, n->version, &in), RMQ_OK);
+    size_t used = rmq_mqtt_conn_input(n->mc, in.data, in.len);
+    rmq_buf_release(&in);
+    return used;
+}
+
+static void ack(struct fake_net *n, uint16_t pid)
+{
+    struct rmq_packet a = {.type = RMQ_PKT_PUBACK};
+    a.ack.packet_id = pid;
+    feed(n, &a);
+}
+
+static void test_core__full_queue_holds_publisher_and_drops_nothing(void **state)
 {
     (void)state;
-    struct rmq_broker *b = new_broker(2, 3);
+    struct rmq_broker *b = new_broker(2, 4);
     struct fake_net *s = client(b, "s", RMQ_MQTT_V311);
     struct fake_net *p = client(b, "p", RMQ_MQTT_V311);
     subscribe(s, "q", 1, 0, false);
-    for (uint16_t i = 1; i <= 10; i++) {
+    /* 2 in flight + 4 queued: the 7th finds the queue full; it is queued all
+     * the same and the publisher is held after it. */
+    for (uint16_t i = 1; i <= 7; i++) {
+        assert_false(rmq_mqtt_conn_held(p->mc));
         publish(p, "q", 1, i);
     }
+    assert_true(rmq_mqtt_conn_held(p->mc));
+    struct rmq_packet pub = {.type = RMQ_PKT_PUBLISH};
+    pub.publish.topic = (struct rmq_bytes){(const uint8_t *)"q", 1};
+    pub.publish.qos = 1;
+    pub.publish.packet_id = 8;
+    assert_int_equal(offer(p, &pub), 0); /* held: not decoded */
     uint8_t qos, nids;
-    /* 2 in flight, 3 queued, 5 dropped and counted. */
     assert_int_equal(count_publishes(s, &qos, &nids), 2);
-    assert_int_equal(rmq_broker_stats(b)->dropped_queue_full, 5);
-    struct rmq_packet ack = {.type = RMQ_PKT_PUBACK};
-    ack.ack.packet_id = 1;
-    feed(s, &ack);
-    assert_int_equal(count_publishes(s, &qos, &nids), 1); /* one slot freed, one sent */
+    /* Acks free slots; under half the queue limit the publisher is resumed. */
+    ack(s, 1);
+    ack(s, 2);
+    assert_true(rmq_mqtt_conn_held(p->mc));
+    assert_int_equal(p->resumed, 0);
+    ack(s, 3);
+    assert_false(rmq_mqtt_conn_held(p->mc));
+    assert_int_equal(p->resumed, 1);
+    assert_int_equal(offer(p, &pub) > 0, 1);
+    /* Every message arrives; none was dropped. */
+    int seen = 2 + count_publishes(s, &qos, &nids);
+    for (uint16_t pid = 4; seen < 8 && pid <= 8; pid++) {
+        ack(s, pid);
+        seen += count_publishes(s, &qos, &nids);
+    }
+    assert_int_equal(seen, 8);
+    assert_int_equal(rmq_broker_stats(b)->dropped_queue_full, 0);
     drop(s);
     drop(p);
     rmq_broker_free(b);
@@ -140,6 +179,23 @@ static void test_core__kick_sends_only_disconnect_reason_codes(void **state)
         assert_true(n->closed);
         drop(n);
     }
+}
+
+static void test_core__subscriber_gone_releases_held_publisher(void **state)
+{
+    (void)state;
+    struct rmq_broker *b = new_broker(1, 1);
+    struct fake_net *s = client(b, "s", RMQ_MQTT_V311);
+    struct fake_net *p = client(b, "p", RMQ_MQTT_V311);
+    subscribe(s, "q", 1, 0, false);
+    for (uint16_t i = 1; i <= 3; i++) {
+        publish(p, "q", 1, i);
+    }
+    assert_true(rmq_mqtt_conn_held(p->mc));
+    drop(s); /* e.g. closed by the send timeout */
+    assert_false(rmq_mqtt_conn_held(p->mc));
+    assert_int_equal(p->resumed, 1);
+    drop(p);
     rmq_broker_free(b);
 }
 
@@ -149,8 +205,9 @@ int main(void)
         cmocka_unit_test(test_core__overlapping_subscriptions_one_delivery_at_max_qos),
         cmocka_unit_test(test_core__no_local_skips_own_messages),
         cmocka_unit_test(test_core__shared_group_delivers_once),
-        cmocka_unit_test(test_core__inflight_window_then_bounded_queue),
         cmocka_unit_test(test_core__kick_sends_only_disconnect_reason_codes),
+        cmocka_unit_test(test_core__full_queue_holds_publisher_and_drops_nothing),
+        cmocka_unit_test(test_core__subscriber_gone_releases_held_publisher),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
