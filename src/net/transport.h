@@ -19,6 +19,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "common/cert_id.h"
 #include "common/err.h"
 
 enum rmq_io {
@@ -28,14 +29,6 @@ enum rmq_io {
     RMQ_IO_SUSPENDED,
     RMQ_IO_EOF,
     RMQ_IO_ERROR,
-};
-
-/* A certificate's revocation identity: SHA-256 of its issuer name DER and its
- * serial (big-endian magnitude, no leading zeros). */
-struct rmq_cert_ref {
-    uint8_t issuer_hash[32];
-    uint8_t serial[32];
-    size_t serial_len;
 };
 
 #define RMQ_PEER_CHAIN_MAX 8
@@ -53,11 +46,17 @@ struct rmq_peer_info {
     size_t serial_len;
     char serial_hex[65];
     char issuer_dn[256]; /* for logs */
+    /* The leaf's revocation identity (issuer name and key, signed serial,
+     * CDP names, cA), as the verify callback saw it; has_id = 0 when the
+     * listener does not check CRLs. Live-session matching uses this, never
+     * the issuer name alone. */
+    int has_id;
+    struct rmq_cert_id id;
     /* With crl_cache.check = chain: the verified chain's CA certificates above
      * the leaf, trust anchor excluded, nearest first (at most
      * RMQ_PEER_CHAIN_MAX), so a later CRL revoking one of them finds the
      * connection. Empty otherwise. */
-    struct rmq_cert_ref chain[RMQ_PEER_CHAIN_MAX];
+    struct rmq_cert_id chain[RMQ_PEER_CHAIN_MAX];
     size_t chain_len;
     int tls_version; /* e.g. 0x0304; 0 for TCP */
     int resumed;     /* 1 if the TLS session was resumed */

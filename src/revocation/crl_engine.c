@@ -240,11 +240,12 @@ static void mark_answered(struct rmq_crl_engine *e, struct crl_src *s)
 
 /* ---------- accepting a body ---------- */
 
+/* The CRL in force from s for the same issuer name, issuer key and scope: the
+ * one whose CRL number `c` must not go behind (RFC 5280 5.2.3). */
 static struct rmq_crl_entry *prev_for(const struct crl_src *s, const struct rmq_crl_entry *c)
 {
     for (size_t i = 0; i < s->ncrls; i++) {
-        if (memcmp(s->crls[i]->issuer_hash, c->issuer_hash, 32) == 0 &&
-            s->crls[i]->is_delta == c->is_delta) {
+        if (rmq_crl_same_scope(s->crls[i], c)) {
             return s->crls[i];
         }
     }
@@ -259,50 +260,118 @@ static void free_entries(struct rmq_crl_entry **v, size_t n)
     free(v);
 }
 
-/* Parses and checks every CRL of the body; NULL (accepted; *changed tells
- * whether the CRLs differ from those in force) or the failed check. */
+static void crl_issuer_text(X509_CRL *crl, char *buf, size_t n)
+{
+    BIO *b = BIO_new(BIO_s_mem());
+    buf[0] = '\0';
+    if (b && X509_NAME_print_ex(b, X509_CRL_get_issuer(crl), 0, XN_FLAG_RFC2253) >= 0) {
+        int r = BIO_read(b, buf, (int)n - 1);
+        buf[r > 0 ? r : 0] = '\0';
+    }
+    BIO_free(b);
+    ERR_clear_error();
+}
+
+/* One CRL of a body: checks, entry, progress against the one in force. NULL
+ * and *out on success, else the failed check. */
+static const char *accept_one(struct rmq_crl_engine *e, struct crl_src *s, X509_CRL *crl,
+                              time_t now, bool keep_der, struct rmq_crl_entry **out, bool *same)
+{
+    X509 *signer = NULL;
+    *out = NULL;
+    *same = false;
+    const char *why = rmq_crl_check(crl, e->cas, now, e->cfg->stale_grace, &signer);
+    if (why) {
+        return why;
+    }
+    rmq_err err = rmq_crl_entry_build(crl, signer, e->cfg->stale_grace, keep_der, out);
+    if (err != RMQ_OK) {
+        return err == RMQ_ERR_NOMEM       ? "nomem"
+               : err == RMQ_ERR_MALFORMED ? "idp_malformed"
+                                          : "bad_serial";
+    }
+    struct rmq_crl_entry *prev = prev_for(s, *out);
+    if (prev && (why = rmq_crl_check_progress(prev, *out, same))) {
+        rmq_crl_entry_unref(*out);
+        *out = NULL;
+    }
+    return why;
+}
+
+/* Appends to v the CRLs of s whose (issuer, key, scope) no new CRL replaces:
+ * while a body has refused members, their last good versions stay. */
+static size_t keep_unreplaced(const struct crl_src *s, struct rmq_crl_entry **v, size_t k)
+{
+    size_t n = k;
+    for (size_t i = 0; i < s->ncrls; i++) {
+        bool replaced = false;
+        for (size_t j = 0; j < k && !replaced; j++) {
+            replaced = rmq_crl_same_scope(s->crls[i], v[j]);
+        }
+        if (!replaced) {
+            rmq_crl_entry_ref(s->crls[i]);
+            v[n++] = s->crls[i];
+        }
+    }
+    return n;
+}
+
+static void log_refused(const struct crl_src *s, X509_CRL *crl, size_t i, size_t n,
+                        const char *why);
+
+/* Parses the body and checks each of its CRLs on its own; the good ones
+ * replace the source's CRLs, each bad one is logged alone. NULL (some CRL
+ * accepted; *changed tells whether the CRLs in force changed) or the reason
+ * the body, or its only / every CRL, was refused (logged by the caller). */
 static const char *accept_body(struct rmq_crl_engine *e, struct crl_src *s, const uint8_t *data,
                                size_t len, bool keep_der, bool *changed)
 {
     *changed = false;
     STACK_OF(X509_CRL) *sk = NULL;
-    const char *why = NULL;
+    const char *why = NULL, *first = NULL;
     if (rmq_crl_parse_body(data, len, &sk, &why) != RMQ_OK) {
         return why;
     }
-    size_t n = (size_t)sk_X509_CRL_num(sk), same = 0;
-    struct rmq_crl_entry **v = calloc(n, sizeof *v);
+    size_t n = (size_t)sk_X509_CRL_num(sk), k = 0, same = 0, refused = 0;
+    struct rmq_crl_entry **v = calloc(n + s->ncrls, sizeof *v);
     time_t now = time(NULL);
-    why = v ? NULL : "nomem";
-    for (size_t i = 0; !why && i < n; i++) {
+    for (size_t i = 0; v && i < n; i++) {
         X509_CRL *crl = sk_X509_CRL_value(sk, (int)i);
-        if ((why = rmq_crl_check(crl, e->cas, now, e->cfg->stale_grace))) {
-            break;
-        }
-        rmq_err err = rmq_crl_entry_build(crl, e->cfg->stale_grace, keep_der, &v[i]);
-        if (err != RMQ_OK) {
-            why = err == RMQ_ERR_NOMEM ? "nomem" : "bad_serial";
-            break;
-        }
-        struct rmq_crl_entry *prev = prev_for(s, v[i]);
         bool eq = false;
-        if (prev && (why = rmq_crl_check_progress(prev, v[i], &eq))) {
-            break;
+        if ((why = accept_one(e, s, crl, now, keep_der, &v[k], &eq))) {
+            refused++;
+            first = first ? first : why;
+            if (n > 1) {
+                log_refused(s, crl, i, n, why);
+            }
+            continue;
         }
+        k++;
         same += eq;
     }
     sk_X509_CRL_pop_free(sk, X509_CRL_free);
-    if (why) {
-        free_entries(v, n);
-        return why;
+    if (!v || k == 0) {
+        free_entries(v, k);
+        return v ? first : "nomem";
     }
-    if (same == n && n == s->ncrls) {
-        free_entries(v, n); /* identical content: keep the entries in force */
+    if (refused == 0 && same == k && k == s->ncrls) {
+        free_entries(v, k); /* identical content: keep the entries in force */
         return NULL;
     }
-    src_set_crls(s, v, n);
+    if (refused > 0) {
+        k = keep_unreplaced(s, v, k);
+    }
+    src_set_crls(s, v, k);
     *changed = true;
     return NULL;
+}
+
+/* "full", or the IDP restrictions: "dp+user", "ca+reasons=0x006", … */
+static void scope_text(const struct rmq_crl_entry *c, char *buf, size_t n)
+{
+    snprintf(buf, n, "%s%s%s%s%s", c->ndp ? "dp" : "full", c->only_user ? "+user_certs" : "",
+             c->only_ca ? "+ca_certs" : "", c->only_attr ? "+attribute_certs" : "",
+             c->reasons != RMQ_CERT_REASONS_ALL ? "+some_reasons" : "");
 }
 
 static void log_ok(const struct crl_src *s, const char *what)
@@ -312,10 +381,21 @@ static void log_ok(const struct crl_src *s, const char *what)
         char tu[32], nu[32];
         rmq_crl_fmt_time(c->this_update, tu, sizeof tu);
         rmq_crl_fmt_time(c->next_update, nu, sizeof nu);
-        rmq_info("crl_cache", "%s %s=%s entries=%zu this_update=%s next_update=%s issuer=\"%s\"%s",
+        char scope[96];
+        scope_text(c, scope, sizeof scope);
+        rmq_info("crl_cache",
+                 "%s %s=%s entries=%zu this_update=%s next_update=%s issuer=\"%s\" scope=%s%s",
                  what, loc_key(s), s->loc, rmq_crl_index_count(c->index), tu, nu, c->issuer_dn,
-                 c->is_delta ? " delta=true" : "");
+                 scope, c->is_delta ? " delta=true clears=none" : "");
     }
+}
+
+static void log_refused(const struct crl_src *s, X509_CRL *crl, size_t i, size_t n, const char *why)
+{
+    char issuer[256];
+    crl_issuer_text(crl, issuer, sizeof issuer);
+    rmq_warn("crl_cache", "refresh failed %s=%s reason=%s crl=%zu/%zu issuer=\"%s\"", loc_key(s),
+             s->loc, why, i + 1, n, issuer);
 }
 
 static void log_failed(const struct crl_src *s, const char *reason, const char *detail)
@@ -635,6 +715,11 @@ static void add_saved_discovered(const char *url, void *arg)
 static void on_start(void *arg)
 {
     struct rmq_crl_engine *e = arg;
+    size_t removed = rmq_crl_store_clean_tmp(e->data_dir);
+    if (removed > 0) {
+        rmq_info("crl_cache", "removed %zu temporary file(s) of interrupted saves dir=%s/crl",
+                 removed, e->data_dir);
+    }
     if (e->cfg->discover_from_cert) {
         rmq_crl_store_each_discovered(e->data_dir, add_saved_discovered, e);
     }

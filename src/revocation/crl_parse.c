@@ -229,16 +229,40 @@ static bool asn1_time(const ASN1_TIME *t, time_t *out)
     return true;
 }
 
-static const char *check_signature(X509_CRL *crl, STACK_OF(X509) * cas)
+/* The CRL's authority key identifier keyid, or NULL (caller frees). */
+static ASN1_OCTET_STRING *crl_akid(X509_CRL *crl)
+{
+    AUTHORITY_KEYID *akid = X509_CRL_get_ext_d2i(crl, NID_authority_key_identifier, NULL, NULL);
+    ASN1_OCTET_STRING *kid = NULL;
+    if (akid != NULL) {
+        kid = akid->keyid;
+        akid->keyid = NULL;
+        AUTHORITY_KEYID_free(akid);
+    }
+    ERR_clear_error();
+    return kid;
+}
+
+/* RFC 5280 5.2.1 / 6.3.3 (f): the CRL is verified with a trusted CA of its
+ * issuer name whose key signed it; when the CRL names an authority key id and
+ * the CA has a subject key id, they must be equal. Two CAs with one name are
+ * told apart by their keys: the one whose key verifies is the signer. */
+static const char *check_signature(X509_CRL *crl, STACK_OF(X509) * cas, X509 **signer)
 {
     const X509_NAME *issuer = X509_CRL_get_issuer(crl);
+    ASN1_OCTET_STRING *kid = crl_akid(crl);
     bool name_seen = false, ku_refused = false;
+    const char *why = NULL;
     for (int i = 0; i < sk_X509_num(cas); i++) {
         X509 *ca = sk_X509_value(cas, i);
         if (X509_NAME_cmp(X509_get_subject_name(ca), issuer) != 0) {
             continue;
         }
         name_seen = true;
+        const ASN1_OCTET_STRING *ski = X509_get0_subject_key_id(ca);
+        if (kid != NULL && ski != NULL && ASN1_OCTET_STRING_cmp(kid, ski) != 0) {
+            continue; /* another key of the same name */
+        }
         /* RFC 5280 4.2.1.3: with keyUsage present, cRLSign is required. */
         if ((X509_get_extension_flags(ca) & EXFLAG_KUSAGE) &&
             !(X509_get_key_usage(ca) & KU_CRL_SIGN)) {
@@ -249,13 +273,18 @@ static const char *check_signature(X509_CRL *crl, STACK_OF(X509) * cas)
         int ok = pk ? X509_CRL_verify(crl, pk) : 0;
         ERR_clear_error();
         if (ok == 1) {
+            *signer = ca;
+            ASN1_OCTET_STRING_free(kid);
             return NULL;
         }
     }
+    ASN1_OCTET_STRING_free(kid);
     if (!name_seen) {
-        return "issuer_unknown";
+        why = "issuer_unknown";
+    } else {
+        why = ku_refused ? "signer_not_crl_sign" : "signature";
     }
-    return ku_refused ? "signer_not_crl_sign" : "signature";
+    return why;
 }
 
 static bool known_crl_ext(int nid)
@@ -294,22 +323,28 @@ static const char *check_extensions(X509_CRL *crl)
         X509_CRL_get_ext_d2i(crl, NID_issuing_distribution_point, &crit, NULL);
     const char *why = NULL;
     if (idp) {
-        /* RFC 5280 5.2.5: we support neither indirect CRLs nor reason-partitioned
-         * or attribute-certificate CRLs. */
-        if (idp->indirectCRL || idp->onlysomereasons || idp->onlyattr) {
-            why = "idp_unsupported";
+        /* RFC 5280 5.2.5: an indirect CRL lists certificates of other issuers
+         * (certificateIssuer entry extension); not supported, so refused:
+         * it can neither revoke nor clear anything here. */
+        if (idp->indirectCRL) {
+            why = "indirect_crl";
         }
         ISSUING_DIST_POINT_free(idp);
     } else if (crit != -1) {
-        why = "garbage"; /* present but undecodable */
+        why = "idp_malformed"; /* present but undecodable */
     }
     ERR_clear_error();
     return why;
 }
 
-const char *rmq_crl_check(X509_CRL *crl, STACK_OF(X509) * cas, time_t now, uint64_t stale_grace_ms)
+const char *rmq_crl_check(X509_CRL *crl, STACK_OF(X509) * cas, time_t now, uint64_t stale_grace_ms,
+                          X509 **signer)
 {
-    const char *why = check_signature(crl, cas);
+    X509 *who = NULL;
+    if (signer != NULL) {
+        *signer = NULL;
+    }
+    const char *why = check_signature(crl, cas, &who);
     if (why) {
         return why;
     }
@@ -332,6 +367,9 @@ const char *rmq_crl_check(X509_CRL *crl, STACK_OF(X509) * cas, time_t now, uint6
     }
     if (nu + (time_t)(stale_grace_ms / 1000) < now) {
         return "next_update_past";
+    }
+    if (signer != NULL) {
+        *signer = who;
     }
     return NULL;
 }
@@ -365,8 +403,9 @@ static rmq_err build_index(X509_CRL *crl, struct rmq_crl_index **out)
             continue;
         }
         const ASN1_INTEGER *sn = X509_REVOKED_get0_serialNumber(rv);
-        rmq_err e = rmq_crl_index_add(*out, ASN1_STRING_get0_data(sn),
-                                      (size_t)ASN1_STRING_length(sn), reason);
+        rmq_err e =
+            rmq_crl_index_add(*out, ASN1_STRING_get0_data(sn), (size_t)ASN1_STRING_length(sn),
+                              ASN1_STRING_type(sn) == V_ASN1_NEG_INTEGER, reason);
         if (e != RMQ_OK) {
             rmq_crl_index_free(*out);
             *out = NULL;
@@ -397,12 +436,6 @@ static void fill_meta(X509_CRL *crl, struct rmq_crl_entry *c, uint64_t grace_ms)
         }
         ASN1_INTEGER_free(num);
     }
-    ASN1_INTEGER *delta = X509_CRL_get_ext_d2i(crl, NID_delta_crl, NULL, NULL);
-    c->is_delta = delta != NULL;
-    ASN1_INTEGER_free(delta);
-    ISSUING_DIST_POINT *idp = X509_CRL_get_ext_d2i(crl, NID_issuing_distribution_point, NULL, NULL);
-    c->covers = !c->is_delta && !(idp && idp->onlyCA);
-    ISSUING_DIST_POINT_free(idp);
     ERR_clear_error();
     BIO *b = BIO_new(BIO_s_mem());
     if (b && X509_NAME_print_ex(b, X509_CRL_get_issuer(crl), 0, XN_FLAG_RFC2253) >= 0) {
@@ -412,21 +445,28 @@ static void fill_meta(X509_CRL *crl, struct rmq_crl_entry *c, uint64_t grace_ms)
     BIO_free(b);
 }
 
-rmq_err rmq_crl_entry_build(X509_CRL *crl, uint64_t stale_grace_ms, bool keep_der,
+rmq_err rmq_crl_entry_build(X509_CRL *crl, X509 *signer, uint64_t stale_grace_ms, bool keep_der,
                             struct rmq_crl_entry **out)
 {
     *out = NULL;
+    if (signer == NULL) {
+        return RMQ_ERR_INVALID;
+    }
     struct rmq_crl_entry *c = calloc(1, sizeof *c);
     if (!c) {
         return RMQ_ERR_NOMEM;
     }
     atomic_init(&c->ref, 1);
     rmq_err e = rmq_crl_name_hash(X509_CRL_get_issuer(crl), c->issuer_hash);
+    if (e == RMQ_OK) {
+        e = rmq_crl_scope_read(crl, signer, c);
+    }
     unsigned char *der = NULL;
     int dlen = e == RMQ_OK ? i2d_X509_CRL(crl, &der) : -1;
     unsigned int hl = 0;
-    if (dlen <= 0 || EVP_Digest(der, (size_t)dlen, c->der_hash, &hl, EVP_sha256(), NULL) != 1) {
-        e = e == RMQ_OK ? RMQ_ERR_NOMEM : e;
+    if (e == RMQ_OK &&
+        (dlen <= 0 || EVP_Digest(der, (size_t)dlen, c->der_hash, &hl, EVP_sha256(), NULL) != 1)) {
+        e = RMQ_ERR_NOMEM;
     }
     if (e == RMQ_OK) {
         e = build_index(crl, &c->index);

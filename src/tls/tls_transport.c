@@ -22,6 +22,7 @@
 #include <openssl/x509.h>
 
 #include "common/log.h"
+#include "revocation/crl.h"
 #include "tls/tls_int.h"
 
 static struct tls_transport *tt(struct rmq_transport *t)
@@ -90,7 +91,10 @@ bool tls_resumed_ok(struct tls_transport *t)
         return true;
     }
     int reason = -1;
-    enum tls_verdict v = tls_check_cert(l, peer, &reason);
+    struct rmq_cert_id id;
+    enum tls_verdict v = tls_session_cert_id(SSL_get_session(t->ssl), &id)
+                             ? tls_check_id(l, &id, &reason, NULL, 0)
+                             : TLS_VERDICT_NO_CRL;
     if (v == TLS_VERDICT_GOOD) {
         return true;
     }
@@ -211,8 +215,8 @@ static void chain_refs(SSL *ssl, struct rmq_peer_info *out)
         if (i == n - 1 && X509_check_issued(ca, ca) == X509_V_OK) {
             break; /* the trust anchor: no CRL revokes it */
         }
-        struct rmq_cert_ref *r = &out->chain[out->chain_len];
-        if (tls_cert_ids(ca, r->issuer_hash, r->serial, &r->serial_len) == RMQ_OK) {
+        X509 *up = i + 1 < n ? sk_X509_value(chain, i + 1) : ca;
+        if (rmq_crl_cert_id(ca, up, &out->chain[out->chain_len]) == RMQ_OK) {
             out->chain_len++;
         }
     }
@@ -249,6 +253,9 @@ static void tls_peer_info(struct rmq_transport *bt, struct rmq_peer_info *out)
         snprintf(out->issuer_dn, sizeof out->issuer_dn, "%s", issuer);
         free(issuer);
     }
+    /* The leaf's revocation identity (issuer name AND key, scope), kept by
+     * the verify callback on the session (full or resumed handshake). */
+    out->has_id = tls_session_cert_id(SSL_get_session(t->ssl), &out->id) ? 1 : 0;
     if (t->gen->l->crl_chain) {
         chain_refs(t->ssl, out);
     }
