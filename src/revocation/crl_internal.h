@@ -25,6 +25,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 #include <time.h>
 
 #include "common/cert_id.h"
@@ -149,6 +150,49 @@ const char *rmq_crl_scope_name(enum rmq_crl_scope s);
  * at time (the caller checks expires_at) nor at the serial. Pure. */
 enum rmq_crl_scope rmq_crl_entry_scope(const struct rmq_crl_entry *c, const struct rmq_cert_id *id,
                                        uint16_t *reasons);
+
+/* The rest of rmq_crl_entry_scope once issuer name and key are known to match
+ * (the snapshot's groups are keyed by them): inline, on the handshake path. */
+static inline enum rmq_crl_scope rmq_crl_entry_scope_same_issuer(const struct rmq_crl_entry *c,
+                                                                 const struct rmq_cert_id *id,
+                                                                 uint16_t *reasons)
+{
+    *reasons = 0;
+    if (c->only_attr) { /* RFC 5280 6.3.3 (b)(2)(iv) */
+        return RMQ_CRL_SCOPE_ONLY_ATTR;
+    }
+    if (c->only_user && id->is_ca) { /* 6.3.3 (b)(2)(ii) */
+        return RMQ_CRL_SCOPE_ONLY_USER;
+    }
+    if (c->only_ca && !id->is_ca) { /* 6.3.3 (b)(2)(iii) */
+        return RMQ_CRL_SCOPE_ONLY_CA;
+    }
+    uint16_t r = c->reasons;
+    if (c->ndp > 0) {
+        /* 6.3.3 (b)(2)(i): one IDP name equals one CDP name; the reasons are
+         * those of the matching DPs (6.3.3 (d)). */
+        uint16_t dpr = 0;
+        bool hit = false;
+        for (size_t i = 0; i < id->ndp; i++) {
+            for (size_t j = 0; j < c->ndp; j++) {
+                if (memcmp(id->dp[i], c->dp[j], RMQ_CERT_ID_DP_HASH) == 0) {
+                    hit = true;
+                    dpr |= id->dp_reasons[i];
+                    break;
+                }
+            }
+        }
+        if (!hit) {
+            return RMQ_CRL_SCOPE_DIST_POINT;
+        }
+        r &= dpr;
+    }
+    if (c->is_delta) { /* never merged onto a base here: it clears nothing */
+        return RMQ_CRL_SCOPE_DELTA;
+    }
+    *reasons = r;
+    return RMQ_CRL_SCOPE_COVERS;
+}
 
 /* Same issuer name, issuer key and scope (CRL-number monotonicity applies). */
 bool rmq_crl_same_scope(const struct rmq_crl_entry *a, const struct rmq_crl_entry *b);

@@ -251,25 +251,6 @@ void rmq_crl_serial_text(const struct rmq_cert_id *id, char *buf, size_t n)
 
 /* ---------- coverage ---------- */
 
-/* RFC 5280 6.3.3 (b)(2)(i): one of the CRL's IDP names equals one of the
- * certificate's CDP names; *reasons gets the union of the reasons of the
- * matching DPs (6.3.3 (d)). */
-static bool dp_match(const struct rmq_crl_entry *c, const struct rmq_cert_id *id, uint16_t *reasons)
-{
-    bool hit = false;
-    *reasons = 0;
-    for (size_t i = 0; i < id->ndp; i++) {
-        for (size_t j = 0; j < c->ndp; j++) {
-            if (memcmp(id->dp[i], c->dp[j], RMQ_CERT_ID_DP_HASH) == 0) {
-                hit = true;
-                *reasons |= id->dp_reasons[i];
-                break;
-            }
-        }
-    }
-    return hit;
-}
-
 enum rmq_crl_scope rmq_crl_entry_scope(const struct rmq_crl_entry *c, const struct rmq_cert_id *id,
                                        uint16_t *reasons)
 {
@@ -282,26 +263,5 @@ enum rmq_crl_scope rmq_crl_entry_scope(const struct rmq_crl_entry *c, const stru
     if (memcmp(c->issuer_key, id->issuer_key, 32) != 0) {
         return RMQ_CRL_SCOPE_ISSUER_KEY;
     }
-    if (c->only_attr) { /* 6.3.3 (b)(2)(iv) */
-        return RMQ_CRL_SCOPE_ONLY_ATTR;
-    }
-    if (c->only_user && id->is_ca) { /* 6.3.3 (b)(2)(ii) */
-        return RMQ_CRL_SCOPE_ONLY_USER;
-    }
-    if (c->only_ca && !id->is_ca) { /* 6.3.3 (b)(2)(iii) */
-        return RMQ_CRL_SCOPE_ONLY_CA;
-    }
-    uint16_t r = c->reasons;
-    if (c->ndp > 0) {
-        uint16_t dpr = 0;
-        if (!dp_match(c, id, &dpr)) {
-            return RMQ_CRL_SCOPE_DIST_POINT;
-        }
-        r &= dpr;
-    }
-    if (c->is_delta) { /* never merged onto a base here: it clears nothing */
-        return RMQ_CRL_SCOPE_DELTA;
-    }
-    *reasons = r;
-    return RMQ_CRL_SCOPE_COVERS;
+    return rmq_crl_entry_scope_same_issuer(c, id, reasons);
 }

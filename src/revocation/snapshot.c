@@ -126,12 +126,15 @@ size_t rmq_crl_snapshot_crl_count(const struct rmq_crl_snapshot *s)
 }
 
 static const struct snap_issuer *find_issuer(const struct rmq_crl_snapshot *s,
-                                             const uint8_t key[64])
+                                             const struct rmq_cert_id *id)
 {
     size_t lo = 0, hi = s->niss;
     while (lo < hi) {
         size_t mid = lo + (hi - lo) / 2;
-        int c = memcmp(s->iss[mid].key, key, 64);
+        int c = memcmp(s->iss[mid].key, id->issuer_hash, 32);
+        if (c == 0) {
+            c = memcmp(s->iss[mid].key + 32, id->issuer_key, 32);
+        }
         if (c == 0) {
             return &s->iss[mid];
         }
@@ -153,9 +156,7 @@ enum rmq_crl_verdict rmq_crl_snapshot_lookup(const struct rmq_crl_snapshot *s,
     if (s == NULL || id == NULL) {
         return RMQ_CRL_NO_CRL;
     }
-    uint8_t k[64];
-    group_key(id->issuer_hash, id->issuer_key, k);
-    const struct snap_issuer *is = find_issuer(s, k);
+    const struct snap_issuer *is = find_issuer(s, id);
     if (!is) {
         return RMQ_CRL_NO_CRL;
     }
@@ -174,7 +175,8 @@ enum rmq_crl_verdict rmq_crl_snapshot_lookup(const struct rmq_crl_snapshot *s,
             return RMQ_CRL_REVOKED;
         }
         uint16_t r = 0;
-        if (now <= c->expires_at && rmq_crl_entry_scope(c, id, &r) == RMQ_CRL_SCOPE_COVERS) {
+        if (now <= c->expires_at &&
+            rmq_crl_entry_scope_same_issuer(c, id, &r) == RMQ_CRL_SCOPE_COVERS) {
             covered |= r;
         }
     }
