@@ -246,7 +246,11 @@ static void tls_peer_info(struct rmq_transport *bt, struct rmq_peer_info *out)
         tls_hex(md, 16, out->md5, false);
     }
     if (tls_cert_ids(x, out->issuer_hash, out->serial, &out->serial_len) == RMQ_OK) {
-        tls_hex(out->serial, out->serial_len, out->serial_hex, true);
+        /* signed, as in the certificate: "-1234" is not "1234" */
+        bool neg = ASN1_STRING_type(X509_get0_serialNumber(x)) == V_ASN1_NEG_INTEGER;
+        out->serial_hex[0] = '-';
+        tls_hex(out->serial, neg && out->serial_len > 31 ? 31 : out->serial_len,
+                out->serial_hex + (neg ? 1 : 0), true);
     }
     char *issuer = name_rfc2253(X509_get_issuer_name(x));
     if (issuer != NULL) {

@@ -411,7 +411,65 @@ def test_indirect_crl_refused_by_name(broker_factory, tmp_path):
 
 
 # ---------------------------------------------------------------------------
-# 6. leftovers of interrupted saves
+# 6. signed serial numbers
+# ---------------------------------------------------------------------------
+
+def _negative_serial_cert(ca, serial, tmp_path):
+    """A client certificate of `ca` with a NEGATIVE serial (`openssl x509 -req
+    -set_serial -N`; `openssl ca` cannot issue one)."""
+    key, csr, out = (str(tmp_path / ("neg" + e)) for e in (".key", ".csr", ".pem"))
+    ext = str(tmp_path / "neg.ext")
+    with open(ext, "w") as f:
+        f.write("basicConstraints = critical,CA:FALSE\nkeyUsage = critical,digitalSignature\n"
+                "extendedKeyUsage = clientAuth\nauthorityKeyIdentifier = keyid\n")
+    openssl("req", "-new", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
+            "-keyout", key, "-out", csr, "-subj", "/CN=negative")
+    openssl("x509", "-req", "-in", csr, "-CA", ca.cert, "-CAkey", ca.key, "-set_serial",
+            str(serial), "-days", "2", "-extfile", ext, "-out", out)
+
+    class C:
+        pass
+    c = C()
+    c.cert, c.key = out, key
+    return c
+
+
+def test_negative_serial_is_not_its_positive_twin(broker_factory, tmp_path):
+    """The intermediate revokes serial 0x1234; a certificate with serial
+    -0x1234 is another certificate: accepted. Logs print the sign."""
+    pki = PKI(tmp_path / "pki")
+    root = pki.root
+    inter = root.intermediate("Serial CA")
+    server = inter.server_cert("server")
+    set_serial(inter, "1234")
+    pos = inter.client_cert("positive")
+    assert pos.serial == 0x1234
+    neg = _negative_serial_cert(inter, -0x1234, tmp_path)
+    assert "serial=-1234" in openssl("x509", "-in", neg.cert, "-noout", "-serial").decode()
+    inter.revoke(pos)
+    cafile = PKI.write_bundle(str(tmp_path / "ca.pem"), root.cert, inter.cert)
+    b = broker_factory(conf(server, cafile, crlfile_line(gencrl_ext(inter)),
+                            "crl_cache.discover_from_cert = false"),
+                       extra_listeners=["ssl:default"])
+    port = b.ports["ssl:default"]
+    r = connect(port, root.cert, pos, "1.3")
+    assert r.alert == 44, r
+    b.wait_for_log(r"client certificate rejected listener=default serial=1234 .*reason=revoked")
+    r = connect(port, root.cert, neg, "1.3")
+    assert r.ok, r
+    # and with the negative one revoked too, the log names it with its sign
+    inter.revoke(neg.cert)
+    b.stop()
+    b = broker_factory(conf(server, cafile, crlfile_line(gencrl_ext(inter)),
+                            "crl_cache.discover_from_cert = false"),
+                       extra_listeners=["ssl:default"], name="negrev")
+    r = connect(b.ports["ssl:default"], root.cert, neg, "1.3")
+    assert r.alert == 44, r
+    b.wait_for_log(r"client certificate rejected listener=default serial=-1234 .*reason=revoked")
+
+
+# ---------------------------------------------------------------------------
+# 7. leftovers of interrupted saves
 # ---------------------------------------------------------------------------
 
 def test_tmp_files_of_interrupted_saves_removed_at_start(broker_factory, tmp_path):
