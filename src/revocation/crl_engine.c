@@ -20,6 +20,7 @@
 
 #include "common/log.h"
 #include "revocation/crl_internal.h"
+#include "revocation/refusal.h"
 
 #define TICK_MS 1000
 #define URL_MAX 2047
@@ -286,9 +287,9 @@ static const char *accept_one(struct rmq_crl_engine *e, struct crl_src *s, X509_
     }
     rmq_err err = rmq_crl_entry_build(crl, signer, e->cfg->stale_grace, keep_der, out);
     if (err != RMQ_OK) {
-        return err == RMQ_ERR_NOMEM       ? "nomem"
-               : err == RMQ_ERR_MALFORMED ? "idp_malformed"
-                                          : "bad_serial";
+        return err == RMQ_ERR_NOMEM       ? RMQ_REFUSED(NOMEM)
+               : err == RMQ_ERR_MALFORMED ? RMQ_REFUSED(IDP_MALFORMED)
+                                          : RMQ_REFUSED(BAD_SERIAL);
     }
     struct rmq_crl_entry *prev = prev_for(s, *out);
     if (prev && (why = rmq_crl_check_progress(prev, *out, same))) {
@@ -352,7 +353,7 @@ static const char *accept_body(struct rmq_crl_engine *e, struct crl_src *s, cons
     sk_X509_CRL_pop_free(sk, X509_CRL_free);
     if (!v || k == 0) {
         free_entries(v, k);
-        return v ? first : "nomem";
+        return v ? first : RMQ_REFUSED(NOMEM);
     }
     if (refused == 0 && same == k && k == s->ncrls) {
         free_entries(v, k); /* identical content: keep the entries in force */
@@ -461,13 +462,13 @@ static const char *fetch_reason(const struct rmq_fetch_result *r)
 {
     switch (r->err) {
     case RMQ_ERR_TIMEOUT:
-        return "timeout";
+        return RMQ_REFUSED(TIMEOUT);
     case RMQ_ERR_TOO_LARGE:
-        return "too_large";
+        return RMQ_REFUSED(TOO_LARGE);
     case RMQ_ERR_HTTP:
-        return r->status ? "http_status" : "http_error";
+        return r->status ? RMQ_REFUSED(HTTP_STATUS) : RMQ_REFUSED(HTTP_ERROR);
     default:
-        return "fetch";
+        return RMQ_REFUSED(FETCH);
     }
 }
 
@@ -532,7 +533,7 @@ static void start_fetch(struct rmq_crl_engine *e, struct crl_src *s)
     pthread_mutex_unlock(&e->mu);
     if (err != RMQ_OK) {
         s->in_flight = false;
-        log_failed(s, "fetch", rmq_err_message(err));
+        log_failed(s, RMQ_REFUSED(FETCH), rmq_err_message(err));
         schedule_fail(e, s);
         mark_answered(e, s);
     }
@@ -551,7 +552,7 @@ static void check_file(struct rmq_crl_engine *e, struct crl_src *s)
     struct stat st;
     if (stat(s->loc, &st) != 0) {
         if (!s->file_missing || s->force) {
-            log_failed(s, "missing", strerror(errno));
+            log_failed(s, RMQ_REFUSED(MISSING), strerror(errno));
         }
         s->file_missing = true;
         s->have_stat = false;
@@ -571,7 +572,7 @@ static void check_file(struct rmq_crl_engine *e, struct crl_src *s)
     const char *why = NULL;
     bool changed = false;
     if (err != RMQ_OK) {
-        why = err == RMQ_ERR_TOO_LARGE ? "too_large" : "unreadable";
+        why = err == RMQ_ERR_TOO_LARGE ? RMQ_REFUSED(TOO_LARGE) : RMQ_REFUSED(UNREADABLE);
     } else {
         why = accept_body(e, s, data, len, false, &changed);
     }

@@ -14,6 +14,7 @@
 
 #include "common/reader.h"
 #include "revocation/crl_internal.h"
+#include "revocation/refusal.h"
 
 static const char PEM_CRL_BEGIN[] = "-----BEGIN X509 CRL-----";
 
@@ -68,7 +69,7 @@ static rmq_err parse_pem(const uint8_t *data, size_t len, STACK_OF(X509_CRL) * o
                          const char **reason)
 {
     if (len > INT32_MAX) {
-        *reason = "too_large";
+        *reason = RMQ_REFUSED(TOO_LARGE);
         return RMQ_ERR_TOO_LARGE;
     }
     BIO *bio = BIO_new_mem_buf(data, (int)len);
@@ -85,14 +86,15 @@ static rmq_err parse_pem(const uint8_t *data, size_t len, STACK_OF(X509_CRL) * o
             if (ERR_GET_LIB(err) == ERR_LIB_PEM && ERR_GET_REASON(err) == PEM_R_NO_START_LINE) {
                 break; /* no more CRL blocks */
             }
-            *reason = ERR_GET_LIB(err) == ERR_LIB_PEM ? "truncated" : "garbage";
+            *reason =
+                ERR_GET_LIB(err) == ERR_LIB_PEM ? RMQ_REFUSED(TRUNCATED) : RMQ_REFUSED(GARBAGE);
             rc = RMQ_ERR_MALFORMED;
             break;
         }
         ERR_pop_to_mark();
         if (sk_X509_CRL_num(out) >= RMQ_CRL_MAX_PER_BODY) {
             X509_CRL_free(crl);
-            *reason = "too_many_crls";
+            *reason = RMQ_REFUSED(TOO_MANY_CRLS);
             rc = RMQ_ERR_TOO_LARGE;
             break;
         }
@@ -104,7 +106,7 @@ static rmq_err parse_pem(const uint8_t *data, size_t len, STACK_OF(X509_CRL) * o
     }
     BIO_free(bio);
     if (rc == RMQ_OK && sk_X509_CRL_num(out) == 0) {
-        *reason = "garbage";
+        *reason = RMQ_REFUSED(GARBAGE);
         rc = RMQ_ERR_MALFORMED;
     }
     return rc;
@@ -116,11 +118,11 @@ static rmq_err der_tlv_len(struct rmq_reader *r, size_t *total, const char **rea
     size_t start = r->off;
     uint8_t tag, l0;
     if (rmq_reader_u8(r, &tag) != RMQ_OK || rmq_reader_u8(r, &l0) != RMQ_OK) {
-        *reason = "truncated";
+        *reason = RMQ_REFUSED(TRUNCATED);
         return RMQ_ERR_MALFORMED;
     }
     if (tag != 0x30 || l0 == 0x80 || l0 > 0x84) {
-        *reason = "garbage";
+        *reason = RMQ_REFUSED(GARBAGE);
         return RMQ_ERR_MALFORMED;
     }
     size_t content = l0;
@@ -129,7 +131,7 @@ static rmq_err der_tlv_len(struct rmq_reader *r, size_t *total, const char **rea
         for (unsigned i = 0; i < (unsigned)(l0 & 0x7f); i++) {
             uint8_t b;
             if (rmq_reader_u8(r, &b) != RMQ_OK) {
-                *reason = "truncated";
+                *reason = RMQ_REFUSED(TRUNCATED);
                 return RMQ_ERR_MALFORMED;
             }
             content = (content << 8) | b;
@@ -138,7 +140,7 @@ static rmq_err der_tlv_len(struct rmq_reader *r, size_t *total, const char **rea
     size_t hdr = r->off - start;
     r->off = start;
     if (content > rmq_reader_left(r) - hdr) {
-        *reason = "truncated";
+        *reason = RMQ_REFUSED(TRUNCATED);
         return RMQ_ERR_MALFORMED;
     }
     *total = hdr + content;
@@ -154,13 +156,13 @@ static rmq_err parse_der(const uint8_t *data, size_t len, STACK_OF(X509_CRL) * o
             break;
         }
         if (sk_X509_CRL_num(out) > 0 && r.data[r.off] != 0x30) {
-            *reason = "trailing_data";
+            *reason = RMQ_REFUSED(TRAILING_DATA);
             return RMQ_ERR_MALFORMED;
         }
         size_t total;
         RMQ_TRY(der_tlv_len(&r, &total, reason));
         if (total > LONG_MAX) {
-            *reason = "too_large";
+            *reason = RMQ_REFUSED(TOO_LARGE);
             return RMQ_ERR_TOO_LARGE;
         }
         const unsigned char *p = r.data + r.off;
@@ -168,12 +170,12 @@ static rmq_err parse_der(const uint8_t *data, size_t len, STACK_OF(X509_CRL) * o
         ERR_clear_error();
         if (!crl || p != r.data + r.off + total) {
             X509_CRL_free(crl);
-            *reason = "garbage";
+            *reason = RMQ_REFUSED(GARBAGE);
             return RMQ_ERR_MALFORMED;
         }
         if (sk_X509_CRL_num(out) >= RMQ_CRL_MAX_PER_BODY) {
             X509_CRL_free(crl);
-            *reason = "too_many_crls";
+            *reason = RMQ_REFUSED(TOO_MANY_CRLS);
             return RMQ_ERR_TOO_LARGE;
         }
         if (!sk_X509_CRL_push(out, crl)) {
@@ -189,13 +191,13 @@ rmq_err rmq_crl_parse_body(const uint8_t *data, size_t len, STACK_OF(X509_CRL) *
                            const char **reason)
 {
     *out = NULL;
-    *reason = "garbage";
+    *reason = RMQ_REFUSED(GARBAGE);
     if (!data || len == 0) {
         return RMQ_ERR_MALFORMED;
     }
     STACK_OF(X509_CRL) *sk = sk_X509_CRL_new_null();
     if (!sk) {
-        *reason = "nomem";
+        *reason = RMQ_REFUSED(NOMEM);
         return RMQ_ERR_NOMEM;
     }
     rmq_err rc;
@@ -280,9 +282,9 @@ static const char *check_signature(X509_CRL *crl, STACK_OF(X509) * cas, X509 **s
     }
     ASN1_OCTET_STRING_free(kid);
     if (!name_seen) {
-        why = "issuer_unknown";
+        why = RMQ_REFUSED(ISSUER_UNKNOWN);
     } else {
-        why = ku_refused ? "signer_not_crl_sign" : "signature";
+        why = ku_refused ? RMQ_REFUSED(SIGNER_NOT_CRL_SIGN) : RMQ_REFUSED(SIGNATURE);
     }
     return why;
 }
@@ -304,7 +306,7 @@ static const char *check_extensions(X509_CRL *crl)
         X509_EXTENSION *ex = X509_CRL_get_ext(crl, i);
         int nid = OBJ_obj2nid(X509_EXTENSION_get_object(ex));
         if (X509_EXTENSION_get_critical(ex) && !known_crl_ext(nid)) {
-            return "critical_extension";
+            return RMQ_REFUSED(CRITICAL_EXTENSION);
         }
     }
     STACK_OF(X509_REVOKED) *revs = X509_CRL_get_REVOKED(crl);
@@ -314,7 +316,7 @@ static const char *check_extensions(X509_CRL *crl)
             X509_EXTENSION *ex = X509_REVOKED_get_ext(rv, j);
             int nid = OBJ_obj2nid(X509_EXTENSION_get_object(ex));
             if (X509_EXTENSION_get_critical(ex) && !known_entry_ext(nid)) {
-                return "critical_extension";
+                return RMQ_REFUSED(CRITICAL_EXTENSION);
             }
         }
     }
@@ -327,11 +329,11 @@ static const char *check_extensions(X509_CRL *crl)
          * (certificateIssuer entry extension); not supported, so refused:
          * it can neither revoke nor clear anything here. */
         if (idp->indirectCRL) {
-            why = "indirect_crl";
+            why = RMQ_REFUSED(INDIRECT_CRL);
         }
         ISSUING_DIST_POINT_free(idp);
     } else if (crit != -1) {
-        why = "idp_malformed"; /* present but undecodable */
+        why = RMQ_REFUSED(IDP_MALFORMED); /* present but undecodable */
     }
     ERR_clear_error();
     return why;
@@ -353,20 +355,20 @@ const char *rmq_crl_check(X509_CRL *crl, STACK_OF(X509) * cas, time_t now, uint6
     }
     time_t tu, nu;
     if (!asn1_time(X509_CRL_get0_lastUpdate(crl), &tu)) {
-        return "garbage";
+        return RMQ_REFUSED(GARBAGE);
     }
     if (tu > now + RMQ_CRL_MAX_SKEW_SEC) {
-        return "this_update_in_future";
+        return RMQ_REFUSED(THIS_UPDATE_IN_FUTURE);
     }
     const ASN1_TIME *nut = X509_CRL_get0_nextUpdate(crl);
     if (!nut) {
-        return "next_update_missing";
+        return RMQ_REFUSED(NEXT_UPDATE_MISSING);
     }
     if (!asn1_time(nut, &nu)) {
-        return "garbage";
+        return RMQ_REFUSED(GARBAGE);
     }
     if (nu + (time_t)(stale_grace_ms / 1000) < now) {
-        return "next_update_past";
+        return RMQ_REFUSED(NEXT_UPDATE_PAST);
     }
     if (signer != NULL) {
         *signer = who;
@@ -509,15 +511,15 @@ const char *rmq_crl_check_progress(const struct rmq_crl_entry *prev,
     if (prev->has_number && next->has_number) {
         int c = cmp_number(next, prev);
         if (c < 0) {
-            return "crl_number_went_back";
+            return RMQ_REFUSED(CRL_NUMBER_WENT_BACK);
         }
         /* Same number, different content: a CA must not do this (RFC 5280
          * 5.2.3 "monotonically increasing"); we refuse it, keeping the CRL we
          * already verified. */
-        return c == 0 ? "crl_number_reused" : NULL;
+        return c == 0 ? RMQ_REFUSED(CRL_NUMBER_REUSED) : NULL;
     }
     if (next->this_update < prev->this_update) {
-        return "this_update_went_back";
+        return RMQ_REFUSED(THIS_UPDATE_WENT_BACK);
     }
     return NULL;
 }
