@@ -276,11 +276,10 @@ static void crl_issuer_text(X509_CRL *crl, char *buf, size_t n)
 /* One CRL of a body: checks, entry, progress against the one in force. NULL
  * and *out on success, else the failed check. */
 static const char *accept_one(struct rmq_crl_engine *e, struct crl_src *s, X509_CRL *crl,
-                              time_t now, bool keep_der, struct rmq_crl_entry **out, bool *same)
+                              time_t now, bool keep_der, struct rmq_crl_entry **out)
 {
     X509 *signer = NULL;
     *out = NULL;
-    *same = false;
     const char *why = rmq_crl_check(crl, e->cas, now, e->cfg->stale_grace, &signer);
     if (why) {
         return why;
@@ -292,7 +291,7 @@ static const char *accept_one(struct rmq_crl_engine *e, struct crl_src *s, X509_
                                           : RMQ_REFUSED(BAD_SERIAL);
     }
     struct rmq_crl_entry *prev = prev_for(s, *out);
-    if (prev && (why = rmq_crl_check_progress(prev, *out, same))) {
+    if (prev && (why = rmq_crl_check_progress(prev, *out, NULL))) {
         rmq_crl_entry_unref(*out);
         *out = NULL;
     }
@@ -317,6 +316,24 @@ static size_t keep_unreplaced(const struct crl_src *s, struct rmq_crl_entry **v,
     return n;
 }
 
+/* True when v holds exactly the CRLs (by content) the source has in force. */
+static bool same_set(const struct crl_src *s, struct rmq_crl_entry *const *v, size_t k)
+{
+    if (k != s->ncrls) {
+        return false;
+    }
+    for (size_t i = 0; i < k; i++) {
+        bool found = false;
+        for (size_t j = 0; j < s->ncrls && !found; j++) {
+            found = memcmp(v[i]->der_hash, s->crls[j]->der_hash, 32) == 0;
+        }
+        if (!found) {
+            return false;
+        }
+    }
+    return true;
+}
+
 static void log_refused(const struct crl_src *s, X509_CRL *crl, size_t i, size_t n,
                         const char *why);
 
@@ -333,13 +350,12 @@ static const char *accept_body(struct rmq_crl_engine *e, struct crl_src *s, cons
     if (rmq_crl_parse_body(data, len, &sk, &why) != RMQ_OK) {
         return why;
     }
-    size_t n = (size_t)sk_X509_CRL_num(sk), k = 0, same = 0, refused = 0;
+    size_t n = (size_t)sk_X509_CRL_num(sk), k = 0, refused = 0;
     struct rmq_crl_entry **v = calloc(n + s->ncrls, sizeof *v);
     time_t now = time(NULL);
     for (size_t i = 0; v && i < n; i++) {
         X509_CRL *crl = sk_X509_CRL_value(sk, (int)i);
-        bool eq = false;
-        if ((why = accept_one(e, s, crl, now, keep_der, &v[k], &eq))) {
+        if ((why = accept_one(e, s, crl, now, keep_der, &v[k]))) {
             refused++;
             first = first ? first : why;
             if (n > 1) {
@@ -348,19 +364,18 @@ static const char *accept_body(struct rmq_crl_engine *e, struct crl_src *s, cons
             continue;
         }
         k++;
-        same += eq;
     }
     sk_X509_CRL_pop_free(sk, X509_CRL_free);
     if (!v || k == 0) {
         free_entries(v, k);
         return v ? first : RMQ_REFUSED(NOMEM);
     }
-    if (refused == 0 && same == k && k == s->ncrls) {
-        free_entries(v, k); /* identical content: keep the entries in force */
-        return NULL;
-    }
     if (refused > 0) {
         k = keep_unreplaced(s, v, k);
+    }
+    if (same_set(s, v, k)) {
+        free_entries(v, k); /* identical content: keep the entries in force */
+        return NULL;
     }
     src_set_crls(s, v, k);
     *changed = true;
@@ -718,7 +733,7 @@ static void on_start(void *arg)
     struct rmq_crl_engine *e = arg;
     size_t removed = rmq_crl_store_clean_tmp(e->data_dir);
     if (removed > 0) {
-        rmq_info("crl_cache", "removed %zu temporary file(s) of interrupted saves dir=%s/crl",
+        rmq_info("crl_cache", "removed temporary files of interrupted saves count=%zu dir=%s/crl",
                  removed, e->data_dir);
     }
     if (e->cfg->discover_from_cert) {
