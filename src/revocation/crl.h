@@ -53,12 +53,14 @@
  *   basicConstraints cA, and it is not onlyContainsAttributeCerts. An
  *   onlySomeReasons CRL covers only those reasons: a certificate is GOOD only
  *   when the fresh covering CRLs together cover all reasons. A delta CRL
- *   never makes a certificate GOOD (no merge onto its base); its entries
- *   still revoke. Entries with reason removeFromCRL are ignored.
+ *   is merged onto its base (RFC 5280 5.2.4: same issuer name, key and IDP,
+ *   BaseCRLNumber <= base number < delta number): its entries revoke, and
+ *   its removeFromCRL entries release a certificateHold entry of that base
+ *   while the delta is fresh; on its own it never makes a certificate GOOD.
  * - Revoked: a serial listed in any accepted CRL signed by the certificate's
- *   issuer name and key (attribute-certificate CRLs excepted) revokes it,
- *   whatever the CRL's scope (serials are unique per issuer, RFC 5280
- *   4.1.2.2; the fail-safe choice). Serials compare as signed integers.
+ *   issuer name and key (attribute-certificate CRLs excepted; holds a delta
+ *   released excepted) revokes it, whatever the CRL's scope (serials are unique per issuer, RFC
+ * 5280 4.1.2.2; the fail-safe choice). Serials compare as signed integers.
  * - Verdicts come from an immutable snapshot ((issuer name, issuer key) ->
  *   CRLs, each a compact serial index + scope) built on the fetcher thread
  *   and published by pointer swap; acquire/release are cheap and

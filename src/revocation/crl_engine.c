@@ -397,12 +397,15 @@ static void log_ok(const struct crl_src *s, const char *what)
         char tu[32], nu[32];
         rmq_crl_fmt_time(c->this_update, tu, sizeof tu);
         rmq_crl_fmt_time(c->next_update, nu, sizeof nu);
-        char scope[96];
+        char scope[96], base[2 * 8 + 1] = "";
         scope_text(c, scope, sizeof scope);
+        for (size_t j = 0; j < c->base_number_len && j < 8; j++) {
+            snprintf(base + 2 * j, 3, "%02X", c->base_number[j]);
+        }
         rmq_info("crl_cache",
-                 "%s %s=%s entries=%zu this_update=%s next_update=%s issuer=\"%s\" scope=%s%s",
+                 "%s %s=%s entries=%zu this_update=%s next_update=%s issuer=\"%s\" scope=%s%s%s",
                  what, loc_key(s), s->loc, rmq_crl_index_count(c->index), tu, nu, c->issuer_dn,
-                 scope, c->is_delta ? " delta=true clears=none" : "");
+                 scope, c->is_delta ? " delta=true base_crl_number=" : "", c->is_delta ? base : "");
     }
 }
 

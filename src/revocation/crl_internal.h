@@ -36,6 +36,7 @@
 
 #define RMQ_CRL_SERIAL_MAX 64 /* bytes; RFC 5280 4.1.2.2 says <= 20, be lenient */
 #define RMQ_CRL_REASON_NONE (-1)
+#define RMQ_CRL_REASON_HOLD 6 /* certificateHold, RFC 5280 5.3.1 */
 
 struct rmq_crl_index;
 
@@ -74,6 +75,7 @@ struct rmq_crl_entry {
     uint8_t issuer_hash[32]; /* SHA-256 of the issuer Name DER */
     uint8_t issuer_key[32];  /* SHA-256 of the SPKI DER of the CA that verified it */
     uint8_t scope_hash[32];  /* SHA-256 of (delta flag, IDP DER): same scope = same hash */
+    uint8_t idp_hash[32];    /* SHA-256 of the IDP DER alone: a delta and its base share it */
     bool only_user, only_ca, only_attr;
     uint16_t reasons; /* RMQ_CERT_REASONS_ALL unless onlySomeReasons */
     uint8_t ndp;      /* IDP distributionPoint names (0: no distributionPoint) */
@@ -86,7 +88,10 @@ struct rmq_crl_entry {
     bool has_number;
     uint8_t number[32]; /* CRL number, big-endian magnitude */
     size_t number_len;
-    bool is_delta; /* delta CRL indicator present: its entries revoke, it never clears */
+    bool is_delta;           /* delta CRL indicator present: its entries revoke, it never clears */
+    uint8_t base_number[32]; /* delta: BaseCRLNumber, big-endian magnitude */
+    size_t base_number_len;
+    struct rmq_crl_index *released; /* delta: serials listed with removeFromCRL, or NULL */
     struct rmq_crl_index *index;
     unsigned char *der; /* owned DER (kept until persisted, then NULL) */
     size_t der_len;
@@ -187,17 +192,23 @@ static inline enum rmq_crl_scope rmq_crl_entry_scope_same_issuer(const struct rm
         }
         r &= dpr;
     }
-    if (c->is_delta) { /* never merged onto a base here: it clears nothing */
+    if (c->is_delta) { /* a delta only adds to its base (rmq_crl_delta_applies): it clears nothing
+                        */
         return RMQ_CRL_SCOPE_DELTA;
     }
     *reasons = r;
     return RMQ_CRL_SCOPE_COVERS;
 }
 
+/* RFC 5280 5.2.4: delta d is merged onto complete CRL base: same issuer name,
+ * key and IDP, BaseCRLNumber <= base's CRL number < d's CRL number. */
+bool rmq_crl_delta_applies(const struct rmq_crl_entry *d, const struct rmq_crl_entry *base);
+
 /* Same issuer name, issuer key and scope (CRL-number monotonicity applies). */
 bool rmq_crl_same_scope(const struct rmq_crl_entry *a, const struct rmq_crl_entry *b);
 
-/* Fills c's issuer_key (from signer), scope_hash, IDP fields and is_delta.
+/* Fills c's issuer_key (from signer), scope_hash, idp_hash, IDP fields, is_delta
+ * and the delta's BaseCRLNumber.
  * RMQ_ERR_MALFORMED: the IDP does not decode; RMQ_ERR_NOMEM. */
 RMQ_MUST_USE rmq_err rmq_crl_scope_read(X509_CRL *crl, X509 *signer, struct rmq_crl_entry *c);
 

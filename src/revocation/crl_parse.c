@@ -27,6 +27,7 @@ void rmq_crl_entry_unref(struct rmq_crl_entry *c)
 {
     if (c && atomic_fetch_sub(&c->ref, 1) == 1) {
         rmq_crl_index_free(c->index);
+        rmq_crl_index_free(c->released);
         OPENSSL_free(c->der);
         free(c);
     }
@@ -393,28 +394,42 @@ static int entry_reason(X509_REVOKED *rv)
     return (v >= 0 && v <= 10) ? (int)v : RMQ_CRL_REASON_NONE;
 }
 
-static rmq_err build_index(X509_CRL *crl, struct rmq_crl_index **out)
+static rmq_err index_add(struct rmq_crl_index **ix, size_t cap, X509_REVOKED *rv, int reason)
+{
+    if (*ix == NULL) {
+        RMQ_TRY(rmq_crl_index_new(cap, ix));
+    }
+    const ASN1_INTEGER *sn = X509_REVOKED_get0_serialNumber(rv);
+    return rmq_crl_index_add(*ix, ASN1_STRING_get0_data(sn), (size_t)ASN1_STRING_length(sn),
+                             ASN1_STRING_type(sn) == V_ASN1_NEG_INTEGER, reason);
+}
+
+/* The revoked serials into c->index; for a delta CRL, the removeFromCRL ones
+ * into c->released (RFC 5280 5.3.1: released from hold since the base). */
+static rmq_err build_index(X509_CRL *crl, struct rmq_crl_entry *c)
 {
     STACK_OF(X509_REVOKED) *revs = X509_CRL_get_REVOKED(crl);
     int n = sk_X509_REVOKED_num(revs);
-    RMQ_TRY(rmq_crl_index_new(n > 0 ? (size_t)n : 0, out));
-    for (int i = 0; i < n; i++) {
+    size_t cap = n > 0 ? (size_t)n : 0;
+    RMQ_TRY(rmq_crl_index_new(cap, &c->index));
+    rmq_err e = RMQ_OK;
+    for (int i = 0; e == RMQ_OK && i < n; i++) {
         X509_REVOKED *rv = sk_X509_REVOKED_value(revs, i);
         int reason = entry_reason(rv);
-        if (reason == 8) { /* removeFromCRL (delta CRLs): not revoked, RFC 5280 5.3.1 */
+        if (reason == 8) { /* removeFromCRL: not revoked, RFC 5280 5.3.1 */
+            e = c->is_delta ? index_add(&c->released, cap, rv, reason) : RMQ_OK;
             continue;
         }
-        const ASN1_INTEGER *sn = X509_REVOKED_get0_serialNumber(rv);
-        rmq_err e =
-            rmq_crl_index_add(*out, ASN1_STRING_get0_data(sn), (size_t)ASN1_STRING_length(sn),
-                              ASN1_STRING_type(sn) == V_ASN1_NEG_INTEGER, reason);
-        if (e != RMQ_OK) {
-            rmq_crl_index_free(*out);
-            *out = NULL;
-            return e;
-        }
+        e = index_add(&c->index, cap, rv, reason);
     }
-    rmq_crl_index_seal(*out);
+    if (e != RMQ_OK) {
+        rmq_crl_index_free(c->index);
+        rmq_crl_index_free(c->released);
+        c->index = c->released = NULL;
+        return e;
+    }
+    rmq_crl_index_seal(c->index);
+    rmq_crl_index_seal(c->released);
     return RMQ_OK;
 }
 
@@ -471,7 +486,7 @@ rmq_err rmq_crl_entry_build(X509_CRL *crl, X509 *signer, uint64_t stale_grace_ms
         e = RMQ_ERR_NOMEM;
     }
     if (e == RMQ_OK) {
-        e = build_index(crl, &c->index);
+        e = build_index(crl, c);
     }
     if (e != RMQ_OK) {
         OPENSSL_free(der);

@@ -119,11 +119,12 @@ static bool dpn_hashes(DIST_POINT_NAME *dpn, const X509_NAME *crl_issuer,
 
 /* ---------- the CRL side ---------- */
 
-static rmq_err scope_hash(X509_CRL *crl, bool is_delta, uint8_t out[32])
+/* scope_hash = SHA-256(delta flag || IDP DER), idp_hash = SHA-256(IDP DER). */
+static rmq_err scope_hashes(X509_CRL *crl, struct rmq_crl_entry *c)
 {
     uint8_t buf[1 + 4096];
     size_t n = 1;
-    buf[0] = is_delta ? 1 : 0;
+    buf[0] = c->is_delta ? 1 : 0;
     int at = X509_CRL_get_ext_by_NID(crl, NID_issuing_distribution_point, -1);
     if (at >= 0) {
         ASN1_OCTET_STRING *v = X509_EXTENSION_get_data(X509_CRL_get_ext(crl, at));
@@ -134,15 +135,52 @@ static rmq_err scope_hash(X509_CRL *crl, bool is_delta, uint8_t out[32])
         memcpy(buf + 1, ASN1_STRING_get0_data(v), l);
         n += l;
     }
-    return sha256(buf, n, out) ? RMQ_OK : RMQ_ERR_CRYPTO;
+    return sha256(buf, n, c->scope_hash) && sha256(buf + 1, n - 1, c->idp_hash) ? RMQ_OK
+                                                                                : RMQ_ERR_CRYPTO;
+}
+
+/* The delta CRL indicator's BaseCRLNumber (RFC 5280 5.2.4) into c. */
+static void read_delta(X509_CRL *crl, struct rmq_crl_entry *c)
+{
+    ASN1_INTEGER *base = X509_CRL_get_ext_d2i(crl, NID_delta_crl, NULL, NULL);
+    c->is_delta = base != NULL || X509_CRL_get_ext_by_NID(crl, NID_delta_crl, -1) >= 0;
+    if (base != NULL && ASN1_STRING_type(base) != V_ASN1_NEG_INTEGER) {
+        const uint8_t *p = ASN1_STRING_get0_data(base);
+        size_t n = (size_t)ASN1_STRING_length(base);
+        while (n > 1 && p[0] == 0) {
+            p++;
+            n--;
+        }
+        if (n > 0 && n <= sizeof c->base_number) {
+            memcpy(c->base_number, p, n);
+            c->base_number_len = n;
+        }
+    }
+    ASN1_INTEGER_free(base);
+}
+
+static int cmp_num(const uint8_t *a, size_t al, const uint8_t *b, size_t bl)
+{
+    if (al != bl) {
+        return al < bl ? -1 : 1;
+    }
+    return memcmp(a, b, al);
+}
+
+bool rmq_crl_delta_applies(const struct rmq_crl_entry *d, const struct rmq_crl_entry *base)
+{
+    return d->is_delta && !base->is_delta && d->base_number_len > 0 && d->has_number &&
+           base->has_number && memcmp(d->issuer_hash, base->issuer_hash, 32) == 0 &&
+           memcmp(d->issuer_key, base->issuer_key, 32) == 0 &&
+           memcmp(d->idp_hash, base->idp_hash, 32) == 0 &&
+           cmp_num(d->base_number, d->base_number_len, base->number, base->number_len) <= 0 &&
+           cmp_num(base->number, base->number_len, d->number, d->number_len) < 0;
 }
 
 rmq_err rmq_crl_scope_read(X509_CRL *crl, X509 *signer, struct rmq_crl_entry *c)
 {
     RMQ_TRY(rmq_crl_key_hash(signer, c->issuer_key));
-    ASN1_INTEGER *delta = X509_CRL_get_ext_d2i(crl, NID_delta_crl, NULL, NULL);
-    c->is_delta = delta != NULL || X509_CRL_get_ext_by_NID(crl, NID_delta_crl, -1) >= 0;
-    ASN1_INTEGER_free(delta);
+    read_delta(crl, c);
     c->reasons = RMQ_CERT_REASONS_ALL;
     c->ndp = 0;
     int crit = -1;
@@ -167,7 +205,7 @@ rmq_err rmq_crl_scope_read(X509_CRL *crl, X509 *signer, struct rmq_crl_entry *c)
     ISSUING_DIST_POINT_free(idp);
     ERR_clear_error();
     if (e == RMQ_OK) {
-        e = scope_hash(crl, c->is_delta, c->scope_hash);
+        e = scope_hashes(crl, c);
     }
     return e;
 }

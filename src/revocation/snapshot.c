@@ -147,6 +147,24 @@ static const struct snap_issuer *find_issuer(const struct rmq_crl_snapshot *s,
     return NULL;
 }
 
+/* RFC 5280 5.2.4 / 5.3.1: a fresh delta merged onto `base` that lists the
+ * serial with removeFromCRL releases base's certificateHold entry. Runs only
+ * for a listed serial (the rare path). */
+static bool hold_released(const struct rmq_crl_snapshot *s, const struct snap_issuer *is,
+                          const struct rmq_crl_entry *base, const struct rmq_cert_id *id,
+                          time_t now)
+{
+    for (size_t i = is->first; i < is->first + is->n; i++) {
+        const struct rmq_crl_entry *d = s->crls[i];
+        if (d->released != NULL && now <= d->expires_at && rmq_crl_delta_applies(d, base) &&
+            rmq_crl_index_find(d->released, id->serial, id->serial_len, id->serial_negative,
+                               NULL)) {
+            return true;
+        }
+    }
+    return false;
+}
+
 enum rmq_crl_verdict rmq_crl_snapshot_lookup(const struct rmq_crl_snapshot *s,
                                              const struct rmq_cert_id *id, int *reason)
 {
@@ -169,15 +187,21 @@ enum rmq_crl_verdict rmq_crl_snapshot_lookup(const struct rmq_crl_snapshot *s,
         }
         /* A serial listed by this issuer name and key is revoked whatever the
          * CRL's scope (serials are unique per issuer, RFC 5280 4.1.2.2), even
-         * in a stale CRL (revocation is final; fail-safe); only coverage
-         * depends on scope and expires. */
-        if (rmq_crl_index_find(c->index, id->serial, id->serial_len, id->serial_negative, reason)) {
+         * in a stale CRL (revocation is final; fail-safe) — unless it is a
+         * hold a fresh delta of this CRL releases. Only coverage depends on
+         * scope and expires. */
+        int r = RMQ_CRL_REASON_NONE;
+        if (rmq_crl_index_find(c->index, id->serial, id->serial_len, id->serial_negative, &r) &&
+            !(r == RMQ_CRL_REASON_HOLD && hold_released(s, is, c, id, now))) {
+            if (reason) {
+                *reason = r;
+            }
             return RMQ_CRL_REVOKED;
         }
-        uint16_t r = 0;
+        uint16_t rs = 0;
         if (now <= c->expires_at &&
-            rmq_crl_entry_scope_same_issuer(c, id, &r) == RMQ_CRL_SCOPE_COVERS) {
-            covered |= r;
+            rmq_crl_entry_scope_same_issuer(c, id, &rs) == RMQ_CRL_SCOPE_COVERS) {
+            covered |= rs;
         }
     }
     /* RFC 5280 6.3.3 (k): cleared only when all reasons are covered. */

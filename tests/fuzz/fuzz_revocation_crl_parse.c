@@ -41,6 +41,9 @@ static void probe(const struct rmq_crl_entry *e, struct rmq_crl_snapshot *s)
     id.serial[0] = 0x01;
     id.serial[1] = 0x02;
     id.serial_len = 2;
+    if (rmq_crl_delta_applies(e, e)) {
+        abort(); /* a CRL is never the base of itself */
+    }
     for (int v = 0; v < 4; v++) {
         id.is_ca = (v & 1) != 0;
         id.serial_negative = (v & 2) != 0;

@@ -14,7 +14,8 @@ python3-cryptography; clients are `openssl s_client` and paho-mqtt.
 - onlyContainsUserCerts never clears an intermediate (check = chain);
 - a bundle with one expired member: the good member is used, the bad one is
   refused alone with its own log line;
-- delta CRLs revoke but never clear; indirect CRLs are refused by name;
+- a delta CRL is merged onto its base (revokes, releases holds) but never
+  clears on its own; indirect CRLs are refused by name;
 - live sessions: a revocation closes the right session and no other;
 - leftover *.tmp.* files of interrupted saves are removed at start.
 """
@@ -342,8 +343,9 @@ def test_bundle_with_one_expired_member_uses_the_good_one(broker_factory, tmp_pa
 # 5. delta and indirect CRLs
 # ---------------------------------------------------------------------------
 
-def _delta_crl(ca, base_number, serials, out):
-    """A delta CRL (DeltaCRLIndicator = base_number) signed by ca, listing serials."""
+def _delta_crl(ca, base_number, serials, out, removed=()):
+    """A delta CRL (DeltaCRLIndicator = base_number, CRL number base_number + 1)
+    signed by ca, listing serials, and `removed` with reason removeFromCRL."""
     from cryptography import x509
     from cryptography.hazmat.primitives import hashes, serialization
     key = serialization.load_pem_private_key(open(ca.key, "rb").read(), password=None)
@@ -360,37 +362,60 @@ def _delta_crl(ca, base_number, serials, out):
         bld = bld.add_revoked_certificate(
             x509.RevokedCertificateBuilder().serial_number(s)
             .revocation_date(now - datetime.timedelta(seconds=30)).build())
+    for s in removed:
+        bld = bld.add_revoked_certificate(
+            x509.RevokedCertificateBuilder().serial_number(s)
+            .revocation_date(now - datetime.timedelta(seconds=30))
+            .add_extension(x509.CRLReason(x509.ReasonFlags.remove_from_crl), critical=False)
+            .build())
     crl = bld.sign(key, hashes.SHA256())
     with open(out, "wb") as f:
         f.write(crl.public_bytes(serialization.Encoding.PEM))
     return out
 
 
-def test_delta_crl_revokes_but_never_clears(broker_factory, tmp_path):
+def test_delta_crl_merged_onto_its_base(broker_factory, tmp_path):
+    """Base CRL 100 (openssl ca) holds `held` (certificateHold); the delta on
+    base 100 revokes `dev` and releases `held` (removeFromCRL). With both: dev
+    44, held and good accepted. The delta alone clears nothing (42); the base
+    alone keeps `held` refused (44)."""
     pki = PKI(tmp_path / "pki")
     root = pki.root
-    inter = root.intermediate("Delta CA")
+    inter = root.intermediate("Delta CRL CA")
     server = inter.server_cert("server")
-    good, dev = inter.client_cert("good"), inter.client_cert("dev")
+    good, dev, held = (inter.client_cert(n) for n in ("good", "dev", "held"))
     cafile = PKI.write_bundle(str(tmp_path / "ca.pem"), root.cert, inter.cert)
+    openssl("ca", "-batch", "-config", inter.cnf, "-revoke", held.cert, "-crl_hold",
+            "holdInstructionNone")
     set_crlnumber(inter, 100)
-    base = gencrl_ext(inter)  # number 100, nothing revoked
-    delta = _delta_crl(inter, 100, [dev.serial], str(tmp_path / "delta.pem"))
+    base = gencrl_ext(inter)  # number 100: `held` on hold
+    delta = _delta_crl(inter, 100, [dev.serial], str(tmp_path / "delta.pem"),
+                       removed=[held.serial])
     lines = ("crl_cache.discover_from_cert = false",)
-    b = broker_factory(conf(server, cafile, crlfile_line(base, delta), *lines),
-                       extra_listeners=["ssl:default"])
+
+    def broker(*files, name=None):
+        return broker_factory(conf(server, cafile, crlfile_line(*files), *lines),
+                              extra_listeners=["ssl:default"], name=name)
+
+    b = broker(base, delta)
     port = b.ports["ssl:default"]
-    b.wait_for_log(r"crl_cache: refresh OK file=%s entries=1 .* delta=true clears=none" %
+    b.wait_for_log(r"crl_cache: refresh OK file=%s entries=1 .* delta=true base_crl_number=64" %
                    re.escape(delta))
     assert connect(port, root.cert, dev, "1.3").alert == 44
+    r = connect(port, root.cert, held, "1.3")
+    assert r.ok, r  # released from hold by the delta
     assert connect(port, root.cert, good, "1.3").ok
     b.stop()
+    b = broker(base, name="baseonly")
+    r = connect(b.ports["ssl:default"], root.cert, held, "1.3")
+    assert r.alert == 44, r
+    b.wait_for_log(r"serial=%s .*reason=revoked detail=crl_reason=6" % held.serial_hex)
+    b.stop()
     # the delta alone clears nothing: unknown -> 42
-    b = broker_factory(conf(server, cafile, crlfile_line(delta), *lines),
-                       extra_listeners=["ssl:default"], name="deltaonly")
+    b = broker(delta, name="deltaonly")
     r = connect(b.ports["ssl:default"], root.cert, good, "1.3")
     assert r.alert == 42, r
-    b.wait_for_log(r"reason=no_crl detail=crl1=\"CN=Delta CA\"#65:delta_crl")
+    b.wait_for_log(r"reason=no_crl detail=crl1=\"CN=Delta CRL CA\"#65:delta_crl")
 
 
 def test_indirect_crl_refused_by_name(broker_factory, tmp_path):

@@ -177,6 +177,7 @@ struct tcrl_opts {
     bool critical_unknown; /* add an unknown critical extension */
     const char *idp;       /* IDP extension value (conf syntax) or NULL */
     bool delta;            /* add a delta CRL indicator */
+    long delta_base;       /* its BaseCRLNumber (0: 1) */
     unsigned some_reasons; /* != 0: IDP onlySomeReasons with these bits (bit n = reason n) */
 };
 
@@ -225,7 +226,7 @@ static inline X509_CRL *tcrl_make(const struct tca *issuer, const struct tca *si
     }
     if (o.delta) {
         ASN1_INTEGER *num = ASN1_INTEGER_new();
-        ASN1_INTEGER_set(num, 1);
+        ASN1_INTEGER_set(num, o.delta_base > 0 ? o.delta_base : 1);
         X509_CRL_add1_ext_i2d(crl, NID_delta_crl, num, 1, 0);
         ASN1_INTEGER_free(num);
     }

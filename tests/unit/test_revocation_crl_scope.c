@@ -231,6 +231,50 @@ static void test_scope__delta_revokes_but_never_clears(void **state)
     rmq_crl_entry_unref(delta);
 }
 
+/* An entry of a CRL by `ca`: number, delta base (0: complete CRL), serials
+ * with reasons. */
+static struct rmq_crl_entry *numbered(long number, long delta_base, const unsigned long *serials,
+                                      const int *reasons, size_t n)
+{
+    struct tcrl_opts o = tcrl_defaults();
+    o.number = number;
+    o.delta = delta_base > 0;
+    o.delta_base = delta_base;
+    X509_CRL *crl = tcrl_make(&ca, &ca, serials, n, reasons, o);
+    struct rmq_crl_entry *e = NULL;
+    assert_int_equal(rmq_crl_entry_build(crl, ca.cert, 0, false, &e), RMQ_OK);
+    X509_CRL_free(crl);
+    return e;
+}
+
+static void test_scope__delta_releases_a_hold_of_its_base(void **state)
+{
+    (void)state;
+    unsigned long held[] = {9, 10};
+    int hold[] = {6, 1}; /* 9 on certificateHold, 10 keyCompromise */
+    int remove[] = {8, 8};
+    struct rmq_crl_entry *base = numbered(100, 0, held, hold, 2);
+    struct rmq_crl_entry *delta = numbered(101, 100, held, remove, 2); /* both removeFromCRL */
+    struct rmq_crl_entry *early = numbered(101, 101, held, remove, 2); /* base 101 > 100 */
+    struct rmq_cert_id nine = idof(&ca, 9, false, NULL);
+    struct rmq_cert_id ten = idof(&ca, 10, false, NULL);
+    assert_true(rmq_crl_delta_applies(delta, base));
+    assert_false(rmq_crl_delta_applies(early, base));
+    assert_false(rmq_crl_delta_applies(base, delta));
+    assert_int_equal(verdict(&base, 1, &nine), RMQ_CRL_REVOKED);
+    struct rmq_crl_entry *merged[2] = {base, delta};
+    /* the hold is released by the delta merged onto its base */
+    assert_int_equal(verdict(merged, 2, &nine), RMQ_CRL_GOOD);
+    /* removeFromCRL never undoes a keyCompromise (only holds are released) */
+    assert_int_equal(verdict(merged, 2, &ten), RMQ_CRL_REVOKED);
+    /* a delta for a newer base than the one in force does not apply */
+    struct rmq_crl_entry *unmerged[2] = {base, early};
+    assert_int_equal(verdict(unmerged, 2, &nine), RMQ_CRL_REVOKED);
+    rmq_crl_entry_unref(base);
+    rmq_crl_entry_unref(delta);
+    rmq_crl_entry_unref(early);
+}
+
 static void test_scope__indirect_crl_refused(void **state)
 {
     (void)state;
@@ -280,6 +324,7 @@ int main(void)
         cmocka_unit_test(test_scope__only_user_ca_attr),
         cmocka_unit_test(test_scope__only_some_reasons_must_add_up),
         cmocka_unit_test(test_scope__delta_revokes_but_never_clears),
+        cmocka_unit_test(test_scope__delta_releases_a_hold_of_its_base),
         cmocka_unit_test(test_scope__indirect_crl_refused),
         cmocka_unit_test(test_scope__negative_serial_is_not_its_positive_twin),
     };
