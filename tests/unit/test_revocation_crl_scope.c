@@ -171,6 +171,71 @@ static void test_scope__idp_distribution_point_partitions(void **state)
     rmq_crl_entry_unref(p2);
 }
 
+/* A DistributionPointName: relative (CN=<rdn> under the issuer) or the full
+ * directoryName <issuer DN> + CN=<rdn>. */
+static DIST_POINT_NAME *dpname(const char *rdn, bool relative)
+{
+    DIST_POINT_NAME *dpn = DIST_POINT_NAME_new();
+    X509_NAME_ENTRY *ne =
+        X509_NAME_ENTRY_create_by_txt(NULL, "CN", MBSTRING_ASC, (const unsigned char *)rdn, -1);
+    if (relative) {
+        dpn->type = 1;
+        dpn->name.relativename = sk_X509_NAME_ENTRY_new_null();
+        sk_X509_NAME_ENTRY_push(dpn->name.relativename, ne);
+        return dpn;
+    }
+    X509_NAME *full = X509_NAME_dup(X509_get_subject_name(ca.cert));
+    X509_NAME_add_entry(full, ne, -1, 1);
+    X509_NAME_ENTRY_free(ne);
+    GENERAL_NAME *gn = GENERAL_NAME_new();
+    GENERAL_NAME_set0_value(gn, GEN_DIRNAME, full);
+    dpn->type = 0;
+    dpn->name.fullname = sk_GENERAL_NAME_new_null();
+    sk_GENERAL_NAME_push(dpn->name.fullname, gn);
+    return dpn;
+}
+
+static void test_scope__relative_distribution_point_names(void **state)
+{
+    (void)state;
+    /* certificate: CDP nameRelativeToCRLIssuer CN=part-7 */
+    X509 *x = leaf(&ca, 77, false, NULL);
+    DIST_POINT *dp = DIST_POINT_new();
+    dp->distpoint = dpname("part-7", true);
+    STACK_OF(DIST_POINT) *dps = sk_DIST_POINT_new_null();
+    sk_DIST_POINT_push(dps, dp);
+    X509_add1_ext_i2d(x, NID_crl_distribution_points, dps, 0, 0);
+    sk_DIST_POINT_pop_free(dps, DIST_POINT_free);
+    X509_sign(x, ca.key, EVP_sha256());
+    struct rmq_cert_id id;
+    assert_int_equal(rmq_crl_cert_id(x, ca.cert, &id), RMQ_OK);
+    X509_free(x);
+    assert_int_equal(id.ndp, 1);
+    const struct {
+        const char *rdn;
+        bool relative;
+        enum rmq_crl_scope want;
+    } cases[] = {
+        {"part-7", true, RMQ_CRL_SCOPE_COVERS},  /* same relative name */
+        {"part-7", false, RMQ_CRL_SCOPE_COVERS}, /* its full form: equal (6.3.3 (b)(2)(i)) */
+        {"part-8", true, RMQ_CRL_SCOPE_DIST_POINT},
+        {"part-8", false, RMQ_CRL_SCOPE_DIST_POINT},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        X509_CRL *crl = tcrl_make(&ca, &ca, NULL, 0, NULL, tcrl_defaults());
+        ISSUING_DIST_POINT *idp = ISSUING_DIST_POINT_new();
+        idp->distpoint = dpname(cases[i].rdn, cases[i].relative);
+        X509_CRL_add1_ext_i2d(crl, NID_issuing_distribution_point, idp, 1, 0);
+        ISSUING_DIST_POINT_free(idp);
+        X509_CRL_sign(crl, ca.key, EVP_sha256());
+        struct rmq_crl_entry *e = NULL;
+        assert_int_equal(rmq_crl_entry_build(crl, ca.cert, 0, false, &e), RMQ_OK);
+        X509_CRL_free(crl);
+        assert_int_equal(scope(e, &id), cases[i].want);
+        rmq_crl_entry_unref(e);
+    }
+}
+
 static void test_scope__only_user_ca_attr(void **state)
 {
     (void)state;
@@ -321,6 +386,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_scope__same_name_other_key_is_not_covered),
         cmocka_unit_test(test_scope__idp_distribution_point_partitions),
+        cmocka_unit_test(test_scope__relative_distribution_point_names),
         cmocka_unit_test(test_scope__only_user_ca_attr),
         cmocka_unit_test(test_scope__only_some_reasons_must_add_up),
         cmocka_unit_test(test_scope__delta_revokes_but_never_clears),
