@@ -12,6 +12,7 @@ python3-cryptography; clients are `openssl s_client` and paho-mqtt.
   in their CDP: another partition's certificate is "not covered" -> 42 with
   discovery off, CDP fetch then 44 with it on;
 - onlyContainsUserCerts never clears an intermediate (check = chain);
+- onlySomeReasons CRLs clear only when together they cover every reason;
 - a bundle with one expired member: the good member is used, the bad one is
   refused alone with its own log line;
 - a delta CRL is merged onto its base (revokes, releases holds) but never
@@ -308,6 +309,38 @@ def test_user_only_crl_does_not_clear_an_intermediate(broker_factory, tmp_path):
     b = broker_factory(conf(server, cafile, crlfile_line(inter_crl, users_only, cas_only), *lines),
                        extra_listeners=["ssl:default"], name="withca")
     r = connect(b.ports["ssl:default"], root.cert, dev, "1.3")
+    assert r.alert == 44, r
+
+
+def test_only_some_reasons_crls_must_add_up(broker_factory, tmp_path):
+    """Two reason-partitioned CRLs of one CA (IDP onlySomeReasons): either alone
+    covers only its reasons -> 42; together they cover all -> accepted; a
+    certificate listed in one of them -> 44."""
+    pki = PKI(tmp_path / "pki")
+    root = pki.root
+    inter = root.intermediate("Reasons CA")
+    server = inter.server_cert("server")
+    good, dev = inter.client_cert("good"), inter.client_cert("dev")
+    cafile = PKI.write_bundle(str(tmp_path / "ca.pem"), root.cert, inter.cert)
+    inter.revoke(dev, reason="keyCompromise")
+    key = gencrl_ext(inter, idp=["onlysomereasons = keyCompromise, CACompromise"])
+    rest = gencrl_ext(inter, idp=["onlysomereasons = affiliationChanged, superseded, "
+                                  "cessationOfOperation, certificateHold, privilegeWithdrawn, "
+                                  "AACompromise"])
+    lines = ("crl_cache.discover_from_cert = false",)
+    b = broker_factory(conf(server, cafile, crlfile_line(key), *lines),
+                       extra_listeners=["ssl:default"])
+    r = connect(b.ports["ssl:default"], root.cert, good, "1.3")
+    assert r.alert == 42, r
+    b.wait_for_log(r"reason=no_crl detail=crl1=\"CN=Reasons CA\"#[0-9A-F]+:only_some_reasons=0x006")
+    b.stop()
+    b = broker_factory(conf(server, cafile, crlfile_line(key, rest), *lines),
+                       extra_listeners=["ssl:default"], name="both")
+    port = b.ports["ssl:default"]
+    b.wait_for_log(r"crl_cache: refresh OK file=%s .*scope=full\+some_reasons" % re.escape(key))
+    r = connect(port, root.cert, good, "1.3")
+    assert r.ok, r
+    r = connect(port, root.cert, dev, "1.3")
     assert r.alert == 44, r
 
 
