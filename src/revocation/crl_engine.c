@@ -347,7 +347,7 @@ static const char *accept_body(struct rmq_crl_engine *e, struct crl_src *s, cons
     *changed = false;
     STACK_OF(X509_CRL) *sk = NULL;
     const char *why = NULL, *first = NULL;
-    if (rmq_crl_parse_body(data, len, &sk, &why) != RMQ_OK) {
+    if (rmq_crl_parse_bundle(data, len, &sk, &why) != RMQ_OK) {
         return why;
     }
     size_t n = (size_t)sk_X509_CRL_num(sk), k = 0, refused = 0;
@@ -355,7 +355,8 @@ static const char *accept_body(struct rmq_crl_engine *e, struct crl_src *s, cons
     time_t now = time(NULL);
     for (size_t i = 0; v && i < n; i++) {
         X509_CRL *crl = sk_X509_CRL_value(sk, (int)i);
-        if ((why = accept_one(e, s, crl, now, keep_der, &v[k]))) {
+        why = crl == NULL ? RMQ_REFUSED(GARBAGE) : accept_one(e, s, crl, now, keep_der, &v[k]);
+        if (why) {
             refused++;
             first = first ? first : why;
             if (n > 1) {
@@ -411,8 +412,10 @@ static void log_ok(const struct crl_src *s, const char *what)
 
 static void log_refused(const struct crl_src *s, X509_CRL *crl, size_t i, size_t n, const char *why)
 {
-    char issuer[256];
-    crl_issuer_text(crl, issuer, sizeof issuer);
+    char issuer[256] = "?";
+    if (crl != NULL) {
+        crl_issuer_text(crl, issuer, sizeof issuer);
+    }
     rmq_warn("crl_cache", "refresh failed %s=%s reason=%s crl=%zu/%zu issuer=\"%s\"", loc_key(s),
              s->loc, why, i + 1, n, issuer);
 }

@@ -106,6 +106,12 @@ void rmq_crl_entry_unref(struct rmq_crl_entry *c);
  * "too_many_crls"). */
 RMQ_MUST_USE rmq_err rmq_crl_parse_body(const uint8_t *data, size_t len, STACK_OF(X509_CRL) * *out,
                                         const char **reason);
+/* The same, for a bundle whose members are judged one by one: a PEM block
+ * whose content is not a CRL (its base64 framing intact) becomes a NULL slot
+ * at its position instead of refusing the body; the body is refused only
+ * when no block is a CRL, or when the PEM framing itself is broken. */
+RMQ_MUST_USE rmq_err rmq_crl_parse_bundle(const uint8_t *data, size_t len,
+                                          STACK_OF(X509_CRL) * *out, const char **reason);
 
 /* Acceptance checks of one CRL against the trusted CAs at time `now`
  * (signature, issuer, times, extensions). NULL when accepted (*signer, may be

@@ -66,9 +66,12 @@ static bool all_space(const uint8_t *p, size_t n)
     return true;
 }
 
+/* lenient: a block whose base64 decodes but whose content is no CRL is kept
+ * as a NULL slot (refused alone by the caller) instead of refusing the body. */
 static rmq_err parse_pem(const uint8_t *data, size_t len, STACK_OF(X509_CRL) * out,
-                         const char **reason)
+                         const char **reason, bool lenient)
 {
+    size_t good = 0;
     if (len > INT32_MAX) {
         *reason = RMQ_REFUSED(TOO_LARGE);
         return RMQ_ERR_TOO_LARGE;
@@ -87,12 +90,22 @@ static rmq_err parse_pem(const uint8_t *data, size_t len, STACK_OF(X509_CRL) * o
             if (ERR_GET_LIB(err) == ERR_LIB_PEM && ERR_GET_REASON(err) == PEM_R_NO_START_LINE) {
                 break; /* no more CRL blocks */
             }
-            *reason =
-                ERR_GET_LIB(err) == ERR_LIB_PEM ? RMQ_REFUSED(TRUNCATED) : RMQ_REFUSED(GARBAGE);
+            /* PEM framing broken (cut, bad base64): the body is refused; the
+             * content of one block undecodable: that block is garbage. */
+            bool content = ERR_GET_LIB(err) != ERR_LIB_PEM || ERR_GET_REASON(err) == ERR_R_ASN1_LIB;
+            if (content && lenient && sk_X509_CRL_num(out) < RMQ_CRL_MAX_PER_BODY) {
+                if (!sk_X509_CRL_push(out, NULL)) {
+                    rc = RMQ_ERR_NOMEM;
+                    break;
+                }
+                continue;
+            }
+            *reason = content ? RMQ_REFUSED(GARBAGE) : RMQ_REFUSED(TRUNCATED);
             rc = RMQ_ERR_MALFORMED;
             break;
         }
         ERR_pop_to_mark();
+        good++;
         if (sk_X509_CRL_num(out) >= RMQ_CRL_MAX_PER_BODY) {
             X509_CRL_free(crl);
             *reason = RMQ_REFUSED(TOO_MANY_CRLS);
@@ -106,7 +119,7 @@ static rmq_err parse_pem(const uint8_t *data, size_t len, STACK_OF(X509_CRL) * o
         }
     }
     BIO_free(bio);
-    if (rc == RMQ_OK && sk_X509_CRL_num(out) == 0) {
+    if (rc == RMQ_OK && good == 0) {
         *reason = RMQ_REFUSED(GARBAGE);
         rc = RMQ_ERR_MALFORMED;
     }
@@ -188,8 +201,8 @@ static rmq_err parse_der(const uint8_t *data, size_t len, STACK_OF(X509_CRL) * o
     return RMQ_OK;
 }
 
-rmq_err rmq_crl_parse_body(const uint8_t *data, size_t len, STACK_OF(X509_CRL) * *out,
-                           const char **reason)
+static rmq_err parse_body(const uint8_t *data, size_t len, STACK_OF(X509_CRL) * *out,
+                          const char **reason, bool lenient)
 {
     *out = NULL;
     *reason = RMQ_REFUSED(GARBAGE);
@@ -205,7 +218,7 @@ rmq_err rmq_crl_parse_body(const uint8_t *data, size_t len, STACK_OF(X509_CRL) *
     /* Sniff by content: a PEM CRL block anywhere, else DER starting with a
      * SEQUENCE, else garbage. */
     if (memmem(data, len, PEM_CRL_BEGIN, sizeof PEM_CRL_BEGIN - 1)) {
-        rc = parse_pem(data, len, sk, reason);
+        rc = parse_pem(data, len, sk, reason, lenient);
     } else if (data[0] == 0x30) {
         rc = parse_der(data, len, sk, reason);
     } else {
@@ -218,6 +231,18 @@ rmq_err rmq_crl_parse_body(const uint8_t *data, size_t len, STACK_OF(X509_CRL) *
     }
     *out = sk;
     return RMQ_OK;
+}
+
+rmq_err rmq_crl_parse_body(const uint8_t *data, size_t len, STACK_OF(X509_CRL) * *out,
+                           const char **reason)
+{
+    return parse_body(data, len, out, reason, false);
+}
+
+rmq_err rmq_crl_parse_bundle(const uint8_t *data, size_t len, STACK_OF(X509_CRL) * *out,
+                             const char **reason)
+{
+    return parse_body(data, len, out, reason, true);
 }
 
 /* ---------- checks ---------- */

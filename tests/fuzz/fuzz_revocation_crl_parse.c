@@ -66,11 +66,33 @@ static void probe(const struct rmq_crl_entry *e, struct rmq_crl_snapshot *s)
     }
 }
 
+/* The bundle parser: every slot is a CRL or NULL, never more than the cap. */
+static void bundle(const uint8_t *data, size_t size)
+{
+    STACK_OF(X509_CRL) *sk = NULL;
+    const char *why = NULL;
+    if (rmq_crl_parse_bundle(data, size, &sk, &why) != RMQ_OK) {
+        if (!why) {
+            abort();
+        }
+        return;
+    }
+    int good = 0;
+    for (int i = 0; i < sk_X509_CRL_num(sk); i++) {
+        good += sk_X509_CRL_value(sk, i) != NULL;
+    }
+    if (good == 0 || sk_X509_CRL_num(sk) > RMQ_CRL_MAX_PER_BODY) {
+        abort(); /* a bundle without one CRL is refused, and it is bounded */
+    }
+    sk_X509_CRL_pop_free(sk, X509_CRL_free);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     if (!trust) {
         init();
     }
+    bundle(data, size);
     STACK_OF(X509_CRL) *sk = NULL;
     const char *why = NULL;
     if (rmq_crl_parse_body(data, size, &sk, &why) != RMQ_OK) {

@@ -349,6 +349,9 @@ def test_only_some_reasons_crls_must_add_up(broker_factory, tmp_path):
 # ---------------------------------------------------------------------------
 
 def test_bundle_with_one_expired_member_uses_the_good_one(broker_factory, tmp_path):
+    """A PEM bundle: another CA's expired CRL, a block that is no CRL, and the
+    intermediate's fresh CRL revoking `dev`: each bad one is refused alone
+    with its own line, the fresh one is used."""
     pki = PKI(tmp_path / "pki")
     root = pki.root
     inter = root.intermediate("Bundle CA")
@@ -357,13 +360,17 @@ def test_bundle_with_one_expired_member_uses_the_good_one(broker_factory, tmp_pa
     cafile = PKI.write_bundle(str(tmp_path / "ca.pem"), root.cert, inter.cert)
     inter.revoke(dev)
     expired, _ = root.gencrl_expired()
-    bundle = PKI.write_bundle(str(tmp_path / "bundle.pem"), expired, gencrl_ext(inter))
+    junk = tmp_path / "junk.pem"  # a PEM block whose content is no CRL
+    junk.write_text("-----BEGIN X509 CRL-----\nAAAA\n-----END X509 CRL-----\n")
+    bundle = PKI.write_bundle(str(tmp_path / "bundle.pem"), expired, str(junk), gencrl_ext(inter))
     b = broker_factory(conf(server, cafile, crlfile_line(bundle),
                             "crl_cache.discover_from_cert = false"),
                        extra_listeners=["ssl:default"])
     port = b.ports["ssl:default"]
-    b.wait_for_log(r"crl_cache: refresh failed file=%s reason=next_update_past crl=1/2 "
+    b.wait_for_log(r"crl_cache: refresh failed file=%s reason=next_update_past crl=1/3 "
                    r"issuer=\"CN=revmq Test Root CA\"" % re.escape(bundle))
+    b.wait_for_log(r"crl_cache: refresh failed file=%s reason=garbage crl=2/3 " %
+                   re.escape(bundle))
     b.wait_for_log(r"crl_cache: refresh OK file=%s entries=1 .*issuer=\"CN=Bundle CA\"" %
                    re.escape(bundle))
     r = connect(port, root.cert, dev, "1.3")

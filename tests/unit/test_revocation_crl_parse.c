@@ -134,6 +134,44 @@ static void test_parse__garbage_truncated_and_trailing_are_rejected(void **state
     X509_CRL_free(a);
 }
 
+static void test_parse__bundle_keeps_the_position_of_a_garbage_block(void **state)
+{
+    (void)state;
+    X509_CRL *a = tcrl_make(&ca1, &ca1, SERIALS, 3, NULL, tcrl_defaults());
+    X509_CRL *b = tcrl_make(&ca2, &ca2, SERIALS, 1, NULL, tcrl_defaults());
+    size_t al, bl;
+    char *pa = tcrl_pem(&a, 1, &al), *pb = tcrl_pem(&b, 1, &bl);
+    static const char junk[] = "-----BEGIN X509 CRL-----\nAAAA\n-----END X509 CRL-----\n";
+    size_t n = al + sizeof junk - 1 + bl;
+    char *body = malloc(n);
+    memcpy(body, pa, al);
+    memcpy(body + al, junk, sizeof junk - 1);
+    memcpy(body + al + sizeof junk - 1, pb, bl);
+    const char *why = NULL;
+    /* strict: the body is refused, and the reason says the content is no CRL */
+    assert_int_equal(parse(body, n, &why), -1);
+    assert_string_equal(why, "garbage");
+    /* bundle: three slots, the middle one empty */
+    STACK_OF(X509_CRL) *sk = NULL;
+    assert_int_equal(rmq_crl_parse_bundle((const uint8_t *)body, n, &sk, &why), RMQ_OK);
+    assert_int_equal(sk_X509_CRL_num(sk), 3);
+    assert_non_null(sk_X509_CRL_value(sk, 0));
+    assert_null(sk_X509_CRL_value(sk, 1));
+    assert_non_null(sk_X509_CRL_value(sk, 2));
+    sk_X509_CRL_pop_free(sk, X509_CRL_free);
+    /* only garbage: refused whole; a cut PEM: refused whole (framing) */
+    assert_int_not_equal(rmq_crl_parse_bundle((const uint8_t *)junk, sizeof junk - 1, &sk, &why),
+                         RMQ_OK);
+    assert_string_equal(why, "garbage");
+    assert_int_not_equal(rmq_crl_parse_bundle((const uint8_t *)body, al / 2, &sk, &why), RMQ_OK);
+    assert_string_equal(why, "truncated");
+    free(body);
+    free(pa);
+    free(pb);
+    X509_CRL_free(a);
+    X509_CRL_free(b);
+}
+
 static const char *check(X509_CRL *crl, uint64_t grace_ms)
 {
     const char *why = rmq_crl_check(crl, trust, time(NULL), grace_ms, NULL);
@@ -307,6 +345,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_parse__pem_der_and_two_pem),
         cmocka_unit_test(test_parse__garbage_truncated_and_trailing_are_rejected),
+        cmocka_unit_test(test_parse__bundle_keeps_the_position_of_a_garbage_block),
         cmocka_unit_test(test_check__accepts_good_and_names_each_failure),
         cmocka_unit_test(test_progress__number_must_not_go_back),
         cmocka_unit_test(test_snapshot__lookup_per_issuer_with_reasons),
