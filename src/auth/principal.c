@@ -26,6 +26,8 @@ static bool fill_cert(struct rmq_principal *p, const struct rmq_peer_info *peer)
     memcpy(p->cert.serial, peer->serial, sl);
     p->cert.serial_len = sl;
     snprintf(p->serial_hex, sizeof p->serial_hex, "%s", peer->serial_hex);
+    p->has_id = peer->has_id;
+    p->id = peer->id;
     p->chain_len = peer->chain_len <= RMQ_PEER_CHAIN_MAX ? peer->chain_len : 0;
     memcpy(p->chain, peer->chain, p->chain_len * sizeof *p->chain);
     return (peer->cn[0] == '\0' || p->cert_cn) && dup_ok(peer->dn, p->cert_subject) &&
@@ -109,7 +111,12 @@ bool rmq_principal_same_owner(const struct rmq_principal *a, const struct rmq_pr
     }
     switch (a->kind) {
     case RMQ_PRINCIPAL_CERT:
-        return memcmp(a->cert.issuer_hash, b->cert.issuer_hash, sizeof a->cert.issuer_hash) == 0 &&
+        /* Same issuer name AND key: two CAs that share a name (a re-keyed CA,
+         * two tenants) are different owners. Without a key on one side (not
+         * computed), fail closed: not the same owner. */
+        return a->has_id && b->has_id &&
+               memcmp(a->id.issuer_hash, b->id.issuer_hash, sizeof a->id.issuer_hash) == 0 &&
+               memcmp(a->id.issuer_key, b->id.issuer_key, sizeof a->id.issuer_key) == 0 &&
                str_eq(a->cert_subject, b->cert_subject);
     case RMQ_PRINCIPAL_USER:
         return str_eq(a->username, b->username);
@@ -127,6 +134,13 @@ static bool ref_eq(const struct rmq_cert_ref *a, const struct rmq_cert_ref *b)
            memcmp(a->serial, b->serial, a->serial_len) == 0;
 }
 
+static bool id_is_ref(const struct rmq_cert_id *a, const struct rmq_cert_ref *b)
+{
+    return a->serial_len == b->serial_len &&
+           memcmp(a->issuer_hash, b->issuer_hash, sizeof a->issuer_hash) == 0 &&
+           memcmp(a->serial, b->serial, a->serial_len) == 0;
+}
+
 bool rmq_principal_has_cert(const struct rmq_principal *p, const struct rmq_cert_ref *ref)
 {
     if (p == NULL || p->kind != RMQ_PRINCIPAL_CERT) {
@@ -136,7 +150,7 @@ bool rmq_principal_has_cert(const struct rmq_principal *p, const struct rmq_cert
         return true;
     }
     for (size_t i = 0; i < p->chain_len; i++) {
-        if (ref_eq(&p->chain[i], ref)) {
+        if (id_is_ref(&p->chain[i], ref)) {
             return true;
         }
     }
@@ -155,6 +169,8 @@ void rmq_principal_peer_ids(const struct rmq_principal *p, struct rmq_peer_info 
     out->serial_len = p->cert.serial_len;
     snprintf(out->serial_hex, sizeof out->serial_hex, "%s", p->serial_hex);
     snprintf(out->issuer_dn, sizeof out->issuer_dn, "%s", p->cert_issuer ? p->cert_issuer : "");
+    out->has_id = p->has_id;
+    out->id = p->id;
     memcpy(out->chain, p->chain, p->chain_len * sizeof *p->chain);
     out->chain_len = p->chain_len;
 }

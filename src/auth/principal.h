@@ -43,9 +43,13 @@ struct rmq_principal {
     char *cert_cn;            /* owned: subject CN, or NULL */
     char *cert_subject;       /* owned: RFC 2253 subject DN, or NULL */
     char *cert_issuer;        /* owned: issuer DN (for logs), or NULL */
-    struct rmq_cert_ref cert; /* issuer name hash + serial: the revocation identity */
+    struct rmq_cert_ref cert; /* issuer name hash + serial (owner comparisons, logs) */
     char serial_hex[65];
-    struct rmq_cert_ref chain[RMQ_PEER_CHAIN_MAX]; /* CAs above the leaf, when kept */
+    /* The revocation identity (issuer name AND key, scope; common/cert_id.h)
+     * as the TLS layer computed it; has_id = 0 when it could not. */
+    int has_id;
+    struct rmq_cert_id id;
+    struct rmq_cert_id chain[RMQ_PEER_CHAIN_MAX]; /* CAs above the leaf, when kept */
     size_t chain_len;
 };
 

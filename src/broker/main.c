@@ -131,24 +131,6 @@ static void on_tls_poll(evutil_socket_t fd, short what, void *arg)
 #endif
 
 #ifdef RMQ_HAVE_REVOCATION
-/* The leaf, and with crl_cache.check = chain every CA above it (the TLS layer
- * fills peer->chain only then), against the new snapshot. */
-static bool match_revoked(const struct rmq_peer_info *p, void *arg)
-{
-    if (rmq_crl_snapshot_lookup(arg, p->issuer_hash, p->serial, p->serial_len, NULL) ==
-        RMQ_CRL_REVOKED) {
-        return true;
-    }
-    for (size_t i = 0; i < p->chain_len; i++) {
-        const struct rmq_cert_ref *c = &p->chain[i];
-        if (rmq_crl_snapshot_lookup(arg, c->issuer_hash, c->serial, c->serial_len, NULL) ==
-            RMQ_CRL_REVOKED) {
-            return true;
-        }
-    }
-    return false;
-}
-
 /* Only listeners that check CRLs close live connections: another listener
  * would accept the same certificate again at once. */
 static bool listener_checks_crl(const struct rmq_listener_settings *ls)
@@ -169,10 +151,10 @@ static void on_crl_publish(struct rmq_crl_snapshot *snap, void *arg)
     pthread_mutex_lock(&a->net_mu);
     if (a->net_for_cb) {
         struct rmq_crl_snapshot *s = rmq_crl_engine_acquire(a->rev->crl);
-        rmq_net_close_matching_on(a->net_for_cb, listener_checks_crl, match_revoked, s,
-                                  release_snapshot);
+        rmq_net_close_matching_on(a->net_for_cb, listener_checks_crl, rmq_revocation_peer_revoked,
+                                  s, release_snapshot);
         /* the sessions such certificates own end too, on every listener */
-        rmq_net_end_sessions_matching(a->net_for_cb, match_revoked,
+        rmq_net_end_sessions_matching(a->net_for_cb, rmq_revocation_peer_revoked,
                                       rmq_crl_engine_acquire(a->rev->crl), release_snapshot);
     }
     pthread_mutex_unlock(&a->net_mu);

@@ -13,6 +13,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "common/cert_id.h"
+
 /* A certificate's revocation identity: SHA-256 of its issuer name DER and its
  * serial (big-endian magnitude, no leading zeros). */
 struct rmq_cert_ref {
@@ -36,11 +38,18 @@ struct rmq_peer_info {
     size_t serial_len;
     char serial_hex[65];
     char issuer_dn[256]; /* for logs */
+    /* The leaf's revocation identity (issuer name and key, signed serial,
+     * CDP names, cA), as the verify callback saw it, or computed from the
+     * verified chain on a listener that does not check CRLs; has_id = 0 when
+     * neither was available (e.g. resumed without CRL checking). Live-session
+     * matching uses this, never the issuer name alone. */
+    int has_id;
+    struct rmq_cert_id id;
     /* With crl_cache.check = chain: the verified chain's CA certificates above
      * the leaf, trust anchor excluded, nearest first (at most
      * RMQ_PEER_CHAIN_MAX), so a later CRL revoking one of them finds the
      * connection. Empty otherwise. */
-    struct rmq_cert_ref chain[RMQ_PEER_CHAIN_MAX];
+    struct rmq_cert_id chain[RMQ_PEER_CHAIN_MAX];
     size_t chain_len;
     int tls_version; /* e.g. 0x0304; 0 for TCP */
     int resumed;     /* 1 if the TLS session was resumed */

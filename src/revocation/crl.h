@@ -12,11 +12,15 @@
  *   or DER, one or several CRLs, re-read when mtime/size/inode change; checked
  *   every second).
  * - Every body (HTTP or file) is sniffed (PEM vs DER by content, never by
- *   Content-Type or name; several CRLs per body allowed), parsed with
- *   OpenSSL and accepted only when ALL its CRLs pass the checks below; else
- *   the whole refresh of that source is rejected, the last good CRLs of the
- *   source stay in force and ONE line is logged:
+ *   Content-Type or name; several CRLs per body allowed) and parsed with
+ *   OpenSSL. A body that does not split into CRLs is refused whole, the last
+ *   good CRLs of the source stay in force and ONE line is logged:
  *     crl_cache: refresh failed url=<url|file> reason=<check> …
+ *   Each CRL of a body is then checked ON ITS OWN: the good ones are used,
+ *   each bad one is refused alone with its own line (… reason=<check>
+ *   crl=<i>/<n> issuer="…"; for a one-CRL body the single line above), and
+ *   while a body has refused members the source keeps its last good CRL of
+ *   every other (issuer, key, scope) it held.
  *   reasons — fetch: "http_status" (non-2xx; error="HTTP status 404"),
  *   "http_error" (connection refused, DNS, TLS, redirect limit …),
  *   "timeout" (crl_cache.http_timeout), "too_large" (crl_cache.max_size, also
@@ -25,37 +29,53 @@
  *   "trailing_data", "too_many_crls" (> 64 in one body), "bad_serial";
  *   checks: "issuer_unknown" (no CA from the cacertfiles has the CRL issuer
  *   as subject), "signer_not_crl_sign" (that CA's keyUsage lacks cRLSign),
- *   "signature", "this_update_in_future" (60 s skew allowed),
+ *   "signature" (no CA of that name whose key — and SKI, when the CRL names
+ *   an AKI — verifies it), "this_update_in_future" (60 s skew allowed),
  *   "next_update_missing", "next_update_past" (plus crl_cache.stale_grace),
  *   "critical_extension" (an unknown critical CRL or entry extension; known:
  *   CRL number, delta CRL indicator, issuing distribution point, authority
  *   key id, and on entries reason, invalidity date, hold instruction),
- *   "idp_unsupported" (IDP with indirectCRL, onlySomeReasons or
- *   onlyContainsAttributeCerts), "crl_number_went_back", "crl_number_reused"
- *   (same CRL number as the CRL in force for that issuer from that source but
- *   different content: refused), "this_update_went_back" (no CRL number on
- *   both: thisUpdate older than the one in force). The line ends with
- *   in_force=<CRLs of the source still used> and, when none of them covers
- *   any more, fail_closed=true (stale=true when they are past nextUpdate).
+ *   "indirect_crl" (IDP indirectCRL: entries may belong to other issuers; not
+ *   supported, refused), "idp_malformed", "crl_number_went_back",
+ *   "crl_number_reused" (same CRL number as the CRL in force for the same
+ *   issuer name, key and scope from that source but different content:
+ *   refused), "this_update_went_back" (no CRL number on both: thisUpdate
+ *   older than the one in force). The line ends with in_force=<CRLs of the
+ *   source still used> and, when none of them covers any more,
+ *   fail_closed=true (stale=true when they are past nextUpdate).
  *   Success: crl_cache: refresh OK url=… entries=… this_update=… next_update=…
- * - IDP semantics (minimal, fail-safe): onlyContainsCACerts CRLs and delta
- *   CRLs contribute revoked serials but do not by themselves make an issuer
- *   "covered"; onlyContainsUserCerts CRLs do. Entries with reason
- *   removeFromCRL are ignored. Distribution-point-name partitioning is
- *   ignored (a partitioned CRL counts as covering the issuer).
- * - Several CRLs for one issuer (several sources): a serial listed in any of
- *   them is revoked (union: the fail-safe choice).
- * - Verdicts come from an immutable snapshot (issuer SHA-256 -> compact serial
- *   index + metadata) built on the fetcher thread and published by pointer
- *   swap; acquire/release are cheap and thread-safe. A CRL in a snapshot whose
- *   nextUpdate + stale_grace has passed no longer covers its issuer (lookup
- *   answers RMQ_CRL_NO_CRL: fail closed).
+ *   issuer=… scope=…
+ * - Scope (RFC 5280 5.2.5, 6.3.3; rmq_crl_entry_scope): a CRL covers a
+ *   certificate only when issuer name AND issuer key match (the CRL was
+ *   verified with the key that verified the certificate), its IDP
+ *   distributionPoint (if any) equals one of the certificate's CDP names,
+ *   onlyContainsUserCerts / onlyContainsCACerts fit the certificate's
+ *   basicConstraints cA, and it is not onlyContainsAttributeCerts. An
+ *   onlySomeReasons CRL covers only those reasons: a certificate is GOOD only
+ *   when the fresh covering CRLs together cover all reasons. A delta CRL
+ *   is merged onto its base (RFC 5280 5.2.4: same issuer name, key and IDP,
+ *   BaseCRLNumber <= base number < delta number): its entries revoke, and
+ *   its removeFromCRL entries release a certificateHold entry of that base
+ *   while the delta is fresh; on its own it never makes a certificate GOOD.
+ * - Revoked: a serial listed in any accepted CRL signed by the certificate's
+ *   issuer name and key (attribute-certificate CRLs excepted; holds a delta
+ *   released excepted) revokes it, whatever the CRL's scope (serials are unique per issuer, RFC
+ * 5280 4.1.2.2; the fail-safe choice). Serials compare as signed integers.
+ * - Verdicts come from an immutable snapshot ((issuer name, issuer key) ->
+ *   CRLs, each a compact serial index + scope) built on the fetcher thread
+ *   and published by pointer swap; acquire/release are cheap and
+ *   thread-safe. A CRL in a snapshot whose nextUpdate + stale_grace has
+ *   passed no longer covers anything (lookup answers RMQ_CRL_NO_CRL: fail
+ *   closed).
  * - Persistence: each source's last good CRLs are written to
  *   <data_dir>/crl/<sha256-hex of the source>.crl (concatenated DER, atomic
  *   write + rename) with a .meta text file (kind, location, etag,
  *   last-modified), and loaded — and fully re-verified — at start, so a
  *   restart while the CRL server is down keeps enforcing. Discovered URLs
- *   saved earlier are re-added at start.
+ *   saved earlier are re-added at start. Temporary files of saves a crash
+ *   interrupted (<data_dir>/crl/<name>.tmp.<pid>) are removed at start. The file is
+ *   named by the source; what it holds is keyed again by (issuer name,
+ *   issuer key, scope) when it is re-verified.
  * - Failure policy: back off 1 s doubling with ±20% jitter, capped at
  *   refresh_interval (rmq_backoff_next); never more than one fetch a second
  *   per URL (the fetcher enforces it too).
@@ -71,9 +91,9 @@
  * on_publish, refresh_now: any thread. All fetching, parsing, index building, persistence and
  * publishing happen on the fetcher thread.
  *
- * issuer_hash = SHA-256 of the DER of the issuer Name (X509_NAME as encoded in
- * the certificate / CRL); serial = big-endian magnitude without leading zero
- * bytes (same as struct rmq_peer_info).
+ * A certificate is looked up by its struct rmq_cert_id (common/cert_id.h),
+ * made by rmq_crl_cert_id from the certificate and the issuer certificate
+ * that verified it.
  */
 #ifndef RMQ_CRL_H
 #define RMQ_CRL_H
@@ -82,6 +102,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <openssl/x509.h>
+
+#include "common/cert_id.h"
 #include "common/err.h"
 #include "config/settings.h"
 #include "revocation/fetcher.h"
@@ -125,13 +148,29 @@ struct rmq_crl_snapshot *rmq_crl_engine_acquire(struct rmq_crl_engine *e);
 /* Drops a reference; the last one frees it. NULL is a no-op. Any thread. */
 void rmq_crl_snapshot_release(struct rmq_crl_snapshot *s);
 
-/* The verdict for (issuer, serial). *reason (may be NULL) gets the CRL reason
+/* The verdict for a certificate. *reason (may be NULL) gets the CRL reason
  * code (RFC 5280 5.3.1) of a REVOKED entry, -1 when the entry has none, and
- * -1 for GOOD / NO_CRL. NO_CRL: no CRL covering this issuer is in force
- * (never fetched, all rejected, or past nextUpdate + stale_grace). */
+ * -1 for GOOD / NO_CRL. NO_CRL: the CRLs in force do not together cover it
+ * for all reasons (none of its issuer name and key, out of scope, past
+ * nextUpdate + stale_grace, delta only, …). One binary search over the
+ * (issuer, key) groups, then per CRL of the group one hash probe. */
 enum rmq_crl_verdict rmq_crl_snapshot_lookup(const struct rmq_crl_snapshot *s,
-                                             const uint8_t issuer_hash[32], const uint8_t *serial,
-                                             size_t serial_len, int *reason);
+                                             const struct rmq_cert_id *id, int *reason);
+
+/* For the log line of a NO_CRL verdict: why each CRL of the snapshot does not
+ * cover id, e.g. `crl1="CN=A"#1001:distribution_point crl2="CN=A"#7:issuer_key`
+ * (at most buf's size, cut with "…"). Not on the hot path. */
+void rmq_crl_snapshot_explain(const struct rmq_crl_snapshot *s, const struct rmq_cert_id *id,
+                              char *buf, size_t n);
+
+/* The revocation identity of cert, verified by issuer (its issuer
+ * certificate in the verified chain; cert itself when self-issued).
+ * RMQ_ERR_MALFORMED: undecodable CDP extension or serial; RMQ_ERR_TOO_LARGE:
+ * serial over RMQ_CERT_ID_SERIAL_MAX; RMQ_ERR_NOMEM. */
+RMQ_MUST_USE rmq_err rmq_crl_cert_id(X509 *cert, X509 *issuer, struct rmq_cert_id *out);
+
+/* "-1A2B" / "1A2B": the serial as a signed hex number, for logs (n >= 68). */
+void rmq_crl_serial_text(const struct rmq_cert_id *id, char *buf, size_t n);
 
 /* Increases with each published snapshot (first published snapshot: 1). */
 uint64_t rmq_crl_snapshot_version(const struct rmq_crl_snapshot *s);

@@ -22,6 +22,7 @@
 #include "common/metrics.h"
 #include "revocation/crl_internal.h"
 #include "revocation/status.h"
+#include "revocation/refusal.h"
 
 #define TICK_MS 1000
 #define URL_MAX 2047
@@ -244,11 +245,12 @@ static void mark_answered(struct rmq_crl_engine *e, struct crl_src *s)
 
 /* ---------- accepting a body ---------- */
 
+/* The CRL in force from s for the same issuer name, issuer key and scope: the
+ * one whose CRL number `c` must not go behind (RFC 5280 5.2.3). */
 static struct rmq_crl_entry *prev_for(const struct crl_src *s, const struct rmq_crl_entry *c)
 {
     for (size_t i = 0; i < s->ncrls; i++) {
-        if (memcmp(s->crls[i]->issuer_hash, c->issuer_hash, 32) == 0 &&
-            s->crls[i]->is_delta == c->is_delta) {
+        if (rmq_crl_same_scope(s->crls[i], c)) {
             return s->crls[i];
         }
     }
@@ -263,50 +265,134 @@ static void free_entries(struct rmq_crl_entry **v, size_t n)
     free(v);
 }
 
-/* Parses and checks every CRL of the body; NULL (accepted; *changed tells
- * whether the CRLs differ from those in force) or the failed check. */
+static void crl_issuer_text(X509_CRL *crl, char *buf, size_t n)
+{
+    BIO *b = BIO_new(BIO_s_mem());
+    buf[0] = '\0';
+    if (b && X509_NAME_print_ex(b, X509_CRL_get_issuer(crl), 0, XN_FLAG_RFC2253) >= 0) {
+        int r = BIO_read(b, buf, (int)n - 1);
+        buf[r > 0 ? r : 0] = '\0';
+    }
+    BIO_free(b);
+    ERR_clear_error();
+}
+
+/* One CRL of a body: checks, entry, progress against the one in force. NULL
+ * and *out on success, else the failed check. */
+static const char *accept_one(struct rmq_crl_engine *e, struct crl_src *s, X509_CRL *crl,
+                              time_t now, bool keep_der, struct rmq_crl_entry **out)
+{
+    X509 *signer = NULL;
+    *out = NULL;
+    const char *why = rmq_crl_check(crl, e->cas, now, e->cfg->stale_grace, &signer);
+    if (why) {
+        return why;
+    }
+    rmq_err err = rmq_crl_entry_build(crl, signer, e->cfg->stale_grace, keep_der, out);
+    if (err != RMQ_OK) {
+        return err == RMQ_ERR_NOMEM       ? RMQ_REFUSED(NOMEM)
+               : err == RMQ_ERR_MALFORMED ? RMQ_REFUSED(IDP_MALFORMED)
+                                          : RMQ_REFUSED(BAD_SERIAL);
+    }
+    struct rmq_crl_entry *prev = prev_for(s, *out);
+    if (prev && (why = rmq_crl_check_progress(prev, *out, NULL))) {
+        rmq_crl_entry_unref(*out);
+        *out = NULL;
+    }
+    return why;
+}
+
+/* Appends to v the CRLs of s whose (issuer, key, scope) no new CRL replaces:
+ * while a body has refused members, their last good versions stay. */
+static size_t keep_unreplaced(const struct crl_src *s, struct rmq_crl_entry **v, size_t k)
+{
+    size_t n = k;
+    for (size_t i = 0; i < s->ncrls; i++) {
+        bool replaced = false;
+        for (size_t j = 0; j < k && !replaced; j++) {
+            replaced = rmq_crl_same_scope(s->crls[i], v[j]);
+        }
+        if (!replaced) {
+            rmq_crl_entry_ref(s->crls[i]);
+            v[n++] = s->crls[i];
+        }
+    }
+    return n;
+}
+
+/* True when v holds exactly the CRLs (by content) the source has in force. */
+static bool same_set(const struct crl_src *s, struct rmq_crl_entry *const *v, size_t k)
+{
+    if (k != s->ncrls) {
+        return false;
+    }
+    for (size_t i = 0; i < k; i++) {
+        bool found = false;
+        for (size_t j = 0; j < s->ncrls && !found; j++) {
+            found = memcmp(v[i]->der_hash, s->crls[j]->der_hash, 32) == 0;
+        }
+        if (!found) {
+            return false;
+        }
+    }
+    return true;
+}
+
+static void log_refused(const struct crl_src *s, X509_CRL *crl, size_t i, size_t n,
+                        const char *why);
+
+/* Parses the body and checks each of its CRLs on its own; the good ones
+ * replace the source's CRLs, each bad one is logged alone. NULL (some CRL
+ * accepted; *changed tells whether the CRLs in force changed) or the reason
+ * the body, or its only / every CRL, was refused (logged by the caller). */
 static const char *accept_body(struct rmq_crl_engine *e, struct crl_src *s, const uint8_t *data,
                                size_t len, bool keep_der, bool *changed)
 {
     *changed = false;
     STACK_OF(X509_CRL) *sk = NULL;
-    const char *why = NULL;
-    if (rmq_crl_parse_body(data, len, &sk, &why) != RMQ_OK) {
+    const char *why = NULL, *first = NULL;
+    if (rmq_crl_parse_bundle(data, len, &sk, &why) != RMQ_OK) {
         return why;
     }
-    size_t n = (size_t)sk_X509_CRL_num(sk), same = 0;
-    struct rmq_crl_entry **v = calloc(n, sizeof *v);
+    size_t n = (size_t)sk_X509_CRL_num(sk), k = 0, refused = 0;
+    struct rmq_crl_entry **v = calloc(n + s->ncrls, sizeof *v);
     time_t now = time(NULL);
-    why = v ? NULL : "nomem";
-    for (size_t i = 0; !why && i < n; i++) {
+    for (size_t i = 0; v && i < n; i++) {
         X509_CRL *crl = sk_X509_CRL_value(sk, (int)i);
-        if ((why = rmq_crl_check(crl, e->cas, now, e->cfg->stale_grace))) {
-            break;
+        why = crl == NULL ? RMQ_REFUSED(GARBAGE) : accept_one(e, s, crl, now, keep_der, &v[k]);
+        if (why) {
+            refused++;
+            first = first ? first : why;
+            if (n > 1) {
+                log_refused(s, crl, i, n, why);
+            }
+            continue;
         }
-        rmq_err err = rmq_crl_entry_build(crl, e->cfg->stale_grace, keep_der, &v[i]);
-        if (err != RMQ_OK) {
-            why = err == RMQ_ERR_NOMEM ? "nomem" : "bad_serial";
-            break;
-        }
-        struct rmq_crl_entry *prev = prev_for(s, v[i]);
-        bool eq = false;
-        if (prev && (why = rmq_crl_check_progress(prev, v[i], &eq))) {
-            break;
-        }
-        same += eq;
+        k++;
     }
     sk_X509_CRL_pop_free(sk, X509_CRL_free);
-    if (why) {
-        free_entries(v, n);
-        return why;
+    if (!v || k == 0) {
+        free_entries(v, k);
+        return v ? first : RMQ_REFUSED(NOMEM);
     }
-    if (same == n && n == s->ncrls) {
-        free_entries(v, n); /* identical content: keep the entries in force */
+    if (refused > 0) {
+        k = keep_unreplaced(s, v, k);
+    }
+    if (same_set(s, v, k)) {
+        free_entries(v, k); /* identical content: keep the entries in force */
         return NULL;
     }
-    src_set_crls(s, v, n);
+    src_set_crls(s, v, k);
     *changed = true;
     return NULL;
+}
+
+/* "full", or the IDP restrictions: "dp+user", "ca+reasons=0x006", … */
+static void scope_text(const struct rmq_crl_entry *c, char *buf, size_t n)
+{
+    snprintf(buf, n, "%s%s%s%s%s", c->ndp ? "dp" : "full", c->only_user ? "+user_certs" : "",
+             c->only_ca ? "+ca_certs" : "", c->only_attr ? "+attribute_certs" : "",
+             c->reasons != RMQ_CERT_REASONS_ALL ? "+some_reasons" : "");
 }
 
 static void log_ok(const struct crl_src *s, const char *what)
@@ -316,10 +402,26 @@ static void log_ok(const struct crl_src *s, const char *what)
         char tu[32], nu[32];
         rmq_crl_fmt_time(c->this_update, tu, sizeof tu);
         rmq_crl_fmt_time(c->next_update, nu, sizeof nu);
-        rmq_info("crl_cache", "%s %s=%s entries=%zu this_update=%s next_update=%s issuer=\"%s\"%s",
+        char scope[96], base[2 * 8 + 1] = "";
+        scope_text(c, scope, sizeof scope);
+        for (size_t j = 0; j < c->base_number_len && j < 8; j++) {
+            snprintf(base + 2 * j, 3, "%02X", c->base_number[j]);
+        }
+        rmq_info("crl_cache",
+                 "%s %s=%s entries=%zu this_update=%s next_update=%s issuer=\"%s\" scope=%s%s%s",
                  what, loc_key(s), s->loc, rmq_crl_index_count(c->index), tu, nu, c->issuer_dn,
-                 c->is_delta ? " delta=true" : "");
+                 scope, c->is_delta ? " delta=true base_crl_number=" : "", c->is_delta ? base : "");
     }
+}
+
+static void log_refused(const struct crl_src *s, X509_CRL *crl, size_t i, size_t n, const char *why)
+{
+    char issuer[256] = "?";
+    if (crl != NULL) {
+        crl_issuer_text(crl, issuer, sizeof issuer);
+    }
+    rmq_warn("crl_cache", "refresh failed %s=%s reason=%s crl=%zu/%zu issuer=\"%s\"", loc_key(s),
+             s->loc, why, i + 1, n, issuer);
 }
 
 /* Remembered for the admin API (status.c) and counted for metrics. */
@@ -395,13 +497,13 @@ static const char *fetch_reason(const struct rmq_fetch_result *r)
 {
     switch (r->err) {
     case RMQ_ERR_TIMEOUT:
-        return "timeout";
+        return RMQ_REFUSED(TIMEOUT);
     case RMQ_ERR_TOO_LARGE:
-        return "too_large";
+        return RMQ_REFUSED(TOO_LARGE);
     case RMQ_ERR_HTTP:
-        return r->status ? "http_status" : "http_error";
+        return r->status ? RMQ_REFUSED(HTTP_STATUS) : RMQ_REFUSED(HTTP_ERROR);
     default:
-        return "fetch";
+        return RMQ_REFUSED(FETCH);
     }
 }
 
@@ -466,7 +568,7 @@ static void start_fetch(struct rmq_crl_engine *e, struct crl_src *s)
     pthread_mutex_unlock(&e->mu);
     if (err != RMQ_OK) {
         s->in_flight = false;
-        log_failed(s, "fetch", rmq_err_message(err));
+        log_failed(s, RMQ_REFUSED(FETCH), rmq_err_message(err));
         schedule_fail(e, s);
         mark_answered(e, s);
     }
@@ -485,7 +587,7 @@ static void check_file(struct rmq_crl_engine *e, struct crl_src *s)
     struct stat st;
     if (stat(s->loc, &st) != 0) {
         if (!s->file_missing || s->force) {
-            log_failed(s, "missing", strerror(errno));
+            log_failed(s, RMQ_REFUSED(MISSING), strerror(errno));
         }
         s->file_missing = true;
         s->have_stat = false;
@@ -505,7 +607,7 @@ static void check_file(struct rmq_crl_engine *e, struct crl_src *s)
     const char *why = NULL;
     bool changed = false;
     if (err != RMQ_OK) {
-        why = err == RMQ_ERR_TOO_LARGE ? "too_large" : "unreadable";
+        why = err == RMQ_ERR_TOO_LARGE ? RMQ_REFUSED(TOO_LARGE) : RMQ_REFUSED(UNREADABLE);
     } else {
         why = accept_body(e, s, data, len, false, &changed);
     }
@@ -652,6 +754,11 @@ static void add_saved_discovered(const char *url, void *arg)
 static void on_start(void *arg)
 {
     struct rmq_crl_engine *e = arg;
+    size_t removed = rmq_crl_store_clean_tmp(e->data_dir);
+    if (removed > 0) {
+        rmq_info("crl_cache", "removed temporary files of interrupted saves count=%zu dir=%s/crl",
+                 removed, e->data_dir);
+    }
     if (e->cfg->discover_from_cert) {
         rmq_crl_store_each_discovered(e->data_dir, add_saved_discovered, e);
     }

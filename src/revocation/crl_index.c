@@ -1,7 +1,9 @@
 /*
  * crl_index.c — compact serial set for one CRL; see crl_internal.h.
  *
- * Layout: serials are packed in one arena as [len:u8][reason:u8][bytes…];
+ * Layout: serials are packed in one arena as [len|sign:u8][reason:u8][bytes…]
+ * (bit 7 of the first byte: negative serial, RFC 5280 4.1.2.2 allows them;
+ * -5 and 5 are different certificates);
  * an open-addressing table (linear probing, load <= 1/2) of u32 slots holds
  * arena offset + 1 (0 = empty). A 1,000,000-entry CRL of 16-byte serials
  * costs ~18 MB of arena + 8 MB of table; a lookup is one hash and, almost
@@ -13,6 +15,7 @@
 #include "revocation/crl_internal.h"
 
 #define REASON_NONE_BYTE 0xFFu
+#define NEG_BIT 0x80u
 #define MAX_ENTRIES (1u << 30)
 
 struct rmq_crl_index {
@@ -23,10 +26,10 @@ struct rmq_crl_index {
     size_t count;
 };
 
-static uint64_t hash_serial(const uint8_t *p, size_t n)
+static uint64_t hash_serial(const uint8_t *p, size_t n, bool neg)
 {
     /* FNV-1a, then a 64-bit finalizer (splitmix) for good low bits. */
-    uint64_t h = 0xcbf29ce484222325ull;
+    uint64_t h = neg ? 0x84222325cbf29ce4ull : 0xcbf29ce484222325ull;
     for (size_t i = 0; i < n; i++) {
         h ^= p[i];
         h *= 0x100000001b3ull;
@@ -90,9 +93,11 @@ void rmq_crl_index_free(struct rmq_crl_index *ix)
 }
 
 /* Slot index where serial is, or the empty slot where it would go. */
-static size_t probe(const struct rmq_crl_index *ix, const uint8_t *s, size_t n, bool *found)
+static size_t probe(const struct rmq_crl_index *ix, const uint8_t *s, size_t n, bool neg,
+                    bool *found)
 {
-    size_t i = (size_t)hash_serial(s, n) & ix->mask;
+    size_t i = (size_t)hash_serial(s, n, neg) & ix->mask;
+    uint8_t tag = (uint8_t)(n | (neg ? NEG_BIT : 0));
     for (;;) {
         uint32_t v = ix->slots[i];
         if (v == 0) {
@@ -100,7 +105,7 @@ static size_t probe(const struct rmq_crl_index *ix, const uint8_t *s, size_t n, 
             return i;
         }
         const uint8_t *e = ix->arena + (v - 1);
-        if (e[0] == n && memcmp(e + 2, s, n) == 0) {
+        if (e[0] == tag && memcmp(e + 2, s, n) == 0) {
             *found = true;
             return i;
         }
@@ -123,7 +128,7 @@ static rmq_err grow_table(struct rmq_crl_index *ix)
         if (old[i]) {
             const uint8_t *e = ix->arena + (old[i] - 1);
             bool found;
-            size_t at = probe(ix, e + 2, e[0], &found);
+            size_t at = probe(ix, e + 2, e[0] & ~NEG_BIT, (e[0] & NEG_BIT) != 0, &found);
             ix->slots[at] = old[i];
         }
     }
@@ -131,7 +136,8 @@ static rmq_err grow_table(struct rmq_crl_index *ix)
     return RMQ_OK;
 }
 
-rmq_err rmq_crl_index_add(struct rmq_crl_index *ix, const uint8_t *serial, size_t len, int reason)
+rmq_err rmq_crl_index_add(struct rmq_crl_index *ix, const uint8_t *serial, size_t len,
+                          bool negative, int reason)
 {
     strip_zeros(&serial, &len);
     if (len == 0 || len > RMQ_CRL_SERIAL_MAX) {
@@ -144,7 +150,7 @@ rmq_err rmq_crl_index_add(struct rmq_crl_index *ix, const uint8_t *serial, size_
         RMQ_TRY(grow_table(ix));
     }
     bool found;
-    size_t at = probe(ix, serial, len, &found);
+    size_t at = probe(ix, serial, len, negative, &found);
     if (found) {
         return RMQ_OK;
     }
@@ -162,7 +168,7 @@ rmq_err rmq_crl_index_add(struct rmq_crl_index *ix, const uint8_t *serial, size_
         ix->arena_alloc = na;
     }
     uint8_t *e = ix->arena + ix->arena_len;
-    e[0] = (uint8_t)len;
+    e[0] = (uint8_t)(len | (negative ? NEG_BIT : 0));
     e[1] = (reason >= 0 && reason < 255) ? (uint8_t)reason : REASON_NONE_BYTE;
     memcpy(e + 2, serial, len);
     ix->slots[at] = (uint32_t)(ix->arena_len + 1);
@@ -172,7 +178,7 @@ rmq_err rmq_crl_index_add(struct rmq_crl_index *ix, const uint8_t *serial, size_
 }
 
 bool rmq_crl_index_find(const struct rmq_crl_index *ix, const uint8_t *serial, size_t len,
-                        int *reason)
+                        bool negative, int *reason)
 {
     if (reason) {
         *reason = RMQ_CRL_REASON_NONE;
@@ -182,7 +188,7 @@ bool rmq_crl_index_find(const struct rmq_crl_index *ix, const uint8_t *serial, s
         return false;
     }
     bool found;
-    size_t at = probe(ix, serial, len, &found);
+    size_t at = probe(ix, serial, len, negative, &found);
     if (found && reason) {
         uint8_t r = ix->arena[ix->slots[at] - 1 + 1];
         *reason = r == REASON_NONE_BYTE ? RMQ_CRL_REASON_NONE : r;

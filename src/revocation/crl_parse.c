@@ -14,6 +14,7 @@
 
 #include "common/reader.h"
 #include "revocation/crl_internal.h"
+#include "revocation/refusal.h"
 
 static const char PEM_CRL_BEGIN[] = "-----BEGIN X509 CRL-----";
 
@@ -26,6 +27,7 @@ void rmq_crl_entry_unref(struct rmq_crl_entry *c)
 {
     if (c && atomic_fetch_sub(&c->ref, 1) == 1) {
         rmq_crl_index_free(c->index);
+        rmq_crl_index_free(c->released);
         OPENSSL_free(c->der);
         free(c);
     }
@@ -64,11 +66,14 @@ static bool all_space(const uint8_t *p, size_t n)
     return true;
 }
 
+/* lenient: a block whose base64 decodes but whose content is no CRL is kept
+ * as a NULL slot (refused alone by the caller) instead of refusing the body. */
 static rmq_err parse_pem(const uint8_t *data, size_t len, STACK_OF(X509_CRL) * out,
-                         const char **reason)
+                         const char **reason, bool lenient)
 {
+    size_t good = 0;
     if (len > INT32_MAX) {
-        *reason = "too_large";
+        *reason = RMQ_REFUSED(TOO_LARGE);
         return RMQ_ERR_TOO_LARGE;
     }
     BIO *bio = BIO_new_mem_buf(data, (int)len);
@@ -85,14 +90,25 @@ static rmq_err parse_pem(const uint8_t *data, size_t len, STACK_OF(X509_CRL) * o
             if (ERR_GET_LIB(err) == ERR_LIB_PEM && ERR_GET_REASON(err) == PEM_R_NO_START_LINE) {
                 break; /* no more CRL blocks */
             }
-            *reason = ERR_GET_LIB(err) == ERR_LIB_PEM ? "truncated" : "garbage";
+            /* PEM framing broken (cut, bad base64): the body is refused; the
+             * content of one block undecodable: that block is garbage. */
+            bool content = ERR_GET_LIB(err) != ERR_LIB_PEM || ERR_GET_REASON(err) == ERR_R_ASN1_LIB;
+            if (content && lenient && sk_X509_CRL_num(out) < RMQ_CRL_MAX_PER_BODY) {
+                if (!sk_X509_CRL_push(out, NULL)) {
+                    rc = RMQ_ERR_NOMEM;
+                    break;
+                }
+                continue;
+            }
+            *reason = content ? RMQ_REFUSED(GARBAGE) : RMQ_REFUSED(TRUNCATED);
             rc = RMQ_ERR_MALFORMED;
             break;
         }
         ERR_pop_to_mark();
+        good++;
         if (sk_X509_CRL_num(out) >= RMQ_CRL_MAX_PER_BODY) {
             X509_CRL_free(crl);
-            *reason = "too_many_crls";
+            *reason = RMQ_REFUSED(TOO_MANY_CRLS);
             rc = RMQ_ERR_TOO_LARGE;
             break;
         }
@@ -103,8 +119,8 @@ static rmq_err parse_pem(const uint8_t *data, size_t len, STACK_OF(X509_CRL) * o
         }
     }
     BIO_free(bio);
-    if (rc == RMQ_OK && sk_X509_CRL_num(out) == 0) {
-        *reason = "garbage";
+    if (rc == RMQ_OK && good == 0) {
+        *reason = RMQ_REFUSED(GARBAGE);
         rc = RMQ_ERR_MALFORMED;
     }
     return rc;
@@ -116,11 +132,11 @@ static rmq_err der_tlv_len(struct rmq_reader *r, size_t *total, const char **rea
     size_t start = r->off;
     uint8_t tag, l0;
     if (rmq_reader_u8(r, &tag) != RMQ_OK || rmq_reader_u8(r, &l0) != RMQ_OK) {
-        *reason = "truncated";
+        *reason = RMQ_REFUSED(TRUNCATED);
         return RMQ_ERR_MALFORMED;
     }
     if (tag != 0x30 || l0 == 0x80 || l0 > 0x84) {
-        *reason = "garbage";
+        *reason = RMQ_REFUSED(GARBAGE);
         return RMQ_ERR_MALFORMED;
     }
     size_t content = l0;
@@ -129,7 +145,7 @@ static rmq_err der_tlv_len(struct rmq_reader *r, size_t *total, const char **rea
         for (unsigned i = 0; i < (unsigned)(l0 & 0x7f); i++) {
             uint8_t b;
             if (rmq_reader_u8(r, &b) != RMQ_OK) {
-                *reason = "truncated";
+                *reason = RMQ_REFUSED(TRUNCATED);
                 return RMQ_ERR_MALFORMED;
             }
             content = (content << 8) | b;
@@ -138,7 +154,7 @@ static rmq_err der_tlv_len(struct rmq_reader *r, size_t *total, const char **rea
     size_t hdr = r->off - start;
     r->off = start;
     if (content > rmq_reader_left(r) - hdr) {
-        *reason = "truncated";
+        *reason = RMQ_REFUSED(TRUNCATED);
         return RMQ_ERR_MALFORMED;
     }
     *total = hdr + content;
@@ -154,13 +170,13 @@ static rmq_err parse_der(const uint8_t *data, size_t len, STACK_OF(X509_CRL) * o
             break;
         }
         if (sk_X509_CRL_num(out) > 0 && r.data[r.off] != 0x30) {
-            *reason = "trailing_data";
+            *reason = RMQ_REFUSED(TRAILING_DATA);
             return RMQ_ERR_MALFORMED;
         }
         size_t total;
         RMQ_TRY(der_tlv_len(&r, &total, reason));
         if (total > LONG_MAX) {
-            *reason = "too_large";
+            *reason = RMQ_REFUSED(TOO_LARGE);
             return RMQ_ERR_TOO_LARGE;
         }
         const unsigned char *p = r.data + r.off;
@@ -168,12 +184,12 @@ static rmq_err parse_der(const uint8_t *data, size_t len, STACK_OF(X509_CRL) * o
         ERR_clear_error();
         if (!crl || p != r.data + r.off + total) {
             X509_CRL_free(crl);
-            *reason = "garbage";
+            *reason = RMQ_REFUSED(GARBAGE);
             return RMQ_ERR_MALFORMED;
         }
         if (sk_X509_CRL_num(out) >= RMQ_CRL_MAX_PER_BODY) {
             X509_CRL_free(crl);
-            *reason = "too_many_crls";
+            *reason = RMQ_REFUSED(TOO_MANY_CRLS);
             return RMQ_ERR_TOO_LARGE;
         }
         if (!sk_X509_CRL_push(out, crl)) {
@@ -185,24 +201,24 @@ static rmq_err parse_der(const uint8_t *data, size_t len, STACK_OF(X509_CRL) * o
     return RMQ_OK;
 }
 
-rmq_err rmq_crl_parse_body(const uint8_t *data, size_t len, STACK_OF(X509_CRL) * *out,
-                           const char **reason)
+static rmq_err parse_body(const uint8_t *data, size_t len, STACK_OF(X509_CRL) * *out,
+                          const char **reason, bool lenient)
 {
     *out = NULL;
-    *reason = "garbage";
+    *reason = RMQ_REFUSED(GARBAGE);
     if (!data || len == 0) {
         return RMQ_ERR_MALFORMED;
     }
     STACK_OF(X509_CRL) *sk = sk_X509_CRL_new_null();
     if (!sk) {
-        *reason = "nomem";
+        *reason = RMQ_REFUSED(NOMEM);
         return RMQ_ERR_NOMEM;
     }
     rmq_err rc;
     /* Sniff by content: a PEM CRL block anywhere, else DER starting with a
      * SEQUENCE, else garbage. */
     if (memmem(data, len, PEM_CRL_BEGIN, sizeof PEM_CRL_BEGIN - 1)) {
-        rc = parse_pem(data, len, sk, reason);
+        rc = parse_pem(data, len, sk, reason, lenient);
     } else if (data[0] == 0x30) {
         rc = parse_der(data, len, sk, reason);
     } else {
@@ -217,6 +233,18 @@ rmq_err rmq_crl_parse_body(const uint8_t *data, size_t len, STACK_OF(X509_CRL) *
     return RMQ_OK;
 }
 
+rmq_err rmq_crl_parse_body(const uint8_t *data, size_t len, STACK_OF(X509_CRL) * *out,
+                           const char **reason)
+{
+    return parse_body(data, len, out, reason, false);
+}
+
+rmq_err rmq_crl_parse_bundle(const uint8_t *data, size_t len, STACK_OF(X509_CRL) * *out,
+                             const char **reason)
+{
+    return parse_body(data, len, out, reason, true);
+}
+
 /* ---------- checks ---------- */
 
 static bool asn1_time(const ASN1_TIME *t, time_t *out)
@@ -229,16 +257,40 @@ static bool asn1_time(const ASN1_TIME *t, time_t *out)
     return true;
 }
 
-static const char *check_signature(X509_CRL *crl, STACK_OF(X509) * cas)
+/* The CRL's authority key identifier keyid, or NULL (caller frees). */
+static ASN1_OCTET_STRING *crl_akid(X509_CRL *crl)
+{
+    AUTHORITY_KEYID *akid = X509_CRL_get_ext_d2i(crl, NID_authority_key_identifier, NULL, NULL);
+    ASN1_OCTET_STRING *kid = NULL;
+    if (akid != NULL) {
+        kid = akid->keyid;
+        akid->keyid = NULL;
+        AUTHORITY_KEYID_free(akid);
+    }
+    ERR_clear_error();
+    return kid;
+}
+
+/* RFC 5280 5.2.1 / 6.3.3 (f): the CRL is verified with a trusted CA of its
+ * issuer name whose key signed it; when the CRL names an authority key id and
+ * the CA has a subject key id, they must be equal. Two CAs with one name are
+ * told apart by their keys: the one whose key verifies is the signer. */
+static const char *check_signature(X509_CRL *crl, STACK_OF(X509) * cas, X509 **signer)
 {
     const X509_NAME *issuer = X509_CRL_get_issuer(crl);
+    ASN1_OCTET_STRING *kid = crl_akid(crl);
     bool name_seen = false, ku_refused = false;
+    const char *why = NULL;
     for (int i = 0; i < sk_X509_num(cas); i++) {
         X509 *ca = sk_X509_value(cas, i);
         if (X509_NAME_cmp(X509_get_subject_name(ca), issuer) != 0) {
             continue;
         }
         name_seen = true;
+        const ASN1_OCTET_STRING *ski = X509_get0_subject_key_id(ca);
+        if (kid != NULL && ski != NULL && ASN1_OCTET_STRING_cmp(kid, ski) != 0) {
+            continue; /* another key of the same name */
+        }
         /* RFC 5280 4.2.1.3: with keyUsage present, cRLSign is required. */
         if ((X509_get_extension_flags(ca) & EXFLAG_KUSAGE) &&
             !(X509_get_key_usage(ca) & KU_CRL_SIGN)) {
@@ -249,13 +301,18 @@ static const char *check_signature(X509_CRL *crl, STACK_OF(X509) * cas)
         int ok = pk ? X509_CRL_verify(crl, pk) : 0;
         ERR_clear_error();
         if (ok == 1) {
+            *signer = ca;
+            ASN1_OCTET_STRING_free(kid);
             return NULL;
         }
     }
+    ASN1_OCTET_STRING_free(kid);
     if (!name_seen) {
-        return "issuer_unknown";
+        why = RMQ_REFUSED(ISSUER_UNKNOWN);
+    } else {
+        why = ku_refused ? RMQ_REFUSED(SIGNER_NOT_CRL_SIGN) : RMQ_REFUSED(SIGNATURE);
     }
-    return ku_refused ? "signer_not_crl_sign" : "signature";
+    return why;
 }
 
 static bool known_crl_ext(int nid)
@@ -275,7 +332,7 @@ static const char *check_extensions(X509_CRL *crl)
         X509_EXTENSION *ex = X509_CRL_get_ext(crl, i);
         int nid = OBJ_obj2nid(X509_EXTENSION_get_object(ex));
         if (X509_EXTENSION_get_critical(ex) && !known_crl_ext(nid)) {
-            return "critical_extension";
+            return RMQ_REFUSED(CRITICAL_EXTENSION);
         }
     }
     STACK_OF(X509_REVOKED) *revs = X509_CRL_get_REVOKED(crl);
@@ -285,7 +342,7 @@ static const char *check_extensions(X509_CRL *crl)
             X509_EXTENSION *ex = X509_REVOKED_get_ext(rv, j);
             int nid = OBJ_obj2nid(X509_EXTENSION_get_object(ex));
             if (X509_EXTENSION_get_critical(ex) && !known_entry_ext(nid)) {
-                return "critical_extension";
+                return RMQ_REFUSED(CRITICAL_EXTENSION);
             }
         }
     }
@@ -294,22 +351,28 @@ static const char *check_extensions(X509_CRL *crl)
         X509_CRL_get_ext_d2i(crl, NID_issuing_distribution_point, &crit, NULL);
     const char *why = NULL;
     if (idp) {
-        /* RFC 5280 5.2.5: we support neither indirect CRLs nor reason-partitioned
-         * or attribute-certificate CRLs. */
-        if (idp->indirectCRL || idp->onlysomereasons || idp->onlyattr) {
-            why = "idp_unsupported";
+        /* RFC 5280 5.2.5: an indirect CRL lists certificates of other issuers
+         * (certificateIssuer entry extension); not supported, so refused:
+         * it can neither revoke nor clear anything here. */
+        if (idp->indirectCRL) {
+            why = RMQ_REFUSED(INDIRECT_CRL);
         }
         ISSUING_DIST_POINT_free(idp);
     } else if (crit != -1) {
-        why = "garbage"; /* present but undecodable */
+        why = RMQ_REFUSED(IDP_MALFORMED); /* present but undecodable */
     }
     ERR_clear_error();
     return why;
 }
 
-const char *rmq_crl_check(X509_CRL *crl, STACK_OF(X509) * cas, time_t now, uint64_t stale_grace_ms)
+const char *rmq_crl_check(X509_CRL *crl, STACK_OF(X509) * cas, time_t now, uint64_t stale_grace_ms,
+                          X509 **signer)
 {
-    const char *why = check_signature(crl, cas);
+    X509 *who = NULL;
+    if (signer != NULL) {
+        *signer = NULL;
+    }
+    const char *why = check_signature(crl, cas, &who);
     if (why) {
         return why;
     }
@@ -318,20 +381,23 @@ const char *rmq_crl_check(X509_CRL *crl, STACK_OF(X509) * cas, time_t now, uint6
     }
     time_t tu, nu;
     if (!asn1_time(X509_CRL_get0_lastUpdate(crl), &tu)) {
-        return "garbage";
+        return RMQ_REFUSED(GARBAGE);
     }
     if (tu > now + RMQ_CRL_MAX_SKEW_SEC) {
-        return "this_update_in_future";
+        return RMQ_REFUSED(THIS_UPDATE_IN_FUTURE);
     }
     const ASN1_TIME *nut = X509_CRL_get0_nextUpdate(crl);
     if (!nut) {
-        return "next_update_missing";
+        return RMQ_REFUSED(NEXT_UPDATE_MISSING);
     }
     if (!asn1_time(nut, &nu)) {
-        return "garbage";
+        return RMQ_REFUSED(GARBAGE);
     }
     if (nu + (time_t)(stale_grace_ms / 1000) < now) {
-        return "next_update_past";
+        return RMQ_REFUSED(NEXT_UPDATE_PAST);
+    }
+    if (signer != NULL) {
+        *signer = who;
     }
     return NULL;
 }
@@ -353,27 +419,42 @@ static int entry_reason(X509_REVOKED *rv)
     return (v >= 0 && v <= 10) ? (int)v : RMQ_CRL_REASON_NONE;
 }
 
-static rmq_err build_index(X509_CRL *crl, struct rmq_crl_index **out)
+static rmq_err index_add(struct rmq_crl_index **ix, size_t cap, X509_REVOKED *rv, int reason)
+{
+    if (*ix == NULL) {
+        RMQ_TRY(rmq_crl_index_new(cap, ix));
+    }
+    const ASN1_INTEGER *sn = X509_REVOKED_get0_serialNumber(rv);
+    return rmq_crl_index_add(*ix, ASN1_STRING_get0_data(sn), (size_t)ASN1_STRING_length(sn),
+                             ASN1_STRING_type(sn) == V_ASN1_NEG_INTEGER, reason);
+}
+
+/* The revoked serials into c->index; for a delta CRL, the removeFromCRL ones
+ * into c->released (RFC 5280 5.3.1: released from hold since the base). */
+static rmq_err build_index(X509_CRL *crl, struct rmq_crl_entry *c)
 {
     STACK_OF(X509_REVOKED) *revs = X509_CRL_get_REVOKED(crl);
     int n = sk_X509_REVOKED_num(revs);
-    RMQ_TRY(rmq_crl_index_new(n > 0 ? (size_t)n : 0, out));
-    for (int i = 0; i < n; i++) {
+    size_t cap = n > 0 ? (size_t)n : 0;
+    RMQ_TRY(rmq_crl_index_new(cap, &c->index));
+    rmq_err e = RMQ_OK;
+    for (int i = 0; e == RMQ_OK && i < n; i++) {
         X509_REVOKED *rv = sk_X509_REVOKED_value(revs, i);
         int reason = entry_reason(rv);
-        if (reason == 8) { /* removeFromCRL (delta CRLs): not revoked, RFC 5280 5.3.1 */
+        if (reason == 8) { /* removeFromCRL: not revoked, RFC 5280 5.3.1 */
+            e = c->is_delta ? index_add(&c->released, cap, rv, reason) : RMQ_OK;
             continue;
         }
-        const ASN1_INTEGER *sn = X509_REVOKED_get0_serialNumber(rv);
-        rmq_err e = rmq_crl_index_add(*out, ASN1_STRING_get0_data(sn),
-                                      (size_t)ASN1_STRING_length(sn), reason);
-        if (e != RMQ_OK) {
-            rmq_crl_index_free(*out);
-            *out = NULL;
-            return e;
-        }
+        e = index_add(&c->index, cap, rv, reason);
     }
-    rmq_crl_index_seal(*out);
+    if (e != RMQ_OK) {
+        rmq_crl_index_free(c->index);
+        rmq_crl_index_free(c->released);
+        c->index = c->released = NULL;
+        return e;
+    }
+    rmq_crl_index_seal(c->index);
+    rmq_crl_index_seal(c->released);
     return RMQ_OK;
 }
 
@@ -397,12 +478,6 @@ static void fill_meta(X509_CRL *crl, struct rmq_crl_entry *c, uint64_t grace_ms)
         }
         ASN1_INTEGER_free(num);
     }
-    ASN1_INTEGER *delta = X509_CRL_get_ext_d2i(crl, NID_delta_crl, NULL, NULL);
-    c->is_delta = delta != NULL;
-    ASN1_INTEGER_free(delta);
-    ISSUING_DIST_POINT *idp = X509_CRL_get_ext_d2i(crl, NID_issuing_distribution_point, NULL, NULL);
-    c->covers = !c->is_delta && !(idp && idp->onlyCA);
-    ISSUING_DIST_POINT_free(idp);
     ERR_clear_error();
     BIO *b = BIO_new(BIO_s_mem());
     if (b && X509_NAME_print_ex(b, X509_CRL_get_issuer(crl), 0, XN_FLAG_RFC2253) >= 0) {
@@ -412,24 +487,31 @@ static void fill_meta(X509_CRL *crl, struct rmq_crl_entry *c, uint64_t grace_ms)
     BIO_free(b);
 }
 
-rmq_err rmq_crl_entry_build(X509_CRL *crl, uint64_t stale_grace_ms, bool keep_der,
+rmq_err rmq_crl_entry_build(X509_CRL *crl, X509 *signer, uint64_t stale_grace_ms, bool keep_der,
                             struct rmq_crl_entry **out)
 {
     *out = NULL;
+    if (signer == NULL) {
+        return RMQ_ERR_INVALID;
+    }
     struct rmq_crl_entry *c = calloc(1, sizeof *c);
     if (!c) {
         return RMQ_ERR_NOMEM;
     }
     atomic_init(&c->ref, 1);
     rmq_err e = rmq_crl_name_hash(X509_CRL_get_issuer(crl), c->issuer_hash);
+    if (e == RMQ_OK) {
+        e = rmq_crl_scope_read(crl, signer, c);
+    }
     unsigned char *der = NULL;
     int dlen = e == RMQ_OK ? i2d_X509_CRL(crl, &der) : -1;
     unsigned int hl = 0;
-    if (dlen <= 0 || EVP_Digest(der, (size_t)dlen, c->der_hash, &hl, EVP_sha256(), NULL) != 1) {
-        e = e == RMQ_OK ? RMQ_ERR_NOMEM : e;
+    if (e == RMQ_OK &&
+        (dlen <= 0 || EVP_Digest(der, (size_t)dlen, c->der_hash, &hl, EVP_sha256(), NULL) != 1)) {
+        e = RMQ_ERR_NOMEM;
     }
     if (e == RMQ_OK) {
-        e = build_index(crl, &c->index);
+        e = build_index(crl, c);
     }
     if (e != RMQ_OK) {
         OPENSSL_free(der);
@@ -469,15 +551,15 @@ const char *rmq_crl_check_progress(const struct rmq_crl_entry *prev,
     if (prev->has_number && next->has_number) {
         int c = cmp_number(next, prev);
         if (c < 0) {
-            return "crl_number_went_back";
+            return RMQ_REFUSED(CRL_NUMBER_WENT_BACK);
         }
         /* Same number, different content: a CA must not do this (RFC 5280
          * 5.2.3 "monotonically increasing"); we refuse it, keeping the CRL we
          * already verified. */
-        return c == 0 ? "crl_number_reused" : NULL;
+        return c == 0 ? RMQ_REFUSED(CRL_NUMBER_REUSED) : NULL;
     }
     if (next->this_update < prev->this_update) {
-        return "this_update_went_back";
+        return RMQ_REFUSED(THIS_UPDATE_WENT_BACK);
     }
     return NULL;
 }

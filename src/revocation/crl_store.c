@@ -139,12 +139,16 @@ rmq_err rmq_crl_store_save(const char *data_dir, const char *stem,
     if (n > RMQ_CRL_MAX_PER_BODY) {
         return RMQ_ERR_INVALID;
     }
+    size_t np = 0;
     for (size_t i = 0; i < n; i++) {
         if (!crls[i]->der) {
-            return RMQ_ERR_INVALID;
+            continue; /* kept from an earlier body (a sibling was refused): not re-saved */
         }
-        parts[i] = crls[i]->der;
-        lens[i] = crls[i]->der_len;
+        parts[np] = crls[i]->der;
+        lens[np++] = crls[i]->der_len;
+    }
+    if (np == 0) {
+        return RMQ_OK;
     }
     char mbuf[META_MAX];
     int ml = snprintf(mbuf, sizeof mbuf, "kind=%s\nlocation=%s\netag=%s\nlast_modified=%s\n",
@@ -157,7 +161,7 @@ rmq_err rmq_crl_store_save(const char *data_dir, const char *stem,
     char *meta_path = path_join(data_dir, stem, ".meta");
     rmq_err e = (crl_path && meta_path) ? RMQ_OK : RMQ_ERR_NOMEM;
     if (e == RMQ_OK) {
-        e = write_atomic(crl_path, parts, lens, n);
+        e = write_atomic(crl_path, parts, lens, np);
     }
     if (e == RMQ_OK) {
         const void *mp[1] = {mbuf};
@@ -266,6 +270,37 @@ rmq_err rmq_crl_store_load(const char *data_dir, const char *stem, size_t max_si
     free(crl_path);
     free(meta_path);
     return e;
+}
+
+size_t rmq_crl_store_clean_tmp(const char *data_dir)
+{
+    char *d = NULL;
+    if (!data_dir || asprintf(&d, "%s/crl", data_dir) < 0) {
+        return 0;
+    }
+    DIR *dir = opendir(d);
+    size_t removed = 0;
+    struct dirent *de;
+    while (dir && (de = readdir(dir))) {
+        /* write_atomic's names: <stem>.crl.tmp.<pid> / <stem>.meta.tmp.<pid> */
+        if (strstr(de->d_name, ".tmp.") == NULL || de->d_name[0] == '.') {
+            continue;
+        }
+        char *p = NULL;
+        if (asprintf(&p, "%s/%s", d, de->d_name) >= 0) {
+            if (unlink(p) == 0) {
+                removed++;
+            } else {
+                rmq_warn("crl_cache", "cannot remove temporary file %s: %s", p, strerror(errno));
+            }
+        }
+        free(p);
+    }
+    if (dir) {
+        closedir(dir);
+    }
+    free(d);
+    return removed;
 }
 
 void rmq_crl_store_each_discovered(const char *data_dir, void (*fn)(const char *url, void *arg),

@@ -8,6 +8,7 @@
  * exist. Handshakes never wait on the network: get() copies what is in memory.
  */
 #include "revocation/ocsp_stapler.h"
+#include "revocation/refusal.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -249,7 +250,7 @@ static void load_saved(struct rmq_ocsp_stapler *st)
     rmq_err err = rmq_ocsp_verify_response(der, len, st->cert, st->issuer, NULL, &v);
     if (err != RMQ_OK || v.status == RMQ_OCSP_UNKNOWN) {
         rmq_info("ocsp", "saved response not used listener=%s path=%s reason=%s", st->label,
-                 st->path, err != RMQ_OK ? v.failed_check : "status_unknown");
+                 st->path, err != RMQ_OK ? v.failed_check : RMQ_REFUSED(STATUS_UNKNOWN));
     } else {
         struct staple *s = staple_new(der, len, &v);
         if (s != NULL) {
@@ -358,7 +359,7 @@ static const char *accept_body(struct rmq_ocsp_stapler *st, const uint8_t *body,
     time_t cur_tu = 0;
     (void)cur_next_update(st, &cur_tu);
     if (rejected == NULL && v->this_update < cur_tu) {
-        rejected = "this_update_went_back"; /* an older response replayed */
+        rejected = RMQ_REFUSED(THIS_UPDATE_WENT_BACK); /* an older response replayed */
     }
     if (rejected != NULL) {
         rmq_warn("ocsp", "response rejected listener=%s url=%s reason=%s", st->label, st->url,
@@ -368,11 +369,11 @@ static const char *accept_body(struct rmq_ocsp_stapler *st, const uint8_t *body,
         return rejected;
     }
     if (v->status == RMQ_OCSP_UNKNOWN) {
-        return "status_unknown"; /* verified, but nothing a client can use */
+        return RMQ_REFUSED(STATUS_UNKNOWN); /* verified, but nothing a client can use */
     }
     struct staple *s = staple_new(body, len, v);
     if (s == NULL) {
-        return "out_of_memory";
+        return RMQ_REFUSED(OUT_OF_MEMORY);
     }
     install(st, s);
     persist(st, body, len);
@@ -385,13 +386,13 @@ static const char *fetch_reason(const struct rmq_fetch_result *res)
 {
     switch (res->err) {
     case RMQ_ERR_TIMEOUT:
-        return "timeout";
+        return RMQ_REFUSED(TIMEOUT);
     case RMQ_ERR_TOO_LARGE:
-        return "too_large";
+        return RMQ_REFUSED(TOO_LARGE);
     case RMQ_ERR_HTTP:
-        return res->status ? "http_status" : "http_error";
+        return res->status ? RMQ_REFUSED(HTTP_STATUS) : RMQ_REFUSED(HTTP_ERROR);
     default:
-        return "fetch";
+        return RMQ_REFUSED(FETCH);
     }
 }
 

@@ -5,6 +5,7 @@
  * signature arithmetic; the trust decision (who may sign) is ours.
  */
 #include "revocation/ocsp_stapler.h"
+#include "revocation/refusal.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -248,18 +249,18 @@ static rmq_err check_cert_id(struct vctx *v, X509 *cert, X509 *issuer, OCSP_SING
     ASN1_OBJECT *md_obj = NULL;
     if (theirs == NULL ||
         OCSP_id_get0_info(NULL, &md_obj, NULL, NULL, (OCSP_CERTID *)theirs) != 1) {
-        return fail(v, RMQ_ERR_MALFORMED, "cert_id");
+        return fail(v, RMQ_ERR_MALFORMED, RMQ_REFUSED(CERT_ID));
     }
     int nid = OBJ_obj2nid(md_obj);
     if (nid != NID_sha1 && nid != NID_sha256 && nid != NID_sha384 && nid != NID_sha512) {
-        return fail(v, RMQ_ERR_CRYPTO, "cert_id");
+        return fail(v, RMQ_ERR_CRYPTO, RMQ_REFUSED(CERT_ID));
     }
     v->ours = OCSP_cert_to_id(EVP_get_digestbynid(nid), cert, issuer);
     if (v->ours == NULL) {
-        return fail(v, RMQ_ERR_NOMEM, "cert_id");
+        return fail(v, RMQ_ERR_NOMEM, RMQ_REFUSED(CERT_ID));
     }
     if (OCSP_id_cmp(v->ours, theirs) != 0) {
-        return fail(v, RMQ_ERR_CRYPTO, "cert_id");
+        return fail(v, RMQ_ERR_CRYPTO, RMQ_REFUSED(CERT_ID));
     }
     return RMQ_OK;
 }
@@ -270,36 +271,36 @@ static rmq_err check_signer(struct vctx *v, X509 *issuer)
 {
     v->sk = sk_X509_new_null();
     if (v->sk == NULL || !sk_X509_push(v->sk, issuer)) {
-        return fail(v, RMQ_ERR_NOMEM, "signer_not_found");
+        return fail(v, RMQ_ERR_NOMEM, RMQ_REFUSED(SIGNER_NOT_FOUND));
     }
     X509 *signer = NULL;
     /* looks in our list (the issuer) first, then in the response's certs */
     if (OCSP_resp_get0_signer(v->bs, &signer, v->sk) != 1 || signer == NULL) {
-        return fail(v, RMQ_ERR_CRYPTO, "signer_not_found");
+        return fail(v, RMQ_ERR_CRYPTO, RMQ_REFUSED(SIGNER_NOT_FOUND));
     }
     if (signer != issuer && X509_cmp(signer, issuer) != 0) {
         if (!is_issuer_of(issuer, signer)) {
-            return fail(v, RMQ_ERR_CRYPTO, "signer_not_issued_by_issuer");
+            return fail(v, RMQ_ERR_CRYPTO, RMQ_REFUSED(SIGNER_NOT_ISSUED_BY_ISSUER));
         }
         if ((X509_get_extension_flags(signer) & EXFLAG_XKUSAGE) == 0 ||
             (X509_get_extended_key_usage(signer) & XKU_OCSP_SIGN) == 0) {
-            return fail(v, RMQ_ERR_CRYPTO, "signer_not_ocsp_signing");
+            return fail(v, RMQ_ERR_CRYPTO, RMQ_REFUSED(SIGNER_NOT_OCSP_SIGNING));
         }
         time_t now = v->now;
         if (X509_cmp_time(X509_get0_notBefore(signer), &now) >= 0 ||
             X509_cmp_time(X509_get0_notAfter(signer), &now) <= 0) {
-            return fail(v, RMQ_ERR_CRYPTO, "signer_validity");
+            return fail(v, RMQ_ERR_CRYPTO, RMQ_REFUSED(SIGNER_VALIDITY));
         }
         /* verify with the delegated cert's key, and nothing else */
         sk_X509_zero(v->sk);
         if (!sk_X509_push(v->sk, signer)) {
-            return fail(v, RMQ_ERR_NOMEM, "signature");
+            return fail(v, RMQ_ERR_NOMEM, RMQ_REFUSED(SIGNATURE));
         }
     }
     /* OCSP_NOINTERN: the signer must be the one cert in v->sk (matched by the
      * ResponderID); OCSP_NOVERIFY: no chain building — trust was decided above. */
     if (OCSP_basic_verify(v->bs, v->sk, NULL, OCSP_NOINTERN | OCSP_NOVERIFY) != 1) {
-        return fail(v, RMQ_ERR_CRYPTO, "signature");
+        return fail(v, RMQ_ERR_CRYPTO, RMQ_REFUSED(SIGNATURE));
     }
     return RMQ_OK;
 }
@@ -309,23 +310,23 @@ static rmq_err check_times(struct vctx *v, ASN1_GENERALIZEDTIME *thisupd,
 {
     struct rmq_ocsp_verdict *o = v->out;
     if (!asn1_to_time(thisupd, &o->this_update)) {
-        return fail(v, RMQ_ERR_MALFORMED, "this_update");
+        return fail(v, RMQ_ERR_MALFORMED, RMQ_REFUSED(THIS_UPDATE));
     }
     if (o->this_update > v->now + RMQ_OCSP_MAX_SKEW_SEC) {
-        return fail(v, RMQ_ERR_STALE, "this_update_in_future");
+        return fail(v, RMQ_ERR_STALE, RMQ_REFUSED(THIS_UPDATE_IN_FUTURE));
     }
     if (nextupd == NULL) { /* RFC 6960 2.4 */
-        return fail(v, RMQ_ERR_STALE, "next_update_missing");
+        return fail(v, RMQ_ERR_STALE, RMQ_REFUSED(NEXT_UPDATE_MISSING));
     }
     if (!asn1_to_time(nextupd, &o->next_update)) {
-        return fail(v, RMQ_ERR_MALFORMED, "next_update");
+        return fail(v, RMQ_ERR_MALFORMED, RMQ_REFUSED(NEXT_UPDATE));
     }
     if (o->next_update <= o->this_update) {
         o->next_update = 0;
-        return fail(v, RMQ_ERR_STALE, "validity_window");
+        return fail(v, RMQ_ERR_STALE, RMQ_REFUSED(VALIDITY_WINDOW));
     }
     if (o->next_update <= v->now) {
-        return fail(v, RMQ_ERR_STALE, "next_update_past");
+        return fail(v, RMQ_ERR_STALE, RMQ_REFUSED(NEXT_UPDATE_PAST));
     }
     return RMQ_OK;
 }
@@ -339,14 +340,14 @@ static rmq_err check_nonce(struct vctx *v, const struct rmq_ocsp_verify_opts *op
     OCSP_REQUEST *req = d2i_OCSP_REQUEST(NULL, &p, (long)opts->request_len);
     if (req == NULL) {
         ERR_clear_error();
-        return fail(v, RMQ_ERR_INVALID, "nonce");
+        return fail(v, RMQ_ERR_INVALID, RMQ_REFUSED(NONCE));
     }
     /* 1 equal, 2 none at all, 3 only in response, -1 only in request
      * (responder ignored it: accepted), 0 different */
     int r = OCSP_check_nonce(req, v->bs);
     OCSP_REQUEST_free(req);
     if (r == 0) {
-        return fail(v, RMQ_ERR_CRYPTO, "nonce");
+        return fail(v, RMQ_ERR_CRYPTO, RMQ_REFUSED(NONCE));
     }
     return RMQ_OK;
 }
@@ -356,14 +357,14 @@ static rmq_err verify_basic(struct vctx *v, X509 *cert, X509 *issuer,
 {
     struct rmq_ocsp_verdict *o = v->out;
     if (OCSP_response_status(v->resp) != OCSP_RESPONSE_STATUS_SUCCESSFUL) {
-        return fail(v, RMQ_ERR_PROTOCOL, "response_status");
+        return fail(v, RMQ_ERR_PROTOCOL, RMQ_REFUSED(RESPONSE_STATUS));
     }
     v->bs = OCSP_response_get1_basic(v->resp);
     if (v->bs == NULL) {
-        return fail(v, RMQ_ERR_MALFORMED, "basic_response");
+        return fail(v, RMQ_ERR_MALFORMED, RMQ_REFUSED(BASIC_RESPONSE));
     }
     if (OCSP_resp_count(v->bs) != 1) {
-        return fail(v, RMQ_ERR_MALFORMED, "single_response_count");
+        return fail(v, RMQ_ERR_MALFORMED, RMQ_REFUSED(SINGLE_RESPONSE_COUNT));
     }
     OCSP_SINGLERESP *single = OCSP_resp_get0(v->bs, 0);
     RMQ_TRY(check_cert_id(v, cert, issuer, single));
@@ -379,14 +380,14 @@ static rmq_err verify_basic(struct vctx *v, X509 *cert, X509 *issuer,
         o->status = RMQ_OCSP_REVOKED;
         o->revocation_reason = reason;
         if (!asn1_to_time(rev, &o->revocation_time)) {
-            return fail(v, RMQ_ERR_MALFORMED, "revocation_time");
+            return fail(v, RMQ_ERR_MALFORMED, RMQ_REFUSED(REVOCATION_TIME));
         }
         break;
     case V_OCSP_CERTSTATUS_UNKNOWN:
         o->status = RMQ_OCSP_UNKNOWN;
         break;
     default:
-        return fail(v, RMQ_ERR_MALFORMED, "cert_status");
+        return fail(v, RMQ_ERR_MALFORMED, RMQ_REFUSED(CERT_STATUS));
     }
     RMQ_TRY(check_times(v, thisupd, nextupd));
     return check_nonce(v, opts);
@@ -403,19 +404,19 @@ rmq_err rmq_ocsp_verify_response(const unsigned char *der, size_t len, X509 *cer
     out->status = RMQ_OCSP_UNKNOWN;
     out->revocation_reason = -1;
     if (der == NULL || cert == NULL || issuer == NULL) {
-        out->failed_check = "arguments";
+        out->failed_check = RMQ_REFUSED(ARGUMENTS);
         return RMQ_ERR_INVALID;
     }
     struct vctx v = {.out = out};
     v.now = (opts != NULL && opts->now != 0) ? opts->now : time(NULL);
     if (len == 0 || len > RMQ_OCSP_MAX_RESPONSE) {
-        return fail(&v, RMQ_ERR_MALFORMED, "parse");
+        return fail(&v, RMQ_ERR_MALFORMED, RMQ_REFUSED(PARSE));
     }
     const unsigned char *p = der;
     v.resp = d2i_OCSP_RESPONSE(NULL, &p, (long)len);
     rmq_err err;
     if (v.resp == NULL || p != der + len) { /* no trailing bytes either */
-        err = fail(&v, RMQ_ERR_MALFORMED, "parse");
+        err = fail(&v, RMQ_ERR_MALFORMED, RMQ_REFUSED(PARSE));
     } else {
         err = verify_basic(&v, cert, issuer, opts);
     }

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 
 #include "common/log.h"
+#include "net/transport.h"
 
 static rmq_err fail(char **errmsg, rmq_err e, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
@@ -121,4 +122,18 @@ void rmq_revocation_free(struct rmq_revocation *r)
     rmq_crl_engine_free(r->crl);
     rmq_fetcher_free(r->fetcher);
     free(r);
+}
+
+bool rmq_revocation_peer_revoked(const struct rmq_peer_info *p, void *snapshot)
+{
+    const struct rmq_crl_snapshot *s = snapshot;
+    if (p->has_id && rmq_crl_snapshot_lookup(s, &p->id, NULL) == RMQ_CRL_REVOKED) {
+        return true;
+    }
+    for (size_t i = 0; i < p->chain_len; i++) {
+        if (rmq_crl_snapshot_lookup(s, &p->chain[i], NULL) == RMQ_CRL_REVOKED) {
+            return true;
+        }
+    }
+    return false;
 }

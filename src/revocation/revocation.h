@@ -51,6 +51,17 @@ RMQ_MUST_USE rmq_err rmq_revocation_start(struct rmq_revocation *r);
 /* SIGHUP: refetch every CRL source now. Thread-safe. */
 void rmq_revocation_refresh_now(struct rmq_revocation *r);
 
+struct rmq_peer_info;
+
+/* Live-session matching against a new snapshot (a callback for
+ * rmq_net_close_matching_on; `snapshot` is a struct rmq_crl_snapshot *): true
+ * when the connection's leaf — and, with crl_cache.check = chain, any CA of
+ * its verified chain — is REVOKED in it. Matches by the full identity
+ * (issuer name AND issuer key, signed serial), never by issuer name alone,
+ * so a revocation by one CA closes no session of a same-named other CA. A
+ * connection without a kept identity is not matched. Any thread. */
+bool rmq_revocation_peer_revoked(const struct rmq_peer_info *p, void *snapshot);
+
 /* Frees the engine, then the fetcher (joins its thread). NULL: no-op. */
 void rmq_revocation_free(struct rmq_revocation *r);
 

@@ -21,6 +21,7 @@
 #include <openssl/ssl.h>
 #include <openssl/x509.h>
 
+#include "common/cert_id.h"
 #include "tls/tls.h"
 
 /* Verdicts, same values as enum rmq_crl_verdict in revocation/crl.h. */
@@ -35,13 +36,14 @@ struct tls_rev_ops {
     /* An immutable snapshot reference, released with release(); any thread. */
     void *(*acquire)(void *engine);
     void (*release)(void *snapshot);
-    enum tls_verdict (*lookup)(const void *snapshot, const uint8_t issuer_hash[32],
-                               const uint8_t *serial, size_t serial_len, int *reason);
+    enum tls_verdict (*lookup)(const void *snapshot, const struct rmq_cert_id *id, int *reason);
     /* RMQ_OK: URL already known, no callback. RMQ_ERR_AGAIN: done(arg) will run
      * (on the fetcher thread) when the fetch ends. Other: failed, no callback. */
     rmq_err (*want_url)(void *engine, const char *url, void (*done)(void *arg), void *arg);
     /* After return, done(arg) is not running and will not run. */
     void (*want_cancel)(void *engine, void *arg);
+    /* Log text: why no CRL of the snapshot covers id (may be NULL). */
+    void (*explain)(const void *snapshot, const struct rmq_cert_id *id, char *buf, size_t n);
 };
 
 /* Default ops over the CRL engine of `rev` (NULL when rev has none). */
@@ -117,9 +119,15 @@ size_t tls_sess_cache_count(struct tls_sess_cache *c);
 
 /* tls_verify.c */
 int tls_verify_cb(int preverify_ok, X509_STORE_CTX *xs);
-/* The revocation verdict for cert (issued by the holder of its issuer name)
- * in the current snapshot; reason = CRL reason code or -1. */
-enum tls_verdict tls_check_cert(struct rmq_tls_listener *l, X509 *cert, int *reason);
+/* The revocation verdict for a certificate identity in the current snapshot;
+ * reason = CRL reason code or -1. why (may be NULL) gets, for NO_CRL, why no
+ * CRL covers it. */
+enum tls_verdict tls_check_id(struct rmq_tls_listener *l, const struct rmq_cert_id *id, int *reason,
+                              char *why, size_t why_len);
+/* The identity of the leaf kept on a session by the verify callback (set at
+ * the full handshake, copied with the session). False when absent: such a
+ * session must not be resumed with CRL checks on. */
+bool tls_session_cert_id(const SSL_SESSION *sess, struct rmq_cert_id *out);
 /* Logs `tls: client certificate rejected …` (rate-limited). */
 void tls_log_reject(struct rmq_tls_listener *l, X509 *cert, int depth, const char *reason,
                     const char *detail);

@@ -19,10 +19,9 @@ static void rev_release(void *snapshot)
     rmq_crl_snapshot_release(snapshot);
 }
 
-static enum tls_verdict rev_lookup(const void *snapshot, const uint8_t issuer_hash[32],
-                                   const uint8_t *serial, size_t serial_len, int *reason)
+static enum tls_verdict rev_lookup(const void *snapshot, const struct rmq_cert_id *id, int *reason)
 {
-    switch (rmq_crl_snapshot_lookup(snapshot, issuer_hash, serial, serial_len, reason)) {
+    switch (rmq_crl_snapshot_lookup(snapshot, id, reason)) {
     case RMQ_CRL_GOOD:
         return TLS_VERDICT_GOOD;
     case RMQ_CRL_REVOKED:
@@ -31,6 +30,11 @@ static enum tls_verdict rev_lookup(const void *snapshot, const uint8_t issuer_ha
     default:
         return TLS_VERDICT_NO_CRL;
     }
+}
+
+static void rev_explain(const void *snapshot, const struct rmq_cert_id *id, char *buf, size_t n)
+{
+    rmq_crl_snapshot_explain(snapshot, id, buf, n);
 }
 
 static rmq_err rev_want_url(void *engine, const char *url, void (*done)(void *arg), void *arg)
@@ -47,6 +51,7 @@ static const struct tls_rev_ops crl_ops = {
     .acquire = rev_acquire,
     .release = rev_release,
     .lookup = rev_lookup,
+    .explain = rev_explain,
     .want_url = rev_want_url,
     .want_cancel = rev_want_cancel,
 };

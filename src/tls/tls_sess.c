@@ -185,7 +185,11 @@ static bool resumable(struct rmq_tls_listener *l, SSL_SESSION *sess)
         return false;
     }
     int reason = -1;
-    enum tls_verdict v = tls_check_cert(l, peer, &reason);
+    struct rmq_cert_id id;
+    /* The identity kept by the verify callback knows the issuer KEY; without
+     * it the session cannot be judged: full handshake. */
+    enum tls_verdict v = tls_session_cert_id(sess, &id) ? tls_check_id(l, &id, &reason, NULL, 0)
+                                                        : TLS_VERDICT_NO_CRL;
     if (v == TLS_VERDICT_GOOD) {
         return true;
     }

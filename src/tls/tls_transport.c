@@ -23,6 +23,7 @@
 
 #include "common/log.h"
 #include "common/metrics.h"
+#include "revocation/crl.h"
 #include "tls/tls_int.h"
 
 static struct tls_transport *tt(struct rmq_transport *t)
@@ -92,7 +93,10 @@ bool tls_resumed_ok(struct tls_transport *t)
         return true;
     }
     int reason = -1;
-    enum tls_verdict v = tls_check_cert(l, peer, &reason);
+    struct rmq_cert_id id;
+    enum tls_verdict v = tls_session_cert_id(SSL_get_session(t->ssl), &id)
+                             ? tls_check_id(l, &id, &reason, NULL, 0)
+                             : TLS_VERDICT_NO_CRL;
     if (v == TLS_VERDICT_GOOD) {
         return true;
     }
@@ -213,8 +217,8 @@ static void chain_refs(SSL *ssl, struct rmq_peer_info *out)
         if (i == n - 1 && X509_check_issued(ca, ca) == X509_V_OK) {
             break; /* the trust anchor: no CRL revokes it */
         }
-        struct rmq_cert_ref *r = &out->chain[out->chain_len];
-        if (tls_cert_ids(ca, r->issuer_hash, r->serial, &r->serial_len) == RMQ_OK) {
+        X509 *up = i + 1 < n ? sk_X509_value(chain, i + 1) : ca;
+        if (rmq_crl_cert_id(ca, up, &out->chain[out->chain_len]) == RMQ_OK) {
             out->chain_len++;
         }
     }
@@ -244,12 +248,29 @@ static void tls_peer_info(struct rmq_transport *bt, struct rmq_peer_info *out)
         tls_hex(md, 16, out->md5, false);
     }
     if (tls_cert_ids(x, out->issuer_hash, out->serial, &out->serial_len) == RMQ_OK) {
-        tls_hex(out->serial, out->serial_len, out->serial_hex, true);
+        /* signed, as in the certificate: "-1234" is not "1234" */
+        bool neg = ASN1_STRING_type(X509_get0_serialNumber(x)) == V_ASN1_NEG_INTEGER;
+        out->serial_hex[0] = '-';
+        tls_hex(out->serial, neg && out->serial_len > 31 ? 31 : out->serial_len,
+                out->serial_hex + (neg ? 1 : 0), true);
     }
     char *issuer = name_rfc2253(X509_get_issuer_name(x));
     if (issuer != NULL) {
         snprintf(out->issuer_dn, sizeof out->issuer_dn, "%s", issuer);
         free(issuer);
+    }
+    /* The leaf's revocation identity (issuer name AND key, scope), kept by
+     * the verify callback on the session (full or resumed handshake). */
+    out->has_id = tls_session_cert_id(SSL_get_session(t->ssl), &out->id) ? 1 : 0;
+    if (!out->has_id) {
+        /* A listener without CRL checking: the identity from the verified
+         * chain (issuer name AND key), for session owners and for ending the
+         * sessions of a certificate a CRL elsewhere revokes. */
+        STACK_OF(X509) *vc = SSL_get0_verified_chain(t->ssl);
+        if (vc != NULL && sk_X509_num(vc) >= 2 &&
+            rmq_crl_cert_id(x, sk_X509_value(vc, 1), &out->id) == RMQ_OK) {
+            out->has_id = 1;
+        }
     }
     if (t->gen->l->crl_chain) {
         chain_refs(t->ssl, out);

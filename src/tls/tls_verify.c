@@ -38,6 +38,7 @@
 #include <openssl/x509v3.h>
 
 #include "common/log.h"
+#include "revocation/crl.h"
 #include "tls/tls_int.h"
 
 #define TLS_MAX_CDP_URLS 4
@@ -45,12 +46,78 @@
 
 static int ssl_idx = -1;
 static int ctx_idx = -1;
+static int sess_idx = -1;
 static pthread_once_t idx_once = PTHREAD_ONCE_INIT;
+
+/* The leaf's struct rmq_cert_id rides on its SSL_SESSION (heap copy), so a
+ * resumed handshake and the live-session matching know the issuer KEY that
+ * verified it (a session keeps only the leaf, not its issuer). */
+static int sess_id_dup(CRYPTO_EX_DATA *to, const CRYPTO_EX_DATA *from, void **from_d, int idx,
+                       long argl, void *argp)
+{
+    (void)to;
+    (void)from;
+    (void)idx;
+    (void)argl;
+    (void)argp;
+    if (*from_d != NULL) {
+        void *copy = malloc(sizeof(struct rmq_cert_id));
+        if (copy == NULL) {
+            return 0;
+        }
+        memcpy(copy, *from_d, sizeof(struct rmq_cert_id));
+        *from_d = copy;
+    }
+    return 1;
+}
+
+static void sess_id_free(void *parent, void *ptr, CRYPTO_EX_DATA *ad, int idx, long argl,
+                         void *argp)
+{
+    (void)parent;
+    (void)ad;
+    (void)idx;
+    (void)argl;
+    (void)argp;
+    free(ptr);
+}
 
 static void idx_init(void)
 {
     ssl_idx = SSL_get_ex_new_index(0, (void *)"rmq_tls_transport", NULL, NULL, NULL);
     ctx_idx = SSL_CTX_get_ex_new_index(0, (void *)"rmq_tls_gen", NULL, NULL, NULL);
+    sess_idx =
+        SSL_SESSION_get_ex_new_index(0, (void *)"rmq_cert_id", NULL, sess_id_dup, sess_id_free);
+}
+
+bool tls_session_cert_id(const SSL_SESSION *sess, struct rmq_cert_id *out)
+{
+    pthread_once(&idx_once, idx_init);
+    const struct rmq_cert_id *id = sess != NULL ? SSL_SESSION_get_ex_data(sess, sess_idx) : NULL;
+    if (id == NULL) {
+        return false;
+    }
+    *out = *id;
+    return true;
+}
+
+static void session_keep_id(SSL *ssl, const struct rmq_cert_id *id)
+{
+    SSL_SESSION *sess = SSL_get_session(ssl);
+    if (sess == NULL) {
+        return; /* then never resumable with CRL checks (fail safe) */
+    }
+    struct rmq_cert_id *copy = malloc(sizeof *copy);
+    if (copy == NULL) {
+        return;
+    }
+    *copy = *id;
+    void *old = SSL_SESSION_get_ex_data(sess, sess_idx);
+    if (SSL_SESSION_set_ex_data(sess, sess_idx, copy) != 1) {
+        free(copy);
+        return;
+    }
+    free(old);
 }
 
 int tls_ssl_ex_index(void)
@@ -106,16 +173,21 @@ rmq_err tls_cert_ids(X509 *cert, uint8_t issuer_hash[32], uint8_t serial[32], si
     return RMQ_OK;
 }
 
-enum tls_verdict tls_check_cert(struct rmq_tls_listener *l, X509 *cert, int *reason)
+enum tls_verdict tls_check_id(struct rmq_tls_listener *l, const struct rmq_cert_id *id, int *reason,
+                              char *why, size_t why_len)
 {
-    uint8_t ih[32], ser[32];
-    size_t sl = 0;
     *reason = -1;
-    if (l->revops == NULL || tls_cert_ids(cert, ih, ser, &sl) != RMQ_OK) {
+    if (why != NULL && why_len > 0) {
+        why[0] = '\0';
+    }
+    if (l->revops == NULL || id == NULL) {
         return TLS_VERDICT_NO_CRL; /* fail closed */
     }
     void *snap = l->revops->acquire(l->reveng);
-    enum tls_verdict v = l->revops->lookup(snap, ih, ser, sl, reason);
+    enum tls_verdict v = l->revops->lookup(snap, id, reason);
+    if (v == TLS_VERDICT_NO_CRL && why != NULL && why_len > 0 && l->revops->explain != NULL) {
+        l->revops->explain(snap, id, why, why_len);
+    }
     l->revops->release(snap);
     return v;
 }
@@ -143,13 +215,16 @@ void tls_log_reject(struct rmq_tls_listener *l, X509 *cert, int depth, const cha
 {
     uint8_t ih[32], ser[32];
     size_t sl = 0;
-    char *hex = malloc(65);
+    char *hex = malloc(66);
     char *issuer = cert != NULL ? name_str(X509_get_issuer_name(cert)) : NULL;
     char *subject = cert != NULL ? name_str(X509_get_subject_name(cert)) : NULL;
     if (hex != NULL) {
         hex[0] = '\0';
         if (cert != NULL && tls_cert_ids(cert, ih, ser, &sl) == RMQ_OK) {
-            tls_hex(ser, sl, hex, true);
+            /* signed, as the certificate says (a negative serial is another one) */
+            bool neg = ASN1_STRING_type(X509_get0_serialNumber(cert)) == V_ASN1_NEG_INTEGER;
+            hex[0] = '-';
+            tls_hex(ser, sl > 31 ? 31 : sl, hex + (neg ? 1 : 0), true);
         }
     }
     RMQ_LOG_RL(20, RMQ_LOG_WARNING, "tls",
@@ -249,13 +324,42 @@ static bool fetch_cdp(struct tls_transport *t, X509 *cert, int depth)
     return ok == 1 && !t->aborting;
 }
 
+/* The certificate that verified `cert` in the chain being verified (the
+ * next one up), or cert itself at the top. */
+static X509 *chain_issuer(X509_STORE_CTX *xs, X509 *cert, int depth)
+{
+    STACK_OF(X509) *chain = X509_STORE_CTX_get0_chain(xs);
+    if (chain != NULL && depth + 1 < sk_X509_num(chain)) {
+        return sk_X509_value(chain, depth + 1);
+    }
+    return cert;
+}
+
+static int reject_no_crl(struct tls_transport *t, X509_STORE_CTX *xs, X509 *cert, int depth,
+                         const char *why)
+{
+    struct rmq_tls_listener *l = t->gen->l;
+    tls_log_reject(l, cert, depth, "no_crl", why);
+    snprintf(t->err, sizeof t->err, "no CRL in force covers the certificate (depth %d)", depth);
+    X509_STORE_CTX_set_error(xs, X509_V_ERR_CERT_REJECTED);
+    return 0;
+}
+
 static int decide(struct tls_transport *t, X509_STORE_CTX *xs, X509 *cert, int depth)
 {
     struct rmq_tls_listener *l = t->gen->l;
     int reason = -1;
-    enum tls_verdict v = tls_check_cert(l, cert, &reason);
+    struct rmq_cert_id id;
+    if (rmq_crl_cert_id(cert, chain_issuer(xs, cert, depth), &id) != RMQ_OK) {
+        return reject_no_crl(t, xs, cert, depth, "unusable_certificate_fields");
+    }
+    if (depth == 0) {
+        SSL *ssl = X509_STORE_CTX_get_ex_data(xs, SSL_get_ex_data_X509_STORE_CTX_idx());
+        session_keep_id(ssl, &id);
+    }
+    enum tls_verdict v = tls_check_id(l, &id, &reason, NULL, 0);
     if (v == TLS_VERDICT_NO_CRL && fetch_cdp(t, cert, depth)) {
-        v = tls_check_cert(l, cert, &reason);
+        v = tls_check_id(l, &id, &reason, NULL, 0);
     }
     if (t->aborting) {
         X509_STORE_CTX_set_error(xs, X509_V_ERR_CERT_REJECTED);
@@ -273,11 +377,17 @@ static int decide(struct tls_transport *t, X509_STORE_CTX *xs, X509 *cert, int d
         return 0;
     }
     case TLS_VERDICT_NO_CRL:
-    default:
-        tls_log_reject(l, cert, depth, "no_crl", NULL);
-        snprintf(t->err, sizeof t->err, "no CRL in force for the issuer (depth %d)", depth);
-        X509_STORE_CTX_set_error(xs, X509_V_ERR_CERT_REJECTED);
-        return 0;
+    default: {
+        /* Rare path: say why each CRL in force did not cover it. */
+        size_t wl = 1024;
+        char *why = malloc(wl);
+        if (why != NULL) {
+            (void)tls_check_id(l, &id, &reason, why, wl);
+        }
+        int r = reject_no_crl(t, xs, cert, depth, why != NULL && why[0] ? why : NULL);
+        free(why);
+        return r;
+    }
     }
 }
 

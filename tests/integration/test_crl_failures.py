@@ -125,7 +125,7 @@ def _future_crl(fw, tmp_path):
 
 def _pem_good_and_bad(fw, tmp_path):
     """Two CRLs in one PEM body: a valid newer one of the intermediate revoking
-    `good`, and one signed by an impostor: the whole body is refused."""
+    `good`, and one signed by an impostor (issue 11: each CRL on its own)."""
     fw.w.inter.revoke(fw.w.good)
     good_pem = read(fw.w.inter.gencrl("crl-newer")[0])
     other = PKI(tmp_path / "imp2").root.intermediate("Test Intermediate")
@@ -157,7 +157,6 @@ FAILURES = {
                               "this_update_in_future", ()),
     "unknown_critical_extension": (lambda fw, t: Reply.body(_critical_ext_crl(fw, t)),
                                    "critical_extension", ()),
-    "pem_second_crl_forged": (lambda fw, t: Reply.body(_pem_good_and_bad(fw, t)), "signature", ()),
     "empty_body": (lambda fw, t: Reply.body(b""), "garbage", ()),
     "redirect_loop": (lambda fw, t: Reply.redirect(fw.url), "http_error", ()),
 }
@@ -185,6 +184,21 @@ def test_refresh_failure_keeps_previous_crl(broker_factory, fw, tmp_path, kind):
     fw.check_enforced(port, "1.3")
     assert not re.search(r"crl_cache: refresh OK url=%s entries" % re.escape(fw.url),
                          b.log_text()[mark:]), b.log_tail()
+
+
+def test_pem_body_forged_member_refused_alone(broker_factory, fw, tmp_path):
+    """Issue 11, bundles per CRL: the forged second CRL is refused with its own
+    line; the good first one (revoking `good`) is used at once."""
+    b = start(broker_factory, fw)
+    port = b.ports["ssl:default"]
+    mark = b.log_mark()
+    fw.srv.set("/inter.crl", Reply.body(_pem_good_and_bad(fw, tmp_path)))
+    b.wait_for_log(r"crl_cache: refresh failed url=%s reason=signature crl=2/2 "
+                   r"issuer=\"CN=Test Intermediate\"" % re.escape(fw.url), timeout=8, since=mark)
+    b.wait_for_log(r"crl_cache: refresh OK url=%s entries=2 " % re.escape(fw.url), timeout=8,
+                   since=mark)
+    r = connect(port, fw.w.root.cert, fw.w.good, "1.3")
+    assert r.alert == 44, r
 
 
 def test_failure_then_recovery_applies_the_new_crl(broker_factory, fw, tmp_path):

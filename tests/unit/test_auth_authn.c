@@ -365,13 +365,23 @@ static void test_principal__owners_and_description(void **state)
     pi.serial[0] = 0x4a;
     pi.serial_len = 1;
     snprintf(pi.serial_hex, sizeof pi.serial_hex, "4A");
+    pi.has_id = 1; /* issuer name and key as the TLS layer computes them */
+    pi.id.issuer_hash[0] = 7;
+    pi.id.issuer_key[0] = 1;
     struct rmq_principal *c1 =
         rmq_principal_new(RMQ_PRINCIPAL_ANONYMOUS, NULL, "dev-1", 5, "1.2.3.4:5", &pi);
     assert_int_equal(c1->kind, RMQ_PRINCIPAL_CERT);
     pi.serial[0] = 0x4b; /* renewed: same issuer and subject, new serial */
     struct rmq_principal *c2 = rmq_principal_new(RMQ_PRINCIPAL_USER, "u", "dev-1", 5, "x", &pi);
     pi.issuer_hash[0] = 8; /* same subject from another CA */
+    pi.id.issuer_hash[0] = 8;
     struct rmq_principal *c3 = rmq_principal_new(RMQ_PRINCIPAL_USER, "u", "dev-1", 5, "x", &pi);
+    pi.issuer_hash[0] = 7;    /* same subject, same CA name, another CA key (re-keyed, or a */
+    pi.id.issuer_hash[0] = 7; /* second CA that shares the name): another owner */
+    pi.id.issuer_key[0] = 2;
+    struct rmq_principal *c4 = rmq_principal_new(RMQ_PRINCIPAL_USER, "u", "dev-1", 5, "x", &pi);
+    pi.has_id = 0; /* no key known: never the same owner (fail closed) */
+    struct rmq_principal *c5 = rmq_principal_new(RMQ_PRINCIPAL_USER, "u", "dev-1", 5, "x", &pi);
     struct rmq_principal *u1 = rmq_principal_new(RMQ_PRINCIPAL_USER, "alice", "x", 1, "a", NULL);
     struct rmq_principal *u2 = rmq_principal_new(RMQ_PRINCIPAL_USER, "bob", "x", 1, "a", NULL);
     struct rmq_principal *an = rmq_principal_new(RMQ_PRINCIPAL_CERT, "alice", "x", 1, "a", NULL);
@@ -379,6 +389,9 @@ static void test_principal__owners_and_description(void **state)
     struct rmq_principal *an2 = rmq_principal_dup(an);
     assert_true(rmq_principal_same_owner(c1, c2));
     assert_false(rmq_principal_same_owner(c1, c3));
+    assert_false(rmq_principal_same_owner(c1, c4));
+    assert_false(rmq_principal_same_owner(c1, c5));
+    assert_false(rmq_principal_same_owner(c5, c5));
     assert_false(rmq_principal_same_owner(u1, u2));
     assert_false(rmq_principal_same_owner(an, u1));
     assert_false(rmq_principal_same_owner(an, c1));
@@ -397,7 +410,7 @@ static void test_principal__owners_and_description(void **state)
     assert_string_equal(out, "principal=user username=\"alice\"");
     rmq_principal_describe(an, "", out, sizeof out);
     assert_string_equal(out, "principal=anonymous");
-    struct rmq_principal *all[] = {c1, c2, c3, u1, u2, an, an2};
+    struct rmq_principal *all[] = {c1, c2, c3, c4, c5, u1, u2, an, an2};
     for (size_t i = 0; i < 7; i++) {
         rmq_principal_free(all[i]);
     }

@@ -92,7 +92,7 @@ static enum rmq_crl_verdict verdict(struct rmq_crl_engine *e, const unsigned cha
     unsigned char sb[8];
     size_t n = serial_bytes(serial, sb);
     struct rmq_crl_snapshot *s = rmq_crl_engine_acquire(e);
-    enum rmq_crl_verdict v = rmq_crl_snapshot_lookup(s, h, sb, n, NULL);
+    enum rmq_crl_verdict v = tlookup(s, h, sb, n, NULL);
     rmq_crl_snapshot_release(s);
     return v;
 }

@@ -134,9 +134,47 @@ static void test_parse__garbage_truncated_and_trailing_are_rejected(void **state
     X509_CRL_free(a);
 }
 
+static void test_parse__bundle_keeps_the_position_of_a_garbage_block(void **state)
+{
+    (void)state;
+    X509_CRL *a = tcrl_make(&ca1, &ca1, SERIALS, 3, NULL, tcrl_defaults());
+    X509_CRL *b = tcrl_make(&ca2, &ca2, SERIALS, 1, NULL, tcrl_defaults());
+    size_t al, bl;
+    char *pa = tcrl_pem(&a, 1, &al), *pb = tcrl_pem(&b, 1, &bl);
+    static const char junk[] = "-----BEGIN X509 CRL-----\nAAAA\n-----END X509 CRL-----\n";
+    size_t n = al + sizeof junk - 1 + bl;
+    char *body = malloc(n);
+    memcpy(body, pa, al);
+    memcpy(body + al, junk, sizeof junk - 1);
+    memcpy(body + al + sizeof junk - 1, pb, bl);
+    const char *why = NULL;
+    /* strict: the body is refused, and the reason says the content is no CRL */
+    assert_int_equal(parse(body, n, &why), -1);
+    assert_string_equal(why, "garbage");
+    /* bundle: three slots, the middle one empty */
+    STACK_OF(X509_CRL) *sk = NULL;
+    assert_int_equal(rmq_crl_parse_bundle((const uint8_t *)body, n, &sk, &why), RMQ_OK);
+    assert_int_equal(sk_X509_CRL_num(sk), 3);
+    assert_non_null(sk_X509_CRL_value(sk, 0));
+    assert_null(sk_X509_CRL_value(sk, 1));
+    assert_non_null(sk_X509_CRL_value(sk, 2));
+    sk_X509_CRL_pop_free(sk, X509_CRL_free);
+    /* only garbage: refused whole; a cut PEM: refused whole (framing) */
+    assert_int_not_equal(rmq_crl_parse_bundle((const uint8_t *)junk, sizeof junk - 1, &sk, &why),
+                         RMQ_OK);
+    assert_string_equal(why, "garbage");
+    assert_int_not_equal(rmq_crl_parse_bundle((const uint8_t *)body, al / 2, &sk, &why), RMQ_OK);
+    assert_string_equal(why, "truncated");
+    free(body);
+    free(pa);
+    free(pb);
+    X509_CRL_free(a);
+    X509_CRL_free(b);
+}
+
 static const char *check(X509_CRL *crl, uint64_t grace_ms)
 {
-    const char *why = rmq_crl_check(crl, trust, time(NULL), grace_ms);
+    const char *why = rmq_crl_check(crl, trust, time(NULL), grace_ms, NULL);
     X509_CRL_free(crl);
     return why;
 }
@@ -181,9 +219,10 @@ static void test_check__accepts_good_and_names_each_failure(void **state)
     /* IDP: indirect CRLs refused; onlyContainsUserCerts accepted */
     struct tcrl_opts idp = o;
     idp.idp = "critical,indirectCRL:TRUE";
-    assert_string_equal(check(tcrl_make(&ca1, &ca1, SERIALS, 3, NULL, idp), 0), "idp_unsupported");
+    assert_string_equal(check(tcrl_make(&ca1, &ca1, SERIALS, 3, NULL, idp), 0), "indirect_crl");
+    /* reason-partitioned CRLs are accepted: they cover only their reasons */
     idp.idp = "critical,onlysomereasons:keyCompromise";
-    assert_string_equal(check(tcrl_make(&ca1, &ca1, SERIALS, 3, NULL, idp), 0), "idp_unsupported");
+    assert_null(check(tcrl_make(&ca1, &ca1, SERIALS, 3, NULL, idp), 0));
     idp.idp = "critical,onlyuser:TRUE";
     assert_null(check(tcrl_make(&ca1, &ca1, SERIALS, 3, NULL, idp), 0));
     /* delta CRL indicator is a known critical extension */
@@ -195,7 +234,7 @@ static void test_check__accepts_good_and_names_each_failure(void **state)
 static struct rmq_crl_entry *entry(X509_CRL *crl)
 {
     struct rmq_crl_entry *c = NULL;
-    assert_int_equal(rmq_crl_entry_build(crl, 0, false, &c), RMQ_OK);
+    assert_int_equal(rmq_crl_entry_build(crl, treg_signer(crl), 0, false, &c), RMQ_OK);
     X509_CRL_free(crl);
     return c;
 }
@@ -255,26 +294,26 @@ static void test_snapshot__lookup_per_issuer_with_reasons(void **state)
     unsigned char sb[8];
     int reason = 99;
     size_t n = serial_bytes(0x1234, sb);
-    assert_int_equal(rmq_crl_snapshot_lookup(s, h1, sb, n, &reason), RMQ_CRL_REVOKED);
+    assert_int_equal(tlookup(s, h1, sb, n, &reason), RMQ_CRL_REVOKED);
     assert_int_equal(reason, -1);
     n = serial_bytes(3, sb);
-    assert_int_equal(rmq_crl_snapshot_lookup(s, h1, sb, n, &reason), RMQ_CRL_REVOKED);
+    assert_int_equal(tlookup(s, h1, sb, n, &reason), RMQ_CRL_REVOKED);
     assert_int_equal(reason, 1);
     n = serial_bytes(0xdeadbeefUL, sb);
-    assert_int_equal(rmq_crl_snapshot_lookup(s, h1, sb, n, &reason), RMQ_CRL_REVOKED);
+    assert_int_equal(tlookup(s, h1, sb, n, &reason), RMQ_CRL_REVOKED);
     assert_int_equal(reason, 6);
     /* a leading zero byte (DER INTEGER sign octet) is the same serial */
     unsigned char padded[5] = {0x00, 0xde, 0xad, 0xbe, 0xef};
-    assert_int_equal(rmq_crl_snapshot_lookup(s, h1, padded, 5, NULL), RMQ_CRL_REVOKED);
+    assert_int_equal(tlookup(s, h1, padded, 5, NULL), RMQ_CRL_REVOKED);
     n = serial_bytes(4, sb);
-    assert_int_equal(rmq_crl_snapshot_lookup(s, h1, sb, n, &reason), RMQ_CRL_GOOD);
+    assert_int_equal(tlookup(s, h1, sb, n, &reason), RMQ_CRL_GOOD);
     assert_int_equal(reason, -1);
     /* CA-only CRL: its serials are revoked, but it does not cover leaves */
     n = serial_bytes(77, sb);
-    assert_int_equal(rmq_crl_snapshot_lookup(s, h2, sb, n, NULL), RMQ_CRL_REVOKED);
+    assert_int_equal(tlookup(s, h2, sb, n, NULL), RMQ_CRL_REVOKED);
     n = serial_bytes(78, sb);
-    assert_int_equal(rmq_crl_snapshot_lookup(s, h2, sb, n, NULL), RMQ_CRL_NO_CRL);
-    assert_int_equal(rmq_crl_snapshot_lookup(s, h3, sb, n, NULL), RMQ_CRL_NO_CRL);
+    assert_int_equal(tlookup(s, h2, sb, n, NULL), RMQ_CRL_NO_CRL);
+    assert_int_equal(tlookup(s, h3, sb, n, NULL), RMQ_CRL_NO_CRL);
     assert_int_equal(rmq_crl_snapshot_version(s), 7);
     assert_int_equal(rmq_crl_snapshot_crl_count(s), 2);
     rmq_crl_snapshot_release(s);
@@ -287,7 +326,7 @@ static void test_snapshot__expired_crl_stops_covering(void **state)
     o.next_update_off = -10; /* stale already */
     X509_CRL *crl = tcrl_make(&ca1, &ca1, SERIALS, 3, NULL, o);
     struct rmq_crl_entry *c = NULL;
-    assert_int_equal(rmq_crl_entry_build(crl, 0, false, &c), RMQ_OK);
+    assert_int_equal(rmq_crl_entry_build(crl, treg_signer(crl), 0, false, &c), RMQ_OK);
     X509_CRL_free(crl);
     struct rmq_crl_snapshot *s = NULL;
     assert_int_equal(rmq_crl_snapshot_new(&c, 1, 1, &s), RMQ_OK);
@@ -295,9 +334,9 @@ static void test_snapshot__expired_crl_stops_covering(void **state)
     unsigned char h1[32], sb[8];
     tca_name_hash(&ca1, h1);
     size_t n = serial_bytes(4, sb);
-    assert_int_equal(rmq_crl_snapshot_lookup(s, h1, sb, n, NULL), RMQ_CRL_NO_CRL);
+    assert_int_equal(tlookup(s, h1, sb, n, NULL), RMQ_CRL_NO_CRL);
     n = serial_bytes(3, sb);
-    assert_int_equal(rmq_crl_snapshot_lookup(s, h1, sb, n, NULL), RMQ_CRL_REVOKED);
+    assert_int_equal(tlookup(s, h1, sb, n, NULL), RMQ_CRL_REVOKED);
     rmq_crl_snapshot_release(s);
 }
 
@@ -306,6 +345,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_parse__pem_der_and_two_pem),
         cmocka_unit_test(test_parse__garbage_truncated_and_trailing_are_rejected),
+        cmocka_unit_test(test_parse__bundle_keeps_the_position_of_a_garbage_block),
         cmocka_unit_test(test_check__accepts_good_and_names_each_failure),
         cmocka_unit_test(test_progress__number_must_not_go_back),
         cmocka_unit_test(test_snapshot__lookup_per_issuer_with_reasons),

@@ -6,6 +6,7 @@
 #define TEST_REVOCATION_CRL_PKI_H
 
 #include <openssl/bn.h>
+#include <openssl/err.h>
 #include <openssl/evp.h>
 #include <openssl/pem.h>
 #include <openssl/x509.h>
@@ -16,13 +17,107 @@
 #include <string.h>
 #include <time.h>
 
+#include "common/cert_id.h"
+
 struct tca {
     EVP_PKEY *key;
     X509 *cert;
 };
 
+/* Every live test CA, oldest first: lets a test name a certificate by its
+ * issuer's name hash and find the issuer KEY (the first CA of that name:
+ * tests that need a same-named twin build its identity with tca_id). */
+static X509 *treg[64];
+
+static inline void treg_add(X509 *x)
+{
+    for (size_t i = 0; i < sizeof treg / sizeof treg[0]; i++) {
+        if (treg[i] == NULL) {
+            treg[i] = x;
+            return;
+        }
+    }
+}
+
+static inline void treg_del(X509 *x)
+{
+    for (size_t i = 0; i < sizeof treg / sizeof treg[0]; i++) {
+        if (treg[i] == x) {
+            treg[i] = NULL;
+        }
+    }
+}
+
+static inline void tsha(const unsigned char *p, size_t n, unsigned char out[32])
+{
+    unsigned int ol = 0;
+    EVP_Digest(p, n, out, &ol, EVP_sha256(), NULL);
+}
+
+static inline void tkey_hash(X509 *x, unsigned char out[32])
+{
+    unsigned char *der = NULL;
+    int n = i2d_X509_PUBKEY(X509_get_X509_PUBKEY(x), &der);
+    tsha(der, (size_t)n, out);
+    OPENSSL_free(der);
+}
+
+static inline void tname_hash(const X509_NAME *nm, unsigned char out[32])
+{
+    unsigned char *der = NULL;
+    int n = i2d_X509_NAME(nm, &der);
+    tsha(der, (size_t)n, out);
+    OPENSSL_free(der);
+}
+
+/* The identity of an end-entity certificate (no CDP) of `serial` (big-endian
+ * bytes) whose issuer name hashes to h, verified by the first live CA of that
+ * name (zero key when none). */
+static inline struct rmq_cert_id tid(const unsigned char h[32], const unsigned char *sb, size_t n)
+{
+    struct rmq_cert_id id;
+    memset(&id, 0, sizeof id);
+    memcpy(id.issuer_hash, h, 32);
+    for (size_t i = 0; i < sizeof treg / sizeof treg[0]; i++) {
+        unsigned char nh[32];
+        if (treg[i] != NULL) {
+            tname_hash(X509_get_subject_name(treg[i]), nh);
+            if (memcmp(nh, h, 32) == 0) {
+                tkey_hash(treg[i], id.issuer_key);
+                break;
+            }
+        }
+    }
+    while (n > 1 && sb[0] == 0) {
+        sb++;
+        n--;
+    }
+    memcpy(id.serial, sb, n);
+    id.serial_len = (uint8_t)n;
+    return id;
+}
+
+/* rmq_crl_snapshot_lookup of tid(h, sb, n) (for files that include crl.h). */
+#define tlookup(s, h, sb, n, r)                                                                    \
+    rmq_crl_snapshot_lookup((s), (const struct rmq_cert_id[]){tid((h), (sb), (n))}, (r))
+
+/* The CA whose name and key signed crl (NULL if none is live). */
+static inline X509 *treg_signer(X509_CRL *crl)
+{
+    for (size_t i = 0; i < sizeof treg / sizeof treg[0]; i++) {
+        if (treg[i] != NULL &&
+            X509_NAME_cmp(X509_get_subject_name(treg[i]), X509_CRL_get_issuer(crl)) == 0 &&
+            X509_CRL_verify(crl, X509_get0_pubkey(treg[i])) == 1) {
+            return treg[i];
+        }
+    }
+    ERR_clear_error();
+    return NULL;
+}
+
 static inline void tca_free(struct tca *c)
 {
+    treg_del(c->cert);
     EVP_PKEY_free(c->key);
     X509_free(c->cert);
     c->key = NULL;
@@ -60,6 +155,7 @@ static inline struct tca tca_make(const char *cn, bool crl_sign)
             crl_sign ? "critical,keyCertSign,cRLSign" : "critical,keyCertSign");
     add_ext(c.cert, c.cert, NID_subject_key_identifier, "hash");
     X509_sign(c.cert, c.key, EVP_sha256());
+    treg_add(c.cert);
     return c;
 }
 
@@ -81,6 +177,8 @@ struct tcrl_opts {
     bool critical_unknown; /* add an unknown critical extension */
     const char *idp;       /* IDP extension value (conf syntax) or NULL */
     bool delta;            /* add a delta CRL indicator */
+    long delta_base;       /* its BaseCRLNumber (0: 1) */
+    unsigned some_reasons; /* != 0: IDP onlySomeReasons with these bits (bit n = reason n) */
 };
 
 static inline struct tcrl_opts tcrl_defaults(void)
@@ -128,7 +226,7 @@ static inline X509_CRL *tcrl_make(const struct tca *issuer, const struct tca *si
     }
     if (o.delta) {
         ASN1_INTEGER *num = ASN1_INTEGER_new();
-        ASN1_INTEGER_set(num, 1);
+        ASN1_INTEGER_set(num, o.delta_base > 0 ? o.delta_base : 1);
         X509_CRL_add1_ext_i2d(crl, NID_delta_crl, num, 1, 0);
         ASN1_INTEGER_free(num);
     }
@@ -140,6 +238,17 @@ static inline X509_CRL *tcrl_make(const struct tca *issuer, const struct tca *si
             X509V3_EXT_conf_nid(NULL, &ctx, NID_issuing_distribution_point, (char *)o.idp);
         X509_CRL_add_ext(crl, ex, -1);
         X509_EXTENSION_free(ex);
+    }
+    if (o.some_reasons) {
+        ISSUING_DIST_POINT *idp = ISSUING_DIST_POINT_new();
+        idp->onlysomereasons = ASN1_BIT_STRING_new();
+        for (int b = 1; b <= 8; b++) {
+            if (o.some_reasons & (1u << b)) {
+                ASN1_BIT_STRING_set_bit(idp->onlysomereasons, b, 1);
+            }
+        }
+        X509_CRL_add1_ext_i2d(crl, NID_issuing_distribution_point, idp, 1, 0);
+        ISSUING_DIST_POINT_free(idp);
     }
     if (o.critical_unknown) {
         ASN1_OBJECT *obj = OBJ_txt2obj("1.3.6.1.4.1.99999.1", 1);

@@ -12,6 +12,7 @@
 
 #include <openssl/ocsp.h>
 
+#include "revocation/refusal.h"
 #include "revocation/ocsp_stapler.h"
 #include "test_revocation_ocsp_pki.h"
 
@@ -89,6 +90,10 @@ static void expect_reject(const struct pki_resp *r, rmq_err err, const char *che
     assert_int_equal(verify(r, &v), err);
     assert_non_null(v.failed_check);
     assert_string_equal(v.failed_check, check);
+    enum rmq_refusal which; /* every OCSP refusal is a word of the one table */
+    assert_true(rmq_refusal_find(v.failed_check, &which));
+    assert_ptr_equal(v.failed_check, rmq_refusal_name(which));
+    assert_true(rmq_refusal_kinds(which) & RMQ_REFUSAL_OCSP);
 }
 
 static void test_verify__good_signed_by_issuer(void **state)

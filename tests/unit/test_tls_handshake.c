@@ -164,13 +164,11 @@ static void fake_release(void *s)
     (void)s;
 }
 
-static enum tls_verdict fake_lookup(const void *snap, const uint8_t ih[32], const uint8_t *serial,
-                                    size_t len, int *reason)
+static enum tls_verdict fake_lookup(const void *snap, const struct rmq_cert_id *id, int *reason)
 {
     struct fake *f = (struct fake *)snap;
     char hex[65];
-    (void)ih;
-    tls_hex(serial, len, hex, true);
+    tls_hex(id->serial, id->serial_len, hex, true);
     pthread_mutex_lock(&f->mu);
     enum tls_verdict v = !f->covered                    ? TLS_VERDICT_NO_CRL
                          : strcmp(hex, f->revoked) == 0 ? TLS_VERDICT_REVOKED
@@ -225,8 +223,8 @@ static void fake_cancel(void *e, void *arg)
     pthread_mutex_unlock(&f->mu);
 }
 
-static const struct tls_rev_ops fake_ops = {fake_acquire, fake_release, fake_lookup, fake_want,
-                                            fake_cancel};
+static const struct tls_rev_ops fake_ops = {fake_acquire, fake_release, fake_lookup,
+                                            fake_want,    fake_cancel,  NULL};
 
 static void fake_reset(void)
 {
