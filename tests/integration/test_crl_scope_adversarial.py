@@ -1,0 +1,784 @@
+"""CRL scope, tried as an attacker would (issue 11): which CRL covers which
+certificate, per RFC 5280 §5.2.5 (issuingDistributionPoint), §5.3.3
+(certificateIssuer), §5.2.4 (delta CRLs) and §6.3.3 (CRL processing).
+
+Every PKI here is an `openssl ca` directory (pki.py + openssl_ca.py); CRLs are
+served by `python3 -m http.server` (httpfaults.FileServer) or read from files;
+clients are `openssl s_client` (sending an MQTT CONNECT) and paho-mqtt over TLS.
+What a user sees is checked: alert 44 (certificate revoked) for a revoked
+certificate, alert 42 (bad certificate) when no CRL in force covers it (fail
+closed), a CONNACK for a good one.
+
+Layouts:
+  same name, two keys   two trusted roots with one subject DN (a re-keyed CA)
+  partitions            one CA, CRLs with IDP distributionPoint part1 / part2
+  user / CA only        a root's onlyContainsUserCerts and onlyContainsCACerts CRLs
+  bundles               one PEM body with several CRLs, one of them bad
+  onlySomeReasons       a keyCompromise-only CRL and its complement
+  indirect / delta      indirectCRL with certificateIssuer entries; a delta CRL
+  negative serials      a certificate with serial -N next to its twin +N
+  live / resumption     revocation in one scope closes (and refuses to resume)
+                        exactly the sessions of that scope
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import time
+import types
+
+import pytest
+
+import helpers
+import openssl_ca as oca
+from httpfaults import (connect, crl_urls_line, crlfile_line, file_server,  # noqa: F401
+                        read, ssl_conf, tls_paho)
+from pki import PKI
+
+pytestmark = pytest.mark.revmq_only
+
+VERS = pytest.mark.parametrize("ver", ["1.2", "1.3"])
+NODISC = "crl_cache.discover_from_cert = false"
+DISC = "crl_cache.discover_from_cert = true"
+FAST = "crl_cache.refresh_interval = 1s"
+CONNACK_OK = "\x20\x02\x00\x00"  # MQTT 3.1.1 CONNACK, return code 0
+
+
+def listener(server, cafile, *lines):
+    return ssl_conf(types.SimpleNamespace(server=server, cafile=cafile), *lines)
+
+
+def hs(port, root_cert, cert, ver="1.3", **kw):
+    return connect(port, root_cert, cert, ver, **kw)
+
+
+def assert_accepted(r, what):
+    assert r.ok, (what, "expected a completed handshake", r)
+    assert CONNACK_OK in r.out, (what, "expected a CONNACK (accepted)", r)
+
+
+def assert_revoked(r, what):
+    assert not r.ok and r.alert == 44, (what, "expected alert 44 certificate revoked", r)
+
+
+def assert_not_covered(r, what):
+    assert not r.ok and r.alert == 42, (what, "expected alert 42 (no covering CRL)", r)
+
+
+def assert_not_accepted(r, what, alerts=(42, 44)):
+    assert not r.ok and CONNACK_OK not in r.out and r.alert in alerts, (
+        what, "must not be accepted (alert %s)" % (alerts,), r)
+
+
+def refreshed(b, url, mark, timeout=8):
+    b.wait_for_log(r"crl_cache: refresh OK url=%s " % re.escape(url), timeout=timeout, since=mark)
+
+
+# ---------------------------------------------------------------------------
+# 1. same subject DN, two keys
+# ---------------------------------------------------------------------------
+
+SAME = "Acme Device CA"
+
+
+class SameName:
+    """Roots A and B, both "CN=Acme Device CA", both trusted. Serial counters are
+    synchronised, so a[i] and b[i] have the same serial. Each certificate's CDP
+    names its own CA's CRL on the file server."""
+
+    def __init__(self, d, fs, n=2):
+        self.fs = fs
+        self.a = oca.same_name_root(d / "A", SAME)
+        self.b = oca.same_name_root(d / "B", SAME)
+        self.server = self.a.server_cert("server")
+        with open(os.path.join(self.b.dir, "serial"), "w") as f:
+            f.write(open(os.path.join(self.a.dir, "serial")).read())
+        self.url_a, self.url_b = fs.url("a.crl"), fs.url("b.crl")
+        self.ca_ = [self.a.client_cert(f"a{i}", crl_url=self.url_a) for i in range(n)]
+        self.cb_ = [self.b.client_cert(f"b{i}", crl_url=self.url_b) for i in range(n)]
+        for x, y in zip(self.ca_, self.cb_):
+            assert x.serial == y.serial, (x, y)
+        assert open(self.a.cert).read() != open(self.b.cert).read()
+        self.cafile = PKI.write_bundle(str(d / "cafile.pem"), self.a.cert, self.b.cert)
+
+    def publish(self, which, crlnumber=None):
+        ca = self.a if which == "a" else self.b
+        pem, _ = oca.scoped_crl(ca, "crl-" + which, crlnumber=crlnumber)
+        return self.fs.publish(which + ".crl", pem)
+
+    def root_of(self, cert):
+        return cert.ca.cert
+
+
+@pytest.fixture
+def same(tmp_path, file_server):  # noqa: F811
+    return SameName(tmp_path / "same", file_server())
+
+
+@VERS
+def test_same_name_other_key_not_covered_without_discovery(broker_factory, same, ver):
+    """Only A's CRL is configured. B's certificates (same issuer DN, other key)
+    are not covered by it: B's revoked one must not get in, and with discovery
+    off nothing covers B's good one either -> 42."""
+    s = same
+    s.b.revoke(s.cb_[1])
+    s.publish("b")  # B's CRL exists (in B's CDP) but discovery is off
+    s.publish("a")
+    b = broker_factory(listener(s.server, s.cafile, crl_urls_line(s.url_a), NODISC),
+                       extra_listeners=["ssl:default"])
+    port = b.ports["ssl:default"]
+    assert_not_covered(hs(port, s.a.cert, s.cb_[1], ver), "B-issued, revoked by B")
+    assert_not_covered(hs(port, s.a.cert, s.cb_[0], ver), "B-issued, good, no B CRL")
+    assert_accepted(hs(port, s.a.cert, s.ca_[0], ver), "A-issued, good")
+
+
+@VERS
+def test_same_name_other_key_fetched_from_cdp(broker_factory, same, ver):
+    """Discovery on: A's configured CRL does not cover B's certificate, so B's CRL
+    (the certificate's CDP) is fetched and applied: 44 for B's revoked one."""
+    s = same
+    s.b.revoke(s.cb_[1])
+    s.publish("b")
+    s.publish("a")
+    b = broker_factory(listener(s.server, s.cafile, crl_urls_line(s.url_a), DISC),
+                       extra_listeners=["ssl:default"])
+    port = b.ports["ssl:default"]
+    assert_revoked(hs(port, s.a.cert, s.cb_[1], ver, hold=1.5), "B-issued, revoked by B")
+    assert_accepted(hs(port, s.a.cert, s.cb_[0], ver), "B-issued, good (B's CRL fetched)")
+    assert_accepted(hs(port, s.a.cert, s.ca_[1], ver), "A-issued twin of B's revoked serial")
+
+
+@pytest.mark.parametrize("order", ["a-then-b", "b-then-a"])
+def test_same_name_serial_twins_and_independent_crl_numbers(broker_factory, same, order):
+    """A revokes a1, B revokes b0; a0/b0 and a1/b1 share serials. A's CRL number
+    is 0x5000, B's 0x1000 (lower): both CRLs are in force, each for its own key."""
+    s = same
+    s.a.revoke(s.ca_[1])
+    s.b.revoke(s.cb_[0])
+    ua = s.publish("a", crlnumber=0x5000)
+    ub = s.publish("b", crlnumber=0x1000)
+    assert oca.crl_number(os.path.join(s.b.dir, "crl-b.pem")) < oca.crl_number(
+        os.path.join(s.a.dir, "crl-a.pem"))
+    urls = (ua, ub) if order == "a-then-b" else (ub, ua)
+    b = broker_factory(listener(s.server, s.cafile, crl_urls_line(*urls), NODISC),
+                       extra_listeners=["ssl:default"])
+    port = b.ports["ssl:default"]
+    for ver in ("1.2", "1.3"):
+        assert_accepted(hs(port, s.a.cert, s.ca_[0], ver), "a0 (B revoked b0, same serial)")
+        assert_revoked(hs(port, s.a.cert, s.ca_[1], ver), "a1 revoked by A")
+        assert_revoked(hs(port, s.a.cert, s.cb_[0], ver), "b0 revoked by B (lower CRL number)")
+        assert_accepted(hs(port, s.a.cert, s.cb_[1], ver), "b1 (A revoked a1, same serial)")
+
+
+def test_same_name_verdicts_survive_restart_from_persisted_crls(broker_factory, same):
+    """The persisted last good CRLs are keyed by issuer key too: after a restart
+    with the CRL server gone, both CRLs come back, each for its own key."""
+    s = same
+    s.a.revoke(s.ca_[1])
+    s.b.revoke(s.cb_[0])
+    ua = s.publish("a", crlnumber=0x5000)
+    ub = s.publish("b", crlnumber=0x1000)
+    b = broker_factory(listener(s.server, s.cafile, crl_urls_line(ua, ub), NODISC,
+                                "crl_cache.http_timeout = 1s"),
+                       extra_listeners=["ssl:default"])
+    port = b.ports["ssl:default"]
+    assert_revoked(hs(port, s.a.cert, s.cb_[0]), "b0 before restart")
+    s.fs.stop()
+    b.stop()
+    b.start()
+    port = b.ports["ssl:default"]
+    assert_accepted(hs(port, s.a.cert, s.ca_[0]), "a0 after restart")
+    assert_revoked(hs(port, s.a.cert, s.ca_[1]), "a1 after restart")
+    assert_revoked(hs(port, s.a.cert, s.cb_[0]), "b0 after restart")
+    assert_accepted(hs(port, s.a.cert, s.cb_[1]), "b1 after restart")
+
+
+# ---------------------------------------------------------------------------
+# 2. partitioned CRLs (IDP distributionPoint)
+# ---------------------------------------------------------------------------
+
+
+class Parts:
+    """Root -> "Partitioned CA"; certificates p1*/p2* carry a CDP naming
+    part1.crl / part2.crl; `nocdp` has no CDP. Partition CRLs hold only their
+    own entries and an IDP fullname naming their own URL."""
+
+    def __init__(self, d, fs):
+        self.fs = fs
+        self.pki = PKI(d / "pki", cn="Parts Root")
+        self.root = self.pki.root
+        self.ca = self.root.intermediate("Partitioned CA")
+        self.server = self.ca.server_cert("server")
+        self.u1, self.u2 = fs.url("part1.crl"), fs.url("part2.crl")
+        self.p1good = self.ca.client_cert("p1good", crl_url=self.u1)
+        self.p1bad = self.ca.client_cert("p1bad", crl_url=self.u1)
+        self.p2good = self.ca.client_cert("p2good", crl_url=self.u2)
+        self.p2bad = self.ca.client_cert("p2bad", crl_url=self.u2)
+        self.nocdp = self.ca.client_cert("nocdp")
+        self.members = {1: [self.p1good, self.p1bad], 2: [self.p2good, self.p2bad]}
+        self.cafile = PKI.write_bundle(str(d / "cafile.pem"), self.root.cert, self.ca.cert)
+
+    def crl(self, n, name=None):
+        url = self.u1 if n == 1 else self.u2
+        pem, _ = oca.scoped_crl(self.ca, name or f"part{n}", fullname=url,
+                                serials=self.members[n])
+        return pem
+
+    def publish(self, n, as_name=None):
+        return self.fs.publish(as_name or f"part{n}.crl", self.crl(n))
+
+
+@pytest.fixture
+def parts(tmp_path, file_server):  # noqa: F811
+    return Parts(tmp_path / "parts", file_server())
+
+
+@VERS
+def test_partition_other_partition_not_covered(broker_factory, parts, ver):
+    p = parts
+    p.ca.revoke(p.p1bad)
+    p.ca.revoke(p.p2bad)
+    u1 = p.publish(1)
+    p.publish(2)
+    b = broker_factory(listener(p.server, p.cafile, crl_urls_line(u1), NODISC),
+                       extra_listeners=["ssl:default"])
+    port = b.ports["ssl:default"]
+    assert_accepted(hs(port, p.root.cert, p.p1good, ver), "p1good")
+    assert_revoked(hs(port, p.root.cert, p.p1bad, ver), "p1bad")
+    assert_not_covered(hs(port, p.root.cert, p.p2bad, ver), "p2bad (only part1 configured)")
+    assert_not_covered(hs(port, p.root.cert, p.p2good, ver), "p2good (only part1 configured)")
+    assert_not_covered(hs(port, p.root.cert, p.nocdp, ver), "no CDP vs partition CRL")
+
+
+def test_partition_other_partition_fetched_from_cdp(broker_factory, parts):
+    p = parts
+    p.ca.revoke(p.p2bad)
+    u1 = p.publish(1)
+    p.publish(2)
+    b = broker_factory(listener(p.server, p.cafile, crl_urls_line(u1), DISC),
+                       extra_listeners=["ssl:default"])
+    port = b.ports["ssl:default"]
+    assert_revoked(hs(port, p.root.cert, p.p2bad, "1.3", hold=1.5), "p2bad via its CDP")
+    assert_accepted(hs(port, p.root.cert, p.p2good, "1.2"), "p2good via its CDP")
+    assert_not_covered(hs(port, p.root.cert, p.nocdp, "1.3"), "no CDP: nothing to fetch")
+
+
+def test_partitions_both_in_force(broker_factory, parts):
+    """part2 is generated after part1 (higher CRL number, same issuer and key):
+    it must not replace part1 - they are different scopes."""
+    p = parts
+    p.ca.revoke(p.p1bad)
+    p.ca.revoke(p.p2bad)
+    u1 = p.publish(1)
+    u2 = p.publish(2)
+    b = broker_factory(listener(p.server, p.cafile, crl_urls_line(u1, u2), NODISC),
+                       extra_listeners=["ssl:default"])
+    port = b.ports["ssl:default"]
+    for ver in ("1.2", "1.3"):
+        assert_revoked(hs(port, p.root.cert, p.p1bad, ver), "p1bad")
+        assert_revoked(hs(port, p.root.cert, p.p2bad, ver), "p2bad")
+        assert_accepted(hs(port, p.root.cert, p.p1good, ver), "p1good")
+        assert_accepted(hs(port, p.root.cert, p.p2good, ver), "p2good")
+    assert_not_covered(hs(port, p.root.cert, p.nocdp), "no CDP")
+
+
+def test_partition_scope_is_the_idp_not_the_url(broker_factory, parts):
+    """The URL configured as part1 serves part2's CRL (a mis-published file, or an
+    attacker on the path replaying another partition's validly signed CRL). Its
+    IDP names part2: it must not clear part1's certificates."""
+    p = parts
+    p.ca.revoke(p.p1bad)
+    pem2 = p.crl(2)
+    p.crl(1)  # part1 would revoke p1bad, but it is not what is served
+    u1 = p.fs.publish("part1.crl", pem2)
+    b = broker_factory(listener(p.server, p.cafile, crl_urls_line(u1), NODISC),
+                       extra_listeners=["ssl:default"])
+    port = b.ports["ssl:default"]
+    assert_not_covered(hs(port, p.root.cert, p.p1bad), "p1bad, part2 CRL at part1's URL")
+    assert_not_covered(hs(port, p.root.cert, p.p1good), "p1good, part2 CRL at part1's URL")
+
+
+def test_partition_crlfile_only_part1(broker_factory, parts):
+    p = parts
+    p.ca.revoke(p.p2bad)
+    f1 = p.crl(1)
+    b = broker_factory(listener(p.server, p.cafile, crlfile_line(f1), NODISC),
+                       extra_listeners=["ssl:default"])
+    port = b.ports["ssl:default"]
+    assert_accepted(hs(port, p.root.cert, p.p1good), "p1good")
+    assert_not_covered(hs(port, p.root.cert, p.p2bad), "p2bad, crlfile part1 only")
+
+
+# ---------------------------------------------------------------------------
+# 3. onlyContainsUserCerts / onlyContainsCACerts (check = chain)
+# ---------------------------------------------------------------------------
+
+
+class UserCa:
+    """Root -> "Issuing CA" -> dev; root also issues `direct` (an end entity).
+    Root CRLs: user-only (IDP onlyuser, entries for end entities only) and
+    CA-only (IDP onlyCA, entries for CAs only)."""
+
+    def __init__(self, d):
+        self.pki = PKI(d / "pki", cn="UC Root")
+        self.root = self.pki.root
+        self.ca = self.root.intermediate("Issuing CA")
+        self.server = self.ca.server_cert("server")
+        self.dev = self.ca.client_cert("dev")
+        self.direct = self.root.client_cert("direct")
+        self.cafile = PKI.write_bundle(str(d / "cafile.pem"), self.root.cert, self.ca.cert)
+        self.inter_serial = oca.pki.serial_of(self.ca.cert)
+
+    def user_crl(self):
+        return oca.scoped_crl(self.root, "root-user", onlyuser=True,
+                              serials=[self.direct])[0]
+
+    def ca_crl(self):
+        return oca.scoped_crl(self.root, "root-ca", onlyca=True, serials=[self.inter_serial])[0]
+
+    def issuing_crl(self):
+        return oca.scoped_crl(self.ca, "issuing")[0]
+
+
+@pytest.fixture
+def uc(tmp_path):
+    return UserCa(tmp_path / "uc")
+
+
+CHAIN = "crl_cache.check = chain"
+
+
+@VERS
+def test_user_only_crl_does_not_clear_revoked_intermediate(broker_factory, uc, ver):
+    uc.root.revoke(uc.ca.cert, reason="CACompromise")
+    files = [uc.issuing_crl(), uc.user_crl()]
+    uc.ca_crl()  # exists, revokes the intermediate, but is not configured
+    b = broker_factory(listener(uc.server, uc.cafile, crlfile_line(*files), CHAIN, NODISC),
+                       extra_listeners=["ssl:default"])
+    r = hs(b.ports["ssl:default"], uc.root.cert, uc.dev, ver)
+    assert_not_covered(r, "client of an intermediate revoked in the CA-only CRL")
+
+
+@VERS
+def test_ca_only_crl_revokes_intermediate(broker_factory, uc, ver):
+    uc.root.revoke(uc.ca.cert, reason="CACompromise")
+    files = [uc.issuing_crl(), uc.user_crl(), uc.ca_crl()]
+    b = broker_factory(listener(uc.server, uc.cafile, crlfile_line(*files), CHAIN, NODISC),
+                       extra_listeners=["ssl:default"])
+    r = hs(b.ports["ssl:default"], uc.root.cert, uc.dev, ver)
+    assert_revoked(r, "client of an intermediate revoked in the CA-only CRL")
+
+
+def test_user_and_ca_crls_together_clear(broker_factory, uc):
+    """Control: nothing revoked, both scoped root CRLs in force -> accepted, so the
+    refusals above come from scope, not from refusing IDP CRLs outright."""
+    files = [uc.issuing_crl(), uc.user_crl(), uc.ca_crl()]
+    b = broker_factory(listener(uc.server, uc.cafile, crlfile_line(*files), CHAIN, NODISC),
+                       extra_listeners=["ssl:default"])
+    port = b.ports["ssl:default"]
+    assert_accepted(hs(port, uc.root.cert, uc.dev), "dev, chain clean")
+    assert_accepted(hs(port, uc.root.cert, uc.direct), "root's end entity, user CRL")
+
+
+def test_ca_only_crl_does_not_clear_end_entity(broker_factory, uc):
+    """The root revoked `direct` (an end entity) in its user-only CRL; only its
+    CA-only CRL is configured: `direct` is not covered."""
+    uc.root.revoke(uc.direct)
+    uc.user_crl()
+    files = [uc.ca_crl()]
+    b = broker_factory(listener(uc.server, uc.cafile, crlfile_line(*files), NODISC),
+                       extra_listeners=["ssl:default"])
+    assert_not_covered(hs(b.ports["ssl:default"], uc.root.cert, uc.direct),
+                       "end entity vs CA-only CRL")
+
+
+# ---------------------------------------------------------------------------
+# 4. bundles: each CRL on its own
+# ---------------------------------------------------------------------------
+
+
+class TwoCAs:
+    def __init__(self, d):
+        self.pki = PKI(d / "pki", cn="Bundle Root")
+        self.root = self.pki.root
+        self.a = self.root.intermediate("Bundle A")
+        self.b = self.root.intermediate("Bundle B")
+        self.server = self.a.server_cert("server")
+        self.agood, self.abad = self.a.client_cert("agood"), self.a.client_cert("abad")
+        self.bgood, self.bbad = self.b.client_cert("bgood"), self.b.client_cert("bbad")
+        self.cafile = PKI.write_bundle(str(d / "cafile.pem"), self.root.cert, self.a.cert,
+                                       self.b.cert)
+        self.d = d
+
+
+@pytest.mark.parametrize("source", ["url", "crlfile"])
+def test_bundle_expired_member_does_not_void_fresh_one(broker_factory, tmp_path, file_server,  # noqa: F811
+                                                       source):
+    t = TwoCAs(tmp_path / "two")
+    t.a.revoke(t.abad)
+    fresh, _ = oca.scoped_crl(t.a, "a-fresh")
+    stale, _ = oca.scoped_crl(t.b, "b-expired", expired=True)
+    bundle = PKI.write_bundle(str(tmp_path / "bundle.pem"), stale, fresh)  # expired first
+    if source == "url":
+        line = crl_urls_line(file_server().publish("bundle.pem", bundle))
+    else:
+        line = crlfile_line(bundle)
+    b = broker_factory(listener(t.server, t.cafile, line, NODISC), extra_listeners=["ssl:default"])
+    port = b.ports["ssl:default"]
+    assert_revoked(hs(port, t.root.cert, t.abad), "A's revoked device (fresh member)")
+    assert_accepted(hs(port, t.root.cert, t.agood), "A's good device")
+    assert_not_covered(hs(port, t.root.cert, t.bgood), "B's device, only an expired CRL")
+
+
+def test_bundle_forged_member_does_not_clear(broker_factory, tmp_path, file_server):  # noqa: F811
+    """A bundle holding A's real CRL and a clean CRL named "CN=Bundle B" but signed
+    by an untrusted key: B's devices stay not covered; A's CRL still applies."""
+    t = TwoCAs(tmp_path / "two")
+    t.a.revoke(t.abad)
+    t.b.revoke(t.bbad)
+    rogue = oca.same_name_root(tmp_path / "rogue", "Bundle B")
+    forged, _ = oca.scoped_crl(rogue, "forged")
+    fresh, _ = oca.scoped_crl(t.a, "a-fresh")
+    url = file_server().publish("bundle.pem", read(forged) + read(fresh))
+    b = broker_factory(listener(t.server, t.cafile, crl_urls_line(url), NODISC),
+                       extra_listeners=["ssl:default"])
+    port = b.ports["ssl:default"]
+    assert_revoked(hs(port, t.root.cert, t.abad), "A's revoked device")
+    assert_not_covered(hs(port, t.root.cert, t.bbad), "B's revoked device, forged B CRL")
+    assert_not_covered(hs(port, t.root.cert, t.bgood), "B's good device, forged B CRL")
+
+
+# ---------------------------------------------------------------------------
+# 5. onlySomeReasons
+# ---------------------------------------------------------------------------
+
+
+class Reasons:
+    def __init__(self, d):
+        self.pki = PKI(d / "pki", cn="Reasons Root")
+        self.root = self.pki.root
+        self.ca = self.root.intermediate("Reasons CA")
+        self.server = self.ca.server_cert("server")
+        self.good = self.ca.client_cert("good")
+        self.kc = self.ca.client_cert("kc")
+        self.sup = self.ca.client_cert("sup")
+        self.cafile = PKI.write_bundle(str(d / "cafile.pem"), self.root.cert, self.ca.cert)
+        self.ca.revoke(self.kc, reason="keyCompromise")
+        self.ca.revoke(self.sup, reason="superseded")
+
+    def kc_crl(self):
+        return oca.scoped_crl(self.ca, "kc-only", onlysomereasons="keyCompromise",
+                              serials=[self.kc])[0]
+
+    def rest_crl(self):
+        return oca.scoped_crl(self.ca, "other-reasons", onlysomereasons=oca.REASONS_ALL_BUT_KEY,
+                              serials=[self.sup])[0]
+
+
+def test_only_some_reasons_alone_does_not_clear(broker_factory, tmp_path):
+    r_ = Reasons(tmp_path / "r")
+    r_.rest_crl()
+    b = broker_factory(listener(r_.server, r_.cafile, crlfile_line(r_.kc_crl()), NODISC),
+                       extra_listeners=["ssl:default"])
+    port = b.ports["ssl:default"]
+    for ver in ("1.2", "1.3"):
+        assert_not_covered(hs(port, r_.root.cert, r_.good, ver), "good vs keyCompromise-only")
+        assert_not_covered(hs(port, r_.root.cert, r_.sup, ver),
+                           "superseded-revoked vs keyCompromise-only")
+        assert_not_accepted(hs(port, r_.root.cert, r_.kc, ver), "keyCompromise-revoked")
+
+
+def test_only_some_reasons_complementary_pair(broker_factory, tmp_path):
+    """Together the two partial CRLs cover every reason: full verdicts (a
+    conforming implementation; refusing partial CRLs would give 42 here)."""
+    r_ = Reasons(tmp_path / "r")
+    files = [r_.kc_crl(), r_.rest_crl()]
+    b = broker_factory(listener(r_.server, r_.cafile, crlfile_line(*files), NODISC),
+                       extra_listeners=["ssl:default"])
+    port = b.ports["ssl:default"]
+    assert_revoked(hs(port, r_.root.cert, r_.kc), "keyCompromise-revoked")
+    assert_revoked(hs(port, r_.root.cert, r_.sup), "superseded-revoked")
+    r = hs(port, r_.root.cert, r_.good)
+    assert r.ok or r.alert == 42, r  # accepted when reasons are unioned, else fail closed
+
+
+# ---------------------------------------------------------------------------
+# 6. indirect and delta CRLs
+# ---------------------------------------------------------------------------
+
+
+def test_indirect_crl_own_entries(broker_factory, tmp_path):
+    """An indirectCRL-flagged CRL by the issuer itself (openssl ca): its entries
+    without certificateIssuer are the issuer's. Revoked: never accepted. Good:
+    accepted (full support) or 42 (indirect CRLs refused)."""
+    pki_ = PKI(tmp_path / "pki", cn="Ind Root")
+    ca = pki_.root.intermediate("Ind CA")
+    server = ca.server_cert("server")
+    good, bad = ca.client_cert("good"), ca.client_cert("bad")
+    ca.revoke(bad)
+    crl, _ = oca.scoped_crl(ca, "indirect", indirect=True)
+    cafile = PKI.write_bundle(str(tmp_path / "cafile.pem"), pki_.root.cert, ca.cert)
+    b = broker_factory(listener(server, cafile, crlfile_line(crl), NODISC),
+                       extra_listeners=["ssl:default"])
+    port = b.ports["ssl:default"]
+    assert_not_accepted(hs(port, pki_.root.cert, bad), "revoked, indirect CRL")
+    r = hs(port, pki_.root.cert, good)
+    assert r.ok or r.alert == 42, r
+
+
+def test_indirect_crl_for_another_issuer(broker_factory, tmp_path):
+    """CRL authority X publishes an indirect CRL for issuer Y (entry with
+    certificateIssuer = Y). Y's revoked certificate: never accepted. X's own
+    certificate with the same serial is not the one revoked: accepted or 42, not 44."""
+    pki_ = PKI(tmp_path / "pki", cn="Ind Root")
+    x = pki_.root.intermediate("CRL Authority X")
+    y = pki_.root.intermediate("Issuer Y")
+    server = y.server_cert("server")
+    uri = "http://127.0.0.1:9/indirect.crl"
+    cdp = ["fullname = URI:" + uri, "CRLissuer = dirName:crl_issuer_dn", "",
+           "[ crl_issuer_dn ]", "CN = CRL Authority X"]
+    ybad = oca.client_with_cdp(y, "ybad", cdp)
+    ygood = oca.client_with_cdp(y, "ygood", cdp)
+    xtwin = oca.signed_serial_cert(x, "xtwin", ybad.serial)
+    crl = oca.indirect_crl(x, "indirect", uri, [(ybad.serial, y)], number=7)
+    cafile = PKI.write_bundle(str(tmp_path / "cafile.pem"), pki_.root.cert, x.cert, y.cert)
+    b = broker_factory(listener(server, cafile, crlfile_line(crl), NODISC),
+                       extra_listeners=["ssl:default"])
+    port = b.ports["ssl:default"]
+    assert_not_accepted(hs(port, pki_.root.cert, ybad), "Y's revoked cert, X's indirect CRL")
+    r = hs(port, pki_.root.cert, ygood)
+    assert r.ok or r.alert == 42, ("Y's good cert", r)
+    r = hs(port, pki_.root.cert, xtwin)
+    assert r.ok or r.alert == 42, ("X's cert with Y's revoked serial", r)
+
+
+class Delta:
+    def __init__(self, d, fs):
+        self.fs = fs
+        self.pki = PKI(d / "pki", cn="Delta Root")
+        self.ca = self.pki.root.intermediate("Delta CA")
+        self.server = self.ca.server_cert("server")
+        self.good, self.bad = self.ca.client_cert("good"), self.ca.client_cert("bad")
+        self.cafile = PKI.write_bundle(str(d / "cafile.pem"), self.pki.root.cert, self.ca.cert)
+        self.du = fs.url("delta.crl")
+        base, _ = oca.scoped_crl(self.ca, "base", crlnumber=0x100, freshest=self.du)
+        self.base_url = fs.publish("base.crl", base)
+        _, der = oca.delta_crl(self.ca, "delta", base_number=0x100, number=0x101,
+                               revoked=[(self.bad.serial, "key_compromise")])
+        fs.publish("delta.crl", der)
+
+
+def test_delta_only_revocation_never_accepted(broker_factory, tmp_path, file_server):  # noqa: F811
+    """Base CRL (clean, freshestCRL -> delta) and a delta CRL listing `bad`, both
+    configured: `bad` is revoked per §5.2.4 and must never be accepted."""
+    d = Delta(tmp_path / "delta", file_server())
+    b = broker_factory(listener(d.server, d.cafile, crl_urls_line(d.base_url, d.du), NODISC),
+                       extra_listeners=["ssl:default"])
+    port = b.ports["ssl:default"]
+    for ver in ("1.2", "1.3"):
+        assert_not_accepted(hs(port, d.pki.root.cert, d.bad, ver), "revoked in the delta only")
+        r = hs(port, d.pki.root.cert, d.good, ver)
+        assert r.ok or r.alert == 42, r
+
+
+def test_delta_alone_clears_nothing(broker_factory, tmp_path, file_server):  # noqa: F811
+    d = Delta(tmp_path / "delta", file_server())
+    b = broker_factory(listener(d.server, d.cafile, crl_urls_line(d.du), NODISC),
+                       extra_listeners=["ssl:default"])
+    port = b.ports["ssl:default"]
+    assert_not_covered(hs(port, d.pki.root.cert, d.good), "good, only a delta CRL")
+    assert_not_accepted(hs(port, d.pki.root.cert, d.bad), "revoked, only a delta CRL")
+
+
+# ---------------------------------------------------------------------------
+# 7. negative serial vs its positive twin
+# ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("revoked_sign", [-1, 1])
+def test_negative_serial_is_not_its_positive_twin(broker_factory, tmp_path, revoked_sign):
+    pki_ = PKI(tmp_path / "pki", cn="Neg Root")
+    ca = pki_.root.intermediate("Neg CA")
+    server = ca.server_cert("server")
+    n = 0x5A17C0DE
+    pos = oca.signed_serial_cert(ca, "pos", n)
+    neg = oca.signed_serial_cert(ca, "neg", -n)
+    assert oca.pki.serial_of(neg.cert).startswith("-")
+    revoked, twin = (neg, pos) if revoked_sign < 0 else (pos, neg)
+    oca.revoke_serial(ca, revoked.serial_hex)
+    crl, _ = oca.scoped_crl(ca, "crl")
+    text = oca.openssl("crl", "-in", crl, "-noout", "-text").decode()
+    assert re.search(r"Serial Number: %s\n" % re.escape(revoked.serial_hex), text), text
+    cafile = PKI.write_bundle(str(tmp_path / "cafile.pem"), pki_.root.cert, ca.cert)
+    b = broker_factory(listener(server, cafile, crlfile_line(crl), NODISC),
+                       extra_listeners=["ssl:default"])
+    port = b.ports["ssl:default"]
+    r = hs(port, pki_.root.cert, twin)
+    if not r.ok and r.alert not in (44,) and "serial" in b.log_text().lower() \
+            and "negative" in b.log_text().lower():
+        pytest.skip("the broker refuses negative serials at the handshake: %r" % r)
+    assert_accepted(r, "twin %s of revoked %s" % (twin.serial_hex, revoked.serial_hex))
+    assert_revoked(hs(port, pki_.root.cert, revoked), "revoked %s" % revoked.serial_hex)
+    b.wait_for_log(r"reason=revoked", timeout=3)
+    assert re.search(r"serial=%s\b" % re.escape(revoked.serial_hex), b.log_text()), \
+        b.log_tail()
+
+
+# ---------------------------------------------------------------------------
+# 8. live sessions
+# ---------------------------------------------------------------------------
+
+
+def test_live_partition_revocation_closes_only_that_partition(broker_factory, parts,
+                                                              tls_paho):  # noqa: F811
+    p = parts
+    u1, u2 = p.publish(1), p.publish(2)
+    b = broker_factory(listener(p.server, p.cafile, crl_urls_line(u1, u2), FAST, NODISC),
+                       extra_listeners=["ssl:default"])
+    port = b.ports["ssl:default"]
+    c1 = tls_paho(port, p.root.cert, p.p1bad.cert, p.p1bad.key, "p1", 5)
+    c2 = tls_paho(port, p.root.cert, p.p2bad.cert, p.p2bad.key, "p2", 5)
+    c1.c.subscribe("live/#", qos=1)
+    mark = b.log_mark()
+    p.ca.revoke(p.p2bad)
+    p.publish(2)
+    refreshed(b, u2, mark)
+    c2.c.wait_disconnected(timeout=3.0)
+    rc = c2.events[0][0]
+    assert getattr(rc, "value", rc) == 0x98, c2.events
+    time.sleep(1.5)  # part1 keeps being refreshed meanwhile
+    assert c1.c.connected.is_set() and not c1.events, c1.events
+    c1.c.publish("live/1", b"still here", qos=1)
+    assert c1.c.wait_topic("live/1").payload == b"still here"
+    assert_revoked(hs(port, p.root.cert, p.p2bad), "p2bad after revocation")
+
+
+def test_live_same_name_other_key_closes_only_that_key(broker_factory, same,
+                                                       tls_paho):  # noqa: F811
+    """B revokes b0; a0 (A's, same serial, same issuer DN) stays connected."""
+    s = same
+    ua, ub = s.publish("a"), s.publish("b")
+    b = broker_factory(listener(s.server, s.cafile, crl_urls_line(ua, ub), FAST, NODISC),
+                       extra_listeners=["ssl:default"])
+    port = b.ports["ssl:default"]
+    ca0 = tls_paho(port, s.a.cert, s.ca_[0].cert, s.ca_[0].key, "a0", 5)
+    cb0 = tls_paho(port, s.a.cert, s.cb_[0].cert, s.cb_[0].key, "b0", 5)
+    ca0.c.subscribe("live/#", qos=1)
+    mark = b.log_mark()
+    s.b.revoke(s.cb_[0])
+    s.publish("b")
+    refreshed(b, ub, mark)
+    cb0.c.wait_disconnected(timeout=3.0)
+    time.sleep(1.5)
+    assert ca0.c.connected.is_set() and not ca0.events, ("a0 closed by B's CRL", ca0.events)
+    ca0.c.publish("live/a", b"a0 alive", qos=1)
+    assert ca0.c.wait_topic("live/a").payload == b"a0 alive"
+
+
+# ---------------------------------------------------------------------------
+# 9. resumption (TLS 1.2 session id / TLS 1.3 ticket)
+# ---------------------------------------------------------------------------
+
+
+def _resume_then_revoke(b, port, root, cert, tmp_path, revoke_and_publish, wait, ver):
+    sess = tmp_path / f"sess-{cert.cn}-{ver}.pem"
+    r = hs(port, root, cert, ver, sess_out=sess)
+    assert_accepted(r, "first connection")
+    r = hs(port, root, cert, ver, sess_in=sess)
+    assert r.ok and r.reused, ("resumption works while good", r)
+    mark = b.log_mark()
+    revoke_and_publish()
+    wait(mark)
+    r = hs(port, root, cert, ver, sess_in=sess)
+    assert not r.reused, ("a revoked certificate resumed its session", r)
+    assert_revoked(r, "resumption after revocation")
+    return sess
+
+
+@VERS
+def test_resumption_partition_revocation(broker_factory, parts, tmp_path, ver):
+    p = parts
+    f1, f2 = tmp_path / "part1.pem", tmp_path / "part2.pem"
+    oca_copy(p.crl(1), f1)
+    oca_copy(p.crl(2), f2)
+    b = broker_factory(listener(p.server, p.cafile, crlfile_line(f1, f2), FAST, NODISC),
+                       extra_listeners=["ssl:default"])
+    port = b.ports["ssl:default"]
+
+    def revoke():
+        p.ca.revoke(p.p2bad)
+        oca_copy(p.crl(2), f2)
+
+    def wait(mark):
+        b.wait_for_log(r"crl_cache: refresh OK", timeout=8, since=mark)
+
+    _resume_then_revoke(b, port, p.root.cert, p.p2bad, tmp_path, revoke, wait, ver)
+    # the other partition's client still resumes
+    sess = tmp_path / f"p1-{ver}.pem"
+    assert_accepted(hs(port, p.root.cert, p.p1good, ver, sess_out=sess), "p1good")
+    r = hs(port, p.root.cert, p.p1good, ver, sess_in=sess)
+    assert r.ok and r.reused, r
+
+
+@VERS
+def test_resumption_same_name_other_key(broker_factory, same, tmp_path, ver):
+    s = same
+    ua, ub = s.publish("a"), s.publish("b")
+    b = broker_factory(listener(s.server, s.cafile, crl_urls_line(ua, ub), FAST, NODISC),
+                       extra_listeners=["ssl:default"])
+    port = b.ports["ssl:default"]
+    sess_a = tmp_path / f"a0-{ver}.pem"
+    assert_accepted(hs(port, s.a.cert, s.ca_[0], ver, sess_out=sess_a), "a0")
+
+    def revoke():
+        s.b.revoke(s.cb_[0])
+        s.publish("b")
+
+    _resume_then_revoke(b, port, s.a.cert, s.cb_[0], tmp_path, revoke,
+                        lambda mark: refreshed(b, ub, mark), ver)
+    # a0 has b0's serial and the same issuer DN: B's CRL does not touch it
+    r = hs(port, s.a.cert, s.ca_[0], ver, sess_in=sess_a)
+    assert r.ok and r.reused, ("a0 resumption after B revoked b0", r)
+
+
+@VERS
+def test_resumption_after_partition_rescoped_away(broker_factory, parts, tmp_path, ver):
+    """p2good resumed fine under part2; then the file configured as part2 is
+    replaced by a CRL whose IDP names another partition (the CA re-partitioned):
+    p2good is no longer covered, so its session must not resume."""
+    p = parts
+    f2 = tmp_path / "part2.pem"
+    oca_copy(p.crl(2), f2)
+    b = broker_factory(listener(p.server, p.cafile, crlfile_line(f2), FAST, NODISC),
+                       extra_listeners=["ssl:default"])
+    port = b.ports["ssl:default"]
+    sess = tmp_path / f"s-{ver}.pem"
+    assert_accepted(hs(port, p.root.cert, p.p2good, ver, sess_out=sess), "p2good")
+    r = hs(port, p.root.cert, p.p2good, ver, sess_in=sess)
+    assert r.ok and r.reused, r
+    mark = b.log_mark()
+    pem, _ = oca.scoped_crl(p.ca, "part3", fullname=p.fs.url("part3.crl"), serials=[])
+    oca_copy(pem, f2)
+    b.wait_for_log(r"crl_cache: refresh OK", timeout=8, since=mark)
+    r = hs(port, p.root.cert, p.p2good, ver, sess_in=sess)
+    assert not r.reused and not r.ok and r.alert == 42, r
+
+
+def oca_copy(src, dst):
+    data = read(src)
+    tmp = str(dst) + ".tmp"
+    with open(tmp, "wb") as f:
+        f.write(data)
+    # a new mtime even within the same second as the previous write
+    try:
+        old = os.stat(dst).st_mtime
+    except FileNotFoundError:
+        old = 0
+    t = max(time.time(), old + 2)
+    os.utime(tmp, (t, t))
+    os.replace(tmp, dst)
+
+
+# silence "imported but unused" for the fixture factories pulled in by name
+_FIXTURES = (file_server, tls_paho, helpers)
