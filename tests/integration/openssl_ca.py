@@ -8,7 +8,8 @@ and pki.py does not do:
                onlysomereasons=None, indirect=False, freshest=None,
                serials=None, hours=24, expired=False, crlnumber=None)
         -> (pem_path, der_path)
-        `openssl ca -gencrl -crlexts <section>` with an issuingDistributionPoint
+        `openssl ca -gencrl -crlexts <section>` with an authorityKeyIdentifier
+        (unless aki=False; v1=True: no extensions and no CRL number) and an issuingDistributionPoint
         (critical) built from the arguments (none when all are default) and an
         optional freshestCRL. `serials` (hex strings or pki.Cert) limits the
         entries to those serials of the CA's index.txt (a partition / a user-only
@@ -64,9 +65,9 @@ def _hex(s) -> str:
 
 def scoped_crl(ca: CA, name: str, *, fullname=(), onlyuser=False, onlyca=False,
                onlysomereasons=None, indirect=False, freshest=None, serials=None, hours=24,
-               expired=False, crlnumber=None):
+               expired=False, crlnumber=None, aki=True, v1=False):
     sec = "crl_" + re.sub(r"[^A-Za-z0-9_]", "_", name)
-    ext = ["authorityKeyIdentifier = keyid:always"]
+    ext = ["authorityKeyIdentifier = keyid:always"] if aki else []
     idp = []
     if isinstance(fullname, str):
         fullname = [fullname]
@@ -107,6 +108,8 @@ def scoped_crl(ca: CA, name: str, *, fullname=(), onlyuser=False, onlyca=False,
             with open(sub + ".attr", "w") as f:
                 f.write("unique_subject = no\n")
             cnf_text = cnf_text.replace("$dir/index.txt", sub, 1)
+        if v1:  # no crlnumber, no extensions: a version 1 CRL
+            cnf_text = cnf_text.replace("crlnumber        = $dir/crlnumber\n", "", 1)
         cnf = os.path.join(ca.dir, f"openssl-{sec}.cnf")
         with open(cnf, "w") as f:
             f.write(cnf_text + f"\n[ {sec} ]\n" + "\n".join(ext) + "\n" + body)
@@ -114,7 +117,9 @@ def scoped_crl(ca: CA, name: str, *, fullname=(), onlyuser=False, onlyca=False,
             with open(os.path.join(ca.dir, "crlnumber"), "w") as f:
                 h = "%X" % crlnumber
                 f.write(("0" * (len(h) % 2)) + h + "\n")
-        args = ["ca", "-batch", "-config", cnf, "-gencrl", "-out", pem, "-crlexts", sec]
+        args = ["ca", "-batch", "-config", cnf, "-gencrl", "-out", pem]
+        if ext:
+            args += ["-crlexts", sec]
         if expired:
             now = _now()
             args += ["-crl_lastupdate", _t(now - datetime.timedelta(days=1)),
@@ -151,6 +156,15 @@ _CLIENT_EXT = [
     "subjectKeyIdentifier = hash",
     "authorityKeyIdentifier = keyid",
 ]
+
+
+def plain_client(ca: CA, cn: str, crl_url=None) -> Cert:
+    """A client certificate without an authorityKeyIdentifier (older CA configs)."""
+    lines = [l for l in _CLIENT_EXT if not l.startswith("authorityKeyIdentifier")]
+    lines.append("authorityKeyIdentifier = none")  # OpenSSL 3 adds one by default
+    if crl_url:
+        lines.append("crlDistributionPoints = URI:" + crl_url)
+    return ca._issue(cn, "ec", lines)
 
 
 def client_with_cdp(ca: CA, cn: str, cdp_lines) -> Cert:

@@ -32,8 +32,9 @@ import pytest
 
 import helpers
 import openssl_ca as oca
-from httpfaults import (connect, crl_urls_line, crlfile_line, file_server,  # noqa: F401
-                        read, ssl_conf, tls_paho)
+import pki
+from httpfaults import (connect, crl_urls_line, crlfile_line, fault_server,  # noqa: F401
+                        file_server, read, ssl_conf, tls_paho)
 from pki import PKI
 
 pytestmark = pytest.mark.revmq_only
@@ -500,6 +501,7 @@ def test_only_some_reasons_complementary_pair(broker_factory, tmp_path):
     assert_revoked(hs(port, r_.root.cert, r_.kc), "keyCompromise-revoked")
     assert_revoked(hs(port, r_.root.cert, r_.sup), "superseded-revoked")
     r = hs(port, r_.root.cert, r_.good)
+    print("verdict:", "good, both partial CRLs", "accepted" if r.ok else "alert %s" % r.alert)
     assert r.ok or r.alert == 42, r  # accepted when reasons are unioned, else fail closed
 
 
@@ -524,6 +526,7 @@ def test_indirect_crl_own_entries(broker_factory, tmp_path):
     port = b.ports["ssl:default"]
     assert_not_accepted(hs(port, pki_.root.cert, bad), "revoked, indirect CRL")
     r = hs(port, pki_.root.cert, good)
+    print("verdict:", "good, own indirect CRL", "accepted" if r.ok else "alert %s" % r.alert)
     assert r.ok or r.alert == 42, r
 
 
@@ -548,8 +551,10 @@ def test_indirect_crl_for_another_issuer(broker_factory, tmp_path):
     port = b.ports["ssl:default"]
     assert_not_accepted(hs(port, pki_.root.cert, ybad), "Y's revoked cert, X's indirect CRL")
     r = hs(port, pki_.root.cert, ygood)
+    print("verdict:", "Y good, indirect CRL by X", "accepted" if r.ok else "alert %s" % r.alert)
     assert r.ok or r.alert == 42, ("Y's good cert", r)
     r = hs(port, pki_.root.cert, xtwin)
+    print("verdict:", "X twin of Y revoked serial", "accepted" if r.ok else "alert %s" % r.alert)
     assert r.ok or r.alert == 42, ("X's cert with Y's revoked serial", r)
 
 
@@ -579,6 +584,7 @@ def test_delta_only_revocation_never_accepted(broker_factory, tmp_path, file_ser
     for ver in ("1.2", "1.3"):
         assert_not_accepted(hs(port, d.pki.root.cert, d.bad, ver), "revoked in the delta only")
         r = hs(port, d.pki.root.cert, d.good, ver)
+        print("verdict:", "good, base + delta", "accepted" if r.ok else "alert %s" % r.alert)
         assert r.ok or r.alert == 42, r
 
 
@@ -780,5 +786,239 @@ def oca_copy(src, dst):
     os.replace(tmp, dst)
 
 
+
+# ---------------------------------------------------------------------------
+# 10. more attacks on the same layouts
+# ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("idp", ["prefix", "longer", "other-port"])
+def test_partition_idp_uri_must_match_exactly(broker_factory, parts, idp):
+    """The IDP names a URI that is a prefix of the certificate's CDP, extends it,
+    or differs only by port: no match, not covered (no prefix/substring match)."""
+    p = parts
+    u = {"prefix": p.u1[: -len(".crl")], "longer": p.u1 + ".old",
+         "other-port": p.u1.replace(":%d/" % p.fs.port, ":%d/" % (p.fs.port + 1))}[idp]
+    assert u != p.u1
+    pem, _ = oca.scoped_crl(p.ca, "near", fullname=u, serials=[])
+    b = broker_factory(listener(p.server, p.cafile, crlfile_line(pem), NODISC),
+                       extra_listeners=["ssl:default"])
+    port = b.ports["ssl:default"]
+    assert_not_covered(hs(port, p.root.cert, p.p1good), "p1good vs IDP %s" % u)
+    b.wait_for_log(r"serial=%s\b" % p.p1good.serial_hex, timeout=3)
+
+
+def test_partition_bundle_both_members_in_force(broker_factory, parts):
+    """part1 and part2 in one PEM body at one URL: two scopes, both applied."""
+    p = parts
+    p.ca.revoke(p.p1bad)
+    p.ca.revoke(p.p2bad)
+    url = p.fs.publish("parts.pem", read(p.crl(1)) + read(p.crl(2)))
+    b = broker_factory(listener(p.server, p.cafile, crl_urls_line(url), NODISC),
+                       extra_listeners=["ssl:default"])
+    port = b.ports["ssl:default"]
+    assert_revoked(hs(port, p.root.cert, p.p1bad), "p1bad (bundle)")
+    assert_revoked(hs(port, p.root.cert, p.p2bad), "p2bad (bundle)")
+    assert_accepted(hs(port, p.root.cert, p.p1good), "p1good (bundle)")
+    assert_accepted(hs(port, p.root.cert, p.p2good), "p2good (bundle)")
+
+
+def test_partitions_survive_restart_from_persisted_crls(broker_factory, parts):
+    p = parts
+    p.ca.revoke(p.p1bad)
+    p.ca.revoke(p.p2bad)
+    u1, u2 = p.publish(1), p.publish(2)
+    b = broker_factory(listener(p.server, p.cafile, crl_urls_line(u1, u2), NODISC,
+                                "crl_cache.http_timeout = 1s"),
+                       extra_listeners=["ssl:default"])
+    assert_revoked(hs(b.ports["ssl:default"], p.root.cert, p.p1bad), "p1bad before restart")
+    p.fs.stop()
+    b.stop()
+    b.start()
+    port = b.ports["ssl:default"]
+    assert_revoked(hs(port, p.root.cert, p.p1bad), "p1bad after restart")
+    assert_revoked(hs(port, p.root.cert, p.p2bad), "p2bad after restart")
+    assert_accepted(hs(port, p.root.cert, p.p1good), "p1good after restart")
+    assert_accepted(hs(port, p.root.cert, p.p2good), "p2good after restart")
+
+
+def test_discovered_crl_must_cover_the_certificate(broker_factory, parts):
+    """Discovery on; the URL in p2's CDP serves part1's CRL (validly signed by the
+    right CA, but for another partition): it does not cover p2's certificates."""
+    p = parts
+    p.ca.revoke(p.p2bad)
+    p.fs.publish("part2.crl", p.crl(1))
+    u1 = p.publish(1)
+    b = broker_factory(listener(p.server, p.cafile, crl_urls_line(u1), DISC,
+                                "crl_cache.http_timeout = 2s"),
+                       extra_listeners=["ssl:default"])
+    port = b.ports["ssl:default"]
+    assert_not_covered(hs(port, p.root.cert, p.p2bad, hold=1.5), "p2bad, CDP serves part1")
+    assert_not_covered(hs(port, p.root.cert, p.p2good, hold=1.5), "p2good, CDP serves part1")
+
+
+def test_discovered_same_name_other_key_crl_does_not_clear(broker_factory, same):
+    """B's CDP URL serves A's CRL (same issuer DN, A's key, clean): B's
+    certificates stay not covered."""
+    s = same
+    s.b.revoke(s.cb_[1])
+    pem_a, _ = oca.scoped_crl(s.a, "crl-a")
+    s.fs.publish("b.crl", pem_a)
+    ua = s.fs.publish("a.crl", pem_a)
+    b = broker_factory(listener(s.server, s.cafile, crl_urls_line(ua), DISC,
+                                "crl_cache.http_timeout = 2s"),
+                       extra_listeners=["ssl:default"])
+    port = b.ports["ssl:default"]
+    assert_not_covered(hs(port, s.a.cert, s.cb_[1], hold=1.5), "b1 revoked by B, A's CRL at B's CDP")
+    assert_not_covered(hs(port, s.a.cert, s.cb_[0], hold=1.5), "b0, A's CRL at B's CDP")
+    assert_accepted(hs(port, s.a.cert, s.ca_[0]), "a0")
+
+
+@pytest.mark.parametrize("form", ["v2-no-aki", "v1"])
+def test_same_name_crls_without_aki(broker_factory, same, form):
+    """Plain `openssl ca -gencrl` output carries no authorityKeyIdentifier (and a
+    v1 CRL no extension at all): the issuing key must then be found by the
+    signature, never assumed from the name."""
+    s = same
+    s.a.revoke(s.ca_[1])
+    s.b.revoke(s.cb_[0])
+    kw = {"aki": False} if form == "v2-no-aki" else {"aki": False, "v1": True}
+    pa, _ = oca.scoped_crl(s.a, "crl-a", **kw)
+    pb, _ = oca.scoped_crl(s.b, "crl-b", **kw)
+    text = oca.openssl("crl", "-in", pb, "-noout", "-text").decode()
+    assert "Authority Key Identifier" not in text, text
+    b = broker_factory(listener(s.server, s.cafile, crlfile_line(pa, pb), NODISC),
+                       extra_listeners=["ssl:default"])
+    port = b.ports["ssl:default"]
+    assert_accepted(hs(port, s.a.cert, s.ca_[0]), "a0 (B revoked b0, same serial)")
+    assert_revoked(hs(port, s.a.cert, s.ca_[1]), "a1 revoked by A")
+    assert_revoked(hs(port, s.a.cert, s.cb_[0]), "b0 revoked by B")
+    assert_accepted(hs(port, s.a.cert, s.cb_[1]), "b1 (A revoked a1, same serial)")
+
+
+def test_same_name_crl_without_aki_only_a_configured(broker_factory, same):
+    s = same
+    s.b.revoke(s.cb_[1])
+    pa, _ = oca.scoped_crl(s.a, "crl-a", aki=False)
+    b = broker_factory(listener(s.server, s.cafile, crlfile_line(pa), NODISC),
+                       extra_listeners=["ssl:default"])
+    port = b.ports["ssl:default"]
+    assert_not_covered(hs(port, s.a.cert, s.cb_[1]), "b1 revoked by B, only A's CRL (no AKI)")
+    assert_accepted(hs(port, s.a.cert, s.ca_[1]), "a1")
+
+
+@pytest.mark.parametrize("form", ["v2-no-aki", "v1", "v2-aki"])
+def test_no_aki_anywhere_still_enforced(broker_factory, tmp_path, form):
+    """An older `openssl ca` setup: client certificates without AKI, CRLs with or
+    without AKI / extensions. Revocation must keep working (44 / CONNACK), not
+    turn into 'not covered' for everyone."""
+    pki_ = PKI(tmp_path / "pki", cn="Old Root")
+    ca = pki_.root.intermediate("Old CA")
+    server = ca.server_cert("server")
+    good, bad = oca.plain_client(ca, "good"), oca.plain_client(ca, "bad")
+    assert "Authority Key Identifier" not in oca.openssl(
+        "x509", "-in", good.cert, "-noout", "-text").decode()
+    ca.revoke(bad)
+    kw = {"v2-no-aki": {"aki": False}, "v1": {"aki": False, "v1": True}, "v2-aki": {}}[form]
+    pem, _ = oca.scoped_crl(ca, "crl", **kw)
+    cafile = PKI.write_bundle(str(tmp_path / "cafile.pem"), pki_.root.cert, ca.cert)
+    b = broker_factory(listener(server, cafile, crlfile_line(pem), NODISC),
+                       extra_listeners=["ssl:default"])
+    port = b.ports["ssl:default"]
+    for ver in ("1.2", "1.3"):
+        assert_revoked(hs(port, pki_.root.cert, bad, ver), "revoked, no AKI")
+        assert_accepted(hs(port, pki_.root.cert, good, ver), "good, no AKI")
+
+
+def test_rekeyed_intermediate_chain_check(broker_factory, tmp_path):
+    """Root -> I1 and I2, both "CN=Issuing CA" (an intermediate re-keyed under the
+    same name). The root revokes I1. check = chain, CRLs: root's, I1's and I2's
+    (same issuer DN, each clean). I1's clients are refused, I2's accepted; a
+    client of I2 whose serial equals I1's certificate serial is not confused."""
+    pki_ = PKI(tmp_path / "pki", cn="Rekey Root")
+    root = pki_.root
+    i1 = pki.CA(os.path.join(root.dir, "sub-i1"), "Issuing CA", parent=root)
+    i2 = pki.CA(os.path.join(root.dir, "sub-i2"), "Issuing CA", parent=root)
+    server = i2.server_cert("server")
+    with open(os.path.join(i2.dir, "serial"), "w") as f:
+        f.write(open(os.path.join(i1.dir, "serial")).read())
+    d1, d2 = i1.client_cert("d1"), i2.client_cert("d2")
+    assert d1.serial == d2.serial
+    twin = oca.signed_serial_cert(i2, "twin", int(pki.serial_of(i1.cert), 16))
+    root.revoke(i1.cert, reason="CACompromise")
+    files = [oca.scoped_crl(root, "root")[0], oca.scoped_crl(i1, "i1")[0],
+             oca.scoped_crl(i2, "i2")[0]]
+    cafile = PKI.write_bundle(str(tmp_path / "cafile.pem"), root.cert, i1.cert, i2.cert)
+    b = broker_factory(listener(server, cafile, crlfile_line(*files), CHAIN, NODISC),
+                       extra_listeners=["ssl:default"])
+    port = b.ports["ssl:default"]
+    for ver in ("1.2", "1.3"):
+        assert_revoked(hs(port, root.cert, d1, ver), "client of revoked I1")
+        assert_accepted(hs(port, root.cert, d2, ver), "client of I2 (same DN, other key)")
+        assert_accepted(hs(port, root.cert, twin, ver), "I2 client with I1's serial")
+
+
+def test_live_partition_crl_numbers_are_per_scope(broker_factory, parts, fault_server):  # noqa: F811
+    """part1 is at CRL number 0x900; part2 moves from 0x100 to 0x200 (lower than
+    part1's) revoking p2bad: accepted, p2bad refused. Then the old part2 (0x100)
+    is replayed at its URL: refused as a rollback of that scope, p2bad stays
+    refused."""
+    p = parts
+    srv = fault_server()
+    u1, u2 = srv.url("/part1.crl"), srv.url("/part2.crl")
+    # the certificates' CDPs name the file server's URLs: re-scope the IDPs to them
+    old2, _ = oca.scoped_crl(p.ca, "part2-v1", fullname=p.u2, serials=p.members[2],
+                             crlnumber=0x100)
+    v1, _ = oca.scoped_crl(p.ca, "part1-v1", fullname=p.u1, serials=p.members[1],
+                           crlnumber=0x900)
+    srv.set("/part1.crl", helpers_reply(read(v1)))
+    srv.set("/part2.crl", helpers_reply(read(old2)))
+    b = broker_factory(listener(p.server, p.cafile, crl_urls_line(u1, u2), FAST, NODISC),
+                       extra_listeners=["ssl:default"])
+    port = b.ports["ssl:default"]
+    assert_accepted(hs(port, p.root.cert, p.p2bad), "p2bad before revocation")
+    p.ca.revoke(p.p2bad)
+    new2, _ = oca.scoped_crl(p.ca, "part2-v2", fullname=p.u2, serials=p.members[2],
+                             crlnumber=0x200)
+    assert oca.crl_number(new2) < oca.crl_number(v1)
+    mark = b.log_mark()
+    srv.set("/part2.crl", helpers_reply(read(new2)))
+    refreshed(b, u2, mark)
+    assert_revoked(hs(port, p.root.cert, p.p2bad), "p2bad, part2 0x200 < part1 0x900")
+    n = len(srv.requests_for("/part2.crl"))
+    srv.set("/part2.crl", helpers_reply(read(old2)))  # replay
+    helpers.wait_until(lambda: len(srv.requests_for("/part2.crl")) >= n + 2, timeout=8,
+                       what="two refreshes of part2 after the replay")
+    assert_revoked(hs(port, p.root.cert, p.p2bad), "p2bad after part2 rollback replay")
+    assert_accepted(hs(port, p.root.cert, p.p1good), "p1good")
+
+
+def helpers_reply(data):
+    from httpfaults import Reply
+    return Reply.body(data)
+
+
+def test_data_dir_tmp_files_removed_at_start(broker_factory, parts):
+    """Temporary files an interrupted save leaves (`*.tmp.*`) are removed at start."""
+    p = parts
+    u1 = p.publish(1)
+    b = broker_factory(listener(p.server, p.cafile, crl_urls_line(u1), NODISC),
+                       extra_listeners=["ssl:default"])
+    b.stop()
+    data = str(b.data_dir)
+    saved = [os.path.join(r, f) for r, _, fs in os.walk(data) for f in fs]
+    dirs = sorted({os.path.dirname(x) for x in saved}) or [data]
+    leftovers = []
+    for i, d in enumerate(dirs):
+        x = os.path.join(d, "crl-%d.der.tmp.%d" % (i, 12345 + i))
+        with open(x, "wb") as f:
+            f.write(b"half a CRL")
+        leftovers.append(x)
+    b.start()
+    assert_accepted(hs(b.ports["ssl:default"], p.root.cert, p.p1good), "p1good after restart")
+    left = [x for x in leftovers if os.path.exists(x)]
+    assert not left, ("temporary files left in the data dir", left, saved)
+
+
 # silence "imported but unused" for the fixture factories pulled in by name
-_FIXTURES = (file_server, tls_paho, helpers)
+_FIXTURES = (file_server, fault_server, tls_paho, helpers)
