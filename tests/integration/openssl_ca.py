@@ -65,7 +65,7 @@ def _hex(s) -> str:
 
 def scoped_crl(ca: CA, name: str, *, fullname=(), onlyuser=False, onlyca=False,
                onlysomereasons=None, indirect=False, freshest=None, serials=None, hours=24,
-               expired=False, crlnumber=None, aki=True, v1=False):
+               expired=False, crlnumber=None, aki=True, v1=False, extra_idp=()):
     sec = "crl_" + re.sub(r"[^A-Za-z0-9_]", "_", name)
     ext = ["authorityKeyIdentifier = keyid:always"] if aki else []
     idp = []
@@ -83,6 +83,7 @@ def scoped_crl(ca: CA, name: str, *, fullname=(), onlyuser=False, onlyca=False,
         idp.append(f"onlysomereasons = {onlysomereasons}")
     if indirect:
         idp.append("indirectCRL = TRUE")
+    idp += list(extra_idp)
     body = ""
     if idp:
         ext.append(f"issuingDistributionPoint = critical, @{sec}_idp")

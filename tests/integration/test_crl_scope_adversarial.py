@@ -1020,5 +1020,256 @@ def test_data_dir_tmp_files_removed_at_start(broker_factory, parts):
     assert not left, ("temporary files left in the data dir", left, saved)
 
 
+
+# ---------------------------------------------------------------------------
+# 11. names, attribute-only CRLs, bundles with old/new and broken members
+# ---------------------------------------------------------------------------
+
+LDAP = "ldap://ldap.example/cn=Partitioned%20CA?certificateRevocationList"
+
+
+@pytest.mark.parametrize("cdp", ["one-dp-two-names", "two-dps"])
+def test_cdp_with_several_names_matches_any(broker_factory, parts, cdp):
+    """Certificates naming an LDAP location first and the HTTP partition second
+    (common in real CAs) are covered by the partition CRL whose IDP names the
+    HTTP one: revoked -> 44, good -> CONNACK."""
+    p = parts
+    if cdp == "one-dp-two-names":
+        lines = [f"fullname = URI:{LDAP}, URI:{p.u1}"]
+        good = oca.client_with_cdp(p.ca, "mgood", lines)
+        bad = oca.client_with_cdp(p.ca, "mbad", lines)
+    else:
+        good = p.ca.client_cert("mgood", crl_url=[LDAP, p.u1])
+        bad = p.ca.client_cert("mbad", crl_url=[LDAP, p.u1])
+    p.ca.revoke(bad)
+    pem, _ = oca.scoped_crl(p.ca, "part1m", fullname=p.u1, serials=[good, bad])
+    b = broker_factory(listener(p.server, p.cafile, crlfile_line(pem), NODISC),
+                       extra_listeners=["ssl:default"])
+    port = b.ports["ssl:default"]
+    assert_revoked(hs(port, p.root.cert, bad), "revoked, CDP ldap+http")
+    assert_accepted(hs(port, p.root.cert, good), "good, CDP ldap+http")
+
+
+def test_idp_with_several_names_matches_any(broker_factory, parts):
+    p = parts
+    p.ca.revoke(p.p1bad)
+    pem, _ = oca.scoped_crl(p.ca, "part1-2names", fullname=[LDAP, p.u1], serials=p.members[1])
+    b = broker_factory(listener(p.server, p.cafile, crlfile_line(pem), NODISC),
+                       extra_listeners=["ssl:default"])
+    port = b.ports["ssl:default"]
+    assert_revoked(hs(port, p.root.cert, p.p1bad), "p1bad, IDP ldap+http")
+    assert_accepted(hs(port, p.root.cert, p.p1good), "p1good, IDP ldap+http")
+    assert_not_covered(hs(port, p.root.cert, p.p2good), "p2good, IDP ldap+http part1")
+
+
+def test_attribute_certs_only_crl_covers_no_public_key_cert(broker_factory, tmp_path):
+    pki_ = PKI(tmp_path / "pki", cn="AA Root")
+    ca = pki_.root.intermediate("AA CA")
+    server = ca.server_cert("server")
+    good = ca.client_cert("good")
+    pem, _ = oca.scoped_crl(ca, "aa-only", extra_idp=["onlyAA = TRUE"])
+    assert "Only Attribute" in oca.openssl("crl", "-in", pem, "-noout", "-text").decode()
+    cafile = PKI.write_bundle(str(tmp_path / "cafile.pem"), pki_.root.cert, ca.cert)
+    b = broker_factory(listener(server, cafile, crlfile_line(pem), NODISC),
+                       extra_listeners=["ssl:default"])
+    assert_not_covered(hs(b.ports["ssl:default"], pki_.root.cert, good),
+                       "client cert vs onlyContainsAttributeCerts CRL")
+
+
+@pytest.mark.parametrize("order", ["old-first", "new-first"])
+def test_bundle_old_and_new_crl_of_one_scope(broker_factory, tmp_path, file_server, order):  # noqa: F811
+    """A bundle that still holds yesterday's CRL next to today's (same CA, same
+    scope): today's revocation applies whatever the order."""
+    t = TwoCAs(tmp_path / "two")
+    old, _ = oca.scoped_crl(t.a, "a-old")
+    t.a.revoke(t.abad)
+    new, _ = oca.scoped_crl(t.a, "a-new")
+    assert oca.crl_number(new) > oca.crl_number(old)
+    parts_ = (old, new) if order == "old-first" else (new, old)
+    url = file_server().publish("bundle.pem", b"".join(read(x) for x in parts_))
+    b = broker_factory(listener(t.server, t.cafile, crl_urls_line(url), NODISC),
+                       extra_listeners=["ssl:default"])
+    port = b.ports["ssl:default"]
+    assert_revoked(hs(port, t.root.cert, t.abad), "abad, old+new bundle")
+    assert_accepted(hs(port, t.root.cert, t.agood), "agood, old+new bundle")
+
+
+def _damaged_block(t, damage):
+    """A PEM block that is not a usable CRL of B: its signature broken, its DER
+    cut short, or a certificate where a CRL was expected."""
+    import base64
+    if damage == "cert-block":
+        return read(t.b.cert)
+    der = bytearray(read(oca.scoped_crl(t.b, "b-junk")[1]))
+    if damage == "bad-signature":
+        der[-3] ^= 0xFF  # inside the signature value: parses, does not verify
+    else:  # "truncated-der": the second half of the block is missing
+        der = der[: len(der) // 2]
+    return (b"-----BEGIN X509 CRL-----\n" + base64.encodebytes(bytes(der)) +
+            b"-----END X509 CRL-----\n")
+
+
+DAMAGE = pytest.mark.parametrize("damage", ["bad-signature", "truncated-der", "cert-block"])
+
+
+@DAMAGE
+@pytest.mark.parametrize("source", ["url", "crlfile"])
+def test_bundle_with_a_damaged_member(broker_factory, tmp_path, file_server, source, damage):  # noqa: F811
+    """A PEM body: A's CRL, a damaged block, B's CRL. The damaged block is refused
+    alone; A's and B's CRLs apply (issue 11: each CRL of a bundle on its own)."""
+    t = TwoCAs(tmp_path / "two")
+    t.a.revoke(t.abad)
+    t.b.revoke(t.bbad)
+    pa, _ = oca.scoped_crl(t.a, "a")
+    pb, _ = oca.scoped_crl(t.b, "b")
+    body = read(pa) + _damaged_block(t, damage) + read(pb)
+    if source == "url":
+        line = crl_urls_line(file_server().publish("bundle.pem", body))
+    else:
+        f = tmp_path / "bundle.pem"
+        f.write_bytes(body)
+        line = crlfile_line(f)
+    b = broker_factory(listener(t.server, t.cafile, line, NODISC), extra_listeners=["ssl:default"])
+    port = b.ports["ssl:default"]
+    assert_revoked(hs(port, t.root.cert, t.abad), "abad")
+    assert_revoked(hs(port, t.root.cert, t.bbad), "bbad (member after the damaged one)")
+    assert_accepted(hs(port, t.root.cert, t.bgood), "bgood")
+
+
+@DAMAGE
+def test_bundle_refresh_with_a_damaged_member_still_revokes(broker_factory, tmp_path,
+                                                            file_server, tls_paho, damage):  # noqa: F811
+    """The attack of issue 11 defect 4 through a damaged member: the bundle in
+    force says abad is good; the next bundle revokes abad but also holds one
+    damaged block. abad must be refused (and its live session closed), not stay
+    accepted on the previous bundle until that one expires."""
+    t = TwoCAs(tmp_path / "two")
+    fs = file_server()
+    url = fs.publish("bundle.pem", read(oca.scoped_crl(t.a, "a")[0]) +
+                     read(oca.scoped_crl(t.b, "b")[0]))
+    b = broker_factory(listener(t.server, t.cafile, crl_urls_line(url), FAST, NODISC),
+                       extra_listeners=["ssl:default"])
+    port = b.ports["ssl:default"]
+    assert_accepted(hs(port, t.root.cert, t.abad), "abad before its revocation")
+    live = tls_paho(port, t.root.cert, t.abad.cert, t.abad.key, "abad", 5)
+    t.a.revoke(t.abad)
+    mark = b.log_mark()
+    fs.publish("bundle.pem", read(oca.scoped_crl(t.a, "a")[0]) + _damaged_block(t, damage) +
+               read(oca.scoped_crl(t.b, "b")[0]))
+    b.wait_for_log(r"crl_cache: refresh (OK|failed) url=%s " % re.escape(url), timeout=8,
+                   since=mark)
+    helpers.wait_until(lambda: not hs(port, t.root.cert, t.abad, hold=0.4).ok, timeout=5,
+                       what="abad refused after the new bundle")
+    assert_revoked(hs(port, t.root.cert, t.abad), "abad after the new bundle")
+    live.c.wait_disconnected(timeout=3.0)
+
+
+def test_crlfile_list_expired_file_does_not_void_the_others(broker_factory, tmp_path):
+    t = TwoCAs(tmp_path / "two")
+    t.a.revoke(t.abad)
+    stale, _ = oca.scoped_crl(t.b, "b-expired", expired=True)
+    fresh, _ = oca.scoped_crl(t.a, "a-fresh")
+    b = broker_factory(listener(t.server, t.cafile, crlfile_line(stale, fresh), NODISC),
+                       extra_listeners=["ssl:default"])
+    port = b.ports["ssl:default"]
+    assert_revoked(hs(port, t.root.cert, t.abad), "abad")
+    assert_not_covered(hs(port, t.root.cert, t.bgood), "bgood, expired CRL file")
+
+
+def test_delta_by_the_other_key_does_not_touch_a(broker_factory, same):
+    """B (same DN, other key) signs a delta whose BaseCRLNumber equals A's base
+    CRL number and lists a0's serial: it is not A's delta; a0 stays accepted."""
+    s = same
+    base, _ = oca.scoped_crl(s.a, "a-base", crlnumber=0x100)
+    _, der = oca.delta_crl(s.b, "b-delta", base_number=0x100, number=0x101,
+                           revoked=[(s.ca_[0].serial, "key_compromise")])
+    ua = s.fs.publish("a.crl", base)
+    ud = s.fs.publish("b-delta.crl", der)
+    b = broker_factory(listener(s.server, s.cafile, crl_urls_line(ua, ud), NODISC),
+                       extra_listeners=["ssl:default"])
+    port = b.ports["ssl:default"]
+    assert_accepted(hs(port, s.a.cert, s.ca_[0]), "a0 listed in B's delta")
+    # b0 has the listed serial and B signed the delta: revoked (or not covered)
+    assert_not_accepted(hs(port, s.a.cert, s.cb_[0]), "b0: listed in B's delta")
+    assert_not_covered(hs(port, s.a.cert, s.cb_[1]), "b1: B has only a delta")
+
+
+# ---------------------------------------------------------------------------
+# 12. live sessions in more layouts
+# ---------------------------------------------------------------------------
+
+
+def test_live_ca_only_crl_revoking_intermediate_closes_its_clients(broker_factory, uc,
+                                                                    file_server, tls_paho):  # noqa: F811
+    fs = file_server()
+    ui = fs.publish("issuing.crl", uc.issuing_crl())
+    uu = fs.publish("root-user.crl", uc.user_crl())
+    ucr = fs.publish("root-ca.crl", uc.ca_crl())
+    b = broker_factory(listener(uc.server, uc.cafile, crl_urls_line(ui, uu, ucr), CHAIN, FAST,
+                                NODISC), extra_listeners=["ssl:default"])
+    port = b.ports["ssl:default"]
+    dev = tls_paho(port, uc.root.cert, uc.dev.cert, uc.dev.key, "dev", 5)
+    direct = tls_paho(port, uc.root.cert, uc.direct.cert, uc.direct.key, "direct", 5)
+    # the root revokes an unrelated end entity in its user-only CRL: nobody is closed
+    other = uc.root.client_cert("other")
+    uc.root.revoke(other)
+    mark = b.log_mark()
+    fs.publish("root-user.crl", oca.scoped_crl(uc.root, "root-user", onlyuser=True,
+                                               serials=[uc.direct, other])[0])
+    refreshed(b, uu, mark)
+    time.sleep(1.2)
+    assert dev.c.connected.is_set() and not dev.events, dev.events
+    assert direct.c.connected.is_set() and not direct.events, direct.events
+    # now the root revokes the intermediate in its CA-only CRL
+    uc.root.revoke(uc.ca.cert, reason="CACompromise")
+    mark = b.log_mark()
+    fs.publish("root-ca.crl", uc.ca_crl())
+    refreshed(b, ucr, mark)
+    dev.c.wait_disconnected(timeout=3.0)
+    time.sleep(1.0)
+    assert direct.c.connected.is_set() and not direct.events, direct.events
+    assert_revoked(hs(port, uc.root.cert, uc.dev), "dev after its CA was revoked")
+
+
+def test_live_delta_revocation_closes_the_session(broker_factory, tmp_path, file_server,
+                                                   tls_paho):  # noqa: F811
+    d = Delta(tmp_path / "delta", file_server())
+    b = broker_factory(listener(d.server, d.cafile, crl_urls_line(d.base_url, d.du), FAST,
+                                NODISC), extra_listeners=["ssl:default"])
+    port = b.ports["ssl:default"]
+    r = hs(port, d.pki.root.cert, d.good)
+    if not r.ok:
+        pytest.skip("delta CRLs are refused (fail closed): %r" % r.alert)
+    c = tls_paho(port, d.pki.root.cert, d.good.cert, d.good.key, "good", 5)
+    mark = b.log_mark()
+    _, der = oca.delta_crl(d.ca, "delta2", base_number=0x100, number=0x102,
+                           revoked=[(d.bad.serial, "key_compromise"),
+                                    (d.good.serial, "key_compromise")])
+    d.fs.publish("delta.crl", der)
+    refreshed(b, d.du, mark)
+    c.c.wait_disconnected(timeout=3.0)
+    assert_revoked(hs(port, d.pki.root.cert, d.good), "good, now in the delta")
+
+
+def test_live_discovered_partition_refreshed(broker_factory, parts, tls_paho):  # noqa: F811
+    """Discovery on, only part1 configured: p2good's handshake fetches part2; a
+    later part2 revoking p2good closes its session and refuses it again."""
+    p = parts
+    u1, u2 = p.publish(1), p.publish(2)
+    b = broker_factory(listener(p.server, p.cafile, crl_urls_line(u1), FAST, DISC),
+                       extra_listeners=["ssl:default"])
+    port = b.ports["ssl:default"]
+    c2 = tls_paho(port, p.root.cert, p.p2good.cert, p.p2good.key, "p2", 5)
+    c1 = tls_paho(port, p.root.cert, p.p1good.cert, p.p1good.key, "p1", 5)
+    mark = b.log_mark()
+    p.ca.revoke(p.p2good)
+    p.publish(2)
+    refreshed(b, u2, mark)
+    c2.c.wait_disconnected(timeout=3.0)
+    time.sleep(1.0)
+    assert c1.c.connected.is_set() and not c1.events, c1.events
+    assert_revoked(hs(port, p.root.cert, p.p2good), "p2good after part2 revoked it")
+
+
 # silence "imported but unused" for the fixture factories pulled in by name
 _FIXTURES = (file_server, fault_server, tls_paho, helpers)
