@@ -606,12 +606,18 @@ def test_delta_alone_clears_nothing(broker_factory, tmp_path, file_server):  # n
 # ---------------------------------------------------------------------------
 
 
+SERIALS = pytest.mark.parametrize("n", [0x5A17C0DE, 0x80, 2 ** 63], ids=["5A17C0DE", "80", "2^63"])
+
+
+@SERIALS
 @pytest.mark.parametrize("revoked_sign", [-1, 1])
-def test_negative_serial_is_not_its_positive_twin(broker_factory, tmp_path, revoked_sign):
+def test_negative_serial_is_not_its_positive_twin(broker_factory, tmp_path, revoked_sign, n):
+    """+n and -n are different certificates. 0x80 and 2^63 are the nasty ones:
+    +0x80 is DER 00 80 and -0x80 is DER 80, so a comparison of magnitude bytes
+    with the leading zero stripped takes one for the other."""
     pki_ = PKI(tmp_path / "pki", cn="Neg Root")
     ca = pki_.root.intermediate("Neg CA")
     server = ca.server_cert("server")
-    n = 0x5A17C0DE
     pos = oca.signed_serial_cert(ca, "pos", n)
     neg = oca.signed_serial_cert(ca, "neg", -n)
     assert oca.pki.serial_of(neg.cert).startswith("-")
@@ -1273,6 +1279,157 @@ def test_live_discovered_partition_refreshed(broker_factory, parts, tls_paho):  
     time.sleep(1.0)
     assert c1.c.connected.is_set() and not c1.events, c1.events
     assert_revoked(hs(port, p.root.cert, p.p2good), "p2good after part2 revoked it")
+
+
+
+# ---------------------------------------------------------------------------
+# 13. serial encodings live, authority CRLs with a distribution point, cRLIssuer
+# ---------------------------------------------------------------------------
+
+
+@SERIALS
+def test_live_negative_twin_stays_connected(broker_factory, tmp_path, file_server, tls_paho, n):  # noqa: F811
+    """pos (+n) and neg (-n) connected; the CRL revokes +n: pos is closed, neg
+    stays; then it revokes -n too: neg is closed."""
+    pki_ = PKI(tmp_path / "pki", cn="Neg Root")
+    ca = pki_.root.intermediate("Neg CA")
+    server = ca.server_cert("server")
+    pos = oca.signed_serial_cert(ca, "pos", n)
+    neg = oca.signed_serial_cert(ca, "neg", -n)
+    cafile = PKI.write_bundle(str(tmp_path / "cafile.pem"), pki_.root.cert, ca.cert)
+    fs = file_server()
+    url = fs.publish("neg.crl", oca.scoped_crl(ca, "crl")[0])
+    b = broker_factory(listener(server, cafile, crl_urls_line(url), FAST, NODISC),
+                       extra_listeners=["ssl:default"])
+    port = b.ports["ssl:default"]
+    cp = tls_paho(port, pki_.root.cert, pos.cert, pos.key, "pos", 5)
+    cn = tls_paho(port, pki_.root.cert, neg.cert, neg.key, "neg", 5)
+    mark = b.log_mark()
+    oca.revoke_serial(ca, pos.serial_hex)
+    fs.publish("neg.crl", oca.scoped_crl(ca, "crl")[0])
+    refreshed(b, url, mark)
+    cp.c.wait_disconnected(timeout=3.0)
+    time.sleep(1.2)
+    assert cn.c.connected.is_set() and not cn.events, ("-n closed by +n's revocation", cn.events)
+    mark = b.log_mark()
+    oca.revoke_serial(ca, neg.serial_hex)
+    fs.publish("neg.crl", oca.scoped_crl(ca, "crl")[0])
+    refreshed(b, url, mark)
+    cn.c.wait_disconnected(timeout=3.0)
+    b.wait_for_log(r"closing connection of revoked certificate client_id=neg serial=%s\b"
+                   % re.escape(neg.serial_hex), timeout=3, since=mark)
+
+
+@pytest.mark.parametrize("arl", ["revokes", "clean", "other-dp"])
+def test_authority_crl_with_distribution_point(broker_factory, tmp_path, arl):
+    """A root publishes its authority revocation list (onlyContainsCACerts) at a
+    URL named in the intermediate's CDP, with an IDP naming that URL. check =
+    chain: revoked -> 44; clean -> accepted; an ARL whose IDP names another
+    distribution point does not cover the intermediate -> 42."""
+    pki_ = PKI(tmp_path / "pki", cn="ARL Root")
+    root = pki_.root
+    arl_url = "http://pki.example/arl/root.crl"
+    ca = root.intermediate("ARL Issuing CA", crl_url=arl_url)
+    server = ca.server_cert("server")
+    dev = ca.client_cert("dev")
+    if arl == "revokes":
+        root.revoke(ca.cert, reason="CACompromise")
+    idp_url = arl_url if arl != "other-dp" else "http://pki.example/arl/other.crl"
+    rootcrl, _ = oca.scoped_crl(root, "arl", fullname=idp_url, onlyca=True)
+    cafile = PKI.write_bundle(str(tmp_path / "cafile.pem"), root.cert, ca.cert)
+    b = broker_factory(listener(server, cafile, crlfile_line(oca.scoped_crl(ca, "i")[0], rootcrl),
+                                CHAIN, NODISC), extra_listeners=["ssl:default"])
+    r = hs(b.ports["ssl:default"], root.cert, dev)
+    {"revokes": assert_revoked, "clean": assert_accepted,
+     "other-dp": assert_not_covered}[arl](r, "dev, ARL %s" % arl)
+
+
+def test_cdp_crl_issuer_needs_an_indirect_crl(broker_factory, tmp_path):
+    """Y's certificates name X as cRLIssuer in their CDP; X publishes an ordinary
+    (not indirect) CRL. It does not cover Y's certificates (RFC 5280 6.3.3 b.1):
+    Y's revoked certificate is not accepted."""
+    pki_ = PKI(tmp_path / "pki", cn="Ind Root")
+    x = pki_.root.intermediate("CRL Authority X")
+    y = pki_.root.intermediate("Issuer Y")
+    server = y.server_cert("server")
+    uri = "http://127.0.0.1:9/x.crl"
+    cdp = ["fullname = URI:" + uri, "CRLissuer = dirName:crl_issuer_dn", "",
+           "[ crl_issuer_dn ]", "CN = CRL Authority X"]
+    ybad, ygood = oca.client_with_cdp(y, "ybad", cdp), oca.client_with_cdp(y, "ygood", cdp)
+    y.revoke(ybad)
+    oca.scoped_crl(y, "y")  # Y's own CRL revokes ybad; not configured
+    xcrl, _ = oca.scoped_crl(x, "x", fullname=uri)
+    cafile = PKI.write_bundle(str(tmp_path / "cafile.pem"), pki_.root.cert, x.cert, y.cert)
+    b = broker_factory(listener(server, cafile, crlfile_line(xcrl), NODISC),
+                       extra_listeners=["ssl:default"])
+    port = b.ports["ssl:default"]
+    assert_not_covered(hs(port, pki_.root.cert, ybad), "ybad vs X's plain CRL")
+    assert_not_covered(hs(port, pki_.root.cert, ygood), "ygood vs X's plain CRL")
+
+
+def test_same_url_for_both_keys(broker_factory, tmp_path, file_server):  # noqa: F811
+    """A and B (same DN) both name the same CRL URL in their certificates; it
+    serves A's CRL. Discovery on: B's certificates are still not covered (the
+    URL is already in force; fetching it again does not make it B's)."""
+    fs = file_server()
+    a = oca.same_name_root(tmp_path / "A", SAME)
+    bca = oca.same_name_root(tmp_path / "B", SAME)
+    server = a.server_cert("server")
+    url = fs.url("ca.crl")
+    agood = a.client_cert("agood", crl_url=url)
+    bbad = bca.client_cert("bbad", crl_url=url)
+    bca.revoke(bbad)
+    oca.scoped_crl(bca, "b")
+    fs.publish("ca.crl", oca.scoped_crl(a, "a")[0])
+    cafile = PKI.write_bundle(str(tmp_path / "cafile.pem"), a.cert, bca.cert)
+    b = broker_factory(listener(server, cafile, crl_urls_line(url), DISC,
+                                "crl_cache.http_timeout = 2s"),
+                       extra_listeners=["ssl:default"])
+    port = b.ports["ssl:default"]
+    assert_not_covered(hs(port, a.cert, bbad, hold=1.5), "bbad, URL serves A's CRL")
+    assert_accepted(hs(port, a.cert, agood), "agood")
+
+
+@VERS
+def test_resumption_delta_revocation(broker_factory, tmp_path, file_server, ver):  # noqa: F811
+    d = Delta(tmp_path / "delta", file_server())
+    b = broker_factory(listener(d.server, d.cafile, crl_urls_line(d.base_url, d.du), FAST,
+                                NODISC), extra_listeners=["ssl:default"])
+    port = b.ports["ssl:default"]
+    if not hs(port, d.pki.root.cert, d.good, ver).ok:
+        pytest.skip("delta CRLs are refused (fail closed)")
+
+    def revoke():
+        _, der = oca.delta_crl(d.ca, "delta2", base_number=0x100, number=0x102,
+                               revoked=[(d.bad.serial, "key_compromise"),
+                                        (d.good.serial, "key_compromise")])
+        d.fs.publish("delta.crl", der)
+
+    _resume_then_revoke(b, port, d.pki.root.cert, d.good, tmp_path, revoke,
+                        lambda mark: refreshed(b, d.du, mark), ver)
+
+
+@VERS
+def test_resumption_bundle_member_revocation(broker_factory, tmp_path, file_server, ver):  # noqa: F811
+    """Bundle [B expired, A fresh]: A's next CRL in the same bundle revokes agood;
+    its session does not resume."""
+    t = TwoCAs(tmp_path / "two")
+    fs = file_server()
+    stale = read(oca.scoped_crl(t.b, "b-expired", expired=True)[0])
+    url = fs.publish("bundle.pem", stale + read(oca.scoped_crl(t.a, "a")[0]))
+    b = broker_factory(listener(t.server, t.cafile, crl_urls_line(url), FAST, NODISC),
+                       extra_listeners=["ssl:default"])
+    port = b.ports["ssl:default"]
+
+    def revoke():
+        t.a.revoke(t.agood)
+        fs.publish("bundle.pem", stale + read(oca.scoped_crl(t.a, "a")[0]))
+
+    def wait(mark):
+        b.wait_for_log(r"crl_cache: refresh \w+ url=%s (?!not_modified)" % re.escape(url),
+                       timeout=8, since=mark)
+
+    _resume_then_revoke(b, port, t.root.cert, t.agood, tmp_path, revoke, wait, ver)
 
 
 # silence "imported but unused" for the fixture factories pulled in by name
