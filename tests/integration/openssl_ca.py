@@ -276,3 +276,40 @@ def indirect_crl(ca: CA, name: str, idp_uri: str, entries, number: int, hours=24
     with open(pem, "wb") as f:
         f.write(crl.public_bytes(serialization.Encoding.PEM))
     return pem
+
+
+def crafted_crl(ca: CA, name: str, number: int, entries, crl_exts=(), hours=24):
+    """A complete CRL signed by ca's key with python3-cryptography, for what
+    `openssl ca` cannot write: entries [(serial_int, [(ExtensionType, critical)])],
+    crl_exts [(ExtensionType, critical)] added after cRLNumber and AKI."""
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+
+    cacert = x509.load_pem_x509_certificate(open(ca.cert, "rb").read())
+    key = serialization.load_pem_private_key(open(ca.key, "rb").read(), password=None)
+    now = _now().replace(tzinfo=None)
+    b = (x509.CertificateRevocationListBuilder()
+         .issuer_name(cacert.subject)
+         .last_update(now - datetime.timedelta(minutes=1))
+         .next_update(now + datetime.timedelta(hours=hours))
+         .add_extension(x509.CRLNumber(number), critical=False)
+         .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(key.public_key()),
+                        critical=False))
+    for ext, crit in crl_exts:
+        b = b.add_extension(ext, critical=crit)
+    for serial, exts in entries:
+        rb = (x509.RevokedCertificateBuilder().serial_number(serial)
+              .revocation_date(now - datetime.timedelta(minutes=1)))
+        for ext, crit in exts:
+            rb = rb.add_extension(ext, critical=crit)
+        b = b.add_revoked_certificate(rb.build())
+    pem = os.path.join(ca.dir, name + ".pem")
+    with open(pem, "wb") as f:
+        f.write(b.sign(key, hashes.SHA256()).public_bytes(serialization.Encoding.PEM))
+    return pem
+
+
+def unknown_ext(oid="1.3.6.1.4.1.55555.1"):
+    from cryptography import x509
+    from cryptography.x509.oid import ObjectIdentifier
+    return x509.UnrecognizedExtension(ObjectIdentifier(oid), b"\x05\x00")

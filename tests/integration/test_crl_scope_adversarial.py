@@ -1432,5 +1432,72 @@ def test_resumption_bundle_member_revocation(broker_factory, tmp_path, file_serv
     _resume_then_revoke(b, port, t.root.cert, t.agood, tmp_path, revoke, wait, ver)
 
 
+
+# ---------------------------------------------------------------------------
+# 14. critical extensions, listeners with different trust, partition expiry
+# ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("where", ["entry", "crl"])
+def test_crl_with_unknown_critical_extension_is_not_used(broker_factory, tmp_path, where):
+    """RFC 5280 §5.2 / §5.3: a CRL with a critical CRL extension, or a critical
+    CRL entry extension, the application cannot process is not used to
+    determine the status of any certificate: good -> 42, not accepted."""
+    pki_ = PKI(tmp_path / "pki", cn="Crit Root")
+    ca = pki_.root.intermediate("Crit CA")
+    server = ca.server_cert("server")
+    good, bad = ca.client_cert("good"), ca.client_cert("bad")
+    crit = [(oca.unknown_ext(), True)]
+    if where == "entry":
+        pem = oca.crafted_crl(ca, "crit", 5, [(bad.serial, crit)])
+    else:
+        pem = oca.crafted_crl(ca, "crit", 5, [(bad.serial, [])], crl_exts=crit)
+    cafile = PKI.write_bundle(str(tmp_path / "cafile.pem"), pki_.root.cert, ca.cert)
+    b = broker_factory(listener(server, cafile, crlfile_line(pem), NODISC),
+                       extra_listeners=["ssl:default"])
+    port = b.ports["ssl:default"]
+    assert_not_covered(hs(port, pki_.root.cert, good), "good vs CRL with unknown critical ext")
+    assert_not_accepted(hs(port, pki_.root.cert, bad), "bad vs CRL with unknown critical ext")
+
+
+def test_listeners_trusting_different_same_name_cas(broker_factory, same):
+    """Listener `default` trusts A (A's CRL), listener `tenant` trusts B (B's CRL,
+    which revokes b0 = a0's serial). Each listener's verdicts are its own key's."""
+    s = same
+    s.b.revoke(s.cb_[0])
+    ua, ub = s.publish("a"), s.publish("b")
+    server_b = s.b.server_cert("server-b")
+    t = "listeners.ssl.tenant.ssl_options"
+    conf = listener(s.server, s.a.cert, crl_urls_line(ua), NODISC) + "\n".join([
+        f'{t}.certfile = "{server_b.fullchain}"', f'{t}.keyfile = "{server_b.key}"',
+        f'{t}.cacertfile = "{s.b.cert}"', f"{t}.verify = verify_peer",
+        f"{t}.fail_if_no_peer_cert = true", f"{t}.enable_crl_check = true",
+        f'{t}.crl_cache_urls = ["{ub}"]']) + "\n"
+    b = broker_factory(conf, extra_listeners=["ssl:default", "ssl:tenant"])
+    pa, pb = b.ports["ssl:default"], b.ports["ssl:tenant"]
+    assert_accepted(hs(pa, s.a.cert, s.ca_[0]), "a0 on A's listener")
+    assert_accepted(hs(pa, s.a.cert, s.ca_[1]), "a1 on A's listener")
+    assert_revoked(hs(pb, s.b.cert, s.cb_[0]), "b0 on B's listener")
+    assert_accepted(hs(pb, s.b.cert, s.cb_[1]), "b1 on B's listener")
+
+
+def test_partition_expiry_is_per_partition(broker_factory, parts):
+    """part2 expired, part1 fresh: only part2's certificates fail closed."""
+    p = parts
+    p.ca.revoke(p.p1bad)
+    p.ca.revoke(p.p2bad)
+    u1 = p.publish(1)
+    pem2, _ = oca.scoped_crl(p.ca, "part2-expired", fullname=p.u2, serials=p.members[2],
+                             expired=True)
+    u2 = p.fs.publish("part2.crl", pem2)
+    b = broker_factory(listener(p.server, p.cafile, crl_urls_line(u1, u2), NODISC),
+                       extra_listeners=["ssl:default"])
+    port = b.ports["ssl:default"]
+    assert_revoked(hs(port, p.root.cert, p.p1bad), "p1bad")
+    assert_accepted(hs(port, p.root.cert, p.p1good), "p1good")
+    assert_not_covered(hs(port, p.root.cert, p.p2good), "p2good, part2 expired")
+    assert_not_accepted(hs(port, p.root.cert, p.p2bad), "p2bad, part2 expired")
+
+
 # silence "imported but unused" for the fixture factories pulled in by name
 _FIXTURES = (file_server, fault_server, tls_paho, helpers)
