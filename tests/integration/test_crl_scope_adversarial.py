@@ -1500,5 +1500,85 @@ def test_partition_expiry_is_per_partition(broker_factory, parts):
     assert_not_accepted(hs(port, p.root.cert, p.p2bad), "p2bad, part2 expired")
 
 
+
+# ---------------------------------------------------------------------------
+# 15. CRL numbers per key on refresh; discovery at depth 1
+# ---------------------------------------------------------------------------
+
+
+def test_live_crl_numbers_independent_per_key(broker_factory, same, tls_paho):  # noqa: F811
+    """A's CRL is at 0x5000, B's at 0x1000. B's next CRL (0x1001, still below
+    A's) revokes b1: it is accepted on refresh (not a rollback), b1 is closed
+    and refused; a1 (same serial, A's) stays connected."""
+    s = same
+    ua = s.publish("a", crlnumber=0x5000)
+    ub = s.publish("b", crlnumber=0x1000)
+    b = broker_factory(listener(s.server, s.cafile, crl_urls_line(ua, ub), FAST, NODISC),
+                       extra_listeners=["ssl:default"])
+    port = b.ports["ssl:default"]
+    cb1 = tls_paho(port, s.a.cert, s.cb_[1].cert, s.cb_[1].key, "b1", 5)
+    ca1 = tls_paho(port, s.a.cert, s.ca_[1].cert, s.ca_[1].key, "a1", 5)
+    s.b.revoke(s.cb_[1])
+    mark = b.log_mark()
+    s.publish("b", crlnumber=0x1001)
+    refreshed(b, ub, mark)
+    cb1.c.wait_disconnected(timeout=3.0)
+    assert_revoked(hs(port, s.a.cert, s.cb_[1]), "b1 after B's 0x1001")
+    assert ca1.c.connected.is_set() and not ca1.events, ca1.events
+    assert_accepted(hs(port, s.a.cert, s.ca_[1]), "a1")
+
+
+@pytest.mark.parametrize("arl", ["revokes", "other-dp"])
+def test_chain_discovery_of_the_intermediates_cdp(broker_factory, tmp_path, file_server, arl):  # noqa: F811
+    """check = chain, discovery on. Configured: the intermediate's CRL and the
+    root's user-only CRL, which does not cover the intermediate. The
+    intermediate's CDP names the root's ARL: it is fetched; revoking -> 44; an ARL
+    whose IDP names another distribution point still does not cover it -> 42."""
+    fs = file_server()
+    pki_ = PKI(tmp_path / "pki", cn="Disc Root")
+    root = pki_.root
+    arl_url = fs.url("arl.crl")
+    ca = root.intermediate("Disc Issuing CA", crl_url=arl_url)
+    server = ca.server_cert("server")
+    dev = ca.client_cert("dev")
+    root.revoke(ca.cert, reason="CACompromise")
+    idp = arl_url if arl == "revokes" else fs.url("other-arl.crl")
+    fs.publish("arl.crl", oca.scoped_crl(root, "arl", fullname=idp, onlyca=True)[0])
+    uu = fs.publish("user.crl", oca.scoped_crl(root, "user", onlyuser=True, serials=[])[0])
+    ui = fs.publish("inter.crl", oca.scoped_crl(ca, "inter")[0])
+    cafile = PKI.write_bundle(str(tmp_path / "cafile.pem"), root.cert, ca.cert)
+    b = broker_factory(listener(server, cafile, crl_urls_line(ui, uu), CHAIN, DISC,
+                                "crl_cache.http_timeout = 2s"),
+                       extra_listeners=["ssl:default"])
+    r = hs(b.ports["ssl:default"], root.cert, dev, hold=1.5)
+    if arl == "revokes":
+        assert_revoked(r, "dev, ARL at the intermediate's CDP revokes it")
+    else:
+        assert_not_covered(r, "dev, ARL for another distribution point")
+
+
+
+@VERS
+def test_partition_crl_as_openssl_ca_writes_it(broker_factory, parts, ver):
+    """`openssl ca -gencrl` lists every revoked certificate of its index, so a
+    partition CRL made that way also lists p2bad. Its IDP names part1: per RFC
+    5280 6.3.3 (b)(2)(i) it is not used for p2's certificates at all, so p2bad
+    is "not covered" (42 with discovery off, issue 11), like p2good."""
+    p = parts
+    p.ca.revoke(p.p1bad)
+    p.ca.revoke(p.p2bad)
+    pem, _ = oca.scoped_crl(p.ca, "part1-unfiltered", fullname=p.u1)  # every entry
+    text = oca.openssl("crl", "-in", pem, "-noout", "-text").decode()
+    assert "Serial Number: %s" % p.p2bad.serial_hex in text, text
+    b = broker_factory(listener(p.server, p.cafile, crlfile_line(pem), NODISC),
+                       extra_listeners=["ssl:default"])
+    port = b.ports["ssl:default"]
+    assert_revoked(hs(port, p.root.cert, p.p1bad, ver), "p1bad")
+    assert_accepted(hs(port, p.root.cert, p.p1good, ver), "p1good")
+    assert_not_covered(hs(port, p.root.cert, p.p2good, ver), "p2good")
+    assert_not_covered(hs(port, p.root.cert, p.p2bad, ver),
+                       "p2bad, listed in a CRL whose scope is part1")
+
+
 # silence "imported but unused" for the fixture factories pulled in by name
 _FIXTURES = (file_server, fault_server, tls_paho, helpers)
