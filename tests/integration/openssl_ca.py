@@ -278,10 +278,12 @@ def indirect_crl(ca: CA, name: str, idp_uri: str, entries, number: int, hours=24
     return pem
 
 
-def crafted_crl(ca: CA, name: str, number: int, entries, crl_exts=(), hours=24):
+def crafted_crl(ca: CA, name: str, number: int, entries, crl_exts=(), hours=24,
+                aki_of: CA | None = None):
     """A complete CRL signed by ca's key with python3-cryptography, for what
     `openssl ca` cannot write: entries [(serial_int, [(ExtensionType, critical)])],
-    crl_exts [(ExtensionType, critical)] added after cRLNumber and AKI."""
+    crl_exts [(ExtensionType, critical)] added after cRLNumber and AKI.
+    aki_of: put that CA's key identifier in the AKI (a mislabelled / forged CRL)."""
     from cryptography import x509
     from cryptography.hazmat.primitives import hashes, serialization
 
@@ -292,9 +294,14 @@ def crafted_crl(ca: CA, name: str, number: int, entries, crl_exts=(), hours=24):
          .issuer_name(cacert.subject)
          .last_update(now - datetime.timedelta(minutes=1))
          .next_update(now + datetime.timedelta(hours=hours))
-         .add_extension(x509.CRLNumber(number), critical=False)
-         .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(key.public_key()),
-                        critical=False))
+         .add_extension(x509.CRLNumber(number), critical=False))
+    if aki_of is not None:
+        other = x509.load_pem_x509_certificate(open(aki_of.cert, "rb").read())
+        ski = other.extensions.get_extension_for_class(x509.SubjectKeyIdentifier).value
+        aki = x509.AuthorityKeyIdentifier(ski.digest, None, None)
+    else:
+        aki = x509.AuthorityKeyIdentifier.from_issuer_public_key(key.public_key())
+    b = b.add_extension(aki, critical=False)
     for ext, crit in crl_exts:
         b = b.add_extension(ext, critical=crit)
     for serial, exts in entries:

@@ -1580,5 +1580,30 @@ def test_partition_crl_as_openssl_ca_writes_it(broker_factory, parts, ver):
                        "p2bad, listed in a CRL whose scope is part1")
 
 
+
+@pytest.mark.parametrize("entries", ["clean", "lists-a1"])
+def test_crl_with_the_other_keys_aki_binds_to_its_signer(broker_factory, same, entries):
+    """Tenant B (trusted, same DN as A) signs a CRL whose AKI carries A's key
+    identifier, with a much higher CRL number: clean (to clear a0, which A
+    revoked) or listing a1's serial (to lock a1 out). It is B's (by signature) or
+    refused; it never speaks for A's certificates."""
+    s = same
+    s.a.revoke(s.ca_[0])
+    pa, _ = oca.scoped_crl(s.a, "crl-a", crlnumber=0x100)
+    listed = [] if entries == "clean" else [(s.ca_[1].serial, [])]
+    forged = oca.crafted_crl(s.b, "b-with-a-aki", 0x999999, listed, aki_of=s.a)
+    text = oca.openssl("crl", "-in", forged, "-noout", "-text").decode()
+    a_ski = oca.openssl("x509", "-in", s.a.cert, "-noout", "-ext",
+                        "subjectKeyIdentifier").decode().split("\n")[1].strip()
+    assert a_ski in text, (a_ski, text)
+    for files in ((pa, forged), (forged, pa)):
+        b = broker_factory(listener(s.server, s.cafile, crlfile_line(*files), NODISC),
+                           extra_listeners=["ssl:default"])
+        port = b.ports["ssl:default"]
+        assert_revoked(hs(port, s.a.cert, s.ca_[0]), "a0, revoked by A")
+        assert_accepted(hs(port, s.a.cert, s.ca_[1]), "a1, A's CRL clean for it")
+        b.stop()
+
+
 # silence "imported but unused" for the fixture factories pulled in by name
 _FIXTURES = (file_server, fault_server, tls_paho, helpers)
