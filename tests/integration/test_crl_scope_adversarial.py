@@ -304,10 +304,13 @@ def test_partition_scope_is_the_idp_not_the_url(broker_factory, parts):
     assert_not_covered(hs(port, p.root.cert, p.p1good), "p1good, part2 CRL at part1's URL")
 
 
-def test_partition_crlfile_only_part1(broker_factory, parts):
+@pytest.mark.parametrize("form", ["pem", "der"])
+def test_partition_crlfile_only_part1(broker_factory, parts, form):
     p = parts
     p.ca.revoke(p.p2bad)
     f1 = p.crl(1)
+    if form == "der":
+        f1 = f1[: -len(".pem")] + ".der"
     b = broker_factory(listener(p.server, p.cafile, crlfile_line(f1), NODISC),
                        extra_listeners=["ssl:default"])
     port = b.ports["ssl:default"]
@@ -1603,6 +1606,34 @@ def test_crl_with_the_other_keys_aki_binds_to_its_signer(broker_factory, same, e
         assert_revoked(hs(port, s.a.cert, s.ca_[0]), "a0, revoked by A")
         assert_accepted(hs(port, s.a.cert, s.ca_[1]), "a1, A's CRL clean for it")
         b.stop()
+
+
+
+def test_rollback_across_restart_is_refused_per_scope(broker_factory, parts):
+    """part2 at 0x300 revokes p2bad and is persisted. The broker restarts while
+    the server hands out an older part2 (0x200, before the revocation, still
+    valid): the older one is a rollback of that scope; p2bad stays refused.
+    part1 (0x900, a different scope) does not make part2's 0x300 look old."""
+    p = parts
+    old2, _ = oca.scoped_crl(p.ca, "part2-old", fullname=p.u2, serials=p.members[2],
+                             crlnumber=0x200)
+    p.ca.revoke(p.p2bad)
+    new2, _ = oca.scoped_crl(p.ca, "part2-new", fullname=p.u2, serials=p.members[2],
+                             crlnumber=0x300)
+    v1, _ = oca.scoped_crl(p.ca, "part1", fullname=p.u1, serials=p.members[1],
+                           crlnumber=0x900)
+    u1 = p.fs.publish("part1.crl", v1)
+    u2 = p.fs.publish("part2.crl", new2)
+    b = broker_factory(listener(p.server, p.cafile, crl_urls_line(u1, u2), NODISC),
+                       extra_listeners=["ssl:default"])
+    assert_revoked(hs(b.ports["ssl:default"], p.root.cert, p.p2bad), "p2bad, part2 0x300")
+    b.stop()
+    p.fs.publish("part2.crl", old2)
+    b.start()
+    port = b.ports["ssl:default"]
+    assert_revoked(hs(port, p.root.cert, p.p2bad), "p2bad after restart with part2 0x200 served")
+    assert_accepted(hs(port, p.root.cert, p.p2good), "p2good")
+    assert_accepted(hs(port, p.root.cert, p.p1good), "p1good")
 
 
 # silence "imported but unused" for the fixture factories pulled in by name
