@@ -1636,5 +1636,24 @@ def test_rollback_across_restart_is_refused_per_scope(broker_factory, parts):
     assert_accepted(hs(port, p.root.cert, p.p1good), "p1good")
 
 
+
+@pytest.mark.parametrize("missing", ["AACompromise", "privilegeWithdrawn", "certificateHold"])
+def test_only_some_reasons_union_missing_one_reason(broker_factory, tmp_path, missing):
+    """Two partial CRLs whose reasons together miss one of the eight (RFC 5280
+    6.3.1 all-reasons includes aACompromise): the good certificate is not
+    cleared -> 42."""
+    r_ = Reasons(tmp_path / "r")
+    rest = ", ".join(x.strip() for x in oca.REASONS_ALL_BUT_KEY.split(",") if x.strip() != missing)
+    f1 = r_.kc_crl()
+    f2 = oca.scoped_crl(r_.ca, "most-reasons", onlysomereasons=rest, serials=[r_.sup])[0]
+    text = oca.openssl("crl", "-in", f2, "-noout", "-text").decode()
+    assert "Only Some Reasons" in text, text
+    b = broker_factory(listener(r_.server, r_.cafile, crlfile_line(f1, f2), NODISC),
+                       extra_listeners=["ssl:default"])
+    port = b.ports["ssl:default"]
+    assert_not_covered(hs(port, r_.root.cert, r_.good), "good, reasons miss %s" % missing)
+    assert_not_accepted(hs(port, r_.root.cert, r_.kc), "kc")
+
+
 # silence "imported but unused" for the fixture factories pulled in by name
 _FIXTURES = (file_server, fault_server, tls_paho, helpers)
