@@ -1655,5 +1655,33 @@ def test_only_some_reasons_union_missing_one_reason(broker_factory, tmp_path, mi
     assert_not_accepted(hs(port, r_.root.cert, r_.kc), "kc")
 
 
+
+@VERS
+def test_resumption_after_discovered_partition_evicted(broker_factory, parts, tmp_path, ver):
+    """Discovery on, crl_cache.capacity = 1, no configured CRL. p2good's session
+    was made while part2 (discovered) covered it. p1good's handshake discovers
+    part1 and evicts part2; the CRL server is then gone. A resumption must not
+    give p2good a better verdict than a full handshake would (42: nothing
+    covers it any more)."""
+    p = parts
+    p.publish(1)
+    u2 = p.publish(2)
+    b = broker_factory(listener(p.server, p.cafile, DISC, "crl_cache.capacity = 1",
+                                "crl_cache.http_timeout = 1s"),
+                       extra_listeners=["ssl:default"])
+    port = b.ports["ssl:default"]
+    sess = tmp_path / f"p2-{ver}.pem"
+    assert_accepted(hs(port, p.root.cert, p.p2good, ver, sess_out=sess, hold=1.5), "p2good")
+    r = hs(port, p.root.cert, p.p2good, ver, sess_in=sess)
+    assert r.ok and r.reused, r
+    mark = b.log_mark()
+    assert_accepted(hs(port, p.root.cert, p.p1good, ver, hold=1.5), "p1good")
+    b.wait_for_log(r"crl_cache: evicted url=%s" % re.escape(u2), timeout=5, since=mark)
+    p.fs.stop()
+    r = hs(port, p.root.cert, p.p2good, ver, sess_in=sess, hold=1.5)
+    assert not (r.ok and r.reused), ("resumed without a covering CRL", r)
+    assert_not_covered(r, "p2good resumption after part2 was evicted")
+
+
 # silence "imported but unused" for the fixture factories pulled in by name
 _FIXTURES = (file_server, fault_server, tls_paho, helpers)
