@@ -1683,5 +1683,41 @@ def test_resumption_after_discovered_partition_evicted(broker_factory, parts, tm
     assert_not_covered(r, "p2good resumption after part2 was evicted")
 
 
+
+@pytest.mark.parametrize("order", ["renewed-first", "original-first"])
+@pytest.mark.parametrize("crl_aki", [True, False], ids=["crl-aki", "crl-no-aki"])
+def test_ca_renewed_with_the_same_key(broker_factory, tmp_path, order, crl_aki):
+    """A CA certificate renewed with the same key and name (new serial and
+    validity), both versions in cacertfile: the CA's CRL is signed by that one
+    key, so it covers the certificates whichever CA certificate OpenSSL picked
+    for the chain. Revoked -> 44, good -> CONNACK (no fail-closed regression)."""
+    pki_ = PKI(tmp_path / "pki", cn="Renew Root")
+    ca = pki_.root.intermediate("Renewed CA")
+    server = ca.server_cert("server")
+    good, bad = ca.client_cert("good"), ca.client_cert("bad")
+    ca.revoke(bad)
+    renewed = os.path.join(str(tmp_path), "renewed-ca.pem")
+    csr = os.path.join(str(tmp_path), "renew.csr")
+    oca.openssl("req", "-new", "-key", ca.key, "-subj", "/CN=Renewed CA", "-out", csr,
+                "-config", ca.cnf)
+    ext = os.path.join(str(tmp_path), "renew.ext")
+    with open(ext, "w") as f:
+        f.write("[ v3 ]\nbasicConstraints = critical,CA:TRUE,pathlen:0\n"
+                "keyUsage = critical,keyCertSign,cRLSign\nsubjectKeyIdentifier = hash\n"
+                "authorityKeyIdentifier = keyid:always\n")
+    oca.openssl("x509", "-req", "-in", csr, "-CA", pki_.root.cert, "-CAkey", pki_.root.key,
+                "-set_serial", "0x7E7E7E7E", "-days", "3000", "-sha256", "-extfile", ext,
+                "-extensions", "v3", "-out", renewed)
+    certs = (renewed, ca.cert) if order == "renewed-first" else (ca.cert, renewed)
+    cafile = PKI.write_bundle(str(tmp_path / "cafile.pem"), pki_.root.cert, *certs)
+    pem, _ = oca.scoped_crl(ca, "crl", aki=crl_aki)
+    b = broker_factory(listener(server, cafile, crlfile_line(pem), NODISC),
+                       extra_listeners=["ssl:default"])
+    port = b.ports["ssl:default"]
+    for ver in ("1.2", "1.3"):
+        assert_revoked(hs(port, pki_.root.cert, bad, ver), "bad, CA renewed with same key")
+        assert_accepted(hs(port, pki_.root.cert, good, ver), "good, CA renewed with same key")
+
+
 # silence "imported but unused" for the fixture factories pulled in by name
 _FIXTURES = (file_server, fault_server, tls_paho, helpers)
