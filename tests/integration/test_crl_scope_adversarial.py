@@ -1794,5 +1794,29 @@ def test_resumption_reason_partitioned_revocation(broker_factory, tmp_path, ver)
     _resume_then_revoke(b, port, r_.root.cert, r_.good, tmp_path, revoke, wait, ver)
 
 
+
+@pytest.mark.parametrize("stale", ["full", "partition"])
+def test_full_and_partition_crls_any_revocation_wins(broker_factory, parts, stale):
+    """The CA publishes a full CRL and partition CRLs; both cover p2bad. One of
+    them is older (still valid) and does not list p2bad yet, the other does:
+    p2bad is revoked, whichever is the older one and whichever is listed first."""
+    p = parts
+    if stale == "full":
+        older, _ = oca.scoped_crl(p.ca, "full")  # before the revocation
+        p.ca.revoke(p.p2bad)
+        newer = p.crl(2)
+    else:
+        older = p.crl(2)
+        p.ca.revoke(p.p2bad)
+        newer, _ = oca.scoped_crl(p.ca, "full")
+    for files in ((older, newer), (newer, older)):
+        b = broker_factory(listener(p.server, p.cafile, crlfile_line(*files), NODISC),
+                           extra_listeners=["ssl:default"])
+        port = b.ports["ssl:default"]
+        assert_revoked(hs(port, p.root.cert, p.p2bad), "p2bad, %s CRL stale" % stale)
+        assert_accepted(hs(port, p.root.cert, p.p2good), "p2good")
+        b.stop()
+
+
 # silence "imported but unused" for the fixture factories pulled in by name
 _FIXTURES = (file_server, fault_server, tls_paho, helpers)
