@@ -1818,5 +1818,40 @@ def test_full_and_partition_crls_any_revocation_wins(broker_factory, parts, stal
         b.stop()
 
 
+
+def test_live_rekeyed_intermediate_revocation(broker_factory, tmp_path, file_server,
+                                              tls_paho):  # noqa: F811
+    """check = chain, I1 and I2 both "CN=Issuing CA". The root's next CRL revokes
+    I1: I1's client is closed, I2's client (same issuer DN, same serial) stays."""
+    fs = file_server()
+    pki_ = PKI(tmp_path / "pki", cn="Rekey Root")
+    root = pki_.root
+    i1 = pki.CA(os.path.join(root.dir, "sub-i1"), "Issuing CA", parent=root)
+    i2 = pki.CA(os.path.join(root.dir, "sub-i2"), "Issuing CA", parent=root)
+    server = i2.server_cert("server")
+    with open(os.path.join(i2.dir, "serial"), "w") as f:
+        f.write(open(os.path.join(i1.dir, "serial")).read())
+    d1, d2 = i1.client_cert("d1"), i2.client_cert("d2")
+    assert d1.serial == d2.serial
+    ur = fs.publish("root.crl", oca.scoped_crl(root, "root")[0])
+    u1 = fs.publish("i1.crl", oca.scoped_crl(i1, "i1")[0])
+    u2 = fs.publish("i2.crl", oca.scoped_crl(i2, "i2")[0])
+    cafile = PKI.write_bundle(str(tmp_path / "cafile.pem"), root.cert, i1.cert, i2.cert)
+    b = broker_factory(listener(server, cafile, crl_urls_line(ur, u1, u2), CHAIN, FAST, NODISC),
+                       extra_listeners=["ssl:default"])
+    port = b.ports["ssl:default"]
+    c1 = tls_paho(port, root.cert, d1.cert, d1.key, "d1", 5)
+    c2 = tls_paho(port, root.cert, d2.cert, d2.key, "d2", 5)
+    root.revoke(i1.cert, reason="CACompromise")
+    mark = b.log_mark()
+    fs.publish("root.crl", oca.scoped_crl(root, "root")[0])
+    refreshed(b, ur, mark)
+    c1.c.wait_disconnected(timeout=3.0)
+    time.sleep(1.2)
+    assert c2.c.connected.is_set() and not c2.events, ("I2's client closed", c2.events)
+    assert_revoked(hs(port, root.cert, d1), "d1 after I1 was revoked")
+    assert_accepted(hs(port, root.cert, d2), "d2")
+
+
 # silence "imported but unused" for the fixture factories pulled in by name
 _FIXTURES = (file_server, fault_server, tls_paho, helpers)
