@@ -79,6 +79,12 @@ def assert_not_covered(r, what):
     assert not r.ok and r.alert == 42, (what, "expected alert 42 (no covering CRL)", r)
 
 
+def assert_logged_not_covered(b, cert):
+    """issue 11: a log line names the certificate that had no covering CRL."""
+    b.wait_for_log(r"tls: client certificate rejected .*serial=%s .*reason=no_crl"
+                   % re.escape(cert.serial_hex), timeout=3)
+
+
 def assert_not_accepted(r, what, alerts=(42, 44)):
     assert not r.ok and CONNACK_OK not in r.out and r.alert in alerts, (
         what, "must not be accepted (alert %s)" % (alerts,), r)
@@ -148,6 +154,7 @@ def test_same_name_other_key_not_covered_without_discovery(broker_factory, same,
     assert_not_covered(hs(port, s.a.cert, s.cb_[1], ver), "B-issued, revoked by B")
     assert_not_covered(hs(port, s.a.cert, s.cb_[0], ver), "B-issued, good, no B CRL")
     assert_accepted(hs(port, s.a.cert, s.ca_[0], ver), "A-issued, good")
+    assert_logged_not_covered(b, s.cb_[1])
 
 
 @VERS
@@ -266,6 +273,8 @@ def test_partition_other_partition_not_covered(broker_factory, parts, ver):
     assert_not_covered(hs(port, p.root.cert, p.p2bad, ver), "p2bad (only part1 configured)")
     assert_not_covered(hs(port, p.root.cert, p.p2good, ver), "p2good (only part1 configured)")
     assert_not_covered(hs(port, p.root.cert, p.nocdp, ver), "no CDP vs partition CRL")
+    for c in (p.p2bad, p.p2good, p.nocdp):
+        assert_logged_not_covered(b, c)
 
 
 def test_partition_other_partition_fetched_from_cdp(broker_factory, parts):
@@ -449,6 +458,9 @@ def test_bundle_expired_member_does_not_void_fresh_one(broker_factory, tmp_path,
     assert_revoked(hs(port, t.root.cert, t.abad), "A's revoked device (fresh member)")
     assert_accepted(hs(port, t.root.cert, t.agood), "A's good device")
     assert_not_covered(hs(port, t.root.cert, t.bgood), "B's device, only an expired CRL")
+    assert_logged_not_covered(b, t.bgood)
+    # the expired member was refused alone, with its own log line naming it
+    assert re.search(r"crl_cache: (?!refresh OK).*CN=Bundle B", b.log_text()), b.log_tail()
 
 
 def test_bundle_forged_member_does_not_clear(broker_factory, tmp_path, file_server):  # noqa: F811
