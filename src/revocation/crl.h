@@ -57,10 +57,13 @@
  *   BaseCRLNumber <= base number < delta number): its entries revoke, and
  *   its removeFromCRL entries release a certificateHold entry of that base
  *   while the delta is fresh; on its own it never makes a certificate GOOD.
- * - Revoked: a serial listed in any accepted CRL signed by the certificate's
- *   issuer name and key (attribute-certificate CRLs excepted; holds a delta
- *   released excepted) revokes it, whatever the CRL's scope (serials are unique per issuer, RFC
- * 5280 4.1.2.2; the fail-safe choice). Serials compare as signed integers.
+ * - Revoked: a serial listed in an accepted CRL whose scope includes the
+ *   certificate (same issuer name and key, IDP distribution point and kind
+ *   matching; RFC 5280 6.3.3 (b)) revokes it, even when that CRL is past its
+ *   nextUpdate (revocation is final); holds a fresh delta released excepted.
+ *   A CRL out of the certificate's scope says nothing about it, not even
+ *   through its entries: the certificate stays "not covered" (fail closed,
+ *   alert 42, or a CDP fetch). Serials compare as signed integers.
  * - Verdicts come from an immutable snapshot ((issuer name, issuer key) ->
  *   CRLs, each a compact serial index + scope) built on the fetcher thread
  *   and published by pointer swap; acquire/release are cheap and

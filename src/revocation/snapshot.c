@@ -182,14 +182,17 @@ enum rmq_crl_verdict rmq_crl_snapshot_lookup(const struct rmq_crl_snapshot *s,
     uint16_t covered = 0;
     for (size_t i = is->first; i < is->first + is->n; i++) {
         const struct rmq_crl_entry *c = s->crls[i];
-        if (c->only_attr) {
-            continue; /* lists attribute certificates: nothing of ours */
+        /* RFC 5280 6.3.3 (b): a CRL whose scope does not include the
+         * certificate (IDP distribution point, only-user/CA/attribute) says
+         * nothing about it, not even through its entries. In scope, a listed
+         * serial is revoked even in a stale CRL (revocation is final) — unless
+         * it is a hold a fresh delta of this CRL releases. Only coverage
+         * (clearing) expires. A delta in scope revokes; it never clears. */
+        uint16_t rs = 0;
+        enum rmq_crl_scope sc = rmq_crl_entry_scope_same_issuer(c, id, &rs);
+        if (sc != RMQ_CRL_SCOPE_COVERS && sc != RMQ_CRL_SCOPE_DELTA) {
+            continue;
         }
-        /* A serial listed by this issuer name and key is revoked whatever the
-         * CRL's scope (serials are unique per issuer, RFC 5280 4.1.2.2), even
-         * in a stale CRL (revocation is final; fail-safe) — unless it is a
-         * hold a fresh delta of this CRL releases. Only coverage depends on
-         * scope and expires. */
         int r = RMQ_CRL_REASON_NONE;
         if (rmq_crl_index_find(c->index, id->serial, id->serial_len, id->serial_negative, &r) &&
             !(r == RMQ_CRL_REASON_HOLD && hold_released(s, is, c, id, now))) {
@@ -198,9 +201,7 @@ enum rmq_crl_verdict rmq_crl_snapshot_lookup(const struct rmq_crl_snapshot *s,
             }
             return RMQ_CRL_REVOKED;
         }
-        uint16_t rs = 0;
-        if (now <= c->expires_at &&
-            rmq_crl_entry_scope_same_issuer(c, id, &rs) == RMQ_CRL_SCOPE_COVERS) {
+        if (sc == RMQ_CRL_SCOPE_COVERS && now <= c->expires_at) {
             covered |= rs;
         }
     }

@@ -308,10 +308,18 @@ static void test_snapshot__lookup_per_issuer_with_reasons(void **state)
     n = serial_bytes(4, sb);
     assert_int_equal(tlookup(s, h1, sb, n, &reason), RMQ_CRL_GOOD);
     assert_int_equal(reason, -1);
-    /* CA-only CRL: its serials are revoked, but it does not cover leaves */
+    /* CA-only CRL: it revokes the CA certificates it lists, and says nothing
+     * about end-entity certificates, not even one whose serial it lists
+     * (RFC 5280 6.3.3 (b)(2)(iii)). */
     n = serial_bytes(77, sb);
-    assert_int_equal(tlookup(s, h2, sb, n, NULL), RMQ_CRL_REVOKED);
+    struct rmq_cert_id ca_id = tid(h2, sb, n);
+    ca_id.is_ca = true;
+    assert_int_equal(rmq_crl_snapshot_lookup(s, &ca_id, NULL), RMQ_CRL_REVOKED);
+    assert_int_equal(tlookup(s, h2, sb, n, NULL), RMQ_CRL_NO_CRL);
     n = serial_bytes(78, sb);
+    ca_id = tid(h2, sb, n);
+    ca_id.is_ca = true;
+    assert_int_equal(rmq_crl_snapshot_lookup(s, &ca_id, NULL), RMQ_CRL_GOOD);
     assert_int_equal(tlookup(s, h2, sb, n, NULL), RMQ_CRL_NO_CRL);
     assert_int_equal(tlookup(s, h3, sb, n, NULL), RMQ_CRL_NO_CRL);
     assert_int_equal(rmq_crl_snapshot_version(s), 7);
