@@ -21,6 +21,7 @@ static bool fill_cert(struct rmq_principal *p, const struct rmq_peer_info *peer)
     p->cert_cn = peer->cn[0] ? strdup(peer->cn) : NULL;
     p->cert_subject = dup_or_null(peer->dn);
     p->cert_issuer = peer->issuer_dn[0] ? strdup(peer->issuer_dn) : NULL;
+    p->cert_sans = dup_or_null(peer->sans);
     memcpy(p->cert.issuer_hash, peer->issuer_hash, sizeof p->cert.issuer_hash);
     size_t sl = peer->serial_len <= sizeof p->cert.serial ? peer->serial_len : 0;
     memcpy(p->cert.serial, peer->serial, sl);
@@ -31,7 +32,7 @@ static bool fill_cert(struct rmq_principal *p, const struct rmq_peer_info *peer)
     p->chain_len = peer->chain_len <= RMQ_PEER_CHAIN_MAX ? peer->chain_len : 0;
     memcpy(p->chain, peer->chain, p->chain_len * sizeof *p->chain);
     return (peer->cn[0] == '\0' || p->cert_cn) && dup_ok(peer->dn, p->cert_subject) &&
-           (peer->issuer_dn[0] == '\0' || p->cert_issuer);
+           (peer->issuer_dn[0] == '\0' || p->cert_issuer) && dup_ok(peer->sans, p->cert_sans);
 }
 
 struct rmq_principal *rmq_principal_new(enum rmq_principal_kind kind, const char *username,
@@ -73,9 +74,11 @@ struct rmq_principal *rmq_principal_dup(const struct rmq_principal *p)
     c->cert_cn = dup_or_null(p->cert_cn);
     c->cert_subject = dup_or_null(p->cert_subject);
     c->cert_issuer = dup_or_null(p->cert_issuer);
-    if (!dup_ok(p->username, c->username) || !dup_ok(p->clientid, c->clientid) ||
-        !dup_ok(p->peer_addr, c->peer_addr) || !dup_ok(p->cert_cn, c->cert_cn) ||
-        !dup_ok(p->cert_subject, c->cert_subject) || !dup_ok(p->cert_issuer, c->cert_issuer)) {
+    c->cert_sans = dup_or_null(p->cert_sans);
+    if (!dup_ok(p->cert_sans, c->cert_sans) || !dup_ok(p->username, c->username) ||
+        !dup_ok(p->clientid, c->clientid) || !dup_ok(p->peer_addr, c->peer_addr) ||
+        !dup_ok(p->cert_cn, c->cert_cn) || !dup_ok(p->cert_subject, c->cert_subject) ||
+        !dup_ok(p->cert_issuer, c->cert_issuer)) {
         rmq_principal_free(c);
         return NULL;
     }
@@ -93,6 +96,7 @@ void rmq_principal_free(struct rmq_principal *p)
     free(p->cert_cn);
     free(p->cert_subject);
     free(p->cert_issuer);
+    free(p->cert_sans);
     free(p);
 }
 

@@ -43,6 +43,7 @@ struct rmq_principal {
     char *cert_cn;            /* owned: subject CN, or NULL */
     char *cert_subject;       /* owned: RFC 2253 subject DN, or NULL */
     char *cert_issuer;        /* owned: issuer DN (for logs), or NULL */
+    char *cert_sans;          /* owned: subjectAltName ("DNS:a,URI:b,…"), or NULL */
     struct rmq_cert_ref cert; /* issuer name hash + serial (owner comparisons, logs) */
     char serial_hex[65];
     /* The revocation identity (issuer name AND key, scope; common/cert_id.h)

@@ -31,6 +31,7 @@ struct rmq_peer_info {
     char cn[256]; /* subject CN, UTF-8, NUL-terminated */
     char *dn;     /* owned: RFC 2253 subject DN, or NULL */
     char *pem;    /* owned: leaf certificate PEM, or NULL */
+    char *sans;   /* owned: subjectAltName as "DNS:a,URI:b,email:c,IP:d", or NULL */
     char md5[33]; /* hex MD5 of the leaf DER */
     /* Revocation identity of the leaf, kept for the connection's life. */
     uint8_t issuer_hash[32]; /* SHA-256 of the issuer name DER */

@@ -8,5 +8,6 @@ void rmq_peer_info_clear(struct rmq_peer_info *p)
 {
     free(p->dn);
     free(p->pem);
+    free(p->sans);
     memset(p, 0, sizeof *p);
 }

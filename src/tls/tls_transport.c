@@ -205,6 +205,24 @@ static char *name_rfc2253(const X509_NAME *name)
     return s;
 }
 
+/* The subjectAltName extension as OpenSSL prints it ("DNS:a, URI:b"), or
+ * NULL when the certificate has none. Owned by the caller. */
+static char *subject_alt_names(X509 *x)
+{
+    int i = X509_get_ext_by_NID(x, NID_subject_alt_name, -1);
+    X509_EXTENSION *ext = i >= 0 ? X509_get_ext(x, i) : NULL;
+    if (ext == NULL) {
+        return NULL;
+    }
+    char *s = NULL;
+    BIO *b = BIO_new(BIO_s_mem());
+    if (b != NULL && X509V3_EXT_print(b, ext, 0, 0) == 1) {
+        s = bio_str(b);
+    }
+    BIO_free(b);
+    return s;
+}
+
 /* The verified chain's CAs above the leaf, self-issued anchor excluded. With
  * check = chain resumption is refused (tls_sess.c), so every connection has a
  * verified chain here. */
@@ -254,6 +272,7 @@ static void tls_peer_info(struct rmq_transport *bt, struct rmq_peer_info *out)
         tls_hex(out->serial, neg && out->serial_len > 31 ? 31 : out->serial_len,
                 out->serial_hex + (neg ? 1 : 0), true);
     }
+    out->sans = subject_alt_names(x);
     char *issuer = name_rfc2253(X509_get_issuer_name(x));
     if (issuer != NULL) {
         snprintf(out->issuer_dn, sizeof out->issuer_dn, "%s", issuer);

@@ -287,7 +287,7 @@ class CA:
         return self._issue(name, key, lines, days=days, start=start, end=end, password=password)
 
     def client_cert(self, cn, key="ec", days=30, crl_url=None, ocsp_url=None, expired=False,
-                    not_yet_valid=False, password=None):
+                    not_yet_valid=False, password=None, sans=()):
         lines = [
             "basicConstraints = critical,CA:FALSE",
             "keyUsage = critical,digitalSignature",
@@ -295,6 +295,8 @@ class CA:
             "subjectKeyIdentifier = hash",
             "authorityKeyIdentifier = keyid",
         ]
+        if sans:  # e.g. ("DNS:dev-7.example", "URI:urn:dev:7")
+            lines.append("subjectAltName = " + ",".join(sans))
         lines += _aia_cdp(crl_url, ocsp_url)
         start = end = None
         now = _utc_now()

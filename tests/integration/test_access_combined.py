@@ -1,9 +1,11 @@
 """Authentication and authorization together: the ACL sees what was proven
-(the principal), and EMQX's is_superuser skips authorization."""
+(the principal), EMQX's is_superuser skips authorization, refusals are counted
+in the metrics and the admin API shows a certificate principal with its SANs."""
 
 import pytest
 
 from helpers import VERSIONS, V5
+from httpfaults import tls_paho  # noqa: F401 (fixture)
 
 pytestmark = pytest.mark.revmq_only
 
@@ -46,3 +48,47 @@ def test_acl_username_is_the_proven_one(broker_factory, tmp_path, raw_client, ve
     liar = raw_client(b, version)
     liar.connect(f"liar-{uid}", username="bob", password=b"guess",
                  expect_rc=0x86 if version == V5 else 4)
+
+
+def test_refusals_are_counted_and_the_certificate_principal_is_shown(broker_factory, tmp_path,
+                                                                       raw_client, tls_paho, uid):
+    """Every authentication failure and ACL denial moves its Prometheus counter,
+    and the admin API shows a certificate client's principal and SANs."""
+    from httpfaults import World, ssl_conf
+    from test_admin_api import Admin, admin_conf
+    from test_admin_revocation import prom_value
+
+    w = World(tmp_path / "w")
+    dev = w.inter.client_cert("dev-9", sans=("DNS:dev-9.example", "URI:urn:dev:9"))
+    users = tmp_path / "users.csv"
+    users.write_text("user_id,password,is_superuser\nbob,bob-pw,false\n")
+    acl = tmp_path / "acl.conf"
+    acl.write_text('{deny, all, subscribe, ["secret/#"]}.\n{allow, all}.\n')
+    aconf, aport = admin_conf(tmp_path)
+    ssl = ssl_conf(w).replace("enable_crl_check = true", "enable_crl_check = false")
+    b = broker_factory(NO_DELAY + aconf + ssl +
+                       "authentication = [{ mechanism = password_based, "
+                       f'backend = built_in_database, bootstrap_file = "{users}" }}]\n'
+                       f'authorization {{ sources = [{{ type = file, path = "{acl}" }}] }}\n',
+                       extra_listeners=["ssl:default"])
+    a = Admin(aport)
+    p0 = a.get("/api/v5/prometheus/stats")
+    auth0 = prom_value(p0, "revmq_authentication_failures_total")
+    acl0 = prom_value(p0, "revmq_acl_denials_total")
+
+    liar = raw_client(b, V5)
+    liar.connect(f"liar-{uid}", username="bob", password=b"nope", expect_rc=0x86)
+    bob = raw_client(b, V5)
+    bob.connect(f"bob-{uid}", username="bob", password=b"bob-pw")
+    bob.subscribe(("secret/x", 0), ("ok/x", 0), expect_codes=[0x87, 0])
+    p1 = a.get("/api/v5/prometheus/stats")
+    assert prom_value(p1, "revmq_authentication_failures_total") == auth0 + 1
+    assert prom_value(p1, "revmq_acl_denials_total") == acl0 + 1
+
+    c = tls_paho(b.ports["ssl:default"], w.root.cert, dev.cert, dev.key, f"dev9-{uid}", 5, "1.3")
+    d = a.get(f"/api/v5/clients/dev9-{uid}")
+    assert d["principal"] == "cert:CN=dev-9"
+    assert d["peercert"]["sans"] == "DNS:dev-9.example, URI:urn:dev:9"
+    u = a.get(f"/api/v5/clients/bob-{uid}")
+    assert u["principal"] == "user:bob" and "peercert" not in u
+    c.stop()
