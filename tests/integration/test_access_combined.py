@@ -92,3 +92,28 @@ def test_refusals_are_counted_and_the_certificate_principal_is_shown(broker_fact
     u = a.get(f"/api/v5/clients/bob-{uid}")
     assert u["principal"] == "user:bob" and "peercert" not in u
     c.stop()
+
+
+def test_sys_topics_only_where_the_acl_allows(broker_factory, tmp_path, raw_client, uid):
+    """$SYS/broker/… (retained, published by the broker) reaches only a
+    subscriber the ACL lets subscribe to it; a denied one gets 0x87 and no
+    retained $SYS message."""
+    users = tmp_path / "users.csv"
+    users.write_text("user_id,password,is_superuser\nops,ops-pw,false\nbob,bob-pw,false\n")
+    acl = tmp_path / "acl.conf"
+    acl.write_text('{allow, {username, "ops"}, subscribe, ["$SYS/#"]}.\n'
+                   '{deny, all, subscribe, ["$SYS/#"]}.\n{allow, all}.\n')
+    b = broker_factory(NO_DELAY + "sys_topics.sys_msg_interval = 1s\n"
+                       "authentication = [{ mechanism = password_based, "
+                       f'backend = built_in_database, bootstrap_file = "{users}" }}]\n'
+                       f'authorization {{ sources = [{{ type = file, path = "{acl}" }}] }}\n')
+    ops = raw_client(b, V5)
+    ops.connect(f"ops-{uid}", username="ops", password=b"ops-pw")
+    ops.subscribe(("$SYS/broker/version", 0), expect_codes=[0])
+    p = ops.expect(3, timeout=5)  # PUBLISH: retained, or the next interval's
+    assert p.topic == "$SYS/broker/version"
+    bob = raw_client(b, V5)
+    bob.connect(f"bob-{uid}", username="bob", password=b"bob-pw")
+    bob.subscribe(("$SYS/broker/version", 0), ("$SYS/#", 0), expect_codes=[0x87, 0x87])
+    with pytest.raises(TimeoutError):
+        bob.expect(3, timeout=2.5)  # no $SYS message, retained or periodic (interval 1 s)
