@@ -411,7 +411,7 @@ static void test_principal__owners_and_description(void **state)
     rmq_principal_describe(an, "", out, sizeof out);
     assert_string_equal(out, "principal=anonymous");
     struct rmq_principal *all[] = {c1, c2, c3, c4, c5, u1, u2, an, an2};
-    for (size_t i = 0; i < 7; i++) {
+    for (size_t i = 0; i < sizeof all / sizeof all[0]; i++) {
         rmq_principal_free(all[i]);
     }
     rmq_principal_free(NULL);
