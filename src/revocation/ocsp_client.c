@@ -466,16 +466,22 @@ static rmq_err start(struct rmq_ocsp_client *c, struct query *q)
     if (e != RMQ_OK) {
         return e;
     }
-    struct rmq_fetch_req req = {.url = q->url,
-                                .method = RMQ_FETCH_POST,
-                                .body = der,
-                                .body_len = len,
-                                .content_type = "application/ocsp-request",
+    /* GET (RFC 6960 A.1): one URL per certificate, so the fetcher's per-URL
+     * rate limit (1 s) spaces the queries of ONE certificate, not every
+     * query to the responder, and coalesces twins. */
+    char *get = NULL;
+    e = rmq_ocsp_get_url(q->url, der, len, &get);
+    free(der);
+    if (e != RMQ_OK) {
+        return e;
+    }
+    struct rmq_fetch_req req = {.url = get,
+                                .method = RMQ_FETCH_GET,
                                 .timeout_ms = c->o.timeout_ms,
                                 .max_size = RMQ_OCSP_MAX_RESPONSE,
                                 .max_redirects = -1};
     e = rmq_fetcher_fetch(c->f, &req, on_fetched, q);
-    free(der);
+    free(get);
     if (e == RMQ_OK) {
         q->next = c->queries;
         c->queries = q;
