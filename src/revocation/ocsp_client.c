@@ -388,12 +388,12 @@ static void log_answer(struct rmq_ocsp_client *c, const struct query *q,
     X509_NAME_oneline(X509_get_issuer_name(q->cert), issuer, sizeof issuer);
     int level = r->state == RMQ_OCSPC_GOOD ? RMQ_LOG_INFO : RMQ_LOG_WARNING;
     RMQ_LOG_RL(20, level, "ocsp",
-               "client certificate %s listener=%s serial=%s issuer=\"%s\" url=%s status=%s%s%s%s%s "
-               "next_update=%lld",
-               refresh ? "re-checked" : "checked", c->o.label, serial, issuer, q->url,
-               rmq_ocspc_state_name(r->state), r->why != NULL ? " error=" : "",
-               r->why != NULL ? r->why : "", r->check != NULL ? " check=" : "",
-               r->check != NULL ? r->check : "", (long long)r->next_update);
+               "client certificate checked listener=%s serial=%s issuer=\"%s\" url=%s "
+               "status=%s%s%s%s%s next_update=%lld trigger=%s",
+               c->o.label, serial, issuer, q->url, rmq_ocspc_state_name(r->state),
+               r->why != NULL ? " error=" : "", r->why != NULL ? r->why : "",
+               r->check != NULL ? " check=" : "", r->check != NULL ? r->check : "",
+               (long long)r->next_update, refresh ? "refresh" : "handshake");
 }
 
 /* x with one more reference (NULL when that fails). */

@@ -211,7 +211,7 @@ static char *name_str(const X509_NAME *name)
     return out != NULL ? out : strdup("?");
 }
 
-static void log_cert(int level, const char *what, struct rmq_tls_listener *l, X509 *cert, int depth,
+static void log_cert(bool accepted, struct rmq_tls_listener *l, X509 *cert, int depth,
                      const char *reason, const char *detail)
 {
     uint8_t ih[32], ser[32];
@@ -228,12 +228,20 @@ static void log_cert(int level, const char *what, struct rmq_tls_listener *l, X5
             tls_hex(ser, sl > 31 ? 31 : sl, hex + (neg ? 1 : 0), true);
         }
     }
-    RMQ_LOG_RL(20, level, "tls",
-               "client certificate %s listener=%s serial=%s issuer=\"%s\" subject=\"%s\" "
-               "depth=%d reason=%s%s%s",
-               what, l->name, hex != NULL ? hex : "?", issuer != NULL ? issuer : "?",
-               subject != NULL ? subject : "?", depth, reason, detail != NULL ? " detail=" : "",
-               detail != NULL ? detail : "");
+    const char *hx = hex != NULL ? hex : "?", *is = issuer != NULL ? issuer : "?";
+    const char *sj = subject != NULL ? subject : "?";
+    const char *dk = detail != NULL ? " detail=" : "", *dv = detail != NULL ? detail : "";
+    if (accepted) {
+        RMQ_LOG_RL(20, RMQ_LOG_INFO, "tls",
+                   "client certificate accepted listener=%s serial=%s issuer=\"%s\" "
+                   "subject=\"%s\" depth=%d reason=%s%s%s",
+                   l->name, hx, is, sj, depth, reason, dk, dv);
+    } else {
+        RMQ_LOG_RL(20, RMQ_LOG_WARNING, "tls",
+                   "client certificate rejected listener=%s serial=%s issuer=\"%s\" "
+                   "subject=\"%s\" depth=%d reason=%s%s%s",
+                   l->name, hx, is, sj, depth, reason, dk, dv);
+    }
     free(hex);
     free(issuer);
     free(subject);
@@ -242,7 +250,7 @@ static void log_cert(int level, const char *what, struct rmq_tls_listener *l, X5
 void tls_log_reject(struct rmq_tls_listener *l, X509 *cert, int depth, const char *reason,
                     const char *detail)
 {
-    log_cert(RMQ_LOG_WARNING, "rejected", l, cert, depth, reason, detail);
+    log_cert(false, l, cert, depth, reason, detail);
 }
 
 static void fetch_done(void *arg)
@@ -510,7 +518,7 @@ static int decide_leaf_ocsp(struct tls_transport *t, X509_STORE_CTX *xs, X509 *c
                  !l->crl_check           ? "off"
                  : v == TLS_VERDICT_GOOD ? "good"
                                          : "no_crl");
-        log_cert(RMQ_LOG_INFO, "accepted", l, cert, 0, "revocation_checked", detail);
+        log_cert(true, l, cert, 0, "revocation_checked", detail);
         return 1;
     }
     return !ook ? reject_ocsp(t, xs, cert, &r) : crl_no_crl(t, xs, cert, 0, id);

@@ -245,7 +245,7 @@ def test_live_session_closed_when_refresh_says_revoked(broker_factory, ow, tls_p
     mark = b.log_mark()
     ow.srv.set("/ocsp/*", answer("revoked"))
     helpers.wait_until(lambda: c.events, timeout=8, what="live connection closed")
-    b.wait_for_log(r"ocsp: client certificate re-checked .*serial=%s .*status=revoked"
+    b.wait_for_log(r"ocsp: client certificate checked .*serial=%s .*status=revoked.* trigger=refresh"
                    % ow.good.serial_hex, since=mark)
     # the cached `revoked` refuses resumption and a new handshake alike
     r = s_client(port, cafile=ow.root.cert, cert=ow.good.cert, key=ow.good.key, version="1.2",
