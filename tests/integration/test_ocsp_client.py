@@ -306,3 +306,25 @@ def test_revmq_ca_responder(broker_factory, revmq_ca, tmp_path):  # noqa: F811
         assert r.alert == 44, r
     b.wait_for_log(r"ocsp: client certificate checked .*serial=%s .*url=%s.* status=revoked"
                    % (bad.serial, revmq_ca.ocsp_url()))
+
+
+def test_refusals_counted_in_metrics(broker_factory, ow, tmp_path):
+    from test_admin_api import Admin, admin_conf
+    from test_admin_revocation import prom_value
+
+    ow.inter.revoke(ow.bad)
+    ow.serve_openssl()
+    aconf, aport = admin_conf(tmp_path)
+    b = broker_factory(aconf + conf(ow), extra_listeners=["ssl:default"])
+    port = b.ports["ssl:default"]
+    a = Admin(aport)
+    p0 = a.get("/api/v5/prometheus/stats")
+    a44 = prom_value(p0, "revmq_tls_alerts_sent_total", '{alert="44"}')
+    a42 = prom_value(p0, "revmq_tls_alerts_sent_total", '{alert="42"}')
+    assert conn(port, ow, ow.bad, hold=1.0).alert == 44
+    ow.srv.stop()  # the next certificate's responder is unreachable
+    other = ow.inter.client_cert("other", ocsp_url=ow.srv.url("/ocsp"))
+    assert conn(port, ow, other, hold=1.0).alert == 42
+    p1 = a.get("/api/v5/prometheus/stats")
+    assert prom_value(p1, "revmq_tls_alerts_sent_total", '{alert="44"}') == a44 + 1
+    assert prom_value(p1, "revmq_tls_alerts_sent_total", '{alert="42"}') == a42 + 1
