@@ -328,3 +328,33 @@ def test_refusals_counted_in_metrics(broker_factory, ow, tmp_path):
     p1 = a.get("/api/v5/prometheus/stats")
     assert prom_value(p1, "revmq_tls_alerts_sent_total", '{alert="44"}') == a44 + 1
     assert prom_value(p1, "revmq_tls_alerts_sent_total", '{alert="42"}') == a42 + 1
+
+
+def test_a_slow_responder_blocks_no_other_handshake(broker_factory, ow):
+    """While `good`'s handshake waits for a hanging responder, a certificate
+    without OCSP URL connects at once (the worker is not blocked)."""
+    ow.srv.set("/ocsp/*", Reply.hang())
+    b, port = start(broker_factory, ow, f"{BASE}.ocsp_client.timeout = 3s")
+    import threading
+
+    res = {}
+    th = threading.Thread(target=lambda: res.setdefault("g", conn(port, ow, ow.good, hold=3.5)))
+    th.start()
+    b.wait_for_log(r"handshake suspended")
+    t0 = time.monotonic()
+    r = conn(port, ow, ow.plain, hold=0.3)
+    assert r.ok, r
+    assert time.monotonic() - t0 < 2.0
+    th.join(10)
+    assert res["g"].alert == 42, res["g"]
+    b.wait_for_log(r"ocsp_error=timeout")
+
+
+def test_enable_requires_verify_peer(broker_factory, ow):
+    c = conf(ow).replace(f"{BASE}.verify = verify_peer", f"{BASE}.verify = verify_none")
+    c = c.replace(f"{BASE}.fail_if_no_peer_cert = true\n", "")
+    b = broker_factory(c, extra_listeners=["ssl:default"], start=False)
+    with pytest.raises(helpers.BrokerError):
+        b.start()
+    assert "ssl_options.ocsp_client.enable: requires verify = verify_peer" in b.log_text(), \
+        b.log_tail()
