@@ -419,13 +419,19 @@ static void on_fetched(const struct rmq_fetch_result *res, void *arg)
     } else {
         verified = true;
     }
-    bool newly_revoked = false;
+    bool newly_revoked = false, listed = false;
     pthread_mutex_lock(&c->mu);
     for (struct query **pp = &c->queries; *pp != NULL; pp = &(*pp)->next) {
         if (*pp == q) {
             *pp = q->next;
+            listed = true;
             break;
         }
+    }
+    if (!listed) {
+        /* rmq_ocsp_client_free took it and frees it after cancelling us */
+        pthread_mutex_unlock(&c->mu);
+        return;
     }
     struct entry *e = *slot_of(c, &q->id);
     bool refresh = e != NULL;
