@@ -358,3 +358,20 @@ def test_enable_requires_verify_peer(broker_factory, ow):
         b.start()
     assert "ssl_options.ocsp_client.enable: requires verify = verify_peer" in b.log_text(), \
         b.log_tail()
+
+
+@VERS
+def test_wss_listener_checks_client_ocsp(broker_factory, ow, ver):
+    ow.inter.revoke(ow.bad)
+    ow.serve_openssl()
+    c = conf(ow).replace("listeners.ssl.default.", "listeners.wss.default.")
+    b = broker_factory(c, extra_listeners=["wss:default"])
+    port = b.ports["wss:default"]
+    r = s_client(port, cafile=ow.root.cert, cert=ow.bad.cert, key=ow.bad.key, version=ver,
+                 send=b"GET /mqtt HTTP/1.1\r\n", hold=1.0)
+    assert r.alert == 44, r
+    r = s_client(port, cafile=ow.root.cert, cert=ow.good.cert, key=ow.good.key, version=ver,
+                 send=b"GET /mqtt HTTP/1.1\r\n", hold=1.0)
+    assert r.ok, r
+    b.wait_for_log(r"ocsp: client certificate checked listener=default serial=%s .*status=revoked"
+                   % ow.bad.serial_hex)
