@@ -159,6 +159,31 @@ static void on_crl_publish(struct rmq_crl_snapshot *snap, void *arg)
     }
     pthread_mutex_unlock(&a->net_mu);
 }
+
+static bool listener_checks_ocsp(const struct rmq_listener_settings *ls)
+{
+    return ls->is_ssl && ls->ssl.ocsp_client.enable;
+}
+
+/* Fetcher thread: a refreshed client-certificate OCSP answer says revoked. */
+static void on_ocsp_revoked(const struct rmq_cert_id *id, void *arg)
+{
+    struct app *a = arg;
+    pthread_mutex_lock(&a->net_mu);
+    struct rmq_cert_id *c1 = malloc(sizeof *c1);
+    struct rmq_cert_id *c2 = malloc(sizeof *c2);
+    if (a->net_for_cb && c1 != NULL && c2 != NULL) {
+        *c1 = *id;
+        *c2 = *id;
+        rmq_net_close_matching_on(a->net_for_cb, listener_checks_ocsp, rmq_revocation_peer_is, c1,
+                                  free);
+        rmq_net_end_sessions_matching(a->net_for_cb, rmq_revocation_peer_is, c2, free);
+        c1 = c2 = NULL;
+    }
+    pthread_mutex_unlock(&a->net_mu);
+    free(c1);
+    free(c2);
+}
 #endif
 
 static int setup_listeners(struct app *a)
@@ -178,6 +203,11 @@ static int setup_listeners(struct app *a)
             rev = a->rev;
 #endif
             e = rmq_tls_listener_new(ls, s, rev, &a->tls[i], &err);
+#ifdef RMQ_HAVE_REVOCATION
+            if (e == RMQ_OK) {
+                rmq_tls_listener_on_ocsp_revoked(a->tls[i], on_ocsp_revoked, a);
+            }
+#endif
             if (e == RMQ_OK) {
                 struct rmq_transport_factory f = rmq_tls_listener_factory(a->tls[i]);
                 e = rmq_net_listen(a->net, ls, &f, rmq_tls_listener_handshake_timeout(a->tls[i]),
@@ -288,11 +318,14 @@ static int start(struct app *a)
         return -1;
     }
 #ifdef RMQ_HAVE_REVOCATION
-    if (a->rev && a->rev->crl_enabled && a->s->crl_cache.disconnect_revoked) {
+    if (a->rev && a->s->crl_cache.disconnect_revoked) {
+        /* also the client-certificate OCSP re-checks (on_ocsp_revoked) */
         pthread_mutex_lock(&a->net_mu);
         a->net_for_cb = a->net;
         pthread_mutex_unlock(&a->net_mu);
-        rmq_crl_engine_on_publish(a->rev->crl, on_crl_publish, a);
+        if (a->rev->crl_enabled) {
+            rmq_crl_engine_on_publish(a->rev->crl, on_crl_publish, a);
+        }
     }
 #endif
     struct event_base *base = rmq_net_main_base(a->net);

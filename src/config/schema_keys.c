@@ -35,6 +35,8 @@ static const char *const peer_cert_as[] = {"disabled", "cn", "dn", "crt", "pem",
 static const char *const verify_modes[] = {"verify_none", "verify_peer", NULL};
 static const char *const crl_scopes[] = {"leaf", "chain", NULL};
 static const char *const ocsp_methods[] = {"post", "get", NULL};
+static const char *const ocspc_policies[] = {"reject", "allow", NULL};
+static const char *const ocspc_combine[] = {"either", "both", NULL};
 /* bit i of the mask = values[i]: RMQ_TLS_V12 = 0x1, RMQ_TLS_V13 = 0x2 */
 static const char *const log_formats[] = {"text", "json", NULL};
 static const char *const tls_versions[] = {"tlsv1.2", "tlsv1.3", NULL};
@@ -510,6 +512,67 @@ static const struct rmq_cfg_key keys[] = {
      .doc = "HTTP method of OCSP requests: `post` (body `application/ocsp-request`) or `get` "
             "(base64 request appended to the URL with one `/`, URL-encoded, RFC 6960 A.1).",
      .example = "get"},
+    {.path = "listeners.ssl.<name>.ssl_options.ocsp_client.enable",
+     .type = RMQ_CFG_BOOL,
+     SSL(ssl.ocsp_client.enable),
+     .def = "false",
+     .doc = "Check client certificates with OCSP (revmq; EMQX has no such key, its issue "
+            "#12026): for a client certificate whose Authority Information Access names an "
+            "http(s) OCSP responder, the handshake is suspended while the responder is asked "
+            "(non-blocking), the response is verified as the stapler verifies it and cached "
+            "until its nextUpdate; `revoked` is refused with alert 44 (certificate_revoked). "
+            "A certificate without an OCSP URL is left to the CRL checks (or accepted when "
+            "`enable_crl_check` is off). Requires `verify = verify_peer`. See "
+            "docs/revocation.md, \"OCSP for client certificates\".",
+     .example = "true"},
+    {.path = "listeners.ssl.<name>.ssl_options.ocsp_client.unknown",
+     .type = RMQ_CFG_ENUM,
+     SSL(ssl.ocsp_client.unknown),
+     .def = "reject",
+     .values = ocspc_policies,
+     .doc = "What a verified OCSP answer `unknown` (the responder does not know the "
+            "certificate) does: `reject` refuses the handshake (alert 42 bad_certificate), "
+            "`allow` lets the other checks decide.",
+     .example = "allow"},
+    {.path = "listeners.ssl.<name>.ssl_options.ocsp_client.unreachable",
+     .type = RMQ_CFG_ENUM,
+     SSL(ssl.ocsp_client.unreachable),
+     .def = "reject",
+     .values = ocspc_policies,
+     .doc = "What happens when no valid answer can be had (responder down, HTTP error, "
+            "`timeout` exceeded, or a response that fails verification: wrong signer, bad "
+            "CertID, expired): `reject` (fail closed, alert 42) or `allow` (fail open: the "
+            "other checks decide). A cached answer is used until its nextUpdate whatever "
+            "the responder does.",
+     .example = "allow"},
+    {.path = "listeners.ssl.<name>.ssl_options.ocsp_client.combine_with_crl",
+     .type = RMQ_CFG_ENUM,
+     SSL(ssl.ocsp_client.combine),
+     .def = "both",
+     .values = ocspc_combine,
+     .doc = "With `enable_crl_check` also on: `both` accepts a certificate only when a CRL "
+            "covers it as not revoked AND OCSP accepts it; `either` accepts it when one of "
+            "the two does. `revoked` from either source always refuses (alert 44).",
+     .example = "either"},
+    {.path = "listeners.ssl.<name>.ssl_options.ocsp_client.timeout",
+     .type = RMQ_CFG_DURATION,
+     SSL(ssl.ocsp_client.timeout),
+     .def = "5s",
+     .min = 100,
+     .max = 2 * MIN,
+     .doc = "Timeout of one client-certificate OCSP request (connect plus transfer). Keep it "
+            "below `handshake_timeout`.",
+     .example = "2s"},
+    {.path = "listeners.ssl.<name>.ssl_options.ocsp_client.cache_size",
+     .type = RMQ_CFG_INT,
+     SSL(ssl.ocsp_client.cache_size),
+     .def = "10000",
+     .min = 1,
+     .max = 10000000,
+     .doc = "Most verified client-certificate OCSP answers kept (least recently used "
+            "dropped first). Each entry is refreshed halfway to its nextUpdate, so connected "
+            "clients are re-checked; a refreshed `revoked` closes their connections.",
+     .example = "1000"},
 
     /* ---- WebSocket listeners ---- */
     {.path = "listeners.ws.<name>.bind",

@@ -102,6 +102,18 @@ struct rmq_ocsp_settings {
     enum rmq_ocsp_method method;
 };
 
+/* ssl_options.ocsp_client.*: OCSP for client certificates (revocation/ocsp_client.h) */
+enum rmq_ocsp_client_policy { RMQ_OCSPC_REJECT, RMQ_OCSPC_ALLOW };
+enum rmq_ocsp_client_combine { RMQ_OCSPC_EITHER, RMQ_OCSPC_BOTH };
+struct rmq_ocsp_client_settings {
+    bool enable;
+    int unknown;         /* enum rmq_ocsp_client_policy, default reject */
+    int unreachable;     /* enum rmq_ocsp_client_policy, default reject */
+    int combine;         /* enum rmq_ocsp_client_combine (with enable_crl_check), default both */
+    uint64_t timeout;    /* ms, default 5s */
+    uint64_t cache_size; /* entries, default 10000 */
+};
+
 struct rmq_ssl_options {
     char *certfile; /* leaf + optional chain */
     char *keyfile;
@@ -119,6 +131,7 @@ struct rmq_ssl_options {
     struct rmq_strlist crl_cache_urls;
     struct rmq_strlist crlfile;
     struct rmq_ocsp_settings ocsp;
+    struct rmq_ocsp_client_settings ocsp_client;
 };
 
 enum rmq_listener_kind { RMQ_LISTENER_TCP, RMQ_LISTENER_SSL, RMQ_LISTENER_WS, RMQ_LISTENER_WSS };

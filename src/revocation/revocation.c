@@ -4,6 +4,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "common/log.h"
 #include "net/transport.h"
@@ -136,4 +137,15 @@ bool rmq_revocation_peer_revoked(const struct rmq_peer_info *p, void *snapshot)
         }
     }
     return false;
+}
+
+bool rmq_revocation_peer_is(const struct rmq_peer_info *p, void *id)
+{
+    const struct rmq_cert_id *a = &p->id;
+    const struct rmq_cert_id *b = id;
+    return p->has_id && a->serial_len == b->serial_len &&
+           a->serial_negative == b->serial_negative &&
+           memcmp(a->serial, b->serial, a->serial_len) == 0 &&
+           memcmp(a->issuer_hash, b->issuer_hash, sizeof a->issuer_hash) == 0 &&
+           memcmp(a->issuer_key, b->issuer_key, sizeof a->issuer_key) == 0;
 }

@@ -62,6 +62,12 @@ struct rmq_peer_info;
  * connection without a kept identity is not matched. Any thread. */
 bool rmq_revocation_peer_revoked(const struct rmq_peer_info *p, void *snapshot);
 
+/* Live-session matching for a client-certificate OCSP revocation (a callback
+ * for rmq_net_close_matching_on; `id` is a struct rmq_cert_id *): true when
+ * the connection's leaf is exactly that certificate (issuer name AND key,
+ * signed serial). Any thread. */
+bool rmq_revocation_peer_is(const struct rmq_peer_info *p, void *id);
+
 /* Frees the engine, then the fetcher (joins its thread). NULL: no-op. */
 void rmq_revocation_free(struct rmq_revocation *r);
 

@@ -68,6 +68,14 @@ RMQ_MUST_USE rmq_err rmq_tls_listener_new(const struct rmq_listener_settings *ls
                                           const struct rmq_settings *s, struct rmq_revocation *rev,
                                           struct rmq_tls_listener **out, char **errmsg);
 
+struct rmq_cert_id;
+/* Live re-check of client-certificate OCSP (ssl_options.ocsp_client): fn(id,
+ * arg) runs on the fetcher thread when a refreshed answer says a cached
+ * certificate is now revoked. Set before the listener accepts. */
+void rmq_tls_listener_on_ocsp_revoked(struct rmq_tls_listener *l,
+                                      void (*fn)(const struct rmq_cert_id *id, void *arg),
+                                      void *arg);
+
 /* The factory the net layer uses for accepted sockets; arg is the listener. */
 struct rmq_transport_factory rmq_tls_listener_factory(struct rmq_tls_listener *l);
 

@@ -22,6 +22,7 @@
 #include <openssl/x509.h>
 
 #include "common/cert_id.h"
+#include "revocation/ocsp_client.h"
 #include "tls/tls.h"
 
 /* Verdicts, same values as enum rmq_crl_verdict in revocation/crl.h. */
@@ -100,6 +101,12 @@ struct rmq_tls_listener {
     pthread_mutex_t reload_lock;                 /* serializes reloads; protects `failed` */
     struct tls_filestat failed[TLS_FILE__COUNT]; /* stats of the last failed reload */
     bool have_failed;
+    /* ssl_options.ocsp_client: owned, NULL when off (tls_verify.c decides) */
+    struct rmq_ocsp_client *ocsp;
+    const struct rmq_ocsp_client_settings *ocspc; /* borrowed from ls */
+    /* set by rmq_tls_listener_on_ocsp_revoked before accepting; fetcher thread */
+    void (*on_ocsp_revoked)(const struct rmq_cert_id *id, void *arg);
+    void *on_ocsp_revoked_arg;
 };
 
 /* tls_ctx.c: builds a generation from the files on disk; *errmsg on failure. */
@@ -128,6 +135,9 @@ enum tls_verdict tls_check_id(struct rmq_tls_listener *l, const struct rmq_cert_
  * the full handshake, copied with the session). False when absent: such a
  * session must not be resumed with CRL checks on. */
 bool tls_session_cert_id(const SSL_SESSION *sess, struct rmq_cert_id *out);
+/* True (and logged) when the OCSP cache holds `revoked` for the session's
+ * client certificate (resumption is then refused). */
+bool tls_ocsp_session_revoked(struct rmq_tls_listener *l, const SSL_SESSION *sess, X509 *peer);
 /* Logs `tls: client certificate rejected …` (rate-limited). */
 void tls_log_reject(struct rmq_tls_listener *l, X509 *cert, int depth, const char *reason,
                     const char *detail);
@@ -146,17 +156,20 @@ RMQ_MUST_USE rmq_err tls_staple_setup(struct tls_gen *g, X509 *leaf, STACK_OF(X5
 
 /* tls_transport.c */
 struct tls_transport {
-    struct rmq_transport base; /* first: the net layer sees this */
-    SSL *ssl;                  /* owned */
-    struct tls_gen *gen;       /* one reference */
-    atomic_int pending;        /* on-demand CRL fetches still running (+1 guard) */
-    bool async;                /* SSL_MODE_ASYNC on (handshake may suspend) */
-    bool suspended;            /* an ASYNC job is paused in the verify callback */
-    bool aborting;             /* free(): the paused job is resumed only to end */
-    uint32_t fetch_tried;      /* bit d: the on-demand fetch round for depth d was done */
-    bool want_registered;      /* want_url callbacks may be pending: cancel on free */
-    bool fatal;                /* a TLS/socket error happened: session not resumable */
-    char err[160];             /* last_error() text */
+    struct rmq_transport base;        /* first: the net layer sees this */
+    SSL *ssl;                         /* owned */
+    struct tls_gen *gen;              /* one reference */
+    atomic_int pending;               /* on-demand CRL fetches still running (+1 guard) */
+    bool async;                       /* SSL_MODE_ASYNC on (handshake may suspend) */
+    bool suspended;                   /* an ASYNC job is paused in the verify callback */
+    bool aborting;                    /* free(): the paused job is resumed only to end */
+    uint32_t fetch_tried;             /* bit d: the on-demand fetch round for depth d was done */
+    bool want_registered;             /* want_url callbacks may be pending: cancel on free */
+    bool ocsp_tried;                  /* the handshake's OCSP query was made */
+    bool ocsp_registered;             /* an OCSP done callback may be pending: cancel on free */
+    struct rmq_ocspc_result ocsp_res; /* written by the OCSP done callback */
+    bool fatal;                       /* a TLS/socket error happened: session not resumable */
+    char err[160];                    /* last_error() text */
 };
 
 struct rmq_transport *tls_transport_new(void *arg, int fd);

@@ -9,6 +9,7 @@
 #include <openssl/err.h>
 
 #include "common/log.h"
+#include "revocation/ocsp_client.h"
 #include "tls/tls_int.h"
 
 /* Session cache size: one entry per allowed connection, within bounds
@@ -35,6 +36,77 @@ static const char *versions_str(unsigned v)
     default:
         return "tlsv1.3,tlsv1.2";
     }
+}
+
+/* Fetcher thread: a refreshed OCSP answer says revoked. */
+static void ocsp_revoked(const struct rmq_cert_id *id, void *arg)
+{
+    struct rmq_tls_listener *l = arg;
+    if (l->on_ocsp_revoked != NULL) {
+        l->on_ocsp_revoked(id, l->on_ocsp_revoked_arg);
+    }
+}
+
+void rmq_tls_listener_on_ocsp_revoked(struct rmq_tls_listener *l,
+                                      void (*fn)(const struct rmq_cert_id *id, void *arg),
+                                      void *arg)
+{
+    l->on_ocsp_revoked_arg = arg;
+    l->on_ocsp_revoked = fn;
+}
+
+/* ssl_options.ocsp_client: the per-listener OCSP client (needs the fetcher). */
+static rmq_err ocsp_client_setup(struct rmq_tls_listener *l, char **errmsg)
+{
+    const struct rmq_ssl_options *o = &l->ls->ssl;
+    l->ocspc = &o->ocsp_client;
+    if (!o->ocsp_client.enable) {
+        return RMQ_OK;
+    }
+    if (o->verify != RMQ_VERIFY_PEER) {
+        if (errmsg != NULL) {
+            *errmsg = tls_strdupf("listeners.ssl.%s.ssl_options.ocsp_client.enable: requires "
+                                  "verify = verify_peer",
+                                  l->name);
+        }
+        return RMQ_ERR_CONFIG;
+    }
+    struct rmq_fetcher *f = tls_rev_fetcher(l->rev);
+    if (f == NULL) {
+        if (errmsg != NULL) {
+            *errmsg = tls_strdupf("listeners.ssl.%s.ssl_options.ocsp_client.enable: this "
+                                  "broker has no revocation fetcher",
+                                  l->name);
+        }
+        return RMQ_ERR_CONFIG;
+    }
+    struct rmq_ocsp_client_opts co = {.cache_size = (size_t)o->ocsp_client.cache_size,
+                                      .timeout_ms = o->ocsp_client.timeout,
+                                      .label = l->name,
+                                      .on_revoked = ocsp_revoked,
+                                      .on_revoked_arg = l};
+    rmq_err r = rmq_ocsp_client_new(f, &co, &l->ocsp);
+    if (r != RMQ_OK && errmsg != NULL) {
+        *errmsg = tls_strdupf("listeners.ssl.%s.ssl_options.ocsp_client: %s", l->name,
+                              rmq_err_message(r));
+    }
+    if (r == RMQ_OK && !l->async_capable) {
+        rmq_warn("tls",
+                 "OpenSSL ASYNC jobs unavailable: client-certificate OCSP answers not cached "
+                 "count as unreachable listener=%s",
+                 l->name);
+    }
+    if (r == RMQ_OK) {
+        rmq_info("tls",
+                 "client-certificate OCSP on listener=%s unknown=%s unreachable=%s "
+                 "combine_with_crl=%s timeout_ms=%llu cache_size=%llu",
+                 l->name, o->ocsp_client.unknown == RMQ_OCSPC_ALLOW ? "allow" : "reject",
+                 o->ocsp_client.unreachable == RMQ_OCSPC_ALLOW ? "allow" : "reject",
+                 o->ocsp_client.combine == RMQ_OCSPC_EITHER ? "either" : "both",
+                 (unsigned long long)o->ocsp_client.timeout,
+                 (unsigned long long)o->ocsp_client.cache_size);
+    }
+    return r;
 }
 
 rmq_err tls_listener_create(const struct rmq_listener_settings *ls, const struct rmq_settings *s,
@@ -73,6 +145,11 @@ rmq_err tls_listener_create(const struct rmq_listener_settings *ls, const struct
         return r;
     }
     const struct rmq_ssl_options *o = &ls->ssl;
+    r = ocsp_client_setup(l, errmsg);
+    if (r != RMQ_OK) {
+        rmq_tls_listener_free(l);
+        return r;
+    }
     if (l->crl_check && l->discover && !l->async_capable) {
         rmq_warn("tls",
                  "OpenSSL ASYNC jobs unavailable: a handshake needing an unknown CRL "
@@ -179,6 +256,7 @@ void rmq_tls_listener_free(struct rmq_tls_listener *l)
     if (l == NULL) {
         return;
     }
+    rmq_ocsp_client_free(l->ocsp);
     tls_gen_unref(l->cur);
     pthread_mutex_destroy(&l->lock);
     pthread_mutex_destroy(&l->reload_lock);

@@ -172,12 +172,15 @@ static void remove_cb(SSL_CTX *ctx, SSL_SESSION *sess)
 /* May this session be resumed now? Re-checks the stored client certificate. */
 static bool resumable(struct rmq_tls_listener *l, SSL_SESSION *sess)
 {
-    if (!l->crl_check) {
-        return true;
-    }
     X509 *peer = SSL_SESSION_get0_peer(sess);
     if (peer == NULL) {
         return true; /* no client certificate was accepted in it */
+    }
+    if (l->ocsp != NULL && tls_ocsp_session_revoked(l, sess, peer)) {
+        return false; /* a cached OCSP answer says revoked */
+    }
+    if (!l->crl_check) {
+        return true;
     }
     if (l->crl_chain) {
         /* A session keeps only the leaf, not the chain: with check = chain a

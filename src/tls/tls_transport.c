@@ -89,6 +89,13 @@ bool tls_resumed_ok(struct tls_transport *t)
 {
     struct rmq_tls_listener *l = t->gen->l;
     X509 *peer = SSL_get0_peer_certificate(t->ssl);
+    if (peer != NULL && l->ocsp != NULL &&
+        tls_ocsp_session_revoked(l, SSL_get_session(t->ssl), peer)) {
+        SSL_CTX_remove_session(SSL_get_SSL_CTX(t->ssl), SSL_get_session(t->ssl));
+        t->fatal = true;
+        snprintf(t->err, sizeof t->err, "resumed session: client certificate revoked (OCSP)");
+        return false;
+    }
     if (!l->crl_check || peer == NULL) {
         return true;
     }
@@ -317,6 +324,9 @@ static void tls_free(struct rmq_transport *bt)
     if (t->want_registered && l->revops != NULL && l->revops->want_cancel != NULL) {
         l->revops->want_cancel(l->reveng, t); /* no fetch_done() after this */
     }
+    if (t->ocsp_registered) {
+        rmq_ocsp_client_cancel(l->ocsp, t); /* no ocsp_done() after this */
+    }
     if (t->suspended) {
         /* A paused ASYNC job holds OpenSSL state: resume it once to end it,
          * writing into memory BIOs, never to the (soon closed) socket. */
@@ -387,7 +397,7 @@ struct rmq_transport *tls_transport_new(void *arg, int fd)
     }
     SSL_set_accept_state(t->ssl);
     SSL_set_info_callback(t->ssl, info_cb);
-    if (l->crl_check && l->discover && l->async_capable) {
+    if (((l->crl_check && l->discover) || l->ocsp != NULL) && l->async_capable) {
         SSL_set_mode(t->ssl, SSL_MODE_ASYNC);
         t->async = true;
     }

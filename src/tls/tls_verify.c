@@ -39,6 +39,7 @@
 
 #include "common/log.h"
 #include "revocation/crl.h"
+#include "revocation/ocsp_client.h"
 #include "tls/tls_int.h"
 
 #define TLS_MAX_CDP_URLS 4
@@ -210,8 +211,8 @@ static char *name_str(const X509_NAME *name)
     return out != NULL ? out : strdup("?");
 }
 
-void tls_log_reject(struct rmq_tls_listener *l, X509 *cert, int depth, const char *reason,
-                    const char *detail)
+static void log_cert(bool accepted, struct rmq_tls_listener *l, X509 *cert, int depth,
+                     const char *reason, const char *detail)
 {
     uint8_t ih[32], ser[32];
     size_t sl = 0;
@@ -227,15 +228,29 @@ void tls_log_reject(struct rmq_tls_listener *l, X509 *cert, int depth, const cha
             tls_hex(ser, sl > 31 ? 31 : sl, hex + (neg ? 1 : 0), true);
         }
     }
-    RMQ_LOG_RL(20, RMQ_LOG_WARNING, "tls",
-               "client certificate rejected listener=%s serial=%s issuer=\"%s\" subject=\"%s\" "
-               "depth=%d reason=%s%s%s",
-               l->name, hex != NULL ? hex : "?", issuer != NULL ? issuer : "?",
-               subject != NULL ? subject : "?", depth, reason, detail != NULL ? " detail=" : "",
-               detail != NULL ? detail : "");
+    const char *hx = hex != NULL ? hex : "?", *is = issuer != NULL ? issuer : "?";
+    const char *sj = subject != NULL ? subject : "?";
+    const char *dk = detail != NULL ? " detail=" : "", *dv = detail != NULL ? detail : "";
+    if (accepted) {
+        RMQ_LOG_RL(20, RMQ_LOG_INFO, "tls",
+                   "client certificate accepted listener=%s serial=%s issuer=\"%s\" "
+                   "subject=\"%s\" depth=%d reason=%s%s%s",
+                   l->name, hx, is, sj, depth, reason, dk, dv);
+    } else {
+        RMQ_LOG_RL(20, RMQ_LOG_WARNING, "tls",
+                   "client certificate rejected listener=%s serial=%s issuer=\"%s\" "
+                   "subject=\"%s\" depth=%d reason=%s%s%s",
+                   l->name, hx, is, sj, depth, reason, dk, dv);
+    }
     free(hex);
     free(issuer);
     free(subject);
+}
+
+void tls_log_reject(struct rmq_tls_listener *l, X509 *cert, int depth, const char *reason,
+                    const char *detail)
+{
+    log_cert(false, l, cert, depth, reason, detail);
 }
 
 static void fetch_done(void *arg)
@@ -345,6 +360,170 @@ static int reject_no_crl(struct tls_transport *t, X509_STORE_CTX *xs, X509 *cert
     return 0;
 }
 
+static int reject_revoked(struct tls_transport *t, X509_STORE_CTX *xs, X509 *cert, int depth,
+                          const char *detail)
+{
+    tls_log_reject(t->gen->l, cert, depth, "revoked", detail);
+    snprintf(t->err, sizeof t->err, "client certificate revoked (depth %d)", depth);
+    X509_STORE_CTX_set_error(xs, X509_V_ERR_CERT_REVOKED);
+    return 0;
+}
+
+/* The CRL side: GOOD / REVOKED / NO_CRL (after one on-demand CDP round). */
+static enum tls_verdict crl_verdict(struct tls_transport *t, X509 *cert, int depth,
+                                    const struct rmq_cert_id *id, int *reason)
+{
+    struct rmq_tls_listener *l = t->gen->l;
+    enum tls_verdict v = tls_check_id(l, id, reason, NULL, 0);
+    if (v == TLS_VERDICT_NO_CRL && fetch_cdp(t, cert, depth)) {
+        v = tls_check_id(l, id, reason, NULL, 0);
+    }
+    return v;
+}
+
+static int crl_no_crl(struct tls_transport *t, X509_STORE_CTX *xs, X509 *cert, int depth,
+                      const struct rmq_cert_id *id)
+{
+    /* Rare path: say why each CRL in force did not cover it. */
+    int reason = -1;
+    size_t wl = 1024;
+    char *why = malloc(wl);
+    if (why != NULL) {
+        (void)tls_check_id(t->gen->l, id, &reason, why, wl);
+    }
+    int r = reject_no_crl(t, xs, cert, depth, why != NULL && why[0] ? why : NULL);
+    free(why);
+    return r;
+}
+
+static void ocsp_done(void *arg, const struct rmq_ocspc_result *r)
+{
+    struct tls_transport *t = arg;
+    /* Fetcher thread, under the OCSP client's lock; the transport is alive
+     * (free() cancels first). The result is written before the release. */
+    t->ocsp_res = *r;
+    if (atomic_fetch_sub(&t->pending, 1) == 1 && t->base.wake != NULL) {
+        t->base.wake(t->base.wake_arg);
+    }
+}
+
+/* The leaf's OCSP answer: from the cache, or asked now with the handshake
+ * suspended (one query per handshake). FAILED when none could be had. */
+static struct rmq_ocspc_result ocsp_answer(struct tls_transport *t, X509 *cert, X509 *issuer,
+                                           const struct rmq_cert_id *id)
+{
+    struct rmq_tls_listener *l = t->gen->l;
+    struct rmq_ocspc_result r = rmq_ocsp_client_lookup(l->ocsp, id);
+    if (r.state != RMQ_OCSPC_MISS) {
+        return r;
+    }
+    r.state = RMQ_OCSPC_FAILED;
+    bool can_wait = t->async && ASYNC_get_current_job() != NULL;
+    if (!can_wait || t->ocsp_tried) {
+        r.why = can_wait ? "no_answer" : "cannot_suspend";
+        return r;
+    }
+    t->ocsp_tried = true;
+    t->ocsp_res = r;
+    t->ocsp_res.why = "aborted";
+    atomic_store(&t->pending, 2); /* guard + the query */
+    t->ocsp_registered = true;
+    rmq_err e = rmq_ocsp_client_query(l->ocsp, cert, issuer, id, ocsp_done, t);
+    if (e != RMQ_ERR_AGAIN) {
+        atomic_store(&t->pending, 0);
+        r.why = "request_not_started";
+        return r;
+    }
+    rmq_info("tls",
+             "asking the client certificate's OCSP responder listener=%s "
+             "(handshake suspended)",
+             l->name);
+    if (atomic_fetch_sub(&t->pending, 1) != 1) {
+        t->suspended = true;
+        int ok = ASYNC_pause_job();
+        t->suspended = false;
+        if (ok != 1 || t->aborting) {
+            return r;
+        }
+    }
+    return t->ocsp_res;
+}
+
+/* OCSP accepts the certificate (policy for unknown / unreachable). */
+static bool ocsp_ok(const struct rmq_ocsp_client_settings *p, const struct rmq_ocspc_result *r)
+{
+    switch (r->state) {
+    case RMQ_OCSPC_GOOD:
+        return true;
+    case RMQ_OCSPC_UNKNOWN:
+        return p->unknown == RMQ_OCSPC_ALLOW;
+    case RMQ_OCSPC_FAILED:
+    case RMQ_OCSPC_MISS:
+        return p->unreachable == RMQ_OCSPC_ALLOW;
+    case RMQ_OCSPC_REVOKED:
+    default:
+        return false;
+    }
+}
+
+static int reject_ocsp(struct tls_transport *t, X509_STORE_CTX *xs, X509 *cert,
+                       const struct rmq_ocspc_result *r)
+{
+    char detail[96];
+    snprintf(detail, sizeof detail, "ocsp_status=%s%s%s%s%s", rmq_ocspc_state_name(r->state),
+             r->why != NULL ? " ocsp_error=" : "", r->why != NULL ? r->why : "",
+             r->check != NULL ? " ocsp_check=" : "", r->check != NULL ? r->check : "");
+    tls_log_reject(t->gen->l, cert, 0,
+                   r->state == RMQ_OCSPC_UNKNOWN ? "ocsp_unknown" : "ocsp_unreachable", detail);
+    snprintf(t->err, sizeof t->err, "client certificate: no acceptable OCSP answer (%s)",
+             r->why != NULL ? r->why : rmq_ocspc_state_name(r->state));
+    X509_STORE_CTX_set_error(xs, X509_V_ERR_CERT_REJECTED);
+    return 0;
+}
+
+/* Depth 0 with ocsp_client on: CRL (if checked) and OCSP combined. */
+static int decide_leaf_ocsp(struct tls_transport *t, X509_STORE_CTX *xs, X509 *cert,
+                            const struct rmq_cert_id *id)
+{
+    struct rmq_tls_listener *l = t->gen->l;
+    int reason = -1;
+    enum tls_verdict v = l->crl_check ? crl_verdict(t, cert, 0, id, &reason) : TLS_VERDICT_GOOD;
+    if (t->aborting) {
+        X509_STORE_CTX_set_error(xs, X509_V_ERR_CERT_REJECTED);
+        return 0;
+    }
+    char detail[48];
+    if (v == TLS_VERDICT_REVOKED) {
+        snprintf(detail, sizeof detail, "crl_reason=%d", reason);
+        return reject_revoked(t, xs, cert, 0, detail);
+    }
+    if (!rmq_ocsp_client_applies(cert)) { /* no responder named: CRL only */
+        return v == TLS_VERDICT_GOOD ? 1 : crl_no_crl(t, xs, cert, 0, id);
+    }
+    struct rmq_ocspc_result r = ocsp_answer(t, cert, chain_issuer(xs, cert, 0), id);
+    if (t->aborting) {
+        X509_STORE_CTX_set_error(xs, X509_V_ERR_CERT_REJECTED);
+        return 0;
+    }
+    if (r.state == RMQ_OCSPC_REVOKED) {
+        snprintf(detail, sizeof detail, "source=ocsp ocsp_reason=%d", r.reason);
+        return reject_revoked(t, xs, cert, 0, detail);
+    }
+    bool ook = ocsp_ok(l->ocspc, &r);
+    bool accept = !l->crl_check                           ? ook
+                  : l->ocspc->combine == RMQ_OCSPC_EITHER ? (ook || v == TLS_VERDICT_GOOD)
+                                                          : (ook && v == TLS_VERDICT_GOOD);
+    if (accept) {
+        snprintf(detail, sizeof detail, "ocsp_status=%s crl=%s", rmq_ocspc_state_name(r.state),
+                 !l->crl_check           ? "off"
+                 : v == TLS_VERDICT_GOOD ? "good"
+                                         : "no_crl");
+        log_cert(true, l, cert, 0, "revocation_checked", detail);
+        return 1;
+    }
+    return !ook ? reject_ocsp(t, xs, cert, &r) : crl_no_crl(t, xs, cert, 0, id);
+}
+
 static int decide(struct tls_transport *t, X509_STORE_CTX *xs, X509 *cert, int depth)
 {
     struct rmq_tls_listener *l = t->gen->l;
@@ -356,11 +535,11 @@ static int decide(struct tls_transport *t, X509_STORE_CTX *xs, X509 *cert, int d
     if (depth == 0) {
         SSL *ssl = X509_STORE_CTX_get_ex_data(xs, SSL_get_ex_data_X509_STORE_CTX_idx());
         session_keep_id(ssl, &id);
+        if (l->ocsp != NULL) {
+            return decide_leaf_ocsp(t, xs, cert, &id);
+        }
     }
-    enum tls_verdict v = tls_check_id(l, &id, &reason, NULL, 0);
-    if (v == TLS_VERDICT_NO_CRL && fetch_cdp(t, cert, depth)) {
-        v = tls_check_id(l, &id, &reason, NULL, 0);
-    }
+    enum tls_verdict v = crl_verdict(t, cert, depth, &id, &reason);
     if (t->aborting) {
         X509_STORE_CTX_set_error(xs, X509_V_ERR_CERT_REJECTED);
         return 0;
@@ -371,24 +550,26 @@ static int decide(struct tls_transport *t, X509_STORE_CTX *xs, X509 *cert, int d
     case TLS_VERDICT_REVOKED: {
         char detail[32];
         snprintf(detail, sizeof detail, "crl_reason=%d", reason);
-        tls_log_reject(l, cert, depth, "revoked", detail);
-        snprintf(t->err, sizeof t->err, "client certificate revoked (depth %d)", depth);
-        X509_STORE_CTX_set_error(xs, X509_V_ERR_CERT_REVOKED);
-        return 0;
+        return reject_revoked(t, xs, cert, depth, detail);
     }
     case TLS_VERDICT_NO_CRL:
-    default: {
-        /* Rare path: say why each CRL in force did not cover it. */
-        size_t wl = 1024;
-        char *why = malloc(wl);
-        if (why != NULL) {
-            (void)tls_check_id(l, &id, &reason, why, wl);
-        }
-        int r = reject_no_crl(t, xs, cert, depth, why != NULL && why[0] ? why : NULL);
-        free(why);
-        return r;
+    default:
+        return crl_no_crl(t, xs, cert, depth, &id);
     }
+}
+
+bool tls_ocsp_session_revoked(struct rmq_tls_listener *l, const SSL_SESSION *sess, X509 *peer)
+{
+    struct rmq_cert_id id;
+    if (l->ocsp == NULL || !tls_session_cert_id(sess, &id)) {
+        return false;
     }
+    struct rmq_ocspc_result r = rmq_ocsp_client_lookup(l->ocsp, &id);
+    if (r.state != RMQ_OCSPC_REVOKED) {
+        return false;
+    }
+    tls_log_reject(l, peer, 0, "revoked", "source=ocsp_cache resumption refused");
+    return true;
 }
 
 /* True for the top certificate of the chain when it is self-issued (the
@@ -417,10 +598,10 @@ int tls_verify_cb(int preverify_ok, X509_STORE_CTX *xs)
                  X509_verify_cert_error_string(e), depth);
         return 0;
     }
-    if (!l->crl_check || cert == NULL) {
+    if ((!l->crl_check && l->ocsp == NULL) || cert == NULL) {
         return 1;
     }
-    if (depth > 0 && (!l->crl_chain || is_anchor(xs, cert, depth))) {
+    if (depth > 0 && (!l->crl_check || !l->crl_chain || is_anchor(xs, cert, depth))) {
         return 1;
     }
     return decide(t, xs, cert, depth);
