@@ -211,6 +211,39 @@ static int apply_opt(struct rmq_bench_opts *o, const struct bench_opt *d, const 
     return parse_value(d, arg, field);
 }
 
+/* Reads the options after the mode into *o. Returns -1 to go on, else the
+ * exit status (0 after --help, 2 on a usage error, which was printed). */
+static int parse_args(int argc, char **argv, struct rmq_bench_opts *o, bool *dur_set)
+{
+    struct option long_opts[N_OPTS + 1];
+    for (size_t i = 0; i < N_OPTS; i++) {
+        bool has_arg = opts[i].kind != K_FLAG && opts[i].kind != K_HELP;
+        long_opts[i] = (struct option){opts[i].name, has_arg ? required_argument : no_argument,
+                                       NULL, OPT_VAL_BASE + (int)i};
+    }
+    long_opts[N_OPTS] = (struct option){0, 0, 0, 0};
+    int c;
+    optind = 2;
+    while ((c = getopt_long(argc, argv, "", long_opts, NULL)) != -1) {
+        if (c < OPT_VAL_BASE || (size_t)(c - OPT_VAL_BASE) >= N_OPTS) {
+            fprintf(stderr, "(see `revmq-bench --help`)\n"); /* getopt said what */
+            return 2;
+        }
+        const struct bench_opt *d = &opts[c - OPT_VAL_BASE];
+        if (d->kind == K_HELP) {
+            usage(stdout);
+            return 0;
+        }
+        if (strcmp(d->name, "duration") == 0) {
+            *dur_set = true;
+        }
+        if (apply_opt(o, d, optarg) != 0) {
+            return 2;
+        }
+    }
+    return -1;
+}
+
 /* Ephemeral ports one source address has towards one destination. */
 static uint64_t ports_per_address(void)
 {
@@ -280,32 +313,10 @@ int main(int argc, char **argv)
         .inflight = 32,
         .progress_ms = 1000,
     };
-    struct option long_opts[N_OPTS + 1];
-    for (size_t i = 0; i < N_OPTS; i++) {
-        bool has_arg = opts[i].kind != K_FLAG && opts[i].kind != K_HELP;
-        long_opts[i] = (struct option){opts[i].name, has_arg ? required_argument : no_argument,
-                                       NULL, OPT_VAL_BASE + (int)i};
-    }
-    long_opts[N_OPTS] = (struct option){0, 0, 0, 0};
     bool dur_set = false;
-    int c;
-    optind = 2;
-    while ((c = getopt_long(argc, argv, "", long_opts, NULL)) != -1) {
-        if (c < OPT_VAL_BASE || (size_t)(c - OPT_VAL_BASE) >= N_OPTS) {
-            fprintf(stderr, "(see `revmq-bench --help`)\n"); /* getopt said what */
-            return 2;
-        }
-        const struct bench_opt *d = &opts[c - OPT_VAL_BASE];
-        if (d->kind == K_HELP) {
-            usage(stdout);
-            return 0;
-        }
-        if (strcmp(d->name, "duration") == 0) {
-            dur_set = true;
-        }
-        if (apply_opt(&o, d, optarg) != 0) {
-            return 2;
-        }
+    int rc = parse_args(argc, argv, &o, &dur_set);
+    if (rc >= 0) {
+        return rc;
     }
     if (optind < argc) {
         fprintf(stderr, "revmq-bench: unexpected argument '%s'\n", argv[optind]);
