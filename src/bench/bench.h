@@ -69,7 +69,8 @@ void rmq_bench_hist_add(struct rmq_bench_hist *h, uint64_t us);
 uint64_t rmq_bench_hist_pct(struct rmq_bench_hist *h, double p);
 void rmq_bench_hist_free(struct rmq_bench_hist *h);
 
-/* Parses "500ms", "10s", "2m", "1h", "7d" or plain seconds (fractions allowed). */
+/* Parses a duration flag with the one grammar (common/duration.h): "500ms",
+ * "10s", "1h30m", or a bare number of seconds ("10"); no fractions. */
 RMQ_MUST_USE rmq_err rmq_bench_parse_duration(const char *s, uint64_t *ms);
 /* Parses "127.0.0.1-127.0.0.20" or a single address into [first,last] (host order). */
 RMQ_MUST_USE rmq_err rmq_bench_parse_ip_range(const char *s, uint32_t *first, uint32_t *last);

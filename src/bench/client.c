@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "common/buf.h"
+#include "common/clock.h"
 
 struct bench_ctx {
     const struct rmq_bench_opts *o;
@@ -54,13 +55,6 @@ struct bclient {
     char alert[64];
     struct rmq_buf out;
 };
-
-uint64_t bench_now_us(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
-}
 
 /* TLS alert descriptions (RFC 8446 6, RFC 5246 7.2, RFC 6066), named as
  * OpenSSL's SSL_alert_desc_string_long() does where it knows them (it does
@@ -410,7 +404,7 @@ static void on_packet_bytes(struct bclient *c)
                 return;
             }
             c->ready = true;
-            c->t_ready = bench_now_us();
+            c->t_ready = rmq_clock_mono_us();
             event_del(c->timer);
             evbuffer_drain(in, used);
             if (c->hooks->on_ready) {
@@ -564,7 +558,7 @@ struct bclient *bclient_start(struct bench_ctx *ctx, uint64_t idx, const struct 
     c->idx = idx;
     c->keepalive = keepalive;
     rmq_buf_init(&c->out, 0);
-    c->t_start = bench_now_us();
+    c->t_start = rmq_clock_mono_us();
     int fd = make_socket(ctx, idx);
     if (fd < 0) {
         snprintf(last_error, sizeof last_error, "%s", bench_errno_kind("local", errno));

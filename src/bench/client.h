@@ -55,6 +55,4 @@ uint64_t bclient_idx(const struct bclient *c);
 /* Microseconds from bclient_start to CONNACK (valid after on_ready). */
 uint64_t bclient_connect_us(const struct bclient *c);
 
-uint64_t bench_now_us(void);
-
 #endif

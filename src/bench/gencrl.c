@@ -27,6 +27,7 @@
 #include <time.h>
 
 #include "bench/bench.h"
+#include "common/clock.h"
 
 #define MAX_INCLUDE 64
 
@@ -164,7 +165,7 @@ static int write_crl(const struct gen_opts *g, X509_CRL *crl)
 
 static int set_header(X509_CRL *crl, X509 *ca, const struct gen_opts *g, ASN1_TIME **now)
 {
-    time_t t = time(NULL);
+    time_t t = (time_t)(rmq_clock_real_ms() / 1000);
     *now = ASN1_TIME_set(NULL, t);
     ASN1_TIME *next = ASN1_TIME_set(NULL, t + (time_t)g->next_update_s);
     int ok = *now && next && X509_CRL_set_version(crl, X509_CRL_VERSION_2) == 1 &&
@@ -174,11 +175,9 @@ static int set_header(X509_CRL *crl, X509 *ca, const struct gen_opts *g, ASN1_TI
     return ok ? 0 : -1;
 }
 
-static double secs_since(const struct timespec *t0)
+static double secs_since(uint64_t t0_us)
 {
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (double)(t.tv_sec - t0->tv_sec) + (double)(t.tv_nsec - t0->tv_nsec) / 1e9;
+    return (double)(rmq_clock_mono_us() - t0_us) / 1e6;
 }
 
 static int generate(const struct gen_opts *g)
@@ -189,8 +188,7 @@ static int generate(const struct gen_opts *g)
     ASN1_TIME *now = NULL;
     uint64_t state = g->seed;
     int rc = 1;
-    struct timespec t0;
-    clock_gettime(CLOCK_MONOTONIC, &t0);
+    uint64_t t0 = rmq_clock_mono_us();
     if (!crl || load_ca(g, &ca, &key) != 0 || set_header(crl, ca, g, &now) != 0) {
         goto out;
     }
@@ -214,7 +212,7 @@ static int generate(const struct gen_opts *g)
     }
     fprintf(stderr, "gen-crl: wrote %s entries=%llu crl_number=%llu format=%s seconds=%.2f\n",
             g->out, (unsigned long long)(g->entries > g->n_include ? g->entries : g->n_include),
-            (unsigned long long)g->crl_number, g->der ? "der" : "pem", secs_since(&t0));
+            (unsigned long long)g->crl_number, g->der ? "der" : "pem", secs_since(t0));
     rc = 0;
 out:
     ASN1_TIME_free(now);
@@ -285,7 +283,9 @@ int rmq_bench_gen_crl(int argc, char **argv)
         {"seed", 1, 0, 's'},           {"crl-number", 1, 0, 'N'}, {"next-update", 1, 0, 'u'},
         {"include-serial", 1, 0, 'i'}, {"help", 0, 0, 'h'},       {0, 0, 0, 0},
     };
-    struct gen_opts g = {.seed = 1, .crl_number = (uint64_t)time(NULL), .next_update_s = 7 * 86400};
+    struct gen_opts g = {.seed = 1,
+                         .crl_number = (uint64_t)(rmq_clock_real_ms() / 1000),
+                         .next_update_s = 7 * 86400};
     int c;
     /* argv[1] is "gen-crl": parse argv[1..] as its own command line;
      * optind = 0 makes glibc reinitialise, so this can run more than once. */

@@ -8,6 +8,7 @@
 #include "bench/bench.h"
 #include "bench/client.h"
 #include "bench/report.h"
+#include "common/clock.h"
 
 struct conn_run {
     const struct rmq_bench_opts *o;
@@ -80,7 +81,7 @@ static void conn_tick(evutil_socket_t fd, short what, void *arg)
     (void)what;
     struct conn_run *r = arg;
     const struct rmq_bench_opts *o = r->o;
-    double elapsed = (double)(bench_now_us() - r->t0) / 1e6;
+    double elapsed = (double)(rmq_clock_mono_us() - r->t0) / 1e6;
     uint64_t allowed = o->rate > 0 ? (uint64_t)(o->rate * elapsed) + 1 : o->count;
     while (r->started < o->count && r->started < allowed && r->in_progress < o->concurrency) {
         uint64_t idx = r->started++;
@@ -99,7 +100,7 @@ static void conn_progress(evutil_socket_t fd, short what, void *arg)
     (void)fd;
     (void)what;
     struct conn_run *r = arg;
-    uint64_t now = bench_now_us();
+    uint64_t now = rmq_clock_mono_us();
     double dt = (double)(now - (r->last_us ? r->last_us : r->t0)) / 1e6;
     double rate = dt > 0 ? (double)(r->ok - r->last_ok) / dt : 0;
     r->last_ok = r->ok;
@@ -123,7 +124,7 @@ static void conn_stop(evutil_socket_t fd, short what, void *arg)
 
 static void conn_report(struct conn_run *r)
 {
-    double secs = (double)(bench_now_us() - r->t0) / 1e6;
+    double secs = (double)(rmq_clock_mono_us() - r->t0) / 1e6;
     struct bench_report rep;
     bench_report_begin(&rep, r->hold ? "hold" : "connect", r->o->json);
     bench_report_str(&rep, "transport",
@@ -158,7 +159,7 @@ static int conn_run_mode(const struct rmq_bench_opts *o, bool hold)
     if (hold) {
         r.held = calloc(o->count ? o->count : 1, sizeof *r.held);
     }
-    r.t0 = bench_now_us();
+    r.t0 = rmq_clock_mono_us();
     r.tick = event_new(r.base, -1, EV_PERSIST, conn_tick, &r);
     r.progress = event_new(r.base, -1, EV_PERSIST, conn_progress, &r);
     r.sig = evsignal_new(r.base, SIGINT, conn_stop, &r);

@@ -16,6 +16,7 @@
 #include "bench/bench.h"
 #include "bench/client.h"
 #include "bench/report.h"
+#include "common/clock.h"
 
 #define HDR_LEN 16
 #define QOS0_HIGH_WATER (256 * 1024)
@@ -80,7 +81,7 @@ static bool ps_publish_one(struct ps_peer *p)
     }
     char topic[64];
     ps_topic(topic, sizeof topic, p->no, o->topics);
-    uint64_t now = bench_now_us();
+    uint64_t now = rmq_clock_mono_us();
     uint32_t seq = (uint32_t)++p->seq;
     memcpy(r->payload, &now, 8);
     memcpy(r->payload + 8, &p->no, 4);
@@ -112,7 +113,7 @@ static void ps_pump(struct ps_peer *p)
 {
     const struct rmq_bench_opts *o = p->run->o;
     if (o->pub_rate > 0) {
-        double el = (double)(bench_now_us() - p->run->t_pub0) / 1e6;
+        double el = (double)(rmq_clock_mono_us() - p->run->t_pub0) / 1e6;
         uint64_t allowed = (uint64_t)(o->pub_rate * el) + 1;
         while (p->seq < allowed && ps_publish_one(p)) {
         }
@@ -160,8 +161,8 @@ static void ps_on_publish(struct ps_peer *p, const struct rmq_publish *pub)
     p->last_seq[pubno] = seq;
     p->received++;
     r->received++;
-    r->t_last_recv = bench_now_us();
-    rmq_bench_hist_add(&r->lat, bench_now_us() - t);
+    r->t_last_recv = rmq_clock_mono_us();
+    rmq_bench_hist_add(&r->lat, rmq_clock_mono_us() - t);
 }
 
 static void ps_check_ready(struct ps_run *r);
@@ -204,7 +205,7 @@ static void ps_on_packet(struct bclient *c, const struct rmq_packet *pk)
 static void ps_start_publishing(struct ps_run *r)
 {
     r->publishing = true;
-    r->t_pub0 = bench_now_us();
+    r->t_pub0 = rmq_clock_mono_us();
     if (r->o->duration_ms) {
         struct timeval d = {(time_t)(r->o->duration_ms / 1000),
                             (suseconds_t)(r->o->duration_ms % 1000) * 1000};
@@ -293,7 +294,7 @@ static void ps_pace(evutil_socket_t fd, short what, void *arg)
     }
     if (!more && r->publishing) {
         r->publishing = false;
-        r->t_pub_end = bench_now_us();
+        r->t_pub_end = rmq_clock_mono_us();
         struct timeval g = {2, 0};
         event_add(r->grace, &g); /* wait for stragglers, then stop */
     }
@@ -309,7 +310,7 @@ static void ps_stop(evutil_socket_t fd, short what, void *arg)
     struct ps_run *r = arg;
     if (r->publishing) {
         r->publishing = false;
-        r->t_pub_end = bench_now_us();
+        r->t_pub_end = rmq_clock_mono_us();
         struct timeval g = {2, 0};
         event_add(r->grace, &g);
         return;
@@ -331,7 +332,7 @@ static void ps_progress(evutil_socket_t fd, short what, void *arg)
 
 static void ps_report(struct ps_run *r)
 {
-    uint64_t end = r->t_pub_end ? r->t_pub_end : bench_now_us();
+    uint64_t end = r->t_pub_end ? r->t_pub_end : rmq_clock_mono_us();
     double secs = r->t_pub0 ? (double)(end - r->t_pub0) / 1e6 : 0;
     /* Received rate over the receiving window (publishing start to last
      * delivery), so a backlog drained after publishing stopped is not

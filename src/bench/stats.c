@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "bench/bench.h"
+#include "common/duration.h"
 
 void rmq_bench_hist_add(struct rmq_bench_hist *h, uint64_t us)
 {
@@ -50,27 +51,7 @@ void rmq_bench_hist_free(struct rmq_bench_hist *h)
 
 rmq_err rmq_bench_parse_duration(const char *s, uint64_t *ms)
 {
-    char *end = NULL;
-    double v = strtod(s, &end);
-    if (end == s || v < 0) {
-        return RMQ_ERR_INVALID;
-    }
-    double mult;
-    if (*end == '\0' || strcmp(end, "s") == 0) {
-        mult = 1000;
-    } else if (strcmp(end, "ms") == 0) {
-        mult = 1;
-    } else if (strcmp(end, "m") == 0) {
-        mult = 60000;
-    } else if (strcmp(end, "h") == 0) {
-        mult = 3600000;
-    } else if (strcmp(end, "d") == 0) {
-        mult = 86400000;
-    } else {
-        return RMQ_ERR_INVALID;
-    }
-    *ms = (uint64_t)(v * mult);
-    return RMQ_OK;
+    return rmq_duration_parse(s, strlen(s), RMQ_DURATION_BARE_S, ms);
 }
 
 rmq_err rmq_bench_parse_ip_range(const char *s, uint32_t *first, uint32_t *last)

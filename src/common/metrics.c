@@ -2,7 +2,8 @@
 #include "common/metrics.h"
 
 #include <stdatomic.h>
-#include <time.h>
+
+#include "common/clock.h"
 
 static _Atomic uint64_t counters[RMQ_M__COUNT];
 static _Atomic uint64_t alerts[2][256];
@@ -39,9 +40,7 @@ static int ring_of(enum rmq_metric m)
 
 static int64_t now_minute(void)
 {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec / 60;
+    return (int64_t)(rmq_clock_mono_ms() / 60000u);
 }
 
 void rmq_metrics_inc(enum rmq_metric m)

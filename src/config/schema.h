@@ -8,7 +8,7 @@
  * flags, EMQX 4.4 aliases and its documentation. There is no per-key code anywhere.
  *
  * Not here: syntax (parse.c), sources and precedence (settings.c, env.c),
- * cross-key rules (settings_check.c). Constant data; thread-safe.
+ * cross-key rules (settings_build.c). Constant data; thread-safe.
  */
 #ifndef RMQ_CONFIG_SCHEMA_H
 #define RMQ_CONFIG_SCHEMA_H

@@ -4,16 +4,27 @@
  * cross-key rules, and the start-up warning naming listeners that admit
  * anonymous clients on an address other than loopback. See internal.h.
  */
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "config/internal.h"
 
+/* The list position `<n>` (the schema admits only 1..instances); anything
+ * else sorts last. */
+static unsigned long authn_pos(const char *name)
+{
+    char *end = NULL;
+    unsigned long v = strtoul(name, &end, 10);
+    return (end == name || *end != '\0') ? ULONG_MAX : v;
+}
+
 static int cmp_authn(const void *a, const void *b)
 {
     const struct rmq_authn_settings *x = a, *y = b;
-    return atoi(x->name) - atoi(y->name);
+    unsigned long px = authn_pos(x->name), py = authn_pos(y->name);
+    return (px > py) - (px < py);
 }
 
 struct rmq_authn_settings *rmq_cfg_authn_find(struct rmq_settings *s, const char *name)

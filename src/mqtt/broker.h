@@ -6,9 +6,11 @@
  * Threading model (see also src/net/net.h): ALL MQTT state — the session
  * table, the router, the retained store, every struct rmq_mqtt_conn — is
  * owned by ONE thread, the "core" thread, which is worker 0 of the net layer.
- * Every function here must be called on that thread. With one worker (this
- * version) every connection lives on worker 0 and calls in directly. With
- * more workers, the plan is that other workers keep sockets/TLS/framing and
+ * Every function here must be called on that thread. Today the net layer has
+ * two workers (RMQ_NET_WORKERS, net.h): worker 1 only does TLS handshakes, then
+ * hands the connection over, so every MQTT connection lives on worker 0 and
+ * calls in directly. To spread MQTT connections over more workers, the plan
+ * is that other workers keep sockets/TLS/framing and
  * forward complete frames to worker 0 by message, and worker 0 sends encoded
  * bytes back the same way (struct rmq_conn_io would then post instead of
  * append) — nothing in this module assumes the caller's thread owns the socket.

@@ -1,8 +1,11 @@
 /*
- * conn.c — one MQTT connection in the core: the state machine
- * ([state][packet type] -> handler), CONNECT/CONNACK, DISCONNECT, PINGREQ,
- * wills, session attach/takeover/detach, and the send helpers.
- * See broker.h for the contract with the net layer.
+ * conn.c — one MQTT connection in the core: the object (new, accessors,
+ * free), the send helpers (packets, acks, PUBLISH with its properties and
+ * outgoing topic aliases), and ending a connection (rmq_conn_end: will and
+ * session detach; rmq_conn_fail / rmq_mqtt_conn_kick: DISCONNECT with a
+ * reason). The state machine table, the input loop, CONNECT, DISCONNECT,
+ * PINGREQ and AUTH are in handle_connect.c; session takeover by its owner in
+ * session_owner.c. See broker.h for the contract with the net layer.
  */
 #include <inttypes.h>
 #include <stddef.h>

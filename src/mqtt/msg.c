@@ -1,17 +1,15 @@
 /* msg.c — refcounted application messages; see msg.h. */
 #include "mqtt/msg.h"
 
+#include "common/clock.h"
 #include "mqtt/codec.h"
 
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 int64_t rmq_now_ms(void)
 {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+    return (int64_t)rmq_clock_mono_ms();
 }
 
 static size_t bytes_size(const struct rmq_msg_bytes *b)

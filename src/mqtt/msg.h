@@ -52,7 +52,8 @@ struct rmq_msg *rmq_msg_new(const struct rmq_msg *tmpl, int64_t now_ms);
 struct rmq_msg *rmq_msg_ref(struct rmq_msg *m);
 void rmq_msg_unref(struct rmq_msg *m); /* NULL: no-op */
 
-/* Monotonic clock in milliseconds. */
+/* Monotonic milliseconds: rmq_clock_mono_ms() (common/clock.h), signed for
+ * the core's deadline arithmetic. */
 int64_t rmq_now_ms(void);
 
 #endif

@@ -19,7 +19,8 @@
  *   allows to change threads) is handed over, by message, to worker 0. TCP
  *   connections go to worker 0 directly. A connection is thus only ever
  *   touched by one thread at a time, and never by two for MQTT.
- * - RMQ_NET_WORKERS (2 here) is where a `node.workers` setting would go. Spreading
+ * - RMQ_NET_WORKERS is 2 (the core worker and one handshake worker); it is
+ *   where a `node.workers` setting would go (there is none yet). Spreading
  *   MQTT connections themselves over several workers needs frame forwarding
  *   to the core worker (see broker.h); not done.
  * - Cross-thread entry points (rmq_net_close_matching, transport wake) only

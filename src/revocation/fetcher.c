@@ -22,6 +22,7 @@
 #include <unistd.h>
 
 #include "common/buf.h"
+#include "common/clock.h"
 #include "common/log.h"
 
 #define DEFAULT_TIMEOUT_MS 15000u
@@ -112,9 +113,7 @@ struct rmq_fetcher {
 
 uint64_t rmq_fetcher_now_ms(void)
 {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+    return rmq_clock_mono_ms();
 }
 
 uint64_t rmq_backoff_next(uint64_t prev_ms, uint64_t cap_ms)

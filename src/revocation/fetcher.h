@@ -125,7 +125,8 @@ uint64_t rmq_fetcher_transfers_started(const struct rmq_fetcher *f);
  * clamped to [1000, max(cap_ms, 1000)]. Thread-safe. */
 uint64_t rmq_backoff_next(uint64_t prev_ms, uint64_t cap_ms);
 
-/* Monotonic clock in milliseconds (CLOCK_MONOTONIC). */
+/* Monotonic milliseconds: rmq_clock_mono_ms() (common/clock.h), the clock of
+ * every due_ms in the revocation engine. */
 uint64_t rmq_fetcher_now_ms(void);
 
 #endif

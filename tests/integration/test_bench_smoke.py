@@ -199,3 +199,40 @@ def test_connect_timeout_when_nothing_answers():
         r, _ = run_bench("connect", "--port", s.getsockname()[1], "--count", 3, "--concurrency", 3,
                          "--timeout", "300ms", "--quiet")
     assert r["connections_ok"] == 0 and r["errors"] == {"timeout": 3}, r
+
+
+@pytest.mark.parametrize("opt,value,says", [
+    ("--duration", "2.5s", "is not a duration"),        # one grammar: no decimals
+    ("--timeout", "10 s", "is not a duration"),
+    ("--progress-interval", "5ms", "at least 10ms"),
+    ("--port", "65536", "whole number in [1, 65535]"),
+    ("--qos", "3", "whole number in [0, 2]"),
+    ("--rate", "-1", "rate per second >= 0"),
+    ("--pub-rate", "fast", "rate per second >= 0"),
+    ("--tls-version", "1.1", "1.2 or 1.3"),
+])
+def test_bad_option_value_is_refused_naming_option_and_value(opt, value, says):
+    # nothing listens on port 1: a value that slipped through would show as a connect error
+    p = subprocess.run([bench_exe(), "connect", "--port", "1", "--count", "1", opt, value],
+                       capture_output=True, text=True, timeout=10)
+    assert p.returncode == 2, p
+    assert f"revmq-bench: {opt}: '{value}' " in p.stderr and says in p.stderr, p.stderr
+    assert p.stdout == ""
+
+
+def test_duration_flags_take_the_common_grammar():
+    # 1h30m (sum of parts) and a bare number of seconds are both durations
+    for v in ("1h30m", "2"):
+        p = subprocess.run([bench_exe(), "connect", "--port", "1", "--count", "1", "--quiet",
+                            "--json", "--timeout", v], capture_output=True, text=True, timeout=10)
+        assert p.returncode in (0, 1), p  # ran (the connect itself fails: nothing on port 1)
+        assert "is not a duration" not in p.stderr
+        assert json.loads(p.stdout.strip().splitlines()[0])["mode"] == "connect"
+
+
+def test_help_lists_every_option_from_the_table():
+    p = subprocess.run([bench_exe(), "--help"], capture_output=True, text=True, timeout=10)
+    assert p.returncode == 0
+    for o in ("--host", "--port", "--tls-version", "--timeout", "--progress-interval", "--count",
+              "--duration", "--qos", "--pub-rate", "--messages", "--inflight"):
+        assert f"  {o} " in p.stdout, o

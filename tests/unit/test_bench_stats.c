@@ -62,8 +62,10 @@ static void test_parse_duration__units(void **state)
     uint64_t ms = 0;
     assert_int_equal(rmq_bench_parse_duration("10", &ms), RMQ_OK);
     assert_int_equal(ms, 10000);
-    assert_int_equal(rmq_bench_parse_duration("2.5s", &ms), RMQ_OK);
+    assert_int_equal(rmq_bench_parse_duration("2500ms", &ms), RMQ_OK);
     assert_int_equal(ms, 2500);
+    assert_int_equal(rmq_bench_parse_duration("1h30m", &ms), RMQ_OK);
+    assert_int_equal(ms, 5400000);
     assert_int_equal(rmq_bench_parse_duration("250ms", &ms), RMQ_OK);
     assert_int_equal(ms, 250);
     assert_int_equal(rmq_bench_parse_duration("2m", &ms), RMQ_OK);
@@ -77,7 +79,7 @@ static void test_parse_duration__units(void **state)
 static void test_parse_duration__rejects_garbage_and_leaves_output(void **state)
 {
     (void)state;
-    const char *bad[] = {"", "s", "abc", "10x", "10 s", "-1", "5sec", "1h30m"};
+    const char *bad[] = {"", "s", "abc", "10x", "10 s", "-1", "5sec", "2.5s", "1.5", "1h5"};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         uint64_t ms = 42;
         assert_int_equal(rmq_bench_parse_duration(bad[i], &ms), RMQ_ERR_INVALID);
