@@ -11,6 +11,10 @@
 #include <pthread.h>
 #include <unistd.h>
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+
 #include <cmocka.h>
 
 #include "revocation/crl.h"
@@ -135,8 +139,17 @@ static void test_ocspc__queries(void **state)
     EVP_PKEY *ck = pki_key(), *lk = pki_key();
     X509 *ca = pki_cert("CA", ck, NULL, ck, 1, -60, 3600, PKI_CA, NULL);
     X509 *plain = pki_cert("plain", lk, ca, ck, 2, -60, 3600, 0, NULL);
-    /* port 1 on loopback: connection refused */
-    X509 *aia = pki_cert("aia", lk, ca, ck, 3, -60, 3600, 0, "http://127.0.0.1:1/ocsp");
+    /* A responder that never answers while the twins register (a listening
+     * socket nobody accepts on), then goes away: connection reset. */
+    int lfd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    socklen_t sl = sizeof sa;
+    assert_int_equal(bind(lfd, (struct sockaddr *)&sa, sizeof sa), 0);
+    assert_int_equal(listen(lfd, 8), 0);
+    assert_int_equal(getsockname(lfd, (struct sockaddr *)&sa, &sl), 0);
+    char url[64];
+    snprintf(url, sizeof url, "http://127.0.0.1:%u/ocsp", (unsigned)ntohs(sa.sin_port));
+    X509 *aia = pki_cert("aia", lk, ca, ck, 3, -60, 3600, 0, url);
     struct rmq_cert_id id_plain, id_aia;
     assert_int_equal(rmq_crl_cert_id(plain, ca, &id_plain), RMQ_OK);
     assert_int_equal(rmq_crl_cert_id(aia, ca, &id_aia), RMQ_OK);
@@ -150,6 +163,7 @@ static void test_ocspc__queries(void **state)
     assert_int_equal(rmq_ocsp_client_query(c, aia, ca, &id_aia, on_done, &w2), RMQ_ERR_AGAIN);
     assert_int_equal(rmq_ocsp_client_query(c, aia, ca, &id_aia, on_done, &w3), RMQ_ERR_AGAIN);
     rmq_ocsp_client_cancel(c, &w3);
+    close(lfd); /* the pending connection is reset: the one request fails */
     for (int i = 0; i < 500 && (calls_of(&w1) == 0 || calls_of(&w2) == 0); i++) {
         usleep(10000);
     }
