@@ -68,6 +68,15 @@ RMQ_MUST_USE rmq_err rmq_tls_listener_new(const struct rmq_listener_settings *ls
                                           const struct rmq_settings *s, struct rmq_revocation *rev,
                                           struct rmq_tls_listener **out, char **errmsg);
 
+/*
+ * For --check-config: loads the listener's certfile (+ chain), keyfile (with
+ * password) and cacertfile, checks that key and certificate match and that
+ * versions/ciphers are valid, then frees everything. No stapler, no CRL
+ * engine, no network. On failure *errmsg (owned) names the key and the file
+ * as rmq_tls_listener_new does.
+ */
+RMQ_MUST_USE rmq_err rmq_tls_check_files(const struct rmq_listener_settings *ls, char **errmsg);
+
 /* The factory the net layer uses for accepted sockets; arg is the listener. */
 struct rmq_transport_factory rmq_tls_listener_factory(struct rmq_tls_listener *l);
 
