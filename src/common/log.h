@@ -7,8 +7,11 @@
  * notice, warning, error, critical.
  *
  * Formats (rmq_log_set_format, EMQX's log.formatter):
- * - text: `<time> <level> component: message key=value …` (values that
- *   contain spaces are written quoted by the call sites: key="a b").
+ * - text (logfmt): `<time> <level> component: message key=value …`; the
+ *   logger splits the message into pairs as for json below and writes a
+ *   value quoted (key="a b", with \" \\ \n escaped) when it is empty or
+ *   holds a space, '=', '"', '\\' or a control character, so logfmt parsers
+ *   read every field. Call sites write plain printf text.
  * - json: one object per line: {"time","level","component","msg", then every
  *   key=value of the message as a string field}. The message text before the
  *   first key=value is "msg"; a quoted value is unquoted; a bare word after
