@@ -101,6 +101,8 @@ def test_text_lines_read_by_logfmt(broker_factory, raw_client, tmp_path, file_se
     c = raw_client(b)
     c.send(helpers.build_connect("lf-1", version=4))
     c.recv_packet()
+    c.send(helpers.build_disconnect())
+    helpers.wait_until(lambda: any("mqtt: disconnected" in ln for ln in broker_lines(b)))
     lines = broker_lines(b)
     parsed = [logfmt(ln) for ln in lines]  # no line breaks the grammar
     for ln, p in zip(lines, parsed):
@@ -112,6 +114,16 @@ def test_text_lines_read_by_logfmt(broker_factory, raw_client, tmp_path, file_se
     assert crl["issuer"] == "CN=Test Intermediate" and crl["url"] == url
     conn = [p for ln, p in zip(lines, parsed) if "mqtt: connected" in ln][0]
     assert conn["client_id"] == "lf-1" and conn["keepalive"] == "60"
+    # a value with spaces is quoted, so the parser reads it whole
+    disc = [p for ln, p in zip(lines, parsed) if "mqtt: disconnected" in ln][0]
+    assert disc["reason"] == "client disconnect", disc
+    # every value is a single token or a quoted string: no stray bare words after a pair
+    for ln in lines:
+        rest = ln.split(": ", 1)[1]
+        first = re.search(r"(^| )[A-Za-z0-9_.-]+=", rest)
+        if first:
+            pairs = rest[first.start():]
+            assert re.fullmatch(r'( ?[A-Za-z0-9_.-]+=("([^"\\]|\\.)*"|[^ "=]+))+', pairs), ln
 
 
 def test_file_rotation(broker_factory, raw_client, tmp_path):
