@@ -184,3 +184,29 @@ def test_version_and_ca_help():
     r = subprocess.run([str(helpers.build_dir() / "revmq-ca")], capture_output=True, text=True,
                        timeout=10)
     assert r.returncode == 2 and r.stderr.startswith("usage: revmq-ca")
+
+
+def test_tls_failure_lines_name_listener_alert_and_missing_certificate(
+        broker_factory, tmp_path, file_server):  # noqa: F811
+    fs = file_server()
+    w = World(tmp_path / "w")
+    w.inter.revoke(w.bad)
+    url = fs.publish("inter.pem", w.inter.gencrl()[0])
+    b = broker_factory(ssl_conf(w, crl_urls_line(url), "crl_cache.discover_from_cert = false"),
+                       extra_listeners=["ssl:default"])
+    port = b.ports["ssl:default"]
+    mark = b.log_mark()
+    assert s_client(port, cafile=w.root.cert, cert=w.bad.cert, key=w.bad.key, version="1.3",
+                    send=helpers.build_connect("x"), hold=0.4).alert == 44
+    line = b.wait_for_log(r"net: handshake failed listener=ssl:default addr=\S+ "
+                          r'error="sent alert 44 \(certificate revoked\).*$', since=mark)
+    assert logfmt(line.group(0).split(": ", 1)[1])["listener"] == "ssl:default"
+    for version, alert, name in (("1.3", 116, "certificate required"),
+                                 ("1.2", 40, "handshake failure")):
+        mark = b.log_mark()
+        s_client(port, cafile=w.root.cert, version=version, send=helpers.build_connect("y"),
+                 hold=0.4)
+        line = b.wait_for_log(r'handshake failed listener=ssl:default addr=\S+ error="sent alert '
+                              r"%d \(%s\): no client certificate \(the client sent none; this "
+                              r"listener requires one.*$" % (alert, name), since=mark)
+        assert logfmt(line.group(0))["listener"] == "ssl:default"  # one parsable line

@@ -142,7 +142,7 @@ def test_upgrade_refused(broker_factory, case, status, log):
         assert s.recv(16) == b""  # then closed
     finally:
         s.close()
-    b.wait_for_log(r"handshake failed listener=default addr=\S+ error=\"websocket: %d %s"
+    b.wait_for_log(r"handshake failed listener=ws:default addr=\S+ error=\"websocket: %d %s"
                    % (status, re.escape(log)))
 
 
