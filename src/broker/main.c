@@ -420,6 +420,9 @@ int main(int argc, char **argv)
         pthread_mutex_destroy(&a.net_mu);
         return 1;
     }
+    if (a.s->log_syslog) {
+        rmq_log_open_syslog("revmq");
+    }
     signal(SIGPIPE, SIG_IGN);
     int rc = 0;
     if (start(&a) == 0) {
@@ -432,6 +435,7 @@ int main(int argc, char **argv)
     }
     cleanup(&a);
     rmq_log_close_file();
+    rmq_log_close_syslog();
     libevent_global_shutdown();
     return rc;
 }

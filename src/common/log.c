@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <syslog.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -388,6 +389,27 @@ static void write_file(const char *line, size_t len)
     pthread_mutex_unlock(&file_mu);
 }
 
+static _Atomic bool syslog_on;
+
+void rmq_log_open_syslog(const char *ident)
+{
+    openlog(ident, LOG_PID | LOG_NDELAY, LOG_DAEMON);
+    atomic_store(&syslog_on, true);
+}
+
+void rmq_log_close_syslog(void)
+{
+    if (atomic_exchange(&syslog_on, false)) {
+        closelog();
+    }
+}
+
+static void write_syslog(enum rmq_log_level lvl, const char *line, size_t skip)
+{
+    static const int prio[] = {LOG_DEBUG, LOG_INFO, LOG_NOTICE, LOG_WARNING, LOG_ERR, LOG_CRIT};
+    syslog(prio[(unsigned)lvl <= RMQ_LOG_CRITICAL ? lvl : RMQ_LOG_CRITICAL], "%s", line + skip);
+}
+
 __attribute__((format(printf, 3, 0))) static void
 log_v(enum rmq_log_level lvl, const char *component, const char *fmt, va_list ap)
 {
@@ -410,6 +432,12 @@ log_v(enum rmq_log_level lvl, const char *component, const char *fmt, va_list ap
     size_t used =
         rmq_log_format_line((enum rmq_log_format)atomic_load(&log_format), ts_s,
                             rmq_log_level_name(lvl), component, msg, line, sizeof line - 1);
+    if (atomic_load(&syslog_on)) {
+        /* text: without "<time> <level> " (syslog records both) */
+        bool text = atomic_load(&log_format) != RMQ_LOG_JSON;
+        size_t skip = text ? strlen(ts_s) + strlen(rmq_log_level_name(lvl)) + 2 : 0;
+        write_syslog(lvl, line, skip < used ? skip : 0);
+    }
     line[used++] = '\n';
     ssize_t w = write(atomic_load(&log_fd), line, used);
     (void)w;

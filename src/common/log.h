@@ -59,6 +59,12 @@ RMQ_MUST_USE rmq_err rmq_log_open_file(const char *path, uint64_t max_bytes, uns
 /* Closes the rotated file (shutdown); lines go to stderr only. */
 void rmq_log_close_file(void);
 
+/* Also sends every line to syslog(3) as `ident` (facility daemon), priority
+ * from the level, without the time and level in text format (syslog adds
+ * them). Call at start-up; rmq_log_close_syslog at shutdown. */
+void rmq_log_open_syslog(const char *ident);
+void rmq_log_close_syslog(void);
+
 /* Formats one line (without the newline) as the logger would, for tests:
  * returns the length written to out (NUL-terminated, truncated to n-1). */
 size_t rmq_log_format_line(enum rmq_log_format f, const char *time, const char *level,

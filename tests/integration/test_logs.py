@@ -210,3 +210,35 @@ def test_tls_failure_lines_name_listener_alert_and_missing_certificate(
                               r"%d \(%s\): no client certificate \(the client sent none; this "
                               r"listener requires one.*$" % (alert, name), since=mark)
         assert logfmt(line.group(0))["listener"] == "ssl:default"  # one parsable line
+
+
+def test_syslog_output(broker_factory, raw_client):
+    """log.syslog.enable: every line also reaches syslog(3) — read from /dev/log."""
+    import os
+    import socket
+    if os.path.exists("/dev/log"):
+        pytest.skip("/dev/log is a running syslog daemon's socket; cannot listen on it")
+    if not os.access("/dev", os.W_OK):
+        pytest.skip("cannot create /dev/log")
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    s.bind("/dev/log")
+    try:
+        s.settimeout(5)
+        b = broker_factory("log.syslog.enable = true\n")
+        c = raw_client(b)
+        c.send(helpers.build_connect("sys-1", version=4))
+        c.recv_packet()
+        c.send(helpers.build_disconnect())
+        got = []
+        while not any(b"mqtt: disconnected" in g for g in got):
+            got.append(s.recv(8192))
+    finally:
+        s.close()
+        os.unlink("/dev/log")
+    text = [g.decode() for g in got]
+    # <priority>... revmq[pid]: component: message, daemon facility (3 << 3)
+    running = [t for t in text if "broker: running" in t][0]
+    assert re.match(r"<%d>.*revmq\[%d\]: broker: running node=" % (3 * 8 + 6, b.proc.pid),
+                    running), running
+    disc = [t for t in text if "mqtt: disconnected" in t][0]
+    assert 'reason="client disconnect"' in disc and not re.search(r"\d{4}-\d\d-\d\dT", disc)
