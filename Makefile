@@ -1,5 +1,7 @@
 # revmq — the two set-up commands are `make run` and `make test`.
-# Both install missing Debian packages (scripts/deps.sh) and build first.
+# Both install missing Debian packages (scripts/deps.sh PURPOSE) and build first:
+# `make run` only the build and runtime ones (no Mosquitto broker), `make test` the
+# test tooling too, `make bench` the benchmark peers. DEPS=… overrides the purpose.
 
 BUILD      ?= build
 ASAN_BUILD ?= build-asan
@@ -12,8 +14,14 @@ FUZZ_SECONDS ?= 60
 
 all: build
 
+DEPS ?= build
 deps:
-	@bash scripts/deps.sh
+	@bash scripts/deps.sh $(DEPS)
+
+# the purpose follows the goal (target-specific, inherited by `build` and `deps`)
+run: DEPS = run
+test asan valgrind fuzz: DEPS = test
+bench: DEPS = bench
 
 $(BUILD)/CMakeCache.txt:
 	cmake -S . -B $(BUILD) -DRMQ_WERROR=ON
