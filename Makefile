@@ -41,8 +41,12 @@ install: build
 # TLS 8883 with CRL checking and OCSP stapling); demo PKI kept in ./demo/.
 # Prints commands to subscribe, publish, see the staple and revoke device 2.
 # Ctrl-C stops both.
-run: build
-	bash scripts/demo.sh $(BUILD)
+# The build is quiet here (its output goes to $(BUILD)/build.log, shown on failure).
+run: deps
+	@test -f $(BUILD)/CMakeCache.txt || cmake -S . -B $(BUILD) -DRMQ_WERROR=ON > /dev/null
+	@echo "building revmq (log: $(BUILD)/build.log) ..."
+	@cmake --build $(BUILD) -j $(JOBS) > $(BUILD)/build.log 2>&1 || { tail -40 $(BUILD)/build.log; exit 1; }
+	@bash scripts/demo.sh $(BUILD)
 
 # The plain broker with the default configuration (TCP 127.0.0.1:1883, loopback only).
 run-broker: build

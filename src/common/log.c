@@ -163,10 +163,11 @@ static const char *unquote(const char *p, char *buf, size_t cap, size_t *k)
     return *p == '"' ? p + 1 : p;
 }
 
-/* A logfmt value: bare when it is a plain word, else "…" with \" \\ \n \t escaped. */
-static void put_logfmt(struct out *o, const char *s, size_t len)
+/* A logfmt value: bare when it is a plain word (and was not written quoted),
+ * else "…" with \" \\ \n \t escaped. */
+static void put_logfmt(struct out *o, const char *s, size_t len, bool quoted)
 {
-    bool plain = len > 0;
+    bool plain = len > 0 && !quoted;
     for (size_t i = 0; i < len && plain; i++) {
         unsigned char c = (unsigned char)s[i];
         plain = c > 0x20 && c != 0x7f && c != '"' && c != '=' && c != '\\';
@@ -225,11 +226,13 @@ static void put_pairs(struct out *o, const char *p, bool json)
         p += kl + 1;
         const char *v = p;
         size_t vl;
+        bool quoted = false;
         char buf[1024];
         const char *after = *p == '"' ? unquote(p, buf, sizeof buf, &vl) : NULL;
         if (after != NULL && (*after == '\0' || *after == ' ')) {
             v = buf; /* "…" as a whole value */
             p = after;
+            quoted = true;
         } else {
             /* unquoted, or text after the closing quote ("CN=x"#01:y): the raw text */
             const char *cur = p, *end;
@@ -254,7 +257,7 @@ static void put_pairs(struct out *o, const char *p, bool json)
         if (json) {
             put_json(o, v, vl);
         } else {
-            put_logfmt(o, v, vl);
+            put_logfmt(o, v, vl, quoted);
         }
     }
 }

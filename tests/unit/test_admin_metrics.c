@@ -73,6 +73,9 @@ static void test_log__text_is_logfmt(void **state)
     assert_string_equal(out, "2026-01-01T00:00:00.000Z info mqtt: x d=\"\\\"CN=a b\\\"#01:k\"");
     fmt(RMQ_LOG_JSON, "x d=\"CN=a b\"#01:k", out, sizeof out);
     assert_non_null(strstr(out, "\"d\":\"\\\"CN=a b\\\"#01:k\"}"));
+    /* a value written quoted stays quoted even when plain */
+    fmt(RMQ_LOG_TEXT, "x username=\"demo\" n=1", out, sizeof out);
+    assert_string_equal(out, "2026-01-01T00:00:00.000Z info mqtt: x username=\"demo\" n=1");
     /* no pairs: the message as is; a message that starts with a pair */
     fmt(RMQ_LOG_TEXT, "stopped  now", out, sizeof out);
     assert_string_equal(out, "2026-01-01T00:00:00.000Z info mqtt: stopped  now");
