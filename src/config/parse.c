@@ -336,8 +336,10 @@ static rmq_err substitute(struct pst *p, struct rmq_cfg_str *s)
             return syntax(p, "value too long after substitution (over %d bytes)",
                           RMQ_CFG_VALUE_MAX);
         }
-        memcpy(buf + n, add, addlen);
-        n += addlen;
+        if (addlen > 0) { /* add is NULL for an unset ${?VAR} */
+            memcpy(buf + n, add, addlen);
+            n += addlen;
+        }
     }
     buf[n] = '\0';
     free(s->p);
