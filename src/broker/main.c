@@ -106,7 +106,7 @@ static void on_hup(evutil_socket_t sig, short what, void *arg)
 #ifdef RMQ_HAVE_TLS
     for (size_t i = 0; i < a->s->listener_count; i++) {
         if (a->tls[i] && rmq_tls_listener_reload(a->tls[i]) != RMQ_OK) {
-            rmq_warn("broker", "TLS reload failed listener=%s (old context kept)",
+            rmq_warn("broker", "TLS reload failed, old context kept listener=%s",
                      a->s->listeners[i].name);
         }
     }
