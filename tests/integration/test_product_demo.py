@@ -341,3 +341,29 @@ def test_demo_tcp_attack_fails(demos, tmp_path, raw_client):
     sh(cmds[7].replace("demo/hello", "demo/q").replace("-m ", "-q 1 -m "))
     r = sh(cmds[8].replace("-t 'demo/#'", "-t 'demo/#' -C 1") + " -W 3")
     assert r.returncode != 0 and "hello over TCP" not in r.stdout, r
+
+
+def test_make_run_needs_only_build_and_runtime_packages():
+    """Issue 15: `make run` installs no Mosquitto broker (Debian starts it on 1883, where the
+    demo listens); tests and benchmarks install the rest. Its build output is quiet."""
+    def pkgs(*purpose):
+        r = subprocess.run(["bash", str(ROOT / "scripts" / "deps.sh"), "list", *purpose],
+                           capture_output=True, text=True, check=True)
+        return set(r.stdout.split())
+    run, test, bench = pkgs("run"), pkgs("test"), pkgs("bench")
+    assert {"mosquitto-clients", "openssl", "cmake", "libssl-dev"} <= run
+    assert "mosquitto" not in run and "python3-pytest" not in run and "chromium" not in run
+    assert {"mosquitto", "python3-pytest", "libcmocka-dev", "valgrind"} <= test and run <= test
+    assert "mosquitto" in bench and run <= bench
+    assert pkgs("all") == test | bench
+    bad = subprocess.run(["bash", str(ROOT / "scripts" / "deps.sh"), "nonsense"],
+                         capture_output=True, text=True)
+    assert bad.returncode == 2 and "unknown purpose 'nonsense'" in bad.stderr
+    # the Makefile passes the purpose of each goal; `make run` builds quietly
+    def dry(goal):
+        return subprocess.run(["make", "-n", "-C", str(ROOT), goal], capture_output=True,
+                              text=True, check=True).stdout
+    assert "scripts/deps.sh run" in dry("run") and "> build/build.log 2>&1" in dry("run")
+    assert "scripts/deps.sh test" in dry("test")
+    assert "scripts/deps.sh bench" in dry("bench")
+    assert "scripts/deps.sh build" in dry("build")
