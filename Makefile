@@ -1,5 +1,7 @@
 # revmq — the two set-up commands are `make run` and `make test`.
-# Both install missing Debian packages (scripts/deps.sh) and build first.
+# Both install missing Debian packages (scripts/deps.sh PURPOSE) and build first:
+# `make run` only the build and runtime ones (no Mosquitto broker), `make test` the
+# test tooling too, `make bench` the benchmark peers. DEPS=… overrides the purpose.
 
 BUILD      ?= build
 ASAN_BUILD ?= build-asan
@@ -12,8 +14,14 @@ FUZZ_SECONDS ?= 60
 
 all: build
 
+DEPS ?= build
 deps:
-	@bash scripts/deps.sh
+	@bash scripts/deps.sh $(DEPS)
+
+# the purpose follows the goal (target-specific, inherited by `build` and `deps`)
+run: DEPS = run
+test asan valgrind fuzz: DEPS = test
+bench: DEPS = bench
 
 $(BUILD)/CMakeCache.txt:
 	cmake -S . -B $(BUILD) -DRMQ_WERROR=ON
@@ -33,8 +41,12 @@ install: build
 # TLS 8883 with CRL checking and OCSP stapling); demo PKI kept in ./demo/.
 # Prints commands to subscribe, publish, see the staple and revoke device 2.
 # Ctrl-C stops both.
-run: build
-	bash scripts/demo.sh $(BUILD)
+# The build is quiet here (its output goes to $(BUILD)/build.log, shown on failure).
+run: deps
+	@test -f $(BUILD)/CMakeCache.txt || cmake -S . -B $(BUILD) -DRMQ_WERROR=ON > /dev/null
+	@echo "building revmq (log: $(BUILD)/build.log) ..."
+	@cmake --build $(BUILD) -j $(JOBS) > $(BUILD)/build.log 2>&1 || { tail -40 $(BUILD)/build.log; exit 1; }
+	@bash scripts/demo.sh $(BUILD)
 
 # The plain broker with the default configuration (TCP 127.0.0.1:1883, loopback only).
 run-broker: build

@@ -58,6 +58,35 @@ for p in "$TCP_PORT" "$SSL_PORT" "$CA_PORT"; do
     '' | *[!0-9]*) die "port '$p' is not a number" ;;
   esac
 done
+# A port that is taken: say which and what holds it (ss -ltnp), before starting anything.
+holder() { # the process listening on TCP port $1 ("" if none or ss is missing)
+  command -v ss > /dev/null || return 0
+  ss -ltnpH "sport = :$1" 2> /dev/null |
+    sed -n 's/.*users:(("\([^"]*\)",pid=\([0-9]*\).*/\1 (pid \2)/p' | head -1
+}
+port_taken() { # port_taken PORT
+  if command -v ss > /dev/null; then
+    [ -n "$(ss -ltnH "sport = :$1" 2> /dev/null)" ]
+  else
+    (exec 3<> "/dev/tcp/127.0.0.1/$1") 2> /dev/null
+  fi
+}
+for spec in "TCP_PORT:$TCP_PORT:MQTT over TCP" "SSL_PORT:$SSL_PORT:MQTT over TLS" \
+  "CA_PORT:$CA_PORT:revmq-ca"; do
+  var="${spec%%:*}"
+  rest="${spec#*:}"
+  p="${rest%%:*}"
+  if port_taken "$p"; then
+    h="$(holder "$p")"
+    by="by $h"
+    [ -n "$h" ] || by="(run ss -ltnp to see by what)"
+    hint=""
+    case "$h" in
+      *mosquitto*) hint=" (the Debian package mosquitto starts a broker on 1883: systemctl stop mosquitto)" ;;
+    esac
+    die "port $p (${rest#*:}) is already taken $by; stop it or choose another port with RMQ_DEMO_$var=...$hint"
+  fi
+done
 for tool in openssl mosquitto_sub mosquitto_pub; do
   command -v "$tool" > /dev/null || say "note: $tool is not installed (apt-get install openssl mosquitto-clients); the printed commands need it"
 done
@@ -256,25 +285,31 @@ Paste these into another terminal:
     mosquitto_sub -h localhost -p $SSL_PORT $D1 -i device-1 -t 'demo/#' -v
 
 2. Publish as device 2:
-    mosquitto_pub -h localhost -p $SSL_PORT $D2 -i device-2 -t demo/hello -m 'hello from device 2'
+    mosquitto_pub -h localhost -p $SSL_PORT $D2 -i device-2-pub -t demo/hello -m 'hello from device 2'
 
 3. See the OCSP staple of the broker's certificate ("Cert Status: good"):
     openssl s_client -connect 127.0.0.1:$SSL_PORT -servername localhost -status -CAfile $(q "$CA_PEM") -cert $(q "$DEMO/device-1.pem") -key $(q "$DEMO/device-1.key") < /dev/null 2>&1 | grep -E 'OCSP Response Status|Cert Status'
 
 4. Keep device 2 connected (MQTT 5; it prints what the broker sends):
-    mosquitto_sub -h localhost -p $SSL_PORT $D2 -i device-2 -t 'demo/#' -V mqttv5 -d
+    mosquitto_sub -h localhost -p $SSL_PORT $D2 -i device-2-sub -t 'demo/#' -V mqttv5 -d
 
 5. Revoke device 2 at the CA:
     $(q "$CA_BIN") --dir $(q "$CA_DIR") ca revoke-cert --ca $CA_NAME --reason keyCompromise $SERIAL2
 
    Within 5 s revmq fetches the new CRL and disconnects device 2 ("Received DISCONNECT (152)",
-   certificate revoked); publishing as device 2 (step 2) now fails with TLS alert 44.
+   certificate revoked); publishing as device 2 (step 2) now fails.
    The next run of this script issues device 2 a new certificate.
 
-6. Over TCP a password is needed (anonymous clients and wrong passwords are refused):
-    mosquitto_pub -h localhost -p $TCP_PORT -u demo -P $DEMO_PW -t demo/hello -m 'hello over TCP'
+6. See why: the TLS alert device 2 now gets (44, certificate revoked):
+    (sleep 1) | openssl s_client -connect 127.0.0.1:$SSL_PORT -servername localhost -CAfile $(q "$CA_PEM") -cert $(q "$DEMO/device-2.pem") -key $(q "$DEMO/device-2.key") 2>&1 | grep -E 'alert'
 
-7. With device 1 subscribed (step 1), try to take its session from TCP with its client id:
+   revmq's log names it too: "handshake failed listener=ssl:default … error="sent alert 44
+   (certificate revoked) …"".
+
+7. Over TCP a password is needed (anonymous clients and wrong passwords are refused):
+    mosquitto_pub -h localhost -p $TCP_PORT -u demo -P $DEMO_PW -i tcp-pub -t demo/hello -m 'hello over TCP'
+
+8. With device 1 subscribed (step 1), try to take its session from TCP with its client id:
     mosquitto_sub -h localhost -p $TCP_PORT -u demo -P $DEMO_PW -i device-1 -c -t 'demo/#' -V mqttv5
 
    revmq refuses it ("Not authorized", CONNACK 0x87) and device 1 stays connected: a

@@ -196,8 +196,8 @@ rmq_err rmq_authn_reload(struct rmq_authn *a)
             continue;
         }
         if (rmq_authn_load_users(c, &set, why, sizeof why) != RMQ_OK) {
-            rmq_warn("authn", "reload failed authenticator=%s (previous users kept): %s", c->name,
-                     why);
+            rmq_warn("authn", "reload failed, previous users kept authenticator=%s error=%s",
+                     c->name, why);
             rc = RMQ_ERR_CONFIG;
             continue;
         }

@@ -2,7 +2,9 @@
  * main.c — revmq, the broker daemon: wiring only.
  *
  *   revmq [-c FILE]                   run the broker
- *   revmq --check-config [-c FILE]    validate, print the effective config, exit
+ *   revmq --check-config [--skip-files] [-c FILE]
+ *                                     validate, print the effective config, check the
+ *                                     files it names (unless --skip-files), exit
  *
  * Start-up: settings (defaults < file < environment; any error: message on
  * stderr, exit 1) -> revocation engine (when an SSL listener checks CRLs) ->
@@ -25,6 +27,7 @@
 #include "auth/acl.h"
 #include "auth/authn.h"
 #include "admin/admin.h"
+#include "broker/check_files.h"
 #include "common/log.h"
 #include "common/version.h"
 #include "config/settings.h"
@@ -71,7 +74,7 @@ struct app {
 static void usage(FILE *f)
 {
     fprintf(f, "usage: revmq [-c FILE]\n"
-               "       revmq --check-config [-c FILE]\n"
+               "       revmq --check-config [--skip-files] [-c FILE]\n"
                "       revmq --version\n"
                "       revmq ctl [-c FILE] COMMAND     (revmq ctl --help)\n");
 }
@@ -103,8 +106,8 @@ static void on_hup(evutil_socket_t sig, short what, void *arg)
 #ifdef RMQ_HAVE_TLS
     for (size_t i = 0; i < a->s->listener_count; i++) {
         if (a->tls[i] && rmq_tls_listener_reload(a->tls[i]) != RMQ_OK) {
-            rmq_warn("broker", "TLS reload failed listener=%s (old context kept)",
-                     a->s->listeners[i].name);
+            rmq_warn("broker", "TLS reload failed, old context kept listener=%s:%s",
+                     rmq_listener_kind_name(a->s->listeners[i].kind), a->s->listeners[i].name);
         }
     }
 #endif
@@ -388,12 +391,14 @@ int main(int argc, char **argv)
         return rmq_admin_ctl(argc - 1, argv + 1, environ);
     }
     const char *path = NULL;
-    bool check = false;
+    bool check = false, skip_files = false;
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "-c") == 0 && i + 1 < argc) {
             path = argv[++i];
         } else if (strcmp(argv[i], "--check-config") == 0) {
             check = true;
+        } else if (strcmp(argv[i], "--skip-files") == 0) {
+            skip_files = true;
         } else if (strcmp(argv[i], "--gen-man5") == 0) {
             rmq_admin_write_conf_man(stdout);
             return 0;
@@ -421,16 +426,23 @@ int main(int argc, char **argv)
         return 1;
     }
     if (check) {
-        if (!load_authz(&a)) {
+        /* files first (every problem listed); the rule files are parsed only when readable;
+         * --skip-files: values only, no file is opened */
+        size_t bad = skip_files ? 0 : rmq_check_files(a.s, stderr);
+        if (!skip_files && bad == 0 && !load_authz(&a)) {
             rmq_settings_free(a.s);
             pthread_mutex_destroy(&a.net_mu);
             return 1;
         }
         rmq_authz_free(a.authz);
         rmq_settings_print(a.s, stdout);
+        if (bad > 0) {
+            fprintf(stderr, "revmq: %zu problem%s with the files the configuration names\n", bad,
+                    bad == 1 ? "" : "s");
+        }
         rmq_settings_free(a.s);
         pthread_mutex_destroy(&a.net_mu);
-        return 0;
+        return bad > 0 ? 1 : 0;
     }
     rmq_log_set_level((enum rmq_log_level)a.s->log_level);
     rmq_log_set_format((enum rmq_log_format)a.s->log_formatter);
@@ -440,6 +452,9 @@ int main(int argc, char **argv)
         rmq_settings_free(a.s);
         pthread_mutex_destroy(&a.net_mu);
         return 1;
+    }
+    if (a.s->log_syslog) {
+        rmq_log_open_syslog("revmq");
     }
     signal(SIGPIPE, SIG_IGN);
     int rc = 0;
@@ -453,6 +468,7 @@ int main(int argc, char **argv)
     }
     cleanup(&a);
     rmq_log_close_file();
+    rmq_log_close_syslog();
     libevent_global_shutdown();
     return rc;
 }

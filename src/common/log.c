@@ -6,9 +6,11 @@
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdatomic.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <syslog.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -144,26 +146,63 @@ static const char *first_pair(const char *msg)
     return p;
 }
 
-/* Unquotes a "…" value at p into o as a JSON string; returns the end. */
-static const char *put_quoted(struct out *o, const char *p)
+/* Unquotes a "…" value at p into buf (cap bytes); returns the end. */
+static const char *unquote(const char *p, char *buf, size_t cap, size_t *k)
 {
-    char buf[1024];
-    size_t k = 0;
+    *k = 0;
     p++; /* opening quote */
     while (*p && *p != '"') {
         if (*p == '\\' && (p[1] == '"' || p[1] == '\\')) {
             p++;
         }
-        if (k < sizeof buf) {
-            buf[k++] = *p;
+        if (*k < cap) {
+            buf[(*k)++] = *p;
         }
         p++;
     }
-    put_json(o, buf, k);
     return *p == '"' ? p + 1 : p;
 }
 
-static void json_pairs(struct out *o, const char *p)
+/* A logfmt value: bare when it is a plain word (and was not written quoted),
+ * else "…" with \" \\ \n \t escaped. */
+static void put_logfmt(struct out *o, const char *s, size_t len, bool quoted)
+{
+    bool plain = len > 0 && !quoted;
+    for (size_t i = 0; i < len && plain; i++) {
+        unsigned char c = (unsigned char)s[i];
+        plain = c > 0x20 && c != 0x7f && c != '"' && c != '=' && c != '\\';
+    }
+    if (plain) {
+        put(o, s, len);
+        return;
+    }
+    put(o, "\"", 1);
+    for (size_t i = 0; i < len; i++) {
+        unsigned char c = (unsigned char)s[i];
+        char esc[8];
+        if (c == '"' || c == '\\') {
+            esc[0] = '\\';
+            esc[1] = (char)c;
+            put(o, esc, 2);
+        } else if (c == '\n' || c == '\t') {
+            put(o, c == '\n' ? "\\n" : "\\t", 2);
+        } else if (c < 0x20 || c == 0x7f) {
+            snprintf(esc, sizeof esc, "\\u%04x", c);
+            put(o, esc, 6);
+        } else {
+            put(o, (const char *)&s[i], 1);
+        }
+    }
+    put(o, "\"", 1);
+}
+
+/*
+ * The key=value pairs from p on, each written as a JSON field (json) or as
+ * ` key=value` in logfmt. A value is "quoted" as written, or runs unquoted up
+ * to the next token that is a pair (reason=client disconnect -> one value);
+ * a quoted part followed by more text ("CN=x"#01:y) is kept whole, raw.
+ */
+static void put_pairs(struct out *o, const char *p, bool json)
 {
     while (*p) {
         while (*p == ' ') {
@@ -173,37 +212,53 @@ static void json_pairs(struct out *o, const char *p)
         if (!kl) {
             break; /* cannot happen after first_pair; be safe */
         }
-        put(o, ",", 1);
-        put_json(o, p, kl);
-        put(o, ":", 1);
+        if (json) {
+            put(o, ",", 1);
+        } else if (o->k > 0 && o->p[o->k - 1] != ' ') {
+            put(o, " ", 1);
+        }
+        if (json) {
+            put_json(o, p, kl);
+            put(o, ":", 1);
+        } else {
+            put(o, p, kl + 1);
+        }
         p += kl + 1;
-        if (*p == '"') {
-            p = put_quoted(o, p);
-            while (*p && *p != ' ') {
-                p++;
+        const char *v = p;
+        size_t vl;
+        bool quoted = false;
+        char buf[1024];
+        const char *after = *p == '"' ? unquote(p, buf, sizeof buf, &vl) : NULL;
+        if (after != NULL && (*after == '\0' || *after == ' ')) {
+            v = buf; /* "…" as a whole value */
+            p = after;
+            quoted = true;
+        } else {
+            /* unquoted, or text after the closing quote ("CN=x"#01:y): the raw text */
+            const char *cur = p, *end;
+            for (;;) {
+                const char *sp = strchr(cur, ' ');
+                if (!sp) {
+                    end = cur + strlen(cur);
+                    break;
+                }
+                if (key_len(sp + 1)) {
+                    end = sp;
+                    break;
+                }
+                cur = sp + 1;
             }
-            continue;
-        }
-        /* unquoted: up to the next token that is a pair */
-        const char *v = p, *cur = p, *end;
-        for (;;) {
-            const char *sp = strchr(cur, ' ');
-            if (!sp) {
-                end = cur + strlen(cur);
-                break;
+            vl = (size_t)(end - v);
+            while (vl > 0 && v[vl - 1] == ' ') {
+                vl--;
             }
-            if (key_len(sp + 1)) {
-                end = sp;
-                break;
-            }
-            cur = sp + 1;
+            p = end;
         }
-        size_t vl = (size_t)(end - v);
-        while (vl > 0 && v[vl - 1] == ' ') {
-            vl--;
+        if (json) {
+            put_json(o, v, vl);
+        } else {
+            put_logfmt(o, v, vl, quoted);
         }
-        put_json(o, v, vl);
-        p = end;
     }
 }
 
@@ -219,13 +274,17 @@ size_t rmq_log_format_line(enum rmq_log_format f, const char *time, const char *
         put(&o, " ", 1);
         puts_(&o, component);
         put(&o, ": ", 2);
-        puts_(&o, msg);
-        return o.k;
     }
     const char *pairs = first_pair(msg);
     size_t ml = (size_t)(pairs - msg);
     while (ml > 0 && msg[ml - 1] == ' ') {
         ml--;
+    }
+    if (f != RMQ_LOG_JSON) {
+        /* the message text, then its pairs in logfmt (values with spaces quoted) */
+        put(&o, msg, *pairs != '\0' ? ml : strlen(msg));
+        put_pairs(&o, pairs, false);
+        return o.k;
     }
     puts_(&o, "{\"time\":");
     put_json(&o, time, strlen(time));
@@ -235,7 +294,7 @@ size_t rmq_log_format_line(enum rmq_log_format f, const char *time, const char *
     put_json(&o, component, strlen(component));
     puts_(&o, ",\"msg\":");
     put_json(&o, msg, ml);
-    json_pairs(&o, pairs);
+    put_pairs(&o, pairs, true);
     if (o.k + 1 >= o.n) { /* truncated: keep it one valid object */
         o.k = 0;
         puts_(&o, "{\"time\":");
@@ -333,6 +392,27 @@ static void write_file(const char *line, size_t len)
     pthread_mutex_unlock(&file_mu);
 }
 
+static _Atomic bool syslog_on;
+
+void rmq_log_open_syslog(const char *ident)
+{
+    openlog(ident, LOG_PID | LOG_NDELAY, LOG_DAEMON);
+    atomic_store(&syslog_on, true);
+}
+
+void rmq_log_close_syslog(void)
+{
+    if (atomic_exchange(&syslog_on, false)) {
+        closelog();
+    }
+}
+
+static void write_syslog(enum rmq_log_level lvl, const char *line, size_t skip)
+{
+    static const int prio[] = {LOG_DEBUG, LOG_INFO, LOG_NOTICE, LOG_WARNING, LOG_ERR, LOG_CRIT};
+    syslog(prio[(unsigned)lvl <= RMQ_LOG_CRITICAL ? lvl : RMQ_LOG_CRITICAL], "%s", line + skip);
+}
+
 __attribute__((format(printf, 3, 0))) static void
 log_v(enum rmq_log_level lvl, const char *component, const char *fmt, va_list ap)
 {
@@ -355,6 +435,12 @@ log_v(enum rmq_log_level lvl, const char *component, const char *fmt, va_list ap
     size_t used =
         rmq_log_format_line((enum rmq_log_format)atomic_load(&log_format), ts_s,
                             rmq_log_level_name(lvl), component, msg, line, sizeof line - 1);
+    if (atomic_load(&syslog_on)) {
+        /* text: without "<time> <level> " (syslog records both) */
+        bool text = atomic_load(&log_format) != RMQ_LOG_JSON;
+        size_t skip = text ? strlen(ts_s) + strlen(rmq_log_level_name(lvl)) + 2 : 0;
+        write_syslog(lvl, line, skip < used ? skip : 0);
+    }
     line[used++] = '\n';
     ssize_t w = write(atomic_load(&log_fd), line, used);
     (void)w;

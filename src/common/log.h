@@ -7,8 +7,11 @@
  * notice, warning, error, critical.
  *
  * Formats (rmq_log_set_format, EMQX's log.formatter):
- * - text: `<time> <level> component: message key=value …` (values that
- *   contain spaces are written quoted by the call sites: key="a b").
+ * - text (logfmt): `<time> <level> component: message key=value …`; the
+ *   logger splits the message into pairs as for json below and writes a
+ *   value quoted (key="a b", with \" \\ \n escaped) when it is empty or
+ *   holds a space, '=', '"', '\\' or a control character, so logfmt parsers
+ *   read every field. Call sites write plain printf text.
  * - json: one object per line: {"time","level","component","msg", then every
  *   key=value of the message as a string field}. The message text before the
  *   first key=value is "msg"; a quoted value is unquoted; a bare word after
@@ -55,6 +58,12 @@ void rmq_log_set_format(enum rmq_log_format f);
 RMQ_MUST_USE rmq_err rmq_log_open_file(const char *path, uint64_t max_bytes, unsigned keep);
 /* Closes the rotated file (shutdown); lines go to stderr only. */
 void rmq_log_close_file(void);
+
+/* Also sends every line to syslog(3) as `ident` (facility daemon), priority
+ * from the level, without the time and level in text format (syslog adds
+ * them). Call at start-up; rmq_log_close_syslog at shutdown. */
+void rmq_log_open_syslog(const char *ident);
+void rmq_log_close_syslog(void);
 
 /* Formats one line (without the newline) as the logger would, for tests:
  * returns the length written to out (NUL-terminated, truncated to n-1). */

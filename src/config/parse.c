@@ -1,6 +1,8 @@
 /* parse.c — HOCON subset + EMQX 4.4 flat lines; see parse.h. */
 #include "config/parse.h"
 
+#include <errno.h>
+#include <limits.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -18,6 +20,11 @@ struct pst {
     char path[RMQ_CFG_PATH_MAX];
     size_t pathlen;
     unsigned depth;
+    const char *file;         /* the file being read (resolves relative includes), or NULL */
+    const struct pst *parent; /* the including file's state, NULL at the top */
+    unsigned incl_depth;      /* files above this one */
+    const char *real;         /* its resolved path (include cycles), or NULL */
+    bool drop;                /* the last scalar was an unset ${?VAR}: no assignment */
 };
 
 static int peek(const struct pst *p)
@@ -275,6 +282,74 @@ static rmq_err make_str(struct pst *p, size_t start, size_t end, struct rmq_cfg_
 }
 
 /*
+ * HOCON substitutions in an unquoted value, from the environment: `${VAR}`
+ * must be set (else an error naming it); `${?VAR}` unset is empty text, and
+ * when it is the whole value the assignment is dropped (p->drop).
+ */
+static rmq_err substitute(struct pst *p, struct rmq_cfg_str *s)
+{
+    if (strstr(s->p, "${") == NULL) {
+        return RMQ_OK;
+    }
+    char *buf = malloc(RMQ_CFG_VALUE_MAX + 1);
+    size_t n = 0;
+    bool only_unset = true; /* nothing but unset optional substitutions so far */
+    const char *q = s->p;
+    if (buf == NULL) {
+        return RMQ_ERR_NOMEM;
+    }
+    while (*q != '\0') {
+        const char *add = q;
+        size_t addlen = 1;
+        if (q[0] == '$' && q[1] == '{') {
+            const char *close = strchr(q, '}');
+            bool opt = q[2] == '?';
+            const char *name = q + (opt ? 3 : 2);
+            char var[256];
+            if (close == NULL || close == name || (size_t)(close - name) >= sizeof var) {
+                free(buf);
+                return syntax(p, "bad substitution '%.*s' (expected ${NAME} or ${?NAME})",
+                              close != NULL ? (int)(close - q + 1) : 2, q);
+            }
+            memcpy(var, name, (size_t)(close - name));
+            var[close - name] = '\0';
+            add =
+                p->ops != NULL && p->ops->getenv != NULL ? p->ops->getenv(p->ops->arg, var) : NULL;
+            if (add == NULL && !opt) {
+                free(buf);
+                return syntax(p,
+                              "substitution ${%s}: environment variable %s is not set (use "
+                              "${?%s} to make it optional)",
+                              var, var, var);
+            }
+            if (add != NULL) {
+                only_unset = false;
+            }
+            addlen = add != NULL ? strlen(add) : 0;
+            q = close + 1;
+        } else {
+            only_unset = false;
+            q++;
+        }
+        if (addlen > RMQ_CFG_VALUE_MAX - n) {
+            free(buf);
+            return syntax(p, "value too long after substitution (over %d bytes)",
+                          RMQ_CFG_VALUE_MAX);
+        }
+        if (addlen > 0) { /* add is NULL for an unset ${?VAR} */
+            memcpy(buf + n, add, addlen);
+            n += addlen;
+        }
+    }
+    buf[n] = '\0';
+    free(s->p);
+    s->p = buf;
+    s->len = n;
+    p->drop = only_unset;
+    return RMQ_OK;
+}
+
+/*
  * An unquoted value: up to the end of the line, ',', '}' (and ']' in an
  * array), or a comment that starts the value or follows whitespace.
  */
@@ -291,6 +366,15 @@ static rmq_err parse_unquoted(struct pst *p, bool in_array, struct rmq_cfg_str *
         if (after_ws && at_comment(p)) {
             break;
         }
+        if (c == '$' && peek_at(p, 1) == '{') {
+            /* a substitution: its '}' does not end the value */
+            while ((c = peek(p)) != -1 && c != '\n' && c != '}') {
+                adv(p);
+            }
+            if (c != '}') {
+                return syntax(p, "unterminated substitution (missing '}' after '${')");
+            }
+        }
         after_ws = is_inline_ws(c);
         adv(p);
         if (!after_ws) {
@@ -300,7 +384,13 @@ static rmq_err parse_unquoted(struct pst *p, bool in_array, struct rmq_cfg_str *
     if (end == start) {
         return syntax(p, "missing value");
     }
-    return make_str(p, start, end, out);
+    RMQ_TRY(make_str(p, start, end, out));
+    rmq_err e = substitute(p, out);
+    if (e != RMQ_OK) {
+        free(out->p);
+        out->p = NULL;
+    }
+    return e;
 }
 
 static rmq_err parse_scalar(struct pst *p, bool in_array, struct rmq_cfg_str *out)
@@ -352,8 +442,10 @@ static rmq_err parse_array(struct pst *p, struct rmq_cfg_value *v)
             return syntax(p, "empty array item");
         }
         struct rmq_cfg_str s = {0};
+        p->drop = false;
         RMQ_TRY(parse_scalar(p, true, &s));
-        rmq_err e = push_item(p, v, &s);
+        rmq_err e = p->drop ? RMQ_OK : push_item(p, v, &s);
+        p->drop = false;
         free(s.p);
         RMQ_TRY(e);
         bool nl = false;
@@ -368,6 +460,28 @@ static rmq_err parse_array(struct pst *p, struct rmq_cfg_value *v)
     }
 }
 
+/* At '[': an IPv6 bind such as `[::1]:1883` or `[::1]:${PORT}` (not an array)? Looks ahead. */
+static bool ipv6_bind_ahead(const struct pst *p)
+{
+    size_t i = 1;
+    bool colon = false;
+    int c;
+    while ((c = peek_at(p, i)) != -1 && c != ']') {
+        /* hex digits, ':', '.', and a zone after '%' (fe80::1%eth0) */
+        bool alnum = (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
+        if (!alnum && c != ':' && c != '.' && c != '%') {
+            return false;
+        }
+        colon = colon || c == ':';
+        i++;
+    }
+    if (c != ']' || !colon || peek_at(p, i + 1) != ':') {
+        return false;
+    }
+    c = peek_at(p, i + 2);
+    return (c >= '0' && c <= '9') || (c == '$' && peek_at(p, i + 3) == '{');
+}
+
 /* The rest of the line, trimmed: an EMQX 4.4 flat value. */
 static rmq_err parse_raw(struct pst *p, struct rmq_cfg_value *v)
 {
@@ -375,7 +489,7 @@ static rmq_err parse_raw(struct pst *p, struct rmq_cfg_value *v)
     if (peek(p) == '"') {
         return parse_quoted(p, &v->s);
     }
-    if (peek(p) == '[') {
+    if (peek(p) == '[' && !ipv6_bind_ahead(p)) {
         return parse_array(p, v);
     }
     size_t start = p->r.off;
@@ -479,11 +593,14 @@ static rmq_err parse_assignment(struct pst *p, bool top)
     unsigned line = p->line;
     rmq_err e;
     skip_inline_ws(p);
+    p->drop = false;
     if (peek(p) == '{') {
         return parse_block(p);
     }
     if (top && p->ops->is_raw_key != NULL && p->ops->is_raw_key(p->path, p->ops->arg)) {
         e = parse_raw(p, &v);
+    } else if (peek(p) == '[' && ipv6_bind_ahead(p)) {
+        e = parse_unquoted(p, false, &v.s);
     } else if (peek(p) == '[' && array_of_objects(p)) {
         e = parse_object_array(p);
         return e == RMQ_OK ? expect_value_end(p) : e;
@@ -495,9 +612,10 @@ static rmq_err parse_assignment(struct pst *p, bool top)
     if (e == RMQ_OK) {
         e = expect_value_end(p);
     }
-    if (e == RMQ_OK) {
+    if (e == RMQ_OK && !p->drop) {
         e = p->ops->on_entry(p->ops->arg, p->path, &v, line);
     }
+    p->drop = false;
     rmq_cfg_value_clear(&v);
     return e;
 }
@@ -525,6 +643,140 @@ static rmq_err parse_member(struct pst *p)
     return e;
 }
 
+static bool at_word(const struct pst *p, const char *w, size_t *at)
+{
+    size_t i = *at;
+    for (; *w != '\0'; w++, i++) {
+        if (peek_at(p, i) != (unsigned char)*w) {
+            return false;
+        }
+    }
+    *at = i;
+    return true;
+}
+
+/* At `include "f"`, `include required("f")` or `include file("f")`? */
+static bool at_include(const struct pst *p)
+{
+    size_t i = 0;
+    if (!at_word(p, "include", &i) || !is_inline_ws(peek_at(p, i))) {
+        return false;
+    }
+    while (is_inline_ws(peek_at(p, i))) {
+        i++;
+    }
+    size_t j = i;
+    return peek_at(p, i) == '"' || at_word(p, "required(", &i) || at_word(p, "file(", &j);
+}
+
+static bool bom_skipped(struct pst *p)
+{
+    if (peek(p) == 0xef && peek_at(p, 1) == 0xbb && peek_at(p, 2) == 0xbf) {
+        p->r.off += 3;
+        return true;
+    }
+    return false;
+}
+
+static rmq_err check_nul(struct pst *p);
+
+/* Resolves `name` against the including file's directory into out. */
+static void include_path(const struct pst *p, const char *name, char *out, size_t outlen)
+{
+    const char *slash = p->file != NULL ? strrchr(p->file, '/') : NULL;
+    if (name[0] == '/' || slash == NULL) {
+        snprintf(out, outlen, "%s", name);
+    } else {
+        snprintf(out, outlen, "%.*s/%s", (int)(slash - p->file), p->file, name);
+    }
+}
+
+/* Reads the file `name` and parses its members at the current path. */
+static rmq_err include_file(struct pst *p, const char *name)
+{
+    char shown[PATH_MAX], real[PATH_MAX], why[256] = "";
+    char *text = NULL;
+    size_t len = 0;
+    if (p->ops == NULL || p->ops->read_file == NULL) {
+        return syntax(p, "include \"%s\": includes are not allowed here", name);
+    }
+    if (p->incl_depth >= RMQ_CFG_INCLUDE_MAX) {
+        return syntax(p, "include \"%s\": includes nested deeper than %d", name,
+                      RMQ_CFG_INCLUDE_MAX);
+    }
+    include_path(p, name, shown, sizeof shown);
+    if (realpath(shown, real) == NULL) {
+        return syntax(p, "include \"%s\": cannot read %s: %s", name, shown, strerror(errno));
+    }
+    for (const struct pst *q = p; q != NULL; q = q->parent) {
+        if (q->real != NULL && strcmp(q->real, real) == 0) {
+            return syntax(p, "include \"%s\": include cycle (%s is already being read)", name,
+                          real);
+        }
+    }
+    if (p->ops->read_file(p->ops->arg, real, &text, &len, why, sizeof why) != RMQ_OK) {
+        return syntax(p, "include \"%s\": cannot read %s: %s", name, shown, why);
+    }
+    struct pst c = {.r = rmq_reader_make(text, len),
+                    .line = 1,
+                    .ops = p->ops,
+                    .depth = p->depth,
+                    .file = shown,
+                    .real = real,
+                    .parent = p,
+                    .incl_depth = p->incl_depth + 1};
+    memcpy(c.path, p->path, p->pathlen + 1);
+    c.pathlen = p->pathlen;
+    if (p->ops->on_file != NULL) {
+        p->ops->on_file(p->ops->arg, shown);
+    }
+    rmq_err e = check_nul(&c);
+    if (e == RMQ_OK) {
+        bom_skipped(&c);
+        e = parse_members(&c, false);
+    }
+    if (p->ops->on_file != NULL) {
+        p->ops->on_file(p->ops->arg, p->file);
+    }
+    free(text);
+    return e;
+}
+
+static rmq_err parse_include(struct pst *p)
+{
+    size_t i = 0;
+    bool wrapped = false;
+    struct rmq_cfg_str name = {0};
+    (void)at_word(p, "include", &i);
+    p->r.off += i;
+    skip_inline_ws(p);
+    i = 0;
+    if (at_word(p, "required(", &i) || at_word(p, "file(", &i)) {
+        p->r.off += i;
+        wrapped = true;
+    }
+    if (peek(p) != '"') {
+        return syntax(p, "include expects a quoted file name");
+    }
+    RMQ_TRY(parse_quoted(p, &name));
+    rmq_err e = RMQ_OK;
+    if (wrapped && peek(p) != ')') {
+        e = syntax(p, "include: missing ')' after the file name");
+    } else if (wrapped) {
+        adv(p);
+    }
+    skip_inline_ws(p);
+    int c = peek(p);
+    if (e == RMQ_OK && !(c == -1 || c == '\n' || c == ',' || c == '}' || at_comment(p))) {
+        e = syntax(p, "unexpected text after include \"%s\"", name.p);
+    }
+    if (e == RMQ_OK) {
+        e = include_file(p, name.p);
+    }
+    free(name.p);
+    return e;
+}
+
 static rmq_err parse_members(struct pst *p, bool braced)
 {
     for (;;) {
@@ -543,6 +795,10 @@ static rmq_err parse_members(struct pst *p, bool braced)
             }
             adv(p);
             return RMQ_OK;
+        }
+        if (at_include(p)) {
+            RMQ_TRY(parse_include(p));
+            continue;
         }
         RMQ_TRY(parse_member(p));
     }
@@ -565,8 +821,13 @@ static rmq_err check_nul(struct pst *p)
 
 rmq_err rmq_cfg_parse(const char *text, size_t len, const struct rmq_cfg_parse_ops *ops)
 {
-    struct pst p = {.r = rmq_reader_make(text, len), .line = 1, .ops = ops};
+    char real[PATH_MAX];
+    struct pst p = {.r = rmq_reader_make(text, len), .line = 1, .ops = ops, .file = ops->file};
+    if (ops->file != NULL && realpath(ops->file, real) != NULL) {
+        p.real = real;
+    }
     RMQ_TRY(check_nul(&p));
+    bom_skipped(&p);
     skip_space(&p, NULL);
     if (peek(&p) == '{') {
         /* optional root braces: `{ a = 1 }` */
@@ -591,6 +852,7 @@ rmq_err rmq_cfg_parse_value(const char *text, size_t len, struct rmq_cfg_value *
     if (e != RMQ_OK) {
         return e;
     }
+    bom_skipped(&p);
     skip_inline_ws(&p);
     if (peek(&p) == -1) {
         /* NAME= : an empty string (unsets an optional string; an error for other types) */
@@ -601,7 +863,7 @@ rmq_err rmq_cfg_parse_value(const char *text, size_t len, struct rmq_cfg_value *
     if (peek(&p) == '[' && array_of_objects(&p)) {
         e = syntax(&p, "a list of objects cannot be given as one value; set its keys one by one "
                        "(e.g. EMQX_AUTHENTICATION__1__MECHANISM)");
-    } else if (peek(&p) == '[') {
+    } else if (peek(&p) == '[' && !ipv6_bind_ahead(&p)) {
         e = parse_array(&p, out);
     } else if (peek(&p) == '"') {
         e = parse_quoted(&p, &out->s);

@@ -14,6 +14,18 @@
  * EMQX 4.4 flat lines: when a top-level key satisfies `is_raw_key`, the value
  * is the rest of the line, trimmed, taken as is (URLs with `//`, `:` and commas).
  *
+ * HOCON extras: `include "f"` (also `required("f")`, `file("f")`) reads f,
+ * relative to the including file, through ops->read_file, and parses its
+ * members at the current path; a missing file is an error (stricter than
+ * HOCON), nesting is limited to RMQ_CFG_INCLUDE_MAX, a cycle is refused at the
+ * include line. In unquoted values `${VAR}` is replaced by the environment
+ * variable (ops->getenv; unset is an error naming it) and `${?VAR}` by it or
+ * nothing: a value that is only unset `${?VAR}`s drops the assignment (or the
+ * array item). Only the environment is consulted, not other config paths.
+ * Quoted strings and EMQX 4.4 flat values are taken literally. A UTF-8 BOM
+ * at the start of a text is skipped. `[v6addr]:port` (e.g. `[::1]:1883`) is a
+ * scalar, not an array, in every form.
+ *
  * Comments: `#` and `//` start a comment at the beginning of a line or value or
  * after whitespace; inside an unquoted value (`http://host/x`, `a#b`) they are
  * text.
@@ -33,6 +45,7 @@
 #define RMQ_CFG_DEPTH_MAX 32  /* deepest block nesting */
 #define RMQ_CFG_ITEMS_MAX 256 /* most items in one array */
 #define RMQ_CFG_VALUE_MAX 8192
+#define RMQ_CFG_INCLUDE_MAX 8 /* deepest include nesting */
 
 struct rmq_cfg_str {
     char *p; /* owned, NUL-terminated (no NUL inside: rejected by the parser) */
@@ -56,6 +69,15 @@ struct rmq_cfg_parse_ops {
     /* A syntax error (the parse stops after it). */
     void (*on_error)(void *arg, unsigned line, const char *msg);
     void *arg;
+    /* Optional (NULL/0 when unused): */
+    const char *file; /* the text's file name: relative includes resolve against its directory */
+    /* Reads an included file (resolved path) into a malloc'ed *text; why on error. */
+    rmq_err (*read_file)(void *arg, const char *path, char **text, size_t *len, char *why,
+                         size_t whylen);
+    /* The value of environment variable `name` for ${name}, or NULL if unset. */
+    const char *(*getenv)(void *arg, const char *name);
+    /* The lines that follow come from `file` (entering and leaving an include). */
+    void (*on_file)(void *arg, const char *file);
 };
 
 /* RMQ_OK; RMQ_ERR_MALFORMED after a syntax error; or what on_entry returned. */

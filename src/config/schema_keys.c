@@ -1412,6 +1412,16 @@ static const struct rmq_cfg_key keys[] = {
      .doc = "How many rotated files (`<file>.1` ... `<file>.N`) are kept; 0: the file is "
             "truncated in place instead.",
      .example = "10"},
+    {.path = "log.syslog.enable",
+     .type = RMQ_CFG_BOOL,
+     G(log_syslog),
+     .def = "false",
+     .doc = "Also send every log line to syslog(3) (facility daemon, ident `revmq`, priority "
+            "from the line's level); on a systemd host journald receives them "
+            "(`journalctl -t revmq`). The line is sent without its time and level, which "
+            "syslog records itself; in `json` format the whole object is sent. EMQX has no "
+            "such key (its handlers are console and file): revmq's own.",
+     .example = "true"},
 };
 
 const struct rmq_cfg_key *rmq_cfg_keys(size_t *count)

@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "common/log.h"
 #include "config/internal.h"
@@ -194,9 +195,50 @@ rmq_err rmq_cfg_assign(struct rmq_cfg_load *ld, const char *path, const struct r
 
 struct file_ctx {
     struct rmq_cfg_load *ld;
-    const char *name;
+    const char *name; /* the file whose lines are being read (changes inside includes) */
     bool syntax_error;
+    char *const *envp;
 };
+
+static rmq_err read_file(const char *path, char **text, size_t *len, char **errmsg);
+
+static rmq_err file_read(void *arg, const char *path, char **text, size_t *len, char *why,
+                         size_t whylen)
+{
+    char *msg = NULL;
+    struct stat st;
+    (void)arg;
+    if (stat(path, &st) == 0 && !S_ISREG(st.st_mode)) {
+        snprintf(why, whylen, "not a regular file");
+        return RMQ_ERR_IO;
+    }
+    rmq_err e = read_file(path, text, len, &msg);
+    if (e != RMQ_OK) {
+        /* read_file's message starts with "PATH: cannot read the configuration file: " */
+        const char *m = msg != NULL ? strstr(msg, "file: ") : NULL;
+        snprintf(why, whylen, "%s", m != NULL ? m + 6 : "cannot read");
+    }
+    free(msg);
+    return e;
+}
+
+static const char *file_getenv(void *arg, const char *name)
+{
+    struct file_ctx *fc = arg;
+    size_t n = strlen(name);
+    for (size_t i = 0; fc->envp != NULL && fc->envp[i] != NULL; i++) {
+        if (strncmp(fc->envp[i], name, n) == 0 && fc->envp[i][n] == '=') {
+            return fc->envp[i] + n + 1;
+        }
+    }
+    return NULL;
+}
+
+static void file_switch(void *arg, const char *file)
+{
+    struct file_ctx *fc = arg;
+    fc->name = file != NULL ? file : "config";
+}
 
 static bool file_is_raw(const char *path, void *arg)
 {
@@ -295,10 +337,17 @@ rmq_err rmq_settings_load_buffer(const char *name, const char *text, size_t len,
     if (errmsg != NULL) {
         *errmsg = NULL;
     }
-    struct file_ctx fc = {&ld, name != NULL ? name : "config", false};
+    struct file_ctx fc = {&ld, name != NULL ? name : "config", false, envp};
     rmq_buf_init(&ld.errs, 1u << 20);
     if (text != NULL) {
-        struct rmq_cfg_parse_ops ops = {file_is_raw, file_entry, file_error, &fc};
+        struct rmq_cfg_parse_ops ops = {.is_raw_key = file_is_raw,
+                                        .on_entry = file_entry,
+                                        .on_error = file_error,
+                                        .arg = &fc,
+                                        .file = name,
+                                        .read_file = file_read,
+                                        .getenv = file_getenv,
+                                        .on_file = file_switch};
         e = rmq_cfg_parse(text, len, &ops);
         if (e == RMQ_ERR_MALFORMED) {
             e = RMQ_OK; /* recorded by file_error */

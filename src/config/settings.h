@@ -244,6 +244,7 @@ struct rmq_settings {
     char *log_file;                   /* NULL: stderr only */
     uint64_t log_file_rotation_size;  /* bytes, default 10MB */
     uint32_t log_file_rotation_count; /* default 5 */
+    bool log_syslog;                  /* log.syslog.enable, default false */
     void *internal;                   /* owned: the key/value/origin table for printing */
 };
 

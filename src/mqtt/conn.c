@@ -239,7 +239,7 @@ void rmq_conn_end(struct rmq_mqtt_conn *mc, bool send_will, const char *why)
     if (will && send_will &&
         !rmq_conn_authz_allowed(mc, RMQ_ACL_PUBLISH, will->topic, will->topic_len, will->qos,
                                 will->retain)) {
-        rmq_info("authz", "will dropped client_id=%s topic=%s: not authorized",
+        rmq_info("authz", "will dropped: not authorized client_id=%s topic=%s",
                  s ? s->client_id : "", will->topic);
         rmq_msg_unref(will);
         will = NULL;

@@ -144,7 +144,7 @@ void rmq_conn_authz_recheck_subs(struct rmq_mqtt_conn *mc)
         free(rmq_hmap_del(&s->subs, gone[i], len));
         char f[160];
         log_field(f, sizeof f, gone[i], len);
-        rmq_notice("authz", "subscription removed client_id=%s filter=%s: no longer authorized",
+        rmq_notice("authz", "subscription removed, no longer authorized client_id=%s filter=%s",
                    s->client_id, f);
         free(gone[i]);
     }

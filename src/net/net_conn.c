@@ -340,8 +340,9 @@ static void drive_handshake(struct conn *c)
     case RMQ_IO_ERROR:
     default:
         rmq_metrics_inc(RMQ_M_TLS_HANDSHAKE_FAILED);
-        RMQ_LOG_RL(10, RMQ_LOG_NOTICE, "net", "handshake failed listener=%s addr=%s error=%s",
-                   c->l->ls->name, c->addr, c->t->ops->last_error(c->t));
+        RMQ_LOG_RL(10, RMQ_LOG_NOTICE, "net", "handshake failed listener=%s:%s addr=%s error=%s",
+                   rmq_listener_kind_name(c->l->ls->kind), c->l->ls->name, c->addr,
+                   c->t->ops->last_error(c->t));
         conn_destroy(c, "handshake failed");
         return;
     }

@@ -75,6 +75,14 @@ struct rmq_cert_id;
 void rmq_tls_listener_on_ocsp_revoked(struct rmq_tls_listener *l,
                                       void (*fn)(const struct rmq_cert_id *id, void *arg),
                                       void *arg);
+/*
+ * For --check-config: loads the listener's certfile (+ chain), keyfile (with
+ * password) and cacertfile, checks that key and certificate match and that
+ * versions/ciphers are valid, then frees everything. No stapler, no CRL
+ * engine, no network. On failure *errmsg (owned) names the key and the file
+ * as rmq_tls_listener_new does.
+ */
+RMQ_MUST_USE rmq_err rmq_tls_check_files(const struct rmq_listener_settings *ls, char **errmsg);
 
 /* The factory the net layer uses for accepted sockets; arg is the listener. */
 struct rmq_transport_factory rmq_tls_listener_factory(struct rmq_tls_listener *l);

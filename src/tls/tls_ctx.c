@@ -479,6 +479,43 @@ static rmq_err build_ctx(struct build *b, struct tls_gen *g, bool reload)
     return RMQ_OK;
 }
 
+rmq_err rmq_tls_check_files(const struct rmq_listener_settings *ls, char **errmsg)
+{
+    struct rmq_tls_listener l;
+    memset(&l, 0, sizeof l);
+    l.name = ls->name;
+    /* no CRL engine here: enable_crl_check is the broker's business, not a file check */
+    struct rmq_listener_settings copy = *ls;
+    copy.ssl.enable_crl_check = false;
+    l.ls = &copy;
+    struct build b = {.l = &l, .o = &copy.ssl, .errmsg = errmsg};
+    *errmsg = NULL;
+    SSL_CTX *ctx = SSL_CTX_new(TLS_server_method());
+    if (ctx == NULL) {
+        return RMQ_ERR_NOMEM;
+    }
+    STACK_OF(X509) *chain = NULL;
+    X509 *leaf = NULL;
+    rmq_err r = check_modes(&b);
+    if (r == RMQ_OK) {
+        r = set_versions(&b, ctx);
+    }
+    if (r == RMQ_OK) {
+        r = set_ciphers(&b, ctx);
+    }
+    if (r == RMQ_OK) {
+        r = load_cert_key(&b, ctx, &chain, &leaf);
+    }
+    if (r == RMQ_OK) {
+        r = load_ca(&b, ctx);
+    }
+    X509_free(leaf);
+    sk_X509_pop_free(chain, X509_free);
+    SSL_CTX_free(ctx);
+    ERR_clear_error();
+    return r;
+}
+
 void tls_stat_files(const struct rmq_ssl_options *o, struct tls_filestat st[TLS_FILE__COUNT])
 {
     const char *paths[TLS_FILE__COUNT] = {o->certfile, o->keyfile, o->cacertfile,

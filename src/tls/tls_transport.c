@@ -31,6 +31,23 @@ static struct tls_transport *tt(struct rmq_transport *t)
     return (struct tls_transport *)t;
 }
 
+/* The alert's name; OpenSSL 3.0 says "unknown" for the TLS 1.3 ones (RFC 8446 6). */
+static const char *alert_name(int ret)
+{
+    switch (ret & 0xff) {
+    case 109:
+        return "missing extension";
+    case 115:
+        return "unknown PSK identity";
+    case 116:
+        return "certificate required";
+    case 120:
+        return "no application protocol";
+    default:
+        return SSL_alert_desc_string_long(ret);
+    }
+}
+
 static void info_cb(const SSL *ssl, int where, int ret)
 {
     if ((where & SSL_CB_ALERT) == 0 || (ret & 0xff) == SSL_AD_CLOSE_NOTIFY) {
@@ -43,9 +60,30 @@ static void info_cb(const SSL *ssl, int where, int ret)
     }
     char prev[sizeof t->err];
     memcpy(prev, t->err, sizeof prev);
-    snprintf(t->err, sizeof t->err, "%s alert %s%s%.100s",
-             (where & SSL_CB_READ) ? "received" : "sent", SSL_alert_desc_string_long(ret),
+    /* the alert's number and name: "sent alert 44 (certificate revoked)" */
+    snprintf(t->err, sizeof t->err, "%s alert %d (%s)%s%.100s",
+             (where & SSL_CB_READ) ? "received" : "sent", ret & 0xff, alert_name(ret),
              prev[0] != '\0' ? ": " : "", prev);
+}
+
+/* The error queue's reason into t->err; a missing client certificate is said
+ * in words after the alert (TLS 1.3: 116 certificate required, 1.2: 40). */
+static void tls_note_ssl_error(struct tls_transport *t)
+{
+    unsigned long ec = ERR_peek_error();
+    if (ERR_GET_LIB(ec) == ERR_LIB_SSL &&
+        ERR_GET_REASON(ec) == SSL_R_PEER_DID_NOT_RETURN_A_CERTIFICATE) {
+        size_t n = strlen(t->err);
+        snprintf(t->err + n, sizeof t->err - n,
+                 "%sno client certificate (the client sent none; "
+                 "this listener requires one: fail_if_no_peer_cert = true)",
+                 n > 0 ? ": " : "");
+        return;
+    }
+    if (t->err[0] == '\0') {
+        const char *rs = ec != 0 ? ERR_reason_error_string(ec) : NULL;
+        snprintf(t->err, sizeof t->err, "%s", rs != NULL ? rs : "TLS error");
+    }
 }
 
 static enum rmq_io map_error(struct tls_transport *t, int r)
@@ -75,11 +113,7 @@ static enum rmq_io map_error(struct tls_transport *t, int r)
     case SSL_ERROR_SSL:
     default:
         t->fatal = true;
-        if (t->err[0] == '\0') {
-            unsigned long ec = ERR_peek_error();
-            const char *rs = ec != 0 ? ERR_reason_error_string(ec) : NULL;
-            snprintf(t->err, sizeof t->err, "%s", rs != NULL ? rs : "TLS error");
-        }
+        tls_note_ssl_error(t);
         ERR_clear_error();
         return RMQ_IO_ERROR;
     }
@@ -376,8 +410,9 @@ struct rmq_transport *tls_transport_new(void *arg, int fd)
     struct rmq_tls_listener *l = arg;
     struct tls_transport *t = calloc(1, sizeof *t);
     if (t == NULL) {
-        RMQ_LOG_RL(1, RMQ_LOG_ERROR, "tls", "connection refused listener=%s reason=out_of_memory",
-                   l->name);
+        RMQ_LOG_RL(1, RMQ_LOG_ERROR, "tls",
+                   "connection refused listener=%s:%s reason=out_of_memory",
+                   rmq_listener_kind_name(l->ls->kind), l->name);
         return NULL;
     }
     pthread_mutex_lock(&l->lock);
@@ -387,8 +422,9 @@ struct rmq_transport *tls_transport_new(void *arg, int fd)
     t->ssl = SSL_new(t->gen->ctx);
     if (t->ssl == NULL || SSL_set_fd(t->ssl, fd) != 1 ||
         SSL_set_ex_data(t->ssl, tls_ssl_ex_index(), t) != 1) {
-        RMQ_LOG_RL(1, RMQ_LOG_ERROR, "tls", "connection refused listener=%s reason=ssl_new_failed",
-                   l->name);
+        RMQ_LOG_RL(1, RMQ_LOG_ERROR, "tls",
+                   "connection refused listener=%s:%s reason=ssl_new_failed",
+                   rmq_listener_kind_name(l->ls->kind), l->name);
         SSL_free(t->ssl);
         tls_gen_unref(t->gen);
         free(t);

@@ -198,7 +198,7 @@ def test_will_checked_when_published(broker_factory, tmp_path, raw_client, versi
     got = s.recv_publish()
     assert got.topic == f"will/good-{uid}"
     assert [x for x in s.drain(0.3) if x.type == PUBLISH] == []
-    b.wait_for_log(rf"will dropped client_id=bad-{uid} topic=will/bad-{uid}: not authorized")
+    b.wait_for_log(rf"will dropped: not authorized client_id=bad-{uid} topic=will/bad-{uid}$")
 
 
 # ---------------------------------------------------------------- rule kinds, placeholders

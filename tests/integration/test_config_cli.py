@@ -1,5 +1,6 @@
 """revmq --check-config and configuration errors as a user sees them."""
 
+import os
 import re
 import subprocess
 
@@ -212,7 +213,7 @@ def test_emqx4_flat_lines_with_urls(conf, tmp_path):
              "listener.ssl.external.crl_cache_urls = http://127.0.0.1:8080/crl/a.crl,"
              " http://127.0.0.1:8080/crl/b.crl\n"
              "log.level = debug # a comment after a value\n")
-    r = check(p)
+    r = revmq("--check-config", "--skip-files", "-c", str(p))  # k.pem, c.pem do not exist
     assert r.returncode == 0, r.stderr
     eff = effective(r.stdout)
     urls = eff["listeners.ssl.external.ssl_options.crl_cache_urls"]
@@ -220,3 +221,105 @@ def test_emqx4_flat_lines_with_urls(conf, tmp_path):
     assert f"{p}:4" in urls[1]
     assert eff["listeners.ssl.external.ssl_options.certfile"][0] == f"{tmp_path}/c.pem"
     assert eff["log.level"] == ("debug", f"{p}:5")
+
+
+# --------------------------------------------------------------------------
+# --check-config checks the files the configuration names
+# --------------------------------------------------------------------------
+
+
+def _ssl_conf(port, cert, key, ca, extra=""):
+    return (f"listeners.ssl.default.bind = \"127.0.0.1:{port}\"\n"
+            f"listeners.ssl.default.ssl_options.certfile = \"{cert}\"\n"
+            f"listeners.ssl.default.ssl_options.keyfile = \"{key}\"\n"
+            f"listeners.ssl.default.ssl_options.cacertfile = \"{ca}\"\n"
+            "listeners.ssl.default.ssl_options.verify = verify_peer\n" + extra)
+
+
+def test_check_config_accepts_matching_certificate_and_key(conf, tmp_path):
+    from pki import PKI
+    pki = PKI(tmp_path / "pki")
+    srv = pki.root.server_cert("server")
+    r = check(conf(_ssl_conf(free_port(), srv.cert, srv.key, pki.root.cert)))
+    assert r.returncode == 0, r.stderr
+    assert "listeners.ssl.default.ssl_options.certfile" in r.stdout
+
+
+def test_check_config_names_key_and_file_of_each_missing_file(conf, tmp_path):
+    from pki import PKI
+    pki = PKI(tmp_path / "pki")
+    srv = pki.root.server_cert("server")
+    missing = tmp_path / "nope"
+    keys = tmp_path / "api_keys"
+    keys.write_text("k:s\n")
+    keys.chmod(0)
+    extra = (f"listeners.ssl.default.ssl_options.crlfile = [\"{missing}/a.crl\"]\n"
+             "authorization.sources.1.type = file\n"
+             f"authorization.sources.1.path = \"{missing}/acl.conf\"\n"
+             f"api_key.bootstrap_file = \"{keys}\"\n"
+             f"log.file = \"{missing}/revmq.log\"\n"
+             "authentication.1.mechanism = password_based\n"
+             "authentication.1.backend = built_in_database\n"
+             f"authentication.1.bootstrap_file = \"{missing}/users.csv\"\n")
+    r = check(conf(_ssl_conf(free_port(), srv.cert, f"{missing}/server.key", tmp_path, extra)))
+    assert r.returncode == 1, r.stderr
+    err = r.stderr
+    want = [f"listeners.ssl.default.ssl_options.keyfile: {missing}/server.key: "
+            "No such file or directory",
+            f"listeners.ssl.default.ssl_options.cacertfile: {tmp_path}: not a regular file",
+            f"listeners.ssl.default.ssl_options.crlfile: {missing}/a.crl: No such file",
+            f"authorization.sources.1.path: {missing}/acl.conf: No such file",
+            f"authentication.1.bootstrap_file: {missing}/users.csv: No such file",
+            f"log.file: {missing}/revmq.log: directory {missing} does not exist"]
+    if os.geteuid() != 0:  # root reads a mode-0 file
+        want.append(f"api_key.bootstrap_file: {keys}: Permission denied")
+    for w in want:
+        assert w in err, f"{w!r} not in\n{err}"
+    assert re.search(r"revmq: \d+ problems with the files the configuration names", err), err
+    # the configuration itself is still printed
+    assert "listeners.ssl.default.ssl_options.keyfile" in r.stdout
+    # --skip-files: values only
+    r = revmq("--check-config", "--skip-files", "-c", str(tmp_path / "revmq.conf"))
+    assert r.returncode == 0, r.stderr
+
+
+def test_check_config_refuses_a_key_that_does_not_match_the_certificate(conf, tmp_path):
+    from pki import PKI
+    pki = PKI(tmp_path / "pki")
+    a = pki.root.server_cert("a")
+    b = pki.root.server_cert("b")
+    r = check(conf(_ssl_conf(free_port(), a.cert, b.key, pki.root.cert)))
+    assert r.returncode == 1, r.stderr
+    assert (f"listeners.ssl.default.ssl_options.keyfile: {b.key}: key does not match certfile "
+            f"{a.cert}") in r.stderr, r.stderr
+
+
+# --------------------------------------------------------------------------
+# EMQX file features: include, ${VAR}, BOM, IPv6 binds
+# --------------------------------------------------------------------------
+
+
+def test_include_substitution_bom_and_ipv6(conf, tmp_path):
+    (tmp_path / "conf.d").mkdir()
+    (tmp_path / "conf.d" / "mqtt.conf").write_bytes(
+        b"\xef\xbb\xbfmqtt.max_inflight = ${INFLIGHT}\nmqtt.max_qos_allowed = ${?QOS}\n")
+    p = conf("\ufeffinclude \"conf.d/mqtt.conf\"\n"
+             "listeners.tcp.v6.bind = [::1]:${PORT}\n"
+             "listener.tcp.flat = [::1]:1999\n")
+    r = check(p, env={"INFLIGHT": "7", "PORT": "1998", "EMQX_LISTENERS__TCP__E__BIND": "[::1]:1997"})
+    assert r.returncode == 0, r.stderr
+    eff = effective(r.stdout)
+    assert eff["mqtt.max_inflight"] == ("7", f"{tmp_path}/conf.d/mqtt.conf:1")
+    assert eff["mqtt.max_qos_allowed"] == ("2", "default")  # ${?QOS} unset: no assignment
+    assert eff["listeners.tcp.v6.bind"][0] == "[::1]:1998"
+    assert eff["listeners.tcp.flat.bind"][0] == "[::1]:1999"
+    assert eff["listeners.tcp.e.bind"][0] == "[::1]:1997"
+    r = check(p, env={"PORT": "1998"})
+    assert r.returncode == 1
+    assert (f"{tmp_path}/conf.d/mqtt.conf:1: syntax error: substitution ${{INFLIGHT}}: "
+            "environment variable INFLIGHT is not set") in r.stderr, r.stderr
+    (tmp_path / "conf.d" / "mqtt.conf").write_text('include "../revmq.conf"\n')
+    r = check(p, env={"PORT": "1998"})
+    assert r.returncode == 1
+    assert f"{tmp_path}/conf.d/mqtt.conf:1: syntax error: include \"../revmq.conf\": include cycle" \
+        in r.stderr, r.stderr

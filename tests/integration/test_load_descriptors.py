@@ -69,7 +69,7 @@ def test_out_of_descriptors_no_spin_and_recovery(broker_factory):
         used = cpu_seconds(b.proc.pid) - cpu0
         assert used < 0.5, f"broker used {used:.2f}s of CPU in 2s: accept is spinning"
         b.wait_for_log(r"listener: out of file descriptors, pausing accept name=default "
-                       r"error=Too many open files", timeout=5, since=mark)
+                       r'error="Too many open files"', timeout=5, since=mark)
         assert len(b.log_text().split("out of file descriptors")) == 2, "logged more than once"
         served = [c for c in clients if connack_seen(c[0], c[1])]
         assert 0 < len(served) < 100

@@ -101,6 +101,8 @@ def test_text_lines_read_by_logfmt(broker_factory, raw_client, tmp_path, file_se
     c = raw_client(b)
     c.send(helpers.build_connect("lf-1", version=4))
     c.recv_packet()
+    c.send(helpers.build_disconnect())
+    helpers.wait_until(lambda: any("mqtt: disconnected" in ln for ln in broker_lines(b)))
     lines = broker_lines(b)
     parsed = [logfmt(ln) for ln in lines]  # no line breaks the grammar
     for ln, p in zip(lines, parsed):
@@ -112,6 +114,16 @@ def test_text_lines_read_by_logfmt(broker_factory, raw_client, tmp_path, file_se
     assert crl["issuer"] == "CN=Test Intermediate" and crl["url"] == url
     conn = [p for ln, p in zip(lines, parsed) if "mqtt: connected" in ln][0]
     assert conn["client_id"] == "lf-1" and conn["keepalive"] == "60"
+    # a value with spaces is quoted, so the parser reads it whole
+    disc = [p for ln, p in zip(lines, parsed) if "mqtt: disconnected" in ln][0]
+    assert disc["reason"] == "client disconnect", disc
+    # every value is a single token or a quoted string: no stray bare words after a pair
+    for ln in lines:
+        rest = ln.split(": ", 1)[1]
+        first = re.search(r"(^| )[A-Za-z0-9_.-]+=", rest)
+        if first:
+            pairs = rest[first.start():]
+            assert re.fullmatch(r'( ?[A-Za-z0-9_.-]+=("([^"\\]|\\.)*"|[^ "=]+))+', pairs), ln
 
 
 def test_file_rotation(broker_factory, raw_client, tmp_path):
@@ -172,3 +184,61 @@ def test_version_and_ca_help():
     r = subprocess.run([str(helpers.build_dir() / "revmq-ca")], capture_output=True, text=True,
                        timeout=10)
     assert r.returncode == 2 and r.stderr.startswith("usage: revmq-ca")
+
+
+def test_tls_failure_lines_name_listener_alert_and_missing_certificate(
+        broker_factory, tmp_path, file_server):  # noqa: F811
+    fs = file_server()
+    w = World(tmp_path / "w")
+    w.inter.revoke(w.bad)
+    url = fs.publish("inter.pem", w.inter.gencrl()[0])
+    b = broker_factory(ssl_conf(w, crl_urls_line(url), "crl_cache.discover_from_cert = false"),
+                       extra_listeners=["ssl:default"])
+    port = b.ports["ssl:default"]
+    mark = b.log_mark()
+    assert s_client(port, cafile=w.root.cert, cert=w.bad.cert, key=w.bad.key, version="1.3",
+                    send=helpers.build_connect("x"), hold=0.4).alert == 44
+    line = b.wait_for_log(r"net: handshake failed listener=ssl:default addr=\S+ "
+                          r'error="sent alert 44 \(certificate revoked\).*$', since=mark)
+    assert logfmt(line.group(0).split(": ", 1)[1])["listener"] == "ssl:default"
+    for version, alert, name in (("1.3", 116, "certificate required"),
+                                 ("1.2", 40, "handshake failure")):
+        mark = b.log_mark()
+        s_client(port, cafile=w.root.cert, version=version, send=helpers.build_connect("y"),
+                 hold=0.4)
+        line = b.wait_for_log(r'handshake failed listener=ssl:default addr=\S+ error="sent alert '
+                              r"%d \(%s\): no client certificate \(the client sent none; this "
+                              r"listener requires one.*$" % (alert, name), since=mark)
+        assert logfmt(line.group(0))["listener"] == "ssl:default"  # one parsable line
+
+
+def test_syslog_output(broker_factory, raw_client):
+    """log.syslog.enable: every line also reaches syslog(3) — read from /dev/log."""
+    import os
+    import socket
+    if os.path.exists("/dev/log"):
+        pytest.skip("/dev/log is a running syslog daemon's socket; cannot listen on it")
+    if not os.access("/dev", os.W_OK):
+        pytest.skip("cannot create /dev/log")
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    s.bind("/dev/log")
+    try:
+        s.settimeout(5)
+        b = broker_factory("log.syslog.enable = true\n")
+        c = raw_client(b)
+        c.send(helpers.build_connect("sys-1", version=4))
+        c.recv_packet()
+        c.send(helpers.build_disconnect())
+        got = []
+        while not any(b"mqtt: disconnected" in g for g in got):
+            got.append(s.recv(8192))
+    finally:
+        s.close()
+        os.unlink("/dev/log")
+    text = [g.decode() for g in got]
+    # <priority>... revmq[pid]: component: message, daemon facility (3 << 3)
+    running = [t for t in text if "broker: running" in t][0]
+    assert re.match(r"<%d>.*revmq\[%d\]: broker: running node=" % (3 * 8 + 6, b.proc.pid),
+                    running), running
+    disc = [t for t in text if "mqtt: disconnected" in t][0]
+    assert 'reason="client disconnect"' in disc and not re.search(r"\d{4}-\d\d-\d\dT", disc)

@@ -194,7 +194,11 @@ def serial(pem: Path) -> str:
 def test_demo_printed_commands_work_and_ctrl_c_stops_both(demos, tmp_path):
     d = demos().start()
     cmds = d.commands()
-    assert sorted(cmds) == [1, 2, 3, 4, 5, 6, 7], d.out()
+    assert sorted(cmds) == [1, 2, 3, 4, 5, 6, 7, 8], d.out()
+    # each step has its own client id, except 8, which takes device 1's on purpose
+    ids = {n: re.search(r" -i (\S+)", c).group(1) for n, c in cmds.items() if " -i " in c}
+    assert ids == {1: "device-1", 2: "device-2-pub", 4: "device-2-sub", 7: "tcp-pub",
+                   8: "device-1"}, ids
     ssl, ca = d.ports["ssl"], d.ports["ca"]
     assert f"-p {ssl} " in cmds[1] and "device-1.pem" in cmds[1] and cmds[1].startswith("mosquitto_sub")
     assert cmds[2].startswith("mosquitto_pub") and "device-2.pem" in cmds[2]
@@ -237,13 +241,18 @@ def test_demo_printed_commands_work_and_ctrl_c_stops_both(demos, tmp_path):
     assert r.returncode != 0, r
     helpers.wait_until(lambda: re.search(r'client certificate rejected .*subject="CN=device-2" .*'
                                          r"reason=revoked", d.log()), 5, what="rejection log line")
+    # 6: the probe shows the alert, and the log line names it
+    r = sh(cmds[6])
+    assert re.search(r"alert certificate revoked.*|alert number 44", r.stdout), r
+    assert re.search(r'handshake failed listener=ssl:default .*error="sent alert 44 '
+                     r"\(certificate revoked\)", d.log()), d.log()[-2000:]
     # the log is followed on the demo's stdout
     assert "net: closing connection of revoked certificate" in d.out()
 
-    # 6: TCP needs the password; 7 is checked in test_demo_tcp_attack_fails
-    r = sh(cmds[6])
+    # 7: TCP needs the password; 8 is checked in test_demo_tcp_attack_fails
+    r = sh(cmds[7])
     assert r.returncode == 0, r
-    assert sh(cmds[6].replace(" -P ", " -P x")).returncode != 0
+    assert sh(cmds[7].replace(" -P ", " -P x")).returncode != 0
 
     # Ctrl-C: both stop cleanly, ports free again
     assert d.ctrl_c() == 0, d.out()
@@ -292,8 +301,11 @@ def test_busy_port_is_reported_and_nothing_is_left_running(demos):
         s.listen()
         d.start(ready=False)
         rc = d.proc.wait(40)
-    assert rc == 1, d.out()
-    assert "revmq did not start" in d.out(), d.out()
+        assert rc == 1, d.out()
+        # named before anything starts: the port, its role, what holds it (this test)
+        assert re.search(r"demo: port %d \(MQTT over TLS\) is already taken by \S+ "
+                         r"\(pid %d\); stop it or choose another port with RMQ_DEMO_SSL_PORT="
+                         % (d.ports["ssl"], os.getpid()), d.out()), d.out()
     assert port_free(d.ports["ca"]), "revmq-ca left running"
 
 
@@ -304,8 +316,8 @@ def test_demo_tcp_attack_fails(demos, tmp_path, raw_client):
     d = demos().start()
     cmds = d.commands()
     tcp = d.ports["tcp"]
-    assert f"-p {tcp} " in cmds[6] and " -u demo -P " in cmds[6]
-    assert "-i device-1" in cmds[7] and f"-p {tcp} " in cmds[7]
+    assert f"-p {tcp} " in cmds[7] and " -u demo -P " in cmds[7]
+    assert "-i device-1" in cmds[8] and f"-p {tcp} " in cmds[8]
     # anonymous: refused (3.1.1 return code 4, v5 0x86)
     assert sh(f"mosquitto_pub -h localhost -p {tcp} -t demo/x -m x").returncode != 0
     for version, code in ((4, 4), (5, 0x86)):
@@ -316,7 +328,7 @@ def test_demo_tcp_attack_fails(demos, tmp_path, raw_client):
     try:
         helpers.wait_until(lambda: "received SUBACK" in (tmp_path / "sub1.out").read_text(), 10,
                            what="device 1's SUBACK")
-        r = sh(cmds[7] + " -W 3")
+        r = sh(cmds[8] + " -W 3")
         assert r.returncode != 0 and "Not authorized" in r.stderr, r
         assert sub1.poll() is None, (tmp_path / "sub1.out").read_text()
         assert "DISCONNECT" not in (tmp_path / "sub1.out").read_text()
@@ -326,6 +338,32 @@ def test_demo_tcp_attack_fails(demos, tmp_path, raw_client):
     finally:
         stop(sub1)
     # offline: a message queued for device 1 is not readable from TCP
-    sh(cmds[6].replace("demo/hello", "demo/q").replace("-m ", "-q 1 -m "))
-    r = sh(cmds[7].replace("-t 'demo/#'", "-t 'demo/#' -C 1") + " -W 3")
+    sh(cmds[7].replace("demo/hello", "demo/q").replace("-m ", "-q 1 -m "))
+    r = sh(cmds[8].replace("-t 'demo/#'", "-t 'demo/#' -C 1") + " -W 3")
     assert r.returncode != 0 and "hello over TCP" not in r.stdout, r
+
+
+def test_make_run_needs_only_build_and_runtime_packages():
+    """Issue 15: `make run` installs no Mosquitto broker (Debian starts it on 1883, where the
+    demo listens); tests and benchmarks install the rest. Its build output is quiet."""
+    def pkgs(*purpose):
+        r = subprocess.run(["bash", str(ROOT / "scripts" / "deps.sh"), "list", *purpose],
+                           capture_output=True, text=True, check=True)
+        return set(r.stdout.split())
+    run, test, bench = pkgs("run"), pkgs("test"), pkgs("bench")
+    assert {"mosquitto-clients", "openssl", "cmake", "libssl-dev"} <= run
+    assert "mosquitto" not in run and "python3-pytest" not in run and "chromium" not in run
+    assert {"mosquitto", "python3-pytest", "libcmocka-dev", "valgrind"} <= test and run <= test
+    assert "mosquitto" in bench and run <= bench
+    assert pkgs("all") == test | bench
+    bad = subprocess.run(["bash", str(ROOT / "scripts" / "deps.sh"), "nonsense"],
+                         capture_output=True, text=True)
+    assert bad.returncode == 2 and "unknown purpose 'nonsense'" in bad.stderr
+    # the Makefile passes the purpose of each goal; `make run` builds quietly
+    def dry(goal):
+        return subprocess.run(["make", "-n", "-C", str(ROOT), goal], capture_output=True,
+                              text=True, check=True).stdout
+    assert "scripts/deps.sh run" in dry("run") and "> build/build.log 2>&1" in dry("run")
+    assert "scripts/deps.sh test" in dry("test")
+    assert "scripts/deps.sh bench" in dry("bench")
+    assert "scripts/deps.sh build" in dry("build")

@@ -266,7 +266,9 @@ def check_config(text: str, cwd: Path, name: str) -> subprocess.CompletedProcess
     f = cwd / name
     f.write_text(text)
     env = {k: v for k, v in os.environ.items() if not k.startswith(("REVMQ_", "EMQX_"))}
-    return subprocess.run([str(helpers.build_dir() / "revmq"), "--check-config", "-c", str(f)],
+    # values only: the snippets name files of the reader's machine (--skip-files)
+    return subprocess.run([str(helpers.build_dir() / "revmq"), "--check-config", "--skip-files",
+                           "-c", str(f)],
                           capture_output=True, text=True, timeout=20, env=env)
 
 

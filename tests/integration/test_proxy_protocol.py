@@ -190,7 +190,7 @@ def test_connection_without_header_refused(broker_factory, tls_pki, kind):
         got = b""
     assert got == b""
     b.wait_for_log(r"handshake failed listener=%s addr=127\.0\.0\.7:\d+ "
-                   r"error=PROXY protocol: no header" % ("pp" if kind == "tcp" else "pps"),
+                   r'error="PROXY protocol: no header' % ("tcp:pp" if kind == "tcp" else "ssl:pps"),
                    since=mark)
     assert "client_id=nohdr" not in b.log_text()
 
@@ -219,7 +219,7 @@ def test_malformed_header_refused(broker_factory):
         assert s.recv(16) == b""
     finally:
         s.close()
-    b.wait_for_log(r"handshake failed listener=pp .*error=PROXY protocol: malformed header",
+    b.wait_for_log(r"handshake failed listener=tcp:pp .*error=\"PROXY protocol: malformed header",
                    since=mark)
 
 

@@ -153,8 +153,8 @@ def test_browser_origin_refused(broker_factory, tmp_path):
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                             start_new_session=True)
     try:
-        b.wait_for_log(r"handshake failed listener=default addr=\S+ error=websocket: 403 Origin "
-                       r"not in websocket.check_origins", timeout=60)
+        b.wait_for_log(r"handshake failed listener=wss:default addr=\S+ error=\"websocket: 403 Origin "
+                       r"not in websocket.check_origins\"", timeout=60)
     finally:
         os.killpg(proc.pid, 15)
         try:

@@ -142,7 +142,7 @@ def test_upgrade_refused(broker_factory, case, status, log):
         assert s.recv(16) == b""  # then closed
     finally:
         s.close()
-    b.wait_for_log(r"handshake failed listener=default addr=\S+ error=websocket: %d %s"
+    b.wait_for_log(r"handshake failed listener=ws:default addr=\S+ error=\"websocket: %d %s"
                    % (status, re.escape(log)))
 
 
@@ -164,8 +164,8 @@ def test_malformed_and_oversized_requests(broker_factory):
     with socket.create_connection(("127.0.0.1", port), timeout=5) as s:
         s.sendall(b"GET /mqtt HTTP/1.1\r\n" + b"X-Pad: " + b"a" * 9000 + b"\r\n")
         assert s.recv(64).startswith(b"HTTP/1.1 400 ")
-    b.wait_for_log(r"error=websocket: 400 malformed upgrade request")
-    b.wait_for_log(r"error=websocket: 400 upgrade request too large")
+    b.wait_for_log(r'error="websocket: 400 malformed upgrade request"')
+    b.wait_for_log(r'error="websocket: 400 upgrade request too large"')
 
 
 # -- frames ----------------------------------------------------------------------------------

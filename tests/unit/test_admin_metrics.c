@@ -1,9 +1,9 @@
 /*
  * test_admin_metrics.c — the counters the admin API exports
  * (src/common/metrics.c) and the log line formats (src/common/log.c's
- * rmq_log_format_line): text as before, json with the message's key=value
- * fields, quoted values, bare words joined to the value before them,
- * escaping, and a valid object even when truncated.
+ * rmq_log_format_line): text in logfmt (values with spaces quoted), json with the message's
+ * key=value fields, quoted values, bare words joined to the value before them, escaping, and a
+ * valid object even when truncated.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -53,14 +53,34 @@ static void fmt(enum rmq_log_format f, const char *msg, char *out, size_t n)
     rmq_log_format_line(f, "2026-01-01T00:00:00.000Z", "info", "mqtt", msg, out, n);
 }
 
-static void test_log__text_unchanged(void **state)
+static void test_log__text_is_logfmt(void **state)
 {
     (void)state;
     char out[512];
+    /* a value with spaces is quoted, so a logfmt parser reads it whole */
     fmt(RMQ_LOG_TEXT, "connected client_id=a reason=client disconnect", out, sizeof out);
-    assert_string_equal(out,
-                        "2026-01-01T00:00:00.000Z info mqtt: connected client_id=a reason=client "
-                        "disconnect");
+    assert_string_equal(out, "2026-01-01T00:00:00.000Z info mqtt: connected client_id=a "
+                             "reason=\"client disconnect\"");
+    /* plain values and already quoted ones stay as they are; '=', '"' and '\' are quoted */
+    fmt(RMQ_LOG_TEXT,
+        "refresh OK url=http://x/a.crl issuer=\"CN=Test \\\"I\\\"\" q=a=b empty= p=C:\\x", out,
+        sizeof out);
+    assert_string_equal(out, "2026-01-01T00:00:00.000Z info mqtt: refresh OK "
+                             "url=http://x/a.crl issuer=\"CN=Test \\\"I\\\"\" q=\"a=b\" "
+                             "empty=\"\" p=\"C:\\\\x\"");
+    /* text after a closing quote is kept, the whole value quoted */
+    fmt(RMQ_LOG_TEXT, "x d=\"CN=a b\"#01:k", out, sizeof out);
+    assert_string_equal(out, "2026-01-01T00:00:00.000Z info mqtt: x d=\"\\\"CN=a b\\\"#01:k\"");
+    fmt(RMQ_LOG_JSON, "x d=\"CN=a b\"#01:k", out, sizeof out);
+    assert_non_null(strstr(out, "\"d\":\"\\\"CN=a b\\\"#01:k\"}"));
+    /* a value written quoted stays quoted even when plain */
+    fmt(RMQ_LOG_TEXT, "x username=\"demo\" n=1", out, sizeof out);
+    assert_string_equal(out, "2026-01-01T00:00:00.000Z info mqtt: x username=\"demo\" n=1");
+    /* no pairs: the message as is; a message that starts with a pair */
+    fmt(RMQ_LOG_TEXT, "stopped  now", out, sizeof out);
+    assert_string_equal(out, "2026-01-01T00:00:00.000Z info mqtt: stopped  now");
+    fmt(RMQ_LOG_TEXT, "k=v w", out, sizeof out);
+    assert_string_equal(out, "2026-01-01T00:00:00.000Z info mqtt: k=\"v w\"");
 }
 
 static void test_log__json_fields(void **state)
@@ -100,7 +120,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_metrics__count_and_recent),
         cmocka_unit_test(test_metrics__alerts_by_code_and_direction),
-        cmocka_unit_test(test_log__text_unchanged),
+        cmocka_unit_test(test_log__text_is_logfmt),
         cmocka_unit_test(test_log__json_fields),
         cmocka_unit_test(test_log__json_truncated_is_still_an_object),
     };

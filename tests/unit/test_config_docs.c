@@ -204,7 +204,8 @@ static void test_docs__examples_parse(void **state)
     size_t glen;
     char *gen = generated(&glen);
     int entries = 0, blocks = 0;
-    struct rmq_cfg_parse_ops ops = {block_raw, block_entry, block_error, &entries};
+    struct rmq_cfg_parse_ops ops = {
+        .is_raw_key = block_raw, .on_entry = block_entry, .on_error = block_error, .arg = &entries};
     for (char *p = strstr(gen, "```hocon\n"); p != NULL; p = strstr(p, "```hocon\n")) {
         p += 9;
         char *end = strstr(p, "```\n");

@@ -8,6 +8,8 @@
 #include <string.h>
 
 #include <cmocka.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "config/parse.h"
 
@@ -45,7 +47,8 @@ static void on_error(void *arg, unsigned line, const char *msg)
 
 static rmq_err run(const char *text, struct collect *c)
 {
-    struct rmq_cfg_parse_ops ops = {raw_listener, on_entry, on_error, c};
+    struct rmq_cfg_parse_ops ops = {
+        .is_raw_key = raw_listener, .on_entry = on_entry, .on_error = on_error, .arg = c};
     memset(c, 0, sizeof *c);
     return rmq_cfg_parse(text, strlen(text), &ops);
 }
@@ -162,7 +165,7 @@ static void test_parse__limits(void **state)
 
     const char nul[] = "a = 1\nb = x\0y\n";
     struct collect c;
-    struct rmq_cfg_parse_ops ops = {NULL, on_entry, on_error, &c};
+    struct rmq_cfg_parse_ops ops = {.on_entry = on_entry, .on_error = on_error, .arg = &c};
     memset(&c, 0, sizeof c);
     assert_int_equal(rmq_cfg_parse(nul, sizeof nul - 1, &ops), RMQ_ERR_MALFORMED);
     assert_int_equal(c.errline, 2);
@@ -180,7 +183,8 @@ static void test_parse__every_truncated_prefix_is_handled(void **state)
     size_t len = strlen(text);
     for (size_t i = 0; i <= len; i++) {
         struct collect c;
-        struct rmq_cfg_parse_ops ops = {raw_listener, on_entry, on_error, &c};
+        struct rmq_cfg_parse_ops ops = {
+            .is_raw_key = raw_listener, .on_entry = on_entry, .on_error = on_error, .arg = &c};
         char *copy = malloc(i + 1);
         memcpy(copy, text, i);
         memset(&c, 0, sizeof c);
@@ -247,6 +251,183 @@ static void test_parse__array_of_objects_errors(void **state)
     assert_non_null(strstr(why, "EMQX_AUTHENTICATION__1__MECHANISM"));
 }
 
+/* ---- HOCON extras: substitutions, includes, BOM, IPv6 binds ------------------------------ */
+
+static const char *test_env(void *arg, const char *name)
+{
+    (void)arg;
+    if (strcmp(name, "HOME_DIR") == 0) {
+        return "/srv/rmq";
+    }
+    if (strcmp(name, "PORT") == 0) {
+        return "1883";
+    }
+    return NULL;
+}
+
+static rmq_err test_read(void *arg, const char *path, char **text, size_t *len, char *why,
+                         size_t whylen)
+{
+    (void)arg;
+    FILE *f = fopen(path, "rb");
+    if (f == NULL) {
+        snprintf(why, whylen, "open failed");
+        return RMQ_ERR_IO;
+    }
+    *text = malloc(65536);
+    *len = fread(*text, 1, 65536, f);
+    fclose(f);
+    return RMQ_OK;
+}
+
+struct filelog {
+    struct collect c;
+    char files[512];
+};
+
+static void test_on_file(void *arg, const char *file)
+{
+    struct filelog *fl = arg;
+    size_t n = strlen(fl->files);
+    snprintf(fl->files + n, sizeof fl->files - n, "<%s>", file != NULL ? file : "top");
+}
+
+static rmq_err run_ex(const char *file, const char *text, struct filelog *fl)
+{
+    memset(fl, 0, sizeof *fl);
+    struct rmq_cfg_parse_ops ops = {.is_raw_key = raw_listener,
+                                    .on_entry = on_entry,
+                                    .on_error = on_error,
+                                    .arg = fl,
+                                    .file = file,
+                                    .read_file = test_read,
+                                    .getenv = test_env,
+                                    .on_file = test_on_file};
+    return rmq_cfg_parse(text, strlen(text), &ops);
+}
+
+static void expect_ex(const char *text, const char *want)
+{
+    struct filelog fl;
+    if (run_ex(NULL, text, &fl) != RMQ_OK) {
+        fail_msg("parse failed: line %u: %s", fl.c.errline, fl.c.err);
+    }
+    assert_string_equal(fl.c.out, want);
+}
+
+static void expect_ex_error(const char *text, unsigned line, const char *fragment)
+{
+    struct filelog fl;
+    assert_int_equal(run_ex(NULL, text, &fl), RMQ_ERR_MALFORMED);
+    assert_int_equal(fl.c.errline, line);
+    if (strstr(fl.c.err, fragment) == NULL) {
+        fail_msg("error '%s' lacks '%s'", fl.c.err, fragment);
+    }
+}
+
+static void test_parse__environment_substitution(void **state)
+{
+    (void)state;
+    expect_ex("a = ${HOME_DIR}\n", "1:a=/srv/rmq\n");
+    expect_ex("a = ${HOME_DIR}/certs/ca.pem\nb { c = ${PORT} }\n",
+              "1:a=/srv/rmq/certs/ca.pem\n2:b.c=1883\n");
+    expect_ex("a = ${?NOT_SET}\nb = 2\n", "2:b=2\n");                /* assignment removed */
+    expect_ex("a = x${?NOT_SET}y\n", "1:a=xy\n");                    /* empty in a concatenation */
+    expect_ex("a = [${PORT}, ${?NOT_SET}, z]\n", "1:a=[1883, z]\n"); /* array item removed */
+    expect_ex("a = \"${PORT}\"\n", "1:a=\"${PORT}\"\n");             /* quoted: literal */
+    expect_ex("listener.tcp.x = ${PORT}\n", "1:listener.tcp.x=${PORT} (raw)\n");
+    expect_ex_error("a = 1\nb = ${NOT_SET}\n", 2, "environment variable NOT_SET is not set");
+    expect_ex_error("a = ${PORT\n", 1, "unterminated substitution");
+    expect_ex_error("a = ${}\n", 1, "bad substitution");
+    /* without a getenv callback, every ${VAR} is unset */
+    expect_error("a = ${PORT}\n", 1, "PORT is not set");
+}
+
+static void test_parse__utf8_bom_and_ipv6_binds(void **state)
+{
+    (void)state;
+    expect("\xef\xbb\xbf"
+           "a = 1\n",
+           "1:a=1\n");
+    expect("\xef\xbb\xbf"
+           "# c\nlistener.tcp.external = [::1]:1883\n",
+           "2:listener.tcp.external=[::1]:1883 (raw)\n");
+    expect("listeners.tcp.d.bind = [::1]:1883\n", "1:listeners.tcp.d.bind=[::1]:1883\n");
+    expect("b = [fe80::1%eth0]:8883, c = 1\n", "1:b=[fe80::1%eth0]:8883\n1:c=1\n");
+    /* an array is still an array */
+    expect("a = [1, 2]\nlistener.tcp.x = [::1]\n", "1:a=[1, 2]\n2:listener.tcp.x=[::1] (raw)\n");
+    struct rmq_cfg_value v;
+    char why[200], shown[100];
+    assert_int_equal(rmq_cfg_parse_value("[::1]:1883", 10, &v, why, sizeof why), RMQ_OK);
+    assert_false(v.is_array);
+    rmq_cfg_value_show(&v, shown, sizeof shown);
+    assert_string_equal(shown, "[::1]:1883");
+    rmq_cfg_value_clear(&v);
+}
+
+static void write_file(const char *dir, const char *name, const char *text)
+{
+    char path[600];
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    FILE *f = fopen(path, "w");
+    assert_non_null(f);
+    fputs(text, f);
+    fclose(f);
+}
+
+static void test_parse__include_relative_nested_and_cycles(void **state)
+{
+    (void)state;
+    char dir[] = "/tmp/test_cfg_incl_XXXXXX";
+    char top[600], sub[600], text[800];
+    assert_non_null(mkdtemp(dir));
+    snprintf(sub, sizeof sub, "%s/sub", dir);
+    assert_int_equal(mkdir(sub, 0700), 0);
+    write_file(dir, "sub/inner.conf",
+               "\xef\xbb\xbf"
+               "x = 1\ninclude \"deeper.conf\"\n");
+    write_file(dir, "sub/deeper.conf", "y = ${PORT}\n");
+    write_file(dir, "loop.conf", "z = 1\ninclude \"loop.conf\"\n");
+    snprintf(top, sizeof top, "%s/top.conf", dir);
+    struct filelog fl;
+    /* relative to the including file, at the current path, nested */
+    assert_int_equal(run_ex(top, "a = 0\nblk {\n  include \"sub/inner.conf\"\n}\nb = 2\n", &fl),
+                     RMQ_OK);
+    assert_string_equal(fl.c.out, "1:a=0\n1:blk.x=1\n1:blk.y=1883\n5:b=2\n");
+    snprintf(text, sizeof text, "<%s/sub/inner.conf><%s/sub/deeper.conf><%s/sub/inner.conf><%s>",
+             dir, dir, dir, top);
+    assert_string_equal(fl.files, text);
+    /* the other forms, and a key named include */
+    assert_int_equal(run_ex(top, "include required(\"sub/deeper.conf\")\ninclude = 3\n", &fl),
+                     RMQ_OK);
+    assert_string_equal(fl.c.out, "1:y=1883\n2:include=3\n");
+    /* a cycle is refused at the include line of the file that closes it */
+    assert_int_equal(run_ex(top, "q = 1\ninclude \"loop.conf\"\n", &fl), RMQ_ERR_MALFORMED);
+    assert_int_equal(fl.c.errline, 2); /* loop.conf line 2 */
+    assert_non_null(strstr(fl.c.err, "include cycle"));
+    snprintf(text, sizeof text, "<%s/loop.conf>", dir);
+    assert_non_null(strstr(fl.files, text));
+    /* a missing file is an error naming it */
+    assert_int_equal(run_ex(top, "\n\ninclude \"nope.conf\"\n", &fl), RMQ_ERR_MALFORMED);
+    assert_int_equal(fl.c.errline, 3);
+    assert_non_null(strstr(fl.c.err, "nope.conf"));
+    /* without a reader, includes are refused */
+    expect_error("include \"x.conf\"\n", 1, "includes are not allowed here");
+    expect_error("include \"x.conf\" y\n", 1, "unexpected text after include");
+    /* depth: a chain of RMQ_CFG_INCLUDE_MAX + 1 files */
+    for (int i = 0; i <= RMQ_CFG_INCLUDE_MAX; i++) {
+        char name[32], body[64];
+        snprintf(name, sizeof name, "d%d.conf", i);
+        snprintf(body, sizeof body, "include \"d%d.conf\"\n", i + 1);
+        write_file(dir, name, body);
+    }
+    assert_int_equal(run_ex(top, "include \"d0.conf\"\n", &fl), RMQ_ERR_MALFORMED);
+    assert_non_null(strstr(fl.c.err, "nested deeper than"));
+    char cmd[700];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+    assert_int_equal(system(cmd), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -260,6 +441,9 @@ int main(void)
         cmocka_unit_test(test_parse__array_of_objects_errors),
         cmocka_unit_test(test_parse__every_truncated_prefix_is_handled),
         cmocka_unit_test(test_parse_value__env_style_values),
+        cmocka_unit_test(test_parse__environment_substitution),
+        cmocka_unit_test(test_parse__utf8_bom_and_ipv6_binds),
+        cmocka_unit_test(test_parse__include_relative_nested_and_cycles),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -610,6 +610,77 @@ static void test_settings__load_from_file(void **state)
     rmq_settings_free(s);
 }
 
+/* EMQX-file features: include (origins name the included file), ${VAR}, BOM, IPv6 binds. */
+static void test_settings__include_substitution_bom_ipv6(void **state)
+{
+    (void)state;
+    char dir[] = "/tmp/test_cfg_inc_XXXXXX";
+    char top[600], inc[600], want[700];
+    assert_non_null(mkdtemp(dir));
+    snprintf(top, sizeof top, "%s/revmq.conf", dir);
+    snprintf(inc, sizeof inc, "%s/listeners.conf", dir);
+    FILE *f = fopen(inc, "w");
+    assert_non_null(f);
+    fputs("\xef\xbb\xbf# included\nlisteners.tcp.default.bind = 127.0.0.1:${PORT}\n"
+          "listeners.tcp.v6.bind = [::1]:${PORT}\nmqtt.max_inflight = ${?UNSET_INFLIGHT}\n",
+          f);
+    fclose(f);
+    f = fopen(top, "w");
+    assert_non_null(f);
+    fputs("\xef\xbb\xbfmqtt.max_inflight = 9\ninclude \"listeners.conf\"\n", f);
+    fclose(f);
+    char *env[] = {"PORT=1999", NULL};
+    struct rmq_settings *s = NULL;
+    char *err = NULL;
+    if (rmq_settings_load(top, env, &s, &err) != RMQ_OK) {
+        fail_msg("load failed: %s", err);
+    }
+    const struct rmq_listener_settings *l = rmq_settings_listener(s, false, "v6");
+    assert_non_null(l);
+    assert_string_equal(l->bind.host, "::1");
+    assert_int_equal(l->bind.port, 1999);
+    assert_int_equal(s->mqtt.max_inflight, 9); /* ${?UNSET} removed the assignment */
+    snprintf(want, sizeof want, "%s:3", inc);
+    assert_string_equal(rmq_settings_origin(s, "listeners.tcp.v6.bind"), want);
+    rmq_settings_free(s);
+    /* unset ${VAR}: one error naming the variable, the file and the line */
+    char *noenv[] = {NULL};
+    assert_int_equal(rmq_settings_load(top, noenv, &s, &err), RMQ_ERR_CONFIG);
+    snprintf(want, sizeof want,
+             "%s:2: syntax error: substitution ${PORT}: environment variable PORT is not set", inc);
+    assert_contains(err, want);
+    free(err);
+    /* an include cycle names the file and line of the include that closes it */
+    f = fopen(inc, "w");
+    assert_non_null(f);
+    fputs("a = 1\ninclude \"revmq.conf\"\n", f);
+    fclose(f);
+    assert_int_equal(rmq_settings_load(top, env, &s, &err), RMQ_ERR_CONFIG);
+    snprintf(want, sizeof want, "%s:2: syntax error: include \"revmq.conf\": include cycle", inc);
+    assert_contains(err, want);
+    free(err);
+    unlink(inc);
+    unlink(top);
+    rmdir(dir);
+}
+
+static void test_settings__ipv6_binds_flat_and_env(void **state)
+{
+    (void)state;
+    struct rmq_settings *s = load_ok("listener.tcp.external = [::1]:1884\n", NULL);
+    const struct rmq_listener_settings *l = rmq_settings_listener(s, false, "external");
+    assert_non_null(l);
+    assert_string_equal(l->bind.host, "::1");
+    assert_int_equal(l->bind.port, 1884);
+    rmq_settings_free(s);
+    char *env[] = {"EMQX_LISTENERS__TCP__DEFAULT__BIND=[::1]:1885", NULL};
+    s = load_ok(NULL, env);
+    l = rmq_settings_listener(s, false, "default");
+    assert_string_equal(l->bind.host, "::1");
+    assert_int_equal(l->bind.port, 1885);
+    rmq_settings_free(s);
+}
+
 /* Every prefix of a rich file loads or fails with a message; ASan checks for leaks. */
 static void test_settings__truncated_input_never_crashes(void **state)
 {
@@ -807,6 +878,8 @@ int main(void)
         cmocka_unit_test(test_settings__listener_count_is_bounded),
         cmocka_unit_test(test_settings__many_errors_are_capped),
         cmocka_unit_test(test_settings__load_from_file),
+        cmocka_unit_test(test_settings__include_substitution_bom_ipv6),
+        cmocka_unit_test(test_settings__ipv6_binds_flat_and_env),
         cmocka_unit_test(test_settings__truncated_input_never_crashes),
         cmocka_unit_test(test_settings__authorization_sources_list),
         cmocka_unit_test(test_settings__authorization_sources_errors),
