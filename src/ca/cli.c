@@ -330,6 +330,7 @@ static int cmd_ca_create(struct rmq_ca_cli *c)
             fprintf(stderr, "revmq-ca: CA '%s' already exists\n", name);
         } else if (e == RMQ_OK) {
             rmq_info("ca", "CA created ca=%s tenant=%s version=1", name, t.name);
+            printf("created CA %s (tenant %s, version 1, %s)\n", name, t.name, ca.key_type);
         }
     }
     rc = e == RMQ_OK ? 0 : rmq_ca_cli_fail(e, "ca create");

@@ -201,6 +201,10 @@ int rmq_ca_cmd_revoke(struct rmq_ca_cli *c)
         return rc;
     }
     rmq_err e = rmq_ca_revoke(x.db, &x.ca, c->pos[0], reason, c->crl_validity);
+    if (e == RMQ_OK) {
+        printf("revoked %s (CA %s, reason %s); the next CRL and OCSP answers list it\n", c->pos[0],
+               x.ca.name, rmq_ca_reason_name(reason));
+    }
     ca_ctx_close(&x);
     return e == RMQ_OK ? 0 : rmq_ca_cli_fail(e, "revoke-cert");
 }

@@ -258,3 +258,13 @@ def test_unknown_ca_and_no_tenant__are_clear_errors(tmp_path, ca):
 def test_duration_forms_accepted(ca):
     for ttl in ("1y350d", "30d", "1d", "12h", "90m", "3600s", "1w", "3600"):
         ca.issue("d", ttl=ttl)
+
+
+def test_success__says_what_was_done(ca):
+    """revmq-ca prints what it did: the created CA, the revoked serial."""
+    p = ca.run("ca", "create", "--name", "other-ca")
+    assert p.stdout.startswith("created CA other-ca (tenant "), p.stdout
+    cl = ca.issue("dev-said", cert_type="client")
+    p = ca.revoke(cl.serial, "keyCompromise")
+    assert p.stdout == (f"revoked {cl.serial} (CA {ca.ca_name}, reason keyCompromise); "
+                        "the next CRL and OCSP answers list it\n"), p.stdout
