@@ -8,6 +8,8 @@ ASAN_BUILD ?= build-asan
 FUZZ_BUILD ?= build-fuzz
 JOBS       ?= $(shell nproc)
 PYTEST     := /usr/bin/python3 -m pytest
+# .clang-format uses InsertBraces (braces always), which needs clang-format 15
+CLANG_FORMAT ?= clang-format-15
 FUZZ_SECONDS ?= 60
 
 .PHONY: all deps build install run run-broker test valgrind bench unit integration asan fuzz format format-check clean
@@ -90,10 +92,10 @@ fuzz: deps
 	bash scripts/fuzz.sh $(FUZZ_BUILD) $(FUZZ_SECONDS)
 
 format:
-	clang-format -i $$(git ls-files 'src/*.c' 'src/*.h' 'tests/*.c' 'tests/*.h')
+	$(CLANG_FORMAT) -i $$(git ls-files 'src/*.c' 'src/*.h' 'tests/*.c' 'tests/*.h')
 
 format-check:
-	clang-format --dry-run --Werror $$(git ls-files 'src/*.c' 'src/*.h' 'tests/*.c' 'tests/*.h')
+	$(CLANG_FORMAT) --dry-run --Werror $$(git ls-files 'src/*.c' 'src/*.h' 'tests/*.c' 'tests/*.h')
 
 clean:
 	rm -rf $(BUILD) $(ASAN_BUILD) $(FUZZ_BUILD)

@@ -21,7 +21,7 @@ BUILD_PKGS=(
 )
 RUN_PKGS=(openssl mosquitto-clients iproute2)
 TEST_PKGS=(
-  clang clang-format libclang-rt-14-dev libcmocka-dev
+  clang clang-format-15 libclang-rt-14-dev libcmocka-dev  # clang-format 15: InsertBraces
   curl valgrind
   python3 python3-pytest python3-paho-mqtt
   mosquitto haproxy
