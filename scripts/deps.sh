@@ -8,7 +8,7 @@ PKGS=(
   build-essential cmake pkg-config clang clang-format libclang-rt-14-dev
   libssl-dev libevent-dev libcurl4-openssl-dev libsqlite3-dev libcmocka-dev
   libjansson-dev libcrypt-dev
-  openssl curl valgrind
+  openssl curl valgrind strace  # strace: test_net_write_path (epoll_ctl per write)
   python3 python3-pytest python3-paho-mqtt
   mosquitto mosquitto-clients
   haproxy libwslay-dev libsystemd-dev
