@@ -4,6 +4,7 @@
 #
 #   bench/write_path.sh [REVMQ_BUILD_DIR] [RATES...]     (rates per second, 0 = unpaced)
 #   WP_SECONDS=5 WP_STRACE=1 bench/write_path.sh build 10000 100000 200000 0
+#   WP_BENCH_ARGS="--qos 1" bench/write_path.sh build 10000 100000 0
 #
 # For each rate: broker CPU (utime+stime from /proc/<pid>/stat) over the run
 # divided by messages received; with WP_STRACE=1 a second run under
@@ -29,7 +30,11 @@ start() {
     done
     echo "broker did not start" >&2; cat "$dir/log" >&2; exit 1
 }
-run() { "$bdir/revmq-bench" pubsub --port "$port" --duration "${secs}s" --pub-rate "$1" --json --quiet; }
+# WP_BENCH_ARGS: more revmq-bench pubsub options, e.g. "--qos 1" or "--publishers 10 --subscribers 10"
+run() {
+    # shellcheck disable=SC2086
+    "$bdir/revmq-bench" pubsub --port "$port" --duration "${secs}s" --pub-rate "$1" ${WP_BENCH_ARGS:-} --json --quiet
+}
 recv() { /usr/bin/python3 -c 'import json,sys;print(json.load(sys.stdin)["received"])'; }
 printf '%-9s %12s %10s %14s %12s\n' rate received cpu_s cpu_us_per_msg syscalls/msg
 for r in "${rates[@]}"; do
