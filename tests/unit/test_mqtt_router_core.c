@@ -179,6 +179,7 @@ static void test_core__kick_sends_only_disconnect_reason_codes(void **state)
         assert_true(n->closed);
         drop(n);
     }
+    rmq_broker_free(b);
 }
 
 static void test_core__subscriber_gone_releases_held_publisher(void **state)
