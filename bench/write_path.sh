@@ -22,7 +22,7 @@ printf 'node.data_dir = "%s/data"\nlog.level = warning\nlisteners.tcp.default.bi
 tck=$(getconf CLK_TCK)
 cpu() { awk '{print $14 + $15}' "/proc/$1/stat"; }
 start() {
-    "$@" "$bdir/revmq" -c "$dir/conf" > "$dir/log" 2>&1 &
+    "$bdir/revmq" -c "$dir/conf" > "$dir/log" 2>&1 &
     bpid=$!
     for _ in $(seq 50); do
         (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && return 0
