@@ -5,6 +5,7 @@
 
 BUILD      ?= build
 ASAN_BUILD ?= build-asan
+TSAN_BUILD ?= build-tsan
 FUZZ_BUILD ?= build-fuzz
 JOBS       ?= $(shell nproc)
 PYTEST     := /usr/bin/python3 -m pytest
@@ -12,7 +13,7 @@ PYTEST     := /usr/bin/python3 -m pytest
 CLANG_FORMAT ?= clang-format-15
 FUZZ_SECONDS ?= 60
 
-.PHONY: all deps build install run run-broker test valgrind bench unit integration asan fuzz format format-check clean
+.PHONY: all deps build install run run-broker test valgrind bench unit integration asan tsan fuzz format format-check clean
 
 all: build
 
@@ -77,6 +78,25 @@ asan: deps
 VALGRIND_TESTS ?= tests/integration/test_mqtt_connect.py tests/integration/test_mqtt_will.py \
                   tests/integration/test_tls_revocation.py tests/integration/test_tls_stapling.py \
                   tests/integration/test_authn_takeover.py
+# ThreadSanitizer: the unit tests of the threaded parts (net, router/core,
+# revocation snapshots/engine/fetcher, tls) and an integration subset that
+# runs the handshake threads, the fetcher, the OCSP stapler, the password
+# hashing thread, admin jobs and revocation against worker 0 (~3.5 min).
+# A data race fails the test: halt_on_error makes the process exit 66, and
+# the harness also fails on any "ThreadSanitizer:" report in a broker log.
+TSAN_OPTIONS_CI ?= halt_on_error=1 exitcode=66 second_deadlock_stack=1 history_size=4
+TSAN_UNIT ?= ^test_(net|mqtt_router|revocation|tls)_
+TSAN_IT ?= tests/integration/test_crl_live.py tests/integration/test_tls_revocation.py \
+	tests/integration/test_mqtt_pubsub.py tests/integration/test_tls_listener.py \
+	tests/integration/test_ocsp_stapler.py tests/integration/test_admin_revocation.py \
+	tests/integration/test_authn_passwords.py tests/integration/test_net_write_path.py
+tsan: deps
+	cmake -S . -B $(TSAN_BUILD) -DRMQ_WERROR=ON -DRMQ_TSAN=ON -DCMAKE_BUILD_TYPE=Debug
+	cmake --build $(TSAN_BUILD) -j $(JOBS)
+	cd $(TSAN_BUILD) && TSAN_OPTIONS="$(TSAN_OPTIONS_CI)" ctest --output-on-failure -j $(JOBS) -R '$(TSAN_UNIT)'
+	TSAN_OPTIONS="$(TSAN_OPTIONS_CI)" RMQ_BUILD_DIR=$(abspath $(TSAN_BUILD)) \
+		$(PYTEST) -q -p no:cacheprovider $(TSAN_IT)
+
 valgrind: build
 	RMQ_TEST_VALGRIND=1 RMQ_BUILD_DIR=$(abspath $(BUILD)) $(PYTEST) -q -p no:cacheprovider $(VALGRIND_TESTS)
 

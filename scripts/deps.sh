@@ -22,7 +22,7 @@ BUILD_PKGS=(
 RUN_PKGS=(openssl mosquitto-clients iproute2)
 TEST_PKGS=(
   clang clang-format-15 libclang-rt-14-dev libcmocka-dev  # clang-format 15: InsertBraces
-  curl valgrind
+  curl valgrind strace gdb  # strace: test_net_write_path; gdb: stacks of a broker that hangs
   python3 python3-pytest python3-paho-mqtt
   mosquitto haproxy
   chromium man-db systemd  # dashboard test (headless), man pages and unit checks (test_install)

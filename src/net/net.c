@@ -136,6 +136,10 @@ static rmq_err worker_init(struct rmq_net *net, struct worker *w, int idx)
     if (!w->mail_ev || event_add(w->mail_ev, NULL) != 0) {
         return RMQ_ERR_NOMEM;
     }
+    w->flush_ev = event_new(w->base, -1, 0, rmq_net_conn_flush_cb, w);
+    if (!w->flush_ev) {
+        return RMQ_ERR_NOMEM;
+    }
     if (idx == 0) {
         w->broker = rmq_broker_new(net->s);
         w->tick_ev = event_new(w->base, -1, EV_PERSIST, tick_cb, w);
@@ -570,6 +574,9 @@ static void worker_free(struct worker *w)
     }
     if (w->mail_ev) {
         event_free(w->mail_ev);
+    }
+    if (w->flush_ev) {
+        event_free(w->flush_ev);
     }
     if (w->base) {
         event_base_free(w->base);

@@ -33,6 +33,7 @@ static void again_later(struct conn *c);
 static void again_after(struct conn *c, uint64_t ms);
 static bool addr_admit(struct conn *c);
 static void addr_release(struct conn *c);
+static void want_write(struct conn *c);
 
 static void set_timer(struct conn *c, uint64_t ms)
 {
@@ -80,8 +81,8 @@ static void note_output(struct conn *c)
 static void io_flush(void *net)
 {
     struct conn *c = net;
-    if (c->out.len > 0) {
-        event_add(c->wev, NULL);
+    if (out_pending(c) > 0) {
+        want_write(c);
     }
     if (!c->out_over && out_pending(c) > rmq_broker_out_high_water(c->w->broker)) {
         note_output(c);
@@ -151,6 +152,47 @@ static const struct rmq_conn_io conn_io = {
     .resume = io_resume,
 };
 
+/* ---------------------------------------------------------- flush list */
+
+static void flush_unlink(struct conn *c)
+{
+    if (!c->flush_queued) {
+        return;
+    }
+    if (c->flush_prev) {
+        c->flush_prev->flush_next = c->flush_next;
+    } else {
+        c->w->flush_head = c->flush_next;
+    }
+    if (c->flush_next) {
+        c->flush_next->flush_prev = c->flush_prev;
+    }
+    c->flush_next = c->flush_prev = NULL;
+    c->flush_queued = false;
+}
+
+/* Output is pending: write it at the end of this turn, unless the write
+ * event already waits for the socket (a blocked write, TLS retrying the
+ * same bytes, a close) or a TLS write waits for input. */
+static void want_write(struct conn *c)
+{
+    if (c->flush_queued || c->phase != PH_OPEN || c->write_wants_read ||
+        event_pending(c->wev, EV_WRITE, NULL)) {
+        return;
+    }
+    struct worker *w = c->w;
+    c->flush_queued = true;
+    c->flush_prev = NULL;
+    c->flush_next = w->flush_head;
+    if (w->flush_head) {
+        w->flush_head->flush_prev = c;
+    }
+    w->flush_head = c;
+    /* Active now, run after the callbacks already active in this turn:
+     * no poll (epoll_ctl + epoll_wait) per write. */
+    event_active(w->flush_ev, EV_TIMEOUT, 0);
+}
+
 /* --------------------------------------------------------------- events */
 
 static void conn_update_events(struct conn *c)
@@ -165,8 +207,11 @@ static void conn_update_events(struct conn *c)
     } else {
         event_del(c->rev);
     }
-    if (c->out.len > c->out_off || c->read_wants_write) {
+    if (c->read_wants_write) {
         event_add(c->wev, NULL);
+    }
+    if (out_pending(c) > 0) {
+        want_write(c);
     }
 }
 
@@ -253,6 +298,7 @@ static void hand_over(struct conn *c)
         conn_destroy(c, "out of memory");
         return;
     }
+    flush_unlink(c);
     free_events(c);
     unlink_conn(c);
     m->type = MAIL_ADOPT;
@@ -554,21 +600,13 @@ static void finish_close(struct conn *c)
     conn_destroy(c, NULL);
 }
 
-static void write_cb(evutil_socket_t fd, short what, void *arg)
+enum write_res { WR_DONE, WR_BLOCKED, WR_GONE };
+
+/* Writes the pending output until it is all written or the socket would
+ * block. WR_BLOCKED: wait for the write event (or, TLS WANT_READ, the read
+ * event; write_wants_read set). WR_GONE: c was destroyed. */
+static enum write_res write_out(struct conn *c)
 {
-    (void)fd;
-    (void)what;
-    struct conn *c = arg;
-    if (c->phase == PH_HANDSHAKE) {
-        drive_handshake(c);
-        return;
-    }
-    if (c->read_wants_write) {
-        c->read_wants_write = false;
-        if (!do_read(c)) {
-            return;
-        }
-    }
     while (c->out.len > c->out_off) {
         size_t n = 0;
         enum rmq_io r =
@@ -589,28 +627,81 @@ static void write_cb(evutil_socket_t fd, short what, void *arg)
             continue;
         }
         if (r == RMQ_IO_WANT_WRITE) {
-            return; /* wev stays added */
+            return WR_BLOCKED;
         }
         if (r == RMQ_IO_WANT_READ) {
             c->write_wants_read = true;
             event_del(c->wev);
             event_add(c->rev, NULL);
-            return;
+            return WR_BLOCKED;
         }
         conn_destroy(c, "socket error");
-        return;
+        return WR_GONE;
     }
-    event_del(c->wev);
-    if (c->phase == PH_CLOSING) {
-        finish_close(c);
-        return;
-    }
+    return WR_DONE;
+}
+
+/* All output written (connection open). */
+static void output_written(struct conn *c)
+{
     if (c->out.alloc > 4 * READ_CHUNK) {
         rmq_buf_release(&c->out); /* give back memory after a burst */
     }
     if (c->read_paused) {
         c->read_paused = false;
         conn_update_events(c);
+    }
+}
+
+static void write_cb(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    struct conn *c = arg;
+    if (c->phase == PH_HANDSHAKE) {
+        drive_handshake(c);
+        return;
+    }
+    if (c->read_wants_write) {
+        c->read_wants_write = false;
+        if (!do_read(c)) {
+            return;
+        }
+    }
+    flush_unlink(c); /* written here */
+    enum write_res r = write_out(c);
+    if (r != WR_DONE) {
+        return; /* gone, or wev stays added / rev waits */
+    }
+    if (!c->read_wants_write) {
+        event_del(c->wev);
+    }
+    if (c->phase == PH_CLOSING) {
+        finish_close(c);
+        return;
+    }
+    output_written(c);
+}
+
+void rmq_net_conn_flush_cb(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    struct worker *w = arg;
+    struct conn *c;
+    /* Output added while flushing (the core told of drained output) is
+     * queued at the head and written in this same pass. */
+    while ((c = w->flush_head) != NULL) {
+        flush_unlink(c);
+        if (c->phase != PH_OPEN || c->write_wants_read || event_pending(c->wev, EV_WRITE, NULL)) {
+            continue; /* the write or read event writes it */
+        }
+        enum write_res r = write_out(c);
+        if (r == WR_BLOCKED && !c->write_wants_read) {
+            event_add(c->wev, NULL); /* EAGAIN / partial write: wait for the socket */
+        } else if (r == WR_DONE) {
+            output_written(c);
+        }
     }
 }
 
@@ -734,6 +825,7 @@ static void conn_destroy(struct conn *c, const char *why)
         rmq_mqtt_conn_free(c->mc, why);
         c->mc = NULL;
     }
+    flush_unlink(c);
     unlink_conn(c);
     free_events(c);
     if (c->t) {

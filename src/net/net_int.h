@@ -86,8 +86,11 @@ struct conn {
     struct rmq_transport *t;
     struct event *rev;
     struct event *wev;
-    struct event *timer; /* handshake / CONNECT / close linger */
-    struct event *again; /* zero timer: more work for this connection after the next poll */
+    struct event *timer;     /* handshake / CONNECT / close linger */
+    struct event *again;     /* zero timer: more work for this connection after the next poll */
+    struct conn *flush_next; /* worker's flush list (output to write at the end of the turn) */
+    struct conn *flush_prev;
+    bool flush_queued; /* on the worker's flush list */
     struct rmq_buf in;
     struct rmq_buf out;
     size_t out_off; /* bytes of `out` already written */
@@ -122,7 +125,15 @@ struct worker {
     struct event_base *base;
     struct event *mail_ev;
     struct event *tick_ev; /* worker 0: broker tick */
-    pthread_mutex_t mu;    /* protects mail_head/mail_tail */
+    /* Output is written without a poll round-trip: io_flush puts the
+     * connection on flush_head and activates flush_ev (no poll in between),
+     * whose callback writes every listed connection once, after the
+     * callbacks of this turn that were already active (so one write carries
+     * all the packets the turn produced). The write event is armed only when
+     * a write would block (EAGAIN, partial write, TLS WANT_WRITE). */
+    struct event *flush_ev;
+    struct conn *flush_head;
+    pthread_mutex_t mu; /* protects mail_head/mail_tail */
     struct mail *mail_head;
     struct mail *mail_tail;
     struct conn *conns;
@@ -169,5 +180,8 @@ void rmq_net_conn_close_all(struct worker *w);
 /* Worker 0, from its tick: closes connections over the high-water mark for
  * longer than their listener's tcp_options.send_timeout. */
 void rmq_net_conn_check_send_timeouts(struct worker *w);
+/* flush_ev's callback: writes the output of every connection on the
+ * worker's flush list. */
+void rmq_net_conn_flush_cb(evutil_socket_t fd, short what, void *arg);
 
 #endif

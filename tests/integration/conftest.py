@@ -63,6 +63,31 @@ from helpers import VERSIONS, Broker, PahoClient, RawClient, peer_kind  # noqa: 
 __all__ = ["VERSIONS"]  # re-exported for tests that import it from conftest
 
 
+def _tsan_build() -> bool:
+    """True when $RMQ_BUILD_DIR was configured with -DRMQ_TSAN=ON (make tsan)."""
+    try:
+        return "RMQ_TSAN:BOOL=ON" in (helpers.build_dir() / "CMakeCache.txt").read_text()
+    except OSError:
+        return False
+
+
+TSAN = _tsan_build()
+if TSAN:
+    # A data race ends the process with exit code 66 at the first report
+    # (the broker's teardown then fails on the exit code and on the report).
+    os.environ.setdefault("TSAN_OPTIONS", "halt_on_error=1 exitcode=66 second_deadlock_stack=1")
+
+
+def _tsan_summaries(b: Broker) -> list:
+    """The SUMMARY lines of ThreadSanitizer reports in a broker's log."""
+    try:
+        text = b.log_text()
+    except Exception:
+        return []
+    return [ln.strip() for ln in text.splitlines() if "ThreadSanitizer" in ln
+            and ("SUMMARY:" in ln or "WARNING:" in ln)]
+
+
 def pytest_configure(config):
     config.addinivalue_line("markers", "revmq_only: needs revmq (not a generic MQTT test)")
     config.addinivalue_line("markers",
@@ -96,6 +121,8 @@ def pytest_runtest_call(item):
     limit = int(m.args[0]) if m else int(os.environ.get("RMQ_TEST_TIMEOUT", "30"))
     if helpers.use_valgrind():
         limit *= 4
+    elif TSAN:
+        limit *= 3  # ThreadSanitizer runs the broker 5-15x slower
 
     def on_alarm(signum, frame):
         raise _TestTimeout(f"test exceeded {limit}s")
@@ -145,6 +172,11 @@ def broker_factory(tmp_path, request):
             b.stop(check=True)
         except Exception as e:  # keep stopping the others
             errors.append(f"{b.dir.name}: {e}")
+        if peer_kind() == "revmq":
+            # ThreadSanitizer: a data race fails the test even if the report
+            # did not stop the broker (TSAN_OPTIONS set by the caller).
+            errors += [f"{b.dir.name}: {ln}" for ln in _tsan_summaries(b)
+                       if not any(ln in e for e in errors)]
     if errors:
         pytest.fail("broker teardown:\n" + "\n".join(errors), pytrace=False)
 

@@ -76,6 +76,18 @@ def wait_until(cond: Callable[[], Any], timeout: float = 5.0, interval: float = 
 # --------------------------------------------------------------------------
 
 
+
+def thread_stacks(pid: int) -> str:
+    """Every thread's stack of a live process (gdb, batch mode), so a hang
+    that happens only under load leaves its evidence in the test report."""
+    try:
+        r = subprocess.run(["gdb", "-p", str(pid), "-batch", "-nx", "-ex",
+                            "thread apply all bt"], capture_output=True, text=True, timeout=60)
+    except (OSError, subprocess.TimeoutExpired) as e:
+        return f"(no stacks: {e})"
+    lines = [ln for ln in r.stdout.splitlines() if ln.startswith(("Thread", "#"))]
+    return "\n".join(lines[-300:]) or r.stderr[-2000:]
+
 class BrokerError(AssertionError):
     pass
 
@@ -272,7 +284,7 @@ class Broker:
         """SIGTERM, wait, and (check=True) assert exit code 0 and a clean log."""
         if self.proc is None:
             return None
-        timeout = timeout or (60.0 if self.valgrind else 10.0)
+        timeout = timeout or (60.0 if self.valgrind else 20.0)
         rc = self.proc.poll()
         already_dead = rc is not None
         if not already_dead:
@@ -280,13 +292,14 @@ class Broker:
             try:
                 rc = self.proc.wait(timeout)
             except subprocess.TimeoutExpired:
+                stacks = thread_stacks(self.proc.pid)
                 self.proc.kill()
                 self.proc.wait(5)
                 self._close_log()
                 self.proc = None
                 if check:
-                    raise BrokerError(f"broker did not exit within {timeout}s of SIGTERM; log:\n"
-                                      f"{self.log_tail()}")
+                    raise BrokerError(f"broker did not exit within {timeout}s of SIGTERM; "
+                                      f"its threads:\n{stacks}\nlog:\n{self.log_tail()}")
                 return None
         self.proc = None
         self._close_log()

@@ -55,6 +55,17 @@ def test_sanitizer_report_is_reported(tmp_path, monkeypatch):
         b.stop()
 
 
+def test_thread_sanitizer_report_is_reported(tmp_path, monkeypatch):
+    """make tsan: a data race report in the broker's log fails its teardown."""
+    body = ("trap 'echo \"WARNING: ThreadSanitizer: data race (pid=1)\"; "
+            "echo \"SUMMARY: ThreadSanitizer: data race net.c:1 in f\"; exit 0' TERM\n"
+            f"{READY}\nwhile true; do sleep 0.05; done")
+    b = fake(tmp_path, monkeypatch, body)
+    b.start(timeout=5)
+    with pytest.raises(BrokerError, match="ThreadSanitizer"):
+        b.stop()
+
+
 def test_exit_during_startup_is_reported(tmp_path, monkeypatch):
     b = fake(tmp_path, monkeypatch, 'echo "bad config: $2:3: nope" >&2; exit 1')
     with pytest.raises(BrokerError, match="exited with 1 during start-up") as e:
