@@ -231,7 +231,11 @@ struct rmq_settings {
     char *log_file;                   /* NULL: stderr only */
     uint64_t log_file_rotation_size;  /* bytes, default 10MB */
     uint32_t log_file_rotation_count; /* default 5 */
-    void *internal;                   /* owned: the key/value/origin table for printing */
+    /* Durable state (src/store, docs/persistence.md). */
+    bool durable_sessions_enable;            /* default true */
+    uint64_t retainer_max_retained_messages; /* 0 = no limit */
+    uint64_t retainer_max_payload_size;      /* bytes, default 1MB; 0 = no limit */
+    void *internal;                          /* owned: the key/value/origin table for printing */
 };
 
 /*

@@ -88,6 +88,12 @@ struct rmq_broker_stats {
 struct rmq_broker *rmq_broker_new(const struct rmq_settings *s);
 /* Every connection must have been freed first. NULL: no-op. */
 void rmq_broker_free(struct rmq_broker *b);
+/* Opens <node.data_dir>/store.db when durable_sessions.enable and restores
+ * the sessions, subscriptions, queued/in-flight messages, retained messages
+ * and delayed wills it holds (one log line with counts and time). Any
+ * problem is logged and the broker runs from memory; never fails. Call once,
+ * after rmq_broker_new, before connections. */
+void rmq_broker_open_store(struct rmq_broker *b);
 /* Timers (will delay, session expiry); call every ~250 ms. */
 void rmq_broker_tick(struct rmq_broker *b);
 const struct rmq_broker_stats *rmq_broker_stats(const struct rmq_broker *b);

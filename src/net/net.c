@@ -138,6 +138,9 @@ static rmq_err worker_init(struct rmq_net *net, struct worker *w, int idx)
     }
     if (idx == 0) {
         w->broker = rmq_broker_new(net->s);
+        if (w->broker) {
+            rmq_broker_open_store(w->broker);
+        }
         w->tick_ev = event_new(w->base, -1, EV_PERSIST, tick_cb, w);
         struct timeval tv = {0, 250000};
         if (!w->broker || !w->tick_ev || event_add(w->tick_ev, &tv) != 0) {
