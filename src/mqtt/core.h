@@ -209,7 +209,7 @@ void rmq_persist_rel(struct rmq_broker *b, struct session *s, uint16_t pid, bool
 void rmq_persist_will(struct rmq_broker *b, struct session *s);
 /* Retains m (limits retainer.*; logged refusal); false if not retained. */
 bool rmq_persist_retain(struct rmq_broker *b, struct rmq_msg *m);
-/* PUBACK / PUBREC / PUBCOMP: sent now, or held until the next commit when
+/* PUBACK / PUBREC / PUBREL / PUBCOMP: sent now, or held until the next commit when
  * writes (or earlier held acks) are pending. */
 void rmq_persist_ack(struct rmq_mqtt_conn *mc, enum rmq_pkt_type type, uint16_t pid,
                      uint8_t reason);

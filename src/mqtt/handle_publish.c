@@ -354,7 +354,9 @@ void rmq_handle_pubrec(struct rmq_mqtt_conn *mc, const struct rmq_packet *p)
     d->state = D_WAIT_COMP;
     d->sent_at = rmq_now_ms(); /* the PUBREL's retry clock */
     rmq_persist_delivery_state(mc->b, s, d);
-    rmq_conn_send_ack(mc, RMQ_PKT_PUBREL, pid, 0);
+    /* After the commit: a PUBREL the subscriber saw must not be followed,
+     * after a crash, by the PUBLISH again (it would deliver it twice). */
+    rmq_persist_ack(mc, RMQ_PKT_PUBREL, pid, 0);
 }
 
 void rmq_handle_pubrel(struct rmq_mqtt_conn *mc, const struct rmq_packet *p)
