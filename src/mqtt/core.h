@@ -172,6 +172,9 @@ struct rmq_broker {
     struct held_ack *held;   /* acks waiting for the next commit, in arrival order */
     size_t n_held;
     size_t a_held;
+    void (*commit_hook)(void *arg); /* rmq_broker_set_commit_hook; NULL: commit per input */
+    void *commit_arg;
+    bool commit_asked; /* commit_hook called, rmq_broker_commit not yet */
 };
 
 /* session.c */
@@ -215,6 +218,8 @@ void rmq_persist_ack(struct rmq_mqtt_conn *mc, enum rmq_pkt_type type, uint16_t 
                      uint8_t reason);
 /* Commits (one fsync) and sends the held acks. */
 void rmq_persist_flush(struct rmq_broker *b);
+/* End of an input: commits now, or asks the commit hook for a commit soon. */
+void rmq_persist_input_done(struct rmq_broker *b);
 /* Forgets held acks of a connection being freed. */
 void rmq_persist_conn_gone(struct rmq_broker *b, struct rmq_mqtt_conn *mc);
 

@@ -752,6 +752,6 @@ size_t rmq_mqtt_conn_input(struct rmq_mqtt_conn *mc, const uint8_t *buf, size_t 
         }
         mc->in_raw = NULL;
     }
-    rmq_persist_flush(mc->b); /* group commit: one fsync for this read, then its acks */
+    rmq_persist_input_done(mc->b); /* group commit: one fsync for many reads, then the acks */
     return mc->state == CS_CLOSED ? len : off;
 }

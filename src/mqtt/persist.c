@@ -441,6 +441,31 @@ void rmq_persist_flush(struct rmq_broker *b)
     }
 }
 
+void rmq_persist_input_done(struct rmq_broker *b)
+{
+    if (!b->store || (!rmq_store_dirty(b->store) && b->n_held == 0)) {
+        return;
+    }
+    if (!b->commit_hook) {
+        rmq_persist_flush(b);
+    } else if (!b->commit_asked) {
+        b->commit_asked = true;
+        b->commit_hook(b->commit_arg);
+    }
+}
+
+void rmq_broker_set_commit_hook(struct rmq_broker *b, void (*fn)(void *arg), void *arg)
+{
+    b->commit_hook = fn;
+    b->commit_arg = arg;
+}
+
+void rmq_broker_commit(struct rmq_broker *b)
+{
+    b->commit_asked = false;
+    rmq_persist_flush(b);
+}
+
 void rmq_persist_conn_gone(struct rmq_broker *b, struct rmq_mqtt_conn *mc)
 {
     size_t j = 0;

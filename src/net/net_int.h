@@ -121,8 +121,9 @@ struct worker {
     bool started;
     struct event_base *base;
     struct event *mail_ev;
-    struct event *tick_ev; /* worker 0: broker tick */
-    pthread_mutex_t mu;    /* protects mail_head/mail_tail */
+    struct event *tick_ev;   /* worker 0: broker tick */
+    struct event *commit_ev; /* worker 0: the store's group commit, end of a loop turn */
+    pthread_mutex_t mu;      /* protects mail_head/mail_tail */
     struct mail *mail_head;
     struct mail *mail_tail;
     struct conn *conns;
