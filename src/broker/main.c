@@ -457,6 +457,9 @@ int main(int argc, char **argv)
         rmq_log_open_syslog("revmq");
     }
     signal(SIGPIPE, SIG_IGN);
+    /* Over a file size limit a write fails with EFBIG (the store logs it and
+     * the broker serves on) instead of the process being killed. */
+    signal(SIGXFSZ, SIG_IGN);
     int rc = 0;
     if (start(&a) == 0) {
         rmq_info("broker", "running node=%s", a.s->node_name);

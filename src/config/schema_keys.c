@@ -1422,6 +1422,39 @@ static const struct rmq_cfg_key keys[] = {
             "syslog records itself; in `json` format the whole object is sent. EMQX has no "
             "such key (its handlers are console and file): revmq's own.",
      .example = "true"},
+    {.path = "durable_sessions.enable",
+     .type = RMQ_CFG_BOOL,
+     G(durable_sessions_enable),
+     .def = "true",
+     .doc = "Whether sessions that ask to outlive their connection (MQTT 5 session expiry "
+            "interval > 0, MQTT 3.1.1 clean session = 0), their subscriptions, their queued and "
+            "in-flight QoS 1/2 messages, and retained messages and delayed wills are kept in "
+            "`<node.data_dir>/store.db` (SQLite, WAL). A QoS 1/2 PUBLISH that reaches such a "
+            "session is acknowledged (PUBACK/PUBREC) only after it is on disk (group commit: one "
+            "fsync for all the messages of a read). QoS 0 and clean sessions never touch the "
+            "disk. Unlike EMQX 5's `durable_sessions.enable` (default false, a separate "
+            "replicated storage that ignores the in-memory session), this is on by default and "
+            "changes only what survives a restart. `false`: everything lives in memory.",
+     .example = "false"},
+    {.path = "retainer.max_retained_messages",
+     .type = RMQ_CFG_INT,
+     G(retainer_max_retained_messages),
+     .def = "0",
+     .min = 0,
+     .max = 1000000000,
+     .doc = "Most retained messages kept (0: no limit). A new retained topic past it is not "
+            "stored (logged; the message is still delivered; replacing or deleting an existing "
+            "topic is always allowed), as EMQX.",
+     .example = "100000"},
+    {.path = "retainer.max_payload_size",
+     .type = RMQ_CFG_BYTESIZE,
+     G(retainer_max_payload_size),
+     .def = "1MB",
+     .min = 0,
+     .max = 256 * MB,
+     .doc = "Largest payload stored as a retained message (0: no limit); a larger one is not "
+            "retained (logged; still delivered), as EMQX.",
+     .example = "64KB"},
 };
 
 const struct rmq_cfg_key *rmq_cfg_keys(size_t *count)

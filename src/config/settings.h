@@ -245,7 +245,11 @@ struct rmq_settings {
     uint64_t log_file_rotation_size;  /* bytes, default 10MB */
     uint32_t log_file_rotation_count; /* default 5 */
     bool log_syslog;                  /* log.syslog.enable, default false */
-    void *internal;                   /* owned: the key/value/origin table for printing */
+    /* Durable state (src/store, docs/persistence.md). */
+    bool durable_sessions_enable;            /* default true */
+    uint64_t retainer_max_retained_messages; /* 0 = no limit */
+    uint64_t retainer_max_payload_size;      /* bytes, default 1MB; 0 = no limit */
+    void *internal;                          /* owned: the key/value/origin table for printing */
 };
 
 /*

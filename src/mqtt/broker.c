@@ -4,6 +4,7 @@
 
 #include "common/log.h"
 #include "mqtt/core.h"
+#include "store/store.h"
 
 static bool session_online(void *subscriber)
 {
@@ -38,6 +39,11 @@ void rmq_broker_free(struct rmq_broker *b)
     if (!b) {
         return;
     }
+    /* The store keeps what it has: sessions freed below are not "gone". */
+    rmq_persist_flush(b);
+    rmq_store_free(b->store);
+    b->store = NULL;
+    free(b->held);
     /* Sessions first: destroying one removes its subscriptions from the router. */
     size_t it;
     struct rmq_hmap_entry *e;

@@ -90,6 +90,21 @@ struct rmq_broker_stats {
 struct rmq_broker *rmq_broker_new(const struct rmq_settings *s);
 /* Every connection must have been freed first. NULL: no-op. */
 void rmq_broker_free(struct rmq_broker *b);
+/* Opens <node.data_dir>/store.db when durable_sessions.enable and restores
+ * the sessions, subscriptions, queued/in-flight messages, retained messages
+ * and delayed wills it holds (one log line with counts and time). Any
+ * problem is logged and the broker runs from memory; never fails. Call once,
+ * after rmq_broker_new, before connections. */
+void rmq_broker_open_store(struct rmq_broker *b);
+/* Group commit across connections: with a hook, the core asks for fn(arg)
+ * when writes or held acknowledgements wait, at most once until the caller
+ * runs rmq_broker_commit — which it should do after the other connections
+ * ready in the same event-loop turn (the net layer: an event made active
+ * behind them). Without a hook the core commits at the end of each input. */
+void rmq_broker_set_commit_hook(struct rmq_broker *b, void (*fn)(void *arg), void *arg);
+/* Commits the store's open writes (one fsync) and sends the acknowledgements
+ * that waited for them. */
+void rmq_broker_commit(struct rmq_broker *b);
 /* Timers (will delay, session expiry); call every ~250 ms. */
 void rmq_broker_tick(struct rmq_broker *b);
 const struct rmq_broker_stats *rmq_broker_stats(const struct rmq_broker *b);

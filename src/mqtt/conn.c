@@ -254,6 +254,7 @@ void rmq_conn_end(struct rmq_mqtt_conn *mc, bool send_will, const char *why)
             rmq_msg_unref(s->will);
             s->will = rmq_msg_ref(will);
             s->will_at = rmq_now_ms() + (int64_t)delay * 1000;
+            rmq_persist_will(b, s);
         } else {
             rmq_info("mqtt", "will published client_id=%s topic=%s", s ? s->client_id : "",
                      will->topic);
@@ -268,6 +269,7 @@ void rmq_conn_end(struct rmq_mqtt_conn *mc, bool send_will, const char *why)
             s->expire_at =
                 s->expiry_s == UINT32_MAX ? 0 : rmq_now_ms() + (int64_t)s->expiry_s * 1000;
             rmq_session_pending_update(b, s);
+            rmq_persist_session(b, s, false); /* its expiry runs from now, across restarts */
         }
     }
 }
@@ -323,6 +325,7 @@ void rmq_mqtt_conn_free(struct rmq_mqtt_conn *mc, const char *why)
         rmq_conn_end(mc, true, why ? why : "connection lost");
     }
     rmq_flow_conn_gone(mc);
+    rmq_persist_conn_gone(mc->b, mc);
     size_t it;
     for (struct rmq_hmap_entry *e = rmq_hmap_first(&mc->aliases, &it); e;
          e = rmq_hmap_next(&mc->aliases, e, &it)) {

@@ -142,6 +142,7 @@ void rmq_conn_authz_recheck_subs(struct rmq_mqtt_conn *mc)
         size_t len = strlen(gone[i]);
         rmq_router_remove(mc->b->router, gone[i], len, s);
         free(rmq_hmap_del(&s->subs, gone[i], len));
+        rmq_persist_sub(mc->b, s, gone[i], len, NULL);
         char f[160];
         log_field(f, sizeof f, gone[i], len);
         rmq_notice("authz", "subscription removed, no longer authorized client_id=%s filter=%s",

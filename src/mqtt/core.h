@@ -43,6 +43,7 @@ struct delivery {
     uint8_t state; /* enum delivery_state, when in flight */
     bool retain;
     int64_t sent_at; /* ms, last sent while in flight (mqtt.retry_interval) */
+    uint64_t sseq;   /* its row in the store (persist.c); 0 = not stored */
     uint8_t n_sub_ids;
     uint32_t sub_ids[]; /* n_sub_ids */
 };
@@ -81,6 +82,7 @@ struct session {
     size_t match_idx;
     uint64_t dropped;
     struct rmq_principal *owner; /* owned: who created / last resumed it */
+    bool persist;                /* kept in the store (persist.c) */
 };
 
 enum conn_state {
@@ -139,6 +141,16 @@ struct target {
     uint32_t sub_ids[RMQ_CORE_MAX_SUB_IDS];
 };
 
+/* An acknowledgement held until the store committed (persist.c). */
+struct held_ack {
+    struct rmq_mqtt_conn *mc;
+    uint8_t type;
+    uint8_t reason;
+    uint16_t pid;
+};
+
+struct rmq_store;
+
 struct rmq_broker {
     const struct rmq_settings *settings;
     const struct rmq_mqtt_settings *cfg;
@@ -156,6 +168,13 @@ struct rmq_broker {
     struct rmq_broker_stats stats;
     uint64_t authz_gen;      /* rule generation the live subscriptions were last checked against */
     struct rmq_authn *authn; /* borrowed (rmq_broker_set_authn); NULL: no authentication */
+    struct rmq_store *store; /* owned; NULL: nothing durable (persist.c) */
+    struct held_ack *held;   /* acks waiting for the next commit, in arrival order */
+    size_t n_held;
+    size_t a_held;
+    void (*commit_hook)(void *arg); /* rmq_broker_set_commit_hook; NULL: commit per input */
+    void *commit_arg;
+    bool commit_asked; /* commit_hook called, rmq_broker_commit not yet */
 };
 
 /* session.c */
@@ -168,9 +187,41 @@ void rmq_session_deliver(struct rmq_broker *b, struct session *s, struct rmq_msg
 void rmq_session_pump(struct rmq_broker *b, struct session *s);
 void rmq_session_resend(struct rmq_broker *b, struct session *s);
 struct delivery *rmq_session_inflight_find(struct session *s, uint16_t pid);
-void rmq_session_inflight_remove(struct session *s, struct delivery *d);
+void rmq_session_inflight_remove(struct rmq_broker *b, struct session *s, struct delivery *d);
 void rmq_delivery_free(struct delivery *d);
 void rmq_session_publish_will(struct rmq_broker *b, struct session *s);
+
+/* Restores a stored delivery: in flight when it has a packet id, else queued. */
+void rmq_session_restore_delivery(struct session *s, struct delivery *d);
+bool rmq_session_rel_add(struct session *s, uint16_t pid, int64_t now);
+
+/* persist.c: hooks into the store; each is a no-op unless the session persists. */
+bool rmq_persist_on(const struct rmq_broker *b, const struct session *s);
+/* Writes the session (after CONNECT, connected = true; at disconnect, false);
+ * expiry 0 removes it. */
+void rmq_persist_session(struct rmq_broker *b, struct session *s, bool connected);
+void rmq_persist_session_gone(struct rmq_broker *b, struct session *s);
+/* o NULL: the subscription was removed. */
+void rmq_persist_sub(struct rmq_broker *b, struct session *s, const char *f, size_t len,
+                     const struct rmq_sub_opts *o);
+void rmq_persist_delivery_add(struct rmq_broker *b, struct session *s, struct delivery *d);
+void rmq_persist_delivery_state(struct rmq_broker *b, struct session *s, struct delivery *d);
+void rmq_persist_delivery_done(struct rmq_broker *b, struct session *s, struct delivery *d);
+void rmq_persist_rel(struct rmq_broker *b, struct session *s, uint16_t pid, bool add);
+/* s->will (NULL: none) as the session's delayed will. */
+void rmq_persist_will(struct rmq_broker *b, struct session *s);
+/* Retains m (limits retainer.*; logged refusal); false if not retained. */
+bool rmq_persist_retain(struct rmq_broker *b, struct rmq_msg *m);
+/* PUBACK / PUBREC / PUBREL / PUBCOMP: sent now, or held until the next commit when
+ * writes (or earlier held acks) are pending. */
+void rmq_persist_ack(struct rmq_mqtt_conn *mc, enum rmq_pkt_type type, uint16_t pid,
+                     uint8_t reason);
+/* Commits (one fsync) and sends the held acks. */
+void rmq_persist_flush(struct rmq_broker *b);
+/* End of an input: commits now, or asks the commit hook for a commit soon. */
+void rmq_persist_input_done(struct rmq_broker *b);
+/* Forgets held acks of a connection being freed. */
+void rmq_persist_conn_gone(struct rmq_broker *b, struct rmq_mqtt_conn *mc);
 
 /* conn.c */
 void rmq_conn_send(struct rmq_mqtt_conn *mc, const struct rmq_packet *p);

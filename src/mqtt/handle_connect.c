@@ -470,8 +470,10 @@ static void attach_session(struct rmq_mqtt_conn *mc, const struct rmq_connect *c
         takeover(b, s);
         s = rmq_session_find(b, id, id_len); /* the old one may have ended */
     }
-    if (s && c->clean_start) {
-        rmq_session_destroy(b, s); /* publishes a pending delayed will */
+    if (s && (c->clean_start || (s->expire_at && s->expire_at <= rmq_now_ms()))) {
+        /* Clean start, or expired (restored from the store, or not yet seen
+         * by the tick): publishes a pending delayed will. */
+        rmq_session_destroy(b, s);
         s = NULL;
     }
     if (s) {
@@ -484,6 +486,7 @@ static void attach_session(struct rmq_mqtt_conn *mc, const struct rmq_connect *c
         }
         rmq_msg_unref(s->will);
         s->will = NULL;
+        rmq_persist_will(b, s);
         s->expire_at = 0;
     } else {
         s = rmq_session_create(b, id, id_len);
@@ -508,6 +511,7 @@ static void attach_session(struct rmq_mqtt_conn *mc, const struct rmq_connect *c
         uint64_t sec = b->cfg->session_expiry_interval / 1000;
         s->expiry_s = c->clean_start ? 0 : (sec >= UINT32_MAX ? UINT32_MAX - 1 : (uint32_t)sec);
     }
+    rmq_persist_session(b, s, true); /* with its owner: only it may resume after a restart */
 }
 
 /* A peer-supplied string fit for one key=value log field: printable ASCII
@@ -748,5 +752,6 @@ size_t rmq_mqtt_conn_input(struct rmq_mqtt_conn *mc, const uint8_t *buf, size_t 
         }
         mc->in_raw = NULL;
     }
+    rmq_persist_input_done(mc->b); /* group commit: one fsync for many reads, then the acks */
     return mc->state == CS_CLOSED ? len : off;
 }

@@ -131,8 +131,8 @@ void rmq_route(struct rmq_broker *b, struct rmq_msg *m, const void *publisher_se
 
 void rmq_publish_will_msg(struct rmq_broker *b, struct rmq_msg *m)
 {
-    if (m->retain && rmq_retained_set(b->retained, m) != RMQ_OK) {
-        RMQ_LOG_RL(5, RMQ_LOG_WARNING, "retained", "store failed topic=%s", m->topic);
+    if (m->retain) {
+        (void)rmq_persist_retain(b, m);
     }
     size_t matched;
     rmq_route(b, m, NULL, &matched);
@@ -203,6 +203,7 @@ static void rel_expire(struct rmq_broker *b, struct session *s, int64_t now)
         if (now - s->rel[i].since >= (int64_t)t) {
             RMQ_LOG_RL(5, RMQ_LOG_NOTICE, "mqtt", "awaiting PUBREL timed out client_id=%s pid=%u",
                        s->client_id, s->rel[i].pid);
+            rmq_persist_rel(b, s, s->rel[i].pid, false);
             rel_remove(s, i);
         } else {
             i++;
@@ -210,7 +211,7 @@ static void rel_expire(struct rmq_broker *b, struct session *s, int64_t now)
     }
 }
 
-static bool rel_add(struct session *s, uint16_t pid, int64_t now)
+bool rmq_session_rel_add(struct session *s, uint16_t pid, int64_t now)
 {
     if (s->n_rel == s->a_rel) {
         size_t na = s->a_rel ? s->a_rel * 2 : 8;
@@ -287,7 +288,7 @@ void rmq_handle_publish(struct rmq_mqtt_conn *mc, const struct rmq_packet *p)
     if (pub->qos == 2) {
         size_t idx;
         if (rel_find(s, pub->packet_id, &idx)) {
-            rmq_conn_send_ack(mc, RMQ_PKT_PUBREC, pub->packet_id, 0); /* duplicate: not routed */
+            rmq_persist_ack(mc, RMQ_PKT_PUBREC, pub->packet_id, 0); /* duplicate: not routed */
             return;
         }
         rel_expire(b, s, now);
@@ -303,8 +304,8 @@ void rmq_handle_publish(struct rmq_mqtt_conn *mc, const struct rmq_packet *p)
         rmq_conn_fail(mc, RMQ_RC_UNSPECIFIED_ERROR, "out of memory");
         return;
     }
-    if (authorized && retain && rmq_retained_set(b->retained, m) != RMQ_OK) {
-        RMQ_LOG_RL(5, RMQ_LOG_WARNING, "retained", "store failed topic=%s", m->topic);
+    if (authorized && retain) {
+        (void)rmq_persist_retain(b, m); /* a refusal is logged; the message is still routed */
     }
     size_t matched = 0;
     if (authorized) {
@@ -312,14 +313,17 @@ void rmq_handle_publish(struct rmq_mqtt_conn *mc, const struct rmq_packet *p)
     }
     rmq_msg_unref(m);
     uint8_t rc = (matched == 0 && mc->version == RMQ_MQTT_V5) ? RMQ_RC_NO_MATCHING_SUBSCRIBERS : 0;
+    /* Acknowledged only once durable for every persistent session it reached
+     * (held until the commit that ends this read; persist.c). */
     if (pub->qos == 1) {
-        rmq_conn_send_ack(mc, RMQ_PKT_PUBACK, pub->packet_id, rc);
+        rmq_persist_ack(mc, RMQ_PKT_PUBACK, pub->packet_id, rc);
     } else if (pub->qos == 2) {
-        if (!rel_add(s, pub->packet_id, now)) {
+        if (!rmq_session_rel_add(s, pub->packet_id, now)) {
             rmq_conn_fail(mc, RMQ_RC_UNSPECIFIED_ERROR, "out of memory");
             return;
         }
-        rmq_conn_send_ack(mc, RMQ_PKT_PUBREC, pub->packet_id, rc);
+        rmq_persist_rel(b, s, pub->packet_id, true);
+        rmq_persist_ack(mc, RMQ_PKT_PUBREC, pub->packet_id, rc);
     }
 }
 
@@ -328,7 +332,7 @@ void rmq_handle_puback(struct rmq_mqtt_conn *mc, const struct rmq_packet *p)
     struct session *s = mc->session;
     struct delivery *d = rmq_session_inflight_find(s, p->ack.packet_id);
     if (d && d->qos == 1) {
-        rmq_session_inflight_remove(s, d);
+        rmq_session_inflight_remove(mc->b, s, d);
         rmq_session_pump(mc->b, s);
     }
 }
@@ -343,13 +347,16 @@ void rmq_handle_pubrec(struct rmq_mqtt_conn *mc, const struct rmq_packet *p)
         return;
     }
     if (p->ack.reason >= 0x80) {
-        rmq_session_inflight_remove(s, d); /* the receiver refused it: done */
+        rmq_session_inflight_remove(mc->b, s, d); /* the receiver refused it: done */
         rmq_session_pump(mc->b, s);
         return;
     }
     d->state = D_WAIT_COMP;
     d->sent_at = rmq_now_ms(); /* the PUBREL's retry clock */
-    rmq_conn_send_ack(mc, RMQ_PKT_PUBREL, pid, 0);
+    rmq_persist_delivery_state(mc->b, s, d);
+    /* After the commit: a PUBREL the subscriber saw must not be followed,
+     * after a crash, by the PUBLISH again (it would deliver it twice). */
+    rmq_persist_ack(mc, RMQ_PKT_PUBREL, pid, 0);
 }
 
 void rmq_handle_pubrel(struct rmq_mqtt_conn *mc, const struct rmq_packet *p)
@@ -359,9 +366,10 @@ void rmq_handle_pubrel(struct rmq_mqtt_conn *mc, const struct rmq_packet *p)
     size_t idx;
     if (rel_find(s, pid, &idx)) {
         rel_remove(s, idx);
-        rmq_conn_send_ack(mc, RMQ_PKT_PUBCOMP, pid, 0);
+        rmq_persist_rel(mc->b, s, pid, false);
+        rmq_persist_ack(mc, RMQ_PKT_PUBCOMP, pid, 0);
     } else {
-        rmq_conn_send_ack(mc, RMQ_PKT_PUBCOMP, pid, RMQ_RC_PACKET_ID_NOT_FOUND);
+        rmq_persist_ack(mc, RMQ_PKT_PUBCOMP, pid, RMQ_RC_PACKET_ID_NOT_FOUND);
     }
 }
 
@@ -370,7 +378,7 @@ void rmq_handle_pubcomp(struct rmq_mqtt_conn *mc, const struct rmq_packet *p)
     struct session *s = mc->session;
     struct delivery *d = rmq_session_inflight_find(s, p->ack.packet_id);
     if (d && d->state == D_WAIT_COMP) {
-        rmq_session_inflight_remove(s, d);
+        rmq_session_inflight_remove(mc->b, s, d);
         rmq_session_pump(mc->b, s);
     }
 }

@@ -136,6 +136,7 @@ void rmq_handle_subscribe(struct rmq_mqtt_conn *mc, const struct rmq_packet *p)
                 }
                 rc = RMQ_RC_UNSPECIFIED_ERROR;
             } else {
+                rmq_persist_sub(b, s, f, e->filter.len, &o);
                 /* MQTT-3.3.1-9/10/11; none for shared subscriptions (v5 4.8.2). */
                 want_retained[i] = !sh.is_shared && b->cfg->retain_available &&
                                    (o.retain_handling == 0 || (o.retain_handling == 1 && !existed));
@@ -183,6 +184,9 @@ void rmq_handle_unsubscribe(struct rmq_mqtt_conn *mc, const struct rmq_packet *p
         const struct rmq_bytes *f = &filter;
         bool removed = rmq_router_remove(mc->b->router, (const char *)f->p, f->len, s);
         free(rmq_hmap_del(&s->subs, f->p, f->len));
+        if (removed) {
+            rmq_persist_sub(mc->b, s, (const char *)f->p, f->len, NULL);
+        }
         reasons[i] = removed ? RMQ_RC_SUCCESS : RMQ_RC_NO_SUBSCRIPTION_EXISTED;
     }
     ack->unsuback.reasons = (struct rmq_bytes){reasons, n};

@@ -74,6 +74,12 @@ static struct rnode *find(struct rmq_retained *r, const char *t, size_t len, boo
     return rnode_of(rmq_level_find(&r->root.t, t, len, create ? make_rnode : NULL));
 }
 
+bool rmq_retained_has(struct rmq_retained *r, const char *topic, size_t len)
+{
+    struct rnode *n = find(r, topic, len, false);
+    return n && n->msg;
+}
+
 static void prune(struct rnode *n)
 {
     while (n->t.parent && n->t.children.count == 0 && !n->msg) {

@@ -11,6 +11,7 @@
 #ifndef RMQ_RETAINED_H
 #define RMQ_RETAINED_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "common/err.h"
@@ -32,5 +33,8 @@ void rmq_retained_match(struct rmq_retained *r, const char *filter, size_t len,
                         void (*cb)(struct rmq_msg *m, void *arg), void *arg);
 
 size_t rmq_retained_count(const struct rmq_retained *r);
+
+/* Whether a message is stored under this topic name. */
+bool rmq_retained_has(struct rmq_retained *r, const char *topic, size_t len);
 
 #endif

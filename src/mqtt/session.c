@@ -137,6 +137,7 @@ void rmq_session_destroy(struct rmq_broker *b, struct session *s)
 {
     /* A session that ends publishes its delayed will (MQTT 5 3.1.3.2.2). */
     rmq_session_publish_will(b, s);
+    rmq_persist_session_gone(b, s);
     pending_unlink(b, s);
     size_t it;
     for (struct rmq_hmap_entry *e = rmq_hmap_first(&s->subs, &it); e;
@@ -165,7 +166,7 @@ struct delivery *rmq_session_inflight_find(struct session *s, uint16_t pid)
     return NULL;
 }
 
-void rmq_session_inflight_remove(struct session *s, struct delivery *d)
+void rmq_session_inflight_remove(struct rmq_broker *b, struct session *s, struct delivery *d)
 {
     struct delivery **pp = &s->inflight.head;
     struct delivery *prev = NULL;
@@ -181,6 +182,7 @@ void rmq_session_inflight_remove(struct session *s, struct delivery *d)
         s->inflight.tail = prev;
     }
     s->inflight.count--;
+    rmq_persist_delivery_done(b, s, d);
     rmq_delivery_free(d);
 }
 
@@ -223,6 +225,7 @@ void rmq_session_pump(struct rmq_broker *b, struct session *s)
            s->inflight.count < window(b, s)) {
         struct delivery *d = dlist_pop(&s->queue);
         if (expired(b, d->msg, now)) {
+            rmq_persist_delivery_done(b, s, d);
             rmq_delivery_free(d);
             continue;
         }
@@ -235,10 +238,12 @@ void rmq_session_pump(struct rmq_broker *b, struct session *s)
         d->pid = next_pid(s);
         d->state = D_WAIT_ACK;
         if (!rmq_conn_send_publish(s->conn, d, false)) {
+            rmq_persist_delivery_done(b, s, d);
             rmq_delivery_free(d); /* too large for the client: as if delivered */
             continue;
         }
         inflight_push(s, d);
+        rmq_persist_delivery_state(b, s, d);
     }
     rmq_flow_check(b, s);
 }
@@ -291,6 +296,7 @@ void rmq_session_deliver(struct rmq_broker *b, struct session *s, struct rmq_msg
     }
     d->next = NULL;
     d->msg = rmq_msg_ref(m);
+    d->sseq = 0;
     d->pid = 0;
     d->qos = qos;
     d->state = D_WAIT_ACK;
@@ -303,6 +309,7 @@ void rmq_session_deliver(struct rmq_broker *b, struct session *s, struct rmq_msg
         d->pid = next_pid(s);
         if (rmq_conn_send_publish(s->conn, d, false)) {
             inflight_push(s, d);
+            rmq_persist_delivery_add(b, s, d);
         } else {
             rmq_delivery_free(d);
         }
@@ -313,6 +320,7 @@ void rmq_session_deliver(struct rmq_broker *b, struct session *s, struct rmq_msg
          * publisher instead (flow.h). */
         rmq_flow_hold(b, s, qos);
         dlist_push(&s->queue, d);
+        rmq_persist_delivery_add(b, s, d);
         return;
     }
     if (b->cfg->max_mqueue_len && s->queue.count >= b->cfg->max_mqueue_len) {
@@ -321,6 +329,16 @@ void rmq_session_deliver(struct rmq_broker *b, struct session *s, struct rmq_msg
         return;
     }
     dlist_push(&s->queue, d);
+    rmq_persist_delivery_add(b, s, d);
+}
+
+void rmq_session_restore_delivery(struct session *s, struct delivery *d)
+{
+    if (d->pid) {
+        inflight_push(s, d);
+    } else {
+        dlist_push(&s->queue, d);
+    }
 }
 
 /* After a session is resumed: in-flight messages again, in order, DUP set
@@ -389,4 +407,5 @@ void rmq_broker_tick(struct rmq_broker *b)
         }
         s = next;
     }
+    rmq_persist_flush(b);
 }

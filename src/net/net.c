@@ -112,6 +112,23 @@ static void tick_cb(evutil_socket_t fd, short what, void *arg)
     rmq_net_conn_check_send_timeouts(w);
 }
 
+/* Runs after the connections that were ready in the same loop turn (it was
+ * made active by one of them, so it is queued behind them): one commit, one
+ * fsync, for all of their messages. */
+static void commit_cb(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    struct worker *w = arg;
+    rmq_broker_commit(w->broker);
+}
+
+static void request_commit(void *arg)
+{
+    struct worker *w = arg;
+    event_active(w->commit_ev, EV_TIMEOUT, 0);
+}
+
 static void *worker_main(void *arg)
 {
     struct worker *w = arg;
@@ -142,6 +159,11 @@ static rmq_err worker_init(struct rmq_net *net, struct worker *w, int idx)
     }
     if (idx == 0) {
         w->broker = rmq_broker_new(net->s);
+        w->commit_ev = event_new(w->base, -1, 0, commit_cb, w);
+        if (w->broker && w->commit_ev) {
+            rmq_broker_open_store(w->broker);
+            rmq_broker_set_commit_hook(w->broker, request_commit, w);
+        }
         w->tick_ev = event_new(w->base, -1, EV_PERSIST, tick_cb, w);
         struct timeval tv = {0, 250000};
         if (!w->broker || !w->tick_ev || event_add(w->tick_ev, &tv) != 0) {
@@ -565,6 +587,9 @@ static void worker_free(struct worker *w)
     w->mail_head = w->mail_tail = NULL;
     if (w->conns) {
         rmq_net_conn_close_all(w);
+    }
+    if (w->commit_ev) {
+        event_free(w->commit_ev);
     }
     rmq_broker_free(w->broker);
     w->broker = NULL;

@@ -124,7 +124,8 @@ struct worker {
     bool started;
     struct event_base *base;
     struct event *mail_ev;
-    struct event *tick_ev; /* worker 0: broker tick */
+    struct event *tick_ev;   /* worker 0: broker tick */
+    struct event *commit_ev; /* worker 0: the store's group commit, end of a loop turn */
     /* Output is written without a poll round-trip: io_flush puts the
      * connection on flush_head and activates flush_ev (no poll in between),
      * whose callback writes every listed connection once, after the

@@ -1,0 +1,667 @@
+/*
+ * persist.c — the MQTT core's hooks into the durable store (store/store.h):
+ * which sessions persist, how messages and owners become blobs and back,
+ * held acknowledgements (group commit), and loading at start-up.
+ *
+ * A session persists when the store is open (durable_sessions.enable) and
+ * its expiry interval is > 0. Everything here runs on the core thread.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "common/log.h"
+#include "mqtt/core.h"
+#include "store/store.h"
+
+/* ------------------------------------------------------------ blobs */
+
+struct wbuf {
+    uint8_t *p;
+    size_t len, cap;
+    bool oom;
+};
+
+static void w_put(struct wbuf *w, const void *p, size_t n)
+{
+    if (w->oom) {
+        return;
+    }
+    if (w->len + n > w->cap) {
+        size_t nc = (w->cap ? w->cap * 2 : 256) + n;
+        uint8_t *np = realloc(w->p, nc);
+        if (!np) {
+            w->oom = true;
+            return;
+        }
+        w->p = np;
+        w->cap = nc;
+    }
+    memcpy(w->p + w->len, p, n);
+    w->len += n;
+}
+
+static void w_u32(struct wbuf *w, uint32_t v)
+{
+    w_put(w, &v, sizeof v);
+}
+
+/* Absent (NULL) is length UINT32_MAX. */
+static void w_bytes(struct wbuf *w, const void *p, size_t n)
+{
+    w_u32(w, p ? (uint32_t)n : UINT32_MAX);
+    if (p) {
+        w_put(w, p, n);
+    }
+}
+
+/* Bounded reader over a stored blob: the file may be damaged. */
+struct rbuf {
+    const uint8_t *p;
+    size_t len, off;
+    bool bad;
+};
+
+static bool r_get(struct rbuf *r, void *out, size_t n)
+{
+    if (r->bad || n > r->len - r->off) {
+        r->bad = true;
+        return false;
+    }
+    memcpy(out, r->p + r->off, n);
+    r->off += n;
+    return true;
+}
+
+static struct rmq_msg_bytes r_bytes(struct rbuf *r)
+{
+    struct rmq_msg_bytes b = {NULL, 0};
+    uint32_t n = 0;
+    if (!r_get(r, &n, sizeof n) || n == UINT32_MAX) {
+        return b;
+    }
+    if (n > r->len - r->off) {
+        r->bad = true;
+        return b;
+    }
+    b.p = r->p + r->off;
+    b.len = n;
+    r->off += n;
+    return b;
+}
+
+static char *r_str(struct rbuf *r)
+{
+    struct rmq_msg_bytes b = r_bytes(r);
+    return b.p ? strndup((const char *)b.p, b.len) : NULL;
+}
+
+static void props_blob(const struct rmq_msg *m, struct wbuf *w)
+{
+    uint8_t f = (uint8_t)(m->has_payload_format | (m->has_expiry << 1));
+    w_put(w, &f, 1);
+    w_put(w, &m->payload_format, 1);
+    w_u32(w, m->expiry);
+    w_bytes(w, m->content_type.p, m->content_type.len);
+    w_bytes(w, m->response_topic.p, m->response_topic.len);
+    w_bytes(w, m->correlation_data.p, m->correlation_data.len);
+    w_bytes(w, m->user_props.p, m->user_props.len);
+    w_u32(w, (uint32_t)m->n_user_props);
+}
+
+/* Fills out (pointing into m) and props (owned by the caller: free). */
+static void store_msg(const struct rmq_msg *m, struct rmq_store_msg *out, struct wbuf *props)
+{
+    memset(props, 0, sizeof *props);
+    props_blob(m, props);
+    out->topic = (const uint8_t *)m->topic;
+    out->topic_len = m->topic_len;
+    out->payload = m->payload;
+    out->payload_len = m->payload_len;
+    out->qos = m->qos;
+    out->retain = m->retain;
+    out->props = props->oom ? NULL : props->p;
+    out->props_len = props->len;
+    out->expire_at = m->has_expiry ? rmq_store_wall_ms() + (m->expire_at - rmq_now_ms()) : 0;
+}
+
+/* A message back from the store; NULL when it expired while down (*expired)
+ * or its blob is damaged. */
+static struct rmq_msg *load_msg(const struct rmq_store_msg *sm, bool *expired)
+{
+    struct rmq_msg t;
+    memset(&t, 0, sizeof t);
+    *expired = false;
+    int64_t left = sm->expire_at ? sm->expire_at - rmq_store_wall_ms() : 1;
+    if (left <= 0) {
+        *expired = true;
+        return NULL;
+    }
+    struct rbuf r = {sm->props, sm->props_len, 0, false};
+    uint8_t f = 0;
+    uint32_t n_up = 0;
+    r_get(&r, &f, 1);
+    r_get(&r, &t.payload_format, 1);
+    r_get(&r, &t.expiry, sizeof t.expiry);
+    t.content_type = r_bytes(&r);
+    t.response_topic = r_bytes(&r);
+    t.correlation_data = r_bytes(&r);
+    t.user_props = r_bytes(&r);
+    r_get(&r, &n_up, sizeof n_up);
+    if (r.bad || sm->topic_len == 0) {
+        return NULL;
+    }
+    t.n_user_props = n_up;
+    t.has_payload_format = f & 1;
+    t.has_expiry = (f & 2) != 0;
+    if (t.has_expiry) {
+        t.expiry = (uint32_t)((left + 999) / 1000); /* what is left of it (MQTT 5 3.3.2.3.3) */
+    }
+    char *topic = strndup((const char *)sm->topic, sm->topic_len);
+    if (!topic) {
+        return NULL;
+    }
+    t.topic = topic;
+    t.topic_len = sm->topic_len;
+    t.payload = sm->payload;
+    t.payload_len = sm->payload_len;
+    t.qos = sm->qos;
+    t.retain = sm->retain;
+    struct rmq_msg *m = rmq_msg_new(&t, rmq_now_ms());
+    free(topic);
+    return m;
+}
+
+/* Owner blob: a format tag with the sizes of the raw identity structs, so a
+ * build with other sizes fails closed (a certificate owner then matches no one). */
+#define OWNER_TAG 0x524d5131u
+
+static void owner_blob(const struct rmq_principal *p, struct wbuf *w)
+{
+    w_u32(w, OWNER_TAG);
+    w_u32(w, (uint32_t)(sizeof p->id + sizeof p->cert));
+    uint8_t k[4] = {(uint8_t)p->kind, p->superuser, (uint8_t)(p->has_id != 0),
+                    (uint8_t)p->chain_len};
+    w_put(w, k, sizeof k);
+    w_bytes(w, p->username, p->username ? strlen(p->username) : 0);
+    w_bytes(w, p->clientid, p->clientid ? strlen(p->clientid) : 0);
+    w_bytes(w, p->cert_cn, p->cert_cn ? strlen(p->cert_cn) : 0);
+    w_bytes(w, p->cert_subject, p->cert_subject ? strlen(p->cert_subject) : 0);
+    w_bytes(w, p->cert_issuer, p->cert_issuer ? strlen(p->cert_issuer) : 0);
+    w_put(w, p->serial_hex, sizeof p->serial_hex);
+    w_put(w, &p->cert, sizeof p->cert);
+    w_put(w, &p->id, sizeof p->id);
+    w_put(w, p->chain, p->chain_len * sizeof p->chain[0]);
+}
+
+static struct rmq_principal *owner_load(const uint8_t *blob, size_t len)
+{
+    struct rbuf r = {blob, len, 0, false};
+    uint32_t tag = 0, sizes = 0;
+    uint8_t k[4] = {0};
+    struct rmq_principal *p = calloc(1, sizeof *p);
+    if (!p) {
+        return NULL;
+    }
+    r_get(&r, &tag, sizeof tag);
+    r_get(&r, &sizes, sizeof sizes);
+    r_get(&r, k, sizeof k);
+    p->kind = (enum rmq_principal_kind)k[0];
+    p->superuser = k[1] != 0;
+    p->username = r_str(&r);
+    p->clientid = r_str(&r);
+    p->cert_cn = r_str(&r);
+    p->cert_subject = r_str(&r);
+    p->cert_issuer = r_str(&r);
+    bool same = tag == OWNER_TAG && sizes == sizeof p->id + sizeof p->cert &&
+                k[3] <= RMQ_PEER_CHAIN_MAX && r_get(&r, p->serial_hex, sizeof p->serial_hex) &&
+                r_get(&r, &p->cert, sizeof p->cert) && r_get(&r, &p->id, sizeof p->id) &&
+                r_get(&r, p->chain, k[3] * sizeof p->chain[0]);
+    p->serial_hex[sizeof p->serial_hex - 1] = '\0';
+    if (same) {
+        p->has_id = k[2];
+        p->chain_len = k[3];
+    } else if (p->kind == RMQ_PRINCIPAL_CERT) {
+        p->has_id = 0; /* fail closed: no one proves to be this owner */
+        rmq_warn("store", "session owner record unreadable; only a new session can take it");
+    }
+    if (p->kind != RMQ_PRINCIPAL_ANONYMOUS && p->kind != RMQ_PRINCIPAL_USER &&
+        p->kind != RMQ_PRINCIPAL_CERT) {
+        p->kind = RMQ_PRINCIPAL_CERT; /* damaged: fail closed */
+        p->has_id = 0;
+    }
+    return p;
+}
+
+/* ------------------------------------------------------------ writes */
+
+bool rmq_persist_on(const struct rmq_broker *b, const struct session *s)
+{
+    return b->store != NULL && s->persist;
+}
+
+void rmq_persist_session(struct rmq_broker *b, struct session *s, bool connected)
+{
+    if (!b->store) {
+        return;
+    }
+    if (s->expiry_s == 0) {
+        if (s->persist) {
+            rmq_store_session_del(b->store, s->client_id, s->id_len);
+            s->persist = false;
+        }
+        return;
+    }
+    struct wbuf ob = {0};
+    if (s->owner) {
+        owner_blob(s->owner, &ob);
+    }
+    struct rmq_store_session r = {s->client_id,         s->id_len,
+                                  s->expiry_s,          connected ? 0 : rmq_store_wall_ms(),
+                                  ob.oom ? NULL : ob.p, ob.len};
+    rmq_store_session_put(b->store, &r);
+    free(ob.p);
+    if (!s->persist) {
+        /* Newly persistent: what it already holds goes in too. */
+        s->persist = true;
+        size_t it;
+        for (struct rmq_hmap_entry *e = rmq_hmap_first(&s->subs, &it); e;
+             e = rmq_hmap_next(&s->subs, e, &it)) {
+            rmq_persist_sub(b, s, e->key, e->klen, e->value);
+        }
+    }
+}
+
+void rmq_persist_session_gone(struct rmq_broker *b, struct session *s)
+{
+    if (rmq_persist_on(b, s)) {
+        rmq_store_session_del(b->store, s->client_id, s->id_len);
+        s->persist = false;
+    }
+}
+
+void rmq_persist_sub(struct rmq_broker *b, struct session *s, const char *f, size_t len,
+                     const struct rmq_sub_opts *o)
+{
+    if (!rmq_persist_on(b, s)) {
+        return;
+    }
+    if (!o) {
+        rmq_store_sub_del(b->store, s->client_id, s->id_len, f, len);
+        return;
+    }
+    uint8_t flags =
+        (uint8_t)(o->no_local | (o->retain_as_published << 1) | ((o->retain_handling & 3) << 2));
+    rmq_store_sub_put(b->store, s->client_id, s->id_len, f, len, o->qos, flags, o->sub_id);
+}
+
+void rmq_persist_delivery_add(struct rmq_broker *b, struct session *s, struct delivery *d)
+{
+    if (!rmq_persist_on(b, s) || d->qos == 0) {
+        return;
+    }
+    struct wbuf pb;
+    struct rmq_store_delivery r;
+    memset(&r, 0, sizeof r);
+    r.pid = d->pid;
+    r.qos = d->qos;
+    r.state = d->state;
+    r.retain = d->retain;
+    r.sub_ids = d->sub_ids;
+    r.n_sub_ids = d->n_sub_ids;
+    store_msg(d->msg, &r.msg, &pb);
+    d->sseq = rmq_store_delivery_add(b->store, s->client_id, s->id_len, &r);
+    free(pb.p);
+}
+
+void rmq_persist_delivery_state(struct rmq_broker *b, struct session *s, struct delivery *d)
+{
+    if (rmq_persist_on(b, s) && d->sseq) {
+        rmq_store_delivery_update(b->store, d->sseq, d->pid, d->state);
+    }
+}
+
+void rmq_persist_delivery_done(struct rmq_broker *b, struct session *s, struct delivery *d)
+{
+    if (rmq_persist_on(b, s) && d->sseq) {
+        rmq_store_delivery_del(b->store, d->sseq);
+        d->sseq = 0;
+    }
+}
+
+void rmq_persist_rel(struct rmq_broker *b, struct session *s, uint16_t pid, bool add)
+{
+    if (!rmq_persist_on(b, s)) {
+        return;
+    }
+    if (add) {
+        rmq_store_rel_put(b->store, s->client_id, s->id_len, pid);
+    } else {
+        rmq_store_rel_del(b->store, s->client_id, s->id_len, pid);
+    }
+}
+
+void rmq_persist_will(struct rmq_broker *b, struct session *s)
+{
+    if (!rmq_persist_on(b, s)) {
+        return;
+    }
+    if (!s->will) {
+        rmq_store_will_del(b->store, s->client_id, s->id_len);
+        return;
+    }
+    struct wbuf pb;
+    struct rmq_store_msg m;
+    store_msg(s->will, &m, &pb);
+    rmq_store_will_put(b->store, s->client_id, s->id_len, &m,
+                       rmq_store_wall_ms() + (s->will_at - rmq_now_ms()));
+    free(pb.p);
+}
+
+bool rmq_persist_retain(struct rmq_broker *b, struct rmq_msg *m)
+{
+    const struct rmq_settings *st = b->settings;
+    bool del = m->payload_len == 0;
+    if (!del && st->retainer_max_payload_size && m->payload_len > st->retainer_max_payload_size) {
+        RMQ_LOG_RL(5, RMQ_LOG_WARNING, "retained",
+                   "not retained: payload over retainer.max_payload_size topic=%s size=%zu "
+                   "max=%llu",
+                   m->topic, m->payload_len, (unsigned long long)st->retainer_max_payload_size);
+        return false;
+    }
+    if (!del && st->retainer_max_retained_messages &&
+        rmq_retained_count(b->retained) >= st->retainer_max_retained_messages &&
+        !rmq_retained_has(b->retained, m->topic, m->topic_len)) {
+        RMQ_LOG_RL(5, RMQ_LOG_WARNING, "retained",
+                   "not retained: retainer.max_retained_messages reached topic=%s max=%llu",
+                   m->topic, (unsigned long long)st->retainer_max_retained_messages);
+        return false;
+    }
+    if (rmq_retained_set(b->retained, m) != RMQ_OK) {
+        RMQ_LOG_RL(5, RMQ_LOG_WARNING, "retained", "store failed topic=%s", m->topic);
+        return false;
+    }
+    if (b->store) {
+        if (del) {
+            rmq_store_retained_del(b->store, (const uint8_t *)m->topic, m->topic_len);
+        } else {
+            struct wbuf pb;
+            struct rmq_store_msg sm;
+            store_msg(m, &sm, &pb);
+            rmq_store_retained_put(b->store, &sm);
+            free(pb.p);
+        }
+    }
+    return true;
+}
+
+/* ------------------------------------------------------------ group commit */
+
+void rmq_persist_ack(struct rmq_mqtt_conn *mc, enum rmq_pkt_type type, uint16_t pid, uint8_t reason)
+{
+    struct rmq_broker *b = mc->b;
+    if (!b->store || (!rmq_store_dirty(b->store) && b->n_held == 0)) {
+        rmq_conn_send_ack(mc, type, pid, reason);
+        return;
+    }
+    /* Held until the writes before it are on disk; later acks wait behind it
+     * so each connection's acks keep their order (MQTT 4.6). */
+    if (b->n_held == b->a_held) {
+        size_t na = b->a_held ? b->a_held * 2 : 64;
+        struct held_ack *h = realloc(b->held, na * sizeof *h);
+        if (!h) {
+            rmq_persist_flush(b);
+            rmq_conn_send_ack(mc, type, pid, reason);
+            return;
+        }
+        b->held = h;
+        b->a_held = na;
+    }
+    b->held[b->n_held++] = (struct held_ack){mc, (uint8_t)type, reason, pid};
+}
+
+void rmq_persist_flush(struct rmq_broker *b)
+{
+    if (!b->store) {
+        return;
+    }
+    if (rmq_store_commit(b->store) != RMQ_OK) {
+        RMQ_LOG_RL(5, RMQ_LOG_ERROR, "store",
+                   "commit failed: acknowledging messages that are only in memory held=%zu",
+                   b->n_held);
+    }
+    size_t n = b->n_held;
+    b->n_held = 0;
+    for (size_t i = 0; i < n; i++) {
+        struct held_ack *h = &b->held[i];
+        if (h->mc->state == CS_CONNECTED) {
+            rmq_conn_send_ack(h->mc, (enum rmq_pkt_type)h->type, h->pid, h->reason);
+        }
+    }
+}
+
+void rmq_persist_input_done(struct rmq_broker *b)
+{
+    if (!b->store || (!rmq_store_dirty(b->store) && b->n_held == 0)) {
+        return;
+    }
+    if (!b->commit_hook) {
+        rmq_persist_flush(b);
+    } else if (!b->commit_asked) {
+        b->commit_asked = true;
+        b->commit_hook(b->commit_arg);
+    }
+}
+
+void rmq_broker_set_commit_hook(struct rmq_broker *b, void (*fn)(void *arg), void *arg)
+{
+    b->commit_hook = fn;
+    b->commit_arg = arg;
+}
+
+void rmq_broker_commit(struct rmq_broker *b)
+{
+    b->commit_asked = false;
+    rmq_persist_flush(b);
+}
+
+void rmq_persist_conn_gone(struct rmq_broker *b, struct rmq_mqtt_conn *mc)
+{
+    size_t j = 0;
+    for (size_t i = 0; i < b->n_held; i++) {
+        if (b->held[i].mc != mc) {
+            b->held[j++] = b->held[i];
+        }
+    }
+    b->n_held = j;
+}
+
+/* ------------------------------------------------------------ start-up */
+
+struct load_ctx {
+    struct rmq_broker *b;
+    size_t sessions, expired_sessions, subs, deliveries, inflight, expired_msgs, rel, retained,
+        wills, bad;
+};
+
+static void load_session(void *arg, const struct rmq_store_session *r)
+{
+    struct load_ctx *c = arg;
+    struct session *s = rmq_session_create(c->b, r->client_id, r->id_len);
+    if (!s) {
+        c->bad++;
+        return;
+    }
+    s->persist = true;
+    s->expiry_s = r->expiry_s;
+    s->owner = r->owner ? owner_load(r->owner, r->owner_len) : NULL;
+    int64_t now = rmq_now_ms();
+    if (r->expiry_s != UINT32_MAX) {
+        /* Killed while connected: its expiry starts now. */
+        int64_t left = r->disconnected
+                           ? r->disconnected + (int64_t)r->expiry_s * 1000 - rmq_store_wall_ms()
+                           : (int64_t)r->expiry_s * 1000;
+        if (left <= 0) {
+            c->expired_sessions++;
+            left = 0;
+        }
+        s->expire_at = now + (left > 0 ? left : 0);
+        if (s->expire_at == 0) {
+            s->expire_at = 1;
+        }
+    }
+    rmq_session_pending_update(c->b, s);
+    c->sessions++;
+}
+
+static void load_sub(void *arg, const char *id, size_t len, const char *f, size_t flen, uint8_t qos,
+                     uint8_t flags, uint32_t sub_id)
+{
+    struct load_ctx *c = arg;
+    struct session *s = rmq_session_find(c->b, id, len);
+    struct rmq_sub_opts *o = malloc(sizeof *o);
+    if (!s || !o || qos > 2) {
+        free(o);
+        c->bad++;
+        return;
+    }
+    *o = (struct rmq_sub_opts){qos, flags & 1, (flags & 2) != 0, (uint8_t)((flags >> 2) & 3),
+                               sub_id};
+    void *old = NULL;
+    if (rmq_hmap_put(&s->subs, f, flen, o, &old) != RMQ_OK) {
+        free(o);
+        c->bad++;
+        return;
+    }
+    free(old);
+    bool existed;
+    if (rmq_router_add(c->b->router, f, flen, s, o, &existed) != RMQ_OK) {
+        c->bad++;
+        return;
+    }
+    c->subs++;
+}
+
+static void load_delivery(void *arg, const char *id, size_t len, const struct rmq_store_delivery *r)
+{
+    struct load_ctx *c = arg;
+    struct session *s = rmq_session_find(c->b, id, len);
+    bool expired;
+    struct rmq_msg *m = s && r->qos >= 1 && r->qos <= 2 ? load_msg(&r->msg, &expired) : NULL;
+    struct delivery *d = m ? malloc(sizeof *d + r->n_sub_ids * sizeof(uint32_t)) : NULL;
+    if (!d) {
+        if (m || !expired) {
+            c->bad++;
+        } else {
+            c->expired_msgs++;
+        }
+        rmq_msg_unref(m);
+        rmq_store_delivery_del(c->b->store, r->seq);
+        return;
+    }
+    memset(d, 0, sizeof *d);
+    d->msg = m;
+    d->pid = r->pid;
+    d->qos = r->qos;
+    d->state = r->state ? D_WAIT_COMP : D_WAIT_ACK;
+    d->retain = r->retain;
+    d->sseq = r->seq;
+    d->n_sub_ids = r->sub_ids ? r->n_sub_ids : 0;
+    if (d->n_sub_ids) {
+        memcpy(d->sub_ids, r->sub_ids, d->n_sub_ids * sizeof(uint32_t));
+    }
+    rmq_session_restore_delivery(s, d);
+    c->deliveries++;
+    c->inflight += d->pid != 0;
+}
+
+static void load_rel(void *arg, const char *id, size_t len, uint16_t pid)
+{
+    struct load_ctx *c = arg;
+    struct session *s = rmq_session_find(c->b, id, len);
+    if (!s || !rmq_session_rel_add(s, pid, rmq_now_ms())) {
+        c->bad++;
+        return;
+    }
+    c->rel++;
+}
+
+static void load_retained(void *arg, const struct rmq_store_msg *r)
+{
+    struct load_ctx *c = arg;
+    bool expired;
+    struct rmq_msg *m = load_msg(r, &expired);
+    if (!m) {
+        c->expired_msgs += expired;
+        c->bad += !expired;
+        rmq_store_retained_del(c->b->store, r->topic, r->topic_len);
+        return;
+    }
+    if (rmq_retained_set(c->b->retained, m) == RMQ_OK) {
+        c->retained++;
+    }
+    rmq_msg_unref(m);
+}
+
+static void load_will(void *arg, const char *id, size_t len, const struct rmq_store_msg *r,
+                      int64_t will_at)
+{
+    struct load_ctx *c = arg;
+    struct session *s = rmq_session_find(c->b, id, len);
+    bool expired;
+    struct rmq_msg *m = s ? load_msg(r, &expired) : NULL;
+    if (!m) {
+        c->bad++;
+        return;
+    }
+    rmq_msg_unref(s->will);
+    s->will = m;
+    int64_t left = will_at - rmq_store_wall_ms();
+    s->will_at = rmq_now_ms() + (left > 0 ? left : 0); /* due at once if it passed while down */
+    rmq_session_pending_update(c->b, s);
+    c->wills++;
+}
+
+/* Opens <data_dir>/store.db (making data_dir if needed) and loads it. */
+void rmq_broker_open_store(struct rmq_broker *b)
+{
+    const struct rmq_settings *st = b->settings;
+    if (!st->durable_sessions_enable) {
+        rmq_info("store", "durable_sessions.enable = false: sessions and retained messages live "
+                          "in memory only");
+        return;
+    }
+    const char *dir = st->node_data_dir ? st->node_data_dir : "data";
+    if (mkdir(dir, 0750) != 0 && errno != EEXIST) {
+        rmq_error("store",
+                  "cannot create node.data_dir=%s error=%s: NOTHING IS DURABLE, sessions "
+                  "and retained messages live in memory only",
+                  dir, strerror(errno));
+        return;
+    }
+    if (rmq_store_open(dir, &b->store) != RMQ_OK) {
+        b->store = NULL;
+        rmq_error("store",
+                  "no usable store in node.data_dir=%s: NOTHING IS DURABLE, sessions and "
+                  "retained messages live in memory only",
+                  dir);
+        return;
+    }
+    int64_t t0 = rmq_now_ms();
+    struct load_ctx c = {.b = b};
+    struct rmq_store_loader l = {&c,       load_session,  load_sub, load_delivery,
+                                 load_rel, load_retained, load_will};
+    if (rmq_store_load(b->store, &l) != RMQ_OK) {
+        rmq_error("store", "load stopped early: what followed the damage is not restored");
+    }
+    if (rmq_store_commit(b->store) != RMQ_OK) {
+        rmq_error("store", "cannot write to the store after loading it");
+    }
+    rmq_notice("store",
+               "loaded sessions=%zu expired_sessions=%zu subscriptions=%zu messages=%zu "
+               "inflight=%zu expired_messages=%zu awaiting_pubrel=%zu retained=%zu wills=%zu "
+               "unreadable=%zu took_ms=%lld",
+               c.sessions, c.expired_sessions, c.subs, c.deliveries, c.inflight, c.expired_msgs,
+               c.rel, c.retained, c.wills, c.bad, (long long)(rmq_now_ms() - t0));
+}
