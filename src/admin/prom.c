@@ -103,6 +103,15 @@ static void counters_part(struct evbuffer *b)
         (unsigned long long)rmq_metrics_get(RMQ_M_AUTH_FAILURE));
     head(b, "acl_denials_total", "counter", "PUBLISH/SUBSCRIBE denied by the ACL.");
     out(b, "revmq_acl_denials_total %llu\n", (unsigned long long)rmq_metrics_get(RMQ_M_ACL_DENIED));
+    head(b, "store_commit_seconds", "summary",
+         "Durable-store commits (one fsync each; acknowledgements wait for them): time spent.");
+    out(b, "revmq_store_commit_seconds_sum %.6f\n",
+        (double)rmq_metrics_get(RMQ_M_STORE_COMMIT_US) / 1e6);
+    out(b, "revmq_store_commit_seconds_count %llu\n",
+        (unsigned long long)rmq_metrics_get(RMQ_M_STORE_COMMITS));
+    head(b, "store_commit_failures_total", "counter", "Durable-store commits that failed.");
+    out(b, "revmq_store_commit_failures_total %llu\n",
+        (unsigned long long)rmq_metrics_get(RMQ_M_STORE_COMMIT_FAILED));
     head(b, "crl_refreshes_total", "counter", "CRL source refreshes by outcome.");
     out(b, "revmq_crl_refreshes_total{outcome=\"ok\"} %llu\n",
         (unsigned long long)rmq_metrics_get(RMQ_M_CRL_REFRESH_OK));

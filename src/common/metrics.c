@@ -26,6 +26,9 @@ static const char *const names[RMQ_M__COUNT] = {
     [RMQ_M_CRL_REFRESH_FAILED] = "crl_refreshes_failed",
     [RMQ_M_REVOKED_CLOSED] = "revoked_sessions_closed",
     [RMQ_M_ADMIN_KICKED] = "admin_kicks",
+    [RMQ_M_STORE_COMMITS] = "store_commits",
+    [RMQ_M_STORE_COMMIT_US] = "store_commit_microseconds",
+    [RMQ_M_STORE_COMMIT_FAILED] = "store_commit_failures",
 };
 
 const char *rmq_metrics_name(enum rmq_metric m)
@@ -41,6 +44,13 @@ static int ring_of(enum rmq_metric m)
 static int64_t now_minute(void)
 {
     return (int64_t)(rmq_clock_mono_ms() / 60000u);
+}
+
+void rmq_metrics_add(enum rmq_metric m, uint64_t n)
+{
+    if ((unsigned)m < RMQ_M__COUNT) {
+        atomic_fetch_add_explicit(&counters[m], n, memory_order_relaxed);
+    }
 }
 
 void rmq_metrics_inc(enum rmq_metric m)

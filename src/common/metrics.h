@@ -23,6 +23,9 @@ enum rmq_metric {
     RMQ_M_CRL_REFRESH_FAILED,   /* a CRL source refresh rejected or failed */
     RMQ_M_REVOKED_CLOSED,       /* live connections closed because a new CRL revoked them */
     RMQ_M_ADMIN_KICKED,         /* clients kicked through the admin API */
+    RMQ_M_STORE_COMMITS,        /* store transactions committed (one fsync each) */
+    RMQ_M_STORE_COMMIT_US,      /* microseconds spent committing them (sum) */
+    RMQ_M_STORE_COMMIT_FAILED,  /* store commits that failed (durability degraded) */
     RMQ_M__COUNT
 };
 
@@ -31,6 +34,8 @@ enum rmq_metric {
 const char *rmq_metrics_name(enum rmq_metric m);
 
 void rmq_metrics_inc(enum rmq_metric m);
+/* Adds n (sums such as RMQ_M_STORE_COMMIT_US). */
+void rmq_metrics_add(enum rmq_metric m, uint64_t n);
 uint64_t rmq_metrics_get(enum rmq_metric m);
 
 /* TLS alerts by code (0..255); sent = by us, else received. */

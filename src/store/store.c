@@ -11,7 +11,9 @@
 #include <sys/stat.h>
 #include <time.h>
 
+#include "common/clock.h"
 #include "common/log.h"
+#include "common/metrics.h"
 
 /* Schema version 1. Messages are stored inline per delivery (one row per
  * message per session): simple, and a delivery's row is deleted with its
@@ -421,10 +423,13 @@ rmq_err rmq_store_commit(struct rmq_store *st)
         return RMQ_OK;
     }
     int rc = SQLITE_IOERR;
+    uint64_t t0 = rmq_clock_mono_us();
     if (!st->tx_failed) {
         rc = sqlite3_step(st->st[S_COMMIT]);
         sqlite3_reset(st->st[S_COMMIT]);
     }
+    rmq_metrics_inc(rc == SQLITE_DONE ? RMQ_M_STORE_COMMITS : RMQ_M_STORE_COMMIT_FAILED);
+    rmq_metrics_add(RMQ_M_STORE_COMMIT_US, rmq_clock_mono_us() - t0);
     st->in_tx = false;
     st->tx_failed = false;
     if (rc != SQLITE_DONE) {
