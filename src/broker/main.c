@@ -106,8 +106,8 @@ static void on_hup(evutil_socket_t sig, short what, void *arg)
 #ifdef RMQ_HAVE_TLS
     for (size_t i = 0; i < a->s->listener_count; i++) {
         if (a->tls[i] && rmq_tls_listener_reload(a->tls[i]) != RMQ_OK) {
-            rmq_warn("broker", "TLS reload failed, old context kept listener=%s:%s",
-                     rmq_listener_kind_name(a->s->listeners[i].kind), a->s->listeners[i].name);
+            rmq_warn("broker", "TLS reload failed, old context kept listener=%s",
+                     a->s->listeners[i].id);
         }
     }
 #endif

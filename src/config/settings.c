@@ -442,6 +442,17 @@ void rmq_settings_free(struct rmq_settings *s)
     free(s);
 }
 
+const struct rmq_listener_settings *rmq_settings_listener_by_id(const struct rmq_settings *s,
+                                                                const char *id)
+{
+    for (size_t i = 0; id != NULL && i < s->listener_count; i++) {
+        if (strcmp(s->listeners[i].id, id) == 0) {
+            return &s->listeners[i];
+        }
+    }
+    return NULL;
+}
+
 const struct rmq_listener_settings *rmq_settings_listener_kind(const struct rmq_settings *s,
                                                                enum rmq_listener_kind kind,
                                                                const char *name)

@@ -145,7 +145,8 @@ struct rmq_ws_settings {
 };
 
 struct rmq_listener_settings {
-    char *name; /* "default", "external", … */
+    char *name;  /* "default", "external", … */
+    char id[80]; /* "type:name" (tcp:default, ssl:external, ws:…, wss:…): logs, metrics, API */
     bool enable;
     enum rmq_listener_kind kind;
     bool is_ssl; /* TLS underneath: kind SSL or WSS (ssl options meaningful) */
@@ -297,6 +298,9 @@ void rmq_settings_write_docs(FILE *f);
 const struct rmq_listener_settings *rmq_settings_listener(const struct rmq_settings *s, bool is_ssl,
                                                           const char *name);
 /* Finds a listener of any kind by name; NULL if absent. Borrowed. */
+/* The listener whose id ("tcp:default", "wss:edge", …) is `id`; NULL if none. */
+const struct rmq_listener_settings *rmq_settings_listener_by_id(const struct rmq_settings *s,
+                                                                const char *id);
 const struct rmq_listener_settings *rmq_settings_listener_kind(const struct rmq_settings *s,
                                                                enum rmq_listener_kind kind,
                                                                const char *name);

@@ -84,6 +84,7 @@ static rmq_err add_listener(struct rmq_settings *s, enum rmq_listener_kind kind,
     if ((l->name = strdup(name)) == NULL) {
         return RMQ_ERR_NOMEM;
     }
+    snprintf(l->id, sizeof l->id, "%s:%s", rmq_listener_kind_name(kind), name);
     s->listener_count++;
     return RMQ_OK;
 }

@@ -61,11 +61,11 @@ static const char *peer_field(const struct rmq_peer_info *pi, enum rmq_peer_cert
     }
 }
 
-/* The settings of the listener the connection came in on (NULL if unknown). */
+/* The settings of the listener the connection came in on (NULL if unknown):
+ * by its id ("ws:default" is not "tcp:default"). */
 static const struct rmq_listener_settings *listener_of(const struct rmq_mqtt_conn *mc)
 {
-    bool tls = mc->peer != NULL && mc->peer->tls_version != 0;
-    return mc->listener ? rmq_settings_listener(mc->b->settings, tls, mc->listener) : NULL;
+    return rmq_settings_listener_by_id(mc->b->settings, mc->listener);
 }
 
 /* The peer address without its port, for the failed-attempt slow-down. */

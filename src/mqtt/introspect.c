@@ -9,12 +9,6 @@
 #include "common/log.h"
 #include "mqtt/core.h"
 
-static void listener_id(const struct rmq_mqtt_conn *mc, char *out, size_t n)
-{
-    bool tls = mc->peer && mc->peer->tls_version != 0;
-    snprintf(out, n, "%s:%s", tls ? "ssl" : "tcp", mc->listener);
-}
-
 static void view_of(const struct session *s, struct rmq_client_view *v)
 {
     memset(v, 0, sizeof *v);
@@ -30,8 +24,7 @@ static void view_of(const struct session *s, struct rmq_client_view *v)
         v->connected = true;
         v->username = mc->username;
         v->addr = mc->addr;
-        listener_id(mc, v->listener_id, sizeof v->listener_id);
-        v->listener = v->listener_id;
+        v->listener = mc->listener; /* "type:name", as the net layer names it */
         v->peer = mc->peer;
         v->proto_ver = mc->version;
         v->keepalive = mc->keepalive;
@@ -123,7 +116,7 @@ void rmq_broker_each_listener_count(struct rmq_broker *b,
             continue;
         }
         char id[160];
-        listener_id(s->conn, id, sizeof id);
+        snprintf(id, sizeof id, "%s", s->conn->listener ? s->conn->listener : "");
         size_t i = 0;
         while (i < used && strcmp(v[i].id, id) != 0) {
             i++;

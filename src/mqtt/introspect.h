@@ -35,7 +35,6 @@ struct rmq_client_view {
     size_t inflight;
     size_t queued;
     uint64_t dropped;
-    char listener_id[160]; /* storage for `listener` */
 };
 
 /* Calls fn for every session (connected or not), in no particular order.

@@ -219,7 +219,7 @@ static void conn_open(struct conn *c)
 {
     struct worker *w = c->w;
     c->t->ops->peer_info(c->t, &c->peer);
-    c->mc = rmq_mqtt_conn_new(w->broker, &conn_io, c, &c->peer, c->addr, c->l->ls->name);
+    c->mc = rmq_mqtt_conn_new(w->broker, &conn_io, c, &c->peer, c->addr, c->l->ls->id);
     if (!c->mc) {
         conn_destroy(c, "out of memory");
         return;
@@ -346,8 +346,7 @@ static void proxy_header_hook(struct conn *c)
     c->proxy_pending = false;
     char orig[sizeof c->addr];
     if (rmq_proxy_transport_client_addr(c->t, orig, sizeof orig)) {
-        rmq_debug("net", "PROXY header listener=%s proxy=%s addr=%s", c->l->ls->name, c->addr,
-                  orig);
+        rmq_debug("net", "PROXY header listener=%s proxy=%s addr=%s", c->l->ls->id, c->addr, orig);
         memcpy(c->addr, orig, sizeof c->addr);
     }
     set_timer(c, handshake_ms(c));
@@ -386,9 +385,8 @@ static void drive_handshake(struct conn *c)
     case RMQ_IO_ERROR:
     default:
         rmq_metrics_inc(RMQ_M_TLS_HANDSHAKE_FAILED);
-        RMQ_LOG_RL(10, RMQ_LOG_NOTICE, "net", "handshake failed listener=%s:%s addr=%s error=%s",
-                   rmq_listener_kind_name(c->l->ls->kind), c->l->ls->name, c->addr,
-                   c->t->ops->last_error(c->t));
+        RMQ_LOG_RL(10, RMQ_LOG_NOTICE, "net", "handshake failed listener=%s addr=%s error=%s",
+                   c->l->ls->id, c->addr, c->t->ops->last_error(c->t));
         conn_destroy(c, "handshake failed");
         return;
     }
@@ -730,8 +728,7 @@ static void timer_cb(evutil_socket_t fd, short what, void *arg)
         rmq_metrics_inc(RMQ_M_TLS_HANDSHAKE_FAILED);
     }
     if (why) {
-        RMQ_LOG_RL(10, RMQ_LOG_NOTICE, "net", "%s listener=%s addr=%s", why, c->l->ls->name,
-                   c->addr);
+        RMQ_LOG_RL(10, RMQ_LOG_NOTICE, "net", "%s listener=%s addr=%s", why, c->l->ls->id, c->addr);
     }
     conn_destroy(c, why ? why : "close linger expired");
 }
@@ -895,7 +892,7 @@ void rmq_net_conn_check_send_timeouts(struct worker *w)
         RMQ_LOG_RL(10, RMQ_LOG_WARNING, "net",
                    "send timeout, closing slow subscriber client_id=%s addr=%s listener=%s "
                    "queued_bytes=%zu send_timeout_ms=%llu",
-                   rmq_mqtt_conn_client_id(c->mc), c->addr, c->l->ls->name, out_pending(c),
+                   rmq_mqtt_conn_client_id(c->mc), c->addr, c->l->ls->id, out_pending(c),
                    (unsigned long long)limit);
         conn_destroy(c, "send timeout");
     }
@@ -911,7 +908,7 @@ static size_t addr_key(const struct conn *c, char *key, size_t cap)
         host--;
     }
     host = host ? host - 1 : strlen(c->addr);
-    int n = snprintf(key, cap, "%s/%.*s", c->l->ls->name, (int)host, c->addr);
+    int n = snprintf(key, cap, "%s/%.*s", c->l->ls->id, (int)host, c->addr);
     return n < 0 ? 0 : (size_t)n < cap ? (size_t)n : cap - 1;
 }
 
@@ -944,7 +941,7 @@ static bool addr_admit(struct conn *c)
         RMQ_LOG_RL(10, RMQ_LOG_NOTICE, "net",
                    "connection waits, max_conn_per_addr reached listener=%s addr=%s "
                    "max_conn_per_addr=%llu",
-                   c->l->ls->name, c->addr, (unsigned long long)max);
+                   c->l->ls->id, c->addr, (unsigned long long)max);
         c->addr_parked = true;
         c->w->n_parked++;
         return false;

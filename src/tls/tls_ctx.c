@@ -188,11 +188,11 @@ static rmq_err complete_chain(struct build *b, X509 *leaf, STACK_OF(X509) * chai
         rmq_warn("tls",
                  "server chain incomplete: the issuer of the last certificate is in neither "
                  "certfile nor cacertfile listener=%s certfile=%s cacertfile=%s",
-                 b->l->name, b->o->certfile, ca);
+                 b->l->id, b->o->certfile, ca);
     }
     if ((size_t)sk_X509_num(chain) > given) {
         rmq_info("tls", "server chain built listener=%s from_certfile=%zu from_cacertfile=%zu",
-                 b->l->name, given, (size_t)sk_X509_num(chain) - given);
+                 b->l->id, given, (size_t)sk_X509_num(chain) - given);
     }
     return RMQ_OK;
 }
@@ -462,7 +462,7 @@ static rmq_err build_ctx(struct build *b, struct tls_gen *g, bool reload)
         }
         if (X509_cmp_current_time(X509_get0_notAfter(leaf)) < 0) {
             rmq_warn("tls", "server certificate has expired listener=%s certfile=%s serial=%s",
-                     b->l->name, o->certfile, g->cert_serial);
+                     b->l->id, o->certfile, g->cert_serial);
         }
         r = tls_staple_setup(g, leaf, chain, reload, b->errmsg);
     }
@@ -484,6 +484,7 @@ rmq_err rmq_tls_check_files(const struct rmq_listener_settings *ls, char **errms
     struct rmq_tls_listener l;
     memset(&l, 0, sizeof l);
     l.name = ls->name;
+    l.id = ls->id[0] != '\0' ? ls->id : ls->name;
     /* no CRL engine here: enable_crl_check is the broker's business, not a file check */
     struct rmq_listener_settings copy = *ls;
     copy.ssl.enable_crl_check = false;

@@ -95,7 +95,8 @@ struct rmq_tls_listener {
     bool discover;        /* crl_cache.discover_from_cert */
     bool async_capable;   /* OpenSSL ASYNC jobs usable: suspend on CDP fetch */
     size_t sess_max;      /* session cache entries */
-    const char *name;     /* listener name, borrowed from ls */
+    const char *name;     /* listener name, borrowed from ls (error messages: key paths) */
+    const char *id;       /* "ssl:name" / "wss:name", borrowed from ls (logs, labels) */
     pthread_mutex_t lock; /* protects `cur` (pointer swap + ref taking) */
     struct tls_gen *cur;
     pthread_mutex_t reload_lock;                 /* serializes reloads; protects `failed` */

@@ -82,7 +82,7 @@ static rmq_err ocsp_client_setup(struct rmq_tls_listener *l, char **errmsg)
     }
     struct rmq_ocsp_client_opts co = {.cache_size = (size_t)o->ocsp_client.cache_size,
                                       .timeout_ms = o->ocsp_client.timeout,
-                                      .label = l->name,
+                                      .label = l->id,
                                       .on_revoked = ocsp_revoked,
                                       .on_revoked_arg = l};
     rmq_err r = rmq_ocsp_client_new(f, &co, &l->ocsp);
@@ -94,13 +94,13 @@ static rmq_err ocsp_client_setup(struct rmq_tls_listener *l, char **errmsg)
         rmq_warn("tls",
                  "OpenSSL ASYNC jobs unavailable: client-certificate OCSP answers not cached "
                  "count as unreachable listener=%s",
-                 l->name);
+                 l->id);
     }
     if (r == RMQ_OK) {
         rmq_info("tls",
                  "client-certificate OCSP on listener=%s unknown=%s unreachable=%s "
                  "combine_with_crl=%s timeout_ms=%llu cache_size=%llu",
-                 l->name, o->ocsp_client.unknown == RMQ_OCSPC_ALLOW ? "allow" : "reject",
+                 l->id, o->ocsp_client.unknown == RMQ_OCSPC_ALLOW ? "allow" : "reject",
                  o->ocsp_client.unreachable == RMQ_OCSPC_ALLOW ? "allow" : "reject",
                  o->ocsp_client.combine == RMQ_OCSPC_EITHER ? "either" : "both",
                  (unsigned long long)o->ocsp_client.timeout,
@@ -130,6 +130,7 @@ rmq_err tls_listener_create(const struct rmq_listener_settings *ls, const struct
     l->revops = ops;
     l->reveng = engine;
     l->name = ls->name != NULL ? ls->name : "default";
+    l->id = ls->id[0] != '\0' ? ls->id : l->name;
     l->crl_check = ls->ssl.enable_crl_check;
     l->crl_chain = s->crl_cache.check == RMQ_CRL_CHECK_CHAIN;
     l->discover = s->crl_cache.discover_from_cert;
@@ -154,12 +155,12 @@ rmq_err tls_listener_create(const struct rmq_listener_settings *ls, const struct
         rmq_warn("tls",
                  "OpenSSL ASYNC jobs unavailable: a handshake needing an unknown CRL "
                  "distribution point fails closed while the CRL is fetched listener=%s",
-                 l->name);
+                 l->id);
     }
     rmq_info("tls",
              "listener ready listener=%s certfile=%s serial=%s versions=%s verify=%s "
              "fail_if_no_peer_cert=%s crl_check=%s ocsp_stapling=%s session_cache=%zu",
-             l->name, o->certfile, l->cur->cert_serial, versions_str(o->versions),
+             l->id, o->certfile, l->cur->cert_serial, versions_str(o->versions),
              o->verify == RMQ_VERIFY_PEER ? "verify_peer" : "verify_none",
              o->fail_if_no_peer_cert ? "true" : "false", l->crl_check ? "true" : "false",
              o->ocsp.enable_ocsp_stapling ? "true" : "false", l->sess_max);
@@ -191,7 +192,7 @@ static rmq_err do_reload(struct rmq_tls_listener *l)
     if (r != RMQ_OK) {
         rmq_error("tls",
                   "reload failed, keeping the current context listener=%s serial=%s error=%s",
-                  l->name, l->cur->cert_serial, err != NULL ? err : rmq_err_message(r));
+                  l->id, l->cur->cert_serial, err != NULL ? err : rmq_err_message(r));
         free(err);
         return r;
     }
@@ -199,8 +200,8 @@ static rmq_err do_reload(struct rmq_tls_listener *l)
     struct tls_gen *old = l->cur;
     l->cur = g;
     pthread_mutex_unlock(&l->lock);
-    rmq_notice("tls", "context reloaded listener=%s old_serial=%s serial=%s fingerprint=%s",
-               l->name, old->cert_serial, g->cert_serial, g->cert_fp);
+    rmq_notice("tls", "context reloaded listener=%s old_serial=%s serial=%s fingerprint=%s", l->id,
+               old->cert_serial, g->cert_serial, g->cert_fp);
     tls_gen_unref(old); /* freed when the last handshake started on it ends */
     l->have_failed = false;
     return RMQ_OK;

@@ -91,7 +91,7 @@ rmq_err tls_staple_setup(struct tls_gen *g, X509 *leaf, STACK_OF(X509) * chain, 
     if (g->stapler == NULL) {
         return fail(g, errmsg, "ocsp", "cannot create the OCSP stapler");
     }
-    if (rmq_ocsp_stapler_set_label(g->stapler, g->l->name) != RMQ_OK) {
+    if (rmq_ocsp_stapler_set_label(g->stapler, g->l->id) != RMQ_OK) {
         return RMQ_ERR_NOMEM;
     }
     r = reload ? rmq_ocsp_stapler_start_nowait(g->stapler) : rmq_ocsp_stapler_start(g->stapler);

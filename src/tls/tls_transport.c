@@ -410,9 +410,8 @@ struct rmq_transport *tls_transport_new(void *arg, int fd)
     struct rmq_tls_listener *l = arg;
     struct tls_transport *t = calloc(1, sizeof *t);
     if (t == NULL) {
-        RMQ_LOG_RL(1, RMQ_LOG_ERROR, "tls",
-                   "connection refused listener=%s:%s reason=out_of_memory",
-                   rmq_listener_kind_name(l->ls->kind), l->name);
+        RMQ_LOG_RL(1, RMQ_LOG_ERROR, "tls", "connection refused listener=%s reason=out_of_memory",
+                   l->id);
         return NULL;
     }
     pthread_mutex_lock(&l->lock);
@@ -422,9 +421,8 @@ struct rmq_transport *tls_transport_new(void *arg, int fd)
     t->ssl = SSL_new(t->gen->ctx);
     if (t->ssl == NULL || SSL_set_fd(t->ssl, fd) != 1 ||
         SSL_set_ex_data(t->ssl, tls_ssl_ex_index(), t) != 1) {
-        RMQ_LOG_RL(1, RMQ_LOG_ERROR, "tls",
-                   "connection refused listener=%s:%s reason=ssl_new_failed",
-                   rmq_listener_kind_name(l->ls->kind), l->name);
+        RMQ_LOG_RL(1, RMQ_LOG_ERROR, "tls", "connection refused listener=%s reason=ssl_new_failed",
+                   l->id);
         SSL_free(t->ssl);
         tls_gen_unref(t->gen);
         free(t);

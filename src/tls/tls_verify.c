@@ -235,12 +235,12 @@ static void log_cert(bool accepted, struct rmq_tls_listener *l, X509 *cert, int 
         RMQ_LOG_RL(20, RMQ_LOG_INFO, "tls",
                    "client certificate accepted listener=%s serial=%s issuer=\"%s\" "
                    "subject=\"%s\" depth=%d reason=%s%s%s",
-                   l->name, hx, is, sj, depth, reason, dk, dv);
+                   l->id, hx, is, sj, depth, reason, dk, dv);
     } else {
         RMQ_LOG_RL(20, RMQ_LOG_WARNING, "tls",
                    "client certificate rejected listener=%s serial=%s issuer=\"%s\" "
                    "subject=\"%s\" depth=%d reason=%s%s%s",
-                   l->name, hx, is, sj, depth, reason, dk, dv);
+                   l->id, hx, is, sj, depth, reason, dk, dv);
     }
     free(hex);
     free(issuer);
@@ -320,8 +320,8 @@ static bool fetch_cdp(struct tls_transport *t, X509 *cert, int depth)
         rmq_err r = l->revops->want_url(l->reveng, urls[i], fetch_done, t);
         if (r == RMQ_ERR_AGAIN) {
             started = true;
-            rmq_info("tls", "fetching CRL distribution point listener=%s url=%s%s", l->name,
-                     urls[i], can_wait ? " (handshake suspended)" : "");
+            rmq_info("tls", "fetching CRL distribution point listener=%s url=%s handshake=%s",
+                     l->id, urls[i], can_wait ? "suspended" : "failed_closed");
         } else {
             atomic_fetch_sub(&t->pending, 1);
         }
@@ -435,9 +435,8 @@ static struct rmq_ocspc_result ocsp_answer(struct tls_transport *t, X509 *cert, 
         return r;
     }
     rmq_info("tls",
-             "asking the client certificate's OCSP responder listener=%s "
-             "(handshake suspended)",
-             l->name);
+             "asking the client certificate's OCSP responder listener=%s handshake=suspended",
+             l->id);
     if (atomic_fetch_sub(&t->pending, 1) != 1) {
         t->suspended = true;
         int ok = ASYNC_pause_job();

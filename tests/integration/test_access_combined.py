@@ -117,3 +117,37 @@ def test_sys_topics_only_where_the_acl_allows(broker_factory, tmp_path, raw_clie
     bob.subscribe(("$SYS/broker/version", 0), ("$SYS/#", 0), expect_codes=[0x87, 0x87])
     with pytest.raises(TimeoutError):
         bob.expect(3, timeout=2.5)  # no $SYS message, retained or periodic (interval 1 s)
+
+
+def test_enable_authn_is_per_listener_kind(broker_factory, tmp_path, raw_client, uid):
+    """listeners.ws.default and listeners.tcp.default are two listeners: the
+    WebSocket one's quick_deny_anonymous holds even though the TCP one of the
+    same name admits anonymous clients (the settings are found by type:name)."""
+    import paho.mqtt.client as mqtt
+
+    import helpers
+
+    users = tmp_path / "users.csv"
+    users.write_text("user_id,password,is_superuser\nbob,bob-pw,false\n")
+    b = broker_factory(NO_DELAY +
+                       "authentication = [{ mechanism = password_based, "
+                       f'backend = built_in_database, bootstrap_file = "{users}" }}]\n'
+                       "listeners.tcp.default.enable_authn = false\n"
+                       "listeners.ws.default.enable_authn = quick_deny_anonymous\n",
+                       extra_listeners=["ws:default"])
+    tcp = raw_client(b, V5)
+    tcp.connect(f"anon-tcp-{uid}")  # admitted: authentication off on tcp:default
+    rcs = []
+    c = mqtt.Client(client_id=f"anon-ws-{uid}", transport="websockets",
+                    protocol=mqtt.MQTTv311)
+    c.ws_set_options(path="/mqtt")
+    c.on_connect = lambda cl, ud, flags, rc: rcs.append(rc)
+    c.connect("127.0.0.1", b.ports["ws:default"], 30)
+    c.loop_start()
+    try:
+        helpers.wait_until(lambda: rcs, timeout=5, what="CONNACK over ws")
+        assert rcs[0] == 4  # 3.1.1: bad user name or password (anonymous refused)
+    finally:
+        c.disconnect()
+        c.loop_stop()
+    b.wait_for_log(r"listener=ws:default username=- reason=\"anonymous client")

@@ -93,7 +93,7 @@ def test_anonymous_tcp_client_cannot_take_a_certificate_session(broker_factory, 
     b = start(broker_factory, w)
     dev = devs(b.ports["ssl:default"], w, w.good, "device-1")
     dev.c.subscribe("cmd/device-1", qos=1)
-    b.wait_for_log(r"mqtt: connected client_id=device-1 .*listener=default .*principal=cert "
+    b.wait_for_log(r"mqtt: connected client_id=device-1 .*listener=[a-z]+:default .*principal=cert "
                    r'cn="good" serial=%s subject="CN=good' % w.good.serial_hex)
 
     # live session: the attacker is refused and the device is not kicked
@@ -103,7 +103,7 @@ def test_anonymous_tcp_client_cannot_take_a_certificate_session(broker_factory, 
     assert ack.rc == code, ack
     att.wait_closed()
     b.wait_for_log(r"mqtt: session takeover refused client_id=device-1 addr=127\.0\.0\.1:\d+ "
-                   r"listener=default principal=anonymous owner_principal=cert "
+                   r"listener=[a-z]+:default principal=anonymous owner_principal=cert "
                    r'owner_cn="good" owner_serial=%s' % w.good.serial_hex, since=mark)
     assert dev.c.connected.is_set()
     pub = raw_client(b)

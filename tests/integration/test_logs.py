@@ -80,7 +80,7 @@ def test_json_lines(broker_factory, raw_client, tmp_path, file_server):  # noqa:
         assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z", r["time"])
         assert r["level"] in ("debug", "info", "notice", "warning", "error", "critical")
     conn = [r for r in recs if r["component"] == "mqtt" and r["msg"] == "connected"]
-    assert conn and conn[0]["client_id"] == "json-1" and conn[0]["listener"] == "default"
+    assert conn and conn[0]["client_id"] == "json-1" and conn[0]["listener"] == "tcp:default"
     disc = [r for r in recs if r["component"] == "mqtt" and r["msg"] == "disconnected"][0]
     assert disc["reason"] == "client disconnect", disc  # a bare word joins the value
     crl = [r for r in recs if r["component"] == "crl_cache" and r["msg"] == "refresh OK"][0]

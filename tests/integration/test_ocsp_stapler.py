@@ -174,7 +174,7 @@ def test_openssl_ocsp_responder(broker_factory, ow, responders, ver, method):
     ow.proxy.set_default(Reply.proxy(resp.url()))
     b = broker_factory(ocsp_conf(ow.server.fullchain, ow.server.key, ow.cafile,
                                  f"method = {method}"), extra_listeners=["ssl:default"])
-    b.wait_for_log(r"ocsp: refresh OK listener=default url=%s status=good "
+    b.wait_for_log(r"ocsp: refresh OK listener=[a-z]+:default url=%s status=good "
                    % re.escape(ow.proxy.url("/").rstrip("/")))
     port = b.ports["ssl:default"]
     for sni in (False, True):
@@ -208,7 +208,7 @@ def test_revmq_ca_responder(broker_factory, revmq_ca, fault_server, ver, method,
     url += slash
     b = broker_factory(ocsp_conf(server.cert, server.key, server.ca_cert, f"method = {method}",
                                  f'responder_url = "{url}"'), extra_listeners=["ssl:default"])
-    b.wait_for_log(r"ocsp: refresh OK listener=default url=%s status=good " % re.escape(url))
+    b.wait_for_log(r"ocsp: refresh OK listener=[a-z]+:default url=%s status=good " % re.escape(url))
     r = status(b.ports["ssl:default"], server.ca_cert, client, ver)
     assert r.ok and r.ocsp_successful and r.ocsp == "good", r
     assert staple_serial(r.out) == server.serial.lstrip("0"), r
@@ -239,7 +239,7 @@ def test_revoked_at_openssl_responder_after_refresh(broker_factory, ow, responde
     mark = b.log_mark()
     ow.proxy.set_default(Reply.proxy(resp2.url()))
     resp.stop()
-    b.wait_for_log(r"ocsp: certificate revoked by responder listener=default .*"
+    b.wait_for_log(r"ocsp: certificate revoked by responder listener=[a-z]+:default .*"
                    r"reason=\"?keyCompromise", timeout=6, since=mark)
     for ver in ("1.2", "1.3"):
         r = status(port, ow.root.cert, ow.client, ver)
@@ -256,7 +256,7 @@ def test_revoked_at_revmq_ca_after_refresh(broker_factory, revmq_ca, fault_serve
     assert status(port, server.ca_cert, client, "1.3").ocsp == "good"
     mark = b.log_mark()
     revmq_ca.revoke(server.serial)
-    b.wait_for_log(r"ocsp: certificate revoked by responder listener=default ", timeout=6,
+    b.wait_for_log(r"ocsp: certificate revoked by responder listener=[a-z]+:default ", timeout=6,
                    since=mark)
     r = status(port, server.ca_cert, client, "1.3")
     assert r.ocsp == "revoked", r
@@ -275,7 +275,7 @@ def test_sighup_refreshes_staple_at_once(broker_factory, revmq_ca, fault_server)
     assert len(proxy.requests_for()) == n
     mark = b.log_mark()
     os.kill(b.proc.pid, signal.SIGHUP)
-    b.wait_for_log(r"ocsp: certificate revoked by responder listener=default ", timeout=5,
+    b.wait_for_log(r"ocsp: certificate revoked by responder listener=[a-z]+:default ", timeout=5,
                    since=mark)
     r = status(port, server.ca_cert, client, "1.3")
     assert r.ocsp == "revoked", r
@@ -302,13 +302,13 @@ def test_responder_stopped_staple_until_next_update_then_none(broker_factory, tm
         mark = b.log_mark()
         proxy.stop()  # the responder is unreachable from now on
         # the refresh halfway through the validity fails; the staple stays meanwhile
-        b.wait_for_log(r"ocsp: refresh failed listener=default url=%s reason=http_error "
+        b.wait_for_log(r"ocsp: refresh failed listener=[a-z]+:default url=%s reason=http_error "
                        r"error=\"[^\"]+\" retry_in_ms=\d+" % re.escape(url), timeout=6, since=mark)
         r = status(port, server.ca_cert, client, "1.2")
         assert time.time() < next_update - 0.5, "test too slow to see the staple before nextUpdate"
         assert r.ocsp == "good", r
         # after nextUpdate: nothing stapled, with one log line
-        b.wait_for_log(r"ocsp: staple expired, stapling stopped listener=default ", timeout=10,
+        b.wait_for_log(r"ocsp: staple expired, stapling stopped listener=[a-z]+:default ", timeout=10,
                        since=mark)
         assert time.time() >= next_update
         for ver in ("1.2", "1.3"):
@@ -361,19 +361,19 @@ def _bad(ow, kind):
 
 BAD = {
     # kind: regex the refresh failure must match
-    "http_500": r"ocsp: refresh failed listener=default url=\S+ reason=http_status "
+    "http_500": r"ocsp: refresh failed listener=[a-z]+:default url=\S+ reason=http_status "
                 r"error=\"HTTP status 500\" retry_in_ms=\d+",
-    "garbage": r"ocsp: response rejected listener=default url=\S+ reason=parse",
-    "another_certificate": r"ocsp: response rejected listener=default url=\S+ reason=cert_id",
-    "unrelated_key": r"ocsp: response rejected listener=default url=\S+ reason=signature",
-    "unrelated_responder": r"ocsp: response rejected listener=default url=\S+ "
+    "garbage": r"ocsp: response rejected listener=[a-z]+:default url=\S+ reason=parse",
+    "another_certificate": r"ocsp: response rejected listener=[a-z]+:default url=\S+ reason=cert_id",
+    "unrelated_key": r"ocsp: response rejected listener=[a-z]+:default url=\S+ reason=signature",
+    "unrelated_responder": r"ocsp: response rejected listener=[a-z]+:default url=\S+ "
                            r"reason=signer_not_issued_by_issuer",
-    "expired_delegated_signer": r"ocsp: response rejected listener=default url=\S+ "
+    "expired_delegated_signer": r"ocsp: response rejected listener=[a-z]+:default url=\S+ "
                                 r"reason=signer_validity",
-    "expired": r"ocsp: response rejected listener=default url=\S+ reason=next_update_past",
-    "no_next_update": r"ocsp: response rejected listener=default url=\S+ "
+    "expired": r"ocsp: response rejected listener=[a-z]+:default url=\S+ reason=next_update_past",
+    "no_next_update": r"ocsp: response rejected listener=[a-z]+:default url=\S+ "
                       r"reason=next_update_missing",
-    "status_unknown": r"ocsp: refresh failed listener=default url=\S+ reason=status_unknown",
+    "status_unknown": r"ocsp: refresh failed listener=[a-z]+:default url=\S+ reason=status_unknown",
 }
 
 
@@ -407,7 +407,7 @@ def test_bad_response_never_stapled(broker_factory, ow, kind):
     good = forge(ow.server.cert, ow.inter.cert, ow.inter.cert, ow.inter.key)
     mark = b.log_mark()
     ow.proxy.set_default(Reply.body(good, "application/ocsp-response"))
-    b.wait_for_log(r"ocsp: refresh OK listener=default ", timeout=6, since=mark)
+    b.wait_for_log(r"ocsp: refresh OK listener=[a-z]+:default ", timeout=6, since=mark)
     r = status(port, ow.root.cert, ow.client, "1.2")
     assert r.ocsp == "good", r
     this_update = staple_field(r.out, "This Update")
@@ -442,7 +442,7 @@ def test_restart_with_responder_down_staples_saved_response(broker_factory, ow, 
     b.start()
     # refresh_http_timeout is 3 s: start-up did not wait for the hanging responder
     assert time.monotonic() - t0 < 2.5, b.log_tail()
-    b.wait_for_log(r"ocsp: loaded saved response listener=default .*status=good", since=mark)
+    b.wait_for_log(r"ocsp: loaded saved response listener=[a-z]+:default .*status=good", since=mark)
     for ver in ("1.2", "1.3"):
         r = status(port, ow.root.cert, ow.client, ver)
         assert r.ocsp == "good" and staple_field(r.out, "This Update") == this_update, r
@@ -470,7 +470,7 @@ def test_responder_certificate_without_ocsp_signing_refused(broker_factory, ow, 
     ow.proxy.set_default(Reply.proxy(resp.url()))
     b = broker_factory(ocsp_conf(ow.server.fullchain, ow.server.key, ow.cafile),
                        extra_listeners=["ssl:default"])
-    b.wait_for_log(r"ocsp: response rejected listener=default url=\S+ reason=signer_not_ocsp_signing")
+    b.wait_for_log(r"ocsp: response rejected listener=[a-z]+:default url=\S+ reason=signer_not_ocsp_signing")
     r = status(b.ports["ssl:default"], ow.root.cert, ow.client, "1.3")
     assert r.ok and r.ocsp == "none", r
 
@@ -485,14 +485,14 @@ def test_first_fetch_fails_listener_starts_without_staple_then_staples(broker_fa
     b.start()
     took = time.monotonic() - t0
     assert 0.9 <= took < 4, took  # waited for the first fetch, bounded by refresh_http_timeout
-    b.wait_for_log(r"ocsp: refresh failed listener=default url=\S+ reason=timeout ")
+    b.wait_for_log(r"ocsp: refresh failed listener=[a-z]+:default url=\S+ reason=timeout ")
     port = b.ports["ssl:default"]
     r = status(port, ow.root.cert, ow.client, "1.2")
     assert r.ok and r.ocsp == "none", r
     resp = responders(ow.inter)
     mark = b.log_mark()
     ow.proxy.set_default(Reply.proxy(resp.url()))
-    b.wait_for_log(r"ocsp: refresh OK listener=default url=\S+ status=good ", timeout=8, since=mark)
+    b.wait_for_log(r"ocsp: refresh OK listener=[a-z]+:default url=\S+ status=good ", timeout=8, since=mark)
     r = status(port, ow.root.cert, ow.client, "1.2")
     assert r.ocsp == "good", r
 
@@ -537,7 +537,7 @@ def test_restart_after_saved_response_expired_staples_nothing(broker_factory, tm
         time.sleep(max(0.0, next_update - time.time()) + 0.5)  # let nextUpdate pass
         mark = b.log_mark()
         b.start()
-        b.wait_for_log(r"ocsp: saved response not used listener=default .*reason=next_update_past",
+        b.wait_for_log(r"ocsp: saved response not used listener=[a-z]+:default .*reason=next_update_past",
                        since=mark)
         r = status(port, server.ca_cert, client, "1.3")
         assert r.ok and r.ocsp == "none", r
@@ -568,7 +568,7 @@ def test_two_listeners_each_staple_their_own_certificate(broker_factory, ow, res
         "listeners.ssl.default.", "listeners.ssl.second.")
     b = broker_factory(conf, extra_listeners=["ssl:default", "ssl:second"])
     for name, cert in (("default", ow.server), ("second", ow.server2)):
-        b.wait_for_log(r"ocsp: refresh OK listener=%s .*status=good" % name)
+        b.wait_for_log(r"ocsp: refresh OK listener=ssl:%s .*status=good" % name)
         for ver in ("1.2", "1.3"):
             r = status(b.ports["ssl:" + name], ow.root.cert, ow.client, ver)
             assert r.server_serial == cert.serial_hex, r

@@ -66,7 +66,7 @@ def test_leaf_only_certfile_verifies_against_root(broker_factory, chain_world, v
     w = chain_world
     b = broker_factory(conf(w.server.cert, w.server.key, w.cafile),
                        extra_listeners=["ssl:default"])
-    b.wait_for_log(r"tls: server chain built listener=default from_certfile=0 from_cacertfile=1")
+    b.wait_for_log(r"tls: server chain built listener=[a-z]+:default from_certfile=0 from_cacertfile=1")
     r = hello(b.ports["ssl:default"], w, ver)
     assert r.ok, r.out
     assert "Verify return code: 0 (ok)" in r.out
@@ -102,7 +102,7 @@ def test_missing_intermediate_warns_and_client_fails(broker_factory, chain_world
     w = chain_world
     b = broker_factory(conf(w.server.cert, w.server.key, w.root_only, verify="verify_none"),
                        extra_listeners=["ssl:default"])
-    b.wait_for_log(r"tls: server chain incomplete: .*listener=default")
+    b.wait_for_log(r"tls: server chain incomplete: .*listener=[a-z]+:default")
     r = s_client(b.ports["ssl:default"], cafile=w.root.cert, send=helpers.build_connect("c"),
                  hold=0.4)
     assert not r.ok
@@ -143,7 +143,7 @@ def test_reload_rebuilds_chain(broker_factory, chain_world, tmp_path):
     os.replace(tmp, key)
     shutil.copy(w.server_deep.cert, tmp)
     os.replace(tmp, cert)
-    b.wait_for_log(r"tls: context reloaded listener=default .*serial=%s" % w.server_deep.serial_hex,
+    b.wait_for_log(r"tls: context reloaded listener=[a-z]+:default .*serial=%s" % w.server_deep.serial_hex,
                    timeout=6, since=mark)
     r = s_client(port, send=helpers.build_connect("c"), hold=0.3, extra=("-showcerts",))
     assert r.protocol, r.out

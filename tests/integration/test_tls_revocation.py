@@ -75,7 +75,7 @@ def test_revoked_client_gets_alert_44(broker_factory, world, ver, form):
     port = b.ports["ssl:default"]
     r = connect(port, world, world.bad, ver)
     assert r.alert == 44, r
-    b.wait_for_log(r"tls: client certificate rejected listener=default serial=%s "
+    b.wait_for_log(r"tls: client certificate rejected listener=[a-z]+:default serial=%s "
                    r"issuer=\"CN=Test Intermediate\".* reason=revoked" % world.bad.serial_hex)
     r = connect(port, world, world.good, ver)
     assert r.ok, r
@@ -133,7 +133,7 @@ def test_cdp_discovery_suspends_handshake(broker_factory, tmp_path, crl_server, 
     # first sight of the distribution point: the handshake waits for the fetch, then passes
     r = connect(bport, w, w.good, ver, hold=1.5)
     assert r.ok, r
-    b.wait_for_log(r"tls: fetching CRL distribution point listener=default url=\"?%s" % url)
+    b.wait_for_log(r"tls: fetching CRL distribution point listener=[a-z]+:default url=\"?%s" % url)
     # the CRL is now cached: the revoked one is refused at once, the good one passes
     r = connect(bport, w, w.bad, ver)
     assert r.alert == 44, r
@@ -292,7 +292,7 @@ def test_suspended_handshake_does_not_block_the_worker(broker_factory, tmp_path,
         "r", connect(b.ports["ssl:default"], w, w.good, "1.3", hold=3.0)))
     th.start()
     try:
-        b.wait_for_log(r"tls: fetching CRL distribution point .*handshake suspended", timeout=5)
+        b.wait_for_log(r"tls: fetching CRL distribution point .*handshake=suspended", timeout=5)
         t0 = time.monotonic()
         c = raw_client(b)  # plain MQTT on the same (single) worker meanwhile
         c.send(helpers.build_connect("meanwhile", version=4))
@@ -337,7 +337,7 @@ def test_handshake_timeout_while_suspended(broker_factory, tmp_path, slow_crl_se
     r = connect(b.ports["ssl:default"], w, w.good, "1.2", hold=3.0)
     assert not r.ok, r  # dropped by the handshake timeout while the fetch runs
     assert time.monotonic() - t0 < 3.5
-    b.wait_for_log(r"tls: fetching CRL distribution point .*handshake suspended")
+    b.wait_for_log(r"tls: fetching CRL distribution point .*handshake=suspended")
     # the broker is fine afterwards: once the CRL is in, the same client passes
     helpers.wait_until(lambda: "crl_cache: refresh OK" in b.log_text(), timeout=10)
     r = connect(b.ports["ssl:default"], w, w.good, "1.2")

@@ -125,7 +125,7 @@ def test_mqttjs_in_headless_chromium_over_wss(broker_factory, tmp_path):
             proc.wait()
         site.stop()
     b.wait_for_log(r"connected client_id=chromium-1 version=5 addr=127\.0\.0\.1:\d+ "
-                   r"listener=default .*username=browser-user")
+                   r"listener=[a-z]+:default .*username=browser-user")
 
 
 @pytest.mark.skipif(chromium() is None, reason="chromium not installed")

@@ -122,7 +122,7 @@ def test_upgrade_accept_key_and_subprotocol(broker_factory):
         assert op == 2 and payload == b"\x20\x02\x00\x00"
     finally:
         s.close()
-    b.wait_for_log(r"connected client_id=raw-ws version=4 addr=127\.0\.0\.1:\d+ listener=default")
+    b.wait_for_log(r"connected client_id=raw-ws version=4 addr=127\.0\.0\.1:\d+ listener=[a-z]+:default")
 
 
 @pytest.mark.parametrize("case,status,log", [
@@ -320,7 +320,7 @@ def test_mqttjs_over_wss_mutual_tls(broker_factory, wss_world, uid):
     r = node_result(node_client(url=url, topic="x", payload="x", protocolVersion=5,
                                 ca=w.root.cert, cert=w.bad.cert, key=w.bad.key))
     assert not r["connected"] and r["received"] is None, r
-    b.wait_for_log(r"tls: client certificate rejected listener=default serial=%s .*reason=revoked"
+    b.wait_for_log(r"tls: client certificate rejected listener=[a-z]+:default serial=%s .*reason=revoked"
                    % w.bad.serial_hex)
 
 
@@ -460,7 +460,7 @@ def test_wss_certificate_reload(broker_factory, ocsp_wss, tmp_path):
     os.replace(tmp, key)
     shutil.copy(w.server2.fullchain, tmp)
     os.replace(tmp, cert)
-    b.wait_for_log(r"tls: context reloaded listener=default .*serial=%s" % w.server2.serial_hex,
+    b.wait_for_log(r"tls: context reloaded listener=[a-z]+:default .*serial=%s" % w.server2.serial_hex,
                    timeout=6, since=mark)
     r = s_client(port, cafile=w.root.cert, send=b"GET /mqtt HTTP/1.1\r\n", hold=0.3)
     assert r.ok and r.server_serial == w.server2.serial_hex, r

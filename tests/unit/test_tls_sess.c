@@ -29,6 +29,7 @@ static int setup(void **state)
     static struct fixture f;
     memset(&f, 0, sizeof f);
     f.l.name = "test";
+    f.l.id = "ssl:test";
     f.g.l = &f.l;
     f.ctx = SSL_CTX_new(TLS_server_method());
     f.g.ctx = f.ctx;
