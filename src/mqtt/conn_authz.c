@@ -56,6 +56,40 @@ static void log_field(char *dst, size_t n, const char *src, size_t len)
     }
 }
 
+bool rmq_session_authz_will(const struct session *s, const struct rmq_msg *will)
+{
+    struct rmq_authz *a = rmq_authz_installed();
+    const struct rmq_principal *p = s->owner;
+    if (!a) {
+        return true;
+    }
+    if (p != NULL && p->superuser) {
+        return true;
+    }
+    struct rmq_acl_identity id;
+    memset(&id, 0, sizeof id);
+    if (p != NULL) {
+        id.username = p->username;
+        id.clientid = p->clientid;
+        id.cert_cn = p->cert_cn;
+        id.cert_subject = p->cert_subject;
+        (void)rmq_acl_identity_set_addr(&id, p->peer_addr);
+    } else {
+        id.clientid = s->client_id;
+    }
+    struct rmq_authz_client *c = rmq_authz_client_new(&id);
+    const char *rule = NULL;
+    bool ok = c != NULL && rmq_authz_check(a, c, RMQ_ACL_PUBLISH, will->topic, will->topic_len,
+                                           will->qos, will->retain, rmq_now_ms(), &rule);
+    rmq_authz_client_free(c);
+    if (!ok) {
+        rmq_metrics_inc(RMQ_M_ACL_DENIED);
+        rmq_info("authz", "delayed will dropped, not authorized client_id=%s topic=%s rule=%s",
+                 s->client_id, will->topic, rule ? rule : "out_of_memory");
+    }
+    return ok;
+}
+
 bool rmq_conn_authz_allowed(struct rmq_mqtt_conn *mc, enum rmq_acl_action action, const char *topic,
                             size_t len, uint8_t qos, bool retain)
 {

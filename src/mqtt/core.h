@@ -271,6 +271,9 @@ bool rmq_conn_authz_publish(struct rmq_mqtt_conn *mc, const char *topic, size_t 
 
 /* Removes the session's subscriptions the rules no longer allow (logged). */
 void rmq_conn_authz_recheck_subs(struct rmq_mqtt_conn *mc);
+/* A delayed will, when its delay is over (the connection is gone): checked
+ * against the rules in force then, as the session's owner. */
+bool rmq_session_authz_will(const struct session *s, const struct rmq_msg *will);
 /* After a rule reload: rechecks the subscriptions of every connected session. */
 void rmq_conn_authz_tick(struct rmq_broker *b);
 

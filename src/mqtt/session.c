@@ -128,8 +128,10 @@ void rmq_session_publish_will(struct rmq_broker *b, struct session *s)
         return;
     }
     s->will = NULL;
-    rmq_info("session", "will published client_id=%s topic=%s", s->client_id, w->topic);
-    rmq_publish_will_msg(b, w);
+    if (rmq_session_authz_will(s, w)) { /* the rules in force now (a reload may have come) */
+        rmq_info("session", "will published client_id=%s topic=%s", s->client_id, w->topic);
+        rmq_publish_will_msg(b, w);
+    }
     rmq_msg_unref(w);
 }
 

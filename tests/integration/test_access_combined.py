@@ -151,3 +151,29 @@ def test_enable_authn_is_per_listener_kind(broker_factory, tmp_path, raw_client,
         c.disconnect()
         c.loop_stop()
     b.wait_for_log(r"listener=ws:default username=- reason=\"anonymous client")
+
+
+def test_delayed_will_is_checked_when_it_is_published(broker_factory, tmp_path, raw_client, uid):
+    """A will with a delay is authorized by the rules in force when the delay is
+    over: a reload in between that denies its topic stops it."""
+    import signal
+
+    acl = tmp_path / "acl.conf"
+    acl.write_text("{allow, all}.\n")
+    b = broker_factory(f'authorization {{ sources = [{{ type = file, path = "{acl}" }}] }}\n')
+    topic = f"wills/{uid}"
+    watcher = raw_client(b, V5)
+    watcher.connect(f"w-{uid}")
+    watcher.subscribe((topic, 0), expect_codes=[0])
+    dev = raw_client(b, V5)
+    dev.connect(f"dev-{uid}", props={"session_expiry_interval": 60},
+                will={"topic": topic, "payload": b"late", "props": {"will_delay_interval": 2}})
+    dev.abort()  # no DISCONNECT: the will is due in 2 s
+    b.wait_for_log(r"mqtt: disconnected client_id=dev-%s " % uid)  # will parked, allowed then
+    acl.write_text(f'{{deny, all, publish, ["{topic}"]}}.\n{{allow, all}}.\n')
+    mark = b.log_mark()
+    b.proc.send_signal(signal.SIGHUP)
+    b.wait_for_log(r"authz: rules reloaded rules=2", since=mark)
+    b.wait_for_log(r"authz: delayed will dropped, not authorized client_id=dev-%s " % uid,
+                   timeout=6, since=mark)
+    assert [p for p in watcher.drain(0.3) if p.topic == topic] == []
