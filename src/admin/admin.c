@@ -363,11 +363,6 @@ rmq_err rmq_admin_new(const struct rmq_admin_deps *d, struct rmq_admin **out, ch
     return RMQ_OK;
 }
 
-uint16_t rmq_admin_port(const struct rmq_admin *a)
-{
-    return a ? a->port : 0;
-}
-
 void rmq_admin_free(struct rmq_admin *a)
 {
     if (!a) {

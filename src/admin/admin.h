@@ -57,9 +57,6 @@ struct rmq_admin_deps {
 RMQ_MUST_USE rmq_err rmq_admin_new(const struct rmq_admin_deps *deps, struct rmq_admin **out,
                                    char **errmsg);
 
-/* The bound HTTP port (useful with port 0); 0 when the listener is off. */
-uint16_t rmq_admin_port(const struct rmq_admin *a);
-
 /* Stops the thread and frees everything. NULL: no-op. */
 void rmq_admin_free(struct rmq_admin *a);
 

@@ -179,19 +179,6 @@ void rmq_principal_peer_ids(const struct rmq_principal *p, struct rmq_peer_info 
     out->chain_len = p->chain_len;
 }
 
-const char *rmq_principal_kind_name(enum rmq_principal_kind k)
-{
-    switch (k) {
-    case RMQ_PRINCIPAL_CERT:
-        return "cert";
-    case RMQ_PRINCIPAL_USER:
-        return "user";
-    case RMQ_PRINCIPAL_ANONYMOUS:
-    default:
-        return "anonymous";
-    }
-}
-
 /* Printable copy: bytes outside 0x20..0x7e and '"', '\\' become '?'. */
 static void safe(char *dst, size_t n, const char *src)
 {

@@ -81,9 +81,6 @@ bool rmq_principal_has_cert(const struct rmq_principal *p, const struct rmq_cert
  * issuer hash, serial, chain; strings empty), for revocation matchers. */
 void rmq_principal_peer_ids(const struct rmq_principal *p, struct rmq_peer_info *out);
 
-/* "cert", "user" or "anonymous". */
-const char *rmq_principal_kind_name(enum rmq_principal_kind k);
-
 /*
  * One line fragment for logs, e.g.
  *   principal=cert cn=device-1 serial=1A2B subject="CN=device-1,O=x"

@@ -159,7 +159,6 @@ struct rmq_ca_crlrec {
 RMQ_MUST_USE rmq_err rmq_ca_db_open(const char *dir, struct rmq_ca_db **out);
 void rmq_ca_db_free(struct rmq_ca_db *db);
 const char *rmq_ca_db_dir(const struct rmq_ca_db *db);
-const char *rmq_ca_db_errmsg(const struct rmq_ca_db *db);
 
 RMQ_MUST_USE rmq_err rmq_ca_db_begin(struct rmq_ca_db *db); /* BEGIN IMMEDIATE */
 RMQ_MUST_USE rmq_err rmq_ca_db_commit(struct rmq_ca_db *db);

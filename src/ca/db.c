@@ -48,11 +48,6 @@ const char *rmq_ca_db_dir(const struct rmq_ca_db *db)
     return db->dir;
 }
 
-const char *rmq_ca_db_errmsg(const struct rmq_ca_db *db)
-{
-    return sqlite3_errmsg(db->h);
-}
-
 static rmq_err exec(struct rmq_ca_db *db, const char *sql)
 {
     char *msg = NULL;

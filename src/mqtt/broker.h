@@ -157,8 +157,6 @@ size_t rmq_broker_end_sessions_matching(struct rmq_broker *b,
                                         bool (*match)(const struct rmq_peer_info *, void *arg),
                                         void *arg);
 
-/* Who the connection is (NULL before CONNECT was accepted); borrowed. */
-const struct rmq_principal *rmq_mqtt_conn_principal(const struct rmq_mqtt_conn *mc);
 /* True while the core holds this connection as a publisher (do not read it
  * until io->resume). */
 bool rmq_mqtt_conn_held(const struct rmq_mqtt_conn *mc);
@@ -176,7 +174,5 @@ void rmq_mqtt_conn_set_publish_budget(struct rmq_mqtt_conn *mc, uint64_t n);
 
 /* The client id ("" before CONNECT); borrowed. */
 const char *rmq_mqtt_conn_client_id(const struct rmq_mqtt_conn *mc);
-/* Protocol level (0 before CONNECT). */
-uint8_t rmq_mqtt_conn_version(const struct rmq_mqtt_conn *mc);
 
 #endif

@@ -212,11 +212,6 @@ void rmq_mqtt_conn_output_drained(struct rmq_mqtt_conn *mc)
     }
 }
 
-uint8_t rmq_mqtt_conn_version(const struct rmq_mqtt_conn *mc)
-{
-    return mc->version;
-}
-
 /* Leaves the connected state: close the socket (after flushing), publish or
  * park the will, detach or end the session. */
 void rmq_conn_end(struct rmq_mqtt_conn *mc, bool send_will, const char *why)

@@ -39,11 +39,6 @@ void rmq_broker_authn_poll(struct rmq_broker *b)
     rmq_authn_poll(b->authn);
 }
 
-const struct rmq_principal *rmq_mqtt_conn_principal(const struct rmq_mqtt_conn *mc)
-{
-    return mc->principal;
-}
-
 /* Client ids of the sessions to end (copied: ending one may free others' state). */
 struct victims {
     char **ids;

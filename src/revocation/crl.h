@@ -117,8 +117,6 @@ enum rmq_crl_verdict { RMQ_CRL_GOOD, RMQ_CRL_REVOKED, RMQ_CRL_NO_CRL };
 struct rmq_crl_engine;
 struct rmq_crl_snapshot;
 
-const char *rmq_crl_verdict_name(enum rmq_crl_verdict v);
-
 /* Borrows f and cfg for the engine's life; copies data_dir (NULL: no
  * persistence). NULL when out of memory. The initial snapshot is empty. */
 struct rmq_crl_engine *rmq_crl_engine_new(struct rmq_fetcher *f,

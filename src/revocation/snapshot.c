@@ -29,20 +29,6 @@ struct rmq_crl_snapshot {
     size_t niss;
 };
 
-const char *rmq_crl_verdict_name(enum rmq_crl_verdict v)
-{
-    switch (v) {
-    case RMQ_CRL_GOOD:
-        return "good";
-    case RMQ_CRL_REVOKED:
-        return "revoked";
-    case RMQ_CRL_NO_CRL:
-        return "no_crl";
-    default:
-        return "?";
-    }
-}
-
 static int cmp_entry(const void *a, const void *b)
 {
     const struct rmq_crl_entry *x = *(struct rmq_crl_entry *const *)a;

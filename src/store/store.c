@@ -406,11 +406,6 @@ bool rmq_store_dirty(const struct rmq_store *st)
     return st->in_tx;
 }
 
-bool rmq_store_healthy(const struct rmq_store *st)
-{
-    return !st->degraded;
-}
-
 void rmq_store_counts(const struct rmq_store *st, uint64_t *commits, uint64_t *writes)
 {
     *commits = st->commits;

@@ -106,8 +106,6 @@ bool rmq_store_dirty(const struct rmq_store *st);
 /* Commits the open transaction (one fsync). On error: rolled back, logged,
  * store degraded; RMQ_ERR_IO returned. No-op when nothing is open. */
 RMQ_MUST_USE rmq_err rmq_store_commit(struct rmq_store *st);
-/* False after a failed write/commit, until a commit succeeds. */
-bool rmq_store_healthy(const struct rmq_store *st);
 /* Commits done (each one fsync) and writes committed, for logs and tests. */
 void rmq_store_counts(const struct rmq_store *st, uint64_t *commits, uint64_t *writes);
 
