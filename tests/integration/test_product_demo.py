@@ -360,9 +360,13 @@ def test_make_run_needs_only_build_and_runtime_packages():
                          capture_output=True, text=True)
     assert bad.returncode == 2 and "unknown purpose 'nonsense'" in bad.stderr
     # the Makefile passes the purpose of each goal; `make run` builds quietly
+    # a clean environment: under `make asan` the caller's MAKEFLAGS carry BUILD=build-asan
+    env = {k: v for k, v in os.environ.items()
+           if k not in ("MAKEFLAGS", "MFLAGS", "MAKELEVEL", "MAKEOVERRIDES", "BUILD", "DEPS")}
+
     def dry(goal):
         return subprocess.run(["make", "-n", "-C", str(ROOT), goal], capture_output=True,
-                              text=True, check=True).stdout
+                              text=True, check=True, env=env).stdout
     assert "scripts/deps.sh run" in dry("run") and "> build/build.log 2>&1" in dry("run")
     assert "scripts/deps.sh test" in dry("test")
     assert "scripts/deps.sh bench" in dry("bench")
