@@ -87,6 +87,19 @@ static const struct rmq_cfg_key keys[] = {
             "the last verified OCSP response of each listener. Relative paths are relative to "
             "the working directory. Created at start if missing.",
      .example = "\"/var/lib/revmq\""},
+    {.path = "node.workers",
+     .type = RMQ_CFG_INT,
+     G(node_workers),
+     .def = "0",
+     .min = 0,
+     .max = 256,
+     .doc = "Worker threads with one event loop each (`0`: one per CPU online). Worker 0 is the "
+            "MQTT core: every MQTT connection, once its transport handshake is done, and all "
+            "sessions live there. Workers 1..N-1 do the TLS handshakes of the ssl and wss "
+            "listeners (round-robin; CRL checks and OCSP stapling included) and hand each "
+            "finished connection to worker 0. `1`: worker 0 does everything. The threads are "
+            "named `revmq-core` and `revmq-hs<N>` (see `top -H`).",
+     .example = "4"},
     {.path = "log.level",
      .type = RMQ_CFG_ENUM,
      G(log_level),

@@ -227,6 +227,7 @@ struct rmq_authz_settings {
 struct rmq_settings {
     char *node_name;                         /* default "revmq@127.0.0.1" */
     char *node_data_dir;                     /* default "data" */
+    uint32_t node_workers;                   /* 0 (default): one per CPU */
     int log_level;                           /* enum rmq_log_level */
     struct rmq_listener_settings *listeners; /* owned array, tcp then ssl */
     size_t listener_count;

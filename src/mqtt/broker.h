@@ -6,9 +6,9 @@
  * Threading model (see also src/net/net.h): ALL MQTT state — the session
  * table, the router, the retained store, every struct rmq_mqtt_conn — is
  * owned by ONE thread, the "core" thread, which is worker 0 of the net layer.
- * Every function here must be called on that thread. Today the net layer has
- * two workers (RMQ_NET_WORKERS, net.h): worker 1 only does TLS handshakes, then
- * hands the connection over, so every MQTT connection lives on worker 0 and
+ * Every function here must be called on that thread. Today the net layer's
+ * other workers (node.workers - 1, net.h) only do TLS handshakes, then
+ * hand the connection over, so every MQTT connection lives on worker 0 and
  * calls in directly. To spread MQTT connections over more workers, the plan
  * is that other workers keep sockets/TLS/framing and
  * forward complete frames to worker 0 by message, and worker 0 sends encoded

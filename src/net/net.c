@@ -191,6 +191,16 @@ static void raise_nofile_limit(void)
              (unsigned long long)rl.rlim_max);
 }
 
+/* node.workers, or one per CPU online (at least 1). */
+static int worker_count(const struct rmq_settings *s)
+{
+    if (s->node_workers > 0) {
+        return (int)s->node_workers;
+    }
+    long n = sysconf(_SC_NPROCESSORS_ONLN);
+    return n < 1 ? 1 : n > 256 ? 256 : (int)n;
+}
+
 rmq_err rmq_net_new(const struct rmq_settings *s, struct rmq_net **out)
 {
     *out = NULL;
@@ -204,8 +214,10 @@ rmq_err rmq_net_new(const struct rmq_settings *s, struct rmq_net **out)
     }
     net->s = s;
     net->main_base = event_base_new();
-    rmq_err e = net->main_base ? RMQ_OK : RMQ_ERR_NOMEM;
-    for (int i = 0; e == RMQ_OK && i < RMQ_NET_WORKERS; i++) {
+    net->n_workers = worker_count(s);
+    net->workers = calloc((size_t)net->n_workers, sizeof *net->workers);
+    rmq_err e = net->main_base && net->workers ? RMQ_OK : RMQ_ERR_NOMEM;
+    for (int i = 0; e == RMQ_OK && i < net->n_workers; i++) {
         e = worker_init(net, &net->workers[i], i);
     }
     if (e != RMQ_OK) {
@@ -350,8 +362,8 @@ static void accept_cb(evutil_socket_t lfd, short what, void *arg)
         atomic_fetch_add(&net->total_conns, 1);
         /* TLS handshakes on the handshake workers, TCP straight to the core. */
         struct worker *w = &net->workers[0];
-        if (l->has_factory && RMQ_NET_WORKERS > 1) {
-            w = &net->workers[1 + net->rr++ % (RMQ_NET_WORKERS - 1)];
+        if (l->has_factory && net->n_workers > 1) {
+            w = &net->workers[1 + net->rr++ % (size_t)(net->n_workers - 1)];
         }
         rmq_net_post(w, m);
     }
@@ -444,14 +456,22 @@ rmq_err rmq_net_start(struct rmq_net *net)
     sigfillset(&all);
     /* Workers never take signals: the main thread's base handles them. */
     pthread_sigmask(SIG_BLOCK, &all, &old);
-    for (int i = 0; i < RMQ_NET_WORKERS; i++) {
+    for (int i = 0; i < net->n_workers; i++) {
         struct worker *w = &net->workers[i];
         if (pthread_create(&w->thread, NULL, worker_main, w) != 0) {
             pthread_sigmask(SIG_SETMASK, &old, NULL);
             return RMQ_ERR_INTERNAL;
         }
         w->started = true;
+        char name[16];
+        if (i == 0) {
+            snprintf(name, sizeof name, "revmq-core");
+        } else {
+            snprintf(name, sizeof name, "revmq-hs%u", (unsigned)i & 0xffu);
+        }
+        pthread_setname_np(w->thread, name);
     }
+    rmq_info("net", "workers=%d core=1 handshake=%d", net->n_workers, net->n_workers - 1);
     pthread_sigmask(SIG_SETMASK, &old, NULL);
     for (size_t i = 0; i < net->n_listeners; i++) {
         struct listener *l = &net->listeners[i];
@@ -542,8 +562,8 @@ void rmq_net_close_matching_on(struct rmq_net *net,
     req->match = match;
     req->arg = arg;
     req->arg_free = arg_free;
-    atomic_init(&req->refs, RMQ_NET_WORKERS);
-    for (int i = 0; i < RMQ_NET_WORKERS; i++) {
+    atomic_init(&req->refs, net->n_workers);
+    for (int i = 0; i < net->n_workers; i++) {
         struct mail *m = calloc(1, sizeof *m);
         if (!m) {
             close_req_done(req);
@@ -626,11 +646,12 @@ void rmq_net_free(struct rmq_net *net)
         close(l->fd);
     }
     /* Handshake workers first: they post to worker 0, never the reverse. */
-    for (int i = RMQ_NET_WORKERS - 1; i >= 0; i--) {
+    for (int i = net->n_workers - 1; net->workers && i >= 0; i--) {
         if (net->workers[i].net) {
             worker_free(&net->workers[i]);
         }
     }
+    free(net->workers);
     free(net->listeners);
     if (net->main_base) {
         event_base_free(net->main_base);

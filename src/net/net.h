@@ -12,17 +12,17 @@
  *   mqtt/broker.h) lives there, and every MQTT connection, once its transport
  *   handshake is done, belongs to worker 0 for the rest of its life (reads,
  *   writes, timers, close) and calls the core directly.
- * - Workers 1..RMQ_NET_WORKERS-1 are HANDSHAKE workers: connections of TLS
+ * - Workers 1..N-1 (N = node.workers, default one per CPU) are HANDSHAKE
+ *   workers: connections of TLS
  *   listeners are handed to them round-robin and do their (CPU-heavy) TLS
  *   handshake there — including suspension for CRL fetches and the handshake
  *   timeout; when it completes, the connection (fd + transport, which OpenSSL
  *   allows to change threads) is handed over, by message, to worker 0. TCP
  *   connections go to worker 0 directly. A connection is thus only ever
  *   touched by one thread at a time, and never by two for MQTT.
- * - RMQ_NET_WORKERS is 2 (the core worker and one handshake worker); it is
- *   where a `node.workers` setting would go (there is none yet). Spreading
- *   MQTT connections themselves over several workers needs frame forwarding
- *   to the core worker (see broker.h); not done.
+ * - With N = 1 worker 0 also does the handshakes. Spreading MQTT
+ *   connections themselves over several workers needs frame forwarding to
+ *   the core worker (see broker.h); not done.
  * - Cross-thread entry points (rmq_net_close_matching, transport wake) only
  *   post messages to the workers' mailboxes.
  *
@@ -70,8 +70,6 @@
 #include "common/err.h"
 #include "config/settings.h"
 #include "net/transport.h"
-
-#define RMQ_NET_WORKERS 2
 
 struct event_base;
 struct rmq_net;

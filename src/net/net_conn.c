@@ -361,6 +361,8 @@ static void drive_handshake(struct conn *c)
     case RMQ_IO_OK:
         if (c->l->has_factory) {
             rmq_metrics_inc(RMQ_M_TLS_HANDSHAKE_OK);
+            rmq_debug("net", "handshake done listener=%s addr=%s worker=%d", c->l->ls->id, c->addr,
+                      c->w->idx);
         }
         if (!c->w->broker) {
             hand_over(c); /* a handshake worker: MQTT happens on worker 0 */

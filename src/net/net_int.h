@@ -152,7 +152,8 @@ struct rmq_net {
     struct listener *listeners;
     size_t n_listeners;
     size_t a_listeners;
-    struct worker workers[RMQ_NET_WORKERS];
+    struct worker *workers; /* n_workers; [0] is the core worker */
+    int n_workers;
     size_t rr;
     atomic_uint_fast64_t total_conns;
     struct rmq_authn *authn; /* borrowed (rmq_net_set_authn); its notify hook points here */

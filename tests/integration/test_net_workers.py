@@ -1,0 +1,113 @@
+"""node.workers (issue 16, first step): worker 0 is the MQTT core; workers
+1..N-1 do the TLS handshakes of ssl listeners round-robin and hand each
+connection to the core. Threads are named so an operator sees them in
+`top -H`; a handshake's worker is on a debug line."""
+
+import os
+import re
+import subprocess
+
+import pytest
+
+import helpers
+from helpers import HOST, MosquittoSub
+from pki import PKI
+from test_config_cli import check
+
+pytestmark = pytest.mark.revmq_only
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory):
+    d = tmp_path_factory.mktemp("workerspki")
+    p = PKI(d / "pki")
+    w = type("World", (), {})()
+    w.root = p.root
+    w.server = p.root.server_cert("server")
+    w.dev1 = p.root.client_cert("dev1")
+    w.dev2 = p.root.client_cert("dev2")
+    return w
+
+
+def tls_conf(w, workers):
+    base = "listeners.ssl.default.ssl_options"
+    lines = [f'{base}.certfile = "{w.server.cert}"', f'{base}.keyfile = "{w.server.key}"',
+             f'{base}.cacertfile = "{w.root.cert}"', f"{base}.verify = verify_peer",
+             f"{base}.fail_if_no_peer_cert = true"]
+    if workers is not None:
+        lines.append(f"node.workers = {workers}")
+    return "\n".join(lines) + "\n"
+
+
+def thread_names(pid):
+    names = []
+    for t in os.listdir(f"/proc/{pid}/task"):
+        try:
+            with open(f"/proc/{pid}/task/{t}/comm") as f:
+                names.append(f.read().strip())
+        except FileNotFoundError:
+            pass  # a thread that just ended
+    return names
+
+
+def mtls_pub(w, port, cert, topic, msg):
+    r = subprocess.run(["mosquitto_pub", "-h", HOST, "-p", str(port), "-q", "1", "-t", topic,
+                        "-m", msg, "--cafile", w.root.cert, "--cert", cert.cert, "--key",
+                        cert.key], capture_output=True, text=True, timeout=10)
+    assert r.returncode == 0, r.stdout + r.stderr
+
+
+def start(broker_factory, world, workers):
+    b = broker_factory(tls_conf(world, workers), extra_listeners=["ssl:default"],
+                       log_level="debug")
+    return b, b.ports["ssl:default"]
+
+
+def pubsub_over_tls(world, port, n):
+    sub = MosquittoSub(port, "w/#", "--cafile", world.root.cert, "--cert", world.dev2.cert,
+                       "--key", world.dev2.key).start()
+    try:
+        for i in range(n):
+            mtls_pub(world, port, world.dev1, f"w/{i}", f"m{i}")
+        for i in range(n):
+            sub.wait_line(lambda l, i=i: l == f"w/{i} m{i}")
+    finally:
+        sub.stop()
+
+
+def test_handshakes_spread_over_handshake_workers(broker_factory, world):
+    b, port = start(broker_factory, world, 3)
+    names = thread_names(b.proc.pid)
+    assert names.count("revmq-core") == 1, names
+    assert "revmq-hs1" in names and "revmq-hs2" in names and "revmq-hs3" not in names, names
+    b.wait_for_log(r"net: workers=3 core=1 handshake=2")
+    pubsub_over_tls(world, port, 6)  # 7 handshakes: the subscriber and 6 publishers
+    workers = set(re.findall(r"handshake done listener=ssl:default .* worker=(\d+)", b.log_text()))
+    assert workers == {"1", "2"}, workers  # round-robin, never the core
+
+
+def test_one_worker_does_everything(broker_factory, world):
+    b, port = start(broker_factory, world, 1)
+    names = thread_names(b.proc.pid)
+    assert "revmq-core" in names and not any(n.startswith("revmq-hs") for n in names), names
+    pubsub_over_tls(world, port, 3)
+    workers = set(re.findall(r"handshake done listener=ssl:default .* worker=(\d+)", b.log_text()))
+    assert workers == {"0"}, workers
+
+
+def test_default_is_one_worker_per_cpu(broker_factory, world):
+    b, port = start(broker_factory, world, None)
+    cpus = os.sysconf("SC_NPROCESSORS_ONLN")
+    hs = [n for n in thread_names(b.proc.pid) if n.startswith("revmq-hs")]
+    assert len(hs) == cpus - 1, (hs, cpus)
+    b.wait_for_log(rf"net: workers={cpus} core=1 handshake={cpus - 1}")
+    pubsub_over_tls(world, port, 1)
+
+
+@pytest.mark.parametrize("value", ["-1", "257", "many"])
+def test_bad_worker_count_is_refused(tmp_path, value):
+    conf = tmp_path / "revmq.conf"
+    conf.write_text(f"node.workers = {value}\n")
+    r = check(conf)
+    assert r.returncode != 0
+    assert "node.workers" in r.stderr and value in r.stderr, r.stderr
