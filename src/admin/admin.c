@@ -251,6 +251,17 @@ static void on_request(struct evhttp_request *req, void *arg)
 
 /* ---------- life ---------- */
 
+/* Runs on the admin thread: a break requested from another thread before the
+ * loop started would be lost (event_base_loop clears it on entry); an active
+ * event is not. */
+static void stop_cb(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    struct rmq_admin *a = arg;
+    event_base_loopbreak(a->base);
+}
+
 static void *admin_main(void *arg)
 {
     struct rmq_admin *a = arg;
@@ -339,7 +350,8 @@ rmq_err rmq_admin_new(const struct rmq_admin_deps *d, struct rmq_admin **out, ch
     rmq_err e = load_keys(a, errmsg);
     if (e == RMQ_OK) {
         a->base = event_base_new();
-        e = a->base ? RMQ_OK : RMQ_ERR_NOMEM;
+        a->stop_ev = a->base ? event_new(a->base, -1, 0, stop_cb, a) : NULL;
+        e = a->stop_ev ? RMQ_OK : RMQ_ERR_NOMEM;
     }
     if (e == RMQ_OK && a->s->dashboard_enable) {
         if (rmq_apikeys_count(a->keys) == 0) {
@@ -369,8 +381,11 @@ void rmq_admin_free(struct rmq_admin *a)
         return;
     }
     if (a->thread_started) {
-        event_base_loopbreak(a->base);
+        event_active(a->stop_ev, EV_READ, 0);
         pthread_join(a->thread, NULL);
+    }
+    if (a->stop_ev) {
+        event_free(a->stop_ev);
     }
     if (a->sys_timer) {
         event_free(a->sys_timer);

@@ -38,6 +38,7 @@ struct rmq_admin {
     struct event_base *base;
     struct evhttp *http;
     struct event *sys_timer;
+    struct event *stop_ev; /* activated by rmq_admin_free from another thread */
     pthread_t thread;
     bool thread_started;
     uint16_t port;
