@@ -330,7 +330,10 @@ wait "$REVMQ_PID"
 rc=$?
 REVMQ_PID=""
 set -e
-[ "$STOPPING" = 1 ] || {
+# Ctrl-C reaches revmq too (same process group): it may stop (status 0) before this
+# shell runs its trap; that is a normal stop, not a failure.
+[ "$STOPPING" = 1 ] || [ "$rc" = 0 ] || {
   say "revmq exited with status $rc"
   exit 1
 }
+exit 0
