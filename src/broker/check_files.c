@@ -9,10 +9,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#if __has_include("tls/tls.h") && !defined(RMQ_NO_TLS)
 #include "tls/tls.h"
-#define RMQ_CHECK_TLS 1
-#endif
 
 /* One readable regular file, or a line naming the key and the file. */
 static bool readable(FILE *out, size_t *n, const char *key, const char *path)
@@ -80,16 +77,12 @@ static void check_listener(FILE *out, size_t *n, const struct rmq_listener_setti
         ok &= readable(out, n, KEY("ocsp.issuer_pem"), o->ocsp.issuer_pem);
     }
 #undef KEY
-#ifdef RMQ_CHECK_TLS
     char *err = NULL;
     if (ok && rmq_tls_check_files(l, &err) != RMQ_OK) {
         fprintf(out, "%s\n", err != NULL ? err : "TLS check failed: out of memory");
         (*n)++;
     }
     free(err);
-#else
-    (void)ok;
-#endif
 }
 
 size_t rmq_check_files(const struct rmq_settings *s, FILE *out)
