@@ -105,10 +105,10 @@ size_t rmq_check_files(const struct rmq_settings *s, FILE *out)
         snprintf(key, sizeof key, "authentication.%s.path", a->name);
         readable(out, &n, key, a->path);
     }
-    for (size_t i = 0; i < RMQ_AUTHZ_SOURCES_MAX; i++) {
+    for (size_t i = 0; i < s->authz.source_count; i++) {
         const struct rmq_authz_source_settings *src = &s->authz.sources[i];
         if (src->type != RMQ_AUTHZ_SRC_NONE && src->enable) {
-            snprintf(key, sizeof key, "authorization.sources.%zu.path", i + 1);
+            snprintf(key, sizeof key, "authorization.sources.%s.path", src->name);
             readable(out, &n, key, src->path);
         }
     }

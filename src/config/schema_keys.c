@@ -44,11 +44,26 @@ static const char *const authz_no_match[] = {"allow", "deny", NULL};
 static const char *const authz_deny_action[] = {"ignore", "disconnect", NULL};
 static const char *const authz_src_types[] = {"none", "file", "mosquitto_acl_file", NULL};
 
+/* The lists of objects: authorization.sources.<n> and authentication.<n>. */
+static const struct rmq_cfg_list authz_sources = {
+    .array = offsetof(struct rmq_settings, authz.sources),
+    .count = offsetof(struct rmq_settings, authz.source_count),
+    .elem_size = sizeof(struct rmq_authz_source_settings),
+    .name = offsetof(struct rmq_authz_source_settings, name),
+    .max = RMQ_AUTHZ_SOURCES_MAX,
+};
+static const struct rmq_cfg_list authn_list = {
+    .array = offsetof(struct rmq_settings, authn),
+    .count = offsetof(struct rmq_settings, authn_count),
+    .elem_size = sizeof(struct rmq_authn_settings),
+    .name = offsetof(struct rmq_authn_settings, name),
+    .max = RMQ_AUTHN_MAX,
+};
+static const struct rmq_cfg_list *const lists[] = {&authz_sources, &authn_list};
+#define IN_LIST(l, type, f)                                                                        \
+    .scope = RMQ_CFG_LIST, .list = &(l), .offset = offsetof(type, f), .size = sizeof(((type *)0)->f)
 /* authorization.sources.<n>.*: position n of the list (1..RMQ_AUTHZ_SOURCES_MAX) */
-#define AZS(f)                                                                                     \
-    .scope = RMQ_CFG_GLOBAL, .offset = offsetof(struct rmq_settings, authz.sources[0].f),          \
-    .size = sizeof(((struct rmq_settings *)0)->authz.sources[0].f),                                \
-    .stride = sizeof(struct rmq_authz_source_settings), .instances = RMQ_AUTHZ_SOURCES_MAX
+#define AZS(f) IN_LIST(authz_sources, struct rmq_authz_source_settings, f)
 /* enum rmq_enable_authn and the authentication.<n> enums (settings.h), in order */
 static const char *const enable_authn[] = {"true", "false", "quick_deny_anonymous", NULL};
 static const char *const authn_mechanisms[] = {"password_based", NULL};
@@ -60,9 +75,7 @@ static const char *const salt_positions[] = {"disable", "prefix", "suffix", NULL
 static const char *const mac_funs[] = {"md4",    "md5",    "ripemd160", "sha", "sha224",
                                        "sha256", "sha384", "sha512",    NULL};
 static const char *const bootstrap_types[] = {"plain", "hash", NULL};
-#define AUTHN(f)                                                                                   \
-    .scope = RMQ_CFG_AUTHN, .offset = offsetof(struct rmq_authn_settings, f),                      \
-    .size = sizeof(((struct rmq_authn_settings *)0)->f)
+#define AUTHN(f) IN_LIST(authn_list, struct rmq_authn_settings, f)
 #define ENABLE_AUTHN_DOC                                                                           \
     "Authentication on this listener (EMQX 5 key). `true`: clients are checked by the "            \
     "`authentication` chain when one is configured (a client with a verified certificate needs "   \
@@ -1220,4 +1233,10 @@ const struct rmq_cfg_key *rmq_cfg_keys(size_t *count)
 {
     *count = sizeof keys / sizeof keys[0];
     return keys;
+}
+
+const struct rmq_cfg_list *const *rmq_cfg_lists(size_t *count)
+{
+    *count = sizeof lists / sizeof lists[0];
+    return lists;
 }
