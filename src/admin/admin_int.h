@@ -92,11 +92,6 @@ void api_crl(struct rmq_admin *a, struct evhttp_request *req, bool refresh);
 void api_ocsp(struct rmq_admin *a, struct evhttp_request *req, bool refresh);
 void api_listeners(struct rmq_admin *a, struct evhttp_request *req);
 void api_status(struct rmq_admin *a, struct evhttp_request *req);
-json_t *admin_crl_json(struct rmq_admin *a);
-json_t *admin_ocsp_json(struct rmq_admin *a);
-json_t *admin_listeners_json(struct rmq_admin *a, json_t *snap);
-/* "2026-12-07T12:00:00Z"; "" for 0. */
-void admin_fmt_time(time_t t, char out[32]);
 
 /* prom.c */
 void api_prometheus(struct rmq_admin *a, struct evhttp_request *req);

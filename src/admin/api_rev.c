@@ -15,7 +15,8 @@
 #include "revocation/status.h"
 #include "tls/tls_status.h"
 
-void admin_fmt_time(time_t t, char out[32])
+/* "2026-12-07T12:00:00Z"; "" for 0. */
+static void admin_fmt_time(time_t t, char out[32])
 {
     struct tm tm;
     if (t == 0 || !gmtime_r(&t, &tm)) {
@@ -45,7 +46,7 @@ static json_t *crl_json(const struct rmq_crl_status_crl *c, time_t now)
     return o;
 }
 
-json_t *admin_crl_json(struct rmq_admin *a)
+static json_t *admin_crl_json(struct rmq_admin *a)
 {
     struct rmq_crl_source_status *v = NULL;
     size_t n = 0;
@@ -116,7 +117,7 @@ static json_t *staple_json(const struct rmq_listener_settings *ls, const struct 
     return o;
 }
 
-json_t *admin_ocsp_json(struct rmq_admin *a)
+static json_t *admin_ocsp_json(struct rmq_admin *a)
 {
     json_t *arr = json_array();
     for (size_t i = 0; arr && a->tls && i < a->s->listener_count; i++) {
@@ -152,7 +153,7 @@ void api_ocsp(struct rmq_admin *a, struct evhttp_request *req, bool refresh)
     admin_reply_json(req, 200, admin_ocsp_json(a));
 }
 
-json_t *admin_listeners_json(struct rmq_admin *a, json_t *snap)
+static json_t *admin_listeners_json(struct rmq_admin *a, json_t *snap)
 {
     json_t *arr = json_array();
     json_t *by = snap ? json_object_get(snap, "by_listener") : NULL;

@@ -60,7 +60,7 @@ static rmq_err load_all(const struct rmq_authz_settings *cfg, struct rmq_acl **o
     if (!acl) {
         return RMQ_ERR_NOMEM;
     }
-    for (size_t i = 0; i < RMQ_AUTHZ_SOURCES_MAX; i++) {
+    for (size_t i = 0; i < cfg->source_count; i++) {
         const struct rmq_authz_source_settings *src = &cfg->sources[i];
         if (src->type == RMQ_AUTHZ_SRC_NONE || !src->enable) {
             continue;
@@ -68,7 +68,7 @@ static rmq_err load_all(const struct rmq_authz_settings *cfg, struct rmq_acl **o
         rmq_err e;
         if (!src->path || !src->path[0]) {
             snprintf(err, sizeof err,
-                     "authorization.sources.%zu.path: required for a source of type %s", i + 1,
+                     "authorization.sources.%s.path: required for a source of type %s", src->name,
                      src->type == RMQ_AUTHZ_SRC_FILE ? "file" : "mosquitto_acl_file");
             e = RMQ_ERR_CONFIG;
         } else {
@@ -76,7 +76,7 @@ static rmq_err load_all(const struct rmq_authz_settings *cfg, struct rmq_acl **o
                                   sizeof err);
         }
         if (e != RMQ_OK) {
-            if (errmsg && asprintf(errmsg, "authorization.sources.%zu: %s", i + 1, err) < 0) {
+            if (errmsg && asprintf(errmsg, "authorization.sources.%s: %s", src->name, err) < 0) {
                 *errmsg = NULL;
             }
             rmq_acl_free(acl);

@@ -9,10 +9,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#if __has_include("tls/tls.h") && !defined(RMQ_NO_TLS)
 #include "tls/tls.h"
-#define RMQ_CHECK_TLS 1
-#endif
 
 /* One readable regular file, or a line naming the key and the file. */
 static bool readable(FILE *out, size_t *n, const char *key, const char *path)
@@ -80,16 +77,12 @@ static void check_listener(FILE *out, size_t *n, const struct rmq_listener_setti
         ok &= readable(out, n, KEY("ocsp.issuer_pem"), o->ocsp.issuer_pem);
     }
 #undef KEY
-#ifdef RMQ_CHECK_TLS
     char *err = NULL;
     if (ok && rmq_tls_check_files(l, &err) != RMQ_OK) {
         fprintf(out, "%s\n", err != NULL ? err : "TLS check failed: out of memory");
         (*n)++;
     }
     free(err);
-#else
-    (void)ok;
-#endif
 }
 
 size_t rmq_check_files(const struct rmq_settings *s, FILE *out)
@@ -112,10 +105,10 @@ size_t rmq_check_files(const struct rmq_settings *s, FILE *out)
         snprintf(key, sizeof key, "authentication.%s.path", a->name);
         readable(out, &n, key, a->path);
     }
-    for (size_t i = 0; i < RMQ_AUTHZ_SOURCES_MAX; i++) {
+    for (size_t i = 0; i < s->authz.source_count; i++) {
         const struct rmq_authz_source_settings *src = &s->authz.sources[i];
         if (src->type != RMQ_AUTHZ_SRC_NONE && src->enable) {
-            snprintf(key, sizeof key, "authorization.sources.%zu.path", i + 1);
+            snprintf(key, sizeof key, "authorization.sources.%s.path", src->name);
             readable(out, &n, key, src->path);
         }
     }

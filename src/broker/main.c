@@ -32,21 +32,14 @@
 #include "common/version.h"
 #include "config/settings.h"
 #include "net/net.h"
+#include "revocation/revocation.h"
+#include "tls/tls.h"
 
 #ifdef RMQ_HAVE_SYSTEMD
 #include <systemd/sd-daemon.h>
 #define RMQ_SD_NOTIFY(s) ((void)sd_notify(0, (s)))
 #else
 #define RMQ_SD_NOTIFY(s) ((void)0)
-#endif
-
-#if __has_include("tls/tls.h") && !defined(RMQ_NO_TLS)
-#include "tls/tls.h"
-#define RMQ_HAVE_TLS 1
-#endif
-#if __has_include("revocation/revocation.h") && defined(RMQ_HAVE_TLS)
-#include "revocation/revocation.h"
-#define RMQ_HAVE_REVOCATION 1
 #endif
 
 extern char **environ;
@@ -62,13 +55,9 @@ struct app {
     struct event *sig_term;
     struct event *sig_hup;
     struct rmq_admin *admin;
-#ifdef RMQ_HAVE_TLS
     struct rmq_tls_listener **tls; /* one per listener slot; NULL for TCP */
     struct event **tls_poll;
-#endif
-#ifdef RMQ_HAVE_REVOCATION
     struct rmq_revocation *rev;
-#endif
 };
 
 static void usage(FILE *f)
@@ -103,25 +92,18 @@ static void on_hup(evutil_socket_t sig, short what, void *arg)
     if (rmq_authn_reload(a->authn) != RMQ_OK) {
         rmq_warn("broker", "authentication reload incomplete (see above; previous users kept)");
     }
-#ifdef RMQ_HAVE_TLS
     for (size_t i = 0; i < a->s->listener_count; i++) {
         if (a->tls[i] && rmq_tls_listener_reload(a->tls[i]) != RMQ_OK) {
             rmq_warn("broker", "TLS reload failed, old context kept listener=%s",
                      a->s->listeners[i].id);
         }
     }
-#endif
-#ifdef RMQ_HAVE_REVOCATION
     if (a->rev) {
         rmq_revocation_refresh_now(a->rev);
     }
-#else
-    (void)a;
-#endif
     RMQ_SD_NOTIFY("READY=1");
 }
 
-#ifdef RMQ_HAVE_TLS
 static void on_tls_poll(evutil_socket_t fd, short what, void *arg)
 {
     (void)fd;
@@ -131,9 +113,7 @@ static void on_tls_poll(evutil_socket_t fd, short what, void *arg)
         RMQ_LOG_RL(1, RMQ_LOG_WARNING, "broker", "TLS file check failed (old context kept)");
     }
 }
-#endif
 
-#ifdef RMQ_HAVE_REVOCATION
 /* Only listeners that check CRLs close live connections: another listener
  * would accept the same certificate again at once. */
 static bool listener_checks_crl(const struct rmq_listener_settings *ls)
@@ -187,7 +167,6 @@ static void on_ocsp_revoked(const struct rmq_cert_id *id, void *arg)
     free(c1);
     free(c2);
 }
-#endif
 
 static int setup_listeners(struct app *a)
 {
@@ -200,17 +179,10 @@ static int setup_listeners(struct app *a)
         char *err = NULL;
         rmq_err e;
         if (ls->is_ssl) {
-#ifdef RMQ_HAVE_TLS
-            struct rmq_revocation *rev = NULL;
-#ifdef RMQ_HAVE_REVOCATION
-            rev = a->rev;
-#endif
-            e = rmq_tls_listener_new(ls, s, rev, &a->tls[i], &err);
-#ifdef RMQ_HAVE_REVOCATION
+            e = rmq_tls_listener_new(ls, s, a->rev, &a->tls[i], &err);
             if (e == RMQ_OK) {
                 rmq_tls_listener_on_ocsp_revoked(a->tls[i], on_ocsp_revoked, a);
             }
-#endif
             if (e == RMQ_OK) {
                 struct rmq_transport_factory f = rmq_tls_listener_factory(a->tls[i]);
                 e = rmq_net_listen(a->net, ls, &f, rmq_tls_listener_handshake_timeout(a->tls[i]),
@@ -225,10 +197,6 @@ static int setup_listeners(struct app *a)
                     }
                 }
             }
-#else
-            e = RMQ_ERR_CONFIG;
-            err = strdup("SSL listeners need src/tls, which this build does not have");
-#endif
         } else {
             e = rmq_net_listen(a->net, ls, NULL, 0, &err);
         }
@@ -256,12 +224,8 @@ static bool load_authz(struct app *a)
 static int start_admin(struct app *a)
 {
     struct rmq_admin_deps d = {.s = a->s, .net = a->net};
-#ifdef RMQ_HAVE_TLS
     d.tls = a->tls;
-#endif
-#ifdef RMQ_HAVE_REVOCATION
     d.rev = a->rev;
-#endif
     char *err = NULL;
     if (rmq_admin_new(&d, &a->admin, &err) != RMQ_OK) {
         fprintf(stderr, "revmq: %s\n", err ? err : "admin listener failed");
@@ -281,14 +245,11 @@ static int start(struct app *a)
              rmq_authz_rule_count(a->authz),
              a->s->authz.no_match == RMQ_AUTHZ_NO_MATCH_DENY ? "deny" : "allow",
              rmq_authz_disconnect_on_deny(a->authz) ? "disconnect" : "ignore");
-#ifdef RMQ_HAVE_TLS
     a->tls = calloc(a->s->listener_count + 1, sizeof *a->tls);
     a->tls_poll = calloc(a->s->listener_count + 1, sizeof *a->tls_poll);
     if (!a->tls || !a->tls_poll) {
         return -1;
     }
-#endif
-#ifdef RMQ_HAVE_REVOCATION
     bool any_ssl = false;
     for (size_t i = 0; i < a->s->listener_count; i++) {
         any_ssl |= a->s->listeners[i].enable && a->s->listeners[i].is_ssl;
@@ -305,7 +266,6 @@ static int start(struct app *a)
             return -1;
         }
     }
-#endif
     char *aerr = NULL;
     if (rmq_authn_new(a->s, &a->authn, &aerr) != RMQ_OK) {
         fprintf(stderr, "%s\n", aerr ? aerr : "revmq: authentication setup failed");
@@ -320,7 +280,6 @@ static int start(struct app *a)
     if (setup_listeners(a) != 0) {
         return -1;
     }
-#ifdef RMQ_HAVE_REVOCATION
     if (a->rev && a->s->crl_cache.disconnect_revoked) {
         /* also the client-certificate OCSP re-checks (on_ocsp_revoked) */
         pthread_mutex_lock(&a->net_mu);
@@ -330,7 +289,6 @@ static int start(struct app *a)
             rmq_crl_engine_on_publish(a->rev->crl, on_crl_publish, a);
         }
     }
-#endif
     struct event_base *base = rmq_net_main_base(a->net);
     a->sig_int = evsignal_new(base, SIGINT, on_stop, a);
     a->sig_term = evsignal_new(base, SIGTERM, on_stop, a);
@@ -360,26 +318,20 @@ static void cleanup(struct app *a)
             event_free(evs[i]);
         }
     }
-#ifdef RMQ_HAVE_TLS
     for (size_t i = 0; a->tls_poll && i < a->s->listener_count; i++) {
         if (a->tls_poll[i]) {
             event_free(a->tls_poll[i]);
         }
     }
-#endif
     rmq_admin_free(a->admin); /* before the core worker stops: it answers admin jobs */
     rmq_net_free(a->net);     /* workers stopped: no transport left */
     rmq_authn_free(a->authn);
-#ifdef RMQ_HAVE_TLS
     for (size_t i = 0; a->tls && i < a->s->listener_count; i++) {
         rmq_tls_listener_free(a->tls[i]);
     }
     free(a->tls);
     free(a->tls_poll);
-#endif
-#ifdef RMQ_HAVE_REVOCATION
     rmq_revocation_free(a->rev);
-#endif
     rmq_authz_free(a->authz); /* after the core: no client left */
     rmq_settings_free(a->s);
     pthread_mutex_destroy(&a->net_mu);

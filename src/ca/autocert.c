@@ -107,8 +107,9 @@ static rmq_err write_all(const struct rmq_ca_autocert_opts *o, const struct rmq_
     return rmq_ca_write_file_atomic(path, is->cert_pem, strlen(is->cert_pem), 0644);
 }
 
-rmq_err rmq_ca_autocert_check(struct rmq_ca_db *db, const struct rmq_ca_autocert_opts *o,
-                              bool *renewed)
+/* One check: *renewed tells whether files were (re)written. */
+RMQ_MUST_USE static rmq_err
+rmq_ca_autocert_check(struct rmq_ca_db *db, const struct rmq_ca_autocert_opts *o, bool *renewed)
 {
     struct rmq_ca_tenant t;
     struct rmq_ca_info ca;

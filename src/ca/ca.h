@@ -364,9 +364,6 @@ struct rmq_ca_autocert_opts {
     int64_t interval; /* seconds between checks when !once */
 };
 
-/* One check: *renewed tells whether files were (re)written. */
-RMQ_MUST_USE rmq_err rmq_ca_autocert_check(struct rmq_ca_db *db,
-                                           const struct rmq_ca_autocert_opts *o, bool *renewed);
 RMQ_MUST_USE rmq_err rmq_ca_autocert_run(const struct rmq_ca_autocert_opts *o);
 
 /* Writes data to path atomically (temp file in the same dir, fsync, rename). */

@@ -439,7 +439,7 @@ static const struct command commands[] = {
       GLOBAL_OPTS}},
 };
 
-void rmq_ca_cli_usage(FILE *f)
+static void rmq_ca_cli_usage(FILE *f)
 {
     fputs("usage: revmq-ca [--dir DIR] [--now T] [--crl-validity D] [--log-level L] COMMAND ...\n"
           "  init --tenant NAME                 make the tenant (prints its UUID)\n"

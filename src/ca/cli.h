@@ -39,7 +39,6 @@ struct rmq_ca_cli {
 
 /* The whole program; main() only calls this. */
 int rmq_ca_cli_main(int argc, char **argv);
-void rmq_ca_cli_usage(FILE *f);
 
 struct rmq_ca_opt *rmq_ca_cli_find(struct rmq_ca_opt *opts, size_t n, const char *name, size_t nl);
 const char *rmq_ca_cli_get(struct rmq_ca_cli *c, const char *name);

@@ -52,7 +52,7 @@ void rmq_log_set_level(enum rmq_log_level lvl)
     atomic_store(&log_level, (int)lvl);
 }
 
-bool rmq_log_enabled(enum rmq_log_level lvl)
+static bool rmq_log_enabled(enum rmq_log_level lvl)
 {
     return (int)lvl >= atomic_load(&log_level);
 }

@@ -44,7 +44,6 @@ RMQ_MUST_USE rmq_err rmq_log_level_parse(const char *s, enum rmq_log_level *out)
 const char *rmq_log_level_name(enum rmq_log_level lvl);
 
 void rmq_log_set_level(enum rmq_log_level lvl);
-bool rmq_log_enabled(enum rmq_log_level lvl);
 /* Appends to path; RMQ_ERR_IO if it cannot be opened (stderr stays in use). */
 RMQ_MUST_USE rmq_err rmq_log_set_file(const char *path);
 

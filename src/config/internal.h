@@ -70,15 +70,30 @@ RMQ_MUST_USE rmq_err rmq_cfg_env_apply(struct rmq_cfg_load *ld, char *const *env
 /* settings_build.c: defaults + table -> *s (allocated); cross-key checks. */
 RMQ_MUST_USE rmq_err rmq_cfg_build(struct rmq_cfg_load *ld, struct rmq_settings *s);
 
-/* settings_authn.c: the authentication.<n> entries (in position order, with
- * defaults), their cross-key rules, and the warning for listeners that admit
- * anonymous clients on a non-loopback address. */
-RMQ_MUST_USE rmq_err rmq_cfg_make_authn(const struct rmq_cfg_load *ld, struct rmq_settings *s);
-struct rmq_authn_settings *rmq_cfg_authn_find(struct rmq_settings *s, const char *name);
+/* settings_authn.c: the cross-key rules of the authentication.<n> entries,
+ * and the warning for listeners that admit anonymous clients on a
+ * non-loopback address. */
 void rmq_cfg_check_authn(struct rmq_cfg_load *ld, const struct rmq_settings *s);
+
+/* settings_list.c: the lists of objects (struct rmq_cfg_list). make_lists
+ * makes every list's elements for the positions ld sets, in position order,
+ * with defaults (on error what was made is released by
+ * rmq_cfg_settings_release); lists_release frees them and what they own. */
+RMQ_MUST_USE rmq_err rmq_cfg_make_lists(const struct rmq_cfg_load *ld, struct rmq_settings *s);
+void rmq_cfg_lists_release(struct rmq_settings *s);
+size_t rmq_cfg_list_len(const struct rmq_settings *s, const struct rmq_cfg_list *li);
+/* Element i (< len), borrowed from s. */
+void *rmq_cfg_list_at(const struct rmq_settings *s, const struct rmq_cfg_list *li, size_t i);
+/* Its position, "1", "2", … */
+const char *rmq_cfg_list_name(const struct rmq_cfg_list *li, const void *elem);
+/* The element at position `name`, or NULL. */
+void *rmq_cfg_list_find(const struct rmq_settings *s, const struct rmq_cfg_list *li,
+                        const char *name);
+
 /* Shared with settings_build.c: applies every default of `scope` to `base`
- * (with `l` non-NULL: every key that fits the listener's kind, scope unused). */
-RMQ_MUST_USE rmq_err rmq_cfg_apply_defaults(enum rmq_cfg_scope scope,
+ * (with `l` non-NULL: every key that fits the listener's kind, scope unused;
+ * scope LIST: the keys of list `li`). */
+RMQ_MUST_USE rmq_err rmq_cfg_apply_defaults(enum rmq_cfg_scope scope, const struct rmq_cfg_list *li,
                                             const struct rmq_listener_settings *l, void *base,
                                             const char *lname);
 

@@ -63,11 +63,10 @@ static bool valid_index(const char *p, size_t n, unsigned max)
     return n > 0 && v >= 1 && v <= max;
 }
 
-/* How many list positions `<n>` may take in a key: a fixed array's size, or
- * RMQ_CFG_LIST_MAX for a list of objects (authentication.<n>). */
+/* How many list positions `<n>` may take in a key (0: not a list key). */
 static unsigned max_positions(const struct rmq_cfg_key *k)
 {
-    return k->stride ? k->instances : RMQ_CFG_LIST_MAX;
+    return k->list != NULL ? k->list->max : 0;
 }
 
 /* Matches `pattern` against the split path; fills *name and *namelen for

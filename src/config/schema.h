@@ -3,7 +3,7 @@
  * turns a parsed value into a typed field of struct rmq_settings.
  *
  * Every key is one row of data (schema_keys.c): path pattern (`<name>` stands
- * for one listener name, `<n>` for a position 1..instances in a list), type, where it lives in the
+ * for one listener name, `<n>` for a position 1..max in a list), type, where it lives in the
  * struct, default (as config text, parsed by the same code as user input), range or allowed values,
  * flags, EMQX 4.4 aliases and its documentation. There is no per-key code anywhere.
  *
@@ -36,21 +36,31 @@ enum rmq_cfg_type {
                             1000 s (so 1000/s = 1000000); min..max on that; INFINITY flag */
 };
 
-/* Where the field lives: struct rmq_settings (GLOBAL; a path with `<n>` and a
- * stride is a fixed array of positions, e.g. authorization.sources.<n>),
- * struct rmq_listener_settings (TCP, SSL, WS, WSS), or struct
- * rmq_authn_settings (AUTHN: `authentication = [{…}, {…}]` giving
- * `authentication.1.…`, one entry per position used). */
-/* The most positions a list of objects (`<n>` without a stride) may use. */
-#define RMQ_CFG_LIST_MAX 64u
-
+/* Where the field lives: struct rmq_settings (GLOBAL), struct
+ * rmq_listener_settings (TCP, SSL, WS, WSS), or an element of a list of
+ * objects (LIST: `authentication = [{…}, {…}]` giving `authentication.1.…`,
+ * `authorization.sources.<n>.…`; the key's `list` says which). */
 enum rmq_cfg_scope {
     RMQ_CFG_GLOBAL,
     RMQ_CFG_TCP,
     RMQ_CFG_SSL,
     RMQ_CFG_WS,
     RMQ_CFG_WSS,
-    RMQ_CFG_AUTHN
+    RMQ_CFG_LIST
+};
+
+/*
+ * A list of objects in struct rmq_settings: an owned array with one element
+ * per position `<n>` that has a key set, sorted by position, each element
+ * starting from the defaults of the list's keys. Its element type has an
+ * owned `char *name` (the position: "1", "2", …).
+ */
+struct rmq_cfg_list {
+    size_t array;     /* offsetof(struct rmq_settings, …) of the element pointer */
+    size_t count;     /* offsetof(struct rmq_settings, …) of its size_t count */
+    size_t elem_size; /* sizeof one element */
+    size_t name;      /* offsetof(element, name) */
+    unsigned max;     /* positions 1..max */
 };
 
 #define RMQ_CFG_F_INFINITY 0x01u      /* "infinity" = UINT64_MAX / type max */
@@ -78,14 +88,14 @@ struct rmq_cfg_key {
     const char *aliases[RMQ_CFG_ALIASES_MAX]; /* EMQX 4.4 flat keys */
     const char *doc;
     const char *example; /* a value, as it would be written in the file */
-    /* Keys of a numbered list (`<n>` in the path, e.g. authorization.sources.<n>.type):
-     * instance n (1..instances) lives at offset + (n - 1) * stride. 0 = not a list. */
-    size_t stride;
-    unsigned instances;
+    /* scope LIST (`<n>` in the path): the list; offset is into its element */
+    const struct rmq_cfg_list *list;
 };
 
 /* The table and its length. */
 const struct rmq_cfg_key *rmq_cfg_keys(size_t *count);
+/* The lists of objects the table's keys belong to, and their number. */
+const struct rmq_cfg_list *const *rmq_cfg_lists(size_t *count);
 
 /* The typed result of converting a value. Strings and lists owned. */
 struct rmq_cfg_typed {

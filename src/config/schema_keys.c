@@ -44,11 +44,26 @@ static const char *const authz_no_match[] = {"allow", "deny", NULL};
 static const char *const authz_deny_action[] = {"ignore", "disconnect", NULL};
 static const char *const authz_src_types[] = {"none", "file", "mosquitto_acl_file", NULL};
 
+/* The lists of objects: authorization.sources.<n> and authentication.<n>. */
+static const struct rmq_cfg_list authz_sources = {
+    .array = offsetof(struct rmq_settings, authz.sources),
+    .count = offsetof(struct rmq_settings, authz.source_count),
+    .elem_size = sizeof(struct rmq_authz_source_settings),
+    .name = offsetof(struct rmq_authz_source_settings, name),
+    .max = RMQ_AUTHZ_SOURCES_MAX,
+};
+static const struct rmq_cfg_list authn_list = {
+    .array = offsetof(struct rmq_settings, authn),
+    .count = offsetof(struct rmq_settings, authn_count),
+    .elem_size = sizeof(struct rmq_authn_settings),
+    .name = offsetof(struct rmq_authn_settings, name),
+    .max = RMQ_AUTHN_MAX,
+};
+static const struct rmq_cfg_list *const lists[] = {&authz_sources, &authn_list};
+#define IN_LIST(l, type, f)                                                                        \
+    .scope = RMQ_CFG_LIST, .list = &(l), .offset = offsetof(type, f), .size = sizeof(((type *)0)->f)
 /* authorization.sources.<n>.*: position n of the list (1..RMQ_AUTHZ_SOURCES_MAX) */
-#define AZS(f)                                                                                     \
-    .scope = RMQ_CFG_GLOBAL, .offset = offsetof(struct rmq_settings, authz.sources[0].f),          \
-    .size = sizeof(((struct rmq_settings *)0)->authz.sources[0].f),                                \
-    .stride = sizeof(struct rmq_authz_source_settings), .instances = RMQ_AUTHZ_SOURCES_MAX
+#define AZS(f) IN_LIST(authz_sources, struct rmq_authz_source_settings, f)
 /* enum rmq_enable_authn and the authentication.<n> enums (settings.h), in order */
 static const char *const enable_authn[] = {"true", "false", "quick_deny_anonymous", NULL};
 static const char *const authn_mechanisms[] = {"password_based", NULL};
@@ -60,15 +75,182 @@ static const char *const salt_positions[] = {"disable", "prefix", "suffix", NULL
 static const char *const mac_funs[] = {"md4",    "md5",    "ripemd160", "sha", "sha224",
                                        "sha256", "sha384", "sha512",    NULL};
 static const char *const bootstrap_types[] = {"plain", "hash", NULL};
-#define AUTHN(f)                                                                                   \
-    .scope = RMQ_CFG_AUTHN, .offset = offsetof(struct rmq_authn_settings, f),                      \
-    .size = sizeof(((struct rmq_authn_settings *)0)->f)
+#define AUTHN(f) IN_LIST(authn_list, struct rmq_authn_settings, f)
 #define ENABLE_AUTHN_DOC                                                                           \
     "Authentication on this listener (EMQX 5 key). `true`: clients are checked by the "            \
     "`authentication` chain when one is configured (a client with a verified certificate needs "   \
     "no password); `false`: every client is let in without a check (anonymous unless it has a "    \
     "certificate); `quick_deny_anonymous`: like `true`, and a client that sends no username is "   \
     "refused at once (CONNACK 0x86 / 4) unless it has a verified certificate."
+
+/*
+ * Rows that several listener kinds share, identical but for the kind: each is
+ * written once here and instantiated per kind in the table below, e.g.
+ * LISTENER_LIMIT_ROWS(TCP, "tcp") gives the listeners.tcp.<name>.… rows with
+ * TCP(field). K: the scope macro (TCP, SSL, WS, WSS); k: the kind in the path.
+ * Kept out of clang-format, which cannot lay out several rows in one macro.
+ */
+/* clang-format off */
+/* tcp, ssl: PROXY protocol (EMQX 4.4 aliases listener.<kind>.<name>.…) */
+#define LISTENER_PROXY_ROWS(K, k)                                                                  \
+    {.path = "listeners." k ".<name>.proxy_protocol",                                              \
+     .type = RMQ_CFG_BOOL,                                                                         \
+     K(proxy_protocol),                                                                            \
+     .def = "false",                                                                               \
+     .aliases = {"listener." k ".<name>.proxy_protocol"},                                          \
+     .doc = "Expect a PROXY protocol header (HAProxy v1 text or v2 binary, detected) before "      \
+            "anything else on every connection, as sent by a load balancer in front of the "       \
+            "broker. The original client address from the header is the one logged and used "      \
+            "for the connection (logs, peer information); a v2 LOCAL or v1 UNKNOWN header keeps "  \
+            "the socket's address. A connection without a valid header, or whose header does "     \
+            "not arrive within `proxy_protocol_timeout`, is closed. Only enable it behind a "      \
+            "balancer that always sends the header: a client could otherwise claim any address.",  \
+     .example = "true"},                                                                           \
+    {.path = "listeners." k ".<name>.proxy_protocol_timeout",                                      \
+     .type = RMQ_CFG_DURATION,                                                                     \
+     K(proxy_protocol_timeout),                                                                    \
+     .def = "3s",                                                                                  \
+     .min = 100,                                                                                   \
+     .max = 10 * MIN,                                                                              \
+     .aliases = {"listener." k ".<name>.proxy_protocol_timeout"},                                  \
+     .doc = "With `proxy_protocol = true`: how long after accept the PROXY header may take to "    \
+            "arrive; the connection is closed when it has not. The TLS handshake / CONNECT "       \
+            "timeouts start after the header.",                                                    \
+     .example = "5s"}
+
+/* every kind: send timeout and rate limits */
+#define LISTENER_LIMIT_ROWS(K, k)                                                                  \
+    {.path = "listeners." k ".<name>.tcp_options.send_timeout",                                    \
+     .type = RMQ_CFG_DURATION,                                                                     \
+     K(send_timeout),                                                                              \
+     .def = "15s",                                                                                 \
+     .min = 100,                                                                                   \
+     .max = DAY,                                                                                   \
+     .doc = "How long a client's unwritten output may stay over the high-water mark (the "         \
+            "client reads less than is sent to it, or not at all) before the connection is "       \
+            "closed, as EMQX's `tcp_options.send_timeout` with `send_timeout_close = true`. "      \
+            "While it is over the mark the publishers whose messages it receives are held "        \
+            "(not read): this bounds how long one stuck subscriber can slow the others.",          \
+     .example = "5s"},                                                                             \
+    {.path = "listeners." k ".<name>.max_conn_rate",                                               \
+     .type = RMQ_CFG_RATE,                                                                         \
+     K(max_conn_rate),                                                                             \
+     .def = "infinity",                                                                            \
+     .min = 1,                                                                                     \
+     .max = 1000000000000000ll,                                                                    \
+     .flags = RMQ_CFG_F_INFINITY,                                                                  \
+     .doc = "Most new connections per interval on this listener, as EMQX 5 (`1000/s`, "            \
+            "`100/10s`). Over it, accepting pauses until the rate allows the next one: clients "   \
+            "wait in the kernel backlog, none is refused.",                                        \
+     .example = "\"100/s\""},                                                                      \
+    {.path = "listeners." k ".<name>.messages_rate",                                               \
+     .type = RMQ_CFG_RATE,                                                                         \
+     K(messages_rate),                                                                             \
+     .def = "infinity",                                                                            \
+     .min = 1,                                                                                     \
+     .max = 1000000000000000ll,                                                                    \
+     .flags = RMQ_CFG_F_INFINITY,                                                                  \
+     .doc = "Most PUBLISH packets per interval from one client of this listener, as EMQX 5 "       \
+            "(`1000/s`). A client over it is slowed (its socket is not read until the rate "       \
+            "allows more), not disconnected; bursts of up to one second's worth pass at once.",    \
+     .example = "\"1000/s\""},                                                                     \
+    {.path = "listeners." k ".<name>.bytes_rate",                                                  \
+     .type = RMQ_CFG_RATE,                                                                         \
+     K(bytes_rate),                                                                                \
+     .def = "infinity",                                                                            \
+     .min = 1,                                                                                     \
+     .max = 1000000000000000ll,                                                                    \
+     .flags = RMQ_CFG_F_INFINITY,                                                                  \
+     .doc = "Most inbound bytes per interval from one client of this listener, as EMQX 5 "         \
+            "(`1MB/s`, `512KB/s`). A client over it is slowed (not read until the rate allows "    \
+            "more), not disconnected.",                                                            \
+     .example = "\"1MB/s\""},                                                                      \
+    {.path = "listeners." k ".<name>.max_conn_per_addr",                                           \
+     .type = RMQ_CFG_INT,                                                                          \
+     K(max_conn_per_addr),                                                                         \
+     .def = "infinity",                                                                            \
+     .min = 1,                                                                                     \
+     .max = 100000000,                                                                             \
+     .flags = RMQ_CFG_F_INFINITY,                                                                  \
+     .doc = "Most MQTT connections from one source IP address on this listener (revmq; "           \
+            "counted once the TLS handshake is done). A connection over it is kept but not "       \
+            "read — its CONNECT waits — until another connection from that address closes; "       \
+            "if that takes longer than `mqtt.idle_timeout` it is closed as any silent client.",    \
+     .example = "10"}
+
+/* every kind: enable_authn */
+#define LISTENER_AUTHN_ROW(K, k)                                                                   \
+    {.path = "listeners." k ".<name>.enable_authn",                                                \
+     .type = RMQ_CFG_ENUM,                                                                         \
+     K(enable_authn),                                                                              \
+     .def = "true",                                                                                \
+     .values = enable_authn,                                                                       \
+     .doc = ENABLE_AUTHN_DOC,                                                                      \
+     .example = "quick_deny_anonymous"}
+
+/* ws, wss: the rows after bind and enable; pp: what the PROXY header comes before */
+#define WEBSOCKET_ROWS(K, k, pp)                                                                   \
+    {.path = "listeners." k ".<name>.max_connections",                                             \
+     .type = RMQ_CFG_INT,                                                                          \
+     K(max_connections),                                                                           \
+     .def = "infinity",                                                                            \
+     .min = 1,                                                                                     \
+     .max = 100000000,                                                                             \
+     .flags = RMQ_CFG_F_INFINITY,                                                                  \
+     .doc = "Most simultaneous connections on this listener (including those still in the "        \
+            "handshake). `infinity` (stored as UINT64_MAX) means no limit.",                       \
+     .example = "10000"},                                                                          \
+    {.path = "listeners." k ".<name>.proxy_protocol",                                              \
+     .type = RMQ_CFG_BOOL,                                                                         \
+     K(proxy_protocol),                                                                            \
+     .def = "false",                                                                               \
+     .doc = "As `listeners.tcp.<name>.proxy_protocol`: a PROXY protocol v1/v2 header is "          \
+            "expected before " pp ".",                                                             \
+     .example = "true"},                                                                           \
+    {.path = "listeners." k ".<name>.proxy_protocol_timeout",                                      \
+     .type = RMQ_CFG_DURATION,                                                                     \
+     K(proxy_protocol_timeout),                                                                    \
+     .def = "3s",                                                                                  \
+     .min = 100,                                                                                   \
+     .max = 10 * MIN,                                                                              \
+     .doc = "As `listeners.tcp.<name>.proxy_protocol_timeout`.",                                   \
+     .example = "5s"},                                                                             \
+    {.path = "listeners." k ".<name>.websocket.mqtt_path",                                         \
+     .type = RMQ_CFG_STRING,                                                                       \
+     K(ws.mqtt_path),                                                                              \
+     .def = "\"/mqtt\"",                                                                           \
+     .doc = "The HTTP path of the WebSocket upgrade request (a query string after it is "          \
+            "allowed); another path is answered `404 Not Found`. Must start with `/`.",            \
+     .example = "\"/mqtt\""},                                                                      \
+    {.path = "listeners." k ".<name>.websocket.max_frame_size",                                    \
+     .type = RMQ_CFG_INT,                                                                          \
+     K(ws.max_frame_size),                                                                         \
+     .def = "infinity",                                                                            \
+     .min = 1,                                                                                     \
+     .max = 256 * MB,                                                                              \
+     .flags = RMQ_CFG_F_INFINITY,                                                                  \
+     .doc = "Largest payload of one WebSocket frame from a client, in bytes (EMQX's integer "      \
+            "key); a larger frame closes the "                                                     \
+            "connection with status 1009 (message too big) before its payload is read. "           \
+            "`infinity`: frames are bounded only by `mqtt.max_packet_size`, which limits "         \
+            "every MQTT packet however it is split into frames.",                                  \
+     .example = "1048576"},                                                                        \
+    {.path = "listeners." k ".<name>.websocket.check_origin_enable",                               \
+     .type = RMQ_CFG_BOOL,                                                                         \
+     K(ws.check_origin_enable),                                                                    \
+     .def = "false",                                                                               \
+     .doc = "Check the `Origin` header of the upgrade request against `check_origins`; a "         \
+            "request with another origin is answered `403 Forbidden`. A request without "          \
+            "`Origin` (not a browser) is allowed, as EMQX's default `allow_origin_absence`.",      \
+     .example = "true"},                                                                           \
+    {.path = "listeners." k ".<name>.websocket.check_origins",                                     \
+     .type = RMQ_CFG_STRLIST,                                                                      \
+     K(ws.check_origins),                                                                          \
+     .def = "[\"http://localhost:18083\", \"http://127.0.0.1:18083\"]",                            \
+     .doc = "Origins allowed when `check_origin_enable = true`, compared exactly "                 \
+            "(scheme://host[:port]).",                                                             \
+     .example = "[\"https://dash.example.com\"]"}
+/* clang-format on */
 
 static const struct rmq_cfg_key keys[] = {
     /* ---- node, log ---- */
@@ -147,87 +329,8 @@ static const struct rmq_cfg_key keys[] = {
             "process's file descriptors.",
      .example = "100000"},
 
-    {.path = "listeners.tcp.<name>.proxy_protocol",
-     .type = RMQ_CFG_BOOL,
-     TCP(proxy_protocol),
-     .def = "false",
-     .aliases = {"listener.tcp.<name>.proxy_protocol"},
-     .doc = "Expect a PROXY protocol header (HAProxy v1 text or v2 binary, detected) before "
-            "anything else on every connection, as sent by a load balancer in front of the "
-            "broker. The original client address from the header is the one logged and used "
-            "for the connection (logs, peer information); a v2 LOCAL or v1 UNKNOWN header keeps "
-            "the socket's address. A connection without a valid header, or whose header does "
-            "not arrive within `proxy_protocol_timeout`, is closed. Only enable it behind a "
-            "balancer that always sends the header: a client could otherwise claim any address.",
-     .example = "true"},
-    {.path = "listeners.tcp.<name>.proxy_protocol_timeout",
-     .type = RMQ_CFG_DURATION,
-     TCP(proxy_protocol_timeout),
-     .def = "3s",
-     .min = 100,
-     .max = 10 * MIN,
-     .aliases = {"listener.tcp.<name>.proxy_protocol_timeout"},
-     .doc = "With `proxy_protocol = true`: how long after accept the PROXY header may take to "
-            "arrive; the connection is closed when it has not. The TLS handshake / CONNECT "
-            "timeouts start after the header.",
-     .example = "5s"},
-    {.path = "listeners.tcp.<name>.tcp_options.send_timeout",
-     .type = RMQ_CFG_DURATION,
-     TCP(send_timeout),
-     .def = "15s",
-     .min = 100,
-     .max = DAY,
-     .doc = "How long a client's unwritten output may stay over the high-water mark (the "
-            "client reads less than is sent to it, or not at all) before the connection is "
-            "closed, as EMQX's `tcp_options.send_timeout` with `send_timeout_close = true`. "
-            "While it is over the mark the publishers whose messages it receives are held "
-            "(not read): this bounds how long one stuck subscriber can slow the others.",
-     .example = "5s"},
-    {.path = "listeners.tcp.<name>.max_conn_rate",
-     .type = RMQ_CFG_RATE,
-     TCP(max_conn_rate),
-     .def = "infinity",
-     .min = 1,
-     .max = 1000000000000000ll,
-     .flags = RMQ_CFG_F_INFINITY,
-     .doc = "Most new connections per interval on this listener, as EMQX 5 (`1000/s`, "
-            "`100/10s`). Over it, accepting pauses until the rate allows the next one: clients "
-            "wait in the kernel backlog, none is refused.",
-     .example = "\"100/s\""},
-    {.path = "listeners.tcp.<name>.messages_rate",
-     .type = RMQ_CFG_RATE,
-     TCP(messages_rate),
-     .def = "infinity",
-     .min = 1,
-     .max = 1000000000000000ll,
-     .flags = RMQ_CFG_F_INFINITY,
-     .doc = "Most PUBLISH packets per interval from one client of this listener, as EMQX 5 "
-            "(`1000/s`). A client over it is slowed (its socket is not read until the rate "
-            "allows more), not disconnected; bursts of up to one second's worth pass at once.",
-     .example = "\"1000/s\""},
-    {.path = "listeners.tcp.<name>.bytes_rate",
-     .type = RMQ_CFG_RATE,
-     TCP(bytes_rate),
-     .def = "infinity",
-     .min = 1,
-     .max = 1000000000000000ll,
-     .flags = RMQ_CFG_F_INFINITY,
-     .doc = "Most inbound bytes per interval from one client of this listener, as EMQX 5 "
-            "(`1MB/s`, `512KB/s`). A client over it is slowed (not read until the rate allows "
-            "more), not disconnected.",
-     .example = "\"1MB/s\""},
-    {.path = "listeners.tcp.<name>.max_conn_per_addr",
-     .type = RMQ_CFG_INT,
-     TCP(max_conn_per_addr),
-     .def = "infinity",
-     .min = 1,
-     .max = 100000000,
-     .flags = RMQ_CFG_F_INFINITY,
-     .doc = "Most MQTT connections from one source IP address on this listener (revmq; "
-            "counted once the TLS handshake is done). A connection over it is kept but not "
-            "read — its CONNECT waits — until another connection from that address closes; "
-            "if that takes longer than `mqtt.idle_timeout` it is closed as any silent client.",
-     .example = "10"},
+    LISTENER_PROXY_ROWS(TCP, "tcp"),
+    LISTENER_LIMIT_ROWS(TCP, "tcp"),
 
     /* ---- SSL listeners ---- */
     {.path = "listeners.ssl.<name>.bind",
@@ -258,87 +361,8 @@ static const struct rmq_cfg_key keys[] = {
      .doc = "Most simultaneous connections (including those still in the TLS handshake) on "
             "this listener. `infinity` (stored as UINT64_MAX) means no limit.",
      .example = "50000"},
-    {.path = "listeners.ssl.<name>.proxy_protocol",
-     .type = RMQ_CFG_BOOL,
-     SSL(proxy_protocol),
-     .def = "false",
-     .aliases = {"listener.ssl.<name>.proxy_protocol"},
-     .doc = "Expect a PROXY protocol header (HAProxy v1 text or v2 binary, detected) before "
-            "anything else on every connection, as sent by a load balancer in front of the "
-            "broker. The original client address from the header is the one logged and used "
-            "for the connection (logs, peer information); a v2 LOCAL or v1 UNKNOWN header keeps "
-            "the socket's address. A connection without a valid header, or whose header does "
-            "not arrive within `proxy_protocol_timeout`, is closed. Only enable it behind a "
-            "balancer that always sends the header: a client could otherwise claim any address.",
-     .example = "true"},
-    {.path = "listeners.ssl.<name>.proxy_protocol_timeout",
-     .type = RMQ_CFG_DURATION,
-     SSL(proxy_protocol_timeout),
-     .def = "3s",
-     .min = 100,
-     .max = 10 * MIN,
-     .aliases = {"listener.ssl.<name>.proxy_protocol_timeout"},
-     .doc = "With `proxy_protocol = true`: how long after accept the PROXY header may take to "
-            "arrive; the connection is closed when it has not. The TLS handshake / CONNECT "
-            "timeouts start after the header.",
-     .example = "5s"},
-    {.path = "listeners.ssl.<name>.tcp_options.send_timeout",
-     .type = RMQ_CFG_DURATION,
-     SSL(send_timeout),
-     .def = "15s",
-     .min = 100,
-     .max = DAY,
-     .doc = "How long a client's unwritten output may stay over the high-water mark (the "
-            "client reads less than is sent to it, or not at all) before the connection is "
-            "closed, as EMQX's `tcp_options.send_timeout` with `send_timeout_close = true`. "
-            "While it is over the mark the publishers whose messages it receives are held "
-            "(not read): this bounds how long one stuck subscriber can slow the others.",
-     .example = "5s"},
-    {.path = "listeners.ssl.<name>.max_conn_rate",
-     .type = RMQ_CFG_RATE,
-     SSL(max_conn_rate),
-     .def = "infinity",
-     .min = 1,
-     .max = 1000000000000000ll,
-     .flags = RMQ_CFG_F_INFINITY,
-     .doc = "Most new connections per interval on this listener, as EMQX 5 (`1000/s`, "
-            "`100/10s`). Over it, accepting pauses until the rate allows the next one: clients "
-            "wait in the kernel backlog, none is refused.",
-     .example = "\"100/s\""},
-    {.path = "listeners.ssl.<name>.messages_rate",
-     .type = RMQ_CFG_RATE,
-     SSL(messages_rate),
-     .def = "infinity",
-     .min = 1,
-     .max = 1000000000000000ll,
-     .flags = RMQ_CFG_F_INFINITY,
-     .doc = "Most PUBLISH packets per interval from one client of this listener, as EMQX 5 "
-            "(`1000/s`). A client over it is slowed (its socket is not read until the rate "
-            "allows more), not disconnected; bursts of up to one second's worth pass at once.",
-     .example = "\"1000/s\""},
-    {.path = "listeners.ssl.<name>.bytes_rate",
-     .type = RMQ_CFG_RATE,
-     SSL(bytes_rate),
-     .def = "infinity",
-     .min = 1,
-     .max = 1000000000000000ll,
-     .flags = RMQ_CFG_F_INFINITY,
-     .doc = "Most inbound bytes per interval from one client of this listener, as EMQX 5 "
-            "(`1MB/s`, `512KB/s`). A client over it is slowed (not read until the rate allows "
-            "more), not disconnected.",
-     .example = "\"1MB/s\""},
-    {.path = "listeners.ssl.<name>.max_conn_per_addr",
-     .type = RMQ_CFG_INT,
-     SSL(max_conn_per_addr),
-     .def = "infinity",
-     .min = 1,
-     .max = 100000000,
-     .flags = RMQ_CFG_F_INFINITY,
-     .doc = "Most MQTT connections from one source IP address on this listener (revmq; "
-            "counted once the TLS handshake is done). A connection over it is kept but not "
-            "read — its CONNECT waits — until another connection from that address closes; "
-            "if that takes longer than `mqtt.idle_timeout` it is closed as any silent client.",
-     .example = "10"},
+    LISTENER_PROXY_ROWS(SSL, "ssl"),
+    LISTENER_LIMIT_ROWS(SSL, "ssl"),
     {.path = "listeners.ssl.<name>.ssl_options.certfile",
      .type = RMQ_CFG_PATH,
      SSL(ssl.certfile),
@@ -604,66 +628,7 @@ static const struct rmq_cfg_key keys[] = {
      .def = "true",
      .doc = "Whether the WebSocket listener `<name>` is started.",
      .example = "false"},
-    {.path = "listeners.ws.<name>.max_connections",
-     .type = RMQ_CFG_INT,
-     WS(max_connections),
-     .def = "infinity",
-     .min = 1,
-     .max = 100000000,
-     .flags = RMQ_CFG_F_INFINITY,
-     .doc = "Most simultaneous connections on this listener (including those still in the "
-            "handshake). `infinity` (stored as UINT64_MAX) means no limit.",
-     .example = "10000"},
-    {.path = "listeners.ws.<name>.proxy_protocol",
-     .type = RMQ_CFG_BOOL,
-     WS(proxy_protocol),
-     .def = "false",
-     .doc = "As `listeners.tcp.<name>.proxy_protocol`: a PROXY protocol v1/v2 header is "
-            "expected before the HTTP upgrade request.",
-     .example = "true"},
-    {.path = "listeners.ws.<name>.proxy_protocol_timeout",
-     .type = RMQ_CFG_DURATION,
-     WS(proxy_protocol_timeout),
-     .def = "3s",
-     .min = 100,
-     .max = 10 * MIN,
-     .doc = "As `listeners.tcp.<name>.proxy_protocol_timeout`.",
-     .example = "5s"},
-    {.path = "listeners.ws.<name>.websocket.mqtt_path",
-     .type = RMQ_CFG_STRING,
-     WS(ws.mqtt_path),
-     .def = "\"/mqtt\"",
-     .doc = "The HTTP path of the WebSocket upgrade request (a query string after it is "
-            "allowed); another path is answered `404 Not Found`. Must start with `/`.",
-     .example = "\"/mqtt\""},
-    {.path = "listeners.ws.<name>.websocket.max_frame_size",
-     .type = RMQ_CFG_INT,
-     WS(ws.max_frame_size),
-     .def = "infinity",
-     .min = 1,
-     .max = 256 * MB,
-     .flags = RMQ_CFG_F_INFINITY,
-     .doc = "Largest payload of one WebSocket frame from a client, in bytes (EMQX's integer "
-            "key); a larger frame closes the "
-            "connection with status 1009 (message too big) before its payload is read. "
-            "`infinity`: frames are bounded only by `mqtt.max_packet_size`, which limits "
-            "every MQTT packet however it is split into frames.",
-     .example = "1048576"},
-    {.path = "listeners.ws.<name>.websocket.check_origin_enable",
-     .type = RMQ_CFG_BOOL,
-     WS(ws.check_origin_enable),
-     .def = "false",
-     .doc = "Check the `Origin` header of the upgrade request against `check_origins`; a "
-            "request with another origin is answered `403 Forbidden`. A request without "
-            "`Origin` (not a browser) is allowed, as EMQX's default `allow_origin_absence`.",
-     .example = "true"},
-    {.path = "listeners.ws.<name>.websocket.check_origins",
-     .type = RMQ_CFG_STRLIST,
-     WS(ws.check_origins),
-     .def = "[\"http://localhost:18083\", \"http://127.0.0.1:18083\"]",
-     .doc = "Origins allowed when `check_origin_enable = true`, compared exactly "
-            "(scheme://host[:port]).",
-     .example = "[\"https://dash.example.com\"]"},
+    WEBSOCKET_ROWS(WS, "ws", "the HTTP upgrade request"),
 
     /* ---- secure WebSocket listeners ---- */
     {.path = "listeners.wss.<name>.bind",
@@ -685,66 +650,7 @@ static const struct rmq_cfg_key keys[] = {
      .def = "true",
      .doc = "Whether the secure WebSocket listener `<name>` is started.",
      .example = "false"},
-    {.path = "listeners.wss.<name>.max_connections",
-     .type = RMQ_CFG_INT,
-     WSS(max_connections),
-     .def = "infinity",
-     .min = 1,
-     .max = 100000000,
-     .flags = RMQ_CFG_F_INFINITY,
-     .doc = "Most simultaneous connections on this listener (including those still in the "
-            "handshake). `infinity` (stored as UINT64_MAX) means no limit.",
-     .example = "10000"},
-    {.path = "listeners.wss.<name>.proxy_protocol",
-     .type = RMQ_CFG_BOOL,
-     WSS(proxy_protocol),
-     .def = "false",
-     .doc = "As `listeners.tcp.<name>.proxy_protocol`: a PROXY protocol v1/v2 header is "
-            "expected before the TLS handshake and the HTTP upgrade request.",
-     .example = "true"},
-    {.path = "listeners.wss.<name>.proxy_protocol_timeout",
-     .type = RMQ_CFG_DURATION,
-     WSS(proxy_protocol_timeout),
-     .def = "3s",
-     .min = 100,
-     .max = 10 * MIN,
-     .doc = "As `listeners.tcp.<name>.proxy_protocol_timeout`.",
-     .example = "5s"},
-    {.path = "listeners.wss.<name>.websocket.mqtt_path",
-     .type = RMQ_CFG_STRING,
-     WSS(ws.mqtt_path),
-     .def = "\"/mqtt\"",
-     .doc = "The HTTP path of the WebSocket upgrade request (a query string after it is "
-            "allowed); another path is answered `404 Not Found`. Must start with `/`.",
-     .example = "\"/mqtt\""},
-    {.path = "listeners.wss.<name>.websocket.max_frame_size",
-     .type = RMQ_CFG_INT,
-     WSS(ws.max_frame_size),
-     .def = "infinity",
-     .min = 1,
-     .max = 256 * MB,
-     .flags = RMQ_CFG_F_INFINITY,
-     .doc = "Largest payload of one WebSocket frame from a client, in bytes (EMQX's integer "
-            "key); a larger frame closes the "
-            "connection with status 1009 (message too big) before its payload is read. "
-            "`infinity`: frames are bounded only by `mqtt.max_packet_size`, which limits "
-            "every MQTT packet however it is split into frames.",
-     .example = "1048576"},
-    {.path = "listeners.wss.<name>.websocket.check_origin_enable",
-     .type = RMQ_CFG_BOOL,
-     WSS(ws.check_origin_enable),
-     .def = "false",
-     .doc = "Check the `Origin` header of the upgrade request against `check_origins`; a "
-            "request with another origin is answered `403 Forbidden`. A request without "
-            "`Origin` (not a browser) is allowed, as EMQX's default `allow_origin_absence`.",
-     .example = "true"},
-    {.path = "listeners.wss.<name>.websocket.check_origins",
-     .type = RMQ_CFG_STRLIST,
-     WSS(ws.check_origins),
-     .def = "[\"http://localhost:18083\", \"http://127.0.0.1:18083\"]",
-     .doc = "Origins allowed when `check_origin_enable = true`, compared exactly "
-            "(scheme://host[:port]).",
-     .example = "[\"https://dash.example.com\"]"},
+    WEBSOCKET_ROWS(WSS, "wss", "the TLS handshake and the HTTP upgrade request"),
 
     /* ---- mqtt ---- */
     {.path = "mqtt.max_packet_size",
@@ -1074,148 +980,14 @@ static const struct rmq_cfg_key keys[] = {
             "file:line and why.",
      .example = "\"etc/acl.conf\""},
     /* ---- authentication (issue 12) ---- */
-    {.path = "listeners.tcp.<name>.enable_authn",
-     .type = RMQ_CFG_ENUM,
-     TCP(enable_authn),
-     .def = "true",
-     .values = enable_authn,
-     .doc = ENABLE_AUTHN_DOC,
-     .example = "quick_deny_anonymous"},
-    {.path = "listeners.ssl.<name>.enable_authn",
-     .type = RMQ_CFG_ENUM,
-     SSL(enable_authn),
-     .def = "true",
-     .values = enable_authn,
-     .doc = ENABLE_AUTHN_DOC,
-     .example = "quick_deny_anonymous"},
-    {.path = "listeners.ws.<name>.enable_authn",
-     .type = RMQ_CFG_ENUM,
-     WS(enable_authn),
-     .def = "true",
-     .values = enable_authn,
-     .doc = ENABLE_AUTHN_DOC,
-     .example = "quick_deny_anonymous"},
-    {.path = "listeners.wss.<name>.enable_authn",
-     .type = RMQ_CFG_ENUM,
-     WSS(enable_authn),
-     .def = "true",
-     .values = enable_authn,
-     .doc = ENABLE_AUTHN_DOC,
-     .example = "quick_deny_anonymous"},
-    {.path = "listeners.ws.<name>.tcp_options.send_timeout",
-     .type = RMQ_CFG_DURATION,
-     WS(send_timeout),
-     .def = "15s",
-     .min = 100,
-     .max = DAY,
-     .doc = "How long a client's unwritten output may stay over the high-water mark (the "
-            "client reads less than is sent to it, or not at all) before the connection is "
-            "closed, as EMQX's `tcp_options.send_timeout` with `send_timeout_close = true`. "
-            "While it is over the mark the publishers whose messages it receives are held "
-            "(not read): this bounds how long one stuck subscriber can slow the others.",
-     .example = "5s"},
-    {.path = "listeners.ws.<name>.max_conn_rate",
-     .type = RMQ_CFG_RATE,
-     WS(max_conn_rate),
-     .def = "infinity",
-     .min = 1,
-     .max = 1000000000000000ll,
-     .flags = RMQ_CFG_F_INFINITY,
-     .doc = "Most new connections per interval on this listener, as EMQX 5 (`1000/s`, "
-            "`100/10s`). Over it, accepting pauses until the rate allows the next one: clients "
-            "wait in the kernel backlog, none is refused.",
-     .example = "\"100/s\""},
-    {.path = "listeners.ws.<name>.messages_rate",
-     .type = RMQ_CFG_RATE,
-     WS(messages_rate),
-     .def = "infinity",
-     .min = 1,
-     .max = 1000000000000000ll,
-     .flags = RMQ_CFG_F_INFINITY,
-     .doc = "Most PUBLISH packets per interval from one client of this listener, as EMQX 5 "
-            "(`1000/s`). A client over it is slowed (its socket is not read until the rate "
-            "allows more), not disconnected; bursts of up to one second's worth pass at once.",
-     .example = "\"1000/s\""},
-    {.path = "listeners.ws.<name>.bytes_rate",
-     .type = RMQ_CFG_RATE,
-     WS(bytes_rate),
-     .def = "infinity",
-     .min = 1,
-     .max = 1000000000000000ll,
-     .flags = RMQ_CFG_F_INFINITY,
-     .doc = "Most inbound bytes per interval from one client of this listener, as EMQX 5 "
-            "(`1MB/s`, `512KB/s`). A client over it is slowed (not read until the rate allows "
-            "more), not disconnected.",
-     .example = "\"1MB/s\""},
-    {.path = "listeners.ws.<name>.max_conn_per_addr",
-     .type = RMQ_CFG_INT,
-     WS(max_conn_per_addr),
-     .def = "infinity",
-     .min = 1,
-     .max = 100000000,
-     .flags = RMQ_CFG_F_INFINITY,
-     .doc = "Most MQTT connections from one source IP address on this listener (revmq; "
-            "counted once the TLS handshake is done). A connection over it is kept but not "
-            "read — its CONNECT waits — until another connection from that address closes; "
-            "if that takes longer than `mqtt.idle_timeout` it is closed as any silent client.",
-     .example = "10"},
-    {.path = "listeners.wss.<name>.tcp_options.send_timeout",
-     .type = RMQ_CFG_DURATION,
-     WSS(send_timeout),
-     .def = "15s",
-     .min = 100,
-     .max = DAY,
-     .doc = "How long a client's unwritten output may stay over the high-water mark (the "
-            "client reads less than is sent to it, or not at all) before the connection is "
-            "closed, as EMQX's `tcp_options.send_timeout` with `send_timeout_close = true`. "
-            "While it is over the mark the publishers whose messages it receives are held "
-            "(not read): this bounds how long one stuck subscriber can slow the others.",
-     .example = "5s"},
-    {.path = "listeners.wss.<name>.max_conn_rate",
-     .type = RMQ_CFG_RATE,
-     WSS(max_conn_rate),
-     .def = "infinity",
-     .min = 1,
-     .max = 1000000000000000ll,
-     .flags = RMQ_CFG_F_INFINITY,
-     .doc = "Most new connections per interval on this listener, as EMQX 5 (`1000/s`, "
-            "`100/10s`). Over it, accepting pauses until the rate allows the next one: clients "
-            "wait in the kernel backlog, none is refused.",
-     .example = "\"100/s\""},
-    {.path = "listeners.wss.<name>.messages_rate",
-     .type = RMQ_CFG_RATE,
-     WSS(messages_rate),
-     .def = "infinity",
-     .min = 1,
-     .max = 1000000000000000ll,
-     .flags = RMQ_CFG_F_INFINITY,
-     .doc = "Most PUBLISH packets per interval from one client of this listener, as EMQX 5 "
-            "(`1000/s`). A client over it is slowed (its socket is not read until the rate "
-            "allows more), not disconnected; bursts of up to one second's worth pass at once.",
-     .example = "\"1000/s\""},
-    {.path = "listeners.wss.<name>.bytes_rate",
-     .type = RMQ_CFG_RATE,
-     WSS(bytes_rate),
-     .def = "infinity",
-     .min = 1,
-     .max = 1000000000000000ll,
-     .flags = RMQ_CFG_F_INFINITY,
-     .doc = "Most inbound bytes per interval from one client of this listener, as EMQX 5 "
-            "(`1MB/s`, `512KB/s`). A client over it is slowed (not read until the rate allows "
-            "more), not disconnected.",
-     .example = "\"1MB/s\""},
-    {.path = "listeners.wss.<name>.max_conn_per_addr",
-     .type = RMQ_CFG_INT,
-     WSS(max_conn_per_addr),
-     .def = "infinity",
-     .min = 1,
-     .max = 100000000,
-     .flags = RMQ_CFG_F_INFINITY,
-     .doc = "Most MQTT connections from one source IP address on this listener (revmq; "
-            "counted once the TLS handshake is done). A connection over it is kept but not "
-            "read — its CONNECT waits — until another connection from that address closes; "
-            "if that takes longer than `mqtt.idle_timeout` it is closed as any silent client.",
-     .example = "10"},
+    LISTENER_AUTHN_ROW(TCP, "tcp"),
+    LISTENER_AUTHN_ROW(SSL, "ssl"),
+    LISTENER_AUTHN_ROW(WS, "ws"),
+    LISTENER_AUTHN_ROW(WSS, "wss"),
+    /* ws, wss limits: added after their sections; kept here, where docs/configuration.md lists them
+     */
+    LISTENER_LIMIT_ROWS(WS, "ws"),
+    LISTENER_LIMIT_ROWS(WSS, "wss"),
     {.path = "mqtt.session_owner_only",
      .type = RMQ_CFG_BOOL,
      G(mqtt.session_owner_only),
@@ -1474,4 +1246,10 @@ const struct rmq_cfg_key *rmq_cfg_keys(size_t *count)
 {
     *count = sizeof keys / sizeof keys[0];
     return keys;
+}
+
+const struct rmq_cfg_list *const *rmq_cfg_lists(size_t *count)
+{
+    *count = sizeof lists / sizeof lists[0];
+    return lists;
 }

@@ -522,46 +522,23 @@ static void add_line(char ***lines, size_t *n, const struct rmq_settings *s,
     nl[(*n)++] = line;
 }
 
-/* Whether any key of list position `pos` ("1", "2", …) was set. */
-static bool position_used(const struct rmq_settings *s, const struct rmq_cfg_key *keys,
-                          size_t count, const char *pos)
-{
-    for (size_t i = 0; i < count; i++) {
-        char path[RMQ_CFG_PATH_MAX];
-        if (keys[i].stride == 0) {
-            continue;
-        }
-        rmq_cfg_instantiate(keys[i].path, pos, path, sizeof path);
-        if (strcmp(rmq_settings_origin(s, path), "default") != 0) {
-            return true;
-        }
-    }
-    return false;
-}
-
 void rmq_settings_print(const struct rmq_settings *s, FILE *f)
 {
     size_t count, n = 0;
     const struct rmq_cfg_key *keys = rmq_cfg_keys(&count);
     char **lines = NULL;
     for (size_t i = 0; i < count; i++) {
-        if (keys[i].scope == RMQ_CFG_GLOBAL && keys[i].stride) {
-            for (unsigned j = 0; j < keys[i].instances; j++) {
-                char pos[16];
-                snprintf(pos, sizeof pos, "%u", j + 1);
-                if (position_used(s, keys, count, pos)) {
-                    add_line(&lines, &n, s, &keys[i], (const char *)s + j * keys[i].stride, pos,
-                             RMQ_LISTENER_TCP);
-                }
+        if (keys[i].scope == RMQ_CFG_LIST) {
+            for (size_t j = 0; j < rmq_cfg_list_len(s, keys[i].list); j++) {
+                const void *e = rmq_cfg_list_at(s, keys[i].list, j);
+                add_line(&lines, &n, s, &keys[i], e, rmq_cfg_list_name(keys[i].list, e),
+                         RMQ_LISTENER_TCP);
             }
             continue;
         }
         if (keys[i].scope == RMQ_CFG_GLOBAL) {
             add_line(&lines, &n, s, &keys[i], s, "", RMQ_LISTENER_TCP);
             continue;
-        }
-        for (size_t j = 0; keys[i].scope == RMQ_CFG_AUTHN && j < s->authn_count; j++) {
-            add_line(&lines, &n, s, &keys[i], &s->authn[j], s->authn[j].name, RMQ_LISTENER_TCP);
         }
         for (size_t j = 0; j < s->listener_count; j++) {
             const struct rmq_listener_settings *l = &s->listeners[j];

@@ -64,6 +64,8 @@ enum rmq_authn_mac_fun {
     RMQ_MAC_SHA512
 };
 enum rmq_authn_bootstrap_type { RMQ_BOOTSTRAP_PLAIN, RMQ_BOOTSTRAP_HASH };
+/* Positions authentication.1..RMQ_AUTHN_MAX. */
+#define RMQ_AUTHN_MAX 64
 
 struct rmq_authn_settings {
     char *name; /* "1", "2", …: the position in the list */
@@ -203,14 +205,15 @@ struct rmq_crl_cache_settings {
     bool discover_from_cert; /* default true */
 };
 
-/* authorization { … } (EMQX 5). Sources 1..RMQ_AUTHZ_SOURCES_MAX, in order. */
+/* authorization { … } (EMQX 5). Sources at positions 1..RMQ_AUTHZ_SOURCES_MAX, in order. */
 #define RMQ_AUTHZ_SOURCES_MAX 8
 enum rmq_authz_src_type { RMQ_AUTHZ_SRC_NONE, RMQ_AUTHZ_SRC_FILE, RMQ_AUTHZ_SRC_MOSQUITTO };
 enum rmq_authz_no_match { RMQ_AUTHZ_NO_MATCH_ALLOW, RMQ_AUTHZ_NO_MATCH_DENY };
 enum rmq_authz_deny_action { RMQ_AUTHZ_DENY_IGNORE, RMQ_AUTHZ_DENY_DISCONNECT };
 
 struct rmq_authz_source_settings {
-    int type; /* enum rmq_authz_src_type; NONE = slot unused */
+    char *name; /* "1", "2", …: the position in the list */
+    int type;   /* enum rmq_authz_src_type; NONE = position unused */
     bool enable;
     char *path; /* NULL if unset */
 };
@@ -219,9 +222,10 @@ struct rmq_authz_settings {
     int no_match;    /* enum rmq_authz_no_match, default allow */
     int deny_action; /* enum rmq_authz_deny_action, default ignore */
     bool cache_enable;
-    uint32_t cache_max_size; /* default 32 */
-    uint64_t cache_ttl;      /* ms, default 1m */
-    struct rmq_authz_source_settings sources[RMQ_AUTHZ_SOURCES_MAX];
+    uint32_t cache_max_size;                   /* default 32 */
+    uint64_t cache_ttl;                        /* ms, default 1m */
+    struct rmq_authz_source_settings *sources; /* owned array, sources.1 … in order */
+    size_t source_count;
 };
 
 struct rmq_settings {

@@ -1,68 +1,14 @@
 /*
- * settings_authn.c — the `authentication` list (EMQX 5: `authentication =
- * [{…}, …]`, i.e. keys `authentication.<n>.…`) in struct rmq_settings, its
- * cross-key rules, and the start-up warning naming listeners that admit
+ * settings_authn.c — the cross-key rules of the `authentication` list (EMQX 5:
+ * `authentication = [{…}, …]`, i.e. keys `authentication.<n>.…`, made by
+ * settings_list.c), and the start-up warning naming listeners that admit
  * anonymous clients on an address other than loopback. See internal.h.
  */
-#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "config/internal.h"
-
-/* The list position `<n>` (the schema admits only 1..instances); anything
- * else sorts last. */
-static unsigned long authn_pos(const char *name)
-{
-    char *end = NULL;
-    unsigned long v = strtoul(name, &end, 10);
-    return (end == name || *end != '\0') ? ULONG_MAX : v;
-}
-
-static int cmp_authn(const void *a, const void *b)
-{
-    const struct rmq_authn_settings *x = a, *y = b;
-    unsigned long px = authn_pos(x->name), py = authn_pos(y->name);
-    return (px > py) - (px < py);
-}
-
-struct rmq_authn_settings *rmq_cfg_authn_find(struct rmq_settings *s, const char *name)
-{
-    for (size_t i = 0; i < s->authn_count; i++) {
-        if (strcmp(s->authn[i].name, name) == 0) {
-            return &s->authn[i];
-        }
-    }
-    return NULL;
-}
-
-rmq_err rmq_cfg_make_authn(const struct rmq_cfg_load *ld, struct rmq_settings *s)
-{
-    for (size_t i = 0; i < ld->kvcount; i++) {
-        const struct rmq_cfg_kv *kv = &ld->kv[i];
-        if (kv->key->scope != RMQ_CFG_AUTHN || rmq_cfg_authn_find(s, kv->name) != NULL) {
-            continue;
-        }
-        struct rmq_authn_settings *n = realloc(s->authn, (s->authn_count + 1) * sizeof *n);
-        if (n == NULL) {
-            return RMQ_ERR_NOMEM;
-        }
-        s->authn = n;
-        memset(&n[s->authn_count], 0, sizeof *n);
-        if ((n[s->authn_count].name = strdup(kv->name)) == NULL) {
-            return RMQ_ERR_NOMEM;
-        }
-        s->authn_count++;
-    }
-    if (s->authn_count > 1) {
-        qsort(s->authn, s->authn_count, sizeof *s->authn, cmp_authn);
-    }
-    for (size_t i = 0; i < s->authn_count; i++) {
-        RMQ_TRY(rmq_cfg_apply_defaults(RMQ_CFG_AUTHN, NULL, &s->authn[i], s->authn[i].name));
-    }
-    return RMQ_OK;
-}
 
 static const char *authn_origin(const struct rmq_cfg_load *ld, const char *name, const char *rest)
 {
@@ -73,7 +19,9 @@ static const char *authn_origin(const struct rmq_cfg_load *ld, const char *name,
         return kv->origin;
     }
     for (size_t i = 0; i < ld->kvcount; i++) {
-        if (ld->kv[i].key->scope == RMQ_CFG_AUTHN && strcmp(ld->kv[i].name, name) == 0) {
+        if (ld->kv[i].key->scope == RMQ_CFG_LIST &&
+            strncmp(ld->kv[i].key->path, "authentication.<n>.", 19) == 0 &&
+            strcmp(ld->kv[i].name, name) == 0) {
             return ld->kv[i].origin;
         }
     }

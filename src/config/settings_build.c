@@ -31,15 +31,16 @@ static rmq_err apply_default(const struct rmq_cfg_key *k, void *base, const char
     return RMQ_OK;
 }
 
-rmq_err rmq_cfg_apply_defaults(enum rmq_cfg_scope scope, const struct rmq_listener_settings *l,
-                               void *base, const char *lname)
+rmq_err rmq_cfg_apply_defaults(enum rmq_cfg_scope scope, const struct rmq_cfg_list *li,
+                               const struct rmq_listener_settings *l, void *base, const char *lname)
 {
     size_t count;
     const struct rmq_cfg_key *keys = rmq_cfg_keys(&count);
     for (size_t i = 0; i < count; i++) {
-        bool fits = l != NULL ? rmq_cfg_key_fits(&keys[i], l->kind) : keys[i].scope == scope;
-        for (unsigned j = 0; fits && j < (keys[i].stride ? keys[i].instances : 1); j++) {
-            RMQ_TRY(apply_default(&keys[i], (char *)base + j * keys[i].stride, lname));
+        bool fits = l != NULL ? rmq_cfg_key_fits(&keys[i], l->kind)
+                              : keys[i].scope == scope && keys[i].list == li;
+        if (fits) {
+            RMQ_TRY(apply_default(&keys[i], base, lname));
         }
     }
     return RMQ_OK;
@@ -101,7 +102,7 @@ static rmq_err make_listeners(const struct rmq_cfg_load *ld, struct rmq_settings
     qsort(s->listeners, s->listener_count, sizeof *s->listeners, cmp_listener);
     for (size_t i = 0; i < s->listener_count; i++) {
         struct rmq_listener_settings *l = &s->listeners[i];
-        RMQ_TRY(rmq_cfg_apply_defaults(RMQ_CFG_GLOBAL, l, l, l->name));
+        RMQ_TRY(rmq_cfg_apply_defaults(RMQ_CFG_GLOBAL, NULL, l, l, l->name));
     }
     return RMQ_OK;
 }
@@ -113,10 +114,8 @@ static void apply_assignments(struct rmq_cfg_load *ld, struct rmq_settings *s)
         void *base = s;
         if (kv_is_listener(kv)) {
             base = (void *)rmq_settings_listener_kind(s, kv_kind(kv), kv->name);
-        } else if (kv->key->scope == RMQ_CFG_AUTHN) {
-            base = rmq_cfg_authn_find(s, kv->name);
-        } else if (kv->key->stride) { /* list position n (1-based), checked by the lookup */
-            base = (char *)s + (strtoul(kv->name, NULL, 10) - 1) * kv->key->stride;
+        } else if (kv->key->scope == RMQ_CFG_LIST) {
+            base = rmq_cfg_list_find(s, kv->key->list, kv->name);
         }
         if (base != NULL) {
             rmq_cfg_store(kv->key, base, &kv->val);
@@ -294,10 +293,10 @@ static void check_listeners(struct rmq_cfg_load *ld, struct rmq_settings *s)
 }
 
 /* Where a key of authorization source n came from, or NULL if unset. */
-static const char *source_origin(const struct rmq_cfg_load *ld, size_t n, const char *rest)
+static const char *source_origin(const struct rmq_cfg_load *ld, const char *n, const char *rest)
 {
     char path[RMQ_CFG_PATH_MAX];
-    snprintf(path, sizeof path, "authorization.sources.%zu.%s", n, rest);
+    snprintf(path, sizeof path, "authorization.sources.%s.%s", n, rest);
     const struct rmq_cfg_kv *kv = rmq_cfg_find(ld, path);
     return kv != NULL ? kv->origin : NULL;
 }
@@ -306,28 +305,29 @@ static const char *source_origin(const struct rmq_cfg_load *ld, size_t n, const 
 static void check_authz_sources(struct rmq_cfg_load *ld, const struct rmq_settings *s)
 {
     static const char *const types[] = {"none", "file", "mosquitto_acl_file"};
-    for (size_t i = 0; i < RMQ_AUTHZ_SOURCES_MAX; i++) {
+    for (size_t i = 0; i < s->authz.source_count; i++) {
         const struct rmq_authz_source_settings *src = &s->authz.sources[i];
-        const char *t = source_origin(ld, i + 1, "type");
-        const char *o = source_origin(ld, i + 1, "path");
-        o = o ? o : source_origin(ld, i + 1, "enable");
+        const char *n = src->name;
+        const char *t = source_origin(ld, n, "type");
+        const char *o = source_origin(ld, n, "path");
+        o = o ? o : source_origin(ld, n, "enable");
         if (src->type == RMQ_AUTHZ_SRC_NONE && o != NULL) {
             rmq_cfg_error(ld,
-                          "%s: authorization.sources.%zu: keys set but no type (set "
-                          "authorization.sources.%zu.type = file or mosquitto_acl_file)",
-                          o, i + 1, i + 1);
+                          "%s: authorization.sources.%s: keys set but no type (set "
+                          "authorization.sources.%s.type = file or mosquitto_acl_file)",
+                          o, n, n);
         } else if (src->type != RMQ_AUTHZ_SRC_NONE && src->enable && src->path == NULL) {
-            rmq_cfg_error(ld, "%s: authorization.sources.%zu.path: required when type = %s",
-                          t ? t : "default", i + 1, types[src->type]);
+            rmq_cfg_error(ld, "%s: authorization.sources.%s.path: required when type = %s",
+                          t ? t : "default", n, types[src->type]);
         }
     }
 }
 
 rmq_err rmq_cfg_build(struct rmq_cfg_load *ld, struct rmq_settings *s)
 {
-    RMQ_TRY(rmq_cfg_apply_defaults(RMQ_CFG_GLOBAL, NULL, s, ""));
+    RMQ_TRY(rmq_cfg_apply_defaults(RMQ_CFG_GLOBAL, NULL, NULL, s, ""));
     RMQ_TRY(make_listeners(ld, s));
-    RMQ_TRY(rmq_cfg_make_authn(ld, s));
+    RMQ_TRY(rmq_cfg_make_lists(ld, s));
     apply_assignments(ld, s);
     check_listeners(ld, s);
     check_authz_sources(ld, s);
@@ -341,15 +341,7 @@ void rmq_cfg_settings_release(struct rmq_settings *s)
     const struct rmq_cfg_key *keys = rmq_cfg_keys(&count);
     for (size_t i = 0; i < count; i++) {
         if (keys[i].scope == RMQ_CFG_GLOBAL) {
-            for (unsigned j = 0; j < (keys[i].stride ? keys[i].instances : 1); j++) {
-                rmq_cfg_field_free(&keys[i], (char *)s + j * keys[i].stride);
-            }
-            continue;
-        }
-        if (keys[i].scope == RMQ_CFG_AUTHN) {
-            for (size_t j = 0; j < s->authn_count; j++) {
-                rmq_cfg_field_free(&keys[i], &s->authn[j]);
-            }
+            rmq_cfg_field_free(&keys[i], s);
             continue;
         }
         for (size_t j = 0; j < s->listener_count; j++) {
@@ -362,10 +354,7 @@ void rmq_cfg_settings_release(struct rmq_settings *s)
         free(s->listeners[j].name);
     }
     free(s->listeners);
-    for (size_t j = 0; j < s->authn_count; j++) {
-        free(s->authn[j].name);
-    }
-    free(s->authn);
+    rmq_cfg_lists_release(s);
     struct rmq_cfg_origins *o = s->internal;
     if (o != NULL) {
         for (size_t i = 0; i < o->count; i++) {

@@ -58,7 +58,7 @@ size_t rmq_vbi_size(uint32_t v)
     return v < 128u ? 1 : v < 16384u ? 2 : v < 2097152u ? 3 : 4;
 }
 
-void rmq_wr_raw(struct rmq_wr *w, const uint8_t *p, size_t n)
+static void rmq_wr_raw(struct rmq_wr *w, const uint8_t *p, size_t n)
 {
     if (n == 0) {
         return;

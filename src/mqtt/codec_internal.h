@@ -68,9 +68,6 @@ enum rmq_prop_kind { PK_NONE, PK_BYTE, PK_U16, PK_U32, PK_VBI, PK_STR, PK_BIN, P
 /* PK_NONE: not a property. */
 enum rmq_prop_kind rmq_prop_kind(unsigned id);
 
-/* Is `id` allowed in ctx? */
-bool rmq_props_allowed(enum rmq_prop_ctx ctx, unsigned id);
-
 struct rmq_wr {
     uint8_t *p; /* NULL: count only */
     size_t n;   /* bytes written (or counted) */
@@ -82,7 +79,6 @@ void rmq_wr_u8(struct rmq_wr *w, uint8_t v);
 void rmq_wr_u16(struct rmq_wr *w, uint16_t v);
 void rmq_wr_u32(struct rmq_wr *w, uint32_t v);
 void rmq_wr_vbi(struct rmq_wr *w, uint32_t v);
-void rmq_wr_raw(struct rmq_wr *w, const uint8_t *p, size_t n);
 /* Two-byte length then bytes; marks bad when len > 65535. */
 void rmq_wr_bin(struct rmq_wr *w, struct rmq_bytes b);
 size_t rmq_vbi_size(uint32_t v);

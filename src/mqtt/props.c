@@ -89,7 +89,8 @@ static uint64_t allowed_mask(enum rmq_prop_ctx ctx)
     }
 }
 
-bool rmq_props_allowed(enum rmq_prop_ctx ctx, unsigned id)
+/* Is `id` allowed in ctx? */
+static bool rmq_props_allowed(enum rmq_prop_ctx ctx, unsigned id)
 {
     return id < 64 && (allowed_mask(ctx) & RMQ_PROP_BIT(id)) != 0;
 }

@@ -218,9 +218,6 @@ bool rmq_crl_same_scope(const struct rmq_crl_entry *a, const struct rmq_crl_entr
  * RMQ_ERR_MALFORMED: the IDP does not decode; RMQ_ERR_NOMEM. */
 RMQ_MUST_USE rmq_err rmq_crl_scope_read(X509_CRL *crl, X509 *signer, struct rmq_crl_entry *c);
 
-/* SHA-256 of the SubjectPublicKeyInfo DER of a certificate. */
-RMQ_MUST_USE rmq_err rmq_crl_key_hash(X509 *cert, uint8_t out[32]);
-
 /* SHA-256 of the DER of an X509_NAME. RMQ_ERR_NOMEM. */
 RMQ_MUST_USE rmq_err rmq_crl_name_hash(const X509_NAME *name, uint8_t out[32]);
 

@@ -36,7 +36,8 @@ static bool sha256(const unsigned char *p, size_t n, uint8_t out[32])
     return EVP_Digest(p, n, out, &hl, EVP_sha256(), NULL) == 1 && hl == 32;
 }
 
-rmq_err rmq_crl_key_hash(X509 *cert, uint8_t out[32])
+/* SHA-256 of the SubjectPublicKeyInfo DER of a certificate. */
+RMQ_MUST_USE static rmq_err rmq_crl_key_hash(X509 *cert, uint8_t out[32])
 {
     unsigned char *der = NULL;
     int n = i2d_X509_PUBKEY(X509_get_X509_PUBKEY(cert), &der);

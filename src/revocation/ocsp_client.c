@@ -11,6 +11,7 @@
 #include <openssl/err.h>
 
 #include "common/log.h"
+#include "common/lru.h"
 #include "revocation/fetcher.h"
 #include "revocation/ocsp_stapler.h"
 
@@ -22,11 +23,11 @@ struct entry {
     enum rmq_ocspc_state state; /* GOOD, REVOKED or UNKNOWN */
     int reason;
     time_t this_update, next_update;
-    time_t refresh_at;         /* wall clock; 0: never (no certificates kept) */
-    uint64_t backoff_ms;       /* last retry delay after a failed refresh */
-    X509 *cert, *issuer;       /* owned references, NULL for test entries */
-    struct entry *prev, *next; /* LRU: head = most recently used */
-    struct entry *hnext;       /* hash bucket chain */
+    time_t refresh_at;       /* wall clock; 0: never (no certificates kept) */
+    uint64_t backoff_ms;     /* last retry delay after a failed refresh */
+    X509 *cert, *issuer;     /* owned references, NULL for test entries */
+    struct rmq_lru_node lru; /* in rmq_ocsp_client.lru */
+    struct entry *hnext;     /* hash bucket chain */
 };
 
 struct waiter {
@@ -49,9 +50,8 @@ struct rmq_ocsp_client {
     struct rmq_ocsp_client_opts o;
     pthread_mutex_t mu; /* protects everything below */
     struct entry **buckets;
-    size_t nbuckets; /* power of two */
-    struct entry *head, *tail;
-    size_t count;
+    size_t nbuckets;    /* power of two */
+    struct rmq_lru lru; /* every entry; len: how many */
     struct query *queries;
     bool closing;
 };
@@ -104,34 +104,6 @@ static struct entry **slot_of(struct rmq_ocsp_client *c, const struct rmq_cert_i
     return pp;
 }
 
-static void lru_unlink(struct rmq_ocsp_client *c, struct entry *e)
-{
-    if (e->prev != NULL) {
-        e->prev->next = e->next;
-    } else {
-        c->head = e->next;
-    }
-    if (e->next != NULL) {
-        e->next->prev = e->prev;
-    } else {
-        c->tail = e->prev;
-    }
-    e->prev = e->next = NULL;
-}
-
-static void lru_push_front(struct rmq_ocsp_client *c, struct entry *e)
-{
-    e->prev = NULL;
-    e->next = c->head;
-    if (c->head != NULL) {
-        c->head->prev = e;
-    }
-    c->head = e;
-    if (c->tail == NULL) {
-        c->tail = e;
-    }
-}
-
 static void entry_free(struct entry *e)
 {
     X509_free(e->cert);
@@ -145,8 +117,7 @@ static void entry_remove(struct rmq_ocsp_client *c, struct entry *e)
     if (*pp == e) {
         *pp = e->hnext;
     }
-    lru_unlink(c, e);
-    c->count--;
+    rmq_lru_remove(&c->lru, &e->lru);
     entry_free(e);
 }
 
@@ -171,12 +142,12 @@ static enum rmq_ocspc_state store(struct rmq_ocsp_client *c, const struct rmq_ce
     enum rmq_ocspc_state prev = RMQ_OCSPC_MISS;
     if (e != NULL) {
         prev = e->state;
-        lru_unlink(c, e);
+        rmq_lru_remove(&c->lru, &e->lru);
         X509_free(e->cert);
         X509_free(e->issuer);
     } else {
-        if (c->count >= c->o.cache_size && c->tail != NULL) {
-            entry_remove(c, c->tail); /* LRU eviction */
+        if (c->lru.len >= c->o.cache_size && c->lru.tail != NULL) {
+            entry_remove(c, RMQ_LRU_ENTRY(c->lru.tail, struct entry, lru)); /* LRU eviction */
             pp = slot_of(c, id);
         }
         e = calloc(1, sizeof *e);
@@ -187,7 +158,6 @@ static enum rmq_ocspc_state store(struct rmq_ocsp_client *c, const struct rmq_ce
         }
         e->id = *id;
         *pp = e;
-        c->count++;
     }
     e->state = v->status == RMQ_OCSP_GOOD      ? RMQ_OCSPC_GOOD
                : v->status == RMQ_OCSP_REVOKED ? RMQ_OCSPC_REVOKED
@@ -199,7 +169,7 @@ static enum rmq_ocspc_state store(struct rmq_ocsp_client *c, const struct rmq_ce
     e->issuer = issuer;
     e->backoff_ms = 0;
     e->refresh_at = cert != NULL ? refresh_time(time(NULL), v->this_update, v->next_update) : 0;
-    lru_push_front(c, e);
+    rmq_lru_push(&c->lru, &e->lru);
     return prev;
 }
 
@@ -278,8 +248,8 @@ void rmq_ocsp_client_free(struct rmq_ocsp_client *c)
         rmq_fetcher_cancel(c->f, q);
         query_free(q);
     }
-    while (c->head != NULL) {
-        entry_remove(c, c->head);
+    while (c->lru.head != NULL) {
+        entry_remove(c, RMQ_LRU_ENTRY(c->lru.head, struct entry, lru));
     }
     pthread_mutex_destroy(&c->mu);
     free(c->buckets);
@@ -312,8 +282,7 @@ struct rmq_ocspc_result rmq_ocsp_client_lookup(struct rmq_ocsp_client *c,
         e = NULL;
     }
     if (e != NULL) {
-        lru_unlink(c, e);
-        lru_push_front(c, e);
+        rmq_lru_touch(&c->lru, &e->lru);
         r = result_of(e);
     }
     pthread_mutex_unlock(&c->mu);
@@ -323,7 +292,7 @@ struct rmq_ocspc_result rmq_ocsp_client_lookup(struct rmq_ocsp_client *c,
 size_t rmq_ocsp_client_count(struct rmq_ocsp_client *c)
 {
     pthread_mutex_lock(&c->mu);
-    size_t n = c->count;
+    size_t n = c->lru.len;
     pthread_mutex_unlock(&c->mu);
     return n;
 }
@@ -593,9 +562,10 @@ static void sweep(void *arg)
     struct rmq_ocsp_client *c = arg;
     time_t now = time(NULL);
     pthread_mutex_lock(&c->mu);
-    struct entry *e = c->head;
-    while (e != NULL) {
-        struct entry *n = e->next;
+    struct rmq_lru_node *p = c->lru.head;
+    while (p != NULL) {
+        struct entry *e = RMQ_LRU_ENTRY(p, struct entry, lru);
+        p = p->next;
         if (e->next_update <= now) {
             entry_remove(c, e);
         } else if (e->cert != NULL && e->refresh_at != 0 && e->refresh_at <= now) {
@@ -613,7 +583,6 @@ static void sweep(void *arg)
                 e->refresh_at = now + 1;
             }
         }
-        e = n;
     }
     bool closing = c->closing;
     pthread_mutex_unlock(&c->mu);

@@ -15,8 +15,8 @@
  * one SSL_SESSION reference. Expiry is OpenSSL's (it checks the session
  * timeout after our lookup and asks us to remove it).
  *
- * Threads: the callbacks run on any worker thread; `mu` protects the table,
- * the list and `count`. Revocation lookups happen outside the lock.
+ * Threads: the callbacks run on any worker thread; `mu` protects the table
+ * and the list. Revocation lookups happen outside the lock.
  */
 #include <pthread.h>
 #include <stdlib.h>
@@ -25,6 +25,7 @@
 #include <openssl/ssl.h>
 
 #include "common/log.h"
+#include "common/lru.h"
 #include "tls/tls_int.h"
 
 #define TLS_SESS_BUCKETS 4096u
@@ -34,16 +35,15 @@ struct sess_entry {
     unsigned int idlen;
     SSL_SESSION *sess; /* one reference */
     struct sess_entry *hnext;
-    struct sess_entry *prev, *next; /* LRU: head = most recent */
+    struct rmq_lru_node lru; /* in tls_sess_cache.lru */
 };
 
 struct tls_sess_cache {
     struct rmq_tls_listener *l;
     size_t max;
     pthread_mutex_t mu; /* protects everything below */
-    size_t count;
     struct sess_entry *buckets[TLS_SESS_BUCKETS];
-    struct sess_entry *head, *tail;
+    struct rmq_lru lru; /* every entry; len: how many */
 };
 
 static unsigned bucket_of(const unsigned char *id, unsigned int len)
@@ -55,34 +55,6 @@ static unsigned bucket_of(const unsigned char *id, unsigned int len)
     return h % TLS_SESS_BUCKETS;
 }
 
-static void lru_unlink(struct tls_sess_cache *c, struct sess_entry *e)
-{
-    if (e->prev != NULL) {
-        e->prev->next = e->next;
-    } else {
-        c->head = e->next;
-    }
-    if (e->next != NULL) {
-        e->next->prev = e->prev;
-    } else {
-        c->tail = e->prev;
-    }
-    e->prev = e->next = NULL;
-}
-
-static void lru_push(struct tls_sess_cache *c, struct sess_entry *e)
-{
-    e->prev = NULL;
-    e->next = c->head;
-    if (c->head != NULL) {
-        c->head->prev = e;
-    }
-    c->head = e;
-    if (c->tail == NULL) {
-        c->tail = e;
-    }
-}
-
 /* Unlinks the entry for id (mu held); returns it or NULL. */
 static struct sess_entry *take(struct tls_sess_cache *c, const unsigned char *id, unsigned int len)
 {
@@ -91,8 +63,7 @@ static struct sess_entry *take(struct tls_sess_cache *c, const unsigned char *id
         struct sess_entry *e = *pp;
         if (e->idlen == len && memcmp(e->id, id, len) == 0) {
             *pp = e->hnext;
-            lru_unlink(c, e);
-            c->count--;
+            rmq_lru_remove(&c->lru, &e->lru);
             return e;
         }
     }
@@ -133,14 +104,14 @@ static int new_cb(SSL *ssl, SSL_SESSION *sess)
     struct sess_entry *old = NULL, *evict = NULL;
     pthread_mutex_lock(&c->mu);
     old = take(c, id, len);
-    if (c->count >= c->max && c->tail != NULL) {
-        evict = take(c, c->tail->id, c->tail->idlen);
+    if (c->lru.len >= c->max && c->lru.tail != NULL) {
+        struct sess_entry *lru = RMQ_LRU_ENTRY(c->lru.tail, struct sess_entry, lru);
+        evict = take(c, lru->id, lru->idlen);
     }
     unsigned b = bucket_of(id, len);
     e->hnext = c->buckets[b];
     c->buckets[b] = e;
-    lru_push(c, e);
-    c->count++;
+    rmq_lru_push(&c->lru, &e->lru);
     pthread_mutex_unlock(&c->mu);
     struct sess_entry *drop[2] = {old, evict};
     for (int i = 0; i < 2; i++) {
@@ -214,8 +185,7 @@ static SSL_SESSION *get_cb(SSL *ssl, const unsigned char *id, int len, int *copy
     if (e != NULL) {
         s = e->sess;
         SSL_SESSION_up_ref(s); /* handed to OpenSSL (*copy = 0) */
-        lru_unlink(c, e);
-        lru_push(c, e);
+        rmq_lru_touch(&c->lru, &e->lru);
     }
     pthread_mutex_unlock(&c->mu);
     if (s == NULL) {
@@ -260,7 +230,7 @@ rmq_err tls_sess_cache_attach(struct tls_sess_cache *c, SSL_CTX *ctx)
 size_t tls_sess_cache_count(struct tls_sess_cache *c)
 {
     pthread_mutex_lock(&c->mu);
-    size_t n = c->count;
+    size_t n = c->lru.len;
     pthread_mutex_unlock(&c->mu);
     return n;
 }
@@ -270,12 +240,12 @@ void tls_sess_cache_free(struct tls_sess_cache *c)
     if (c == NULL) {
         return;
     }
-    struct sess_entry *e = c->head;
-    while (e != NULL) {
-        struct sess_entry *n = e->next;
+    struct rmq_lru_node *p = c->lru.head;
+    while (p != NULL) {
+        struct sess_entry *e = RMQ_LRU_ENTRY(p, struct sess_entry, lru);
+        p = p->next;
         SSL_SESSION_free(e->sess);
         free(e);
-        e = n;
     }
     pthread_mutex_destroy(&c->mu);
     free(c);

@@ -18,6 +18,7 @@ struct fx {
     char path[128];
     char mpath[128];
     struct rmq_authz_settings cfg;
+    struct rmq_authz_source_settings src[2]; /* cfg.sources */
 };
 
 static void write_file(const char *path, const char *text)
@@ -42,9 +43,13 @@ static int setup(void **state)
     fx->cfg.cache_enable = true;
     fx->cfg.cache_max_size = 32;
     fx->cfg.cache_ttl = 60000;
-    fx->cfg.sources[0].type = RMQ_AUTHZ_SRC_FILE;
-    fx->cfg.sources[0].enable = true;
-    fx->cfg.sources[0].path = fx->path;
+    fx->src[0].name = "1";
+    fx->src[0].type = RMQ_AUTHZ_SRC_FILE;
+    fx->src[0].enable = true;
+    fx->src[0].path = fx->path;
+    fx->src[1].name = "2";
+    fx->cfg.sources = fx->src;
+    fx->cfg.source_count = 1;
     *state = fx;
     return 0;
 }
@@ -124,6 +129,7 @@ static void test_sources__in_order_disabled_skipped_mosquitto_denies_rest(void *
     write_file(fx->path, "{deny, all, publish, [\"first\"]}.\n");
     write_file(fx->mpath, "pattern write first\npattern write second\n");
     fx->cfg.no_match = RMQ_AUTHZ_NO_MATCH_ALLOW;
+    fx->cfg.source_count = 2;
     fx->cfg.sources[1].type = RMQ_AUTHZ_SRC_MOSQUITTO;
     fx->cfg.sources[1].enable = true;
     fx->cfg.sources[1].path = fx->mpath;

@@ -727,14 +727,19 @@ static void test_settings__authorization_sources_list(void **state)
     assert_true(s->authz.cache_enable);
     assert_int_equal(s->authz.cache_max_size, 32);
     assert_int_equal(s->authz.cache_ttl, 5000);
+    /* one element per position set (1, 2, 8), in position order */
+    assert_int_equal(s->authz.source_count, 3);
+    assert_string_equal(s->authz.sources[0].name, "1");
     assert_int_equal(s->authz.sources[0].type, RMQ_AUTHZ_SRC_FILE);
     assert_true(s->authz.sources[0].enable);
     assert_string_equal(s->authz.sources[0].path, "etc/acl.conf");
+    assert_string_equal(s->authz.sources[1].name, "2");
     assert_int_equal(s->authz.sources[1].type, RMQ_AUTHZ_SRC_MOSQUITTO);
+    assert_true(s->authz.sources[1].enable); /* the default */
     assert_string_equal(s->authz.sources[1].path, "/etc/mosquitto/acl");
-    assert_int_equal(s->authz.sources[2].type, RMQ_AUTHZ_SRC_NONE);
-    assert_int_equal(s->authz.sources[7].type, RMQ_AUTHZ_SRC_FILE);
-    assert_false(s->authz.sources[7].enable);
+    assert_string_equal(s->authz.sources[2].name, "8");
+    assert_int_equal(s->authz.sources[2].type, RMQ_AUTHZ_SRC_FILE);
+    assert_false(s->authz.sources[2].enable);
     assert_string_equal(rmq_settings_origin(s, "authorization.sources.2.path"),
                         "env EMQX_AUTHORIZATION__SOURCES__2__PATH");
     char *out = print_to_string(s);
