@@ -1,6 +1,7 @@
 /* principal.c — connection identities; see principal.h. */
 #include "auth/principal.h"
 
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,6 +14,12 @@ static char *dup_or_null(const char *s)
 static bool dup_ok(const char *src, const char *copy)
 {
     return src == NULL || copy != NULL;
+}
+
+/* Bytes of a principal with n chain entries (see chain in principal.h). */
+static size_t principal_size(size_t n)
+{
+    return offsetof(struct rmq_principal, chain) + n * sizeof(struct rmq_cert_id);
 }
 
 static bool fill_cert(struct rmq_principal *p, const struct rmq_peer_info *peer)
@@ -39,7 +46,10 @@ struct rmq_principal *rmq_principal_new(enum rmq_principal_kind kind, const char
                                         const char *clientid, size_t clientid_len,
                                         const char *peer_addr, const struct rmq_peer_info *peer)
 {
-    struct rmq_principal *p = calloc(1, sizeof *p);
+    size_t n = peer != NULL && peer->has_cert && peer->chain_len <= RMQ_PEER_CHAIN_MAX
+                   ? peer->chain_len
+                   : 0;
+    struct rmq_principal *p = calloc(1, principal_size(n));
     if (p == NULL) {
         return NULL;
     }
@@ -63,11 +73,13 @@ struct rmq_principal *rmq_principal_dup(const struct rmq_principal *p)
     if (p == NULL) {
         return NULL;
     }
-    struct rmq_principal *c = calloc(1, sizeof *c);
+    size_t n = p->chain_len <= RMQ_PEER_CHAIN_MAX ? p->chain_len : 0;
+    struct rmq_principal *c = malloc(principal_size(n));
     if (c == NULL) {
         return NULL;
     }
-    *c = *p;
+    memcpy(c, p, principal_size(n));
+    c->chain_len = n;
     c->username = dup_or_null(p->username);
     c->clientid = dup_or_null(p->clientid);
     c->peer_addr = dup_or_null(p->peer_addr);

@@ -50,8 +50,12 @@ struct rmq_principal {
      * as the TLS layer computed it; has_id = 0 when it could not. */
     int has_id;
     struct rmq_cert_id id;
-    struct rmq_cert_id chain[RMQ_PEER_CHAIN_MAX]; /* CAs above the leaf, when kept */
+    /* CAs above the leaf, when kept. Read only chain[0 .. chain_len - 1]:
+     * rmq_principal_new / _dup allocate room for chain_len entries only (most
+     * principals have none), so chain stays the LAST member and a principal is
+     * never copied by assignment. */
     size_t chain_len;
+    struct rmq_cert_id chain[RMQ_PEER_CHAIN_MAX];
 };
 
 /*

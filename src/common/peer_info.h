@@ -46,14 +46,17 @@ struct rmq_peer_info {
      * matching uses this, never the issuer name alone. */
     int has_id;
     struct rmq_cert_id id;
+    int tls_version; /* e.g. 0x0304; 0 for TCP */
+    int resumed;     /* 1 if the TLS session was resumed */
     /* With crl_cache.check = chain: the verified chain's CA certificates above
      * the leaf, trust anchor excluded, nearest first (at most
      * RMQ_PEER_CHAIN_MAX), so a later CRL revoking one of them finds the
-     * connection. Empty otherwise. */
-    struct rmq_cert_id chain[RMQ_PEER_CHAIN_MAX];
+     * connection. Empty otherwise. Read only chain[0 .. chain_len - 1]: a copy
+     * kept for a connection's life (rmq_peer_info_keep, net/transport.h) has
+     * room for chain_len entries only, so chain stays the LAST member and a
+     * struct rmq_peer_info is never copied by assignment. */
     size_t chain_len;
-    int tls_version; /* e.g. 0x0304; 0 for TCP */
-    int resumed;     /* 1 if the TLS session was resumed */
+    struct rmq_cert_id chain[RMQ_PEER_CHAIN_MAX];
 };
 
 #endif

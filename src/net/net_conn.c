@@ -215,11 +215,33 @@ static void conn_update_events(struct conn *c)
     }
 }
 
+/* Whether the MQTT core may need the client certificate itself (PEM / CRT as
+ * username or client id); otherwise only derived identity fields are kept. */
+static bool wants_pem(const struct rmq_settings *s)
+{
+    enum rmq_peer_cert_as u = s->mqtt.peer_cert_as_username, i = s->mqtt.peer_cert_as_clientid;
+    return u == RMQ_PEER_AS_PEM || u == RMQ_PEER_AS_CRT || i == RMQ_PEER_AS_PEM ||
+           i == RMQ_PEER_AS_CRT;
+}
+
+/* The peer's identity, kept compact for the connection's life. False on OOM. */
+static bool keep_peer(struct conn *c)
+{
+    struct rmq_peer_info pi;
+    c->t->ops->peer_info(c->t, &pi);
+    bool had = pi.has_cert != 0;
+    c->peer = rmq_peer_info_keep(&pi, wants_pem(c->l->net->s));
+    return !had || c->peer != NULL;
+}
+
 static void conn_open(struct conn *c)
 {
     struct worker *w = c->w;
-    c->t->ops->peer_info(c->t, &c->peer);
-    c->mc = rmq_mqtt_conn_new(w->broker, &conn_io, c, &c->peer, c->addr, c->l->ls->id);
+    if (!keep_peer(c)) {
+        conn_destroy(c, "out of memory");
+        return;
+    }
+    c->mc = rmq_mqtt_conn_new(w->broker, &conn_io, c, c->peer, c->addr, c->l->ls->id);
     if (!c->mc) {
         conn_destroy(c, "out of memory");
         return;
@@ -322,7 +344,8 @@ void rmq_net_conn_discard(struct conn *c)
 {
     c->t->ops->free(c->t);
     close(c->fd);
-    rmq_peer_info_clear(&c->peer);
+    rmq_peer_info_free(c->peer);
+    c->peer = NULL;
     rmq_buf_release(&c->in);
     rmq_buf_release(&c->out);
     atomic_fetch_sub(&c->l->conns, 1);
@@ -639,12 +662,12 @@ static enum write_res write_out(struct conn *c)
     return WR_DONE;
 }
 
-/* All output written (connection open). */
+/* All output written (connection open): the buffer is given back, so an idle
+ * connection holds no output memory; the next packet allocates a small one
+ * and rmq_buf grows it on demand. */
 static void output_written(struct conn *c)
 {
-    if (c->out.alloc > 4 * READ_CHUNK) {
-        rmq_buf_release(&c->out); /* give back memory after a burst */
-    }
+    rmq_buf_release(&c->out);
     if (c->read_paused) {
         c->read_paused = false;
         conn_update_events(c);
@@ -829,7 +852,8 @@ static void conn_destroy(struct conn *c, const char *why)
         c->t->ops->free(c->t);
     }
     close(c->fd);
-    rmq_peer_info_clear(&c->peer);
+    rmq_peer_info_free(c->peer);
+    c->peer = NULL;
     rmq_buf_release(&c->in);
     rmq_buf_release(&c->out);
     atomic_fetch_sub(&c->l->conns, 1);
@@ -840,19 +864,20 @@ static void conn_destroy(struct conn *c, const char *why)
 void rmq_net_conn_close_matching(struct worker *w, struct close_req *req)
 {
     for (struct conn *c = w->conns; c; c = c->next) {
-        if (c->phase != PH_OPEN || !c->mc || !c->peer.has_cert) {
+        if (c->phase != PH_OPEN || !c->mc || !c->peer) {
             continue;
         }
         if (req->listener_ok && !req->listener_ok(c->l->ls)) {
             continue;
         }
-        if (!req->match(&c->peer, req->arg)) {
+        if (!req->match(c->peer, req->arg)) {
             continue;
         }
         rmq_notice("net",
                    "closing connection of revoked certificate client_id=%s serial=%s "
                    "issuer=\"%s\" addr=%s",
-                   rmq_mqtt_conn_client_id(c->mc), c->peer.serial_hex, c->peer.issuer_dn, c->addr);
+                   rmq_mqtt_conn_client_id(c->mc), c->peer->serial_hex, c->peer->issuer_dn,
+                   c->addr);
         rmq_mqtt_conn_kick(c->mc, 0x98 /* administrative action */, "certificate revoked");
         rmq_metrics_inc(RMQ_M_REVOKED_CLOSED);
     }

@@ -93,8 +93,8 @@ struct conn {
     bool flush_queued; /* on the worker's flush list */
     struct rmq_buf in;
     struct rmq_buf out;
-    size_t out_off; /* bytes of `out` already written */
-    struct rmq_peer_info peer;
+    size_t out_off;             /* bytes of `out` already written */
+    struct rmq_peer_info *peer; /* owned; NULL without a client certificate (TCP too) */
     struct rmq_mqtt_conn *mc;
     uint64_t keepalive_ms;
     bool mqtt_connected;   /* CONNECT accepted: the timer is the keep alive */
