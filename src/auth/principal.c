@@ -80,6 +80,7 @@ struct rmq_principal *rmq_principal_dup(const struct rmq_principal *p)
     }
     memcpy(c, p, principal_size(n));
     c->chain_len = n;
+    c->shares = 0;
     c->username = dup_or_null(p->username);
     c->clientid = dup_or_null(p->clientid);
     c->peer_addr = dup_or_null(p->peer_addr);
@@ -97,9 +98,24 @@ struct rmq_principal *rmq_principal_dup(const struct rmq_principal *p)
     return c;
 }
 
+struct rmq_principal *rmq_principal_share(const struct rmq_principal *p)
+{
+    if (p == NULL) {
+        return NULL;
+    }
+    /* The count is bookkeeping, not the value the const promises to keep. */
+    struct rmq_principal *q = (struct rmq_principal *)p;
+    q->shares++;
+    return q;
+}
+
 void rmq_principal_free(struct rmq_principal *p)
 {
     if (p == NULL) {
+        return;
+    }
+    if (p->shares > 0) {
+        p->shares--;
         return;
     }
     free(p->username);
