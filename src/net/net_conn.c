@@ -518,17 +518,31 @@ static enum rmq_io read_once(struct conn *c)
     return r;
 }
 
-/* Runs read_cb's work again on the next loop turn, after a poll. */
+static void again_cb(evutil_socket_t fd, short what, void *arg);
+
+/* Runs read_cb's work again after `tv` (zero: on the next loop turn, after a
+ * poll). The timer is made on first use: most connections never need it. Out
+ * of memory, the connection is closed (it could not be resumed). */
+static void again_in(struct conn *c, const struct timeval *tv)
+{
+    if (!c->again && !(c->again = evtimer_new(c->w->base, again_cb, c))) {
+        rmq_error("net", "out of memory, closing connection addr=%s", c->addr);
+        io_close(c);
+        return;
+    }
+    evtimer_add(c->again, tv);
+}
+
 static void again_later(struct conn *c)
 {
     static const struct timeval zero = {0, 0};
-    evtimer_add(c->again, &zero);
+    again_in(c, &zero);
 }
 
 static void again_after(struct conn *c, uint64_t ms)
 {
     struct timeval tv = {(time_t)(ms / 1000), (suseconds_t)((ms % 1000) * 1000)};
-    evtimer_add(c->again, &tv);
+    again_in(c, &tv);
 }
 
 /* Reads and feeds the core; false if the connection was destroyed. */
@@ -777,8 +791,8 @@ static bool make_events(struct worker *w, struct conn *c)
     c->rev = event_new(w->base, c->fd, EV_READ | EV_PERSIST, read_cb, c);
     c->wev = event_new(w->base, c->fd, EV_WRITE | EV_PERSIST, write_cb, c);
     c->timer = evtimer_new(w->base, timer_cb, c);
-    c->again = evtimer_new(w->base, again_cb, c);
-    return c->rev && c->wev && c->timer && c->again;
+    c->again = NULL; /* again_in() makes it when needed */
+    return c->rev && c->wev && c->timer;
 }
 
 void rmq_net_conn_accept(struct worker *w, struct mail *m)

@@ -87,7 +87,7 @@ struct conn {
     struct event *rev;
     struct event *wev;
     struct event *timer;     /* handshake / CONNECT / close linger */
-    struct event *again;     /* zero timer: more work for this connection after the next poll */
+    struct event *again;     /* more work after the next poll / a wait; NULL until first needed */
     struct conn *flush_next; /* worker's flush list (output to write at the end of the turn) */
     struct conn *flush_prev;
     bool flush_queued; /* on the worker's flush list */
