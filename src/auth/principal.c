@@ -25,9 +25,9 @@ static size_t principal_size(size_t n)
 static bool fill_cert(struct rmq_principal *p, const struct rmq_peer_info *peer)
 {
     p->kind = RMQ_PRINCIPAL_CERT;
-    p->cert_cn = peer->cn[0] ? strdup(peer->cn) : NULL;
+    p->cert_cn = peer->cn != NULL && peer->cn[0] ? strdup(peer->cn) : NULL;
     p->cert_subject = dup_or_null(peer->dn);
-    p->cert_issuer = peer->issuer_dn[0] ? strdup(peer->issuer_dn) : NULL;
+    p->cert_issuer = peer->issuer_dn != NULL && peer->issuer_dn[0] ? strdup(peer->issuer_dn) : NULL;
     p->cert_sans = dup_or_null(peer->sans);
     memcpy(p->cert.issuer_hash, peer->issuer_hash, sizeof p->cert.issuer_hash);
     size_t sl = peer->serial_len <= sizeof p->cert.serial ? peer->serial_len : 0;
@@ -38,8 +38,10 @@ static bool fill_cert(struct rmq_principal *p, const struct rmq_peer_info *peer)
     p->id = peer->id;
     p->chain_len = peer->chain_len <= RMQ_PEER_CHAIN_MAX ? peer->chain_len : 0;
     memcpy(p->chain, peer->chain, p->chain_len * sizeof *p->chain);
-    return (peer->cn[0] == '\0' || p->cert_cn) && dup_ok(peer->dn, p->cert_subject) &&
-           (peer->issuer_dn[0] == '\0' || p->cert_issuer) && dup_ok(peer->sans, p->cert_sans);
+    return (peer->cn == NULL || peer->cn[0] == '\0' || p->cert_cn) &&
+           dup_ok(peer->dn, p->cert_subject) &&
+           (peer->issuer_dn == NULL || peer->issuer_dn[0] == '\0' || p->cert_issuer) &&
+           dup_ok(peer->sans, p->cert_sans);
 }
 
 struct rmq_principal *rmq_principal_new(enum rmq_principal_kind kind, const char *username,
@@ -200,7 +202,6 @@ void rmq_principal_peer_ids(const struct rmq_principal *p, struct rmq_peer_info 
     memcpy(out->serial, p->cert.serial, p->cert.serial_len);
     out->serial_len = p->cert.serial_len;
     snprintf(out->serial_hex, sizeof out->serial_hex, "%s", p->serial_hex);
-    snprintf(out->issuer_dn, sizeof out->issuer_dn, "%s", p->cert_issuer ? p->cert_issuer : "");
     out->has_id = p->has_id;
     out->id = p->id;
     memcpy(out->chain, p->chain, p->chain_len * sizeof *p->chain);

@@ -890,8 +890,8 @@ void rmq_net_conn_close_matching(struct worker *w, struct close_req *req)
         rmq_notice("net",
                    "closing connection of revoked certificate client_id=%s serial=%s "
                    "issuer=\"%s\" addr=%s",
-                   rmq_mqtt_conn_client_id(c->mc), c->peer->serial_hex, c->peer->issuer_dn,
-                   c->addr);
+                   rmq_mqtt_conn_client_id(c->mc), c->peer->serial_hex,
+                   c->peer->issuer_dn ? c->peer->issuer_dn : "", c->addr);
         rmq_mqtt_conn_kick(c->mc, 0x98 /* administrative action */, "certificate revoked");
         rmq_metrics_inc(RMQ_M_REVOKED_CLOSED);
     }

@@ -7,6 +7,8 @@
 
 void rmq_peer_info_clear(struct rmq_peer_info *p)
 {
+    free(p->cn);
+    free(p->issuer_dn);
     free(p->dn);
     free(p->pem);
     free(p->sans);
@@ -41,6 +43,8 @@ void rmq_peer_info_free(struct rmq_peer_info *p)
     if (p == NULL) {
         return;
     }
+    free(p->cn);
+    free(p->issuer_dn);
     free(p->dn);
     free(p->pem);
     free(p->sans);
