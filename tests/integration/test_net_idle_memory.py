@@ -67,7 +67,7 @@ def test_idle_tcp_connection_costs_under_4_kib(broker):
         for s in clients + warm:
             s.close()
     per_conn = (after - before) / n
-    # Measured 2.2 KiB (docs/benchmarks.md); 8.7 KiB before the certificate
+    # ~2 KiB (docs/benchmarks.md, memory section); 8.7 KiB before the certificate
     # identity, the principals and the output buffer were trimmed.
     assert per_conn < 4.0, f"{per_conn:.2f} KiB per idle TCP connection"
 
