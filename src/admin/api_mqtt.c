@@ -67,15 +67,15 @@ static json_t *client_json(const struct rmq_client_view *v, const char *node, bo
     json_object_set_new(o, "principal", json_string(who));
     if (details && v->peer && v->peer->has_cert) {
         const struct rmq_peer_info *p = v->peer;
-        json_object_set_new(o, "peercert",
-                            json_pack("{s:s,s:s,s:s,s:s,s:s,s:s,s:b}", "subject",
-                                      p->dn ? p->dn : "", "cn", p->cn, "sans",
-                                      p->sans ? p->sans : "", "issuer", p->issuer_dn, "serial",
-                                      p->serial_hex, "tls_version",
-                                      p->tls_version == 0x0304   ? "tlsv1.3"
-                                      : p->tls_version == 0x0303 ? "tlsv1.2"
-                                                                 : "",
-                                      "resumed", (int)p->resumed));
+        json_object_set_new(
+            o, "peercert",
+            json_pack("{s:s,s:s,s:s,s:s,s:s,s:s,s:b}", "subject", p->dn ? p->dn : "", "cn",
+                      p->cn ? p->cn : "", "sans", p->sans ? p->sans : "", "issuer",
+                      p->issuer_dn ? p->issuer_dn : "", "serial", p->serial_hex, "tls_version",
+                      p->tls_version == 0x0304   ? "tlsv1.3"
+                      : p->tls_version == 0x0303 ? "tlsv1.2"
+                                                 : "",
+                      "resumed", (int)p->resumed));
     }
     return o;
 }

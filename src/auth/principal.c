@@ -1,6 +1,7 @@
 /* principal.c — connection identities; see principal.h. */
 #include "auth/principal.h"
 
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,12 +16,18 @@ static bool dup_ok(const char *src, const char *copy)
     return src == NULL || copy != NULL;
 }
 
+/* Bytes of a principal with n chain entries (see chain in principal.h). */
+static size_t principal_size(size_t n)
+{
+    return offsetof(struct rmq_principal, chain) + n * sizeof(struct rmq_cert_id);
+}
+
 static bool fill_cert(struct rmq_principal *p, const struct rmq_peer_info *peer)
 {
     p->kind = RMQ_PRINCIPAL_CERT;
-    p->cert_cn = peer->cn[0] ? strdup(peer->cn) : NULL;
+    p->cert_cn = peer->cn != NULL && peer->cn[0] ? strdup(peer->cn) : NULL;
     p->cert_subject = dup_or_null(peer->dn);
-    p->cert_issuer = peer->issuer_dn[0] ? strdup(peer->issuer_dn) : NULL;
+    p->cert_issuer = peer->issuer_dn != NULL && peer->issuer_dn[0] ? strdup(peer->issuer_dn) : NULL;
     p->cert_sans = dup_or_null(peer->sans);
     memcpy(p->cert.issuer_hash, peer->issuer_hash, sizeof p->cert.issuer_hash);
     size_t sl = peer->serial_len <= sizeof p->cert.serial ? peer->serial_len : 0;
@@ -31,15 +38,20 @@ static bool fill_cert(struct rmq_principal *p, const struct rmq_peer_info *peer)
     p->id = peer->id;
     p->chain_len = peer->chain_len <= RMQ_PEER_CHAIN_MAX ? peer->chain_len : 0;
     memcpy(p->chain, peer->chain, p->chain_len * sizeof *p->chain);
-    return (peer->cn[0] == '\0' || p->cert_cn) && dup_ok(peer->dn, p->cert_subject) &&
-           (peer->issuer_dn[0] == '\0' || p->cert_issuer) && dup_ok(peer->sans, p->cert_sans);
+    return (peer->cn == NULL || peer->cn[0] == '\0' || p->cert_cn) &&
+           dup_ok(peer->dn, p->cert_subject) &&
+           (peer->issuer_dn == NULL || peer->issuer_dn[0] == '\0' || p->cert_issuer) &&
+           dup_ok(peer->sans, p->cert_sans);
 }
 
 struct rmq_principal *rmq_principal_new(enum rmq_principal_kind kind, const char *username,
                                         const char *clientid, size_t clientid_len,
                                         const char *peer_addr, const struct rmq_peer_info *peer)
 {
-    struct rmq_principal *p = calloc(1, sizeof *p);
+    size_t n = peer != NULL && peer->has_cert && peer->chain_len <= RMQ_PEER_CHAIN_MAX
+                   ? peer->chain_len
+                   : 0;
+    struct rmq_principal *p = calloc(1, principal_size(n));
     if (p == NULL) {
         return NULL;
     }
@@ -63,11 +75,14 @@ struct rmq_principal *rmq_principal_dup(const struct rmq_principal *p)
     if (p == NULL) {
         return NULL;
     }
-    struct rmq_principal *c = calloc(1, sizeof *c);
+    size_t n = p->chain_len <= RMQ_PEER_CHAIN_MAX ? p->chain_len : 0;
+    struct rmq_principal *c = malloc(principal_size(n));
     if (c == NULL) {
         return NULL;
     }
-    *c = *p;
+    memcpy(c, p, principal_size(n));
+    c->chain_len = n;
+    c->shares = 0;
     c->username = dup_or_null(p->username);
     c->clientid = dup_or_null(p->clientid);
     c->peer_addr = dup_or_null(p->peer_addr);
@@ -85,9 +100,24 @@ struct rmq_principal *rmq_principal_dup(const struct rmq_principal *p)
     return c;
 }
 
+struct rmq_principal *rmq_principal_share(const struct rmq_principal *p)
+{
+    if (p == NULL) {
+        return NULL;
+    }
+    /* The count is bookkeeping, not the value the const promises to keep. */
+    struct rmq_principal *q = (struct rmq_principal *)p;
+    q->shares++;
+    return q;
+}
+
 void rmq_principal_free(struct rmq_principal *p)
 {
     if (p == NULL) {
+        return;
+    }
+    if (p->shares > 0) {
+        p->shares--;
         return;
     }
     free(p->username);
@@ -172,7 +202,6 @@ void rmq_principal_peer_ids(const struct rmq_principal *p, struct rmq_peer_info 
     memcpy(out->serial, p->cert.serial, p->cert.serial_len);
     out->serial_len = p->cert.serial_len;
     snprintf(out->serial_hex, sizeof out->serial_hex, "%s", p->serial_hex);
-    snprintf(out->issuer_dn, sizeof out->issuer_dn, "%s", p->cert_issuer ? p->cert_issuer : "");
     out->has_id = p->has_id;
     out->id = p->id;
     memcpy(out->chain, p->chain, p->chain_len * sizeof *p->chain);

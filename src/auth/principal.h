@@ -50,8 +50,13 @@ struct rmq_principal {
      * as the TLS layer computed it; has_id = 0 when it could not. */
     int has_id;
     struct rmq_cert_id id;
-    struct rmq_cert_id chain[RMQ_PEER_CHAIN_MAX]; /* CAs above the leaf, when kept */
+    unsigned shares; /* holders besides the first (rmq_principal_share); not part of the value */
+    /* CAs above the leaf, when kept. Read only chain[0 .. chain_len - 1]:
+     * rmq_principal_new / _dup allocate room for chain_len entries only (most
+     * principals have none), so chain stays the LAST member and a principal is
+     * never copied by assignment. */
     size_t chain_len;
+    struct rmq_cert_id chain[RMQ_PEER_CHAIN_MAX];
 };
 
 /*
@@ -64,7 +69,13 @@ struct rmq_principal *rmq_principal_new(enum rmq_principal_kind kind, const char
                                         const char *peer_addr, const struct rmq_peer_info *peer);
 /* An owned copy; NULL on OOM or when p is NULL. */
 struct rmq_principal *rmq_principal_dup(const struct rmq_principal *p);
-void rmq_principal_free(struct rmq_principal *p); /* NULL: no-op */
+/* The same principal for one more holder (a connection and the session it
+ * owns hold one principal, not two copies); every holder calls
+ * rmq_principal_free once. Only the reference count changes: a principal is
+ * never modified once shared. Same thread only. NULL when p is NULL. */
+struct rmq_principal *rmq_principal_share(const struct rmq_principal *p);
+/* Drops one holder; frees on the last. NULL: no-op. */
+void rmq_principal_free(struct rmq_principal *p);
 
 /*
  * Whether a and b are the same owner of a session: two certificates from the

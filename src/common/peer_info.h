@@ -28,7 +28,7 @@ struct rmq_cert_ref {
 /* What the TLS layer learned about the peer; all zero / empty for TCP. */
 struct rmq_peer_info {
     int has_cert;
-    char cn[256]; /* subject CN, UTF-8, NUL-terminated */
+    char *cn;     /* owned: subject CN, UTF-8 (at most 255 bytes), or NULL */
     char *dn;     /* owned: RFC 2253 subject DN, or NULL */
     char *pem;    /* owned: leaf certificate PEM, or NULL */
     char *sans;   /* owned: subjectAltName as "DNS:a,URI:b,email:c,IP:d", or NULL */
@@ -38,7 +38,7 @@ struct rmq_peer_info {
     uint8_t serial[32];      /* serial number, big-endian, no leading zeros */
     size_t serial_len;
     char serial_hex[65];
-    char issuer_dn[256]; /* for logs */
+    char *issuer_dn; /* owned: RFC 2253 issuer DN, at most 255 bytes (logs), or NULL */
     /* The leaf's revocation identity (issuer name and key, signed serial,
      * CDP names, cA), as the verify callback saw it, or computed from the
      * verified chain on a listener that does not check CRLs; has_id = 0 when
@@ -46,14 +46,17 @@ struct rmq_peer_info {
      * matching uses this, never the issuer name alone. */
     int has_id;
     struct rmq_cert_id id;
+    int tls_version; /* e.g. 0x0304; 0 for TCP */
+    int resumed;     /* 1 if the TLS session was resumed */
     /* With crl_cache.check = chain: the verified chain's CA certificates above
      * the leaf, trust anchor excluded, nearest first (at most
      * RMQ_PEER_CHAIN_MAX), so a later CRL revoking one of them finds the
-     * connection. Empty otherwise. */
-    struct rmq_cert_id chain[RMQ_PEER_CHAIN_MAX];
+     * connection. Empty otherwise. Read only chain[0 .. chain_len - 1]: a copy
+     * kept for a connection's life (rmq_peer_info_keep, net/transport.h) has
+     * room for chain_len entries only, so chain stays the LAST member and a
+     * struct rmq_peer_info is never copied by assignment. */
     size_t chain_len;
-    int tls_version; /* e.g. 0x0304; 0 for TCP */
-    int resumed;     /* 1 if the TLS session was resumed */
+    struct rmq_cert_id chain[RMQ_PEER_CHAIN_MAX];
 };
 
 #endif

@@ -35,7 +35,7 @@ static void conn_identity(const struct rmq_mqtt_conn *mc, struct rmq_acl_identit
         id->username = mc->username;
         id->clientid = mc->session ? mc->session->client_id : NULL;
         if (mc->peer && mc->peer->has_cert) {
-            id->cert_cn = mc->peer->cn[0] ? mc->peer->cn : NULL;
+            id->cert_cn = mc->peer->cn != NULL && mc->peer->cn[0] ? mc->peer->cn : NULL;
             id->cert_subject = mc->peer->dn;
         }
     }

@@ -47,7 +47,7 @@ static const char *peer_field(const struct rmq_peer_info *pi, enum rmq_peer_cert
     }
     switch (as) {
     case RMQ_PEER_AS_CN:
-        return pi->cn[0] ? pi->cn : NULL;
+        return pi->cn != NULL && pi->cn[0] ? pi->cn : NULL;
     case RMQ_PEER_AS_DN:
         return pi->dn;
     case RMQ_PEER_AS_CRT: /* the DER is not kept; the PEM carries the same certificate */

@@ -20,10 +20,8 @@ bool rmq_session_owner_ok(const struct rmq_broker *b, const struct session *s,
 
 bool rmq_session_set_owner(struct session *s, const struct rmq_principal *p)
 {
-    struct rmq_principal *c = rmq_principal_dup(p);
-    if (c == NULL && p != NULL) {
-        return false;
-    }
+    /* Shared with the connection, not copied: one principal per client. */
+    struct rmq_principal *c = rmq_principal_share(p);
     rmq_principal_free(s->owner);
     s->owner = c;
     return true;

@@ -215,11 +215,33 @@ static void conn_update_events(struct conn *c)
     }
 }
 
+/* Whether the MQTT core may need the client certificate itself (PEM / CRT as
+ * username or client id); otherwise only derived identity fields are kept. */
+static bool wants_pem(const struct rmq_settings *s)
+{
+    enum rmq_peer_cert_as u = s->mqtt.peer_cert_as_username, i = s->mqtt.peer_cert_as_clientid;
+    return u == RMQ_PEER_AS_PEM || u == RMQ_PEER_AS_CRT || i == RMQ_PEER_AS_PEM ||
+           i == RMQ_PEER_AS_CRT;
+}
+
+/* The peer's identity, kept compact for the connection's life. False on OOM. */
+static bool keep_peer(struct conn *c)
+{
+    struct rmq_peer_info pi;
+    c->t->ops->peer_info(c->t, &pi);
+    bool had = pi.has_cert != 0;
+    c->peer = rmq_peer_info_keep(&pi, wants_pem(c->l->net->s));
+    return !had || c->peer != NULL;
+}
+
 static void conn_open(struct conn *c)
 {
     struct worker *w = c->w;
-    c->t->ops->peer_info(c->t, &c->peer);
-    c->mc = rmq_mqtt_conn_new(w->broker, &conn_io, c, &c->peer, c->addr, c->l->ls->id);
+    if (!keep_peer(c)) {
+        conn_destroy(c, "out of memory");
+        return;
+    }
+    c->mc = rmq_mqtt_conn_new(w->broker, &conn_io, c, c->peer, c->addr, c->l->ls->id);
     if (!c->mc) {
         conn_destroy(c, "out of memory");
         return;
@@ -322,7 +344,8 @@ void rmq_net_conn_discard(struct conn *c)
 {
     c->t->ops->free(c->t);
     close(c->fd);
-    rmq_peer_info_clear(&c->peer);
+    rmq_peer_info_free(c->peer);
+    c->peer = NULL;
     rmq_buf_release(&c->in);
     rmq_buf_release(&c->out);
     atomic_fetch_sub(&c->l->conns, 1);
@@ -497,17 +520,31 @@ static enum rmq_io read_once(struct conn *c)
     return r;
 }
 
-/* Runs read_cb's work again on the next loop turn, after a poll. */
+static void again_cb(evutil_socket_t fd, short what, void *arg);
+
+/* Runs read_cb's work again after `tv` (zero: on the next loop turn, after a
+ * poll). The timer is made on first use: most connections never need it. Out
+ * of memory, the connection is closed (it could not be resumed). */
+static void again_in(struct conn *c, const struct timeval *tv)
+{
+    if (!c->again && !(c->again = evtimer_new(c->w->base, again_cb, c))) {
+        rmq_error("net", "out of memory, closing connection addr=%s", c->addr);
+        io_close(c);
+        return;
+    }
+    evtimer_add(c->again, tv);
+}
+
 static void again_later(struct conn *c)
 {
     static const struct timeval zero = {0, 0};
-    evtimer_add(c->again, &zero);
+    again_in(c, &zero);
 }
 
 static void again_after(struct conn *c, uint64_t ms)
 {
     struct timeval tv = {(time_t)(ms / 1000), (suseconds_t)((ms % 1000) * 1000)};
-    evtimer_add(c->again, &tv);
+    again_in(c, &tv);
 }
 
 /* Reads and feeds the core; false if the connection was destroyed. */
@@ -641,12 +678,12 @@ static enum write_res write_out(struct conn *c)
     return WR_DONE;
 }
 
-/* All output written (connection open). */
+/* All output written (connection open): the buffer is given back, so an idle
+ * connection holds no output memory; the next packet allocates a small one
+ * and rmq_buf grows it on demand. */
 static void output_written(struct conn *c)
 {
-    if (c->out.alloc > 4 * READ_CHUNK) {
-        rmq_buf_release(&c->out); /* give back memory after a burst */
-    }
+    rmq_buf_release(&c->out);
     if (c->read_paused) {
         c->read_paused = false;
         conn_update_events(c);
@@ -756,8 +793,8 @@ static bool make_events(struct worker *w, struct conn *c)
     c->rev = event_new(w->base, c->fd, EV_READ | EV_PERSIST, read_cb, c);
     c->wev = event_new(w->base, c->fd, EV_WRITE | EV_PERSIST, write_cb, c);
     c->timer = evtimer_new(w->base, timer_cb, c);
-    c->again = evtimer_new(w->base, again_cb, c);
-    return c->rev && c->wev && c->timer && c->again;
+    c->again = NULL; /* again_in() makes it when needed */
+    return c->rev && c->wev && c->timer;
 }
 
 void rmq_net_conn_accept(struct worker *w, struct mail *m)
@@ -831,7 +868,8 @@ static void conn_destroy(struct conn *c, const char *why)
         c->t->ops->free(c->t);
     }
     close(c->fd);
-    rmq_peer_info_clear(&c->peer);
+    rmq_peer_info_free(c->peer);
+    c->peer = NULL;
     rmq_buf_release(&c->in);
     rmq_buf_release(&c->out);
     atomic_fetch_sub(&c->l->conns, 1);
@@ -842,19 +880,20 @@ static void conn_destroy(struct conn *c, const char *why)
 void rmq_net_conn_close_matching(struct worker *w, struct close_req *req)
 {
     for (struct conn *c = w->conns; c; c = c->next) {
-        if (c->phase != PH_OPEN || !c->mc || !c->peer.has_cert) {
+        if (c->phase != PH_OPEN || !c->mc || !c->peer) {
             continue;
         }
         if (req->listener_ok && !req->listener_ok(c->l->ls)) {
             continue;
         }
-        if (!req->match(&c->peer, req->arg)) {
+        if (!req->match(c->peer, req->arg)) {
             continue;
         }
         rmq_notice("net",
                    "closing connection of revoked certificate client_id=%s serial=%s "
                    "issuer=\"%s\" addr=%s",
-                   rmq_mqtt_conn_client_id(c->mc), c->peer.serial_hex, c->peer.issuer_dn, c->addr);
+                   rmq_mqtt_conn_client_id(c->mc), c->peer->serial_hex,
+                   c->peer->issuer_dn ? c->peer->issuer_dn : "", c->addr);
         rmq_mqtt_conn_kick(c->mc, 0x98 /* administrative action */, "certificate revoked");
         rmq_metrics_inc(RMQ_M_REVOKED_CLOSED);
     }

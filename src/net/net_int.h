@@ -87,14 +87,14 @@ struct conn {
     struct event *rev;
     struct event *wev;
     struct event *timer;     /* handshake / CONNECT / close linger */
-    struct event *again;     /* zero timer: more work for this connection after the next poll */
+    struct event *again;     /* more work after the next poll / a wait; NULL until first needed */
     struct conn *flush_next; /* worker's flush list (output to write at the end of the turn) */
     struct conn *flush_prev;
     bool flush_queued; /* on the worker's flush list */
     struct rmq_buf in;
     struct rmq_buf out;
-    size_t out_off; /* bytes of `out` already written */
-    struct rmq_peer_info peer;
+    size_t out_off;             /* bytes of `out` already written */
+    struct rmq_peer_info *peer; /* owned; NULL without a client certificate (TCP too) */
     struct rmq_mqtt_conn *mc;
     uint64_t keepalive_ms;
     bool mqtt_connected;   /* CONNECT accepted: the timer is the keep alive */

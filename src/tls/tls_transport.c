@@ -200,23 +200,25 @@ static enum rmq_io tls_write(struct rmq_transport *bt, const uint8_t *buf, size_
     return map_error(t, 0);
 }
 
-/* UTF-8 CN of the subject; "" when absent or when it holds a NUL. */
-static void subject_cn(X509 *x, char *out, size_t cap)
+/* Longest CN / issuer DN kept (bytes), as when they were fixed arrays. */
+#define PEER_NAME_MAX 255
+
+/* UTF-8 CN of the subject (owned), or NULL when absent, empty or holding a NUL. */
+static char *subject_cn(X509 *x)
 {
-    out[0] = '\0';
     X509_NAME *name = X509_get_subject_name(x);
     int i = X509_NAME_get_index_by_NID(name, NID_commonName, -1);
     if (i < 0) {
-        return;
+        return NULL;
     }
     unsigned char *u = NULL;
+    char *out = NULL;
     int n = ASN1_STRING_to_UTF8(&u, X509_NAME_ENTRY_get_data(X509_NAME_get_entry(name, i)));
     if (n > 0 && memchr(u, '\0', (size_t)n) == NULL) {
-        size_t m = (size_t)n < cap - 1 ? (size_t)n : cap - 1;
-        memcpy(out, u, m);
-        out[m] = '\0';
+        out = strndup((const char *)u, (size_t)n < PEER_NAME_MAX ? (size_t)n : PEER_NAME_MAX);
     }
     OPENSSL_free(u);
+    return out;
 }
 
 /* BIO contents as a new NUL-terminated string, or NULL. */
@@ -294,7 +296,7 @@ static void tls_peer_info(struct rmq_transport *bt, struct rmq_peer_info *out)
         return;
     }
     out->has_cert = 1;
-    subject_cn(x, out->cn, sizeof out->cn);
+    out->cn = subject_cn(x);
     out->dn = name_rfc2253(X509_get_subject_name(x));
     BIO *b = BIO_new(BIO_s_mem());
     if (b != NULL && PEM_write_bio_X509(b, x) == 1) {
@@ -314,10 +316,9 @@ static void tls_peer_info(struct rmq_transport *bt, struct rmq_peer_info *out)
                 out->serial_hex + (neg ? 1 : 0), true);
     }
     out->sans = subject_alt_names(x);
-    char *issuer = name_rfc2253(X509_get_issuer_name(x));
-    if (issuer != NULL) {
-        snprintf(out->issuer_dn, sizeof out->issuer_dn, "%s", issuer);
-        free(issuer);
+    out->issuer_dn = name_rfc2253(X509_get_issuer_name(x));
+    if (out->issuer_dn != NULL && strlen(out->issuer_dn) > PEER_NAME_MAX) {
+        out->issuer_dn[PEER_NAME_MAX] = '\0';
     }
     /* The leaf's revocation identity (issuer name AND key, scope), kept by
      * the verify callback on the session (full or resumed handshake). */

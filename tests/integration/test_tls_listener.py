@@ -237,6 +237,28 @@ def test_paho_identity_from_cert(broker_factory, world, version, as_what):
         c.loop_stop()
 
 
+@pytest.mark.parametrize("as_what", ["pem", "crt"])
+def test_paho_username_is_the_certificate(broker_factory, world, as_what):
+    # The connection keeps the certificate's PEM only when this needs it (issue 18).
+    b, port = start(broker_factory, world, conf_extra=f"mqtt.peer_cert_as_username = {as_what}\n")
+    c = paho_tls_client(world, world.client, 4, client_id="pem-user")
+    got = {}
+    c.on_connect = lambda cl, ud, fl, rc, props=None: got.setdefault("rc", rc)
+    c.connect("127.0.0.1", port, keepalive=30)
+    c.loop_start()
+    try:
+        helpers.wait_until(lambda: "rc" in got, timeout=10)
+        assert got["rc"] == 0
+        pem = open(world.client.cert).read()
+        pem = pem[pem.index("-----BEGIN CERTIFICATE-----"):]
+        # the log shows it with spaces and line breaks as '?'
+        shown = "".join(ch if 0x20 < ord(ch) < 0x7f and ch not in '"\\' else "?" for ch in pem)
+        b.wait_for_log(r"mqtt: connected client_id=pem-user .* username=\"?%s" % re.escape(shown[:80]))
+    finally:
+        c.disconnect()
+        c.loop_stop()
+
+
 def openssl_md5(pem):
     out = subprocess.run(["openssl", "x509", "-in", pem, "-noout", "-fingerprint", "-md5"],
                          check=True, capture_output=True, text=True).stdout

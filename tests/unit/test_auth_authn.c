@@ -359,7 +359,7 @@ static void test_principal__owners_and_description(void **state)
     struct rmq_peer_info pi;
     memset(&pi, 0, sizeof pi);
     pi.has_cert = 1;
-    snprintf(pi.cn, sizeof pi.cn, "dev\"1");
+    pi.cn = "dev\"1";
     pi.dn = "CN=dev\"1,O=x";
     pi.issuer_hash[0] = 7;
     pi.serial[0] = 0x4a;

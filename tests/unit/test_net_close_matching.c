@@ -54,8 +54,10 @@ static void f_peer_info(struct rmq_transport *t, struct rmq_peer_info *out)
     out->serial[0] = ((struct fake *)t)->serial;
     out->serial_len = 1;
     snprintf(out->serial_hex, sizeof out->serial_hex, "%02X", out->serial[0]);
-    snprintf(out->issuer_dn, sizeof out->issuer_dn, "CN=Test CA");
-    snprintf(out->cn, sizeof out->cn, "dev%u", out->serial[0]);
+    out->issuer_dn = strdup("CN=Test CA");
+    char cn[16];
+    snprintf(cn, sizeof cn, "dev%u", out->serial[0]);
+    out->cn = strdup(cn);
 }
 static void f_shutdown(struct rmq_transport *t)
 {

@@ -437,7 +437,11 @@ static void results_free(struct server *s)
     for (int i = 0; i < 8; i++) {
         free(s->res[i].pi.dn);
         free(s->res[i].pi.pem);
-        s->res[i].pi.dn = s->res[i].pi.pem = NULL;
+        free(s->res[i].pi.cn);
+        free(s->res[i].pi.issuer_dn);
+        free(s->res[i].pi.sans);
+        s->res[i].pi.dn = s->res[i].pi.pem = s->res[i].pi.cn = NULL;
+        s->res[i].pi.issuer_dn = s->res[i].pi.sans = NULL;
     }
 }
 

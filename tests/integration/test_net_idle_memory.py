@@ -1,0 +1,91 @@
+"""Memory of idle connections (src/net/net_conn.c, issue 18): an idle MQTT
+connection holds no input or output buffer (both are given back once drained
+and grown again on demand), no certificate identity when it has no client
+certificate, and one principal shared by the connection and its session.
+
+The buffers are exercised here too: a subscriber that went idle (no buffer)
+gets a packet far larger than the first allocation, then many small ones, in
+order; a publisher that went idle sends a large packet the same way."""
+
+import os
+import resource
+import socket
+
+import pytest
+
+from helpers import RawClient, build_connect
+
+pytestmark = pytest.mark.revmq_only
+
+
+def _sanitized_build() -> bool:
+    cache = os.path.join(os.environ.get("RMQ_BUILD_DIR", "build"), "CMakeCache.txt")
+    try:
+        text = open(cache).read()
+    except OSError:
+        return False
+    return "RMQ_SANITIZE:BOOL=ON" in text or "RMQ_TSAN:BOOL=ON" in text
+
+
+def _connected(port: int, client_id: str) -> socket.socket:
+    """A plain socket after CONNECT / CONNACK (RawClient's select() stops at
+    descriptor 1024)."""
+    s = socket.create_connection(("127.0.0.1", port), timeout=5)
+    s.sendall(build_connect(client_id))
+    ack = b""
+    while len(ack) < 4:
+        chunk = s.recv(4 - len(ack))
+        assert chunk, f"{client_id}: closed before CONNACK"
+        ack += chunk
+    assert ack == b"\x20\x02\x00\x00", f"{client_id}: CONNACK {ack!r}"
+    return s
+
+
+def _rss_kib(pid: int) -> int:
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    raise KeyError("VmRSS")
+
+
+@pytest.mark.skipif(_sanitized_build() or os.environ.get("RMQ_TEST_VALGRIND") in ("1", "true", "yes"),
+                    reason="memory figures mean nothing under sanitizers or valgrind")
+def test_idle_tcp_connection_costs_under_4_kib(broker):
+    n = 1500
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft < n + 100:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (min(hard, n + 200), hard))
+    warm = [_connected(broker.port, f"warm-{i}") for i in range(50)]  # allocator warm-up
+    before = _rss_kib(broker.proc.pid)
+    clients = []
+    try:
+        for i in range(n):
+            clients.append(_connected(broker.port, f"idle-{i}"))
+        after = _rss_kib(broker.proc.pid)
+    finally:
+        for s in clients + warm:
+            s.close()
+    per_conn = (after - before) / n
+    # ~2 KiB (docs/benchmarks.md, memory section); 8.7 KiB before the certificate
+    # identity, the principals and the output buffer were trimmed.
+    assert per_conn < 4.0, f"{per_conn:.2f} KiB per idle TCP connection"
+
+
+def test_idle_subscriber_gets_large_then_many_small_packets(broker):
+    sub = RawClient(broker.port)
+    sub.connect("idle-sub")
+    sub.subscribe(("idle/t", 0), ("idle/t1", 1))
+    pub = RawClient(broker.port)
+    pub.connect("idle-pub")
+    for rnd in range(2):  # each round starts from idle: no buffer on either side
+        big = bytes(range(256)) * 1200  # 300 KiB: the output buffer grows from its first size
+        pub.publish("idle/t", big)
+        assert sub.recv_publish(timeout=10).payload == big
+        for i in range(500):
+            pub.publish("idle/t", b"s%d" % i)
+        got = [p.payload for p in sub.recv_publishes(500, timeout=10)]
+        assert got == [b"s%d" % i for i in range(500)], f"round {rnd}"
+        # QoS 1 both ways, then idle again
+        pub.publish("idle/t1", b"q" * 70000, qos=1)
+        assert sub.recv_publish(timeout=10).payload == b"q" * 70000
