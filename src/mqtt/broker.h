@@ -126,9 +126,22 @@ struct rmq_mqtt_conn *rmq_mqtt_conn_new(struct rmq_broker *b, const struct rmq_c
  * rest is ignored (everything is reported consumed). */
 size_t rmq_mqtt_conn_input(struct rmq_mqtt_conn *mc, const uint8_t *buf, size_t len);
 
-/* Server-initiated disconnect: v5 DISCONNECT with `reason` (and the reason
- * string, may be NULL), v3 close. The will is published (MQTT-3.1.2-8). */
-void rmq_mqtt_conn_kick(struct rmq_mqtt_conn *mc, uint8_t reason, const char *reason_string);
+/* Why the server closes a connection. The caller (the net layer, the admin
+ * API, revocation) says why; the core alone picks the v5 DISCONNECT reason,
+ * the reason string, the log line and the counters (rmq_mqtt_conn_close). */
+enum rmq_close_intent {
+    RMQ_CLOSE_KEEPALIVE, /* keep alive expired: 0x8D */
+    RMQ_CLOSE_REVOKED,   /* its client certificate was revoked: 0x98, logged, counted */
+    RMQ_CLOSE_SHUTDOWN,  /* the server is shutting down: 0x8B */
+    RMQ_CLOSE_ADMIN,     /* an operator kicked it: 0x98 */
+    RMQ_CLOSE_TAKEOVER,  /* another connection took its session over: 0x8E */
+};
+
+/* Server-initiated disconnect for `why`: v5 DISCONNECT with the intent's
+ * reason code, v3 close. The will is published (MQTT-3.1.2-8) except that the
+ * caller of a revocation ends the owner's sessions separately. No-op on a
+ * connection the core already closed. */
+void rmq_mqtt_conn_close(struct rmq_mqtt_conn *mc, enum rmq_close_intent why);
 
 /* The network connection is gone. If the core had not already closed it,
  * this is an abnormal disconnect (socket error, EOF without DISCONNECT, keep

@@ -2,7 +2,7 @@
  * conn.c — one MQTT connection in the core: the object (new, accessors,
  * free), the send helpers (packets, acks, PUBLISH with its properties and
  * outgoing topic aliases), and ending a connection (rmq_conn_end: will and
- * session detach; rmq_conn_fail / rmq_mqtt_conn_kick: DISCONNECT with a
+ * session detach; rmq_conn_fail / rmq_mqtt_conn_close: DISCONNECT with a
  * reason). The state machine table, the input loop, CONNECT, DISCONNECT,
  * PINGREQ and AUTH are in handle_connect.c; session takeover by its owner in
  * session_owner.c. See broker.h for the contract with the net layer.
@@ -15,6 +15,7 @@
 #include <time.h>
 
 #include "common/log.h"
+#include "common/metrics.h"
 #include "mqtt/core.h"
 #include "mqtt/topic.h"
 
@@ -302,13 +303,38 @@ void rmq_conn_fail(struct rmq_mqtt_conn *mc, uint8_t reason, const char *what)
     rmq_conn_end(mc, true, rmq_reason_name(reason));
 }
 
-void rmq_mqtt_conn_kick(struct rmq_mqtt_conn *mc, uint8_t reason, const char *reason_string)
+static const struct {
+    uint8_t reason;
+    const char *reason_string; /* sent (v5) and logged; NULL: the reason's name */
+} close_intents[] = {
+    [RMQ_CLOSE_KEEPALIVE] = {RMQ_RC_KEEP_ALIVE_TIMEOUT, NULL},
+    [RMQ_CLOSE_REVOKED] = {RMQ_RC_ADMINISTRATIVE_ACTION, "certificate revoked"},
+    [RMQ_CLOSE_SHUTDOWN] = {RMQ_RC_SERVER_SHUTTING_DOWN, NULL},
+    [RMQ_CLOSE_ADMIN] = {RMQ_RC_ADMINISTRATIVE_ACTION, "administrative action"},
+    [RMQ_CLOSE_TAKEOVER] = {RMQ_RC_SESSION_TAKEN_OVER, NULL},
+};
+
+void rmq_mqtt_conn_close(struct rmq_mqtt_conn *mc, enum rmq_close_intent why)
 {
     if (mc->state == CS_CLOSED) {
         return;
     }
-    send_disconnect(mc, reason, reason_string);
-    rmq_conn_end(mc, true, reason_string ? reason_string : rmq_reason_name(reason));
+    if (why == RMQ_CLOSE_REVOKED) {
+        const struct rmq_peer_info *p = mc->peer;
+        rmq_notice("mqtt",
+                   "closing connection of revoked certificate client_id=%s serial=%s "
+                   "issuer=\"%s\" addr=%s",
+                   rmq_mqtt_conn_client_id(mc), p ? p->serial_hex : "-",
+                   p && p->issuer_dn ? p->issuer_dn : "", mc->addr);
+        rmq_metrics_inc(RMQ_M_REVOKED_CLOSED);
+    } else if (why == RMQ_CLOSE_KEEPALIVE) {
+        RMQ_LOG_RL(10, RMQ_LOG_NOTICE, "mqtt", "keepalive timeout client_id=%s addr=%s",
+                   rmq_mqtt_conn_client_id(mc), mc->addr);
+    }
+    uint8_t reason = close_intents[why].reason;
+    const char *rs = close_intents[why].reason_string;
+    send_disconnect(mc, reason, rs);
+    rmq_conn_end(mc, true, rs ? rs : rmq_reason_name(reason));
 }
 
 void rmq_mqtt_conn_free(struct rmq_mqtt_conn *mc, const char *why)

@@ -301,7 +301,7 @@ static void takeover(struct rmq_broker *b, struct session *s)
     rmq_info("mqtt", "session taken over client_id=%s old_addr=%s", s->client_id, old->addr);
     /* MQTT-3.1.4-3; v5: DISCONNECT 0x8E. The old connection's will is handled
      * as for any abnormal end (delayed wills are cancelled by the resume). */
-    rmq_mqtt_conn_kick(old, RMQ_RC_SESSION_TAKEN_OVER, NULL);
+    rmq_mqtt_conn_close(old, RMQ_CLOSE_TAKEOVER);
     (void)b;
 }
 

@@ -87,7 +87,7 @@ bool rmq_broker_kick_client(struct rmq_broker *b, const char *client_id)
     }
     rmq_info("mqtt", "kicked client_id=%s by=admin", client_id);
     if (s->conn) {
-        rmq_mqtt_conn_kick(s->conn, 0x98, "administrative action"); /* MQTT 5 3.14.2.1 */
+        rmq_mqtt_conn_close(s->conn, RMQ_CLOSE_ADMIN); /* MQTT 5 3.14.2.1 */
     }
     /* EMQX discards the session on kick; the connection no longer holds it. */
     s = rmq_session_find(b, client_id, len);

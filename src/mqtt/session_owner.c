@@ -90,7 +90,7 @@ static void end_one(struct rmq_broker *b, const char *id, size_t len)
     size_t queued = s->queue.count + s->inflight.count;
     bool live = s->conn != NULL;
     if (live) {
-        rmq_mqtt_conn_kick(s->conn, RMQ_RC_ADMINISTRATIVE_ACTION, "certificate revoked");
+        rmq_mqtt_conn_close(s->conn, RMQ_CLOSE_REVOKED);
         s = rmq_session_find(b, id, len); /* the kick may have ended it */
     }
     if (s != NULL) {

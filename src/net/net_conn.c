@@ -753,10 +753,8 @@ static void timer_cb(evutil_socket_t fd, short what, void *arg)
         return;
     }
     if (c->phase == PH_OPEN && c->mqtt_connected) {
-        RMQ_LOG_RL(10, RMQ_LOG_NOTICE, "net", "keepalive timeout client_id=%s addr=%s",
-                   rmq_mqtt_conn_client_id(c->mc), c->addr);
-        /* v5: DISCONNECT 0x8D, then the normal close (will published). */
-        rmq_mqtt_conn_kick(c->mc, 0x8D, NULL);
+        /* The core says it (v5: DISCONNECT 0x8D), then the normal close (will published). */
+        rmq_mqtt_conn_close(c->mc, RMQ_CLOSE_KEEPALIVE);
         return;
     }
     const char *why = c->phase == PH_HANDSHAKE && c->proxy_pending ? "PROXY protocol header timeout"
@@ -889,13 +887,7 @@ void rmq_net_conn_close_matching(struct worker *w, struct close_req *req)
         if (!req->match(c->peer, req->arg)) {
             continue;
         }
-        rmq_notice("net",
-                   "closing connection of revoked certificate client_id=%s serial=%s "
-                   "issuer=\"%s\" addr=%s",
-                   rmq_mqtt_conn_client_id(c->mc), c->peer->serial_hex,
-                   c->peer->issuer_dn ? c->peer->issuer_dn : "", c->addr);
-        rmq_mqtt_conn_kick(c->mc, 0x98 /* administrative action */, "certificate revoked");
-        rmq_metrics_inc(RMQ_M_REVOKED_CLOSED);
+        rmq_mqtt_conn_close(c->mc, RMQ_CLOSE_REVOKED); /* the core logs and counts it */
     }
 }
 
@@ -904,7 +896,7 @@ void rmq_net_conn_close_all(struct worker *w)
     /* Server shutting down: v5 clients get DISCONNECT 0x8B, one last write. */
     for (struct conn *c = w->conns; c; c = c->next) {
         if (c->phase == PH_OPEN && c->mc) {
-            rmq_mqtt_conn_kick(c->mc, 0x8B, NULL);
+            rmq_mqtt_conn_close(c->mc, RMQ_CLOSE_SHUTDOWN);
         }
     }
     while (w->conns) {

@@ -73,7 +73,7 @@ def test_connected_clients_disconnected_when_revoked(broker_factory, lw, tls_pah
     assert getattr(rc3, "value", rc3) != 0, c3.events
 
     for cn, c in (("dev-v5", lw.v5), ("dev-v3", lw.v3)):
-        b.wait_for_log(r"net: closing connection of revoked certificate client_id=%s serial=%s "
+        b.wait_for_log(r"mqtt: closing connection of revoked certificate client_id=%s serial=%s "
                        r"issuer=\"CN=Test Intermediate\"" % (cn, c.serial_hex), since=mark)
     # the good client is untouched and still works
     assert keep.c.connected.is_set() and not keep.events, keep.events
@@ -197,6 +197,6 @@ def test_resumed_session_client_disconnected_when_revoked(broker_factory, lw, ve
     except socket.timeout:
         pytest.fail("the resumed connection of a revoked certificate is still open")
     assert data == b"", data  # MQTT 3.1.1: closed without a DISCONNECT
-    b.wait_for_log(r"net: closing connection of revoked certificate client_id=again serial=%s"
+    b.wait_for_log(r"mqtt: closing connection of revoked certificate client_id=again serial=%s"
                    % lw.v5.serial_hex, since=mark)
     again.close()

@@ -247,7 +247,7 @@ def test_demo_printed_commands_work_and_ctrl_c_stops_both(demos, tmp_path):
     assert re.search(r'handshake failed listener=ssl:default .*error="sent alert 44 '
                      r"\(certificate revoked\)", d.log()), d.log()[-2000:]
     # the log is followed on the demo's stdout
-    assert "net: closing connection of revoked certificate" in d.out()
+    assert "mqtt: closing connection of revoked certificate" in d.out()
 
     # 7: TCP needs the password; 8 is checked in test_demo_tcp_attack_fails
     r = sh(cmds[7])

@@ -361,7 +361,7 @@ def test_wss_live_disconnect_on_revocation(broker_factory, tmp_path, file_server
         if p.poll() is None:
             p.kill()
     assert r["closed"] and r["reasonCode"] == 0x98, r  # DISCONNECT 0x98 through the ws framing
-    b.wait_for_log(r"net: closing connection of revoked certificate client_id=ws-victim "
+    b.wait_for_log(r"mqtt: closing connection of revoked certificate client_id=ws-victim "
                    r"serial=%s" % victim.serial_hex, since=mark)
 
 

@@ -156,28 +156,37 @@ static void test_core__full_queue_holds_publisher_and_drops_nothing(void **state
     rmq_broker_free(b);
 }
 
-/* The core sends only reason codes the packet may carry (codec.h reason
- * table): a kick with a CONNACK-only code goes out as 0x80 in DISCONNECT. */
-static void test_core__kick_sends_only_disconnect_reason_codes(void **state)
+/* Whoever closes a connection says why; the core picks the DISCONNECT reason
+ * (v5) or just closes (v3). */
+static void test_core__close_intent_picks_the_reason_code(void **state)
 {
     (void)state;
     static const struct {
-        uint8_t asked, sent;
-    } cases[] = {{RMQ_RC_SESSION_TAKEN_OVER, RMQ_RC_SESSION_TAKEN_OVER},
-                 {RMQ_RC_SERVER_SHUTTING_DOWN, RMQ_RC_SERVER_SHUTTING_DOWN},
-                 {RMQ_RC_SERVER_UNAVAILABLE, RMQ_RC_UNSPECIFIED_ERROR},
-                 {RMQ_RC_BANNED, RMQ_RC_UNSPECIFIED_ERROR}};
+        enum rmq_close_intent why;
+        uint8_t sent;
+    } cases[] = {{RMQ_CLOSE_KEEPALIVE, RMQ_RC_KEEP_ALIVE_TIMEOUT},
+                 {RMQ_CLOSE_REVOKED, RMQ_RC_ADMINISTRATIVE_ACTION},
+                 {RMQ_CLOSE_SHUTDOWN, RMQ_RC_SERVER_SHUTTING_DOWN},
+                 {RMQ_CLOSE_ADMIN, RMQ_RC_ADMINISTRATIVE_ACTION},
+                 {RMQ_CLOSE_TAKEOVER, RMQ_RC_SESSION_TAKEN_OVER}};
     struct rmq_broker *b = new_broker(10, 10);
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         struct fake_net *n = client(b, "k", RMQ_MQTT_V5);
-        rmq_mqtt_conn_kick(n->mc, cases[i].asked, NULL);
+        rmq_mqtt_conn_close(n->mc, cases[i].why);
         struct rmq_packet p;
         uint8_t st[256];
         assert_true(take(n, &p, st, sizeof st));
         assert_int_equal(p.type, RMQ_PKT_DISCONNECT);
         assert_int_equal(p.disconnect.reason, cases[i].sent);
         assert_true(n->closed);
+        rmq_mqtt_conn_close(n->mc, RMQ_CLOSE_SHUTDOWN); /* already closed: nothing more */
+        assert_false(take(n, &p, st, sizeof st));
         drop(n);
+        struct fake_net *v3 = client(b, "k3", RMQ_MQTT_V311);
+        rmq_mqtt_conn_close(v3->mc, cases[i].why);
+        assert_false(take(v3, &p, st, sizeof st)); /* 3.1.1 has no server DISCONNECT */
+        assert_true(v3->closed);
+        drop(v3);
     }
     rmq_broker_free(b);
 }
@@ -206,7 +215,7 @@ int main(void)
         cmocka_unit_test(test_core__overlapping_subscriptions_one_delivery_at_max_qos),
         cmocka_unit_test(test_core__no_local_skips_own_messages),
         cmocka_unit_test(test_core__shared_group_delivers_once),
-        cmocka_unit_test(test_core__kick_sends_only_disconnect_reason_codes),
+        cmocka_unit_test(test_core__close_intent_picks_the_reason_code),
         cmocka_unit_test(test_core__full_queue_holds_publisher_and_drops_nothing),
         cmocka_unit_test(test_core__subscriber_gone_releases_held_publisher),
     };
