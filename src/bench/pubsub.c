@@ -298,7 +298,8 @@ static void ps_pace(evutil_socket_t fd, short what, void *arg)
         struct timeval g = {2, 0};
         event_add(r->grace, &g); /* wait for stragglers, then stop */
     }
-    if (r->publishing == false && r->received + r->dups >= r->expected && r->t_pub_end) {
+    if (r->publishing == false && r->received + r->dups >= r->expected && r->t_pub_end &&
+        (r->o->qos == 0 || r->acked >= r->sent)) {
         event_base_loopbreak(r->base);
     }
 }
@@ -350,7 +351,9 @@ static void ps_report(struct ps_run *r)
     bench_report_u64(&rep, "subscribers", r->o->subscribers);
     bench_report_u64(&rep, "payload", r->o->payload);
     bench_report_double(&rep, "seconds", secs);
+    bench_report_str(&rep, "sessions", r->o->session_expiry_ms ? "persistent" : "clean");
     bench_report_u64(&rep, "sent", r->sent);
+    bench_report_u64(&rep, "acked", r->acked);
     bench_report_u64(&rep, "received", r->received);
     bench_report_u64(&rep, "expected", r->expected);
     bench_report_u64(&rep, "lost", r->expected > r->received ? r->expected - r->received : 0);
@@ -371,7 +374,8 @@ static bool ps_start_peers(struct ps_run *r)
         p->run = r;
         p->no = i;
         p->last_seq = calloc(o->publishers ? o->publishers : 1, sizeof *p->last_seq);
-        p->c = p->last_seq ? bclient_start(r->ctx, i, &ps_hooks, p, 0) : NULL;
+        p->c = p->last_seq ? bclient_start(r->ctx, i, &ps_hooks, p, 0, o->session_expiry_ms > 0)
+                           : NULL;
         if (!p->c) {
             return false;
         }
@@ -381,7 +385,7 @@ static bool ps_start_peers(struct ps_run *r)
         p->run = r;
         p->no = j;
         p->is_pub = true;
-        p->c = bclient_start(r->ctx, (uint64_t)o->subscribers + j, &ps_hooks, p, 0);
+        p->c = bclient_start(r->ctx, (uint64_t)o->subscribers + j, &ps_hooks, p, 0, false);
         if (!p->c) {
             return false;
         }
@@ -423,11 +427,11 @@ static void ps_free(struct ps_run *r)
 
 int rmq_bench_pubsub(const struct rmq_bench_opts *o)
 {
-    if (o->payload < HDR_LEN || o->qos > 2 || o->publishers == 0 || o->subscribers == 0 ||
+    if (o->payload < HDR_LEN || o->qos > 2 || o->publishers == 0 ||
         (o->qos > 0 && o->inflight == 0)) {
         fprintf(stderr,
                 "revmq-bench: pubsub needs --payload >= %d, --qos 0..2, "
-                "--publishers/--subscribers >= 1, --inflight >= 1\n",
+                "--publishers >= 1, --inflight >= 1\n",
                 HDR_LEN);
         return 2;
     }
@@ -436,7 +440,7 @@ int rmq_bench_pubsub(const struct rmq_bench_opts *o)
     r.o = o;
     r.base = event_base_new();
     r.ctx = r.base ? bench_ctx_new(o, r.base) : NULL;
-    r.subs = calloc(o->subscribers, sizeof *r.subs);
+    r.subs = calloc(o->subscribers ? o->subscribers : 1, sizeof *r.subs);
     r.pubs = calloc(o->publishers, sizeof *r.pubs);
     r.payload = calloc(1, o->payload);
     int rc = 2;
