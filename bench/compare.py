@@ -66,6 +66,7 @@ Environment (defaults; BENCH_QUICK=1 gives a ~5-minute version):
 Results: printed, and written to $BENCH_OUT/results.json.
 """
 import calendar
+import itertools
 import json
 import os
 import re
@@ -213,10 +214,17 @@ def make_pki(d):
     return d
 
 
+# CRL numbers strictly increase: gen-crl's default (the time in seconds) can
+# repeat for two CRLs made within a second, and revmq refuses a new CRL that
+# reuses the number of the one in force (crl_number_reused).
+CRL_NUMBERS = itertools.count(int(time.time()))
+
+
 def gen_crl(pki, n, out, der=False):
     t = time.time()
     argv = [BENCH, "gen-crl", "--ca-cert", f"{pki}/ca.crt", "--ca-key", f"{pki}/ca.key",
-            "--entries", str(n), "--include-serial", REVOKED_SERIAL, "--out", out + ".tmp"]
+            "--entries", str(n), "--include-serial", REVOKED_SERIAL, "--out", out + ".tmp",
+            "--crl-number", str(next(CRL_NUMBERS))]
     run(pinned(1, argv + (["--der"] if der else [])))
     os.replace(out + ".tmp", out)
     os.chmod(out, 0o644)
