@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""bench/compare.py — revmq and Mosquitto side by side, on loopback.
+"""bench/compare.py — revmq, Mosquitto (and NanoMQ) side by side, on loopback.
 
 What it is: the benchmark driver of docs/benchmarks.md. It makes one PKI
 (ECDSA P-256, openssl CLI), CRLs of N entries (`revmq-bench gen-crl`), starts
@@ -9,8 +9,9 @@ medians and ratios revmq/Mosquitto:
 
   handshake   mutual-TLS 1.3 handshakes/s (and broker CPU per handshake)
               with no CRL and with CRLs of each size in BENCH_CRL_SIZES
-  throughput  QoS 0 / QoS 1 messages/s, 64-byte payloads, mutual TLS,
-              1 -> 1 and 10 -> 10 (10 publisher/subscriber pairs)
+  throughput  QoS 0 / QoS 1 messages/s, 64-byte payloads, over each of
+              BENCH_PS_TRANSPORTS (plain TCP, mutual TLS 1.3), 1 -> 1 and
+              10 -> 10 (10 publisher/subscriber pairs)
   goodput     the highest delivered rate with ZERO loss, found by stepping
               revmq-bench --pub-rate up (x2 per step, then one step back
               half-way) for each throughput test, beside the overload figure
@@ -21,6 +22,19 @@ medians and ratios revmq/Mosquitto:
               BENCH_BIG_CRL-entry CRL over HTTP, and the handshake rate while
               that refresh runs
   ceiling     crypto-bound handshake ceiling from `openssl speed`
+  persist     QoS 1, 1 -> 1 and 10 -> 10, subscribers with persistent
+              sessions (plain TCP, MQTT 3.1.1 clean session 0): revmq in
+              memory (durable_sessions.enable = false), revmq with its store
+              (the default), Mosquitto with `persistence true`
+  restart     revmq (store on) and Mosquitto (persistence true): one offline
+              persistent subscriber, BENCH_RESTART_MSGS QoS 1 messages queued
+              for it, graceful stop, then the time from exec to the first
+              CONNACK, and every message read back after the restart
+
+NanoMQ (BENCH_NANOMQ=/path/to/nanomq, built by /work/shared/tools/
+build-nanomq.sh or any NanoMQ 0.2x) joins revmq and Mosquitto in the
+throughput, goodput and flood scenarios when given; without it those run
+with the two others and say so. Its HOCON configuration is written here.
 
 What it is not: a test. It asserts nothing about the brokers except that a
 revoked certificate is refused (otherwise a CRL number would be meaningless).
@@ -31,7 +45,11 @@ off) so that the load generator and the broker do not fight for one core.
 Environment (defaults; BENCH_QUICK=1 gives a ~5-minute version):
   RMQ_BUILD_DIR        build dir with revmq and revmq-bench (../build)
   MOSQUITTO            mosquitto binary (mosquitto)
+  BENCH_NANOMQ         NanoMQ binary (unset: NanoMQ is not measured)
   BENCH_SCENARIOS      "ceiling handshake throughput goodput flood memory refresh"
+                       (persist and restart are run when named)
+  BENCH_PS_TRANSPORTS  "tcp mtls"       transports of throughput and goodput
+  BENCH_RESTART_MSGS   1000000 (quick 100000) messages stored for the restart
   BENCH_GP_DURATION    3 (quick 2)      seconds per goodput step
   BENCH_GP_START       2000 (quick 5000) first --pub-rate per publisher
   BENCH_FLOOD_CLIENTS  20               fresh clients timed during the flood
@@ -48,6 +66,7 @@ Environment (defaults; BENCH_QUICK=1 gives a ~5-minute version):
 Results: printed, and written to $BENCH_OUT/results.json.
 """
 import calendar
+import itertools
 import json
 import os
 import re
@@ -73,6 +92,9 @@ BUILD = os.environ.get("RMQ_BUILD_DIR", os.path.join(ROOT, "build"))
 REVMQ = os.path.join(BUILD, "revmq")
 BENCH = os.path.join(BUILD, "revmq-bench")
 MOSQ = os.environ.get("MOSQUITTO", "mosquitto")
+NANOMQ = os.environ.get("BENCH_NANOMQ") or None
+PS_TRANSPORTS = os.environ.get("BENCH_PS_TRANSPORTS", "tcp mtls").split()
+RESTART_MSGS = env_int("BENCH_RESTART_MSGS", 1000000, 100000)
 SCENARIOS = os.environ.get("BENCH_SCENARIOS",
                            "ceiling handshake throughput goodput flood memory refresh").split()
 GP_DUR = env_int("BENCH_GP_DURATION", 3, 2)
@@ -91,6 +113,9 @@ CLIENT_CERTS = env_int("BENCH_CLIENT_CERTS", 100, 20)
 SRC_IPS = "127.0.0.1-127.0.0.16"
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 REVOKED_SERIAL = "2002"
+
+# The brokers of the throughput, goodput and flood scenarios (NanoMQ when given).
+PEERS = ["revmq", "mosquitto"] + (["nanomq"] if NANOMQ else [])
 
 OUT = os.environ.get("BENCH_OUT") or tempfile.mkdtemp(prefix="revmq-bench.")
 os.makedirs(OUT, exist_ok=True)
@@ -189,10 +214,17 @@ def make_pki(d):
     return d
 
 
+# CRL numbers strictly increase: gen-crl's default (the time in seconds) can
+# repeat for two CRLs made within a second, and revmq refuses a new CRL that
+# reuses the number of the one in force (crl_number_reused).
+CRL_NUMBERS = itertools.count(int(time.time()))
+
+
 def gen_crl(pki, n, out, der=False):
     t = time.time()
     argv = [BENCH, "gen-crl", "--ca-cert", f"{pki}/ca.crt", "--ca-key", f"{pki}/ca.key",
-            "--entries", str(n), "--include-serial", REVOKED_SERIAL, "--out", out + ".tmp"]
+            "--entries", str(n), "--include-serial", REVOKED_SERIAL, "--out", out + ".tmp",
+            "--crl-number", str(next(CRL_NUMBERS))]
     run(pinned(1, argv + (["--der"] if der else [])))
     os.replace(out + ".tmp", out)
     os.chmod(out, 0o644)
@@ -216,8 +248,13 @@ class Broker:
     def _revmq_conf(self):
         p = self.pki
         if self.extra.get("tcp"):
-            return (f'node.data_dir = "{self.dir}/data"\nlog.level = {self.log_level}\n'
+            conf = (f'node.data_dir = "{self.dir}/data"\nlog.level = {self.log_level}\n'
                     f'listeners.tcp.default.bind = "127.0.0.1:{self.port}"\n')
+            if "durable" in self.extra:
+                conf += f"durable_sessions.enable = {'true' if self.extra['durable'] else 'false'}\n"
+            if "mqueue" in self.extra:
+                conf += f"mqtt.max_mqueue_len = {self.extra['mqueue']}\n"
+            return conf
         lines = [
             f'node.data_dir = "{self.dir}/data"',
             f"log.level = {self.log_level}",
@@ -244,8 +281,17 @@ class Broker:
     def _mosq_conf(self):
         p = self.pki
         if self.extra.get("tcp"):
-            return ("allow_anonymous true\nconnection_messages false\nlog_dest stderr\n"
+            conf = ("allow_anonymous true\nconnection_messages false\nlog_dest stderr\n"
                     f"log_type error\nlog_type warning\nlistener {self.port} 127.0.0.1\n")
+            if self.extra.get("persist"):
+                # As root Mosquitto drops to the `mosquitto` user, which could
+                # not write its database here; autosave_interval 1800 s is
+                # Mosquitto's default, stated so the figure can be read.
+                conf += (f"user root\npersistence true\npersistence_location {self.dir}/\n"
+                         "autosave_interval 1800\nautosave_on_changes false\n")
+            if "mqueue" in self.extra:
+                conf += f"max_queued_messages {self.extra['mqueue']}\n"
+            return conf
         lines = ["per_listener_settings false", "allow_anonymous true", "connection_messages false",
                  "log_dest stderr", "log_type error", "log_type warning",
                  f"listener {self.port} 127.0.0.1", f"cafile {p}/ca.crt",
@@ -256,24 +302,52 @@ class Broker:
             lines.append(f"crlfile {self.crl}")
         return "\n".join(lines) + "\n"
 
+    def _nanomq_conf(self):
+        """NanoMQ's HOCON: its defaults but for the listener, quiet logs and
+        anonymous access (num_taskq_thread = 0: as many task threads as
+        cores, NanoMQ's default; under taskset they share CPU 0 like
+        revmq's workers)."""
+        p = self.pki
+        lines = ["system {", "  num_taskq_thread = 0", "  max_taskq_thread = 0", "}",
+                 "mqtt {", "  max_mqueue_len = 2048", "}"]
+        if self.extra.get("tcp"):
+            lines += ["listeners.tcp {", f'  bind = "127.0.0.1:{self.port}"', "}"]
+        else:
+            # NanoMQ's engine `open` (OpenSSL 3) negotiates TLS 1.3 with
+            # revmq-bench --tls-version 1.3; it has no CRL support.
+            lines += ["listeners.tcp {", f'  bind = "127.0.0.1:{free_port()}"', "}",
+                      "listeners.ssl {", f'  bind = "127.0.0.1:{self.port}"',
+                      f'  keyfile = "{p}/server.key"', f'  certfile = "{p}/server.crt"',
+                      f'  cacertfile = "{p}/ca.crt"', "  verify_peer = true",
+                      "  fail_if_no_peer_cert = true", "}"]
+        lines += ["log {", "  to = [console]", "  level = error", "}",
+                  "auth {", "  allow_anonymous = true", "  no_match = allow",
+                  "  deny_action = ignore", "}"]
+        return "\n".join(lines) + "\n"
+
     def start(self, timeout=180):
         conf = os.path.join(self.dir, "broker.conf")
         with open(conf, "w") as f:
-            f.write(self._revmq_conf() if self.kind == "revmq" else self._mosq_conf())
-        argv = [REVMQ, "-c", conf] if self.kind == "revmq" else [MOSQ, "-c", conf]
+            f.write({"revmq": self._revmq_conf, "mosquitto": self._mosq_conf,
+                     "nanomq": self._nanomq_conf}[self.kind]())
+        argv = {"revmq": [REVMQ, "-c", conf], "mosquitto": [MOSQ, "-c", conf],
+                "nanomq": [NANOMQ or "nanomq", "start", "--conf", conf]}[self.kind]
+        # NanoMQ refuses to start while its pid file (/tmp/nanomq/nanomq.pid
+        # by default) names a live process: one per broker directory.
+        env = dict(os.environ, NANOMQ_PID_FILE=os.path.join(self.dir, "nanomq.pid"))
         lf = open(self.logfile, "a")
         self.t_start = time.time()
         self.proc = subprocess.Popen(pinned(0, argv), stdout=lf, stderr=subprocess.STDOUT,
-                                     cwd=self.dir)
+                                     cwd=self.dir, env=env)
         PROCS.append(self.proc)
         wait_port(self.port, self.proc, timeout)
         self.t_ready = time.time()
         time.sleep(0.3)
         return self
 
-    def stop(self):
+    def stop(self, timeout=20):
         if self.proc:
-            stop(self.proc)
+            stop(self.proc, timeout=timeout)
             self.proc = None
 
     def pid(self):
@@ -415,57 +489,82 @@ def scenario_handshake(pki, results):
         res[str(n)] = entry
 
 
+def ps_cell(x):
+    return {k: x.get(k) for k in ("sent_per_sec", "received_per_sec", "lost", "duplicates",
+                                  "reordered", "sent", "acked", "received", "errors")} | {
+        "p50_us": x.get("latency_us", {}).get("p50"), "p99_us": x.get("latency_us", {}).get("p99")}
+
+
+def ps_summary(e, runs):
+    for kind in runs:
+        e[f"{kind}_recv_per_sec"] = median([x["received_per_sec"] for x in runs[kind]])
+        e[f"{kind}_p50_us"] = median([x["p50_us"] for x in runs[kind]])
+        e[f"{kind}_lost"] = sum(x["lost"] or 0 for x in runs[kind])
+        e[f"{kind}_dups"] = sum(x["duplicates"] or 0 for x in runs[kind])
+        e[f"{kind}_reordered"] = sum(x["reordered"] or 0 for x in runs[kind])
+        e[f"{kind}_errors"] = [x["errors"] for x in runs[kind] if x["errors"]]
+    for kind in runs:
+        if kind != "revmq":
+            e[f"ratio_{kind}"] = ratio(e.get("revmq_recv_per_sec"), e[f"{kind}_recv_per_sec"])
+    e["ratio"] = e.get("ratio_mosquitto")
+
+
+def ps_args(b, transport):
+    """revmq-bench options for a broker's listener: TCP, or mutual TLS 1.3."""
+    return [] if transport == "tcp" else [
+        "--cert", f"{b.pki}/client.crt", "--key", f"{b.pki}/client.key", "--tls-version", "1.3"]
+
+
 def scenario_throughput(pki, results):
     res = results.setdefault("throughput", {})
-    brokers = {k: Broker(k, pki, None, "ps").start() for k in ("revmq", "mosquitto")}
-    try:
-        for qos in (0, 1):
-            for n in (1, 10):
-                key = f"qos{qos}_{n}to{n}"
-                runs = {"revmq": [], "mosquitto": []}
-                for r in range(ROUNDS):
-                    for kind, b in brokers.items():
-                        b.wait_idle()
-                        x = bench(["pubsub", "--port", str(b.port), "--publishers", str(n),
-                                   "--subscribers", str(n), "--topics", str(n), "--qos", str(qos),
-                                   "--payload", "64", "--duration", f"{PS_DUR}s", "--quiet"], pki)
-                        runs[kind].append({k: x.get(k) for k in (
-                            "sent_per_sec", "received_per_sec", "lost", "duplicates", "sent",
-                            "received", "errors")} | {"p50_us": x["latency_us"]["p50"],
-                                                      "p99_us": x["latency_us"]["p99"]})
-                        log(f"throughput {key} round={r + 1} {kind}: recv {x['received_per_sec']:.0f}/s "
-                            f"lost={x['lost']} dups={x['duplicates']} errors={x['errors']}")
-                e = {"runs": runs}
-                for kind in runs:
-                    e[f"{kind}_recv_per_sec"] = median([x["received_per_sec"] for x in runs[kind]])
-                    e[f"{kind}_p50_us"] = median([x["p50_us"] for x in runs[kind]])
-                    e[f"{kind}_lost"] = sum(x["lost"] for x in runs[kind])
-                e["ratio"] = ratio(e["revmq_recv_per_sec"], e["mosquitto_recv_per_sec"])
-                res[key] = e
-    finally:
-        for b in brokers.values():
-            b.stop()
+    for transport in PS_TRANSPORTS:
+        brokers = {k: Broker(k, pki, None, f"ps-{transport}", extra={"tcp": transport == "tcp"})
+                   .start() for k in PEERS}
+        try:
+            for qos in (0, 1):
+                for n in (1, 10):
+                    key = f"{transport}_qos{qos}_{n}to{n}"
+                    runs = {k: [] for k in brokers}
+                    for r in range(ROUNDS):
+                        for kind, b in brokers.items():
+                            b.wait_idle()
+                            x = bench(["pubsub", "--port", str(b.port), "--publishers", str(n),
+                                       "--subscribers", str(n), "--topics", str(n), "--qos",
+                                       str(qos), "--payload", "64", "--duration", f"{PS_DUR}s",
+                                       "--quiet"] + ps_args(b, transport), mtls=False)
+                            runs[kind].append(ps_cell(x))
+                            log(f"throughput {key} round={r + 1} {kind}: recv "
+                                f"{x.get('received_per_sec', 0):.0f}/s lost={x.get('lost')} "
+                                f"dups={x.get('duplicates')} reordered={x.get('reordered')} "
+                                f"errors={x.get('errors')}")
+                    e = {"transport": transport, "qos": qos, "n": n, "runs": runs}
+                    ps_summary(e, runs)
+                    res[key] = e
+        finally:
+            for b in brokers.values():
+                b.stop()
 
 
-def pubsub_at(b, pki, qos, n, rate):
+def pubsub_at(b, transport, qos, n, rate):
     """One pubsub run at --pub-rate `rate` per publisher (0 = unpaced)."""
     x = bench(["pubsub", "--port", str(b.port), "--publishers", str(n), "--subscribers", str(n),
                "--topics", str(n), "--qos", str(qos), "--payload", "64", "--duration",
-               f"{GP_DUR}s", "--pub-rate", str(rate), "--quiet"], pki)
+               f"{GP_DUR}s", "--pub-rate", str(rate), "--quiet"] + ps_args(b, transport),
+              mtls=False)
     return {k: x.get(k) for k in ("sent_per_sec", "received_per_sec", "lost", "sent", "received",
-                                  "errors")}
+                                  "duplicates", "reordered", "errors")}
 
 
-def goodput(b, pki, qos, n):
+def goodput(b, transport, qos, n):
     """Highest received/s with nothing lost: --pub-rate doubles from GP_START
     while nothing is lost and the delivered rate still grows; after the first
     step with loss, one step half-way back. Returns (best, steps)."""
     steps, best, rate, bad = [], None, GP_START, None
     for _ in range(12):
         b.wait_idle()
-        x = pubsub_at(b, pki, qos, n, rate) | {"pub_rate": rate}
+        x = pubsub_at(b, transport, qos, n, rate) | {"pub_rate": rate}
         steps.append(x)
-        log(f"goodput qos{qos}_{n}to{n} {b.kind} pub-rate={rate}/s: recv "
+        log(f"goodput {transport}_qos{qos}_{n}to{n} {b.kind} pub-rate={rate}/s: recv "
             f"{x['received_per_sec']:.0f}/s lost={x['lost']} errors={x['errors']}")
         if x["lost"] or x["errors"]:
             bad = rate
@@ -478,9 +577,9 @@ def goodput(b, pki, qos, n):
     if bad is not None and best is not None:
         mid = (best["pub_rate"] + bad) // 2
         b.wait_idle()
-        x = pubsub_at(b, pki, qos, n, mid) | {"pub_rate": mid}
+        x = pubsub_at(b, transport, qos, n, mid) | {"pub_rate": mid}
         steps.append(x)
-        log(f"goodput qos{qos}_{n}to{n} {b.kind} pub-rate={mid}/s: recv "
+        log(f"goodput {transport}_qos{qos}_{n}to{n} {b.kind} pub-rate={mid}/s: recv "
             f"{x['received_per_sec']:.0f}/s lost={x['lost']}")
         if not x["lost"] and not x["errors"] and x["received_per_sec"] > best["received_per_sec"]:
             best = x
@@ -489,22 +588,27 @@ def goodput(b, pki, qos, n):
 
 def scenario_goodput(pki, results):
     res = results.setdefault("goodput", {})
-    brokers = {k: Broker(k, pki, None, "gp").start() for k in ("revmq", "mosquitto")}
-    try:
-        for qos in (0, 1):
-            for n in (1, 10):
-                key = f"qos{qos}_{n}to{n}"
-                e = {}
-                for kind, b in brokers.items():
-                    best, steps = goodput(b, pki, qos, n)
-                    e[f"{kind}_goodput"] = best["received_per_sec"] if best else 0
-                    e[f"{kind}_goodput_pub_rate"] = best["pub_rate"] if best else None
-                    e[f"{kind}_steps"] = steps
-                e["ratio"] = ratio(e["revmq_goodput"], e["mosquitto_goodput"])
-                res[key] = e
-    finally:
-        for b in brokers.values():
-            b.stop()
+    for transport in PS_TRANSPORTS:
+        brokers = {k: Broker(k, pki, None, f"gp-{transport}", extra={"tcp": transport == "tcp"})
+                   .start() for k in PEERS}
+        try:
+            for qos in (0, 1):
+                for n in (1, 10):
+                    key = f"{transport}_qos{qos}_{n}to{n}"
+                    e = {"transport": transport, "qos": qos, "n": n}
+                    for kind, b in brokers.items():
+                        best, steps = goodput(b, transport, qos, n)
+                        e[f"{kind}_goodput"] = best["received_per_sec"] if best else 0
+                        e[f"{kind}_goodput_pub_rate"] = best["pub_rate"] if best else None
+                        e[f"{kind}_steps"] = steps
+                    for kind in brokers:
+                        if kind != "revmq":
+                            e[f"ratio_{kind}"] = ratio(e["revmq_goodput"], e[f"{kind}_goodput"])
+                    e["ratio"] = e.get("ratio_mosquitto")
+                    res[key] = e
+        finally:
+            for b in brokers.values():
+                b.stop()
 
 
 FLOODER = r"""
@@ -543,7 +647,7 @@ def connack_ms(port, timeout=5):
 
 def scenario_flood(pki, results):
     res = results.setdefault("flood", {})
-    for kind in ("revmq", "mosquitto"):
+    for kind in PEERS:
         b = Broker(kind, pki, None, "flood", extra={"tcp": True}).start()
         fl = None
         try:
@@ -569,6 +673,143 @@ def scenario_flood(pki, results):
             if fl is not None:
                 stop(fl, signal.SIGKILL)
             b.stop()
+
+
+# ---------------------------------------------------------------- persistent sessions
+
+PERSIST_BROKERS = {  # name: (kind, Broker extra); plain TCP, defaults otherwise
+    "revmq-memory": ("revmq", {"tcp": True, "durable": False}),
+    "revmq-store": ("revmq", {"tcp": True}),
+    "mosquitto-persist": ("mosquitto", {"tcp": True, "persist": True}),
+}
+
+
+def scenario_persist(pki, results):
+    """QoS 1 with persistent subscriber sessions (MQTT 3.1.1, clean session 0,
+    a fresh client id prefix per run so no run inherits another's session)."""
+    res = results.setdefault("persist", {})
+    brokers = {name: Broker(kind, pki, None, name, extra=dict(extra)).start()
+               for name, (kind, extra) in PERSIST_BROKERS.items()}
+    try:
+        for n in (1, 10):
+            key = f"qos1_{n}to{n}"
+            runs = {k: [] for k in brokers}
+            for r in range(ROUNDS):
+                for name, b in brokers.items():
+                    b.wait_idle()
+                    x = bench(["pubsub", "--port", str(b.port), "--publishers", str(n),
+                               "--subscribers", str(n), "--topics", str(n), "--qos", "1",
+                               "--payload", "64", "--duration", f"{PS_DUR}s", "--quiet",
+                               "--session-expiry", "1h", "--client-prefix", f"p{r}{n}-"],
+                              mtls=False)
+                    runs[name].append(ps_cell(x))
+                    log(f"persist {key} round={r + 1} {name}: recv "
+                        f"{x.get('received_per_sec', 0):.0f}/s lost={x.get('lost')} "
+                        f"dups={x.get('duplicates')} errors={x.get('errors')}")
+            e = {"runs": runs}
+            ps_summary(e, runs)
+            mem = e.get("revmq-memory_recv_per_sec")
+            for name in brokers:
+                e[f"{name}_vs_memory"] = ratio(e.get(f"{name}_recv_per_sec"), mem)
+            res[key] = e
+        for name, b in brokers.items():
+            res.setdefault("store_bytes", {})[name] = dir_bytes(b.dir, name)
+    finally:
+        for b in brokers.values():
+            b.stop()
+
+
+def dir_bytes(d, name):
+    """Bytes of the broker's persistent files (revmq: data/store.db*; Mosquitto: mosquitto.db)."""
+    pats = ("store.db",) if name.startswith("revmq") else ("mosquitto.db",)
+    total = 0
+    for top, _, files in os.walk(d):
+        total += sum(os.path.getsize(os.path.join(top, f)) for f in files
+                     if f.startswith(pats))
+    return total
+
+
+def first_connack(port, proc, timeout=600):
+    """Seconds until the broker on `port` answers a CONNECT with a CONNACK
+    (connection refused while it starts: retried every 5 ms)."""
+    t0 = time.time()
+    while time.time() - t0 < timeout:
+        if proc.poll() is not None:
+            raise RuntimeError(f"broker exited with {proc.returncode} while starting")
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=timeout) as c:
+                c.sendall(b"\x10\x10\x00\x04MQTT\x04\x02\x00\x3c\x00\x04prob")
+                got = c.recv(4)
+                if len(got) >= 2 and got[0] == 0x20:
+                    return time.time() - t0
+        except OSError:
+            pass
+        time.sleep(0.005)
+    raise RuntimeError(f"no CONNACK in {timeout}s")
+
+
+def drain_offline(port, client_id, want, timeout=600):
+    """Resumes client_id's session with mosquitto_sub (an independent client)
+    and counts the messages it gets: (count, seconds)."""
+    t0 = time.time()
+    p = subprocess.run(pinned(1, ["mosquitto_sub", "-h", "127.0.0.1", "-p", str(port), "-c",
+                                  "-i", client_id, "-q", "1", "-t", "bench/#", "-V", "mqttv311",
+                                  "-C", str(want), "-W", "900", "-F", "%t"]),
+                       capture_output=True, text=True, timeout=timeout)
+    return p.stdout.count("\n"), time.time() - t0
+
+
+def scenario_restart(pki, results):
+    """One offline persistent subscriber, RESTART_MSGS QoS 1 messages queued
+    for it, graceful stop, restart timed to the first CONNACK, then every
+    message read back. The queue limits are set high enough to keep them all
+    (revmq mqtt.max_mqueue_len, Mosquitto max_queued_messages 0 = no limit)."""
+    res = results.setdefault("restart", {"messages": RESTART_MSGS})
+    cases = {"revmq-store": ("revmq", {"tcp": True, "mqueue": 2 * RESTART_MSGS}),
+             "mosquitto-persist": ("mosquitto", {"tcp": True, "persist": True, "mqueue": 0})}
+    for name, (kind, extra) in cases.items():
+        b = Broker(kind, pki, None, f"restart-{name}", extra=extra, log_level="info")
+        e = {}
+        try:
+            b.start()
+            x = bench(["pubsub", "--port", str(b.port), "--publishers", "1", "--subscribers", "1",
+                       "--qos", "1", "--messages", "1", "--session-expiry", "1d",
+                       "--client-prefix", "rs-", "--quiet"], mtls=False)
+            assert x.get("received") == 1, x  # rs-0 subscribed to bench/t0, now offline
+            t = time.time()
+            x = bench(["pubsub", "--port", str(b.port), "--publishers", "1", "--subscribers", "0",
+                       "--qos", "1", "--messages", str(RESTART_MSGS), "--client-prefix", "rw-",
+                       "--inflight", "128",
+                       "--quiet"], mtls=False, timeout=3600)
+            e["publish_seconds"] = time.time() - t
+            e["acked"] = x.get("acked")
+            e["publish_per_sec"] = x.get("sent_per_sec")
+            e["rss_before_stop_kb"] = b.status_kb("VmRSS")
+            t = time.time()
+            b.stop(timeout=600)  # Mosquitto writes its database on the way out
+            e["stop_seconds"] = time.time() - t
+            e["store_bytes"] = dir_bytes(b.dir, name)
+            conf = os.path.join(b.dir, "broker.conf")
+            argv = [REVMQ, "-c", conf] if kind == "revmq" else [MOSQ, "-c", conf]
+            lf = open(b.logfile, "a")
+            t = time.time()
+            b.proc = subprocess.Popen(pinned(0, argv), stdout=lf, stderr=subprocess.STDOUT,
+                                      cwd=b.dir)
+            PROCS.append(b.proc)
+            e["restart_to_connack_seconds"] = first_connack(b.port, b.proc)
+            e["restart_wall"] = time.time() - t
+            loaded = [l for l in b.log_text().splitlines() if "store: loaded" in l]
+            e["store_loaded_line"] = loaded[-1] if loaded else None
+            e["rss_after_start_kb"] = b.status_kb("VmRSS")
+            got, secs = drain_offline(b.port, "rs-0", RESTART_MSGS)
+            e["received_after_restart"] = got
+            e["drain_seconds"] = secs
+            log(f"restart {name}: {RESTART_MSGS} stored, acked={e['acked']}, restart to CONNACK "
+                f"{e['restart_to_connack_seconds']:.2f}s, got back {got} in {secs:.1f}s, "
+                f"store {e['store_bytes'] / 1e6:.0f} MB")
+        finally:
+            b.stop()
+        res[name] = e
 
 
 def hold_once(b, pki, tls=True):
@@ -728,7 +969,8 @@ def fmt(x, spec=".0f"):
 
 
 def print_summary(res):
-    print("\n## revmq vs Mosquitto (medians of %d rounds; ratio = revmq / Mosquitto)\n" % ROUNDS)
+    print("\n## revmq vs %s (medians of %d rounds; ratio = revmq / other)\n"
+          % (", ".join(PEERS[1:]), ROUNDS))
     if "ceiling" in res:
         c = res["ceiling"]
         print(f"crypto ceiling (server side, one core): {c['server_crypto_us_per_handshake']:.0f} us "
@@ -747,24 +989,33 @@ def print_summary(res):
                   f"{fmt(e.get('mosquitto_cpu_us_per_hs'))} | {fmt(e.get('ratio_cpu_per_hs'), '.2f')} | "
                   f"{rss[0]} | {rss[1]} |")
         print()
-    if "throughput" in res:
-        print("| messages/s received (64 B, mTLS) | revmq | Mosquitto | ratio | lost revmq / Mosquitto |")
-        print("|---|---|---|---|---|")
-        for k, e in res["throughput"].items():
-            print(f"| {k} | {fmt(e['revmq_recv_per_sec'])} | {fmt(e['mosquitto_recv_per_sec'])} | "
-                  f"{fmt(e['ratio'], '.2f')} | {e['revmq_lost']} / {e['mosquitto_lost']} |")
+    for sc in ("throughput", "goodput"):
+        if sc not in res:
+            continue
+        cols = [k for k in PEERS]
+        print(f"| {sc}, messages/s (64 B) | " + " | ".join(cols) + " | ratios revmq/x | lost |")
+        print("|---" * (len(cols) + 3) + "|")
+        for k, e in res[sc].items():
+            val = "goodput" if sc == "goodput" else "recv_per_sec"
+            vals = " | ".join(fmt(e.get(f"{c}_{val}")) for c in cols)
+            rats = " ".join(f"{c}:{fmt(e.get(f'ratio_{c}'), '.2f')}" for c in cols if c != "revmq")
+            lost = " / ".join(str(e.get(f"{c}_lost", "-")) for c in cols)
+            print(f"| {k} | {vals} | {rats} | {lost} |")
         print()
-    if "goodput" in res:
-        print("| zero-loss goodput, messages/s (64 B, mTLS) | revmq | at --pub-rate | Mosquitto | "
-              "at --pub-rate | ratio | overload revmq / Mosquitto (lost) |")
-        print("|---|---|---|---|---|---|---|")
-        for k, e in res["goodput"].items():
-            t = res.get("throughput", {}).get(k)
-            over = (f"{fmt(t['revmq_recv_per_sec'])} ({t['revmq_lost']}) / "
-                    f"{fmt(t['mosquitto_recv_per_sec'])} ({t['mosquitto_lost']})") if t else "n/a"
-            print(f"| {k} | {fmt(e['revmq_goodput'])} | {e['revmq_goodput_pub_rate']} | "
-                  f"{fmt(e['mosquitto_goodput'])} | {e['mosquitto_goodput_pub_rate']} | "
-                  f"{fmt(e['ratio'], '.2f')} | {over} |")
+    if "persist" in res:
+        for k, e in res["persist"].items():
+            if k.startswith("qos"):
+                print(f"persistent sessions {k}: " + ", ".join(
+                    f"{name} {fmt(e.get(f'{name}_recv_per_sec'))}/s "
+                    f"(x{fmt(e.get(f'{name}_vs_memory'), '.2f')} of memory, lost "
+                    f"{e.get(f'{name}_lost')})" for name in PERSIST_BROKERS))
+        print()
+    if "restart" in res:
+        for name, e in res["restart"].items():
+            if isinstance(e, dict):
+                print(f"restart {name}: {res['restart']['messages']} stored, restart to CONNACK "
+                      f"{fmt(e.get('restart_to_connack_seconds'), '.2f')} s, got back "
+                      f"{e.get('received_after_restart')}")
         print()
     if "flood" in res:
         print("| CONNACK of a fresh client during a QoS 0 flood (TCP) | median ms | max ms | "
@@ -803,23 +1054,33 @@ def main():
         sys.exit(f"RLIMIT_NOFILE hard limit {nofile} is below BENCH_HOLD={HOLD_N}")
     signal.signal(signal.SIGTERM, lambda *a: sys.exit(1))
     log(f"output in {OUT}; quick={QUICK} rounds={ROUNDS} pin={PIN}")
+    if NANOMQ:
+        if not os.access(NANOMQ, os.X_OK):
+            sys.exit(f"BENCH_NANOMQ={NANOMQ} is not an executable")
+        log(f"NanoMQ: {NANOMQ}")
+    else:
+        log("NanoMQ: not measured (BENCH_NANOMQ is not set)")
     results = {"machine": {
         "nproc": os.cpu_count(),
         "cpu": next((l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name")), "?"),
         "openssl": subprocess.run(["openssl", "version"], capture_output=True, text=True).stdout.strip(),
         "mosquitto": subprocess.run([MOSQ, "-h"], capture_output=True, text=True).stdout.splitlines()[0],
-        "kernel": os.uname().release},
+        "kernel": os.uname().release,
+        "nanomq": NANOMQ},
         "settings": {"rounds": ROUNDS, "hs_duration_s": HS_DUR, "hs_concurrency": HS_CONC,
                      "crl_sizes": CRL_SIZES, "ps_duration_s": PS_DUR, "hold": HOLD_N,
                      "big_crl": BIG_CRL, "pinned": PIN, "gp_duration_s": GP_DUR,
-                     "gp_start": GP_START, "flood_clients": FLOOD_CLIENTS}}
+                     "gp_start": GP_START, "flood_clients": FLOOD_CLIENTS,
+                     "ps_transports": PS_TRANSPORTS, "restart_msgs": RESTART_MSGS,
+                     "peers": PEERS}}
     pki = make_pki(os.path.join(OUT, "pki"))
     try:
         if "ceiling" in SCENARIOS:
             results["ceiling"] = crypto_ceiling()
         for name, fn in (("handshake", scenario_handshake), ("throughput", scenario_throughput),
                          ("goodput", scenario_goodput), ("flood", scenario_flood),
-                         ("memory", scenario_memory), ("refresh", scenario_refresh)):
+                         ("memory", scenario_memory), ("refresh", scenario_refresh),
+                         ("persist", scenario_persist), ("restart", scenario_restart)):
             if name in SCENARIOS:
                 log(f"scenario {name}")
                 try:

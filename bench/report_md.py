@@ -41,38 +41,116 @@ def handshake(r):
               f"{c['ceiling_handshakes_per_sec_per_core']:,.0f} handshakes/s per core")
 
 
+NAMES = {"revmq": "revmq", "mosquitto": "Mosquitto", "nanomq": "NanoMQ"}
+
+
+def peers(r):
+    return r.get("settings", {}).get("peers") or ["revmq", "mosquitto"]
+
+
+def test_name(key):
+    """'tcp_qos0_1to1' -> 'TCP, QoS 0, 1 → 1' (older results have no transport: mTLS)."""
+    parts = key.split("_")
+    transport = parts[0] if len(parts) == 3 else "mtls"
+    qos, pair = parts[-2], parts[-1]
+    k = pair.split("to")[0]
+    return f"{'TCP' if transport == 'tcp' else 'mTLS 1.3'}, QoS {qos[3:]}, {k} → {k}"
+
+
+def rate_or_failed(e, p, key):
+    """The median rate, or 'failed (errors)' when a run of that broker ended on a client error."""
+    errs = e.get(f"{p}_errors") or []
+    if errs:
+        kinds = sorted({k for d in errs for k in d})
+        return f"{n(e.get(f'{p}_{key}'))}, failed runs: {', '.join(kinds)}"
+    return n(e.get(f"{p}_{key}"))
+
+
 def throughput(r):
-    print("| test | revmq | Mosquitto | ratio | lost, sum of rounds: revmq / Mosquitto "
-          "| latency p50 revmq / Mosquitto |")
-    print("|---|---|---|---|---|---|")
+    ps = peers(r)
+    others = [p for p in ps if p != "revmq"]
+    print("| test | " + " | ".join(NAMES[p] for p in ps) + " | "
+          + " | ".join(f"revmq / {NAMES[p]}" for p in others)
+          + " | lost, sum of rounds: " + " / ".join(NAMES[p] for p in ps)
+          + " | latency p50 " + " / ".join(NAMES[p] for p in ps) + " |")
+    print("|---" * (1 + len(ps) + len(others) + 2) + "|")
     for key, e in r["throughput"].items():
-        qos, pair = key.split("_")
-        k = pair.split("to")[0]
-        p50 = [med([x["p50_us"] for x in e["runs"][kind]]) for kind in ("revmq", "mosquitto")]
+        p50 = [med([x["p50_us"] for x in e["runs"].get(kind, [])]) for kind in ps]
         p50s = [f"{x / 1000:.1f} ms" if x is not None else "n/a" for x in p50]
-        print(f"| QoS {qos[3:]}, {k} → {k} | {n(e['revmq_recv_per_sec'])} | "
-              f"{n(e['mosquitto_recv_per_sec'])} | **{n(e['ratio'], '.1f')}** | "
-              f"{n(e['revmq_lost'])} / {n(e['mosquitto_lost'])} | {p50s[0]} / {p50s[1]} |")
+        rats = [e.get(f"ratio_{p}", e.get("ratio") if p == "mosquitto" else None) for p in others]
+        print(f"| {test_name(key)} | " + " | ".join(rate_or_failed(e, p, "recv_per_sec") for p in ps)
+              + " | " + " | ".join(f"**{n(x, '.1f')}**" for x in rats) + " | "
+              + " / ".join(n(e.get(f"{p}_lost")) for p in ps) + " | " + " / ".join(p50s) + " |")
+        for kind in ps:
+            print(f"<!-- {key} {kind} rounds: " + "; ".join(
+                f"{x['received_per_sec']:.0f}/s lost={x['lost']} dups={x.get('duplicates')} "
+                f"reordered={x.get('reordered')} errors={x.get('errors')}"
+                for x in e["runs"].get(kind, [])) + " -->")
+    reo = {p: sum(e.get(f"{p}_reordered") or 0 for e in r["throughput"].values()) for p in ps}
+    print("\nDelivered out of order (summed over every test and round): "
+          + ", ".join(f"{NAMES[p]} {n(reo[p])}" for p in ps))
 
 
 def goodput(r):
-    print("| test | goodput revmq | (pub-rate) | goodput Mosquitto | (pub-rate) | ratio "
-          "| overload revmq (lost) | overload Mosquitto (lost) |")
-    print("|---|---|---|---|---|---|---|---|")
+    ps = peers(r)
+    others = [p for p in ps if p != "revmq"]
+    print("| test | " + " | ".join(f"goodput {NAMES[p]} (at --pub-rate)" for p in ps) + " | "
+          + " | ".join(f"revmq / {NAMES[p]}" for p in others) + " | "
+          + " | ".join(f"overload {NAMES[p]} (lost)" for p in ps) + " |")
+    print("|---" * (1 + 2 * len(ps) + len(others)) + "|")
     for key, e in r["goodput"].items():
-        qos, pair = key.split("_")
-        k = pair.split("to")[0]
         t = r.get("throughput", {}).get(key)
-        over = [f"{n(t[f'{kind}_recv_per_sec'])} ({n(t[f'{kind}_lost'])})" if t else "n/a"
-                for kind in ("revmq", "mosquitto")]
-        print(f"| QoS {qos[3:]}, {k} → {k} | {n(e['revmq_goodput'])} | "
-              f"{n(e['revmq_goodput_pub_rate'])} | {n(e['mosquitto_goodput'])} | "
-              f"{n(e['mosquitto_goodput_pub_rate'])} | **{n(e['ratio'], '.1f')}** | "
-              f"{over[0]} | {over[1]} |")
-        for kind in ("revmq", "mosquitto"):
+        over = [f"{rate_or_failed(t, kind, 'recv_per_sec')} ({n(t.get(f'{kind}_lost'))})" if t
+                else "n/a" for kind in ps]
+        rats = [e.get(f"ratio_{p}", e.get("ratio") if p == "mosquitto" else None) for p in others]
+        print(f"| {test_name(key)} | " + " | ".join(
+            f"{n(e.get(f'{p}_goodput'))} ({n(e.get(f'{p}_goodput_pub_rate'))})" for p in ps)
+              + " | " + " | ".join(f"**{n(x, '.1f')}**" for x in rats) + " | "
+              + " | ".join(over) + " |")
+        for kind in ps:
             print(f"<!-- {key} {kind} steps: " + "; ".join(
                 f"{x['pub_rate']}/s -> {x['received_per_sec']:.0f}/s lost={x['lost']}"
-                for x in e[f"{kind}_steps"]) + " -->")
+                for x in e.get(f"{kind}_steps", [])) + " -->")
+
+
+def persist(r):
+    names = ["revmq-memory", "revmq-store", "mosquitto-persist"]
+    print("| QoS 1, persistent subscriber sessions (TCP, 64 B) | revmq in memory | revmq store "
+          "| Mosquitto persistence | store / memory | Mosquitto / revmq memory "
+          "| lost, sum of rounds: memory / store / Mosquitto |")
+    print("|---|---|---|---|---|---|---|")
+    for key, e in r["persist"].items():
+        if not key.startswith("qos"):
+            continue
+        k = key.split("_")[1].split("to")[0]
+        print(f"| {k} → {k} | " + " | ".join(n(e.get(f"{x}_recv_per_sec")) for x in names)
+              + f" | **{n(e.get('revmq-store_vs_memory'), '.2f')}** | "
+              f"{n(e.get('mosquitto-persist_vs_memory'), '.2f')} | "
+              + " / ".join(n(e.get(f"{x}_lost")) for x in names) + " |")
+        for x in names:
+            print(f"<!-- {key} {x} rounds: " + "; ".join(
+                f"{y['received_per_sec']:.0f}/s lost={y['lost']} dups={y.get('duplicates')} "
+                f"errors={y.get('errors')}" for y in e["runs"].get(x, [])) + " -->")
+
+
+def restart(r):
+    e = r["restart"]
+    print(f"{e['messages']:,} QoS 1 messages of 64 bytes queued for one offline persistent "
+          "subscriber, then a graceful stop and a start\n")
+    print("| broker | filled at msgs/s | acked | stop s | files on disk MB | exec → first CONNACK s "
+          "| read back after restart | in s | RSS after start MiB |")
+    print("|---|---|---|---|---|---|---|---|---|")
+    for name in ("revmq-store", "mosquitto-persist"):
+        x = e.get(name)
+        if not x:
+            continue
+        print(f"| {name} | {n(x.get('publish_per_sec'))} | {n(x.get('acked'))} | "
+              f"{n(x.get('stop_seconds'), '.2f')} | {n((x.get('store_bytes') or 0) / 1e6, '.0f')} | "
+              f"**{n(x.get('restart_to_connack_seconds'), '.2f')}** | "
+              f"{n(x.get('received_after_restart'))} | {n(x.get('drain_seconds'), '.1f')} | "
+              f"{n((x.get('rss_after_start_kb') or 0) / 1024)} |")
+        if x.get("store_loaded_line"):
+            print(f"<!-- {name}: {x['store_loaded_line']} -->")
 
 
 def flood(r):
@@ -114,9 +192,11 @@ def main():
     r = json.load(open(sys.argv[1]))
     m = r["machine"]
     print(f"machine: nproc {m['nproc']}, {m['cpu']}, {m['openssl']}, {m['mosquitto']}, "
-          f"kernel {m['kernel']}; settings {r['settings']}\n")
+          f"NanoMQ {m.get('nanomq') or 'not measured'}, kernel {m['kernel']}; "
+          f"settings {r['settings']}\n")
     for name, fn in (("handshake", handshake), ("throughput", throughput), ("goodput", goodput),
-                     ("flood", flood), ("memory", memory), ("refresh", refresh)):
+                     ("flood", flood), ("memory", memory), ("refresh", refresh),
+                     ("persist", persist), ("restart", restart)):
         if name in r:
             print(f"### {name}\n")
             fn(r)

@@ -48,8 +48,12 @@ struct rmq_bench_opts {
     uint32_t publishers, subscribers, topics;
     uint8_t qos;
     size_t payload;
-    uint32_t inflight;      /* pubsub: unacknowledged QoS>0 publishes per publisher */
-    double pub_rate;        /* pubsub: messages/s per publisher; 0 = as fast as possible */
+    uint32_t inflight; /* pubsub: unacknowledged QoS>0 publishes per publisher */
+    double pub_rate;   /* pubsub: messages/s per publisher; 0 = as fast as possible */
+    /* pubsub: 0 = subscribers start clean sessions; else they keep persistent
+     * ones (clean start 0; MQTT 5: Session Expiry Interval of this many ms,
+     * rounded up to seconds; 3.1.1: clean session 0, the broker's expiry) */
+    uint64_t session_expiry_ms;
     const char *source_ips; /* "127.0.0.1-127.0.0.20": spread source addresses */
     const char *client_prefix;
     uint64_t progress_ms; /* stderr progress line period (1000) */

@@ -52,6 +52,7 @@ struct bclient {
     bool dead;    /* freed while a callback was running: free on return */
     int depth;    /* nesting of our callbacks on the stack */
     uint16_t keepalive;
+    bool persistent; /* CONNECT with clean start 0 (and a session expiry in v5) */
     char alert[64];
     struct rmq_buf out;
 };
@@ -463,7 +464,12 @@ static void send_connect(struct bclient *c)
     p.connect.proto_name.p = (const uint8_t *)"MQTT";
     p.connect.proto_name.len = 4;
     p.connect.proto_level = o->mqtt_version;
-    p.connect.clean_start = true;
+    p.connect.clean_start = !c->persistent;
+    if (c->persistent && o->mqtt_version == 5) {
+        uint64_t s = (o->session_expiry_ms + 999) / 1000;
+        p.connect.props.session_expiry = s > UINT32_MAX ? UINT32_MAX : (uint32_t)s;
+        rmq_props_set(&p.connect.props, RMQ_PROP_SESSION_EXPIRY);
+    }
     p.connect.keepalive = c->keepalive;
     p.connect.client_id.p = (const uint8_t *)cid;
     p.connect.client_id.len = strlen(cid);
@@ -546,7 +552,7 @@ const char *bclient_last_error(void)
 }
 
 struct bclient *bclient_start(struct bench_ctx *ctx, uint64_t idx, const struct bench_hooks *hooks,
-                              void *user, uint16_t keepalive)
+                              void *user, uint16_t keepalive, bool persistent)
 {
     struct bclient *c = calloc(1, sizeof *c);
     if (!c) {
@@ -557,6 +563,7 @@ struct bclient *bclient_start(struct bench_ctx *ctx, uint64_t idx, const struct 
     c->user = user;
     c->idx = idx;
     c->keepalive = keepalive;
+    c->persistent = persistent;
     rmq_buf_init(&c->out, 0);
     c->t_start = rmq_clock_mono_us();
     int fd = make_socket(ctx, idx);

@@ -35,9 +35,11 @@ struct bench_ctx *bench_ctx_new(const struct rmq_bench_opts *o, struct event_bas
 void bench_ctx_free(struct bench_ctx *ctx);
 
 /* Starts a connection; NULL on a local failure (counted by the caller under
- * bclient_last_error(), e.g. "local:EADDRNOTAVAIL"). */
+ * bclient_last_error(), e.g. "local:EADDRNOTAVAIL"). `persistent`: its
+ * CONNECT asks for a session that outlives the connection (clean start 0,
+ * MQTT 5 Session Expiry Interval from o->session_expiry_ms). */
 struct bclient *bclient_start(struct bench_ctx *ctx, uint64_t idx, const struct bench_hooks *hooks,
-                              void *user, uint16_t keepalive);
+                              void *user, uint16_t keepalive, bool persistent);
 const char *bclient_last_error(void);
 /* Name of a TLS alert description code ("certificate revoked" for 44,
  * "certificate required" for 116); NULL when unknown. */

@@ -74,7 +74,8 @@ static const struct bench_opt opts[] = {
      "connect: stop after DUR even if --count is not reached; hold: keep them DUR, then exit "
      "(default until Ctrl-C); pubsub: how long (10s)"},
     {"publishers", K_U32, F(publishers), 0, UINT32_MAX, false, "P", "pubsub: publishers (1)"},
-    {"subscribers", K_U32, F(subscribers), 0, UINT32_MAX, false, "S", "pubsub: subscribers (1)"},
+    {"subscribers", K_U32, F(subscribers), 0, UINT32_MAX, false, "S",
+     "pubsub: subscribers (1; 0 = publish only)"},
     {"topics", K_U32, F(topics), 1, UINT32_MAX, false, "T", "pubsub: topics (P)"},
     {"qos", K_U8, F(qos), 0, 2, false, "0|1|2", "pubsub: QoS (0)"},
     {"payload", K_SIZE, F(payload), 0, SIZE_MAX, false, "BYTES", "pubsub: payload size (64)"},
@@ -84,6 +85,9 @@ static const struct bench_opt opts[] = {
      "pubsub: unacknowledged QoS>0 publishes per publisher (32)"},
     {"pub-rate", K_RATE, F(pub_rate), NOLIM, false, "R",
      "pubsub: messages/s per publisher (0 = max)"},
+    {"session-expiry", K_DUR, F(session_expiry_ms), 1000, 4294967295000ULL, false, "DUR",
+     "pubsub: subscribers keep persistent sessions (clean start 0; MQTT 5: this Session "
+     "Expiry Interval; 3.1.1: clean session 0, expiry is the broker's)"},
     {"help", K_HELP, 0, NOLIM, false, NULL, "this text"},
 };
 
@@ -168,8 +172,9 @@ static int parse_value(const struct bench_opt *d, const char *v, void *field)
         uint64_t ms = 0;
         if (rmq_bench_parse_duration(v, &ms) != RMQ_OK || ms < d->min || ms > d->max) {
             return bad_value(d, v,
-                             d->min > 1 ? "a duration of at least 10ms (e.g. 250ms, 1s)"
-                                        : "a duration (e.g. 500ms, 10s, 1h30m)");
+                             d->min >= 1000 ? "a duration from 1s to 4294967295s (e.g. 1h)"
+                             : d->min > 1   ? "a duration of at least 10ms (e.g. 250ms, 1s)"
+                                            : "a duration (e.g. 500ms, 10s, 1h30m)");
         }
         *(uint64_t *)field = ms;
         return 0;

@@ -86,7 +86,7 @@ static void conn_tick(evutil_socket_t fd, short what, void *arg)
     while (r->started < o->count && r->started < allowed && r->in_progress < o->concurrency) {
         uint64_t idx = r->started++;
         r->in_progress++;
-        if (!bclient_start(r->ctx, idx, &conn_hooks, r, 0)) {
+        if (!bclient_start(r->ctx, idx, &conn_hooks, r, 0, false)) {
             r->in_progress--;
             r->failed++;
             bench_errors_add(&r->errs, bclient_last_error());

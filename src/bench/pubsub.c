@@ -3,9 +3,11 @@
  * Subscriber i subscribes to bench/t<i % topics>; publisher j publishes to
  * bench/t<j % topics>. Each payload starts with the send time (µs), the
  * publisher number and a sequence number, so a subscriber measures end-to-end
- * latency and counts losses and duplicates (a sequence number not above the
- * last one seen from that publisher is a duplicate: per-topic order is kept
- * by MQTT for one publisher).
+ * latency and counts losses, duplicates and reordering: each subscriber keeps
+ * a bitmap of the sequence numbers seen per publisher, so a number seen before
+ * is a duplicate, and one below the highest seen but new is delivered out of
+ * order (MQTT keeps one publisher's order on a topic; a broker that does not
+ * is reported as such, not as losing and duplicating).
  */
 #include <event2/event.h>
 #include <signal.h>
@@ -23,6 +25,12 @@
 
 struct ps_run;
 
+/* A growable bitmap of sequence numbers (bit n = seq n seen). */
+struct ps_seen {
+    uint8_t *bits;
+    size_t len; /* bytes */
+};
+
 struct ps_peer {
     struct ps_run *run;
     struct bclient *c;
@@ -32,8 +40,9 @@ struct ps_peer {
     /* publisher */
     uint64_t seq, inflight;
     uint16_t next_id;
-    /* subscriber: last sequence seen per publisher */
+    /* subscriber: highest sequence and the set of sequences seen, per publisher */
     uint32_t *last_seq;
+    struct ps_seen *seen;
     uint64_t received;
 };
 
@@ -44,7 +53,7 @@ struct ps_run {
     struct ps_peer *subs, *pubs;
     uint32_t subs_ready, pubs_ready;
     bool publishing, stopped;
-    uint64_t sent, acked, received, dups, expected;
+    uint64_t sent, acked, received, dups, reordered, expected;
     uint64_t t_pub0, t_pub_end, t_last_recv;
     uint8_t *payload;
     struct rmq_bench_hist lat;
@@ -133,6 +142,31 @@ static void ps_send_ack(struct ps_peer *p, enum rmq_pkt_type t, uint16_t id)
     }
 }
 
+/* 1 if seq was already in s, 0 if it was added, -1 when out of memory. */
+static int ps_seen_add(struct ps_seen *s, uint32_t seq)
+{
+    size_t byte = seq / 8;
+    if (byte >= s->len) {
+        size_t n = s->len ? s->len : 4096;
+        while (n <= byte) {
+            n *= 2;
+        }
+        uint8_t *b = realloc(s->bits, n);
+        if (!b) {
+            return -1;
+        }
+        memset(b + s->len, 0, n - s->len);
+        s->bits = b;
+        s->len = n;
+    }
+    uint8_t bit = (uint8_t)(1u << (seq % 8));
+    if (s->bits[byte] & bit) {
+        return 1;
+    }
+    s->bits[byte] |= bit;
+    return 0;
+}
+
 static void ps_on_publish(struct ps_peer *p, const struct rmq_publish *pub)
 {
     struct ps_run *r = p->run;
@@ -154,11 +188,20 @@ static void ps_on_publish(struct ps_peer *p, const struct rmq_publish *pub)
         bench_errors_add(&r->errs, "foreign_message");
         return;
     }
-    if (seq <= p->last_seq[pubno]) {
+    int had = ps_seen_add(&p->seen[pubno], seq);
+    if (had < 0) {
+        bench_errors_add(&r->errs, "local:ENOMEM");
+        return;
+    }
+    if (had) {
         r->dups++;
         return;
     }
-    p->last_seq[pubno] = seq;
+    if (seq < p->last_seq[pubno]) {
+        r->reordered++;
+    } else {
+        p->last_seq[pubno] = seq;
+    }
     p->received++;
     r->received++;
     r->t_last_recv = rmq_clock_mono_us();
@@ -298,7 +341,8 @@ static void ps_pace(evutil_socket_t fd, short what, void *arg)
         struct timeval g = {2, 0};
         event_add(r->grace, &g); /* wait for stragglers, then stop */
     }
-    if (r->publishing == false && r->received + r->dups >= r->expected && r->t_pub_end) {
+    if (r->publishing == false && r->received + r->dups >= r->expected && r->t_pub_end &&
+        (r->o->qos == 0 || r->acked >= r->sent)) {
         event_base_loopbreak(r->base);
     }
 }
@@ -350,11 +394,14 @@ static void ps_report(struct ps_run *r)
     bench_report_u64(&rep, "subscribers", r->o->subscribers);
     bench_report_u64(&rep, "payload", r->o->payload);
     bench_report_double(&rep, "seconds", secs);
+    bench_report_str(&rep, "sessions", r->o->session_expiry_ms ? "persistent" : "clean");
     bench_report_u64(&rep, "sent", r->sent);
+    bench_report_u64(&rep, "acked", r->acked);
     bench_report_u64(&rep, "received", r->received);
     bench_report_u64(&rep, "expected", r->expected);
     bench_report_u64(&rep, "lost", r->expected > r->received ? r->expected - r->received : 0);
     bench_report_u64(&rep, "duplicates", r->dups);
+    bench_report_u64(&rep, "reordered", r->reordered);
     bench_report_double(&rep, "sent_per_sec", secs > 0 ? (double)r->sent / secs : 0);
     bench_report_double(&rep, "receive_seconds", rsecs);
     bench_report_double(&rep, "received_per_sec", rsecs > 0 ? (double)r->received / rsecs : 0);
@@ -371,7 +418,10 @@ static bool ps_start_peers(struct ps_run *r)
         p->run = r;
         p->no = i;
         p->last_seq = calloc(o->publishers ? o->publishers : 1, sizeof *p->last_seq);
-        p->c = p->last_seq ? bclient_start(r->ctx, i, &ps_hooks, p, 0) : NULL;
+        p->seen = calloc(o->publishers ? o->publishers : 1, sizeof *p->seen);
+        p->c = p->last_seq && p->seen
+                   ? bclient_start(r->ctx, i, &ps_hooks, p, 0, o->session_expiry_ms > 0)
+                   : NULL;
         if (!p->c) {
             return false;
         }
@@ -381,7 +431,7 @@ static bool ps_start_peers(struct ps_run *r)
         p->run = r;
         p->no = j;
         p->is_pub = true;
-        p->c = bclient_start(r->ctx, (uint64_t)o->subscribers + j, &ps_hooks, p, 0);
+        p->c = bclient_start(r->ctx, (uint64_t)o->subscribers + j, &ps_hooks, p, 0, false);
         if (!p->c) {
             return false;
         }
@@ -397,6 +447,10 @@ static void ps_free(struct ps_run *r)
             bclient_close(r->subs[i].c);
         }
         free(r->subs[i].last_seq);
+        for (uint32_t j = 0; r->subs[i].seen && j < o->publishers; j++) {
+            free(r->subs[i].seen[j].bits);
+        }
+        free(r->subs[i].seen);
     }
     for (uint32_t j = 0; r->pubs && j < o->publishers; j++) {
         if (r->pubs[j].c) {
@@ -423,11 +477,11 @@ static void ps_free(struct ps_run *r)
 
 int rmq_bench_pubsub(const struct rmq_bench_opts *o)
 {
-    if (o->payload < HDR_LEN || o->qos > 2 || o->publishers == 0 || o->subscribers == 0 ||
+    if (o->payload < HDR_LEN || o->qos > 2 || o->publishers == 0 ||
         (o->qos > 0 && o->inflight == 0)) {
         fprintf(stderr,
                 "revmq-bench: pubsub needs --payload >= %d, --qos 0..2, "
-                "--publishers/--subscribers >= 1, --inflight >= 1\n",
+                "--publishers >= 1, --inflight >= 1\n",
                 HDR_LEN);
         return 2;
     }
@@ -436,7 +490,7 @@ int rmq_bench_pubsub(const struct rmq_bench_opts *o)
     r.o = o;
     r.base = event_base_new();
     r.ctx = r.base ? bench_ctx_new(o, r.base) : NULL;
-    r.subs = calloc(o->subscribers, sizeof *r.subs);
+    r.subs = calloc(o->subscribers ? o->subscribers : 1, sizeof *r.subs);
     r.pubs = calloc(o->publishers, sizeof *r.pubs);
     r.payload = calloc(1, o->payload);
     int rc = 2;

@@ -236,3 +236,43 @@ def test_help_lists_every_option_from_the_table():
     for o in ("--host", "--port", "--tls-version", "--timeout", "--progress-interval", "--count",
               "--duration", "--qos", "--pub-rate", "--messages", "--inflight"):
         assert f"  {o} " in p.stdout, o
+
+
+def sub_queued_topics(port, client_id, version, n, wait_s):
+    """Resumes `client_id`'s session with mosquitto_sub (clean start 0) and returns the
+    topics of the messages the broker had queued for it (at most n, waiting wait_s)."""
+    v = ["-V", "mqttv5", "-x", "60"] if version == 5 else ["-V", "mqttv311"]
+    p = subprocess.run(["mosquitto_sub", "-h", "127.0.0.1", "-p", str(port), "-c", "-i",
+                        client_id, "-q", "1", "-t", "bench/#", "-C", str(n), "-W", str(wait_s),
+                        "-F", "%t", *v], capture_output=True, text=True, timeout=wait_s + 10)
+    return p.stdout.split()
+
+
+@pytest.mark.parametrize("version", [4, 5])
+def test_pubsub_session_expiry_makes_subscribers_persistent(broker, version, uid):
+    # Subscribers of a --session-expiry run keep their sessions when the run ends:
+    # what is published afterwards (by a publish-only run, --subscribers 0) is
+    # queued for them and handed over when they come back with clean start 0.
+    pre = f"p{uid}-"
+    r, _ = run_bench("pubsub", "--port", broker.port, "--mqtt-version", version,
+                     "--publishers", 1, "--subscribers", 2, "--topics", 1, "--qos", 1,
+                     "--messages", 20, "--session-expiry", "1h", "--client-prefix", pre)
+    assert r["sessions"] == "persistent", r
+    assert r["received"] == r["expected"] == 40 and r["lost"] == 0 and r["errors"] == {}, r
+    r, _ = run_bench("pubsub", "--port", broker.port, "--mqtt-version", version,
+                     "--publishers", 1, "--subscribers", 0, "--topics", 1, "--qos", 1,
+                     "--messages", 5, "--client-prefix", f"w{uid}-")
+    assert r["sent"] == r["acked"] == 5 and r["expected"] == 0 and r["errors"] == {}, r
+    for sub in (f"{pre}0", f"{pre}1"):
+        assert sub_queued_topics(broker.port, sub, version, 5, 5) == ["bench/t0"] * 5, sub
+
+
+def test_pubsub_without_session_expiry_leaves_no_session(broker, uid):
+    pre = f"c{uid}-"
+    r, _ = run_bench("pubsub", "--port", broker.port, "--publishers", 1, "--subscribers", 1,
+                     "--qos", 1, "--messages", 10, "--client-prefix", pre)
+    assert r["sessions"] == "clean" and r["received"] == 10, r
+    r, _ = run_bench("pubsub", "--port", broker.port, "--publishers", 1, "--subscribers", 0,
+                     "--qos", 1, "--messages", 5, "--client-prefix", f"w{uid}-")
+    assert r["acked"] == 5, r
+    assert sub_queued_topics(broker.port, f"{pre}0", 4, 5, 1) == []
