@@ -174,8 +174,6 @@ struct tls_transport {
 };
 
 struct rmq_transport *tls_transport_new(void *arg, int fd);
-/* Revocation verdict for a resumed session's stored peer certificate. */
-bool tls_resumed_ok(struct tls_transport *t);
 
 /* errmsg helpers (tls_ctx.c): printf into a new heap string. */
 char *tls_strdupf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

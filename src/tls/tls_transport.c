@@ -119,7 +119,8 @@ static enum rmq_io map_error(struct tls_transport *t, int r)
     }
 }
 
-bool tls_resumed_ok(struct tls_transport *t)
+/* Revocation verdict for a resumed session's stored peer certificate. */
+static bool tls_resumed_ok(struct tls_transport *t)
 {
     struct rmq_tls_listener *l = t->gen->l;
     X509 *peer = SSL_get0_peer_certificate(t->ssl);
