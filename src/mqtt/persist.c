@@ -248,6 +248,9 @@ void rmq_persist_session(struct rmq_broker *b, struct session *s, bool connected
     }
     if (s->expiry_s == 0) {
         if (s->persist) {
+            /* No longer persistent: what is on disk only comes back to memory first. */
+            while (s->spilled && rmq_persist_refill(b, s, true)) {
+            }
             rmq_store_session_del(b->store, s->client_id, s->id_len);
             s->persist = false;
         }
@@ -400,6 +403,12 @@ bool rmq_persist_retain(struct rmq_broker *b, struct rmq_msg *m)
 
 void rmq_persist_ack(struct rmq_mqtt_conn *mc, enum rmq_pkt_type type, uint16_t pid, uint8_t reason)
 {
+    rmq_persist_ack_publish(mc, type, pid, reason, false);
+}
+
+void rmq_persist_ack_publish(struct rmq_mqtt_conn *mc, enum rmq_pkt_type type, uint16_t pid,
+                             uint8_t reason, bool spilled)
+{
     struct rmq_broker *b = mc->b;
     if (!b->store || (!rmq_store_dirty(b->store) && b->n_held == 0)) {
         rmq_conn_send_ack(mc, type, pid, reason);
@@ -418,7 +427,7 @@ void rmq_persist_ack(struct rmq_mqtt_conn *mc, enum rmq_pkt_type type, uint16_t 
         b->held = h;
         b->a_held = na;
     }
-    b->held[b->n_held++] = (struct held_ack){mc, (uint8_t)type, reason, pid};
+    b->held[b->n_held++] = (struct held_ack){mc, (uint8_t)type, reason, pid, spilled};
 }
 
 void rmq_persist_flush(struct rmq_broker *b)
@@ -426,17 +435,28 @@ void rmq_persist_flush(struct rmq_broker *b)
     if (!b->store) {
         return;
     }
-    if (rmq_store_commit(b->store) != RMQ_OK) {
+    bool failed = rmq_store_commit(b->store) != RMQ_OK;
+    if (failed) {
         RMQ_LOG_RL(5, RMQ_LOG_ERROR, "store",
-                   "commit failed: acknowledging messages that are only in memory held=%zu",
+                   "commit failed: acknowledging messages that are only in memory, refusing "
+                   "those that were on disk only held=%zu",
                    b->n_held);
     }
     size_t n = b->n_held;
     b->n_held = 0;
     for (size_t i = 0; i < n; i++) {
-        struct held_ack *h = &b->held[i];
-        if (h->mc->state == CS_CONNECTED) {
-            rmq_conn_send_ack(h->mc, (enum rmq_pkt_type)h->type, h->pid, h->reason);
+        struct held_ack h = b->held[i]; /* a refusal may close a connection: copy first */
+        if (h.mc->state != CS_CONNECTED) {
+            continue;
+        }
+        if (failed && h.spilled) {
+            /* Rolled back and in no memory: not accepted after all. */
+            RMQ_LOG_RL(5, RMQ_LOG_WARNING, "session",
+                       "publish refused, store commit failed client_id=%s pid=%u",
+                       rmq_mqtt_conn_client_id(h.mc), h.pid);
+            rmq_publish_refuse(h.mc, h.type == RMQ_PKT_PUBACK ? 1 : 2, h.pid);
+        } else {
+            rmq_conn_send_ack(h.mc, (enum rmq_pkt_type)h.type, h.pid, h.reason);
         }
     }
 }
@@ -482,7 +502,7 @@ void rmq_persist_conn_gone(struct rmq_broker *b, struct rmq_mqtt_conn *mc)
 struct load_ctx {
     struct rmq_broker *b;
     size_t sessions, expired_sessions, subs, deliveries, inflight, expired_msgs, rel, retained,
-        wills, bad;
+        wills, bad, on_disk;
 };
 
 static void load_session(void *arg, const struct rmq_store_session *r)
@@ -543,22 +563,51 @@ static void load_sub(void *arg, const char *id, size_t len, const char *f, size_
     c->subs++;
 }
 
-static void load_delivery(void *arg, const char *id, size_t len, const struct rmq_store_delivery *r)
+/* A session's stored deliveries read into memory (rmq_store_session_deliveries). */
+struct fill_ctx {
+    struct session *s;
+    size_t limit; /* queued ones wanted; 0 = all */
+    bool stopped; /* at the limit: rows are left on disk */
+    uint64_t last;
+    size_t taken, inflight, expired, bad;
+    uint64_t *gone; /* rows to delete once the read is over (owned) */
+    size_t n_gone, a_gone;
+};
+
+static void fill_gone(struct fill_ctx *c, uint64_t seq)
 {
-    struct load_ctx *c = arg;
-    struct session *s = rmq_session_find(c->b, id, len);
-    bool expired;
-    struct rmq_msg *m = s && r->qos >= 1 && r->qos <= 2 ? load_msg(&r->msg, &expired) : NULL;
+    if (c->n_gone == c->a_gone) {
+        size_t na = c->a_gone ? c->a_gone * 2 : 16;
+        uint64_t *g = realloc(c->gone, na * sizeof *g);
+        if (!g) {
+            return; /* the row stays; it is met (and dropped) again next time */
+        }
+        c->gone = g;
+        c->a_gone = na;
+    }
+    c->gone[c->n_gone++] = seq;
+}
+
+static bool fill_row(void *arg, const struct rmq_store_delivery *r)
+{
+    struct fill_ctx *c = arg;
+    if (r->pid == 0 && c->limit && c->s->queue.count >= c->limit) {
+        c->stopped = true;
+        return false;
+    }
+    c->last = r->seq;
+    bool expired = false;
+    struct rmq_msg *m = r->qos >= 1 && r->qos <= 2 ? load_msg(&r->msg, &expired) : NULL;
     struct delivery *d = m ? malloc(sizeof *d + r->n_sub_ids * sizeof(uint32_t)) : NULL;
     if (!d) {
         if (m || !expired) {
             c->bad++;
         } else {
-            c->expired_msgs++;
+            c->expired++;
         }
         rmq_msg_unref(m);
-        rmq_store_delivery_del(c->b->store, r->seq);
-        return;
+        fill_gone(c, r->seq);
+        return true;
     }
     memset(d, 0, sizeof *d);
     d->msg = m;
@@ -571,9 +620,85 @@ static void load_delivery(void *arg, const char *id, size_t len, const struct rm
     if (d->n_sub_ids) {
         memcpy(d->sub_ids, r->sub_ids, d->n_sub_ids * sizeof(uint32_t));
     }
-    rmq_session_restore_delivery(s, d);
-    c->deliveries++;
+    rmq_session_restore_delivery(c->s, d);
+    c->taken++;
     c->inflight += d->pid != 0;
+    return true;
+}
+
+static size_t queue_limit(const struct rmq_broker *b)
+{
+    uint32_t n = b->cfg->max_mqueue_len;
+    return n == UINT32_MAX ? 0 : n;
+}
+
+/* Reads s's stored deliveries after `after` into memory, up to the queue
+ * limit (all: no limit); sets s->spilled / spill_after for what stays on
+ * disk. False on a read error (nothing more can be read: spilled = 0). */
+static bool fill(struct rmq_broker *b, struct session *s, uint64_t after, bool all,
+                 struct fill_ctx *c)
+{
+    memset(c, 0, sizeof *c);
+    c->s = s;
+    c->limit = all ? 0 : queue_limit(b);
+    c->last = after;
+    bool ok = rmq_store_session_deliveries(b->store, s->client_id, s->id_len, after, fill_row, c) ==
+              RMQ_OK;
+    for (size_t i = 0; i < c->n_gone; i++) {
+        rmq_store_delivery_del(b->store, c->gone[i]);
+    }
+    free(c->gone);
+    c->gone = NULL;
+    s->spill_after = c->last;
+    s->spilled = ok && c->stopped ? rmq_store_session_deliveries_count(b->store, s->client_id,
+                                                                       s->id_len, c->last)
+                                  : 0;
+    return ok;
+}
+
+bool rmq_persist_refill(struct rmq_broker *b, struct session *s, bool all)
+{
+    if (!s->spilled) {
+        return false;
+    }
+    if (!rmq_persist_on(b, s)) {
+        s->spilled = 0;
+        return false;
+    }
+    struct fill_ctx c;
+    if (!fill(b, s, s->spill_after, all, &c)) {
+        rmq_error("store",
+                  "cannot read the queue kept on disk client_id=%s: its spilled messages are "
+                  "not delivered",
+                  s->client_id);
+    }
+    b->stats.dropped_expired += c.expired;
+    if (c.bad) {
+        RMQ_LOG_RL(5, RMQ_LOG_ERROR, "store",
+                   "unreadable queued messages dropped client_id=%s n=%zu", s->client_id, c.bad);
+    }
+    return c.taken + c.expired + c.bad > 0;
+}
+
+/* Start-up: each session's in-flight messages and up to mqtt.max_mqueue_len
+ * queued ones in memory; the rest stays on disk (spilled). */
+static void load_deliveries(struct load_ctx *lc)
+{
+    struct rmq_broker *b = lc->b;
+    size_t it;
+    for (struct rmq_hmap_entry *e = rmq_hmap_first(&b->sessions, &it); e;
+         e = rmq_hmap_next(&b->sessions, e, &it)) {
+        struct session *s = e->value;
+        struct fill_ctx c;
+        if (!fill(b, s, 0, false, &c)) {
+            lc->bad++;
+        }
+        lc->deliveries += c.taken;
+        lc->inflight += c.inflight;
+        lc->expired_msgs += c.expired;
+        lc->bad += c.bad;
+        lc->on_disk += s->spilled;
+    }
 }
 
 static void load_rel(void *arg, const char *id, size_t len, uint16_t pid)
@@ -650,18 +775,19 @@ void rmq_broker_open_store(struct rmq_broker *b)
     }
     int64_t t0 = rmq_now_ms();
     struct load_ctx c = {.b = b};
-    struct rmq_store_loader l = {&c,       load_session,  load_sub, load_delivery,
+    struct rmq_store_loader l = {&c,       load_session,  load_sub, NULL,
                                  load_rel, load_retained, load_will};
     if (rmq_store_load(b->store, &l) != RMQ_OK) {
         rmq_error("store", "load stopped early: what followed the damage is not restored");
     }
+    load_deliveries(&c);
     if (rmq_store_commit(b->store) != RMQ_OK) {
         rmq_error("store", "cannot write to the store after loading it");
     }
     rmq_notice("store",
                "loaded sessions=%zu expired_sessions=%zu subscriptions=%zu messages=%zu "
-               "inflight=%zu expired_messages=%zu awaiting_pubrel=%zu retained=%zu wills=%zu "
-               "unreadable=%zu took_ms=%lld",
-               c.sessions, c.expired_sessions, c.subs, c.deliveries, c.inflight, c.expired_msgs,
-               c.rel, c.retained, c.wills, c.bad, (long long)(rmq_now_ms() - t0));
+               "messages_on_disk=%zu inflight=%zu expired_messages=%zu awaiting_pubrel=%zu "
+               "retained=%zu wills=%zu unreadable=%zu took_ms=%lld",
+               c.sessions, c.expired_sessions, c.subs, c.deliveries, c.on_disk, c.inflight,
+               c.expired_msgs, c.rel, c.retained, c.wills, c.bad, (long long)(rmq_now_ms() - t0));
 }

@@ -61,6 +61,8 @@ enum stmt {
     S_LOAD_REL,
     S_LOAD_RET,
     S_LOAD_WILL,
+    S_SESS_DELIV,
+    S_SESS_COUNT,
     S__COUNT
 };
 
@@ -93,6 +95,11 @@ static const char *const SQL[S__COUNT] = {
     [S_LOAD_REL] = "SELECT id,pid FROM rel",
     [S_LOAD_RET] = "SELECT topic,payload,qos,props,expire_at FROM retained",
     [S_LOAD_WILL] = "SELECT id,topic,payload,qos,retain,props,expire_at,will_at FROM wills",
+    /* Same columns as S_LOAD_DELIV; the index on id (rowid = seq inside it)
+     * serves both without a sort. */
+    [S_SESS_DELIV] = "SELECT seq,id,pid,qos,state,retain,sub_ids,topic,payload,mqos,mretain,"
+                     "props,expire_at FROM deliveries WHERE id=?1 AND seq>?2 ORDER BY seq",
+    [S_SESS_COUNT] = "SELECT count(*) FROM deliveries WHERE id=?1 AND seq>?2",
 };
 
 struct rmq_store {
@@ -464,6 +471,20 @@ static void col_msg(sqlite3_stmt *q, int topic, int payload, int qos, int retain
     m->expire_at = sqlite3_column_int64(q, expire);
 }
 
+/* A row of S_LOAD_DELIV / S_SESS_DELIV. */
+static void col_delivery(sqlite3_stmt *q, struct rmq_store_delivery *d)
+{
+    size_t idb;
+    d->seq = (uint64_t)sqlite3_column_int64(q, 0);
+    d->pid = (uint16_t)sqlite3_column_int(q, 2);
+    d->qos = (uint8_t)sqlite3_column_int(q, 3);
+    d->state = (uint8_t)sqlite3_column_int(q, 4);
+    d->retain = sqlite3_column_int(q, 5) != 0;
+    d->sub_ids = col_blob(q, 6, &idb);
+    d->n_sub_ids = (uint8_t)(idb / sizeof(uint32_t) > 255 ? 255 : idb / sizeof(uint32_t));
+    col_msg(q, 7, 8, 9, 10, 11, 12, &d->msg);
+}
+
 static void load_row(const struct rmq_store_loader *l, enum stmt k, sqlite3_stmt *q)
 {
     size_t len, flen;
@@ -486,15 +507,7 @@ static void load_row(const struct rmq_store_loader *l, enum stmt k, sqlite3_stmt
     }
     case S_LOAD_DELIV: {
         struct rmq_store_delivery d;
-        size_t idb;
-        d.seq = (uint64_t)sqlite3_column_int64(q, 0);
-        d.pid = (uint16_t)sqlite3_column_int(q, 2);
-        d.qos = (uint8_t)sqlite3_column_int(q, 3);
-        d.state = (uint8_t)sqlite3_column_int(q, 4);
-        d.retain = sqlite3_column_int(q, 5) != 0;
-        d.sub_ids = col_blob(q, 6, &idb);
-        d.n_sub_ids = (uint8_t)(idb / sizeof(uint32_t) > 255 ? 255 : idb / sizeof(uint32_t));
-        col_msg(q, 7, 8, 9, 10, 11, 12, &d.msg);
+        col_delivery(q, &d);
         l->delivery(l->arg, id, len, &d);
         break;
     }
@@ -541,4 +554,46 @@ rmq_err rmq_store_load(struct rmq_store *st, const struct rmq_store_loader *l)
         }
     }
     return RMQ_OK;
+}
+
+rmq_err rmq_store_session_deliveries(struct rmq_store *st, const char *id, size_t len,
+                                     uint64_t after,
+                                     bool (*fn)(void *arg, const struct rmq_store_delivery *d),
+                                     void *arg)
+{
+    sqlite3_stmt *q = st->st[S_SESS_DELIV];
+    bind_id(q, 1, id, len);
+    sqlite3_bind_int64(q, 2, (sqlite3_int64)after);
+    int rc;
+    while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
+        struct rmq_store_delivery d;
+        col_delivery(q, &d);
+        if (!fn(arg, &d)) {
+            rc = SQLITE_DONE;
+            break;
+        }
+    }
+    sqlite3_reset(q);
+    sqlite3_clear_bindings(q);
+    if (rc != SQLITE_DONE) {
+        RMQ_LOG_RL(5, RMQ_LOG_ERROR, "store", "read of queued messages failed path=%s error=%s",
+                   st->path, sqlite3_errstr(rc));
+        return RMQ_ERR_DB;
+    }
+    return RMQ_OK;
+}
+
+uint64_t rmq_store_session_deliveries_count(struct rmq_store *st, const char *id, size_t len,
+                                            uint64_t after)
+{
+    sqlite3_stmt *q = st->st[S_SESS_COUNT];
+    bind_id(q, 1, id, len);
+    sqlite3_bind_int64(q, 2, (sqlite3_int64)after);
+    uint64_t n = 0;
+    if (sqlite3_step(q) == SQLITE_ROW) {
+        n = (uint64_t)sqlite3_column_int64(q, 0);
+    }
+    sqlite3_reset(q);
+    sqlite3_clear_bindings(q);
+    return n;
 }

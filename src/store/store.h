@@ -125,6 +125,19 @@ struct rmq_store_loader {
 };
 RMQ_MUST_USE rmq_err rmq_store_load(struct rmq_store *st, const struct rmq_store_loader *l);
 
+/* One session's deliveries with seq > after, in seq order (the order they
+ * were queued), including writes not yet committed: fn is called for each
+ * until it returns false (that row is then left where it is). Borrowed data
+ * valid for the call; fn must not write to the store. Used to load a
+ * session's queue a batch at a time (what is beyond mqtt.max_mqueue_len stays
+ * on disk only: mqtt/persist.c). RMQ_ERR_DB (logged) on a read error. */
+RMQ_MUST_USE rmq_err
+rmq_store_session_deliveries(struct rmq_store *st, const char *id, size_t len, uint64_t after,
+                             bool (*fn)(void *arg, const struct rmq_store_delivery *d), void *arg);
+/* How many deliveries of the session have seq > after (0 on a read error). */
+uint64_t rmq_store_session_deliveries_count(struct rmq_store *st, const char *id, size_t len,
+                                            uint64_t after);
+
 /* Wall clock, ms since the epoch. */
 int64_t rmq_store_wall_ms(void);
 
