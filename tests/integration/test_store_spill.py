@@ -16,6 +16,7 @@ import pytest
 from helpers import (V5, ConnectionClosed, RawClient, mosquitto_pub,
                      paho_connect, props, wait_until)
 from paho.mqtt.packettypes import PacketTypes
+from test_admin_api import Admin, admin_conf
 
 pytestmark = [pytest.mark.revmq_only, pytest.mark.timeout(120)]
 
@@ -177,8 +178,9 @@ def test_v311_publisher_acked_before_refusal_all_arrive(broker_factory, uid):
     assert refused not in acked
 
 
-def test_stored_bound_per_session_refuses_with_0x97(broker_factory, uid):
-    b = broker_factory("mqtt.max_mqueue_len = 10\n"
+def test_stored_bound_per_session_refuses_with_0x97(broker_factory, uid, tmp_path):
+    conf, admin_port = admin_conf(tmp_path)
+    b = broker_factory(conf + "mqtt.max_mqueue_len = 10\n"
                        "durable_sessions.max_stored_messages_per_session = 25\n")
     topic = f"sb/{uid}"
     offline_subscriber(b, f"s-{uid}", topic)
@@ -191,6 +193,12 @@ def test_stored_bound_per_session_refuses_with_0x97(broker_factory, uid):
     # A 3.1.1 publisher is disconnected without the ack.
     acked, _ = _refused_v3(b, topic, f"p3-{uid}")
     assert acked == []
+    # Counted: 5 refused to the MQTT 5 publisher, 1 to the 3.1.1 one.
+    a = Admin(admin_port)
+    prom = a.get("/api/v5/prometheus/stats")
+    assert re.search(r'^revmq_messages_refused_total\{reason="queue_full"\} 6$', prom, re.M), prom
+    assert re.search(r'^revmq_messages_dropped_total\{reason="queue_full"\} 0$', prom, re.M)
+    assert a.get("/api/v5/metrics")[0]["messages.refused.queue_full"] == 6
     s = paho_persistent(b, f"s-{uid}")
     try:
         assert_in_order(s.wait_for(25), 25)
@@ -200,3 +208,35 @@ def test_stored_bound_per_session_refuses_with_0x97(broker_factory, uid):
         assert s.wait_for(26)[25].payload == b"000100"
     finally:
         s.disconnect()
+
+
+def test_disk_full_refuses_what_would_be_on_disk_only(broker_factory, uid):
+    """Under a file size limit (prlimit --fsize, as a full disk) the messages
+    beyond the queue in memory have no durable place: refused with 0x97 (at the
+    write, or when the commit that was to cover their ack fails), never
+    acknowledged and lost. Every message acknowledged with success arrives."""
+    b = broker_factory("mqtt.max_mqueue_len = 2\n", start=False)
+    base = b.command
+    b.command = lambda: ["prlimit", "--fsize=262144"] + base()
+    b.start()
+    topic = f"df/{uid}"
+    s = RawClient(b.port, version=5)
+    s.connect(f"s-{uid}", clean=False, props=EXP)
+    s.subscribe((topic, 1))
+    s.disconnect()
+    p = RawClient(b.port, version=5)
+    p.connect(f"p-{uid}")
+    codes = [p.publish(topic, bytes([65 + i]) * 100000, qos=1).rc or 0 for i in range(8)]
+    p.close()
+    assert QUOTA_EXCEEDED in codes, codes
+    assert set(codes) <= {0, QUOTA_EXCEEDED}, codes
+    acked = [bytes([65 + i]) for i, rc in enumerate(codes) if rc == 0]
+    b.wait_for_log(r"publish refused, (subscriber queue full|store commit failed)")
+    s = RawClient(b.port, version=5)
+    try:
+        assert s.connect(f"s-{uid}", clean=False, props=EXP).session_present
+        got = [m.payload[:1] for m in s.recv_publishes(len(acked), timeout=10)]
+        assert got == acked
+    finally:
+        s.close()
+    b.stop()  # exits 0, no sanitizer report

@@ -247,6 +247,59 @@ static void test_store__uncommitted_is_not_durable(void **state)
     free(dir);
 }
 
+struct batch {
+    char payloads[8][8];
+    uint64_t seqs[8];
+    size_t n;
+    size_t max;
+};
+
+static bool on_batch(void *arg, const struct rmq_store_delivery *d)
+{
+    struct batch *b = arg;
+    if (b->n == b->max) {
+        return false;
+    }
+    snprintf(b->payloads[b->n], sizeof b->payloads[0], "%.*s", (int)d->msg.payload_len,
+             (const char *)d->msg.payload);
+    b->seqs[b->n++] = d->seq;
+    return true;
+}
+
+/* A session's queue is read a batch at a time, in the order it was queued,
+ * uncommitted rows included; other sessions' rows are not seen. */
+static void test_store__session_deliveries_in_batches(void **state)
+{
+    (void)state;
+    char *dir = tmpdir();
+    struct rmq_store *st = NULL;
+    assert_int_equal(rmq_store_open(dir, &st), RMQ_OK);
+    for (int i = 0; i < 7; i++) {
+        char p[8];
+        snprintf(p, sizeof p, "m%d", i);
+        struct rmq_store_delivery d = {0, 0, 1, 0, false, NULL, 0, msg("a/b", p)};
+        assert_true(rmq_store_delivery_add(st, i == 3 ? "other" : "c1", i == 3 ? 5 : 2, &d) != 0);
+    }
+    struct batch b = {.max = 2};
+    assert_int_equal(rmq_store_session_deliveries(st, "c1", 2, 0, on_batch, &b), RMQ_OK);
+    assert_int_equal(b.n, 2);
+    assert_string_equal(b.payloads[0], "m0");
+    assert_string_equal(b.payloads[1], "m1");
+    assert_int_equal(rmq_store_session_deliveries_count(st, "c1", 2, b.seqs[1]), 4);
+    assert_int_equal(rmq_store_commit(st), RMQ_OK);
+    struct batch rest = {.max = 8};
+    assert_int_equal(rmq_store_session_deliveries(st, "c1", 2, b.seqs[1], on_batch, &rest), RMQ_OK);
+    assert_int_equal(rest.n, 4);
+    const char *want[] = {"m2", "m4", "m5", "m6"};
+    for (size_t i = 0; i < 4; i++) {
+        assert_string_equal(rest.payloads[i], want[i]);
+    }
+    assert_int_equal(rmq_store_session_deliveries_count(st, "c1", 2, rest.seqs[3]), 0);
+    rmq_store_free(st);
+    rmdir_all(dir);
+    free(dir);
+}
+
 static void test_store__corrupt_file_set_aside(void **state)
 {
     (void)state;
@@ -289,6 +342,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_store__roundtrip_and_group_commit),
         cmocka_unit_test(test_store__uncommitted_is_not_durable),
+        cmocka_unit_test(test_store__session_deliveries_in_batches),
         cmocka_unit_test(test_store__corrupt_file_set_aside),
         cmocka_unit_test(test_store__missing_dir_fails_cleanly),
     };
