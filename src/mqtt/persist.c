@@ -499,10 +499,23 @@ void rmq_persist_conn_gone(struct rmq_broker *b, struct rmq_mqtt_conn *mc)
 
 /* ------------------------------------------------------------ start-up */
 
+/* A session's stored deliveries read into memory (rmq_store_session_deliveries). */
+struct fill_ctx {
+    struct session *s;
+    size_t limit; /* queued ones wanted; 0 = all */
+    bool stopped; /* at the limit: rows are left on disk */
+    uint64_t last;
+    size_t taken, inflight, expired, bad;
+    uint64_t *gone; /* rows to delete once the read is over (owned) */
+    size_t n_gone, a_gone;
+};
+
 struct load_ctx {
     struct rmq_broker *b;
     size_t sessions, expired_sessions, subs, deliveries, inflight, expired_msgs, rel, retained,
         wills, bad, on_disk;
+    bool by_session;   /* deliveries read per session (else one scan) */
+    struct fill_ctx f; /* deliveries: counts over all sessions, rows to delete */
 };
 
 static void load_session(void *arg, const struct rmq_store_session *r)
@@ -562,17 +575,6 @@ static void load_sub(void *arg, const char *id, size_t len, const char *f, size_
     }
     c->subs++;
 }
-
-/* A session's stored deliveries read into memory (rmq_store_session_deliveries). */
-struct fill_ctx {
-    struct session *s;
-    size_t limit; /* queued ones wanted; 0 = all */
-    bool stopped; /* at the limit: rows are left on disk */
-    uint64_t last;
-    size_t taken, inflight, expired, bad;
-    uint64_t *gone; /* rows to delete once the read is over (owned) */
-    size_t n_gone, a_gone;
-};
 
 static void fill_gone(struct fill_ctx *c, uint64_t seq)
 {
@@ -680,23 +682,55 @@ bool rmq_persist_refill(struct rmq_broker *b, struct session *s, bool all)
     return c.taken + c.expired + c.bad > 0;
 }
 
-/* Start-up: each session's in-flight messages and up to mqtt.max_mqueue_len
- * queued ones in memory; the rest stays on disk (spilled). */
-static void load_deliveries(struct load_ctx *lc)
+/* Start-up, one scan of every delivery in seq order: a session's in-flight
+ * messages and up to mqtt.max_mqueue_len queued ones go into memory; past
+ * that its rows are only counted (spilled), not even decoded. */
+static bool skip_delivery(void *arg, const char *id, size_t len, uint64_t seq, uint16_t pid)
+{
+    struct load_ctx *c = arg;
+    struct session *s = rmq_session_find(c->b, id, len);
+    size_t limit = queue_limit(c->b);
+    if (!s || pid != 0 || (!s->spilled && !(limit && s->queue.count >= limit))) {
+        return false;
+    }
+    if (s->spilled++ == 0) {
+        s->spill_after = seq - 1; /* every row in memory is older */
+    }
+    c->on_disk++;
+    return true;
+}
+
+static void load_delivery(void *arg, const char *id, size_t len, const struct rmq_store_delivery *r)
+{
+    struct load_ctx *c = arg;
+    struct session *s = rmq_session_find(c->b, id, len);
+    if (!s) {
+        c->f.bad++;
+        fill_gone(&c->f, r->seq);
+        return;
+    }
+    c->f.s = s;
+    c->f.limit = 0; /* skip_delivery decided */
+    (void)fill_row(&c->f, r);
+}
+
+/* Start-up, by session: each one's head read through the index on id; for a
+ * store whose rows mostly stay on disk (a scan would read them all). */
+static void load_by_session(struct load_ctx *lc)
 {
     struct rmq_broker *b = lc->b;
     size_t it;
     for (struct rmq_hmap_entry *e = rmq_hmap_first(&b->sessions, &it); e;
          e = rmq_hmap_next(&b->sessions, e, &it)) {
         struct session *s = e->value;
-        struct fill_ctx c;
-        if (!fill(b, s, 0, false, &c)) {
+        struct fill_ctx f;
+        if (!fill(b, s, 0, false, &f)) {
             lc->bad++;
         }
-        lc->deliveries += c.taken;
-        lc->inflight += c.inflight;
-        lc->expired_msgs += c.expired;
-        lc->bad += c.bad;
+        lc->f.taken += f.taken;
+        lc->f.inflight += f.inflight;
+        lc->f.expired += f.expired;
+        lc->f.bad += f.bad;
         lc->on_disk += s->spilled;
     }
 }
@@ -748,6 +782,37 @@ static void load_will(void *arg, const char *id, size_t len, const struct rmq_st
     c->wills++;
 }
 
+/* Everything but what stays on disk, into memory; rows found damaged or
+ * expired are deleted. */
+static void load_all(struct rmq_broker *b, struct load_ctx *c)
+{
+    /* Deliveries: one scan in seq order costs about one step per row; reading
+     * each session's head by index costs about sessions x max_mqueue_len rows,
+     * at random places. The second when most rows will stay on disk. */
+    uint64_t n_sess, n_deliv;
+    rmq_store_row_counts(b->store, &n_sess, &n_deliv);
+    uint64_t limit = queue_limit(b);
+    bool by_session = limit && n_deliv / 2 > n_sess * limit;
+    c->by_session = by_session;
+    struct rmq_store_loader l = {
+        c,        load_session,  load_sub,  by_session ? NULL : load_delivery,
+        load_rel, load_retained, load_will, by_session ? NULL : skip_delivery};
+    if (rmq_store_load(b->store, &l) != RMQ_OK) {
+        rmq_error("store", "load stopped early: what followed the damage is not restored");
+    }
+    if (by_session) {
+        load_by_session(c);
+    }
+    for (size_t i = 0; i < c->f.n_gone; i++) {
+        rmq_store_delivery_del(b->store, c->f.gone[i]);
+    }
+    free(c->f.gone);
+    c->deliveries = c->f.taken;
+    c->inflight = c->f.inflight;
+    c->expired_msgs += c->f.expired;
+    c->bad += c->f.bad;
+}
+
 /* Opens <data_dir>/store.db (making data_dir if needed) and loads it. */
 void rmq_broker_open_store(struct rmq_broker *b)
 {
@@ -775,19 +840,15 @@ void rmq_broker_open_store(struct rmq_broker *b)
     }
     int64_t t0 = rmq_now_ms();
     struct load_ctx c = {.b = b};
-    struct rmq_store_loader l = {&c,       load_session,  load_sub, NULL,
-                                 load_rel, load_retained, load_will};
-    if (rmq_store_load(b->store, &l) != RMQ_OK) {
-        rmq_error("store", "load stopped early: what followed the damage is not restored");
-    }
-    load_deliveries(&c);
+    load_all(b, &c);
     if (rmq_store_commit(b->store) != RMQ_OK) {
         rmq_error("store", "cannot write to the store after loading it");
     }
     rmq_notice("store",
                "loaded sessions=%zu expired_sessions=%zu subscriptions=%zu messages=%zu "
                "messages_on_disk=%zu inflight=%zu expired_messages=%zu awaiting_pubrel=%zu "
-               "retained=%zu wills=%zu unreadable=%zu took_ms=%lld",
+               "retained=%zu wills=%zu unreadable=%zu read=%s took_ms=%lld",
                c.sessions, c.expired_sessions, c.subs, c.deliveries, c.on_disk, c.inflight,
-               c.expired_msgs, c.rel, c.retained, c.wills, c.bad, (long long)(rmq_now_ms() - t0));
+               c.expired_msgs, c.rel, c.retained, c.wills, c.bad,
+               c.by_session ? "by_session" : "scan", (long long)(rmq_now_ms() - t0));
 }

@@ -63,6 +63,7 @@ enum stmt {
     S_LOAD_WILL,
     S_SESS_DELIV,
     S_SESS_COUNT,
+    S_COUNT_ROWS,
     S__COUNT
 };
 
@@ -100,6 +101,7 @@ static const char *const SQL[S__COUNT] = {
     [S_SESS_DELIV] = "SELECT seq,id,pid,qos,state,retain,sub_ids,topic,payload,mqos,mretain,"
                      "props,expire_at FROM deliveries WHERE id=?1 AND seq>?2 ORDER BY seq",
     [S_SESS_COUNT] = "SELECT count(*) FROM deliveries WHERE id=?1 AND seq>?2",
+    [S_COUNT_ROWS] = "SELECT (SELECT count(*) FROM sessions), (SELECT count(*) FROM deliveries)",
 };
 
 struct rmq_store {
@@ -507,6 +509,11 @@ static void load_row(const struct rmq_store_loader *l, enum stmt k, sqlite3_stmt
     }
     case S_LOAD_DELIV: {
         struct rmq_store_delivery d;
+        if (l->delivery_skip &&
+            l->delivery_skip(l->arg, id, len, (uint64_t)sqlite3_column_int64(q, 0),
+                             (uint16_t)sqlite3_column_int(q, 2))) {
+            break;
+        }
         col_delivery(q, &d);
         l->delivery(l->arg, id, len, &d);
         break;
@@ -596,4 +603,15 @@ uint64_t rmq_store_session_deliveries_count(struct rmq_store *st, const char *id
     sqlite3_reset(q);
     sqlite3_clear_bindings(q);
     return n;
+}
+
+void rmq_store_row_counts(struct rmq_store *st, uint64_t *sessions, uint64_t *deliveries)
+{
+    sqlite3_stmt *q = st->st[S_COUNT_ROWS];
+    *sessions = *deliveries = 0;
+    if (sqlite3_step(q) == SQLITE_ROW) {
+        *sessions = (uint64_t)sqlite3_column_int64(q, 0);
+        *deliveries = (uint64_t)sqlite3_column_int64(q, 1);
+    }
+    sqlite3_reset(q);
 }

@@ -122,6 +122,10 @@ struct rmq_store_loader {
     void (*retained)(void *arg, const struct rmq_store_msg *m);
     void (*will)(void *arg, const char *id, size_t len, const struct rmq_store_msg *m,
                  int64_t will_at);
+    /* May be NULL. Asked first for each delivery row, before the row is
+     * decoded: true = the caller only counts it (delivery is not called), so a
+     * row left on disk costs no decoding. */
+    bool (*delivery_skip)(void *arg, const char *id, size_t len, uint64_t seq, uint16_t pid);
 };
 RMQ_MUST_USE rmq_err rmq_store_load(struct rmq_store *st, const struct rmq_store_loader *l);
 
@@ -137,6 +141,9 @@ rmq_store_session_deliveries(struct rmq_store *st, const char *id, size_t len, u
 /* How many deliveries of the session have seq > after (0 on a read error). */
 uint64_t rmq_store_session_deliveries_count(struct rmq_store *st, const char *id, size_t len,
                                             uint64_t after);
+
+/* Rows in the sessions and deliveries tables (0 on a read error). */
+void rmq_store_row_counts(struct rmq_store *st, uint64_t *sessions, uint64_t *deliveries);
 
 /* Wall clock, ms since the epoch. */
 int64_t rmq_store_wall_ms(void);

@@ -101,7 +101,8 @@ static void on_will(void *arg, const char *id, size_t len, const struct rmq_stor
 static void load(struct rmq_store *st, struct seen *v)
 {
     memset(v, 0, sizeof *v);
-    struct rmq_store_loader l = {v, on_session, on_sub, on_delivery, on_rel, on_retained, on_will};
+    struct rmq_store_loader l = {v,      on_session,  on_sub,  on_delivery,
+                                 on_rel, on_retained, on_will, NULL};
     assert_int_equal(rmq_store_load(st, &l), RMQ_OK);
 }
 
