@@ -442,10 +442,13 @@ void rmq_persist_flush(struct rmq_broker *b)
                    "those that were on disk only held=%zu",
                    b->n_held);
     }
-    size_t n = b->n_held;
-    b->n_held = 0;
+    /* Taken out: a refusal below may write and hold (or flush) acks again. */
+    struct held_ack *held = b->held;
+    size_t n = b->n_held, cap = b->a_held;
+    b->held = NULL;
+    b->n_held = b->a_held = 0;
     for (size_t i = 0; i < n; i++) {
-        struct held_ack h = b->held[i]; /* a refusal may close a connection: copy first */
+        struct held_ack h = held[i];
         if (h.mc->state != CS_CONNECTED) {
             continue;
         }
@@ -458,6 +461,12 @@ void rmq_persist_flush(struct rmq_broker *b)
         } else {
             rmq_conn_send_ack(h.mc, (enum rmq_pkt_type)h.type, h.pid, h.reason);
         }
+    }
+    if (!b->held) {
+        b->held = held;
+        b->a_held = cap;
+    } else {
+        free(held);
     }
 }
 
