@@ -108,8 +108,9 @@ def test_spilled_queue_survives_kill(broker_factory, uid, others, read):
         s.disconnect()
     finally:
         s.close()
-    # Taken and acknowledged: nothing is left for another restart (a graceful
-    # stop: a kill could come before the broker read the last PUBCOMP).
+    # Taken and acknowledged: nothing is left for another restart (once the
+    # broker read the last PUBCOMP: it came before the DISCONNECT).
+    b.wait_for_log(r"mqtt: disconnected client_id=s-%s " % uid, since=mark)
     b.stop()
     mark = b.log_mark()
     b.start()
