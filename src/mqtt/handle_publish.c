@@ -142,6 +142,12 @@ void rmq_publish_will_msg(struct rmq_broker *b, struct rmq_msg *m)
     }
     struct route_result rr;
     rmq_route(b, m, NULL, &rr); /* no publisher to refuse: the others still get it */
+    if (rr.refused) {
+        RMQ_LOG_RL(5, RMQ_LOG_WARNING, "session",
+                   "will not queued, subscriber queue full subscriber=%s subscribers_refusing=%zu "
+                   "topic=%s max_mqueue_len=%u",
+                   rr.refuser->client_id, rr.refused, m->topic, b->cfg->max_mqueue_len);
+    }
 }
 
 /* Resolves the topic (alias in, alias out); NULL after failing the connection. */
