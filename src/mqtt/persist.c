@@ -523,8 +523,9 @@ struct load_ctx {
     struct rmq_broker *b;
     size_t sessions, expired_sessions, subs, deliveries, inflight, expired_msgs, rel, retained,
         wills, bad, on_disk;
-    bool by_session;   /* deliveries read per session (else one scan) */
-    struct fill_ctx f; /* deliveries: counts over all sessions, rows to delete */
+    bool by_session;     /* deliveries read per session (else one scan) */
+    struct session *cur; /* the current row's session (skip_delivery found it) */
+    struct fill_ctx f;   /* deliveries: counts over all sessions, rows to delete */
 };
 
 static void load_session(void *arg, const struct rmq_store_session *r)
@@ -697,7 +698,7 @@ bool rmq_persist_refill(struct rmq_broker *b, struct session *s, bool all)
 static bool skip_delivery(void *arg, const char *id, size_t len, uint64_t seq, uint16_t pid)
 {
     struct load_ctx *c = arg;
-    struct session *s = rmq_session_find(c->b, id, len);
+    struct session *s = c->cur = rmq_session_find(c->b, id, len);
     size_t limit = queue_limit(c->b);
     if (!s || pid != 0 || (!s->spilled && !(limit && s->queue.count >= limit))) {
         return false;
@@ -712,7 +713,9 @@ static bool skip_delivery(void *arg, const char *id, size_t len, uint64_t seq, u
 static void load_delivery(void *arg, const char *id, size_t len, const struct rmq_store_delivery *r)
 {
     struct load_ctx *c = arg;
-    struct session *s = rmq_session_find(c->b, id, len);
+    (void)id;
+    (void)len;
+    struct session *s = c->cur; /* skip_delivery ran first for this row */
     if (!s) {
         c->f.bad++;
         fill_gone(&c->f, r->seq);
