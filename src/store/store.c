@@ -64,6 +64,7 @@ enum stmt {
     S_SESS_DELIV,
     S_SESS_COUNT,
     S_COUNT_ROWS,
+    S_MAX_SEQ,
     S__COUNT
 };
 
@@ -80,7 +81,8 @@ static const char *const SQL[S__COUNT] = {
     [S_SUB_PUT] = "INSERT OR REPLACE INTO subs VALUES(?1,?2,?3,?4,?5)",
     [S_SUB_DEL] = "DELETE FROM subs WHERE id=?1 AND filter=?2",
     [S_DELIV_ADD] = "INSERT INTO deliveries(id,pid,qos,state,retain,sub_ids,topic,payload,mqos,"
-                    "mretain,props,expire_at) VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12)",
+                    "mretain,props,expire_at,seq) VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,"
+                    "?13)",
     [S_DELIV_UPD] = "UPDATE deliveries SET pid=?2, state=?3 WHERE seq=?1",
     [S_DELIV_DEL] = "DELETE FROM deliveries WHERE seq=?1",
     [S_REL_PUT] = "INSERT OR REPLACE INTO rel VALUES(?1,?2)",
@@ -101,6 +103,8 @@ static const char *const SQL[S__COUNT] = {
     [S_SESS_DELIV] = "SELECT seq,id,pid,qos,state,retain,sub_ids,topic,payload,mqos,mretain,"
                      "props,expire_at FROM deliveries WHERE id=?1 AND seq>?2 ORDER BY seq",
     [S_SESS_COUNT] = "SELECT count(*) FROM deliveries WHERE id=?1 AND seq>?2",
+    [S_MAX_SEQ] = "SELECT max(coalesce((SELECT seq FROM sqlite_sequence WHERE "
+                  "name='deliveries'),0), coalesce((SELECT max(seq) FROM deliveries),0))",
     [S_COUNT_ROWS] = "SELECT (SELECT count(*) FROM sessions), (SELECT count(*) FROM deliveries)",
 };
 
@@ -112,6 +116,10 @@ struct rmq_store {
     bool degraded;
     bool tx_failed;   /* a write of the open transaction failed */
     uint64_t pending; /* writes in the open transaction */
+    /* Last delivery seq handed out. Kept here, not by SQLite alone: a rolled
+     * back transaction would give its seqs again, and the core may still hold
+     * one (a delivery in memory) whose delete must never hit a newer row. */
+    uint64_t last_seq;
     uint64_t commits;
     uint64_t writes;
 };
@@ -169,6 +177,11 @@ static rmq_err open_db(struct rmq_store *st)
             return RMQ_ERR_DB;
         }
     }
+    if (sqlite3_step(st->st[S_MAX_SEQ]) != SQLITE_ROW) {
+        return RMQ_ERR_DB;
+    }
+    st->last_seq = (uint64_t)sqlite3_column_int64(st->st[S_MAX_SEQ], 0);
+    sqlite3_reset(st->st[S_MAX_SEQ]);
     return RMQ_OK;
 }
 
@@ -335,9 +348,11 @@ uint64_t rmq_store_delivery_add(struct rmq_store *st, const char *id, size_t len
     sqlite3_bind_int(q, 10, d->msg.retain);
     bind_opt(q, 11, d->msg.props, d->msg.props_len);
     sqlite3_bind_int64(q, 12, d->msg.expire_at);
+    uint64_t seq = ++st->last_seq;
+    sqlite3_bind_int64(q, 13, (sqlite3_int64)seq);
     uint64_t before = st->pending;
     run(st, S_DELIV_ADD, "delivery");
-    return st->pending != before ? (uint64_t)sqlite3_last_insert_rowid(st->db) : 0;
+    return st->pending != before ? seq : 0;
 }
 
 void rmq_store_delivery_update(struct rmq_store *st, uint64_t seq, uint16_t pid, uint8_t state)

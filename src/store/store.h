@@ -87,7 +87,8 @@ void rmq_store_sub_put(struct rmq_store *st, const char *id, size_t len, const c
                        size_t flen, uint8_t qos, uint8_t flags, uint32_t sub_id);
 void rmq_store_sub_del(struct rmq_store *st, const char *id, size_t len, const char *filter,
                        size_t flen);
-/* Returns the new row's seq (0 on error). */
+/* Returns the new row's seq (0 on error): increasing, never handed out twice
+ * by one open store, even when the transaction holding it is rolled back. */
 uint64_t rmq_store_delivery_add(struct rmq_store *st, const char *id, size_t len,
                                 const struct rmq_store_delivery *d);
 void rmq_store_delivery_update(struct rmq_store *st, uint64_t seq, uint16_t pid, uint8_t state);
