@@ -646,10 +646,14 @@ static size_t queue_limit(const struct rmq_broker *b)
 
 /* Reads s's stored deliveries after `after` into memory, up to the queue
  * limit (all: no limit); sets s->spilled / spill_after for what stays on
- * disk. False on a read error (nothing more can be read: spilled = 0). */
+ * disk: counted in the store at start-up (s->spilled = 0 then), else what
+ * was spilled less what was read — a count that may run high after a failed
+ * commit (conservative for the bound) and is reset once the end is read.
+ * False on a read error (nothing more can be read: spilled = 0). */
 static bool fill(struct rmq_broker *b, struct session *s, uint64_t after, bool all,
                  struct fill_ctx *c)
 {
+    uint64_t before = s->spilled;
     memset(c, 0, sizeof *c);
     c->s = s;
     c->limit = all ? 0 : queue_limit(b);
@@ -662,9 +666,14 @@ static bool fill(struct rmq_broker *b, struct session *s, uint64_t after, bool a
     free(c->gone);
     c->gone = NULL;
     s->spill_after = c->last;
-    s->spilled = ok && c->stopped ? rmq_store_session_deliveries_count(b->store, s->client_id,
-                                                                       s->id_len, c->last)
-                                  : 0;
+    uint64_t read = c->taken + c->expired + c->bad;
+    if (!ok || !c->stopped) {
+        s->spilled = 0;
+    } else if (before == 0) {
+        s->spilled = rmq_store_session_deliveries_count(b->store, s->client_id, s->id_len, c->last);
+    } else {
+        s->spilled = before > read ? before - read : 1; /* more remain: read on */
+    }
     return ok;
 }
 
