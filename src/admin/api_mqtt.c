@@ -305,13 +305,14 @@ static void core_snapshot(struct rmq_broker *b, struct core_call *c)
     json_t *by_listener = json_object();
     rmq_broker_each_listener_count(b, add_listener_count, by_listener);
     c->out = json_pack(
-        "{s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:o}", "connections", (json_int_t)k.connections,
-        "sessions", (json_int_t)k.sessions, "subscriptions", (json_int_t)k.subscriptions,
-        "retained", (json_int_t)k.retained, "messages_in", (json_int_t)st->messages_in,
-        "messages_out", (json_int_t)st->messages_out, "dropped_queue_full",
-        (json_int_t)st->dropped_queue_full, "dropped_expired", (json_int_t)st->dropped_expired,
-        "dropped_too_large", (json_int_t)st->dropped_too_large, "dropped_qos0_backpressure",
-        (json_int_t)st->dropped_qos0_backpressure, "by_listener", by_listener);
+        "{s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:o}", "connections",
+        (json_int_t)k.connections, "sessions", (json_int_t)k.sessions, "subscriptions",
+        (json_int_t)k.subscriptions, "retained", (json_int_t)k.retained, "messages_in",
+        (json_int_t)st->messages_in, "messages_out", (json_int_t)st->messages_out,
+        "dropped_queue_full", (json_int_t)st->dropped_queue_full, "dropped_expired",
+        (json_int_t)st->dropped_expired, "dropped_too_large", (json_int_t)st->dropped_too_large,
+        "dropped_qos0_backpressure", (json_int_t)st->dropped_qos0_backpressure,
+        "refused_queue_full", (json_int_t)st->refused_queue_full, "by_listener", by_listener);
 }
 
 json_t *admin_core_snapshot(struct rmq_admin *a)
@@ -361,6 +362,10 @@ void api_metrics(struct rmq_admin *a, struct evhttp_request *req)
         "messages.dropped.queue_full", iv(s, "dropped_queue_full"), "messages.dropped.expired",
         iv(s, "dropped_expired"), "messages.dropped.too_large", iv(s, "dropped_too_large"),
         "messages.dropped.qos0_backpressure", iv(s, "dropped_qos0_backpressure"));
+    if (m) {
+        json_object_set_new(m, "messages.refused.queue_full",
+                            json_integer(iv(s, "refused_queue_full")));
+    }
     json_decref(s);
     if (m) {
         json_object_set_new(m, "client.auth.failure",

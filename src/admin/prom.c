@@ -81,6 +81,10 @@ static void mqtt_part(struct evbuffer *b, json_t *s, const struct rmq_settings *
         out(b, "revmq_messages_dropped_total{reason=\"%s\"} %lld\n", reasons[i][0],
             (long long)iv(s, reasons[i][1]));
     }
+    head(b, "messages_refused_total", "counter",
+         "QoS 1/2 PUBLISH not accepted (PUBACK/PUBREC 0x97, or a 3.1.1 disconnect), by reason.");
+    out(b, "revmq_messages_refused_total{reason=\"queue_full\"} %lld\n",
+        (long long)iv(s, "refused_queue_full"));
 }
 
 static void counters_part(struct evbuffer *b)

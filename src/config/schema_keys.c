@@ -720,9 +720,13 @@ static const struct rmq_cfg_key keys[] = {
      .min = 0,
      .max = 1000000000,
      .flags = RMQ_CFG_F_INFINITY,
-     .doc = "Most messages queued for one session beyond the in-flight window (also while the "
-            "client is offline). What is dropped is logged and counted. `infinity` is stored "
-            "as UINT32_MAX; 0 also means no limit.",
+     .doc = "Most messages kept in memory for one session beyond the in-flight window (also "
+            "while the client is offline). A connected subscriber over it holds its publishers "
+            "(backpressure). For an offline persistent session, QoS 1/2 messages beyond it are "
+            "kept on disk only (`durable_sessions.max_stored_messages_per_session`); with no "
+            "store, a QoS 1/2 PUBLISH beyond it is refused (MQTT 5: 0x97; 3.1.1: "
+            "disconnected without acknowledgement). QoS 0 beyond it is dropped, logged and "
+            "counted. `infinity` is stored as UINT32_MAX; 0 also means no limit.",
      .example = "10000"},
     {.path = "mqtt.session_expiry_interval",
      .type = RMQ_CFG_DURATION,
@@ -1221,6 +1225,22 @@ static const struct rmq_cfg_key keys[] = {
             "replicated storage that ignores the in-memory session), this is on by default and "
             "changes only what survives a restart. `false`: everything lives in memory.",
      .example = "false"},
+    {.path = "durable_sessions.max_stored_messages_per_session",
+     .type = RMQ_CFG_INT,
+     G(durable_max_stored_per_session),
+     .def = "1000000",
+     .min = 0,
+     .max = 1000000000000ll,
+     .doc = "Most QoS 1/2 messages stored for one offline persistent session (queued and in "
+            "flight, in memory and on disk; 0: no limit). Beyond `mqtt.max_mqueue_len` a "
+            "persistent session's queue is kept on disk only and read back in batches as the "
+            "client takes it, so memory stays bounded. A QoS 1/2 PUBLISH that would go past "
+            "this bound (or past `mqtt.max_mqueue_len` when nothing is durable) is not "
+            "accepted: MQTT 5 publishers get PUBACK/PUBREC 0x97 Quota exceeded, MQTT 3.1.1 "
+            "publishers are disconnected without the acknowledgement (they send it again "
+            "after reconnecting); the other subscribers still get it. Logged (rate-limited) "
+            "and counted (`revmq_messages_refused_total`). revmq's own key.",
+     .example = "100000"},
     {.path = "retainer.max_retained_messages",
      .type = RMQ_CFG_INT,
      G(retainer_max_retained_messages),

@@ -253,6 +253,7 @@ struct rmq_settings {
     bool log_syslog;                  /* log.syslog.enable, default false */
     /* Durable state (src/store, docs/persistence.md). */
     bool durable_sessions_enable;            /* default true */
+    uint64_t durable_max_stored_per_session; /* default 1000000; 0 = no limit */
     uint64_t retainer_max_retained_messages; /* 0 = no limit */
     uint64_t retainer_max_payload_size;      /* bytes, default 1MB; 0 = no limit */
     void *internal;                          /* owned: the key/value/origin table for printing */

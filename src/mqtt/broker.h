@@ -84,6 +84,9 @@ struct rmq_broker_stats {
     uint64_t dropped_expired;
     uint64_t dropped_too_large;
     uint64_t dropped_qos0_backpressure;
+    /* QoS 1/2 PUBLISH not accepted: a persistent subscriber had no room
+     * (mqtt.max_mqueue_len without a store, or the store's per-session bound). */
+    uint64_t refused_queue_full;
 };
 
 /* NULL on OOM. `s` is borrowed until rmq_broker_free. */

@@ -83,6 +83,13 @@ struct session {
     uint64_t dropped;
     struct rmq_principal *owner; /* owned: who created / last resumed it */
     bool persist;                /* kept in the store (persist.c) */
+    /* Spilled: QoS 1/2 deliveries in the store only, beyond mqtt.max_mqueue_len,
+     * every one queued after everything in memory (store rows with seq >
+     * spill_after). While any are spilled, new QoS 1/2 messages are spilled
+     * too (order, MQTT-4.6.0); rmq_session_pump reads them back a batch at a
+     * time when the queue in memory is empty. */
+    uint64_t spilled;
+    uint64_t spill_after;
 };
 
 enum conn_state {
@@ -147,6 +154,15 @@ struct held_ack {
     uint8_t type;
     uint8_t reason;
     uint16_t pid;
+    bool spilled; /* its message is on disk only for some session: refused if the commit fails */
+};
+
+/* What routing one message did (rmq_route). */
+struct route_result {
+    size_t matched;                /* sessions it was routed to */
+    size_t refused;                /* persistent sessions that could not keep it */
+    const struct session *refuser; /* the first of them (for the log), or NULL */
+    bool spilled;                  /* on disk only for at least one session */
 };
 
 struct rmq_store;
@@ -182,8 +198,13 @@ struct session *rmq_session_find(struct rmq_broker *b, const char *id, size_t le
 struct session *rmq_session_create(struct rmq_broker *b, const char *id, size_t len);
 void rmq_session_destroy(struct rmq_broker *b, struct session *s);
 void rmq_session_pending_update(struct rmq_broker *b, struct session *s);
-void rmq_session_deliver(struct rmq_broker *b, struct session *s, struct rmq_msg *m, uint8_t qos,
-                         bool retain, const uint32_t *sub_ids, uint8_t n_sub_ids);
+/* Queues or sends m to s. Returns false when s cannot keep a QoS 1/2
+ * message: an offline session whose queue is at mqtt.max_mqueue_len with no
+ * durable place for more (store off or failing) or at
+ * durable_sessions.max_stored_messages_per_session. *spilled is set when the
+ * message went to disk only. QoS 0 is never refused (dropped by policy). */
+bool rmq_session_deliver(struct rmq_broker *b, struct session *s, struct rmq_msg *m, uint8_t qos,
+                         bool retain, const uint32_t *sub_ids, uint8_t n_sub_ids, bool *spilled);
 void rmq_session_pump(struct rmq_broker *b, struct session *s);
 void rmq_session_resend(struct rmq_broker *b, struct session *s);
 struct delivery *rmq_session_inflight_find(struct session *s, uint16_t pid);
@@ -205,6 +226,10 @@ void rmq_persist_session_gone(struct rmq_broker *b, struct session *s);
 void rmq_persist_sub(struct rmq_broker *b, struct session *s, const char *f, size_t len,
                      const struct rmq_sub_opts *o);
 void rmq_persist_delivery_add(struct rmq_broker *b, struct session *s, struct delivery *d);
+/* Reads the next spilled deliveries of s (up to mqtt.max_mqueue_len queued
+ * ones; all when all = true) into its queue, in order. True if it consumed
+ * any (some may have expired while on disk); s->spilled is kept exact. */
+bool rmq_persist_refill(struct rmq_broker *b, struct session *s, bool all);
 void rmq_persist_delivery_state(struct rmq_broker *b, struct session *s, struct delivery *d);
 void rmq_persist_delivery_done(struct rmq_broker *b, struct session *s, struct delivery *d);
 void rmq_persist_rel(struct rmq_broker *b, struct session *s, uint16_t pid, bool add);
@@ -216,6 +241,11 @@ bool rmq_persist_retain(struct rmq_broker *b, struct rmq_msg *m);
  * writes (or earlier held acks) are pending. */
 void rmq_persist_ack(struct rmq_mqtt_conn *mc, enum rmq_pkt_type type, uint16_t pid,
                      uint8_t reason);
+/* The PUBACK / PUBREC of a routed PUBLISH; spilled: the message is on disk
+ * only for some session, so if the commit fails it is refused instead
+ * (rmq_publish_refuse) — no copy of it is left in memory. */
+void rmq_persist_ack_publish(struct rmq_mqtt_conn *mc, enum rmq_pkt_type type, uint16_t pid,
+                             uint8_t reason, bool spilled);
 /* Commits (one fsync) and sends the held acks. */
 void rmq_persist_flush(struct rmq_broker *b);
 /* End of an input: commits now, or asks the commit hook for a commit soon. */
@@ -247,7 +277,12 @@ uint32_t rmq_expiry_cap(const struct rmq_broker *b, uint32_t req);
 
 /* handle_publish.c */
 void rmq_route(struct rmq_broker *b, struct rmq_msg *m, const void *publisher_session,
-               size_t *matched);
+               struct route_result *out);
+/* A QoS 1/2 PUBLISH some persistent session could not keep: not accepted.
+ * MQTT 5: PUBACK / PUBREC 0x97 Quota exceeded (no PUBREL state kept);
+ * 3.1.1 (no negative ack): the connection is closed without the ack, after
+ * the acks held before it are sent. Counted; the log line is the caller's. */
+void rmq_publish_refuse(struct rmq_mqtt_conn *mc, uint8_t qos, uint16_t pid);
 /* Publishes a will: stores it when retained, routes it. */
 void rmq_publish_will_msg(struct rmq_broker *b, struct rmq_msg *m);
 void rmq_handle_publish(struct rmq_mqtt_conn *mc, const struct rmq_packet *p);

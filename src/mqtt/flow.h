@@ -16,9 +16,11 @@
  * most one packet per publisher that routes to it while it is over (that
  * publisher is held right after that packet).
  *
- * What it does not do: it never waits for offline sessions (their queue is
- * capped by max_mqueue_len and drops the excess, counted and logged; QoS 0
- * goes there too unless mqtt.mqueue_store_qos0 = false), for wills
+ * What it does not do: it never waits for offline sessions (beyond
+ * max_mqueue_len a persistent session's QoS 1/2 messages are kept on disk
+ * only, and where no durable place is left the PUBLISH is refused — see
+ * session.c; their QoS 0 is dropped at the limit, counted and logged, and
+ * not queued at all when mqtt.mqueue_store_qos0 = false), for wills
  * (no publisher to hold), or when `mqtt.mqueue_store_qos0 = false` for QoS 0
  * (then QoS 0 to a full subscriber is dropped, counted and logged, and the
  * publisher is not held). A subscriber that stops reading would hold its

@@ -109,13 +109,14 @@ static void collect(void *subscriber, const struct rmq_sub_opts *o, bool shared,
 }
 
 void rmq_route(struct rmq_broker *b, struct rmq_msg *m, const void *publisher_session,
-               size_t *matched)
+               struct route_result *out)
 {
     struct route_ctx ctx = {b, publisher_session};
     b->match_gen++;
     b->n_targets = 0;
     rmq_router_match(b->router, m->topic, m->topic_len, collect, &ctx);
-    *matched = b->n_targets;
+    memset(out, 0, sizeof *out);
+    out->matched = b->n_targets;
     const struct session *ps = publisher_session;
     rmq_flow_set_publisher(b, ps ? ps->conn : NULL);
     for (size_t i = 0; i < b->n_targets; i++) {
@@ -123,7 +124,12 @@ void rmq_route(struct rmq_broker *b, struct rmq_msg *m, const void *publisher_se
         uint8_t qos = m->qos < t->qos ? m->qos : t->qos;
         /* MQTT-3.3.1-12/13: RETAIN kept only with retain-as-published. */
         bool retain = t->rap && m->retain;
-        rmq_session_deliver(b, t->s, m, qos, retain, t->sub_ids, t->n_sub_ids);
+        if (!rmq_session_deliver(b, t->s, m, qos, retain, t->sub_ids, t->n_sub_ids,
+                                 &out->spilled)) {
+            if (out->refused++ == 0) {
+                out->refuser = t->s;
+            }
+        }
     }
     rmq_flow_set_publisher(b, NULL);
     b->n_targets = 0;
@@ -134,8 +140,14 @@ void rmq_publish_will_msg(struct rmq_broker *b, struct rmq_msg *m)
     if (m->retain) {
         (void)rmq_persist_retain(b, m);
     }
-    size_t matched;
-    rmq_route(b, m, NULL, &matched);
+    struct route_result rr;
+    rmq_route(b, m, NULL, &rr); /* no publisher to refuse: the others still get it */
+    if (rr.refused) {
+        RMQ_LOG_RL(5, RMQ_LOG_WARNING, "session",
+                   "will not queued, subscriber queue full subscriber=%s subscribers_refusing=%zu "
+                   "topic=%s max_mqueue_len=%u",
+                   rr.refuser->client_id, rr.refused, m->topic, b->cfg->max_mqueue_len);
+    }
 }
 
 /* Resolves the topic (alias in, alias out); NULL after failing the connection. */
@@ -228,6 +240,38 @@ bool rmq_session_rel_add(struct session *s, uint16_t pid, int64_t now)
     return true;
 }
 
+void rmq_publish_refuse(struct rmq_mqtt_conn *mc, uint8_t qos, uint16_t pid)
+{
+    struct rmq_broker *b = mc->b;
+    b->stats.refused_queue_full++;
+    size_t idx;
+    if (qos == 2 && rel_find(mc->session, pid, &idx)) {
+        rel_remove(mc->session, idx); /* refused after a failed commit: nothing to release */
+        rmq_persist_rel(b, mc->session, pid, false);
+    }
+    if (mc->version == RMQ_MQTT_V5) {
+        rmq_persist_ack(mc, qos == 1 ? RMQ_PKT_PUBACK : RMQ_PKT_PUBREC, pid, RMQ_RC_QUOTA_EXCEEDED);
+        return;
+    }
+    /* MQTT 3.1.1 has no negative acknowledgement: close without it, so the
+     * client sends the message again after reconnecting. The acks held
+     * before it go out first (their messages were accepted). */
+    rmq_persist_flush(b);
+    rmq_conn_fail(mc, RMQ_RC_QUOTA_EXCEEDED, "a subscriber's queue is full");
+}
+
+static void refuse_log(struct rmq_mqtt_conn *mc, const struct route_result *rr, const char *topic)
+{
+    const struct rmq_broker *b = mc->b;
+    RMQ_LOG_RL(
+        5, RMQ_LOG_WARNING, "session",
+        "publish refused, subscriber queue full publisher=%s subscriber=%s "
+        "subscribers_refusing=%zu topic=%s max_mqueue_len=%u "
+        "max_stored_messages_per_session=%llu store=%s",
+        mc->session->client_id, rr->refuser->client_id, rr->refused, topic, b->cfg->max_mqueue_len,
+        (unsigned long long)b->settings->durable_max_stored_per_session, b->store ? "on" : "off");
+}
+
 /* Checks the limits a PUBLISH must meet; false after failing the connection
  * or answering with a reason code. */
 static bool publish_allowed(struct rmq_mqtt_conn *mc, const struct rmq_publish *pub, bool *retain)
@@ -307,23 +351,32 @@ void rmq_handle_publish(struct rmq_mqtt_conn *mc, const struct rmq_packet *p)
     if (authorized && retain) {
         (void)rmq_persist_retain(b, m); /* a refusal is logged; the message is still routed */
     }
-    size_t matched = 0;
+    struct route_result rr = {0};
     if (authorized) {
-        rmq_route(b, m, s, &matched);
+        rmq_route(b, m, s, &rr);
+    }
+    if (rr.refused && pub->qos > 0) {
+        /* A persistent subscriber could not keep it: not accepted (the others
+         * got it: at least once when the publisher sends it again). */
+        refuse_log(mc, &rr, m->topic);
+        rmq_msg_unref(m);
+        rmq_publish_refuse(mc, pub->qos, pub->packet_id);
+        return;
     }
     rmq_msg_unref(m);
-    uint8_t rc = (matched == 0 && mc->version == RMQ_MQTT_V5) ? RMQ_RC_NO_MATCHING_SUBSCRIBERS : 0;
+    uint8_t rc =
+        (rr.matched == 0 && mc->version == RMQ_MQTT_V5) ? RMQ_RC_NO_MATCHING_SUBSCRIBERS : 0;
     /* Acknowledged only once durable for every persistent session it reached
      * (held until the commit that ends this read; persist.c). */
     if (pub->qos == 1) {
-        rmq_persist_ack(mc, RMQ_PKT_PUBACK, pub->packet_id, rc);
+        rmq_persist_ack_publish(mc, RMQ_PKT_PUBACK, pub->packet_id, rc, rr.spilled);
     } else if (pub->qos == 2) {
         if (!rmq_session_rel_add(s, pub->packet_id, now)) {
             rmq_conn_fail(mc, RMQ_RC_UNSPECIFIED_ERROR, "out of memory");
             return;
         }
         rmq_persist_rel(b, s, pub->packet_id, true);
-        rmq_persist_ack(mc, RMQ_PKT_PUBREC, pub->packet_id, rc);
+        rmq_persist_ack_publish(mc, RMQ_PKT_PUBREC, pub->packet_id, rc, rr.spilled);
     }
 }
 

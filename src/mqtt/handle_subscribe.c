@@ -30,7 +30,8 @@ static void send_retained(struct rmq_msg *m, void *arg)
         return;
     }
     /* MQTT-3.3.1-8: retained messages sent on subscribe carry RETAIN 1. */
-    rmq_session_deliver(c->b, c->s, m, qos, true, &c->sub_id, c->sub_id ? 1 : 0);
+    bool spilled = false; /* a retained message to a connected subscriber: never refused */
+    (void)rmq_session_deliver(c->b, c->s, m, qos, true, &c->sub_id, c->sub_id ? 1 : 0, &spilled);
 }
 
 /* Validates one entry; returns the SUBACK reason (granted QoS or failure) and

@@ -16,7 +16,7 @@ static void view_of(const struct session *s, struct rmq_client_view *v)
     v->expiry_interval = s->expiry_s;
     v->subscriptions = s->subs.count;
     v->inflight = s->inflight.count;
-    v->queued = s->queue.count;
+    v->queued = s->queue.count + s->spilled; /* in memory and on disk only */
     v->dropped = s->dropped;
     v->owner = s->owner;
     const struct rmq_mqtt_conn *mc = s->conn;

@@ -248,6 +248,9 @@ void rmq_persist_session(struct rmq_broker *b, struct session *s, bool connected
     }
     if (s->expiry_s == 0) {
         if (s->persist) {
+            /* No longer persistent: what is on disk only comes back to memory first. */
+            while (s->spilled && rmq_persist_refill(b, s, true)) {
+            }
             rmq_store_session_del(b->store, s->client_id, s->id_len);
             s->persist = false;
         }
@@ -400,6 +403,12 @@ bool rmq_persist_retain(struct rmq_broker *b, struct rmq_msg *m)
 
 void rmq_persist_ack(struct rmq_mqtt_conn *mc, enum rmq_pkt_type type, uint16_t pid, uint8_t reason)
 {
+    rmq_persist_ack_publish(mc, type, pid, reason, false);
+}
+
+void rmq_persist_ack_publish(struct rmq_mqtt_conn *mc, enum rmq_pkt_type type, uint16_t pid,
+                             uint8_t reason, bool spilled)
+{
     struct rmq_broker *b = mc->b;
     if (!b->store || (!rmq_store_dirty(b->store) && b->n_held == 0)) {
         rmq_conn_send_ack(mc, type, pid, reason);
@@ -418,7 +427,7 @@ void rmq_persist_ack(struct rmq_mqtt_conn *mc, enum rmq_pkt_type type, uint16_t 
         b->held = h;
         b->a_held = na;
     }
-    b->held[b->n_held++] = (struct held_ack){mc, (uint8_t)type, reason, pid};
+    b->held[b->n_held++] = (struct held_ack){mc, (uint8_t)type, reason, pid, spilled};
 }
 
 void rmq_persist_flush(struct rmq_broker *b)
@@ -426,18 +435,38 @@ void rmq_persist_flush(struct rmq_broker *b)
     if (!b->store) {
         return;
     }
-    if (rmq_store_commit(b->store) != RMQ_OK) {
+    bool failed = rmq_store_commit(b->store) != RMQ_OK;
+    if (failed) {
         RMQ_LOG_RL(5, RMQ_LOG_ERROR, "store",
-                   "commit failed: acknowledging messages that are only in memory held=%zu",
+                   "commit failed: acknowledging messages that are only in memory, refusing "
+                   "those that were on disk only held=%zu",
                    b->n_held);
     }
-    size_t n = b->n_held;
-    b->n_held = 0;
+    /* Taken out: a refusal below may write and hold (or flush) acks again. */
+    struct held_ack *held = b->held;
+    size_t n = b->n_held, cap = b->a_held;
+    b->held = NULL;
+    b->n_held = b->a_held = 0;
     for (size_t i = 0; i < n; i++) {
-        struct held_ack *h = &b->held[i];
-        if (h->mc->state == CS_CONNECTED) {
-            rmq_conn_send_ack(h->mc, (enum rmq_pkt_type)h->type, h->pid, h->reason);
+        struct held_ack h = held[i];
+        if (h.mc->state != CS_CONNECTED) {
+            continue;
         }
+        if (failed && h.spilled) {
+            /* Rolled back and in no memory: not accepted after all. */
+            RMQ_LOG_RL(5, RMQ_LOG_WARNING, "session",
+                       "publish refused, store commit failed client_id=%s pid=%u",
+                       rmq_mqtt_conn_client_id(h.mc), h.pid);
+            rmq_publish_refuse(h.mc, h.type == RMQ_PKT_PUBACK ? 1 : 2, h.pid);
+        } else {
+            rmq_conn_send_ack(h.mc, (enum rmq_pkt_type)h.type, h.pid, h.reason);
+        }
+    }
+    if (!b->held) {
+        b->held = held;
+        b->a_held = cap;
+    } else {
+        free(held);
     }
 }
 
@@ -479,10 +508,24 @@ void rmq_persist_conn_gone(struct rmq_broker *b, struct rmq_mqtt_conn *mc)
 
 /* ------------------------------------------------------------ start-up */
 
+/* A session's stored deliveries read into memory (rmq_store_session_deliveries). */
+struct fill_ctx {
+    struct session *s;
+    size_t limit; /* queued ones wanted; 0 = all */
+    bool stopped; /* at the limit: rows are left on disk */
+    uint64_t last;
+    size_t taken, inflight, expired, bad;
+    uint64_t *gone; /* rows to delete once the read is over (owned) */
+    size_t n_gone, a_gone;
+};
+
 struct load_ctx {
     struct rmq_broker *b;
     size_t sessions, expired_sessions, subs, deliveries, inflight, expired_msgs, rel, retained,
-        wills, bad;
+        wills, bad, on_disk;
+    bool by_session;     /* deliveries read per session (else one scan) */
+    struct session *cur; /* the current row's session (skip_delivery found it) */
+    struct fill_ctx f;   /* deliveries: counts over all sessions, rows to delete */
 };
 
 static void load_session(void *arg, const struct rmq_store_session *r)
@@ -543,22 +586,40 @@ static void load_sub(void *arg, const char *id, size_t len, const char *f, size_
     c->subs++;
 }
 
-static void load_delivery(void *arg, const char *id, size_t len, const struct rmq_store_delivery *r)
+static void fill_gone(struct fill_ctx *c, uint64_t seq)
 {
-    struct load_ctx *c = arg;
-    struct session *s = rmq_session_find(c->b, id, len);
-    bool expired;
-    struct rmq_msg *m = s && r->qos >= 1 && r->qos <= 2 ? load_msg(&r->msg, &expired) : NULL;
+    if (c->n_gone == c->a_gone) {
+        size_t na = c->a_gone ? c->a_gone * 2 : 16;
+        uint64_t *g = realloc(c->gone, na * sizeof *g);
+        if (!g) {
+            return; /* the row stays; it is met (and dropped) again next time */
+        }
+        c->gone = g;
+        c->a_gone = na;
+    }
+    c->gone[c->n_gone++] = seq;
+}
+
+static bool fill_row(void *arg, const struct rmq_store_delivery *r)
+{
+    struct fill_ctx *c = arg;
+    if (r->pid == 0 && c->limit && c->s->queue.count >= c->limit) {
+        c->stopped = true;
+        return false;
+    }
+    c->last = r->seq;
+    bool expired = false;
+    struct rmq_msg *m = r->qos >= 1 && r->qos <= 2 ? load_msg(&r->msg, &expired) : NULL;
     struct delivery *d = m ? malloc(sizeof *d + r->n_sub_ids * sizeof(uint32_t)) : NULL;
     if (!d) {
         if (m || !expired) {
             c->bad++;
         } else {
-            c->expired_msgs++;
+            c->expired++;
         }
         rmq_msg_unref(m);
-        rmq_store_delivery_del(c->b->store, r->seq);
-        return;
+        fill_gone(c, r->seq);
+        return true;
     }
     memset(d, 0, sizeof *d);
     d->msg = m;
@@ -571,9 +632,128 @@ static void load_delivery(void *arg, const char *id, size_t len, const struct rm
     if (d->n_sub_ids) {
         memcpy(d->sub_ids, r->sub_ids, d->n_sub_ids * sizeof(uint32_t));
     }
-    rmq_session_restore_delivery(s, d);
-    c->deliveries++;
+    rmq_session_restore_delivery(c->s, d);
+    c->taken++;
     c->inflight += d->pid != 0;
+    return true;
+}
+
+static size_t queue_limit(const struct rmq_broker *b)
+{
+    uint32_t n = b->cfg->max_mqueue_len;
+    return n == UINT32_MAX ? 0 : n;
+}
+
+/* Reads s's stored deliveries after `after` into memory, up to the queue
+ * limit (all: no limit); sets s->spilled / spill_after for what stays on
+ * disk: counted in the store at start-up (s->spilled = 0 then), else what
+ * was spilled less what was read — a count that may run high after a failed
+ * commit (conservative for the bound) and is reset once the end is read.
+ * False on a read error (nothing more can be read: spilled = 0). */
+static bool fill(struct rmq_broker *b, struct session *s, uint64_t after, bool all,
+                 struct fill_ctx *c)
+{
+    uint64_t before = s->spilled;
+    memset(c, 0, sizeof *c);
+    c->s = s;
+    c->limit = all ? 0 : queue_limit(b);
+    c->last = after;
+    bool ok = rmq_store_session_deliveries(b->store, s->client_id, s->id_len, after, fill_row, c) ==
+              RMQ_OK;
+    for (size_t i = 0; i < c->n_gone; i++) {
+        rmq_store_delivery_del(b->store, c->gone[i]);
+    }
+    free(c->gone);
+    c->gone = NULL;
+    s->spill_after = c->last;
+    uint64_t read = c->taken + c->expired + c->bad;
+    if (!ok || !c->stopped) {
+        s->spilled = 0;
+    } else if (before == 0) {
+        s->spilled = rmq_store_session_deliveries_count(b->store, s->client_id, s->id_len, c->last);
+    } else {
+        s->spilled = before > read ? before - read : 1; /* more remain: read on */
+    }
+    return ok;
+}
+
+bool rmq_persist_refill(struct rmq_broker *b, struct session *s, bool all)
+{
+    if (!s->spilled) {
+        return false;
+    }
+    if (!rmq_persist_on(b, s)) {
+        s->spilled = 0;
+        return false;
+    }
+    struct fill_ctx c;
+    if (!fill(b, s, s->spill_after, all, &c)) {
+        rmq_error("store",
+                  "cannot read the queue kept on disk client_id=%s: its spilled messages are "
+                  "not delivered",
+                  s->client_id);
+    }
+    b->stats.dropped_expired += c.expired;
+    if (c.bad) {
+        RMQ_LOG_RL(5, RMQ_LOG_ERROR, "store",
+                   "unreadable queued messages dropped client_id=%s n=%zu", s->client_id, c.bad);
+    }
+    return c.taken + c.expired + c.bad > 0;
+}
+
+/* Start-up, one scan of every delivery in seq order: a session's in-flight
+ * messages and up to mqtt.max_mqueue_len queued ones go into memory; past
+ * that its rows are only counted (spilled), not even decoded. */
+static bool skip_delivery(void *arg, const char *id, size_t len, uint64_t seq, uint16_t pid)
+{
+    struct load_ctx *c = arg;
+    struct session *s = c->cur = rmq_session_find(c->b, id, len);
+    size_t limit = queue_limit(c->b);
+    if (!s || pid != 0 || (!s->spilled && !(limit && s->queue.count >= limit))) {
+        return false;
+    }
+    if (s->spilled++ == 0) {
+        s->spill_after = seq - 1; /* every row in memory is older */
+    }
+    c->on_disk++;
+    return true;
+}
+
+static void load_delivery(void *arg, const char *id, size_t len, const struct rmq_store_delivery *r)
+{
+    struct load_ctx *c = arg;
+    (void)id;
+    (void)len;
+    struct session *s = c->cur; /* skip_delivery ran first for this row */
+    if (!s) {
+        c->f.bad++;
+        fill_gone(&c->f, r->seq);
+        return;
+    }
+    c->f.s = s;
+    c->f.limit = 0; /* skip_delivery decided */
+    (void)fill_row(&c->f, r);
+}
+
+/* Start-up, by session: each one's head read through the index on id; for a
+ * store whose rows mostly stay on disk (a scan would read them all). */
+static void load_by_session(struct load_ctx *lc)
+{
+    struct rmq_broker *b = lc->b;
+    size_t it;
+    for (struct rmq_hmap_entry *e = rmq_hmap_first(&b->sessions, &it); e;
+         e = rmq_hmap_next(&b->sessions, e, &it)) {
+        struct session *s = e->value;
+        struct fill_ctx f;
+        if (!fill(b, s, 0, false, &f)) {
+            lc->bad++;
+        }
+        lc->f.taken += f.taken;
+        lc->f.inflight += f.inflight;
+        lc->f.expired += f.expired;
+        lc->f.bad += f.bad;
+        lc->on_disk += s->spilled;
+    }
 }
 
 static void load_rel(void *arg, const char *id, size_t len, uint16_t pid)
@@ -623,6 +803,37 @@ static void load_will(void *arg, const char *id, size_t len, const struct rmq_st
     c->wills++;
 }
 
+/* Everything but what stays on disk, into memory; rows found damaged or
+ * expired are deleted. */
+static void load_all(struct rmq_broker *b, struct load_ctx *c)
+{
+    /* Deliveries: one scan in seq order costs about one step per row; reading
+     * each session's head by index costs about sessions x max_mqueue_len rows,
+     * at random places. The second when most rows will stay on disk. */
+    uint64_t n_sess, n_deliv;
+    rmq_store_row_counts(b->store, &n_sess, &n_deliv);
+    uint64_t limit = queue_limit(b);
+    bool by_session = limit && n_deliv / 2 > n_sess * limit;
+    c->by_session = by_session;
+    struct rmq_store_loader l = {
+        c,        load_session,  load_sub,  by_session ? NULL : load_delivery,
+        load_rel, load_retained, load_will, by_session ? NULL : skip_delivery};
+    if (rmq_store_load(b->store, &l) != RMQ_OK) {
+        rmq_error("store", "load stopped early: what followed the damage is not restored");
+    }
+    if (by_session) {
+        load_by_session(c);
+    }
+    for (size_t i = 0; i < c->f.n_gone; i++) {
+        rmq_store_delivery_del(b->store, c->f.gone[i]);
+    }
+    free(c->f.gone);
+    c->deliveries = c->f.taken;
+    c->inflight = c->f.inflight;
+    c->expired_msgs += c->f.expired;
+    c->bad += c->f.bad;
+}
+
 /* Opens <data_dir>/store.db (making data_dir if needed) and loads it. */
 void rmq_broker_open_store(struct rmq_broker *b)
 {
@@ -650,18 +861,15 @@ void rmq_broker_open_store(struct rmq_broker *b)
     }
     int64_t t0 = rmq_now_ms();
     struct load_ctx c = {.b = b};
-    struct rmq_store_loader l = {&c,       load_session,  load_sub, load_delivery,
-                                 load_rel, load_retained, load_will};
-    if (rmq_store_load(b->store, &l) != RMQ_OK) {
-        rmq_error("store", "load stopped early: what followed the damage is not restored");
-    }
+    load_all(b, &c);
     if (rmq_store_commit(b->store) != RMQ_OK) {
         rmq_error("store", "cannot write to the store after loading it");
     }
     rmq_notice("store",
                "loaded sessions=%zu expired_sessions=%zu subscriptions=%zu messages=%zu "
-               "inflight=%zu expired_messages=%zu awaiting_pubrel=%zu retained=%zu wills=%zu "
-               "unreadable=%zu took_ms=%lld",
-               c.sessions, c.expired_sessions, c.subs, c.deliveries, c.inflight, c.expired_msgs,
-               c.rel, c.retained, c.wills, c.bad, (long long)(rmq_now_ms() - t0));
+               "messages_on_disk=%zu inflight=%zu expired_messages=%zu awaiting_pubrel=%zu "
+               "retained=%zu wills=%zu unreadable=%zu read=%s took_ms=%lld",
+               c.sessions, c.expired_sessions, c.subs, c.deliveries, c.on_disk, c.inflight,
+               c.expired_msgs, c.rel, c.retained, c.wills, c.bad,
+               c.by_session ? "by_session" : "scan", (long long)(rmq_now_ms() - t0));
 }

@@ -219,12 +219,18 @@ static bool expired(struct rmq_broker *b, const struct rmq_msg *m, int64_t now)
     return false;
 }
 
-/* Moves queued messages into the window while there is room. */
+/* Moves queued messages into the window while there is room; when the
+ * queue in memory is empty, reads the next spilled batch from the store. */
 void rmq_session_pump(struct rmq_broker *b, struct session *s)
 {
     int64_t now = rmq_now_ms();
-    while (s->conn && s->conn->state == CS_CONNECTED && s->queue.head &&
-           s->inflight.count < window(b, s)) {
+    while (s->conn && s->conn->state == CS_CONNECTED && s->inflight.count < window(b, s)) {
+        if (!s->queue.head) {
+            if (s->spilled && rmq_persist_refill(b, s, false)) {
+                continue;
+            }
+            break;
+        }
         struct delivery *d = dlist_pop(&s->queue);
         if (expired(b, d->msg, now)) {
             rmq_persist_delivery_done(b, s, d);
@@ -255,46 +261,53 @@ static void drop_log(struct rmq_broker *b, struct session *s, const struct rmq_m
     b->stats.dropped_queue_full++;
     s->dropped++;
     RMQ_LOG_RL(5, RMQ_LOG_WARNING, "session",
-               "message dropped, queue full client_id=%s topic=%s max_mqueue_len=%u dropped=%llu",
+               "message dropped, queue full client_id=%s topic=%s qos=0 max_mqueue_len=%u "
+               "dropped=%llu",
                s->client_id, m->topic, b->cfg->max_mqueue_len, (unsigned long long)s->dropped);
 }
 
-void rmq_session_deliver(struct rmq_broker *b, struct session *s, struct rmq_msg *m, uint8_t qos,
-                         bool retain, const uint32_t *sub_ids, uint8_t n_sub_ids)
+static size_t queue_limit(const struct rmq_broker *b)
 {
-    bool online = s->conn && s->conn->state == CS_CONNECTED;
-    if (qos == 0 && !online && !b->cfg->mqueue_store_qos0) {
-        return; /* mqueue_store_qos0 = false: QoS 0 is not queued for offline sessions */
+    uint32_t n = b->cfg->max_mqueue_len;
+    return n == UINT32_MAX ? 0 : n;
+}
+
+/* durable_sessions.max_stored_messages_per_session reached. */
+static bool stored_full(const struct rmq_broker *b, const struct session *s)
+{
+    uint64_t max = b->settings->durable_max_stored_per_session;
+    return max && s->inflight.count + s->queue.count + s->spilled >= max;
+}
+
+/* A QoS 1/2 delivery beyond the queue in memory: written to the store only
+ * (same group commit as any delivery; the publisher's ack waits for it).
+ * False when there is no durable place for it: the caller refuses it. */
+static bool spill(struct rmq_broker *b, struct session *s, struct delivery *d, bool online)
+{
+    if (!rmq_persist_on(b, s) || stored_full(b, s)) {
+        return false;
     }
-    if (qos == 0 && online) {
-        /* Over its mark: the publisher is held (flow.h); dropped only by policy. */
-        if (rmq_flow_full(b, s) && !rmq_flow_hold(b, s, 0)) {
-            b->stats.dropped_qos0_backpressure++;
-            s->dropped++;
-            RMQ_LOG_RL(5, RMQ_LOG_WARNING, "session",
-                       "message dropped, slow consumer client_id=%s topic=%s qos=0 "
-                       "queued_bytes=%zu dropped=%llu mqueue_store_qos0=false",
-                       s->client_id, m->topic, s->conn->io->outbuf(s->conn->net)->len,
-                       (unsigned long long)s->dropped);
-            return;
-        }
-        /* Sent at once and forgotten: no allocation. */
-        _Alignas(struct delivery)
-            uint8_t mem[sizeof(struct delivery) + RMQ_CORE_MAX_SUB_IDS * sizeof(uint32_t)];
-        struct delivery *d0 = (struct delivery *)mem;
-        memset(d0, 0, sizeof *d0);
-        d0->msg = m;
-        d0->retain = retain;
-        d0->n_sub_ids = n_sub_ids < RMQ_CORE_MAX_SUB_IDS ? n_sub_ids : RMQ_CORE_MAX_SUB_IDS;
-        if (d0->n_sub_ids) {
-            memcpy(d0->sub_ids, sub_ids, d0->n_sub_ids * sizeof(uint32_t));
-        }
-        rmq_conn_send_publish(s->conn, d0, false);
-        return;
+    rmq_persist_delivery_add(b, s, d);
+    if (!d->sseq) {
+        return false; /* the write failed (logged by the store) */
     }
+    if (s->spilled++ == 0) {
+        s->spill_after = d->sseq - 1; /* every row in memory is older */
+    }
+    if (online && rmq_flow_full(b, s)) {
+        rmq_flow_hold(b, s, d->qos); /* a live subscriber behind: pace its publisher too */
+    }
+    d->sseq = 0; /* the row stays; this copy goes */
+    rmq_delivery_free(d);
+    return true;
+}
+
+static struct delivery *delivery_new(struct rmq_msg *m, uint8_t qos, bool retain,
+                                     const uint32_t *sub_ids, uint8_t n_sub_ids)
+{
     struct delivery *d = malloc(sizeof *d + n_sub_ids * sizeof(uint32_t));
     if (!d) {
-        return;
+        return NULL;
     }
     d->next = NULL;
     d->msg = rmq_msg_ref(m);
@@ -303,11 +316,58 @@ void rmq_session_deliver(struct rmq_broker *b, struct session *s, struct rmq_msg
     d->qos = qos;
     d->state = D_WAIT_ACK;
     d->retain = retain;
+    d->sent_at = 0;
     d->n_sub_ids = n_sub_ids;
     if (n_sub_ids) {
         memcpy(d->sub_ids, sub_ids, n_sub_ids * sizeof(uint32_t));
     }
-    if (online && s->queue.count == 0 && s->inflight.count < window(b, s)) {
+    return d;
+}
+
+/* QoS 0 to a connected subscriber: sent at once and forgotten (no allocation). */
+static void deliver_qos0_online(struct rmq_broker *b, struct session *s, struct rmq_msg *m,
+                                bool retain, const uint32_t *sub_ids, uint8_t n_sub_ids)
+{
+    /* Over its mark: the publisher is held (flow.h); dropped only by policy. */
+    if (rmq_flow_full(b, s) && !rmq_flow_hold(b, s, 0)) {
+        b->stats.dropped_qos0_backpressure++;
+        s->dropped++;
+        RMQ_LOG_RL(5, RMQ_LOG_WARNING, "session",
+                   "message dropped, slow consumer client_id=%s topic=%s qos=0 "
+                   "queued_bytes=%zu dropped=%llu mqueue_store_qos0=false",
+                   s->client_id, m->topic, s->conn->io->outbuf(s->conn->net)->len,
+                   (unsigned long long)s->dropped);
+        return;
+    }
+    _Alignas(struct delivery)
+        uint8_t mem[sizeof(struct delivery) + RMQ_CORE_MAX_SUB_IDS * sizeof(uint32_t)];
+    struct delivery *d0 = (struct delivery *)mem;
+    memset(d0, 0, sizeof *d0);
+    d0->msg = m;
+    d0->retain = retain;
+    d0->n_sub_ids = n_sub_ids < RMQ_CORE_MAX_SUB_IDS ? n_sub_ids : RMQ_CORE_MAX_SUB_IDS;
+    if (d0->n_sub_ids) {
+        memcpy(d0->sub_ids, sub_ids, d0->n_sub_ids * sizeof(uint32_t));
+    }
+    rmq_conn_send_publish(s->conn, d0, false);
+}
+
+bool rmq_session_deliver(struct rmq_broker *b, struct session *s, struct rmq_msg *m, uint8_t qos,
+                         bool retain, const uint32_t *sub_ids, uint8_t n_sub_ids, bool *spilled)
+{
+    bool online = s->conn && s->conn->state == CS_CONNECTED;
+    if (qos == 0 && !online && !b->cfg->mqueue_store_qos0) {
+        return true; /* mqueue_store_qos0 = false: QoS 0 is not queued for offline sessions */
+    }
+    if (qos == 0 && online) {
+        deliver_qos0_online(b, s, m, retain, sub_ids, n_sub_ids);
+        return true;
+    }
+    struct delivery *d = delivery_new(m, qos, retain, sub_ids, n_sub_ids);
+    if (!d) {
+        return qos == 0;
+    }
+    if (online && s->queue.count == 0 && s->spilled == 0 && s->inflight.count < window(b, s)) {
         d->pid = next_pid(s);
         if (rmq_conn_send_publish(s->conn, d, false)) {
             inflight_push(s, d);
@@ -315,7 +375,19 @@ void rmq_session_deliver(struct rmq_broker *b, struct session *s, struct rmq_msg
         } else {
             rmq_delivery_free(d);
         }
-        return;
+        return true;
+    }
+    size_t limit = queue_limit(b);
+    bool at_limit = limit && s->queue.count >= limit;
+    if (qos > 0 && (s->spilled || (!online && at_limit))) {
+        /* Behind what is already on disk, or beyond the queue of an offline
+         * session: on disk only, or refused (never dropped once acknowledged). */
+        if (spill(b, s, d, online)) {
+            *spilled = true;
+            return true;
+        }
+        rmq_delivery_free(d);
+        return false;
     }
     if (online && rmq_flow_full(b, s)) {
         /* A live subscriber: never drop an acknowledged message; hold the
@@ -323,15 +395,20 @@ void rmq_session_deliver(struct rmq_broker *b, struct session *s, struct rmq_msg
         rmq_flow_hold(b, s, qos);
         dlist_push(&s->queue, d);
         rmq_persist_delivery_add(b, s, d);
-        return;
+        return true;
     }
-    if (b->cfg->max_mqueue_len && s->queue.count >= b->cfg->max_mqueue_len) {
-        drop_log(b, s, m);
+    if (at_limit) {
+        drop_log(b, s, m); /* QoS 0 for an offline session (mqueue_store_qos0) */
         rmq_delivery_free(d);
-        return;
+        return true;
+    }
+    if (qos > 0 && !online && rmq_persist_on(b, s) && stored_full(b, s)) {
+        rmq_delivery_free(d);
+        return false;
     }
     dlist_push(&s->queue, d);
     rmq_persist_delivery_add(b, s, d);
+    return true;
 }
 
 void rmq_session_restore_delivery(struct session *s, struct delivery *d)

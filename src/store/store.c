@@ -61,6 +61,10 @@ enum stmt {
     S_LOAD_REL,
     S_LOAD_RET,
     S_LOAD_WILL,
+    S_SESS_DELIV,
+    S_SESS_COUNT,
+    S_COUNT_ROWS,
+    S_MAX_SEQ,
     S__COUNT
 };
 
@@ -77,7 +81,8 @@ static const char *const SQL[S__COUNT] = {
     [S_SUB_PUT] = "INSERT OR REPLACE INTO subs VALUES(?1,?2,?3,?4,?5)",
     [S_SUB_DEL] = "DELETE FROM subs WHERE id=?1 AND filter=?2",
     [S_DELIV_ADD] = "INSERT INTO deliveries(id,pid,qos,state,retain,sub_ids,topic,payload,mqos,"
-                    "mretain,props,expire_at) VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12)",
+                    "mretain,props,expire_at,seq) VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,"
+                    "?13)",
     [S_DELIV_UPD] = "UPDATE deliveries SET pid=?2, state=?3 WHERE seq=?1",
     [S_DELIV_DEL] = "DELETE FROM deliveries WHERE seq=?1",
     [S_REL_PUT] = "INSERT OR REPLACE INTO rel VALUES(?1,?2)",
@@ -93,6 +98,14 @@ static const char *const SQL[S__COUNT] = {
     [S_LOAD_REL] = "SELECT id,pid FROM rel",
     [S_LOAD_RET] = "SELECT topic,payload,qos,props,expire_at FROM retained",
     [S_LOAD_WILL] = "SELECT id,topic,payload,qos,retain,props,expire_at,will_at FROM wills",
+    /* Same columns as S_LOAD_DELIV; the index on id (rowid = seq inside it)
+     * serves both without a sort. */
+    [S_SESS_DELIV] = "SELECT seq,id,pid,qos,state,retain,sub_ids,topic,payload,mqos,mretain,"
+                     "props,expire_at FROM deliveries WHERE id=?1 AND seq>?2 ORDER BY seq",
+    [S_SESS_COUNT] = "SELECT count(*) FROM deliveries WHERE id=?1 AND seq>?2",
+    [S_MAX_SEQ] = "SELECT max(coalesce((SELECT seq FROM sqlite_sequence WHERE "
+                  "name='deliveries'),0), coalesce((SELECT max(seq) FROM deliveries),0))",
+    [S_COUNT_ROWS] = "SELECT (SELECT count(*) FROM sessions), (SELECT count(*) FROM deliveries)",
 };
 
 struct rmq_store {
@@ -103,6 +116,10 @@ struct rmq_store {
     bool degraded;
     bool tx_failed;   /* a write of the open transaction failed */
     uint64_t pending; /* writes in the open transaction */
+    /* Last delivery seq handed out. Kept here, not by SQLite alone: a rolled
+     * back transaction would give its seqs again, and the core may still hold
+     * one (a delivery in memory) whose delete must never hit a newer row. */
+    uint64_t last_seq;
     uint64_t commits;
     uint64_t writes;
 };
@@ -160,6 +177,11 @@ static rmq_err open_db(struct rmq_store *st)
             return RMQ_ERR_DB;
         }
     }
+    if (sqlite3_step(st->st[S_MAX_SEQ]) != SQLITE_ROW) {
+        return RMQ_ERR_DB;
+    }
+    st->last_seq = (uint64_t)sqlite3_column_int64(st->st[S_MAX_SEQ], 0);
+    sqlite3_reset(st->st[S_MAX_SEQ]);
     return RMQ_OK;
 }
 
@@ -326,9 +348,11 @@ uint64_t rmq_store_delivery_add(struct rmq_store *st, const char *id, size_t len
     sqlite3_bind_int(q, 10, d->msg.retain);
     bind_opt(q, 11, d->msg.props, d->msg.props_len);
     sqlite3_bind_int64(q, 12, d->msg.expire_at);
+    uint64_t seq = ++st->last_seq;
+    sqlite3_bind_int64(q, 13, (sqlite3_int64)seq);
     uint64_t before = st->pending;
     run(st, S_DELIV_ADD, "delivery");
-    return st->pending != before ? (uint64_t)sqlite3_last_insert_rowid(st->db) : 0;
+    return st->pending != before ? seq : 0;
 }
 
 void rmq_store_delivery_update(struct rmq_store *st, uint64_t seq, uint16_t pid, uint8_t state)
@@ -464,6 +488,20 @@ static void col_msg(sqlite3_stmt *q, int topic, int payload, int qos, int retain
     m->expire_at = sqlite3_column_int64(q, expire);
 }
 
+/* A row of S_LOAD_DELIV / S_SESS_DELIV. */
+static void col_delivery(sqlite3_stmt *q, struct rmq_store_delivery *d)
+{
+    size_t idb;
+    d->seq = (uint64_t)sqlite3_column_int64(q, 0);
+    d->pid = (uint16_t)sqlite3_column_int(q, 2);
+    d->qos = (uint8_t)sqlite3_column_int(q, 3);
+    d->state = (uint8_t)sqlite3_column_int(q, 4);
+    d->retain = sqlite3_column_int(q, 5) != 0;
+    d->sub_ids = col_blob(q, 6, &idb);
+    d->n_sub_ids = (uint8_t)(idb / sizeof(uint32_t) > 255 ? 255 : idb / sizeof(uint32_t));
+    col_msg(q, 7, 8, 9, 10, 11, 12, &d->msg);
+}
+
 static void load_row(const struct rmq_store_loader *l, enum stmt k, sqlite3_stmt *q)
 {
     size_t len, flen;
@@ -486,15 +524,12 @@ static void load_row(const struct rmq_store_loader *l, enum stmt k, sqlite3_stmt
     }
     case S_LOAD_DELIV: {
         struct rmq_store_delivery d;
-        size_t idb;
-        d.seq = (uint64_t)sqlite3_column_int64(q, 0);
-        d.pid = (uint16_t)sqlite3_column_int(q, 2);
-        d.qos = (uint8_t)sqlite3_column_int(q, 3);
-        d.state = (uint8_t)sqlite3_column_int(q, 4);
-        d.retain = sqlite3_column_int(q, 5) != 0;
-        d.sub_ids = col_blob(q, 6, &idb);
-        d.n_sub_ids = (uint8_t)(idb / sizeof(uint32_t) > 255 ? 255 : idb / sizeof(uint32_t));
-        col_msg(q, 7, 8, 9, 10, 11, 12, &d.msg);
+        if (l->delivery_skip &&
+            l->delivery_skip(l->arg, id, len, (uint64_t)sqlite3_column_int64(q, 0),
+                             (uint16_t)sqlite3_column_int(q, 2))) {
+            break;
+        }
+        col_delivery(q, &d);
         l->delivery(l->arg, id, len, &d);
         break;
     }
@@ -541,4 +576,57 @@ rmq_err rmq_store_load(struct rmq_store *st, const struct rmq_store_loader *l)
         }
     }
     return RMQ_OK;
+}
+
+rmq_err rmq_store_session_deliveries(struct rmq_store *st, const char *id, size_t len,
+                                     uint64_t after,
+                                     bool (*fn)(void *arg, const struct rmq_store_delivery *d),
+                                     void *arg)
+{
+    sqlite3_stmt *q = st->st[S_SESS_DELIV];
+    bind_id(q, 1, id, len);
+    sqlite3_bind_int64(q, 2, (sqlite3_int64)after);
+    int rc;
+    while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
+        struct rmq_store_delivery d;
+        col_delivery(q, &d);
+        if (!fn(arg, &d)) {
+            rc = SQLITE_DONE;
+            break;
+        }
+    }
+    sqlite3_reset(q);
+    sqlite3_clear_bindings(q);
+    if (rc != SQLITE_DONE) {
+        RMQ_LOG_RL(5, RMQ_LOG_ERROR, "store", "read of queued messages failed path=%s error=%s",
+                   st->path, sqlite3_errstr(rc));
+        return RMQ_ERR_DB;
+    }
+    return RMQ_OK;
+}
+
+uint64_t rmq_store_session_deliveries_count(struct rmq_store *st, const char *id, size_t len,
+                                            uint64_t after)
+{
+    sqlite3_stmt *q = st->st[S_SESS_COUNT];
+    bind_id(q, 1, id, len);
+    sqlite3_bind_int64(q, 2, (sqlite3_int64)after);
+    uint64_t n = 0;
+    if (sqlite3_step(q) == SQLITE_ROW) {
+        n = (uint64_t)sqlite3_column_int64(q, 0);
+    }
+    sqlite3_reset(q);
+    sqlite3_clear_bindings(q);
+    return n;
+}
+
+void rmq_store_row_counts(struct rmq_store *st, uint64_t *sessions, uint64_t *deliveries)
+{
+    sqlite3_stmt *q = st->st[S_COUNT_ROWS];
+    *sessions = *deliveries = 0;
+    if (sqlite3_step(q) == SQLITE_ROW) {
+        *sessions = (uint64_t)sqlite3_column_int64(q, 0);
+        *deliveries = (uint64_t)sqlite3_column_int64(q, 1);
+    }
+    sqlite3_reset(q);
 }

@@ -87,7 +87,8 @@ void rmq_store_sub_put(struct rmq_store *st, const char *id, size_t len, const c
                        size_t flen, uint8_t qos, uint8_t flags, uint32_t sub_id);
 void rmq_store_sub_del(struct rmq_store *st, const char *id, size_t len, const char *filter,
                        size_t flen);
-/* Returns the new row's seq (0 on error). */
+/* Returns the new row's seq (0 on error): increasing, never handed out twice
+ * by one open store, even when the transaction holding it is rolled back. */
 uint64_t rmq_store_delivery_add(struct rmq_store *st, const char *id, size_t len,
                                 const struct rmq_store_delivery *d);
 void rmq_store_delivery_update(struct rmq_store *st, uint64_t seq, uint16_t pid, uint8_t state);
@@ -122,8 +123,28 @@ struct rmq_store_loader {
     void (*retained)(void *arg, const struct rmq_store_msg *m);
     void (*will)(void *arg, const char *id, size_t len, const struct rmq_store_msg *m,
                  int64_t will_at);
+    /* May be NULL. Asked first for each delivery row, before the row is
+     * decoded: true = the caller only counts it (delivery is not called), so a
+     * row left on disk costs no decoding. */
+    bool (*delivery_skip)(void *arg, const char *id, size_t len, uint64_t seq, uint16_t pid);
 };
 RMQ_MUST_USE rmq_err rmq_store_load(struct rmq_store *st, const struct rmq_store_loader *l);
+
+/* One session's deliveries with seq > after, in seq order (the order they
+ * were queued), including writes not yet committed: fn is called for each
+ * until it returns false (that row is then left where it is). Borrowed data
+ * valid for the call; fn must not write to the store. Used to load a
+ * session's queue a batch at a time (what is beyond mqtt.max_mqueue_len stays
+ * on disk only: mqtt/persist.c). RMQ_ERR_DB (logged) on a read error. */
+RMQ_MUST_USE rmq_err
+rmq_store_session_deliveries(struct rmq_store *st, const char *id, size_t len, uint64_t after,
+                             bool (*fn)(void *arg, const struct rmq_store_delivery *d), void *arg);
+/* How many deliveries of the session have seq > after (0 on a read error). */
+uint64_t rmq_store_session_deliveries_count(struct rmq_store *st, const char *id, size_t len,
+                                            uint64_t after);
+
+/* Rows in the sessions and deliveries tables (0 on a read error). */
+void rmq_store_row_counts(struct rmq_store *st, uint64_t *sessions, uint64_t *deliveries);
 
 /* Wall clock, ms since the epoch. */
 int64_t rmq_store_wall_ms(void);

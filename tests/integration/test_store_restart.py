@@ -155,7 +155,7 @@ def test_message_expiry_while_down(broker_factory, uid):
     import time
     time.sleep(1.3)
     mark = start_again(b)
-    b.wait_for_log(r"store: loaded .*messages=1 inflight=0 expired_messages=1 ", since=mark)
+    b.wait_for_log(r"store: loaded .*messages=1 messages_on_disk=0 inflight=0 expired_messages=1 ", since=mark)
     s, _ = resume(b, f"s{uid}")
     got = s.recv_publish()
     assert got.payload == b"long"

@@ -4,12 +4,14 @@
  * writes, a corrupt file is set aside.
  */
 #include <setjmp.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -101,7 +103,8 @@ static void on_will(void *arg, const char *id, size_t len, const struct rmq_stor
 static void load(struct rmq_store *st, struct seen *v)
 {
     memset(v, 0, sizeof *v);
-    struct rmq_store_loader l = {v, on_session, on_sub, on_delivery, on_rel, on_retained, on_will};
+    struct rmq_store_loader l = {v,      on_session,  on_sub,  on_delivery,
+                                 on_rel, on_retained, on_will, NULL};
     assert_int_equal(rmq_store_load(st, &l), RMQ_OK);
 }
 
@@ -247,6 +250,118 @@ static void test_store__uncommitted_is_not_durable(void **state)
     free(dir);
 }
 
+struct batch {
+    char payloads[8][8];
+    uint64_t seqs[8];
+    size_t n;
+    size_t max;
+};
+
+static bool on_batch(void *arg, const struct rmq_store_delivery *d)
+{
+    struct batch *b = arg;
+    if (b->n == b->max) {
+        return false;
+    }
+    snprintf(b->payloads[b->n], sizeof b->payloads[0], "%.*s", (int)d->msg.payload_len,
+             (const char *)d->msg.payload);
+    b->seqs[b->n++] = d->seq;
+    return true;
+}
+
+/* A session's queue is read a batch at a time, in the order it was queued,
+ * uncommitted rows included; other sessions' rows are not seen. */
+static void test_store__session_deliveries_in_batches(void **state)
+{
+    (void)state;
+    char *dir = tmpdir();
+    struct rmq_store *st = NULL;
+    assert_int_equal(rmq_store_open(dir, &st), RMQ_OK);
+    for (int i = 0; i < 7; i++) {
+        char p[8];
+        snprintf(p, sizeof p, "m%d", i);
+        struct rmq_store_delivery d = {0, 0, 1, 0, false, NULL, 0, msg("a/b", p)};
+        assert_true(rmq_store_delivery_add(st, i == 3 ? "other" : "c1", i == 3 ? 5 : 2, &d) != 0);
+    }
+    struct batch b = {.max = 2};
+    assert_int_equal(rmq_store_session_deliveries(st, "c1", 2, 0, on_batch, &b), RMQ_OK);
+    assert_int_equal(b.n, 2);
+    assert_string_equal(b.payloads[0], "m0");
+    assert_string_equal(b.payloads[1], "m1");
+    assert_int_equal(rmq_store_session_deliveries_count(st, "c1", 2, b.seqs[1]), 4);
+    assert_int_equal(rmq_store_commit(st), RMQ_OK);
+    struct batch rest = {.max = 8};
+    assert_int_equal(rmq_store_session_deliveries(st, "c1", 2, b.seqs[1], on_batch, &rest), RMQ_OK);
+    assert_int_equal(rest.n, 4);
+    const char *want[] = {"m2", "m4", "m5", "m6"};
+    for (size_t i = 0; i < 4; i++) {
+        assert_string_equal(rest.payloads[i], want[i]);
+    }
+    assert_int_equal(rmq_store_session_deliveries_count(st, "c1", 2, rest.seqs[3]), 0);
+    rmq_store_free(st);
+    rmdir_all(dir);
+    free(dir);
+}
+
+/* Child of test_store__seq_never_reused: 0 when every check holds. */
+static int seq_child(const char *dir)
+{
+    struct rmq_store *st = NULL;
+    if (rmq_store_open(dir, &st) != RMQ_OK) {
+        return 1;
+    }
+    struct rmq_store_delivery d = {0, 0, 1, 0, false, NULL, 0, msg("a/b", "small")};
+    uint64_t s1 = rmq_store_delivery_add(st, "c1", 2, &d);
+    if (s1 == 0 || rmq_store_commit(st) != RMQ_OK) {
+        return 2;
+    }
+    /* A file size limit (as a full disk): the big row's commit fails, rolled back. */
+    struct rlimit rl = {256 * 1024, 256 * 1024};
+    signal(SIGXFSZ, SIG_IGN);
+    if (setrlimit(RLIMIT_FSIZE, &rl) != 0) {
+        return 3;
+    }
+    size_t big_len = 1024 * 1024;
+    char *big = malloc(big_len + 1);
+    if (!big) {
+        return 4;
+    }
+    memset(big, 'x', big_len);
+    big[big_len] = '\0';
+    d.msg = msg("a/b", big);
+    uint64_t s2 = rmq_store_delivery_add(st, "c1", 2, &d);
+    free(big);
+    if (s2 == 0 || rmq_store_commit(st) == RMQ_OK) {
+        return 5; /* the setup did not make the commit fail */
+    }
+    d.msg = msg("a/b", "after");
+    uint64_t s3 = rmq_store_delivery_add(st, "c1", 2, &d);
+    if (s3 <= s2) {
+        return 6; /* s2 given again: a delete for the lost row would hit this one */
+    }
+    rmq_store_free(st);
+    return 0;
+}
+
+/* A delivery seq is never handed out twice by one open store, even when the
+ * transaction that held it was rolled back (a failed commit). */
+static void test_store__seq_never_reused_after_failed_commit(void **state)
+{
+    (void)state;
+    char *dir = tmpdir();
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        _exit(seq_child(dir));
+    }
+    int status = 0;
+    assert_int_equal(waitpid(pid, &status, 0), pid);
+    assert_true(WIFEXITED(status));
+    assert_int_equal(WEXITSTATUS(status), 0);
+    rmdir_all(dir);
+    free(dir);
+}
+
 static void test_store__corrupt_file_set_aside(void **state)
 {
     (void)state;
@@ -289,6 +404,8 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_store__roundtrip_and_group_commit),
         cmocka_unit_test(test_store__uncommitted_is_not_durable),
+        cmocka_unit_test(test_store__session_deliveries_in_batches),
+        cmocka_unit_test(test_store__seq_never_reused_after_failed_commit),
         cmocka_unit_test(test_store__corrupt_file_set_aside),
         cmocka_unit_test(test_store__missing_dir_fails_cleanly),
     };
