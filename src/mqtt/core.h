@@ -157,7 +157,7 @@ struct held_ack {
     bool spilled; /* its message is on disk only for some session: refused if the commit fails */
 };
 
-/* What routing one message did (rmq_route). */
+/* What routing one message did (route() in handle_publish.c). */
 struct route_result {
     size_t matched;                /* sessions it was routed to */
     size_t refused;                /* persistent sessions that could not keep it */
@@ -209,7 +209,6 @@ void rmq_session_pump(struct rmq_broker *b, struct session *s);
 void rmq_session_resend(struct rmq_broker *b, struct session *s);
 struct delivery *rmq_session_inflight_find(struct session *s, uint16_t pid);
 void rmq_session_inflight_remove(struct rmq_broker *b, struct session *s, struct delivery *d);
-void rmq_delivery_free(struct delivery *d);
 void rmq_session_publish_will(struct rmq_broker *b, struct session *s);
 
 /* Restores a stored delivery: in flight when it has a packet id, else queued. */
@@ -273,11 +272,8 @@ bool rmq_session_set_owner(struct session *s, const struct rmq_principal *p);
 /* handle_connect.c */
 /* The connection's pending password check was cancelled (it is being freed). */
 void rmq_mqtt_conn_authn_cancelled(struct rmq_mqtt_conn *mc);
-uint32_t rmq_expiry_cap(const struct rmq_broker *b, uint32_t req);
 
 /* handle_publish.c */
-void rmq_route(struct rmq_broker *b, struct rmq_msg *m, const void *publisher_session,
-               struct route_result *out);
 /* A QoS 1/2 PUBLISH some persistent session could not keep: not accepted.
  * MQTT 5: PUBACK / PUBREC 0x97 Quota exceeded (no PUBREL state kept);
  * 3.1.1 (no negative ack): the connection is closed without the ack, after

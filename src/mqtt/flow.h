@@ -53,7 +53,7 @@ struct rmq_flow {
     size_t a_holders;
 };
 
-/* The publisher whose message rmq_route is delivering (NULL: none, e.g. a
+/* The publisher whose message route() (handle_publish.c) is delivering (NULL: none, e.g. a
  * will or a retained message); set around routing. */
 void rmq_flow_set_publisher(struct rmq_broker *b, struct rmq_mqtt_conn *publisher);
 

@@ -453,7 +453,7 @@ static bool pick_client_id(struct rmq_mqtt_conn *mc, const struct rmq_connect *c
 }
 
 /* v5: the client's Session Expiry Interval, at most mqtt.session_expiry_interval. */
-uint32_t rmq_expiry_cap(const struct rmq_broker *b, uint32_t req)
+static uint32_t expiry_cap(const struct rmq_broker *b, uint32_t req)
 {
     uint64_t max = b->cfg->session_expiry_interval / 1000;
     return (uint64_t)req > max ? (uint32_t)max : req;
@@ -505,7 +505,7 @@ static void attach_session(struct rmq_mqtt_conn *mc, const struct rmq_connect *c
     if (c->proto_level == RMQ_MQTT_V5) {
         uint32_t req =
             rmq_props_has(&c->props, RMQ_PROP_SESSION_EXPIRY) ? c->props.session_expiry : 0;
-        s->expiry_s = rmq_expiry_cap(b, req);
+        s->expiry_s = expiry_cap(b, req);
         mc->expiry_was_zero = req == 0;
     } else {
         uint64_t sec = b->cfg->session_expiry_interval / 1000;
@@ -638,7 +638,7 @@ static void on_disconnect(struct rmq_mqtt_conn *mc, const struct rmq_packet *p)
                           "session expiry set after 0"); /* MQTT-3.14.2-2 */
             return;
         }
-        mc->session->expiry_s = rmq_expiry_cap(mc->b, d->props.session_expiry);
+        mc->session->expiry_s = expiry_cap(mc->b, d->props.session_expiry);
     }
     bool will = mc->version == RMQ_MQTT_V5 && d->reason == RMQ_RC_DISCONNECT_WITH_WILL;
     /* MQTT-3.14.4-3: a normal DISCONNECT discards the will. */

@@ -108,8 +108,8 @@ static void collect(void *subscriber, const struct rmq_sub_opts *o, bool shared,
     }
 }
 
-void rmq_route(struct rmq_broker *b, struct rmq_msg *m, const void *publisher_session,
-               struct route_result *out)
+static void route(struct rmq_broker *b, struct rmq_msg *m, const void *publisher_session,
+                  struct route_result *out)
 {
     struct route_ctx ctx = {b, publisher_session};
     b->match_gen++;
@@ -141,7 +141,7 @@ void rmq_publish_will_msg(struct rmq_broker *b, struct rmq_msg *m)
         (void)rmq_persist_retain(b, m);
     }
     struct route_result rr;
-    rmq_route(b, m, NULL, &rr); /* no publisher to refuse: the others still get it */
+    route(b, m, NULL, &rr); /* no publisher to refuse: the others still get it */
     if (rr.refused) {
         RMQ_LOG_RL(5, RMQ_LOG_WARNING, "session",
                    "will not queued, subscriber queue full subscriber=%s subscribers_refusing=%zu "
@@ -353,7 +353,7 @@ void rmq_handle_publish(struct rmq_mqtt_conn *mc, const struct rmq_packet *p)
     }
     struct route_result rr = {0};
     if (authorized) {
-        rmq_route(b, m, s, &rr);
+        route(b, m, s, &rr);
     }
     if (rr.refused && pub->qos > 0) {
         /* A persistent subscriber could not keep it: not accepted (the others

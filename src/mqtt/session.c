@@ -38,7 +38,7 @@ struct session *rmq_session_create(struct rmq_broker *b, const char *id, size_t 
     return s;
 }
 
-void rmq_delivery_free(struct delivery *d)
+static void delivery_free(struct delivery *d)
 {
     if (d) {
         rmq_msg_unref(d->msg);
@@ -83,7 +83,7 @@ static void dlist_clear(struct dlist *l)
 {
     struct delivery *d;
     while ((d = dlist_pop(l))) {
-        rmq_delivery_free(d);
+        delivery_free(d);
     }
 }
 
@@ -185,7 +185,7 @@ void rmq_session_inflight_remove(struct rmq_broker *b, struct session *s, struct
     }
     s->inflight.count--;
     rmq_persist_delivery_done(b, s, d);
-    rmq_delivery_free(d);
+    delivery_free(d);
 }
 
 static uint16_t next_pid(struct session *s)
@@ -234,20 +234,20 @@ void rmq_session_pump(struct rmq_broker *b, struct session *s)
         struct delivery *d = dlist_pop(&s->queue);
         if (expired(b, d->msg, now)) {
             rmq_persist_delivery_done(b, s, d);
-            rmq_delivery_free(d);
+            delivery_free(d);
             continue;
         }
         if (d->qos == 0) {
             /* Kept while the session was offline (mqueue_store_qos0): sent, forgotten. */
             rmq_conn_send_publish(s->conn, d, false);
-            rmq_delivery_free(d);
+            delivery_free(d);
             continue;
         }
         d->pid = next_pid(s);
         d->state = D_WAIT_ACK;
         if (!rmq_conn_send_publish(s->conn, d, false)) {
             rmq_persist_delivery_done(b, s, d);
-            rmq_delivery_free(d); /* too large for the client: as if delivered */
+            delivery_free(d); /* too large for the client: as if delivered */
             continue;
         }
         inflight_push(s, d);
@@ -298,7 +298,7 @@ static bool spill(struct rmq_broker *b, struct session *s, struct delivery *d, b
         rmq_flow_hold(b, s, d->qos); /* a live subscriber behind: pace its publisher too */
     }
     d->sseq = 0; /* the row stays; this copy goes */
-    rmq_delivery_free(d);
+    delivery_free(d);
     return true;
 }
 
@@ -373,7 +373,7 @@ bool rmq_session_deliver(struct rmq_broker *b, struct session *s, struct rmq_msg
             inflight_push(s, d);
             rmq_persist_delivery_add(b, s, d);
         } else {
-            rmq_delivery_free(d);
+            delivery_free(d);
         }
         return true;
     }
@@ -386,7 +386,7 @@ bool rmq_session_deliver(struct rmq_broker *b, struct session *s, struct rmq_msg
             *spilled = true;
             return true;
         }
-        rmq_delivery_free(d);
+        delivery_free(d);
         return false;
     }
     if (online && rmq_flow_full(b, s)) {
@@ -399,11 +399,11 @@ bool rmq_session_deliver(struct rmq_broker *b, struct session *s, struct rmq_msg
     }
     if (at_limit) {
         drop_log(b, s, m); /* QoS 0 for an offline session (mqueue_store_qos0) */
-        rmq_delivery_free(d);
+        delivery_free(d);
         return true;
     }
     if (qos > 0 && !online && rmq_persist_on(b, s) && stored_full(b, s)) {
-        rmq_delivery_free(d);
+        delivery_free(d);
         return false;
     }
     dlist_push(&s->queue, d);
