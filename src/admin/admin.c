@@ -36,7 +36,7 @@ struct call_env {
     struct core_call *c;
 };
 
-struct core_call *core_call_new(void (*fn)(struct rmq_broker *b, struct core_call *c),
+struct core_call *core_call_new(void (*fn)(struct rmq_mqtt *b, struct core_call *c),
                                 const struct rmq_settings *s)
 {
     struct core_call *c = calloc(1, sizeof *c);
@@ -69,7 +69,7 @@ static void env_unref(struct call_env *e)
     }
 }
 
-static void on_core(struct rmq_broker *b, void *arg)
+static void on_core(struct rmq_mqtt *b, void *arg)
 {
     struct call_env *e = arg;
     e->c->fn(b, e->c);

@@ -27,7 +27,7 @@ struct evhttp_request;
 struct event_base;
 struct evhttp;
 struct event;
-struct rmq_broker;
+struct rmq_mqtt;
 
 struct rmq_admin {
     const struct rmq_settings *s;
@@ -48,7 +48,7 @@ struct rmq_admin {
 /* A query run on the core worker. `fn` fills `out` (owned by the call) and
  * sets `status` (HTTP status; 200 unless fn says otherwise). */
 struct core_call {
-    void (*fn)(struct rmq_broker *b, struct core_call *c);
+    void (*fn)(struct rmq_mqtt *b, struct core_call *c);
     /* inputs */
     char *id;   /* client id (owned), or NULL */
     json_t *in; /* query parameters (owned), or NULL */
@@ -64,7 +64,7 @@ struct core_call {
  * freed by whoever finishes last; c must not be touched. On true the
  * caller frees c with core_call_free. */
 bool admin_core_call(struct rmq_admin *a, struct core_call *c);
-struct core_call *core_call_new(void (*fn)(struct rmq_broker *b, struct core_call *c),
+struct core_call *core_call_new(void (*fn)(struct rmq_mqtt *b, struct core_call *c),
                                 const struct rmq_settings *s);
 void core_call_free(struct core_call *c);
 

@@ -126,12 +126,12 @@ static json_t *paged(json_t *data, size_t page, size_t limit, size_t count)
                      page * limit < count);
 }
 
-static void core_clients(struct rmq_broker *b, struct core_call *c)
+static void core_clients(struct rmq_mqtt *b, struct core_call *c)
 {
     size_t page = (size_t)json_integer_value(json_object_get(c->in, "page"));
     size_t limit = (size_t)json_integer_value(json_object_get(c->in, "limit"));
     struct list_ctx l = {.c = c, .data = json_array(), .skip = (page - 1) * limit, .limit = limit};
-    rmq_broker_each_client(b, each_client, &l);
+    rmq_mqtt_each_client(b, each_client, &l);
     c->out = paged(l.data, page, limit, l.count);
 }
 
@@ -210,18 +210,18 @@ static void one_found(const struct rmq_client_view *v, void *arg)
     c->out = client_json(v, c->s->node_name, true);
 }
 
-static void core_client_one(struct rmq_broker *b, struct core_call *c)
+static void core_client_one(struct rmq_mqtt *b, struct core_call *c)
 {
-    if (!rmq_broker_find_client(b, c->id, one_found, c)) {
+    if (!rmq_mqtt_find_client(b, c->id, one_found, c)) {
         c->status = 404;
         c->out =
             json_pack("{s:s,s:s}", "code", "CLIENTID_NOT_FOUND", "message", "Client ID not found");
     }
 }
 
-static void core_client_kick(struct rmq_broker *b, struct core_call *c)
+static void core_client_kick(struct rmq_mqtt *b, struct core_call *c)
 {
-    if (rmq_broker_kick_client(b, c->id)) {
+    if (rmq_mqtt_kick_client(b, c->id)) {
         rmq_metrics_inc(RMQ_M_ADMIN_KICKED);
         c->status = 204;
     } else {
@@ -260,12 +260,12 @@ static bool each_sub(const char *client_id, const char *filter, uint8_t qos, boo
     return true;
 }
 
-static void core_subs(struct rmq_broker *b, struct core_call *c)
+static void core_subs(struct rmq_mqtt *b, struct core_call *c)
 {
     size_t page = (size_t)json_integer_value(json_object_get(c->in, "page"));
     size_t limit = (size_t)json_integer_value(json_object_get(c->in, "limit"));
     struct list_ctx l = {.c = c, .data = json_array(), .skip = (page - 1) * limit, .limit = limit};
-    rmq_broker_each_subscription(b, each_sub, &l);
+    rmq_mqtt_each_subscription(b, each_sub, &l);
     c->out = paged(l.data, page, limit, l.count);
 }
 
@@ -297,13 +297,13 @@ static void add_listener_count(const char *listener, uint64_t n, void *arg)
     json_object_set_new(arg, listener, json_integer((json_int_t)n));
 }
 
-static void core_snapshot(struct rmq_broker *b, struct core_call *c)
+static void core_snapshot(struct rmq_mqtt *b, struct core_call *c)
 {
-    struct rmq_broker_counts k;
-    rmq_broker_counts(b, &k);
-    const struct rmq_broker_stats *st = rmq_broker_stats(b);
+    struct rmq_mqtt_counts k;
+    rmq_mqtt_counts(b, &k);
+    const struct rmq_mqtt_stats *st = rmq_mqtt_stats(b);
     json_t *by_listener = json_object();
-    rmq_broker_each_listener_count(b, add_listener_count, by_listener);
+    rmq_mqtt_each_listener_count(b, add_listener_count, by_listener);
     c->out = json_pack(
         "{s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:o}", "connections",
         (json_int_t)k.connections, "sessions", (json_int_t)k.sessions, "subscriptions",

@@ -8,29 +8,29 @@
 #include "admin/admin_int.h"
 #include "common/log.h"
 #include "common/version.h"
-#include "mqtt/broker.h"
+#include "mqtt/mqtt.h"
 #include "mqtt/introspect.h"
 
-static void pub_u64(struct rmq_broker *b, const char *topic, uint64_t v)
+static void pub_u64(struct rmq_mqtt *b, const char *topic, uint64_t v)
 {
     char buf[32];
     snprintf(buf, sizeof buf, "%llu", (unsigned long long)v);
-    if (!rmq_broker_publish_sys(b, topic, buf)) {
+    if (!rmq_mqtt_publish_sys(b, topic, buf)) {
         RMQ_LOG_RL(1, RMQ_LOG_WARNING, "admin", "$SYS publish failed topic=%s", topic);
     }
 }
 
-static void core_sys(struct rmq_broker *b, struct core_call *c)
+static void core_sys(struct rmq_mqtt *b, struct core_call *c)
 {
-    struct rmq_broker_counts k;
-    rmq_broker_counts(b, &k);
-    const struct rmq_broker_stats *st = rmq_broker_stats(b);
+    struct rmq_mqtt_counts k;
+    rmq_mqtt_counts(b, &k);
+    const struct rmq_mqtt_stats *st = rmq_mqtt_stats(b);
     uint64_t uptime = (uint64_t)json_integer_value(json_object_get(c->in, "uptime"));
     char buf[64];
     snprintf(buf, sizeof buf, "revmq version %s", RMQ_VERSION);
-    (void)rmq_broker_publish_sys(b, "$SYS/broker/version", buf);
+    (void)rmq_mqtt_publish_sys(b, "$SYS/broker/version", buf);
     snprintf(buf, sizeof buf, "%llu seconds", (unsigned long long)uptime);
-    (void)rmq_broker_publish_sys(b, "$SYS/broker/uptime", buf);
+    (void)rmq_mqtt_publish_sys(b, "$SYS/broker/uptime", buf);
     pub_u64(b, "$SYS/broker/clients/connected", k.connections);
     pub_u64(b, "$SYS/broker/clients/active", k.connections);
     pub_u64(b, "$SYS/broker/clients/total", k.sessions);

@@ -5,7 +5,7 @@
  * session detach; rmq_conn_fail / rmq_mqtt_conn_close: DISCONNECT with a
  * reason). The state machine table, the input loop, CONNECT, DISCONNECT,
  * PINGREQ and AUTH are in handle_connect.c; session takeover by its owner in
- * session_owner.c. See broker.h for the contract with the net layer.
+ * session_owner.c. See mqtt.h for the contract with the net layer.
  */
 #include <inttypes.h>
 #include <stddef.h>
@@ -163,9 +163,9 @@ bool rmq_conn_send_publish(struct rmq_mqtt_conn *mc, const struct delivery *d, b
 
 /* ------------------------------------------------------------ lifecycle */
 
-struct rmq_mqtt_conn *rmq_mqtt_conn_new(struct rmq_broker *b, const struct rmq_conn_io *io,
-                                        void *net, const struct rmq_peer_info *peer,
-                                        const char *addr, const char *listener)
+struct rmq_mqtt_conn *rmq_mqtt_conn_new(struct rmq_mqtt *b, const struct rmq_conn_io *io, void *net,
+                                        const struct rmq_peer_info *peer, const char *addr,
+                                        const char *listener)
 {
     struct rmq_mqtt_conn *mc = calloc(1, sizeof *mc);
     if (!mc) {
@@ -217,7 +217,7 @@ void rmq_mqtt_conn_output_drained(struct rmq_mqtt_conn *mc)
  * park the will, detach or end the session. */
 void rmq_conn_end(struct rmq_mqtt_conn *mc, bool send_will, const char *why)
 {
-    struct rmq_broker *b = mc->b;
+    struct rmq_mqtt *b = mc->b;
     bool was_connected = mc->state == CS_CONNECTED;
     if (mc->state != CS_CLOSED) {
         mc->state = CS_CLOSED;

@@ -186,7 +186,7 @@ void rmq_conn_authz_recheck_subs(struct rmq_mqtt_conn *mc)
     free(gone);
 }
 
-void rmq_conn_authz_tick(struct rmq_broker *b)
+void rmq_conn_authz_tick(struct rmq_mqtt *b)
 {
     struct rmq_authz *a = rmq_authz_installed();
     uint64_t gen = a ? rmq_authz_generation(a) : 0;

@@ -1,9 +1,9 @@
 /*
- * core.h — internal structures of the MQTT core (broker.h), shared by
+ * core.h — internal structures of the MQTT core (mqtt.h), shared by
  * session.c, conn.c, handle_publish.c and handle_subscribe.c. Not a public
  * interface: nothing outside src/mqtt includes it.
  *
- * Threads: everything here lives on the core thread (see broker.h).
+ * Threads: everything here lives on the core thread (see mqtt.h).
  */
 #ifndef RMQ_MQTT_CORE_H
 #define RMQ_MQTT_CORE_H
@@ -16,7 +16,7 @@
 #include "auth/acl.h"
 #include "auth/authn.h"
 #include "auth/principal.h"
-#include "mqtt/broker.h"
+#include "mqtt/mqtt.h"
 #include "mqtt/codec.h"
 #include "mqtt/flow.h"
 #include "mqtt/hmap.h"
@@ -101,7 +101,7 @@ enum conn_state {
 };
 
 struct rmq_mqtt_conn {
-    struct rmq_broker *b;
+    struct rmq_mqtt *b;
     const struct rmq_conn_io *io;
     void *net;
     const struct rmq_peer_info *peer;
@@ -167,7 +167,7 @@ struct route_result {
 
 struct rmq_store;
 
-struct rmq_broker {
+struct rmq_mqtt {
     const struct rmq_settings *settings;
     const struct rmq_mqtt_settings *cfg;
     struct rmq_router *router;
@@ -181,61 +181,61 @@ struct rmq_broker {
     size_t a_targets;
     size_t out_high_water;
     struct rmq_mqtt_conn *flow_pub; /* publisher being routed (flow.h), or NULL */
-    struct rmq_broker_stats stats;
+    struct rmq_mqtt_stats stats;
     uint64_t authz_gen;      /* rule generation the live subscriptions were last checked against */
-    struct rmq_authn *authn; /* borrowed (rmq_broker_set_authn); NULL: no authentication */
+    struct rmq_authn *authn; /* borrowed (rmq_mqtt_set_authn); NULL: no authentication */
     struct rmq_store *store; /* owned; NULL: nothing durable (persist.c) */
     struct held_ack *held;   /* acks waiting for the next commit, in arrival order */
     size_t n_held;
     size_t a_held;
-    void (*commit_hook)(void *arg); /* rmq_broker_set_commit_hook; NULL: commit per input */
+    void (*commit_hook)(void *arg); /* rmq_mqtt_set_commit_hook; NULL: commit per input */
     void *commit_arg;
-    bool commit_asked; /* commit_hook called, rmq_broker_commit not yet */
+    bool commit_asked; /* commit_hook called, rmq_mqtt_commit not yet */
 };
 
 /* session.c */
-struct session *rmq_session_find(struct rmq_broker *b, const char *id, size_t len);
-struct session *rmq_session_create(struct rmq_broker *b, const char *id, size_t len);
-void rmq_session_destroy(struct rmq_broker *b, struct session *s);
-void rmq_session_pending_update(struct rmq_broker *b, struct session *s);
+struct session *rmq_session_find(struct rmq_mqtt *b, const char *id, size_t len);
+struct session *rmq_session_create(struct rmq_mqtt *b, const char *id, size_t len);
+void rmq_session_destroy(struct rmq_mqtt *b, struct session *s);
+void rmq_session_pending_update(struct rmq_mqtt *b, struct session *s);
 /* Queues or sends m to s. Returns false when s cannot keep a QoS 1/2
  * message: an offline session whose queue is at mqtt.max_mqueue_len with no
  * durable place for more (store off or failing) or at
  * durable_sessions.max_stored_messages_per_session. *spilled is set when the
  * message went to disk only. QoS 0 is never refused (dropped by policy). */
-bool rmq_session_deliver(struct rmq_broker *b, struct session *s, struct rmq_msg *m, uint8_t qos,
+bool rmq_session_deliver(struct rmq_mqtt *b, struct session *s, struct rmq_msg *m, uint8_t qos,
                          bool retain, const uint32_t *sub_ids, uint8_t n_sub_ids, bool *spilled);
-void rmq_session_pump(struct rmq_broker *b, struct session *s);
-void rmq_session_resend(struct rmq_broker *b, struct session *s);
+void rmq_session_pump(struct rmq_mqtt *b, struct session *s);
+void rmq_session_resend(struct rmq_mqtt *b, struct session *s);
 struct delivery *rmq_session_inflight_find(struct session *s, uint16_t pid);
-void rmq_session_inflight_remove(struct rmq_broker *b, struct session *s, struct delivery *d);
-void rmq_session_publish_will(struct rmq_broker *b, struct session *s);
+void rmq_session_inflight_remove(struct rmq_mqtt *b, struct session *s, struct delivery *d);
+void rmq_session_publish_will(struct rmq_mqtt *b, struct session *s);
 
 /* Restores a stored delivery: in flight when it has a packet id, else queued. */
 void rmq_session_restore_delivery(struct session *s, struct delivery *d);
 bool rmq_session_rel_add(struct session *s, uint16_t pid, int64_t now);
 
 /* persist.c: hooks into the store; each is a no-op unless the session persists. */
-bool rmq_persist_on(const struct rmq_broker *b, const struct session *s);
+bool rmq_persist_on(const struct rmq_mqtt *b, const struct session *s);
 /* Writes the session (after CONNECT, connected = true; at disconnect, false);
  * expiry 0 removes it. */
-void rmq_persist_session(struct rmq_broker *b, struct session *s, bool connected);
-void rmq_persist_session_gone(struct rmq_broker *b, struct session *s);
+void rmq_persist_session(struct rmq_mqtt *b, struct session *s, bool connected);
+void rmq_persist_session_gone(struct rmq_mqtt *b, struct session *s);
 /* o NULL: the subscription was removed. */
-void rmq_persist_sub(struct rmq_broker *b, struct session *s, const char *f, size_t len,
+void rmq_persist_sub(struct rmq_mqtt *b, struct session *s, const char *f, size_t len,
                      const struct rmq_sub_opts *o);
-void rmq_persist_delivery_add(struct rmq_broker *b, struct session *s, struct delivery *d);
+void rmq_persist_delivery_add(struct rmq_mqtt *b, struct session *s, struct delivery *d);
 /* Reads the next spilled deliveries of s (up to mqtt.max_mqueue_len queued
  * ones; all when all = true) into its queue, in order. True if it consumed
  * any (some may have expired while on disk); s->spilled is kept exact. */
-bool rmq_persist_refill(struct rmq_broker *b, struct session *s, bool all);
-void rmq_persist_delivery_state(struct rmq_broker *b, struct session *s, struct delivery *d);
-void rmq_persist_delivery_done(struct rmq_broker *b, struct session *s, struct delivery *d);
-void rmq_persist_rel(struct rmq_broker *b, struct session *s, uint16_t pid, bool add);
+bool rmq_persist_refill(struct rmq_mqtt *b, struct session *s, bool all);
+void rmq_persist_delivery_state(struct rmq_mqtt *b, struct session *s, struct delivery *d);
+void rmq_persist_delivery_done(struct rmq_mqtt *b, struct session *s, struct delivery *d);
+void rmq_persist_rel(struct rmq_mqtt *b, struct session *s, uint16_t pid, bool add);
 /* s->will (NULL: none) as the session's delayed will. */
-void rmq_persist_will(struct rmq_broker *b, struct session *s);
+void rmq_persist_will(struct rmq_mqtt *b, struct session *s);
 /* Retains m (limits retainer.*; logged refusal); false if not retained. */
-bool rmq_persist_retain(struct rmq_broker *b, struct rmq_msg *m);
+bool rmq_persist_retain(struct rmq_mqtt *b, struct rmq_msg *m);
 /* PUBACK / PUBREC / PUBREL / PUBCOMP: sent now, or held until the next commit when
  * writes (or earlier held acks) are pending. */
 void rmq_persist_ack(struct rmq_mqtt_conn *mc, enum rmq_pkt_type type, uint16_t pid,
@@ -246,11 +246,11 @@ void rmq_persist_ack(struct rmq_mqtt_conn *mc, enum rmq_pkt_type type, uint16_t 
 void rmq_persist_ack_publish(struct rmq_mqtt_conn *mc, enum rmq_pkt_type type, uint16_t pid,
                              uint8_t reason, bool spilled);
 /* Commits (one fsync) and sends the held acks. */
-void rmq_persist_flush(struct rmq_broker *b);
+void rmq_persist_flush(struct rmq_mqtt *b);
 /* End of an input: commits now, or asks the commit hook for a commit soon. */
-void rmq_persist_input_done(struct rmq_broker *b);
+void rmq_persist_input_done(struct rmq_mqtt *b);
 /* Forgets held acks of a connection being freed. */
-void rmq_persist_conn_gone(struct rmq_broker *b, struct rmq_mqtt_conn *mc);
+void rmq_persist_conn_gone(struct rmq_mqtt *b, struct rmq_mqtt_conn *mc);
 
 /* conn.c */
 void rmq_conn_send(struct rmq_mqtt_conn *mc, const struct rmq_packet *p);
@@ -264,7 +264,7 @@ bool rmq_conn_send_publish(struct rmq_mqtt_conn *mc, const struct delivery *d, b
 
 /* session_owner.c */
 /* Whether principal p may take over / resume session s (mqtt.session_owner_only). */
-bool rmq_session_owner_ok(const struct rmq_broker *b, const struct session *s,
+bool rmq_session_owner_ok(const struct rmq_mqtt *b, const struct session *s,
                           const struct rmq_principal *p);
 /* Makes p (copied) the owner of s; false on OOM (s unchanged). */
 bool rmq_session_set_owner(struct session *s, const struct rmq_principal *p);
@@ -280,7 +280,7 @@ void rmq_mqtt_conn_authn_cancelled(struct rmq_mqtt_conn *mc);
  * the acks held before it are sent. Counted; the log line is the caller's. */
 void rmq_publish_refuse(struct rmq_mqtt_conn *mc, uint8_t qos, uint16_t pid);
 /* Publishes a will: stores it when retained, routes it. */
-void rmq_publish_will_msg(struct rmq_broker *b, struct rmq_msg *m);
+void rmq_publish_will_msg(struct rmq_mqtt *b, struct rmq_msg *m);
 void rmq_handle_publish(struct rmq_mqtt_conn *mc, const struct rmq_packet *p);
 void rmq_handle_puback(struct rmq_mqtt_conn *mc, const struct rmq_packet *p);
 void rmq_handle_pubrec(struct rmq_mqtt_conn *mc, const struct rmq_packet *p);
@@ -306,7 +306,7 @@ void rmq_conn_authz_recheck_subs(struct rmq_mqtt_conn *mc);
  * against the rules in force then, as the session's owner. */
 bool rmq_session_authz_will(const struct session *s, const struct rmq_msg *will);
 /* After a rule reload: rechecks the subscriptions of every connected session. */
-void rmq_conn_authz_tick(struct rmq_broker *b);
+void rmq_conn_authz_tick(struct rmq_mqtt *b);
 
 /* handle_subscribe.c */
 void rmq_handle_subscribe(struct rmq_mqtt_conn *mc, const struct rmq_packet *p);

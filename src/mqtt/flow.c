@@ -21,7 +21,7 @@ static size_t out_pending(const struct rmq_mqtt_conn *mc)
     return mc->io->outbuf(mc->net)->len;
 }
 
-static size_t queue_limit(const struct rmq_broker *b)
+static size_t queue_limit(const struct rmq_mqtt *b)
 {
     uint32_t n = b->cfg->max_mqueue_len;
     return n == UINT32_MAX ? 0 : n;
@@ -62,18 +62,18 @@ static void list_remove(struct rmq_mqtt_conn **v, size_t *n, const struct rmq_mq
     }
 }
 
-void rmq_flow_set_publisher(struct rmq_broker *b, struct rmq_mqtt_conn *publisher)
+void rmq_flow_set_publisher(struct rmq_mqtt *b, struct rmq_mqtt_conn *publisher)
 {
     b->flow_pub = publisher;
 }
 
-bool rmq_flow_full(const struct rmq_broker *b, const struct session *s)
+bool rmq_flow_full(const struct rmq_mqtt *b, const struct session *s)
 {
     size_t limit = queue_limit(b);
     return out_pending(s->conn) > b->out_high_water || (limit && s->queue.count >= limit);
 }
 
-bool rmq_flow_hold(struct rmq_broker *b, struct session *s, int qos)
+bool rmq_flow_hold(struct rmq_mqtt *b, struct session *s, int qos)
 {
     if (qos == 0 && !b->cfg->mqueue_store_qos0) {
         return false;
@@ -117,7 +117,7 @@ static void release(struct rmq_mqtt_conn *sub)
     }
 }
 
-void rmq_flow_check(struct rmq_broker *b, struct session *s)
+void rmq_flow_check(struct rmq_mqtt *b, struct session *s)
 {
     if (!s || !s->conn || s->conn->flow.n_waiters == 0) {
         return;

@@ -3,7 +3,7 @@
  *
  * What it does: when a message is routed to a live subscriber that cannot
  * take more for now — its output holds more than the high-water mark
- * (rmq_broker_out_high_water) of unwritten bytes, or its session queue beyond
+ * (rmq_mqtt_out_high_water) of unwritten bytes, or its session queue beyond
  * the in-flight window holds mqtt.max_mqueue_len messages — the message is
  * still queued for that subscriber (never dropped), and the publisher whose
  * PUBLISH it was is HELD: the core stops decoding its input after that packet
@@ -29,7 +29,7 @@
  * high-water mark for longer than the listener's `tcp_options.send_timeout`
  * (see net.h), which releases whoever waited for it.
  *
- * Threads: core thread only (see broker.h). Ownership: the wait lists are
+ * Threads: core thread only (see mqtt.h). Ownership: the wait lists are
  * owned by the connections (struct rmq_flow) and emptied by
  * rmq_flow_conn_gone before a connection is freed.
  */
@@ -39,7 +39,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-struct rmq_broker;
+struct rmq_mqtt;
 struct rmq_mqtt_conn;
 struct session;
 
@@ -55,21 +55,21 @@ struct rmq_flow {
 
 /* The publisher whose message route() (handle_publish.c) is delivering (NULL: none, e.g. a
  * will or a retained message); set around routing. */
-void rmq_flow_set_publisher(struct rmq_broker *b, struct rmq_mqtt_conn *publisher);
+void rmq_flow_set_publisher(struct rmq_mqtt *b, struct rmq_mqtt_conn *publisher);
 
 /* Whether live subscriber s is over its bounds (output or queue). */
-bool rmq_flow_full(const struct rmq_broker *b, const struct session *s);
+bool rmq_flow_full(const struct rmq_mqtt *b, const struct session *s);
 
 /* s is full (rmq_flow_full) and a message of `qos` is for it: holds the
  * current publisher (if any) until s drains. Returns true if the message must
  * still be queued for s, false if it is to be dropped (QoS 0 with
  * mqtt.mqueue_store_qos0 = false). On out-of-memory the publisher is not held
  * and the message is still queued. */
-bool rmq_flow_hold(struct rmq_broker *b, struct session *s, int qos);
+bool rmq_flow_hold(struct rmq_mqtt *b, struct session *s, int qos);
 
 /* s may have drained (output written, acknowledgements received): releases
  * the publishers held for it once it is under its low-water marks. */
-void rmq_flow_check(struct rmq_broker *b, struct session *s);
+void rmq_flow_check(struct rmq_mqtt *b, struct session *s);
 
 /* True while the connection (as a publisher) is held: its input must not be
  * decoded further. */

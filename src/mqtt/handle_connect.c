@@ -2,7 +2,7 @@
  * handle_connect.c — the connection state machine table, the input loop,
  * CONNECT (client id, authentication and principal, takeover by the session's
  * owner only, session resume, will, CONNACK), DISCONNECT, PINGREQ and AUTH.
- * See broker.h.
+ * See mqtt.h.
  */
 #include <inttypes.h>
 #include <stdio.h>
@@ -121,13 +121,13 @@ static void input_limits(const struct rmq_mqtt_conn *mc, struct rmq_codec_limits
 
 /*
  * The verifier thread is done with this connection's password (core thread,
- * from rmq_broker_authn_poll): the kept CONNECT is decoded again and either
+ * from rmq_mqtt_authn_poll): the kept CONNECT is decoded again and either
  * refused or handled to the end, then reading resumes.
  */
 static void authn_done(void *arg, enum rmq_authn_result r, const char *why, bool superuser)
 {
     struct rmq_mqtt_conn *mc = arg;
-    struct rmq_broker *b = mc->b;
+    struct rmq_mqtt *b = mc->b;
     struct rmq_packet pkt;
     struct rmq_packet *p = &pkt;
     struct rmq_codec_limits lim;
@@ -203,7 +203,7 @@ static enum authn_step authn_async(struct rmq_mqtt_conn *mc, const struct rmq_co
 static enum authn_step authn_chain(struct rmq_mqtt_conn *mc, const struct rmq_connect *c,
                                    const char *id, size_t id_len, bool *superuser)
 {
-    struct rmq_broker *b = mc->b;
+    struct rmq_mqtt *b = mc->b;
     char ip[64], why[96];
     addr_ip(mc->addr, ip, sizeof ip);
     uint64_t now = mono_ms();
@@ -295,7 +295,7 @@ static bool owner_check(struct rmq_mqtt_conn *mc, const char *id, size_t id_len)
     return false;
 }
 
-static void takeover(struct rmq_broker *b, struct session *s)
+static void takeover(struct rmq_mqtt *b, struct session *s)
 {
     struct rmq_mqtt_conn *old = s->conn;
     rmq_info("mqtt", "session taken over client_id=%s old_addr=%s", s->client_id, old->addr);
@@ -453,7 +453,7 @@ static bool pick_client_id(struct rmq_mqtt_conn *mc, const struct rmq_connect *c
 }
 
 /* v5: the client's Session Expiry Interval, at most mqtt.session_expiry_interval. */
-static uint32_t expiry_cap(const struct rmq_broker *b, uint32_t req)
+static uint32_t expiry_cap(const struct rmq_mqtt *b, uint32_t req)
 {
     uint64_t max = b->cfg->session_expiry_interval / 1000;
     return (uint64_t)req > max ? (uint32_t)max : req;
@@ -462,7 +462,7 @@ static uint32_t expiry_cap(const struct rmq_broker *b, uint32_t req)
 static void attach_session(struct rmq_mqtt_conn *mc, const struct rmq_connect *c, const char *id,
                            size_t id_len, bool *present, bool *ok)
 {
-    struct rmq_broker *b = mc->b;
+    struct rmq_mqtt *b = mc->b;
     struct session *s = rmq_session_find(b, id, id_len);
     *present = false;
     *ok = true;
@@ -534,7 +534,7 @@ static void log_safe(char *dst, size_t n, const char *src)
 static void on_connect(struct rmq_mqtt_conn *mc, const struct rmq_packet *p)
 {
     const struct rmq_connect *c = &p->connect;
-    struct rmq_broker *b = mc->b;
+    struct rmq_mqtt *b = mc->b;
     const struct rmq_mqtt_settings *cfg = b->cfg;
     uint8_t level = c->proto_level;
     bool v5 = level == RMQ_MQTT_V5;

@@ -55,11 +55,11 @@ struct rmq_msg *rmq_msg_from(const struct rmq_bytes *topic, const struct rmq_byt
 }
 
 struct route_ctx {
-    struct rmq_broker *b;
+    struct rmq_mqtt *b;
     const void *publisher;
 };
 
-static struct target *add_target(struct rmq_broker *b)
+static struct target *add_target(struct rmq_mqtt *b)
 {
     if (b->n_targets == b->a_targets) {
         size_t na = b->a_targets ? b->a_targets * 2 : 16;
@@ -76,7 +76,7 @@ static struct target *add_target(struct rmq_broker *b)
 static void collect(void *subscriber, const struct rmq_sub_opts *o, bool shared, void *arg)
 {
     struct route_ctx *ctx = arg;
-    struct rmq_broker *b = ctx->b;
+    struct rmq_mqtt *b = ctx->b;
     struct session *s = subscriber;
     if (o->no_local && ctx->publisher == s) {
         return; /* MQTT-3.8.3-3 */
@@ -108,7 +108,7 @@ static void collect(void *subscriber, const struct rmq_sub_opts *o, bool shared,
     }
 }
 
-static void route(struct rmq_broker *b, struct rmq_msg *m, const void *publisher_session,
+static void route(struct rmq_mqtt *b, struct rmq_msg *m, const void *publisher_session,
                   struct route_result *out)
 {
     struct route_ctx ctx = {b, publisher_session};
@@ -135,7 +135,7 @@ static void route(struct rmq_broker *b, struct rmq_msg *m, const void *publisher
     b->n_targets = 0;
 }
 
-void rmq_publish_will_msg(struct rmq_broker *b, struct rmq_msg *m)
+void rmq_publish_will_msg(struct rmq_mqtt *b, struct rmq_msg *m)
 {
     if (m->retain) {
         (void)rmq_persist_retain(b, m);
@@ -208,7 +208,7 @@ static void rel_remove(struct session *s, size_t i)
     s->n_rel--;
 }
 
-static void rel_expire(struct rmq_broker *b, struct session *s, int64_t now)
+static void rel_expire(struct rmq_mqtt *b, struct session *s, int64_t now)
 {
     uint64_t t = b->cfg->await_rel_timeout;
     for (size_t i = 0; t && i < s->n_rel;) {
@@ -242,7 +242,7 @@ bool rmq_session_rel_add(struct session *s, uint16_t pid, int64_t now)
 
 void rmq_publish_refuse(struct rmq_mqtt_conn *mc, uint8_t qos, uint16_t pid)
 {
-    struct rmq_broker *b = mc->b;
+    struct rmq_mqtt *b = mc->b;
     b->stats.refused_queue_full++;
     size_t idx;
     if (qos == 2 && rel_find(mc->session, pid, &idx)) {
@@ -262,7 +262,7 @@ void rmq_publish_refuse(struct rmq_mqtt_conn *mc, uint8_t qos, uint16_t pid)
 
 static void refuse_log(struct rmq_mqtt_conn *mc, const struct route_result *rr, const char *topic)
 {
-    const struct rmq_broker *b = mc->b;
+    const struct rmq_mqtt *b = mc->b;
     RMQ_LOG_RL(
         5, RMQ_LOG_WARNING, "session",
         "publish refused, subscriber queue full publisher=%s subscriber=%s "
@@ -306,7 +306,7 @@ static bool publish_allowed(struct rmq_mqtt_conn *mc, const struct rmq_publish *
 void rmq_handle_publish(struct rmq_mqtt_conn *mc, const struct rmq_packet *p)
 {
     const struct rmq_publish *pub = &p->publish;
-    struct rmq_broker *b = mc->b;
+    struct rmq_mqtt *b = mc->b;
     struct session *s = mc->session;
     size_t tlen;
     const char *topic = publish_topic(mc, pub, &tlen);

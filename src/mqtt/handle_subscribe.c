@@ -10,7 +10,7 @@
 #include "mqtt/topic.h"
 
 struct retained_ctx {
-    struct rmq_broker *b;
+    struct rmq_mqtt *b;
     struct session *s;
     uint8_t qos;
     uint32_t sub_id;
@@ -83,7 +83,7 @@ static bool store_sub(struct session *s, const struct rmq_bytes *f, const struct
 void rmq_handle_subscribe(struct rmq_mqtt_conn *mc, const struct rmq_packet *p)
 {
     const struct rmq_subscribe *sub = &p->subscribe;
-    struct rmq_broker *b = mc->b;
+    struct rmq_mqtt *b = mc->b;
     struct session *s = mc->session;
     bool v5 = mc->version == RMQ_MQTT_V5;
     uint32_t sub_id = 0;

@@ -31,8 +31,8 @@ static void view_of(const struct session *s, struct rmq_client_view *v)
     }
 }
 
-void rmq_broker_each_client(struct rmq_broker *b,
-                            bool (*fn)(const struct rmq_client_view *v, void *arg), void *arg)
+void rmq_mqtt_each_client(struct rmq_mqtt *b,
+                          bool (*fn)(const struct rmq_client_view *v, void *arg), void *arg)
 {
     size_t it;
     for (struct rmq_hmap_entry *e = rmq_hmap_first(&b->sessions, &it); e;
@@ -45,8 +45,8 @@ void rmq_broker_each_client(struct rmq_broker *b,
     }
 }
 
-bool rmq_broker_find_client(struct rmq_broker *b, const char *client_id,
-                            void (*fn)(const struct rmq_client_view *v, void *arg), void *arg)
+bool rmq_mqtt_find_client(struct rmq_mqtt *b, const char *client_id,
+                          void (*fn)(const struct rmq_client_view *v, void *arg), void *arg)
 {
     struct session *s = rmq_session_find(b, client_id, strlen(client_id));
     if (!s) {
@@ -58,10 +58,10 @@ bool rmq_broker_find_client(struct rmq_broker *b, const char *client_id,
     return true;
 }
 
-void rmq_broker_each_subscription(struct rmq_broker *b,
-                                  bool (*fn)(const char *client_id, const char *filter, uint8_t qos,
-                                             bool no_local, void *arg),
-                                  void *arg)
+void rmq_mqtt_each_subscription(struct rmq_mqtt *b,
+                                bool (*fn)(const char *client_id, const char *filter, uint8_t qos,
+                                           bool no_local, void *arg),
+                                void *arg)
 {
     size_t it;
     for (struct rmq_hmap_entry *e = rmq_hmap_first(&b->sessions, &it); e;
@@ -78,7 +78,7 @@ void rmq_broker_each_subscription(struct rmq_broker *b,
     }
 }
 
-bool rmq_broker_kick_client(struct rmq_broker *b, const char *client_id)
+bool rmq_mqtt_kick_client(struct rmq_mqtt *b, const char *client_id)
 {
     size_t len = strlen(client_id);
     struct session *s = rmq_session_find(b, client_id, len);
@@ -102,9 +102,9 @@ struct lcount {
     uint64_t n;
 };
 
-void rmq_broker_each_listener_count(struct rmq_broker *b,
-                                    void (*fn)(const char *listener, uint64_t n, void *arg),
-                                    void *arg)
+void rmq_mqtt_each_listener_count(struct rmq_mqtt *b,
+                                  void (*fn)(const char *listener, uint64_t n, void *arg),
+                                  void *arg)
 {
     size_t cap = 8, used = 0;
     struct lcount *v = calloc(cap, sizeof *v);
@@ -141,7 +141,7 @@ void rmq_broker_each_listener_count(struct rmq_broker *b,
     free(v);
 }
 
-bool rmq_broker_publish_sys(struct rmq_broker *b, const char *topic, const char *payload)
+bool rmq_mqtt_publish_sys(struct rmq_mqtt *b, const char *topic, const char *payload)
 {
     struct rmq_bytes t = {(const uint8_t *)topic, strlen(topic)};
     struct rmq_bytes p = {(const uint8_t *)payload, strlen(payload)};
@@ -154,7 +154,7 @@ bool rmq_broker_publish_sys(struct rmq_broker *b, const char *topic, const char 
     return true;
 }
 
-void rmq_broker_counts(struct rmq_broker *b, struct rmq_broker_counts *out)
+void rmq_mqtt_counts(struct rmq_mqtt *b, struct rmq_mqtt_counts *out)
 {
     memset(out, 0, sizeof *out);
     out->sessions = b->sessions.count;

@@ -5,7 +5,7 @@
  * What it is not: a second way to change MQTT state. Besides kick, nothing
  * here modifies the broker; the views are copies made during the call.
  *
- * Threads: like everything in broker.h, these run on the CORE thread only
+ * Threads: like everything in mqtt.h, these run on the CORE thread only
  * (src/admin gets there through rmq_net_run_on_core). Pointers inside the
  * structs handed to callbacks are borrowed for the duration of the callback.
  */
@@ -18,7 +18,7 @@
 
 #include "auth/principal.h"
 
-#include "mqtt/broker.h"
+#include "mqtt/mqtt.h"
 
 struct rmq_client_view {
     const char *client_id;
@@ -39,41 +39,41 @@ struct rmq_client_view {
 
 /* Calls fn for every session (connected or not), in no particular order.
  * fn returns false to stop. */
-void rmq_broker_each_client(struct rmq_broker *b,
-                            bool (*fn)(const struct rmq_client_view *v, void *arg), void *arg);
+void rmq_mqtt_each_client(struct rmq_mqtt *b,
+                          bool (*fn)(const struct rmq_client_view *v, void *arg), void *arg);
 
 /* fn for the session with this client id; false when there is none. */
-bool rmq_broker_find_client(struct rmq_broker *b, const char *client_id,
-                            void (*fn)(const struct rmq_client_view *v, void *arg), void *arg);
+bool rmq_mqtt_find_client(struct rmq_mqtt *b, const char *client_id,
+                          void (*fn)(const struct rmq_client_view *v, void *arg), void *arg);
 
 /* Calls fn for every subscription of every session; fn returns false to stop. */
-void rmq_broker_each_subscription(struct rmq_broker *b,
-                                  bool (*fn)(const char *client_id, const char *filter, uint8_t qos,
-                                             bool no_local, void *arg),
-                                  void *arg);
+void rmq_mqtt_each_subscription(struct rmq_mqtt *b,
+                                bool (*fn)(const char *client_id, const char *filter, uint8_t qos,
+                                           bool no_local, void *arg),
+                                void *arg);
 
 /* Disconnects the client (v5: DISCONNECT 0x98 "administrative action"; v3:
  * close; the will is published) and discards its session, as EMQX's
  * DELETE /clients/{id} does. False when no such client. */
-bool rmq_broker_kick_client(struct rmq_broker *b, const char *client_id);
+bool rmq_mqtt_kick_client(struct rmq_mqtt *b, const char *client_id);
 
 /* Connected clients per listener ("tcp:NAME" / "ssl:NAME"): fn(listener,
  * count) once per listener that has at least one. */
-void rmq_broker_each_listener_count(struct rmq_broker *b,
-                                    void (*fn)(const char *listener, uint64_t n, void *arg),
-                                    void *arg);
+void rmq_mqtt_each_listener_count(struct rmq_mqtt *b,
+                                  void (*fn)(const char *listener, uint64_t n, void *arg),
+                                  void *arg);
 
 /* Publishes a retained QoS 0 message from the broker itself (for $SYS):
  * stored as retained and routed like any PUBLISH. False on OOM. */
-bool rmq_broker_publish_sys(struct rmq_broker *b, const char *topic, const char *payload);
+bool rmq_mqtt_publish_sys(struct rmq_mqtt *b, const char *topic, const char *payload);
 
 /* Counts for /api/v5/stats. */
-struct rmq_broker_counts {
+struct rmq_mqtt_counts {
     uint64_t sessions;
     uint64_t connections;
     uint64_t subscriptions;
     uint64_t retained;
 };
-void rmq_broker_counts(struct rmq_broker *b, struct rmq_broker_counts *out);
+void rmq_mqtt_counts(struct rmq_mqtt *b, struct rmq_mqtt_counts *out);
 
 #endif

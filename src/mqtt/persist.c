@@ -236,12 +236,12 @@ static struct rmq_principal *owner_load(const uint8_t *blob, size_t len)
 
 /* ------------------------------------------------------------ writes */
 
-bool rmq_persist_on(const struct rmq_broker *b, const struct session *s)
+bool rmq_persist_on(const struct rmq_mqtt *b, const struct session *s)
 {
     return b->store != NULL && s->persist;
 }
 
-void rmq_persist_session(struct rmq_broker *b, struct session *s, bool connected)
+void rmq_persist_session(struct rmq_mqtt *b, struct session *s, bool connected)
 {
     if (!b->store) {
         return;
@@ -276,7 +276,7 @@ void rmq_persist_session(struct rmq_broker *b, struct session *s, bool connected
     }
 }
 
-void rmq_persist_session_gone(struct rmq_broker *b, struct session *s)
+void rmq_persist_session_gone(struct rmq_mqtt *b, struct session *s)
 {
     if (rmq_persist_on(b, s)) {
         rmq_store_session_del(b->store, s->client_id, s->id_len);
@@ -284,7 +284,7 @@ void rmq_persist_session_gone(struct rmq_broker *b, struct session *s)
     }
 }
 
-void rmq_persist_sub(struct rmq_broker *b, struct session *s, const char *f, size_t len,
+void rmq_persist_sub(struct rmq_mqtt *b, struct session *s, const char *f, size_t len,
                      const struct rmq_sub_opts *o)
 {
     if (!rmq_persist_on(b, s)) {
@@ -299,7 +299,7 @@ void rmq_persist_sub(struct rmq_broker *b, struct session *s, const char *f, siz
     rmq_store_sub_put(b->store, s->client_id, s->id_len, f, len, o->qos, flags, o->sub_id);
 }
 
-void rmq_persist_delivery_add(struct rmq_broker *b, struct session *s, struct delivery *d)
+void rmq_persist_delivery_add(struct rmq_mqtt *b, struct session *s, struct delivery *d)
 {
     if (!rmq_persist_on(b, s) || d->qos == 0) {
         return;
@@ -318,14 +318,14 @@ void rmq_persist_delivery_add(struct rmq_broker *b, struct session *s, struct de
     free(pb.p);
 }
 
-void rmq_persist_delivery_state(struct rmq_broker *b, struct session *s, struct delivery *d)
+void rmq_persist_delivery_state(struct rmq_mqtt *b, struct session *s, struct delivery *d)
 {
     if (rmq_persist_on(b, s) && d->sseq) {
         rmq_store_delivery_update(b->store, d->sseq, d->pid, d->state);
     }
 }
 
-void rmq_persist_delivery_done(struct rmq_broker *b, struct session *s, struct delivery *d)
+void rmq_persist_delivery_done(struct rmq_mqtt *b, struct session *s, struct delivery *d)
 {
     if (rmq_persist_on(b, s) && d->sseq) {
         rmq_store_delivery_del(b->store, d->sseq);
@@ -333,7 +333,7 @@ void rmq_persist_delivery_done(struct rmq_broker *b, struct session *s, struct d
     }
 }
 
-void rmq_persist_rel(struct rmq_broker *b, struct session *s, uint16_t pid, bool add)
+void rmq_persist_rel(struct rmq_mqtt *b, struct session *s, uint16_t pid, bool add)
 {
     if (!rmq_persist_on(b, s)) {
         return;
@@ -345,7 +345,7 @@ void rmq_persist_rel(struct rmq_broker *b, struct session *s, uint16_t pid, bool
     }
 }
 
-void rmq_persist_will(struct rmq_broker *b, struct session *s)
+void rmq_persist_will(struct rmq_mqtt *b, struct session *s)
 {
     if (!rmq_persist_on(b, s)) {
         return;
@@ -362,7 +362,7 @@ void rmq_persist_will(struct rmq_broker *b, struct session *s)
     free(pb.p);
 }
 
-bool rmq_persist_retain(struct rmq_broker *b, struct rmq_msg *m)
+bool rmq_persist_retain(struct rmq_mqtt *b, struct rmq_msg *m)
 {
     const struct rmq_settings *st = b->settings;
     bool del = m->payload_len == 0;
@@ -409,7 +409,7 @@ void rmq_persist_ack(struct rmq_mqtt_conn *mc, enum rmq_pkt_type type, uint16_t 
 void rmq_persist_ack_publish(struct rmq_mqtt_conn *mc, enum rmq_pkt_type type, uint16_t pid,
                              uint8_t reason, bool spilled)
 {
-    struct rmq_broker *b = mc->b;
+    struct rmq_mqtt *b = mc->b;
     if (!b->store || (!rmq_store_dirty(b->store) && b->n_held == 0)) {
         rmq_conn_send_ack(mc, type, pid, reason);
         return;
@@ -430,7 +430,7 @@ void rmq_persist_ack_publish(struct rmq_mqtt_conn *mc, enum rmq_pkt_type type, u
     b->held[b->n_held++] = (struct held_ack){mc, (uint8_t)type, reason, pid, spilled};
 }
 
-void rmq_persist_flush(struct rmq_broker *b)
+void rmq_persist_flush(struct rmq_mqtt *b)
 {
     if (!b->store) {
         return;
@@ -470,7 +470,7 @@ void rmq_persist_flush(struct rmq_broker *b)
     }
 }
 
-void rmq_persist_input_done(struct rmq_broker *b)
+void rmq_persist_input_done(struct rmq_mqtt *b)
 {
     if (!b->store || (!rmq_store_dirty(b->store) && b->n_held == 0)) {
         return;
@@ -483,19 +483,19 @@ void rmq_persist_input_done(struct rmq_broker *b)
     }
 }
 
-void rmq_broker_set_commit_hook(struct rmq_broker *b, void (*fn)(void *arg), void *arg)
+void rmq_mqtt_set_commit_hook(struct rmq_mqtt *b, void (*fn)(void *arg), void *arg)
 {
     b->commit_hook = fn;
     b->commit_arg = arg;
 }
 
-void rmq_broker_commit(struct rmq_broker *b)
+void rmq_mqtt_commit(struct rmq_mqtt *b)
 {
     b->commit_asked = false;
     rmq_persist_flush(b);
 }
 
-void rmq_persist_conn_gone(struct rmq_broker *b, struct rmq_mqtt_conn *mc)
+void rmq_persist_conn_gone(struct rmq_mqtt *b, struct rmq_mqtt_conn *mc)
 {
     size_t j = 0;
     for (size_t i = 0; i < b->n_held; i++) {
@@ -520,7 +520,7 @@ struct fill_ctx {
 };
 
 struct load_ctx {
-    struct rmq_broker *b;
+    struct rmq_mqtt *b;
     size_t sessions, expired_sessions, subs, deliveries, inflight, expired_msgs, rel, retained,
         wills, bad, on_disk;
     bool by_session;     /* deliveries read per session (else one scan) */
@@ -638,7 +638,7 @@ static bool fill_row(void *arg, const struct rmq_store_delivery *r)
     return true;
 }
 
-static size_t queue_limit(const struct rmq_broker *b)
+static size_t queue_limit(const struct rmq_mqtt *b)
 {
     uint32_t n = b->cfg->max_mqueue_len;
     return n == UINT32_MAX ? 0 : n;
@@ -650,7 +650,7 @@ static size_t queue_limit(const struct rmq_broker *b)
  * was spilled less what was read — a count that may run high after a failed
  * commit (conservative for the bound) and is reset once the end is read.
  * False on a read error (nothing more can be read: spilled = 0). */
-static bool fill(struct rmq_broker *b, struct session *s, uint64_t after, bool all,
+static bool fill(struct rmq_mqtt *b, struct session *s, uint64_t after, bool all,
                  struct fill_ctx *c)
 {
     uint64_t before = s->spilled;
@@ -677,7 +677,7 @@ static bool fill(struct rmq_broker *b, struct session *s, uint64_t after, bool a
     return ok;
 }
 
-bool rmq_persist_refill(struct rmq_broker *b, struct session *s, bool all)
+bool rmq_persist_refill(struct rmq_mqtt *b, struct session *s, bool all)
 {
     if (!s->spilled) {
         return false;
@@ -739,7 +739,7 @@ static void load_delivery(void *arg, const char *id, size_t len, const struct rm
  * store whose rows mostly stay on disk (a scan would read them all). */
 static void load_by_session(struct load_ctx *lc)
 {
-    struct rmq_broker *b = lc->b;
+    struct rmq_mqtt *b = lc->b;
     size_t it;
     for (struct rmq_hmap_entry *e = rmq_hmap_first(&b->sessions, &it); e;
          e = rmq_hmap_next(&b->sessions, e, &it)) {
@@ -805,7 +805,7 @@ static void load_will(void *arg, const char *id, size_t len, const struct rmq_st
 
 /* Everything but what stays on disk, into memory; rows found damaged or
  * expired are deleted. */
-static void load_all(struct rmq_broker *b, struct load_ctx *c)
+static void load_all(struct rmq_mqtt *b, struct load_ctx *c)
 {
     /* Deliveries: one scan in seq order costs about one step per row; reading
      * each session's head by index costs about sessions x max_mqueue_len rows,
@@ -835,7 +835,7 @@ static void load_all(struct rmq_broker *b, struct load_ctx *c)
 }
 
 /* Opens <data_dir>/store.db (making data_dir if needed) and loads it. */
-void rmq_broker_open_store(struct rmq_broker *b)
+void rmq_mqtt_open_store(struct rmq_mqtt *b)
 {
     const struct rmq_settings *st = b->settings;
     if (!st->durable_sessions_enable) {

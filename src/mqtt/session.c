@@ -1,6 +1,6 @@
 /*
  * session.c — MQTT sessions: the table by client id, outgoing queues and
- * in-flight windows, delayed wills and session expiry. See core.h/broker.h.
+ * in-flight windows, delayed wills and session expiry. See core.h/mqtt.h.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -8,12 +8,12 @@
 #include "common/log.h"
 #include "mqtt/core.h"
 
-struct session *rmq_session_find(struct rmq_broker *b, const char *id, size_t len)
+struct session *rmq_session_find(struct rmq_mqtt *b, const char *id, size_t len)
 {
     return rmq_hmap_get(&b->sessions, id, len);
 }
 
-struct session *rmq_session_create(struct rmq_broker *b, const char *id, size_t len)
+struct session *rmq_session_create(struct rmq_mqtt *b, const char *id, size_t len)
 {
     struct session *s = calloc(1, sizeof *s);
     if (!s) {
@@ -87,7 +87,7 @@ static void dlist_clear(struct dlist *l)
     }
 }
 
-static void pending_unlink(struct rmq_broker *b, struct session *s)
+static void pending_unlink(struct rmq_mqtt *b, struct session *s)
 {
     if (!s->in_pending) {
         return;
@@ -105,7 +105,7 @@ static void pending_unlink(struct rmq_broker *b, struct session *s)
 }
 
 /* Keeps the session in the pending list iff it has a timer. */
-void rmq_session_pending_update(struct rmq_broker *b, struct session *s)
+void rmq_session_pending_update(struct rmq_mqtt *b, struct session *s)
 {
     bool want = !s->conn && (s->expire_at != 0 || s->will != NULL);
     if (want && !s->in_pending) {
@@ -121,7 +121,7 @@ void rmq_session_pending_update(struct rmq_broker *b, struct session *s)
     }
 }
 
-void rmq_session_publish_will(struct rmq_broker *b, struct session *s)
+void rmq_session_publish_will(struct rmq_mqtt *b, struct session *s)
 {
     struct rmq_msg *w = s->will;
     if (!w) {
@@ -135,7 +135,7 @@ void rmq_session_publish_will(struct rmq_broker *b, struct session *s)
     rmq_msg_unref(w);
 }
 
-void rmq_session_destroy(struct rmq_broker *b, struct session *s)
+void rmq_session_destroy(struct rmq_mqtt *b, struct session *s)
 {
     /* A session that ends publishes its delayed will (MQTT 5 3.1.3.2.2). */
     rmq_session_publish_will(b, s);
@@ -168,7 +168,7 @@ struct delivery *rmq_session_inflight_find(struct session *s, uint16_t pid)
     return NULL;
 }
 
-void rmq_session_inflight_remove(struct rmq_broker *b, struct session *s, struct delivery *d)
+void rmq_session_inflight_remove(struct rmq_mqtt *b, struct session *s, struct delivery *d)
 {
     struct delivery **pp = &s->inflight.head;
     struct delivery *prev = NULL;
@@ -201,7 +201,7 @@ static uint16_t next_pid(struct session *s)
     }
 }
 
-static size_t window(const struct rmq_broker *b, const struct session *s)
+static size_t window(const struct rmq_mqtt *b, const struct session *s)
 {
     size_t w = b->cfg->max_inflight ? b->cfg->max_inflight : 65535;
     if (s->conn && s->conn->client_receive_max < w) {
@@ -210,7 +210,7 @@ static size_t window(const struct rmq_broker *b, const struct session *s)
     return w ? w : 1;
 }
 
-static bool expired(struct rmq_broker *b, const struct rmq_msg *m, int64_t now)
+static bool expired(struct rmq_mqtt *b, const struct rmq_msg *m, int64_t now)
 {
     if (m->has_expiry && m->expire_at <= now) {
         b->stats.dropped_expired++;
@@ -221,7 +221,7 @@ static bool expired(struct rmq_broker *b, const struct rmq_msg *m, int64_t now)
 
 /* Moves queued messages into the window while there is room; when the
  * queue in memory is empty, reads the next spilled batch from the store. */
-void rmq_session_pump(struct rmq_broker *b, struct session *s)
+void rmq_session_pump(struct rmq_mqtt *b, struct session *s)
 {
     int64_t now = rmq_now_ms();
     while (s->conn && s->conn->state == CS_CONNECTED && s->inflight.count < window(b, s)) {
@@ -256,7 +256,7 @@ void rmq_session_pump(struct rmq_broker *b, struct session *s)
     rmq_flow_check(b, s);
 }
 
-static void drop_log(struct rmq_broker *b, struct session *s, const struct rmq_msg *m)
+static void drop_log(struct rmq_mqtt *b, struct session *s, const struct rmq_msg *m)
 {
     b->stats.dropped_queue_full++;
     s->dropped++;
@@ -266,14 +266,14 @@ static void drop_log(struct rmq_broker *b, struct session *s, const struct rmq_m
                s->client_id, m->topic, b->cfg->max_mqueue_len, (unsigned long long)s->dropped);
 }
 
-static size_t queue_limit(const struct rmq_broker *b)
+static size_t queue_limit(const struct rmq_mqtt *b)
 {
     uint32_t n = b->cfg->max_mqueue_len;
     return n == UINT32_MAX ? 0 : n;
 }
 
 /* durable_sessions.max_stored_messages_per_session reached. */
-static bool stored_full(const struct rmq_broker *b, const struct session *s)
+static bool stored_full(const struct rmq_mqtt *b, const struct session *s)
 {
     uint64_t max = b->settings->durable_max_stored_per_session;
     return max && s->inflight.count + s->queue.count + s->spilled >= max;
@@ -282,7 +282,7 @@ static bool stored_full(const struct rmq_broker *b, const struct session *s)
 /* A QoS 1/2 delivery beyond the queue in memory: written to the store only
  * (same group commit as any delivery; the publisher's ack waits for it).
  * False when there is no durable place for it: the caller refuses it. */
-static bool spill(struct rmq_broker *b, struct session *s, struct delivery *d, bool online)
+static bool spill(struct rmq_mqtt *b, struct session *s, struct delivery *d, bool online)
 {
     if (!rmq_persist_on(b, s) || stored_full(b, s)) {
         return false;
@@ -325,7 +325,7 @@ static struct delivery *delivery_new(struct rmq_msg *m, uint8_t qos, bool retain
 }
 
 /* QoS 0 to a connected subscriber: sent at once and forgotten (no allocation). */
-static void deliver_qos0_online(struct rmq_broker *b, struct session *s, struct rmq_msg *m,
+static void deliver_qos0_online(struct rmq_mqtt *b, struct session *s, struct rmq_msg *m,
                                 bool retain, const uint32_t *sub_ids, uint8_t n_sub_ids)
 {
     /* Over its mark: the publisher is held (flow.h); dropped only by policy. */
@@ -352,7 +352,7 @@ static void deliver_qos0_online(struct rmq_broker *b, struct session *s, struct 
     rmq_conn_send_publish(s->conn, d0, false);
 }
 
-bool rmq_session_deliver(struct rmq_broker *b, struct session *s, struct rmq_msg *m, uint8_t qos,
+bool rmq_session_deliver(struct rmq_mqtt *b, struct session *s, struct rmq_msg *m, uint8_t qos,
                          bool retain, const uint32_t *sub_ids, uint8_t n_sub_ids, bool *spilled)
 {
     bool online = s->conn && s->conn->state == CS_CONNECTED;
@@ -422,7 +422,7 @@ void rmq_session_restore_delivery(struct session *s, struct delivery *d)
 
 /* After a session is resumed: in-flight messages again, in order, DUP set
  * (MQTT-4.4.0-1), PUBREL for those past PUBREC; then the queue. */
-void rmq_session_resend(struct rmq_broker *b, struct session *s)
+void rmq_session_resend(struct rmq_mqtt *b, struct session *s)
 {
     struct rmq_mqtt_conn *mc = s->conn;
     int64_t now = rmq_now_ms();
@@ -443,7 +443,7 @@ void rmq_session_resend(struct rmq_broker *b, struct session *s)
  * DUP, or PUBREL past PUBREC), as MQTT 3.1 required and 3.1.1 allows. Never
  * for MQTT 5, which forbids a resend except on reconnect (MQTT-4.4.0-1).
  */
-static void retry_inflight(struct rmq_broker *b, int64_t now)
+static void retry_inflight(struct rmq_mqtt *b, int64_t now)
 {
     size_t it;
     for (struct rmq_hmap_entry *e = rmq_hmap_first(&b->sessions, &it); e;
@@ -467,7 +467,7 @@ static void retry_inflight(struct rmq_broker *b, int64_t now)
     }
 }
 
-void rmq_broker_tick(struct rmq_broker *b)
+void rmq_mqtt_tick(struct rmq_mqtt *b)
 {
     rmq_conn_authz_tick(b);
     int64_t now = rmq_now_ms();

@@ -1,7 +1,7 @@
 /*
  * session_owner.c — sessions belong to their principal: the takeover rule
  * (mqtt.session_owner_only), and ending the sessions of a revoked
- * certificate whatever listener they were made on. See core.h / broker.h.
+ * certificate whatever listener they were made on. See core.h / mqtt.h.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -9,7 +9,7 @@
 #include "common/log.h"
 #include "mqtt/core.h"
 
-bool rmq_session_owner_ok(const struct rmq_broker *b, const struct session *s,
+bool rmq_session_owner_ok(const struct rmq_mqtt *b, const struct session *s,
                           const struct rmq_principal *p)
 {
     if (!b->cfg->session_owner_only || s->owner == NULL) {
@@ -27,12 +27,12 @@ bool rmq_session_set_owner(struct session *s, const struct rmq_principal *p)
     return true;
 }
 
-void rmq_broker_set_authn(struct rmq_broker *b, struct rmq_authn *a)
+void rmq_mqtt_set_authn(struct rmq_mqtt *b, struct rmq_authn *a)
 {
     b->authn = a;
 }
 
-void rmq_broker_authn_poll(struct rmq_broker *b)
+void rmq_mqtt_authn_poll(struct rmq_mqtt *b)
 {
     rmq_authn_poll(b->authn);
 }
@@ -44,7 +44,7 @@ struct victims {
     size_t n;
 };
 
-static void collect(struct rmq_broker *b, bool (*match)(const struct rmq_peer_info *, void *),
+static void collect(struct rmq_mqtt *b, bool (*match)(const struct rmq_peer_info *, void *),
                     void *arg, struct victims *v)
 {
     size_t it, cap = 0;
@@ -79,7 +79,7 @@ static void collect(struct rmq_broker *b, bool (*match)(const struct rmq_peer_in
     }
 }
 
-static void end_one(struct rmq_broker *b, const char *id, size_t len)
+static void end_one(struct rmq_mqtt *b, const char *id, size_t len)
 {
     struct session *s = rmq_session_find(b, id, len);
     if (s == NULL) {
@@ -104,9 +104,9 @@ static void end_one(struct rmq_broker *b, const char *id, size_t len)
                id, who, live, queued);
 }
 
-size_t rmq_broker_end_sessions_matching(struct rmq_broker *b,
-                                        bool (*match)(const struct rmq_peer_info *, void *arg),
-                                        void *arg)
+size_t rmq_mqtt_end_sessions_matching(struct rmq_mqtt *b,
+                                      bool (*match)(const struct rmq_peer_info *, void *arg),
+                                      void *arg)
 {
     struct victims v = {0};
     collect(b, match, arg, &v);

@@ -85,10 +85,10 @@ static void mail_cb(evutil_socket_t fd, short what, void *arg)
             close_req_done(m->req);
             break;
         case MAIL_AUTHN_DONE:
-            rmq_broker_authn_poll(w->broker);
+            rmq_mqtt_authn_poll(w->core);
             break;
         case MAIL_END_SESSIONS:
-            rmq_broker_end_sessions_matching(w->broker, m->req->match, m->req->arg);
+            rmq_mqtt_end_sessions_matching(w->core, m->req->match, m->req->arg);
             close_req_done(m->req);
             break;
         case MAIL_STOP:
@@ -108,7 +108,7 @@ static void tick_cb(evutil_socket_t fd, short what, void *arg)
     (void)fd;
     (void)what;
     struct worker *w = arg;
-    rmq_broker_tick(w->broker);
+    rmq_mqtt_tick(w->core);
     rmq_net_conn_check_send_timeouts(w);
 }
 
@@ -120,7 +120,7 @@ static void commit_cb(evutil_socket_t fd, short what, void *arg)
     (void)fd;
     (void)what;
     struct worker *w = arg;
-    rmq_broker_commit(w->broker);
+    rmq_mqtt_commit(w->core);
 }
 
 static void request_commit(void *arg)
@@ -158,15 +158,15 @@ static rmq_err worker_init(struct rmq_net *net, struct worker *w, int idx)
         return RMQ_ERR_NOMEM;
     }
     if (idx == 0) {
-        w->broker = rmq_broker_new(net->s);
+        w->core = rmq_mqtt_new(net->s);
         w->commit_ev = event_new(w->base, -1, 0, commit_cb, w);
-        if (w->broker && w->commit_ev) {
-            rmq_broker_open_store(w->broker);
-            rmq_broker_set_commit_hook(w->broker, request_commit, w);
+        if (w->core && w->commit_ev) {
+            rmq_mqtt_open_store(w->core);
+            rmq_mqtt_set_commit_hook(w->core, request_commit, w);
         }
         w->tick_ev = event_new(w->base, -1, EV_PERSIST, tick_cb, w);
         struct timeval tv = {0, 250000};
-        if (!w->broker || !w->tick_ev || event_add(w->tick_ev, &tv) != 0) {
+        if (!w->core || !w->tick_ev || event_add(w->tick_ev, &tv) != 0) {
             return RMQ_ERR_NOMEM;
         }
     }
@@ -511,7 +511,7 @@ static void authn_notify(void *arg)
 void rmq_net_set_authn(struct rmq_net *net, struct rmq_authn *a)
 {
     net->authn = a;
-    rmq_broker_set_authn(net->workers[0].broker, a);
+    rmq_mqtt_set_authn(net->workers[0].core, a);
     rmq_authn_set_notify(a, authn_notify, net);
 }
 
@@ -611,8 +611,8 @@ static void worker_free(struct worker *w)
     if (w->commit_ev) {
         event_free(w->commit_ev);
     }
-    rmq_broker_free(w->broker);
-    w->broker = NULL;
+    rmq_mqtt_free(w->core);
+    w->core = NULL;
     rmq_hmap_release(&w->per_addr);
     if (w->tick_ev) {
         event_free(w->tick_ev);

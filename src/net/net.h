@@ -1,7 +1,7 @@
 /*
  * net.h — the network layer: listeners, worker threads with one libevent
  * loop each, connection lifecycle (transport handshake, framing, output
- * queue with backpressure, timeouts) under the MQTT core (mqtt/broker.h).
+ * queue with backpressure, timeouts) under the MQTT core (mqtt/mqtt.h).
  *
  * Threading model:
  * - The MAIN thread runs the listeners (accept), signal events and other
@@ -9,7 +9,7 @@
  * - WORKER threads each run one libevent loop. Accepted fds are handed to a
  *   worker by message (mutex-protected mailbox + event_active).
  * - Worker 0 is the CORE worker: all MQTT state (sessions, router, retained:
- *   mqtt/broker.h) lives there, and every MQTT connection, once its transport
+ *   mqtt/mqtt.h) lives there, and every MQTT connection, once its transport
  *   handshake is done, belongs to worker 0 for the rest of its life (reads,
  *   writes, timers, close) and calls the core directly.
  * - Workers 1..N-1 (N = node.workers, default one per CPU) are HANDSHAKE
@@ -22,14 +22,14 @@
  *   touched by one thread at a time, and never by two for MQTT.
  * - With N = 1 worker 0 also does the handshakes. Spreading MQTT
  *   connections themselves over several workers needs frame forwarding to
- *   the core worker (see broker.h); not done.
+ *   the core worker (see mqtt.h); not done.
  * - Cross-thread entry points (rmq_net_close_matching, transport wake) only
  *   post messages to the workers' mailboxes.
  *
  * Per connection: input is read into a buffer capped at
  * mqtt.max_packet_size + one read chunk, and the core refuses a packet over
  * max_packet_size from its fixed header alone, before its body is buffered.
- * Output is a buffer; above rmq_broker_out_high_water() unwritten bytes
+ * Output is a buffer; above rmq_mqtt_out_high_water() unwritten bytes
  * reading from the connection itself pauses until it drains, and the core
  * holds the publishers whose messages it receives (mqtt/flow.h): the net
  * layer stops reading a held publisher (input already read stays buffered)
@@ -73,7 +73,7 @@
 
 struct event_base;
 struct rmq_net;
-struct rmq_broker;
+struct rmq_mqtt;
 
 /* Creates the main event base, the workers (not yet running) and the MQTT
  * core. `s` is borrowed until rmq_net_free. Calls evthread_use_pthreads()
@@ -109,7 +109,7 @@ void rmq_net_stop(struct rmq_net *net);
 void rmq_net_free(struct rmq_net *net);
 
 /* The authentication chain for CONNECTs (borrowed until rmq_net_free); call
- * before rmq_net_start. See rmq_broker_set_authn. */
+ * before rmq_net_start. See rmq_mqtt_set_authn. */
 struct rmq_authn;
 void rmq_net_set_authn(struct rmq_net *net, struct rmq_authn *a);
 
@@ -126,7 +126,7 @@ void rmq_net_close_matching(struct rmq_net *net,
 
 /* Thread-safe: on the core worker, ends every session whose owner is a
  * certificate for which match(ids, arg) is true, whatever listener it was made
- * on (rmq_broker_end_sessions_matching); then arg_free(arg) (may be NULL). */
+ * on (rmq_mqtt_end_sessions_matching); then arg_free(arg) (may be NULL). */
 void rmq_net_end_sessions_matching(struct rmq_net *net,
                                    bool (*match)(const struct rmq_peer_info *, void *arg),
                                    void *arg, void (*arg_free)(void *));

@@ -63,7 +63,7 @@ static size_t out_pending(const struct conn *c)
  * go on). */
 static void note_output(struct conn *c)
 {
-    size_t hw = rmq_broker_out_high_water(c->w->broker);
+    size_t hw = rmq_mqtt_out_high_water(c->w->core);
     size_t pending = out_pending(c);
     if (!c->out_over && pending > hw) {
         c->out_over = true;
@@ -84,7 +84,7 @@ static void io_flush(void *net)
     if (out_pending(c) > 0) {
         want_write(c);
     }
-    if (!c->out_over && out_pending(c) > rmq_broker_out_high_water(c->w->broker)) {
+    if (!c->out_over && out_pending(c) > rmq_mqtt_out_high_water(c->w->core)) {
         note_output(c);
     }
 }
@@ -241,7 +241,7 @@ static void conn_open(struct conn *c)
         conn_destroy(c, "out of memory");
         return;
     }
-    c->mc = rmq_mqtt_conn_new(w->broker, &conn_io, c, c->peer, c->addr, c->l->ls->id);
+    c->mc = rmq_mqtt_conn_new(w->core, &conn_io, c, c->peer, c->addr, c->l->ls->id);
     if (!c->mc) {
         conn_destroy(c, "out of memory");
         return;
@@ -387,7 +387,7 @@ static void drive_handshake(struct conn *c)
             rmq_debug("net", "handshake done listener=%s addr=%s worker=%d", c->l->ls->id, c->addr,
                       c->w->idx);
         }
-        if (!c->w->broker) {
+        if (!c->w->core) {
             hand_over(c); /* a handshake worker: MQTT happens on worker 0 */
         } else {
             conn_open(c);
@@ -576,7 +576,7 @@ static bool do_read(struct conn *c)
         conn_destroy(c, r == RMQ_IO_EOF ? "closed by peer" : "socket error");
         return false;
     }
-    if (c->phase == PH_OPEN && c->out.len > rmq_broker_out_high_water(c->w->broker)) {
+    if (c->phase == PH_OPEN && c->out.len > rmq_mqtt_out_high_water(c->w->core)) {
         c->read_paused = true; /* backpressure: resume once the output drains */
     }
     conn_update_events(c);

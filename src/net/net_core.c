@@ -8,8 +8,8 @@
 #include "net/net_int.h"
 
 struct core_job {
-    struct rmq_broker *b;
-    void (*fn)(struct rmq_broker *b, void *arg);
+    struct rmq_mqtt *b;
+    void (*fn)(struct rmq_mqtt *b, void *arg);
     void *arg;
 };
 
@@ -22,7 +22,7 @@ static void core_job_cb(evutil_socket_t fd, short what, void *p)
     free(j);
 }
 
-rmq_err rmq_net_run_on_core(struct rmq_net *net, void (*fn)(struct rmq_broker *b, void *arg),
+rmq_err rmq_net_run_on_core(struct rmq_net *net, void (*fn)(struct rmq_mqtt *b, void *arg),
                             void *arg)
 {
     struct worker *w = &net->workers[0];
@@ -30,7 +30,7 @@ rmq_err rmq_net_run_on_core(struct rmq_net *net, void (*fn)(struct rmq_broker *b
     if (!j) {
         return RMQ_ERR_NOMEM;
     }
-    j->b = w->broker;
+    j->b = w->core;
     j->fn = fn;
     j->arg = arg;
     const struct timeval zero = {0, 0};

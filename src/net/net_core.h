@@ -4,7 +4,7 @@
  *
  * rmq_net_run_on_core queues fn(broker, arg) to run on the core worker
  * (worker 0, which owns every piece of MQTT state: see net.h and
- * mqtt/broker.h). It returns at once; the caller waits for fn's result its
+ * mqtt/mqtt.h). It returns at once; the caller waits for fn's result its
  * own way. fn runs only while the workers run (between rmq_net_start and
  * rmq_net_free); work queued after the workers stopped never runs.
  *
@@ -17,9 +17,9 @@
 #include "common/err.h"
 
 struct rmq_net;
-struct rmq_broker;
+struct rmq_mqtt;
 
 RMQ_MUST_USE rmq_err rmq_net_run_on_core(struct rmq_net *net,
-                                         void (*fn)(struct rmq_broker *b, void *arg), void *arg);
+                                         void (*fn)(struct rmq_mqtt *b, void *arg), void *arg);
 
 #endif

@@ -13,7 +13,7 @@
 #include <event2/event.h>
 
 #include "common/buf.h"
-#include "mqtt/broker.h"
+#include "mqtt/mqtt.h"
 #include "mqtt/hmap.h"
 #include "net/net.h"
 #include "net/transport.h"
@@ -124,7 +124,7 @@ struct worker {
     bool started;
     struct event_base *base;
     struct event *mail_ev;
-    struct event *tick_ev;   /* worker 0: broker tick */
+    struct event *tick_ev;   /* worker 0: the MQTT core tick */
     struct event *commit_ev; /* worker 0: the store's group commit, end of a loop turn */
     /* Output is written without a poll round-trip: io_flush puts the
      * connection on flush_head and activates flush_ev (no poll in between),
@@ -142,8 +142,8 @@ struct worker {
     size_t n_parked;          /* connections with addr_parked set */
     struct rmq_hmap per_addr; /* "listener/host" -> open MQTT connections (uintptr_t) */
     uint64_t next_id;
-    struct rmq_broker *broker; /* worker 0 only */
-    uint8_t scratch[16384];    /* read buffer shared by this worker's connections */
+    struct rmq_mqtt *core;  /* worker 0 only */
+    uint8_t scratch[16384]; /* read buffer shared by this worker's connections */
 };
 
 struct rmq_net {

@@ -1,5 +1,5 @@
 /*
- * test_mqtt_fake_io.h — drives the MQTT core (mqtt/broker.h) without sockets
+ * test_mqtt_fake_io.h — drives the MQTT core (mqtt/mqtt.h) without sockets
  * for the unit tests: a fake net layer collects what the core writes; packets
  * are built and parsed with the codec. Header-only, static helpers.
  */
@@ -16,7 +16,7 @@
 #include <cmocka.h>
 
 #include "config/settings.h"
-#include "mqtt/broker.h"
+#include "mqtt/mqtt.h"
 #include "mqtt/codec.h"
 
 struct fake_net {
@@ -55,7 +55,7 @@ static const struct rmq_conn_io fake_io = {f_outbuf, f_flush, f_close, f_connect
 static struct rmq_settings settings;
 static struct rmq_peer_info no_peer;
 
-static inline struct rmq_broker *new_broker(uint32_t max_inflight, uint32_t max_mqueue_len)
+static inline struct rmq_mqtt *new_broker(uint32_t max_inflight, uint32_t max_mqueue_len)
 {
     memset(&settings, 0, sizeof settings);
     struct rmq_mqtt_settings m = {.max_packet_size = 1 << 20,
@@ -74,7 +74,7 @@ static inline struct rmq_broker *new_broker(uint32_t max_inflight, uint32_t max_
                                   .max_awaiting_rel = 100,
                                   .await_rel_timeout = 300000};
     settings.mqtt = m;
-    struct rmq_broker *b = rmq_broker_new(&settings);
+    struct rmq_mqtt *b = rmq_mqtt_new(&settings);
     assert_non_null(b);
     return b;
 }
@@ -104,7 +104,7 @@ static inline bool take(struct fake_net *n, struct rmq_packet *p, uint8_t *stora
     return true;
 }
 
-static inline struct fake_net *client(struct rmq_broker *b, const char *id, uint8_t version)
+static inline struct fake_net *client(struct rmq_mqtt *b, const char *id, uint8_t version)
 {
     struct fake_net *n = calloc(1, sizeof *n);
     rmq_buf_init(&n->out, 0);

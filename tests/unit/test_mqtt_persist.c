@@ -19,7 +19,7 @@ static void hook(void *arg)
     hook_calls++;
 }
 
-static struct fake_net *persistent_client(struct rmq_broker *b, const char *id)
+static struct fake_net *persistent_client(struct rmq_mqtt *b, const char *id)
 {
     struct fake_net *n = calloc(1, sizeof *n);
     rmq_buf_init(&n->out, 0);
@@ -74,16 +74,16 @@ static void test_persist__acks_wait_for_one_commit(void **state)
     (void)state;
     char dir[] = "/tmp/rmq-persist-XXXXXX";
     assert_non_null(mkdtemp(dir));
-    struct rmq_broker *b = new_broker(32, 1000);
+    struct rmq_mqtt *b = new_broker(32, 1000);
     settings.durable_sessions_enable = true;
     settings.node_data_dir = dir;
-    rmq_broker_open_store(b);
-    rmq_broker_set_commit_hook(b, hook, NULL);
+    rmq_mqtt_open_store(b);
+    rmq_mqtt_set_commit_hook(b, hook, NULL);
 
     struct fake_net *s = persistent_client(b, "sub");
     subscribe(s, "t", 1, 0, false);
     drop(s); /* offline; its session stays, in the store */
-    rmq_broker_commit(b);
+    rmq_mqtt_commit(b);
     hook_calls = 0;
 
     struct fake_net *p1 = client(b, "p1", RMQ_MQTT_V311);
@@ -93,7 +93,7 @@ static void test_persist__acks_wait_for_one_commit(void **state)
     assert_false(got_puback(p1, 1)); /* held: not yet on disk */
     assert_false(got_puback(p2, 2));
     assert_int_equal(hook_calls, 1); /* one commit asked for both connections */
-    rmq_broker_commit(b);
+    rmq_mqtt_commit(b);
     assert_true(got_puback(p1, 1));
     assert_true(got_puback(p2, 2));
 
@@ -102,12 +102,12 @@ static void test_persist__acks_wait_for_one_commit(void **state)
     assert_true(got_puback(p1, 3));
 
     /* Without a hook: committed at the end of the input. */
-    rmq_broker_set_commit_hook(b, NULL, NULL);
+    rmq_mqtt_set_commit_hook(b, NULL, NULL);
     send_qos1(p2, "t", 4);
     assert_true(got_puback(p2, 4));
     drop(p1);
     drop(p2);
-    rmq_broker_free(b);
+    rmq_mqtt_free(b);
 
     struct rmq_store *st = NULL;
     assert_int_equal(rmq_store_open(dir, &st), RMQ_OK);

@@ -1,5 +1,5 @@
 /*
- * Unit tests for the MQTT core (src/mqtt/broker.h) driven without sockets: a
+ * Unit tests for the MQTT core (src/mqtt/mqtt.h) driven without sockets: a
  * fake net layer collects the bytes the core writes, packets are built and
  * parsed with the codec. Covers routing decisions: overlapping subscriptions
  * (one delivery at the maximum QoS with every subscription id), no-local,
@@ -17,7 +17,7 @@
 #include <stdlib.h>
 
 #include "config/settings.h"
-#include "mqtt/broker.h"
+#include "mqtt/mqtt.h"
 #include "mqtt/codec.h"
 #include "test_mqtt_fake_io.h"
 
@@ -39,7 +39,7 @@ static int count_publishes(struct fake_net *n, uint8_t *max_qos, uint8_t *n_sub_
 static void test_core__overlapping_subscriptions_one_delivery_at_max_qos(void **state)
 {
     (void)state;
-    struct rmq_broker *b = new_broker(32, 100);
+    struct rmq_mqtt *b = new_broker(32, 100);
     struct fake_net *s = client(b, "s", RMQ_MQTT_V5);
     struct fake_net *p = client(b, "p", RMQ_MQTT_V5);
     subscribe(s, "a/+", 0, 1, false);
@@ -52,13 +52,13 @@ static void test_core__overlapping_subscriptions_one_delivery_at_max_qos(void **
     assert_int_equal(nids, 3);
     drop(s);
     drop(p);
-    rmq_broker_free(b);
+    rmq_mqtt_free(b);
 }
 
 static void test_core__no_local_skips_own_messages(void **state)
 {
     (void)state;
-    struct rmq_broker *b = new_broker(32, 100);
+    struct rmq_mqtt *b = new_broker(32, 100);
     struct fake_net *s = client(b, "s", RMQ_MQTT_V5);
     subscribe(s, "t", 1, 0, true);
     publish(s, "t", 0, 0);
@@ -69,13 +69,13 @@ static void test_core__no_local_skips_own_messages(void **state)
     assert_int_equal(count_publishes(s, &qos, &nids), 1);
     drop(s);
     drop(o);
-    rmq_broker_free(b);
+    rmq_mqtt_free(b);
 }
 
 static void test_core__shared_group_delivers_once(void **state)
 {
     (void)state;
-    struct rmq_broker *b = new_broker(32, 100);
+    struct rmq_mqtt *b = new_broker(32, 100);
     struct fake_net *m1 = client(b, "m1", RMQ_MQTT_V311);
     struct fake_net *m2 = client(b, "m2", RMQ_MQTT_V311);
     struct fake_net *p = client(b, "p", RMQ_MQTT_V311);
@@ -92,7 +92,7 @@ static void test_core__shared_group_delivers_once(void **state)
     drop(m1);
     drop(m2);
     drop(p);
-    rmq_broker_free(b);
+    rmq_mqtt_free(b);
 }
 
 /* Encodes p and offers it to the core; returns the bytes it consumed. */
@@ -116,7 +116,7 @@ static void ack(struct fake_net *n, uint16_t pid)
 static void test_core__full_queue_holds_publisher_and_drops_nothing(void **state)
 {
     (void)state;
-    struct rmq_broker *b = new_broker(2, 4);
+    struct rmq_mqtt *b = new_broker(2, 4);
     struct fake_net *s = client(b, "s", RMQ_MQTT_V311);
     struct fake_net *p = client(b, "p", RMQ_MQTT_V311);
     subscribe(s, "q", 1, 0, false);
@@ -150,10 +150,10 @@ static void test_core__full_queue_holds_publisher_and_drops_nothing(void **state
         seen += count_publishes(s, &qos, &nids);
     }
     assert_int_equal(seen, 8);
-    assert_int_equal(rmq_broker_stats(b)->dropped_queue_full, 0);
+    assert_int_equal(rmq_mqtt_stats(b)->dropped_queue_full, 0);
     drop(s);
     drop(p);
-    rmq_broker_free(b);
+    rmq_mqtt_free(b);
 }
 
 /* Whoever closes a connection says why; the core picks the DISCONNECT reason
@@ -169,7 +169,7 @@ static void test_core__close_intent_picks_the_reason_code(void **state)
                  {RMQ_CLOSE_SHUTDOWN, RMQ_RC_SERVER_SHUTTING_DOWN},
                  {RMQ_CLOSE_ADMIN, RMQ_RC_ADMINISTRATIVE_ACTION},
                  {RMQ_CLOSE_TAKEOVER, RMQ_RC_SESSION_TAKEN_OVER}};
-    struct rmq_broker *b = new_broker(10, 10);
+    struct rmq_mqtt *b = new_broker(10, 10);
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         struct fake_net *n = client(b, "k", RMQ_MQTT_V5);
         rmq_mqtt_conn_close(n->mc, cases[i].why);
@@ -188,13 +188,13 @@ static void test_core__close_intent_picks_the_reason_code(void **state)
         assert_true(v3->closed);
         drop(v3);
     }
-    rmq_broker_free(b);
+    rmq_mqtt_free(b);
 }
 
 static void test_core__subscriber_gone_releases_held_publisher(void **state)
 {
     (void)state;
-    struct rmq_broker *b = new_broker(1, 1);
+    struct rmq_mqtt *b = new_broker(1, 1);
     struct fake_net *s = client(b, "s", RMQ_MQTT_V311);
     struct fake_net *p = client(b, "p", RMQ_MQTT_V311);
     subscribe(s, "q", 1, 0, false);
@@ -206,7 +206,7 @@ static void test_core__subscriber_gone_releases_held_publisher(void **state)
     assert_false(rmq_mqtt_conn_held(p->mc));
     assert_int_equal(p->resumed, 1);
     drop(p);
-    rmq_broker_free(b);
+    rmq_mqtt_free(b);
 }
 
 int main(void)

@@ -12,9 +12,9 @@
 #define BYTES(s) ((struct rmq_bytes){(const uint8_t *)(s), strlen(s)})
 
 /* A connection with CONNECT options; returns the CONNACK. */
-static struct fake_net *connect_ex(struct rmq_broker *b, const char *id, uint8_t version,
-                                   bool clean, uint32_t expiry, const char *will_topic,
-                                   uint32_t will_delay, struct rmq_packet *connack)
+static struct fake_net *connect_ex(struct rmq_mqtt *b, const char *id, uint8_t version, bool clean,
+                                   uint32_t expiry, const char *will_topic, uint32_t will_delay,
+                                   struct rmq_packet *connack)
 {
     struct fake_net *n = calloc(1, sizeof *n);
     assert_non_null(n);
@@ -62,7 +62,7 @@ static void sleep_ms(long ms)
 static void test_session__resume_has_session_present_and_queued_message(void **state)
 {
     (void)state;
-    struct rmq_broker *b = new_broker(10, 10);
+    struct rmq_mqtt *b = new_broker(10, 10);
     struct rmq_packet ack, p;
     struct fake_net *s = connect_ex(b, "s", RMQ_MQTT_V5, false, 60, NULL, 0, &ack);
     assert_false(ack.connack.session_present);
@@ -77,13 +77,13 @@ static void test_session__resume_has_session_present_and_queued_message(void **s
     assert_int_equal(p.publish.topic.len, 3);
     drop(s);
     drop(pub);
-    rmq_broker_free(b);
+    rmq_mqtt_free(b);
 }
 
 static void test_session__takeover_sends_0x8e_to_the_old_connection(void **state)
 {
     (void)state;
-    struct rmq_broker *b = new_broker(10, 10);
+    struct rmq_mqtt *b = new_broker(10, 10);
     struct rmq_packet ack, p;
     struct fake_net *a = connect_ex(b, "t", RMQ_MQTT_V5, true, 0, NULL, 0, &ack);
     struct fake_net *a2 = connect_ex(b, "t", RMQ_MQTT_V5, true, 0, NULL, 0, &ack);
@@ -94,13 +94,13 @@ static void test_session__takeover_sends_0x8e_to_the_old_connection(void **state
     assert_false(a2->closed);
     drop(a);
     drop(a2);
-    rmq_broker_free(b);
+    rmq_mqtt_free(b);
 }
 
 static void test_session__second_connect_is_a_protocol_error(void **state)
 {
     (void)state;
-    struct rmq_broker *b = new_broker(10, 10);
+    struct rmq_mqtt *b = new_broker(10, 10);
     struct rmq_packet ack, p;
     struct fake_net *c = connect_ex(b, "c2", RMQ_MQTT_V5, true, 0, NULL, 0, &ack);
     struct rmq_packet again = {.type = RMQ_PKT_CONNECT};
@@ -111,13 +111,13 @@ static void test_session__second_connect_is_a_protocol_error(void **state)
     assert_int_equal(p.disconnect.reason, RMQ_RC_PROTOCOL_ERROR); /* MQTT-3.1.0-2 */
     assert_true(c->closed);
     drop(c);
-    rmq_broker_free(b);
+    rmq_mqtt_free(b);
 }
 
 static void test_session__pubrel_for_unknown_id_gets_pubcomp_0x92(void **state)
 {
     (void)state;
-    struct rmq_broker *b = new_broker(10, 10);
+    struct rmq_mqtt *b = new_broker(10, 10);
     struct rmq_packet ack, p;
     struct fake_net *c = connect_ex(b, "r", RMQ_MQTT_V5, true, 0, NULL, 0, &ack);
     struct rmq_packet rel = {.type = RMQ_PKT_PUBREL};
@@ -128,7 +128,7 @@ static void test_session__pubrel_for_unknown_id_gets_pubcomp_0x92(void **state)
     assert_int_equal(p.ack.reason, RMQ_RC_PACKET_ID_NOT_FOUND);
     assert_false(c->closed);
     drop(c);
-    rmq_broker_free(b);
+    rmq_mqtt_free(b);
 }
 
 /* mqtt.retry_interval: the tick sends an unacknowledged QoS 1 message again,
@@ -136,7 +136,7 @@ static void test_session__pubrel_for_unknown_id_gets_pubcomp_0x92(void **state)
 static void test_session__retry_interval_resends_to_v311_only(void **state)
 {
     (void)state;
-    struct rmq_broker *b = new_broker(10, 10);
+    struct rmq_mqtt *b = new_broker(10, 10);
     settings.mqtt.retry_interval = 5; /* ms */
     struct rmq_packet p;
     struct fake_net *s3 = client(b, "s3", RMQ_MQTT_V311);
@@ -149,10 +149,10 @@ static void test_session__retry_interval_resends_to_v311_only(void **state)
     expect(s3, RMQ_PKT_PUBLISH, &first3);
     expect(s5, RMQ_PKT_PUBLISH, &first5);
     assert_false(first3.publish.dup);
-    rmq_broker_tick(b); /* not yet due */
+    rmq_mqtt_tick(b); /* not yet due */
     assert_int_equal(s3->out.len, 0);
     sleep_ms(10);
-    rmq_broker_tick(b);
+    rmq_mqtt_tick(b);
     expect(s3, RMQ_PKT_PUBLISH, &p);
     assert_true(p.publish.dup);
     assert_int_equal(p.publish.packet_id, first3.publish.packet_id);
@@ -161,12 +161,12 @@ static void test_session__retry_interval_resends_to_v311_only(void **state)
     puback.ack.packet_id = first3.publish.packet_id;
     feed(s3, &puback);
     sleep_ms(10);
-    rmq_broker_tick(b);
+    rmq_mqtt_tick(b);
     assert_int_equal(s3->out.len, 0); /* acknowledged: done */
     drop(s3);
     drop(s5);
     drop(pub);
-    rmq_broker_free(b);
+    rmq_mqtt_free(b);
 }
 
 /* MQTT-3.1.2-8: a will whose delay has passed is published when the session
@@ -174,7 +174,7 @@ static void test_session__retry_interval_resends_to_v311_only(void **state)
 static void test_session__due_will_published_on_resume_waiting_one_cancelled(void **state)
 {
     (void)state;
-    struct rmq_broker *b = new_broker(10, 10);
+    struct rmq_mqtt *b = new_broker(10, 10);
     struct rmq_packet ack, p;
     struct fake_net *w = client(b, "watch", RMQ_MQTT_V5);
     subscribe(w, "will/#", 1, 0, false);
@@ -191,7 +191,7 @@ static void test_session__due_will_published_on_resume_waiting_one_cancelled(voi
     assert_memory_equal(p.publish.payload.p, "gone", 4);
     drop(c);
     drop(w);
-    rmq_broker_free(b);
+    rmq_mqtt_free(b);
 }
 
 int main(void)

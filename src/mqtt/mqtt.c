@@ -1,4 +1,4 @@
-/* broker.c — the MQTT core object: construction, teardown, stats; see broker.h. */
+/* broker.c — the MQTT core object: construction, teardown, stats; see mqtt.h. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -12,9 +12,9 @@ static bool session_online(void *subscriber)
     return s->conn != NULL;
 }
 
-struct rmq_broker *rmq_broker_new(const struct rmq_settings *settings)
+struct rmq_mqtt *rmq_mqtt_new(const struct rmq_settings *settings)
 {
-    struct rmq_broker *b = calloc(1, sizeof *b);
+    struct rmq_mqtt *b = calloc(1, sizeof *b);
     if (!b) {
         return NULL;
     }
@@ -24,7 +24,7 @@ struct rmq_broker *rmq_broker_new(const struct rmq_settings *settings)
     b->router = rmq_router_new(session_online);
     b->retained = rmq_retained_new();
     if (!b->router || !b->retained) {
-        rmq_broker_free(b);
+        rmq_mqtt_free(b);
         return NULL;
     }
     /* Above this many queued output bytes QoS 0 is dropped for that client. */
@@ -34,7 +34,7 @@ struct rmq_broker *rmq_broker_new(const struct rmq_settings *settings)
     return b;
 }
 
-void rmq_broker_free(struct rmq_broker *b)
+void rmq_mqtt_free(struct rmq_mqtt *b)
 {
     if (!b) {
         return;
@@ -60,12 +60,12 @@ void rmq_broker_free(struct rmq_broker *b)
     free(b);
 }
 
-const struct rmq_broker_stats *rmq_broker_stats(const struct rmq_broker *b)
+const struct rmq_mqtt_stats *rmq_mqtt_stats(const struct rmq_mqtt *b)
 {
     return &b->stats;
 }
 
-size_t rmq_broker_out_high_water(const struct rmq_broker *b)
+size_t rmq_mqtt_out_high_water(const struct rmq_mqtt *b)
 {
     return b->out_high_water;
 }

@@ -1,5 +1,5 @@
 /*
- * broker.h — the MQTT core: sessions, the state machine of each MQTT
+ * mqtt.h — the MQTT core: sessions, the state machine of each MQTT
  * connection, routing, retained messages, wills. It turns decoded packets
  * into actions and encoded replies; it does no I/O and owns no event loop.
  *
@@ -33,7 +33,7 @@
  *                the core never holds publishers of that connection.
  *
  * Backpressure (mqtt/flow.h): a message for a live subscriber whose output
- * is over rmq_broker_out_high_water() unwritten bytes, or whose queue is at
+ * is over rmq_mqtt_out_high_water() unwritten bytes, or whose queue is at
  * mqtt.max_mqueue_len, is still queued (QoS 0 too, unless
  * mqtt.mqueue_store_qos0 = false), and its publisher is held: the core stops
  * decoding its input (rmq_mqtt_conn_input returns early; rmq_mqtt_conn_held
@@ -41,12 +41,12 @@
  * rmq_mqtt_conn_output_drained — or goes. The net layer bounds how long a
  * subscriber may hold others (listener tcp_options.send_timeout, net.h).
  *
- * Ownership: rmq_broker_new borrows the settings until rmq_broker_free.
- * A struct rmq_mqtt_conn is owned by the broker; the net layer holds a handle
+ * Ownership: rmq_mqtt_new borrows the settings until rmq_mqtt_free.
+ * A struct rmq_mqtt_conn is owned by the core; the net layer holds a handle
  * from rmq_mqtt_conn_new until it calls rmq_mqtt_conn_free.
  */
-#ifndef RMQ_BROKER_H
-#define RMQ_BROKER_H
+#ifndef RMQ_MQTT_H
+#define RMQ_MQTT_H
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -57,7 +57,7 @@
 #include "config/settings.h"
 #include "common/peer_info.h"
 
-struct rmq_broker;
+struct rmq_mqtt;
 struct rmq_mqtt_conn;
 
 struct rmq_conn_io {
@@ -75,7 +75,7 @@ struct rmq_conn_io {
     void (*resume)(void *net);
 };
 
-struct rmq_broker_stats {
+struct rmq_mqtt_stats {
     uint64_t connections;  /* currently connected MQTT clients */
     uint64_t sessions;     /* sessions, connected or not */
     uint64_t messages_in;  /* PUBLISH received */
@@ -89,38 +89,38 @@ struct rmq_broker_stats {
     uint64_t refused_queue_full;
 };
 
-/* NULL on OOM. `s` is borrowed until rmq_broker_free. */
-struct rmq_broker *rmq_broker_new(const struct rmq_settings *s);
+/* NULL on OOM. `s` is borrowed until rmq_mqtt_free. */
+struct rmq_mqtt *rmq_mqtt_new(const struct rmq_settings *s);
 /* Every connection must have been freed first. NULL: no-op. */
-void rmq_broker_free(struct rmq_broker *b);
+void rmq_mqtt_free(struct rmq_mqtt *b);
 /* Opens <node.data_dir>/store.db when durable_sessions.enable and restores
  * the sessions, subscriptions, queued/in-flight messages, retained messages
  * and delayed wills it holds (one log line with counts and time). Any
  * problem is logged and the broker runs from memory; never fails. Call once,
- * after rmq_broker_new, before connections. */
-void rmq_broker_open_store(struct rmq_broker *b);
+ * after rmq_mqtt_new, before connections. */
+void rmq_mqtt_open_store(struct rmq_mqtt *b);
 /* Group commit across connections: with a hook, the core asks for fn(arg)
  * when writes or held acknowledgements wait, at most once until the caller
- * runs rmq_broker_commit — which it should do after the other connections
+ * runs rmq_mqtt_commit — which it should do after the other connections
  * ready in the same event-loop turn (the net layer: an event made active
  * behind them). Without a hook the core commits at the end of each input. */
-void rmq_broker_set_commit_hook(struct rmq_broker *b, void (*fn)(void *arg), void *arg);
+void rmq_mqtt_set_commit_hook(struct rmq_mqtt *b, void (*fn)(void *arg), void *arg);
 /* Commits the store's open writes (one fsync) and sends the acknowledgements
  * that waited for them. */
-void rmq_broker_commit(struct rmq_broker *b);
+void rmq_mqtt_commit(struct rmq_mqtt *b);
 /* Timers (will delay, session expiry); call every ~250 ms. */
-void rmq_broker_tick(struct rmq_broker *b);
-const struct rmq_broker_stats *rmq_broker_stats(const struct rmq_broker *b);
+void rmq_mqtt_tick(struct rmq_mqtt *b);
+const struct rmq_mqtt_stats *rmq_mqtt_stats(const struct rmq_mqtt *b);
 /* Over this many unwritten bytes in a connection's output buffer, its
  * publishers are held (or, with mqtt.mqueue_store_qos0 = false, QoS 0 to it
  * is dropped), and the net layer stops reading from it. */
-size_t rmq_broker_out_high_water(const struct rmq_broker *b);
+size_t rmq_mqtt_out_high_water(const struct rmq_mqtt *b);
 
 /* A new network connection (after any TLS handshake). `peer` and `addr` are
  * borrowed until rmq_mqtt_conn_free. NULL on OOM. */
-struct rmq_mqtt_conn *rmq_mqtt_conn_new(struct rmq_broker *b, const struct rmq_conn_io *io,
-                                        void *net, const struct rmq_peer_info *peer,
-                                        const char *addr, const char *listener);
+struct rmq_mqtt_conn *rmq_mqtt_conn_new(struct rmq_mqtt *b, const struct rmq_conn_io *io, void *net,
+                                        const struct rmq_peer_info *peer, const char *addr,
+                                        const char *listener);
 
 /* Decodes and handles every complete packet in buf[0..len); returns the bytes
  * consumed (the rest is an incomplete packet to keep). A packet over
@@ -155,11 +155,11 @@ void rmq_mqtt_conn_free(struct rmq_mqtt_conn *mc, const char *why);
 struct rmq_authn;
 struct rmq_principal;
 /* The authentication chain CONNECTs are checked against (borrowed until
- * rmq_broker_free; NULL: none, every client is let in). Before connections. */
-void rmq_broker_set_authn(struct rmq_broker *b, struct rmq_authn *a);
+ * rmq_mqtt_free; NULL: none, every client is let in). Before connections. */
+void rmq_mqtt_set_authn(struct rmq_mqtt *b, struct rmq_authn *a);
 /* Finishes the CONNECTs whose password check is done (rmq_authn_poll); call
  * after the authenticator's notify hook fired. */
-void rmq_broker_authn_poll(struct rmq_broker *b);
+void rmq_mqtt_authn_poll(struct rmq_mqtt *b);
 
 /*
  * Revocation: ends every session whose owner is a certificate principal for
@@ -169,9 +169,9 @@ void rmq_broker_authn_poll(struct rmq_broker *b);
  * its queued messages are dropped, and one line per session is logged.
  * Returns how many sessions ended.
  */
-size_t rmq_broker_end_sessions_matching(struct rmq_broker *b,
-                                        bool (*match)(const struct rmq_peer_info *, void *arg),
-                                        void *arg);
+size_t rmq_mqtt_end_sessions_matching(struct rmq_mqtt *b,
+                                      bool (*match)(const struct rmq_peer_info *, void *arg),
+                                      void *arg);
 
 /* True while the core holds this connection as a publisher (do not read it
  * until io->resume). */
