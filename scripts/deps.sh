@@ -7,7 +7,8 @@
 #                           on port 1883, where the demo listens), ss (iproute2)
 #   scripts/deps.sh test    run + unit/integration/sanitizer/fuzz/valgrind tooling, the
 #                           Mosquitto broker the tests compare with, haproxy, chromium, …
-#   scripts/deps.sh bench   run + the Mosquitto broker the benchmarks compare with
+#   scripts/deps.sh bench   run + the Mosquitto broker the benchmarks compare with,
+#                           liblmdb-dev (bench_store_engines: SQLite vs LMDB)
 #   scripts/deps.sh all     every set (the default without an argument)
 #
 # Several purposes may be given. Idempotent: packages already present are not
@@ -27,10 +28,10 @@ TEST_PKGS=(
   mosquitto haproxy
   chromium man-db systemd  # dashboard test (headless), man pages and unit checks (test_install)
 )
-BENCH_PKGS=(mosquitto python3)
+BENCH_PKGS=(mosquitto python3 liblmdb-dev)  # liblmdb-dev: bench_store_engines (optional target)
 
 usage() {
-  sed -n '2,13p' "$0" | sed 's/^# \{0,1\}//' >&2
+  sed -n '2,14p' "$0" | sed 's/^# \{0,1\}//' >&2
   exit 2
 }
 
