@@ -685,38 +685,36 @@ PERSIST_BROKERS = {  # name: (kind, Broker extra); plain TCP, defaults otherwise
 
 
 def scenario_persist(pki, results):
-    """QoS 1 with persistent subscriber sessions (MQTT 3.1.1, clean session 0,
-    a fresh client id prefix per run so no run inherits another's session)."""
+    """QoS 1 with persistent subscriber sessions (MQTT 3.1.1, clean session 0).
+    Every run gets fresh brokers with empty data directories: the subscribers
+    of an earlier run would otherwise stay as offline persistent sessions on
+    the same topics and queue every later run's messages."""
     res = results.setdefault("persist", {})
-    brokers = {name: Broker(kind, pki, None, name, extra=dict(extra)).start()
-               for name, (kind, extra) in PERSIST_BROKERS.items()}
-    try:
-        for n in (1, 10):
-            key = f"qos1_{n}to{n}"
-            runs = {k: [] for k in brokers}
-            for r in range(ROUNDS):
-                for name, b in brokers.items():
-                    b.wait_idle()
+    for n in (1, 10):
+        key = f"qos1_{n}to{n}"
+        runs = {k: [] for k in PERSIST_BROKERS}
+        for r in range(ROUNDS):
+            for name, (kind, extra) in PERSIST_BROKERS.items():
+                b = Broker(kind, pki, None, f"{name}-{n}to{n}-r{r}", extra=dict(extra)).start()
+                try:
                     x = bench(["pubsub", "--port", str(b.port), "--publishers", str(n),
                                "--subscribers", str(n), "--topics", str(n), "--qos", "1",
                                "--payload", "64", "--duration", f"{PS_DUR}s", "--quiet",
                                "--session-expiry", "1h", "--client-prefix", f"p{r}{n}-"],
                               mtls=False)
-                    runs[name].append(ps_cell(x))
-                    log(f"persist {key} round={r + 1} {name}: recv "
-                        f"{x.get('received_per_sec', 0):.0f}/s lost={x.get('lost')} "
-                        f"dups={x.get('duplicates')} errors={x.get('errors')}")
-            e = {"runs": runs}
-            ps_summary(e, runs)
-            mem = e.get("revmq-memory_recv_per_sec")
-            for name in brokers:
-                e[f"{name}_vs_memory"] = ratio(e.get(f"{name}_recv_per_sec"), mem)
-            res[key] = e
-        for name, b in brokers.items():
-            res.setdefault("store_bytes", {})[name] = dir_bytes(b.dir, name)
-    finally:
-        for b in brokers.values():
-            b.stop()
+                finally:
+                    b.stop()
+                runs[name].append(ps_cell(x))
+                res.setdefault("store_bytes", {})[name] = dir_bytes(b.dir, name)
+                log(f"persist {key} round={r + 1} {name}: recv "
+                    f"{x.get('received_per_sec', 0):.0f}/s lost={x.get('lost')} "
+                    f"dups={x.get('duplicates')} errors={x.get('errors')}")
+        e = {"runs": runs}
+        ps_summary(e, runs)
+        mem = e.get("revmq-memory_recv_per_sec")
+        for name in PERSIST_BROKERS:
+            e[f"{name}_vs_memory"] = ratio(e.get(f"{name}_recv_per_sec"), mem)
+        res[key] = e
 
 
 def dir_bytes(d, name):
