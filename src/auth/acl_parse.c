@@ -17,6 +17,7 @@
  * the anchors, classes and alternations acl.conf files use.
  */
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -367,6 +368,114 @@ static struct who *who_new(struct pctx *p, enum who_kind k, int line)
     return w;
 }
 
+/* glibc's regcomp expands a bounded repetition ({m,n}) by copying what it
+ * repeats, and nested intervals multiply: "((a{99}){99}){99}" takes 200 MB,
+ * one more level 20 GB (fuzz_auth_acl ran out of memory). An ACL file is the
+ * operator's, but a typo must not
+ * take the broker down: the expanded size is estimated (atoms, times the
+ * intervals and `+` around them) and a pattern over RE_COST_MAX, longer than
+ * RE_LEN_MAX or nested deeper than RE_DEPTH_MAX is refused before regcomp. */
+#define RE_COST_MAX 20000
+#define RE_LEN_MAX 1024
+#define RE_DEPTH_MAX 32
+
+/* {m}, {m,} or {m,n} at s[i] (s[i] == '{'): the most copies it asks for, 0 if
+ * it is not an interval (then the brace is a literal); *end: its last byte. */
+static uint64_t re_interval(const char *s, size_t i, size_t *end)
+{
+    uint64_t m = 0, n = 0;
+    size_t j = i + 1;
+    bool digits = false, comma = false, ndigits = false;
+    for (; s[j] >= '0' && s[j] <= '9'; j++, digits = true) {
+        m = m < 1000000 ? m * 10 + (uint64_t)(s[j] - '0') : m;
+    }
+    if (s[j] == ',') {
+        comma = true;
+        for (j++; s[j] >= '0' && s[j] <= '9'; j++, ndigits = true) {
+            n = n < 1000000 ? n * 10 + (uint64_t)(s[j] - '0') : n;
+        }
+    }
+    if (!digits || s[j] != '}') {
+        return 0;
+    }
+    *end = j;
+    uint64_t most = ndigits ? (n > m ? n : m) : comma ? m + 1 : m;
+    return most ? most : 1;
+}
+
+/* Index of the ']' closing the bracket expression opened at s[i]. */
+static size_t re_bracket_end(const char *s, size_t i)
+{
+    size_t j = i + 1;
+    if (s[j] == '^') {
+        j++;
+    }
+    if (s[j] == ']') {
+        j++; /* a ']' first is a member */
+    }
+    while (s[j] && s[j] != ']') {
+        j++;
+    }
+    return s[j] ? j : j - 1;
+}
+
+/* NULL if the pattern may be compiled, else why not. */
+static const char *re_too_costly(const char *s)
+{
+    if (strlen(s) > RE_LEN_MAX) {
+        return "longer than 1024 bytes";
+    }
+    uint64_t outer[RE_DEPTH_MAX];
+    int depth = 0;
+    uint64_t cur = 0;  /* estimated size of the group being read */
+    uint64_t last = 0; /* size of the last item, which a repetition applies to */
+    for (size_t i = 0; s[i]; i++) {
+        size_t end = i;
+        uint64_t times;
+        if (s[i] == '\\' && s[i + 1]) {
+            i++;
+            last = 1;
+            cur++;
+        } else if (s[i] == '[') {
+            i = re_bracket_end(s, i);
+            last = 1;
+            cur++;
+        } else if (s[i] == '(') {
+            if (depth == RE_DEPTH_MAX) {
+                return "groups nested deeper than 32";
+            }
+            outer[depth++] = cur;
+            cur = 0;
+            last = 0;
+        } else if (s[i] == ')' && depth > 0) {
+            last = cur ? cur : 1;
+            cur = outer[--depth] + last;
+        } else if (s[i] == '{' && last && (times = re_interval(s, i, &end)) != 0) {
+            if (times > RE_COST_MAX) {
+                return "a repetition count over 20000";
+            }
+            cur += last * (times - 1);
+            last *= times;
+            i = end;
+        } else if (s[i] == '+' && last) {
+            cur += last;
+            last *= 2;
+        } else if (s[i] == '|') {
+            last = 0;
+        } else if (s[i] != '*' && s[i] != '?') {
+            last = 1;
+            cur++;
+        }
+        if (cur > RE_COST_MAX || last > RE_COST_MAX) {
+            return "too large once its repetitions are expanded (nested {m,n})";
+        }
+    }
+    for (; depth > 0; depth--) {
+        cur += outer[depth - 1];
+    }
+    return cur > RE_COST_MAX ? "too large once its repetitions are expanded (nested {m,n})" : NULL;
+}
+
 /* {username|clientid, "x" | {re, "regex"}} */
 static struct who *who_name(struct pctx *p, const struct term *v, bool user)
 {
@@ -383,8 +492,11 @@ static struct who *who_name(struct pctx *p, const struct term *v, bool user)
     if (w && !(w->str = strdup(s->s))) {
         fail(p, v->line, "out of memory");
     } else if (w && re) {
-        int rc = regcomp(&w->re, s->s, REG_EXTENDED | REG_NOSUB);
-        if (rc != 0) {
+        const char *costly = re_too_costly(s->s);
+        int rc = costly ? 0 : regcomp(&w->re, s->s, REG_EXTENDED | REG_NOSUB);
+        if (costly) {
+            fail(p, s->line, "regular expression \"%.60s\" refused: %s", s->s, costly);
+        } else if (rc != 0) {
             char why[200], msg[320];
             regerror(rc, &w->re, why, sizeof why);
             snprintf(msg, sizeof msg, "invalid regular expression \"%.60s\": %s", s->s, why);

@@ -354,6 +354,36 @@ static void test_parse__nesting_limit(void **state)
     assert_non_null(strstr(emqx_bad(deep), "nested deeper"));
 }
 
+/* Nested intervals make glibc's regcomp copy the repeated part over and over
+ * ("((a{99}){99}){99}" takes 200 MB, one more level 20 GB: found by fuzz_auth_acl); such patterns
+ * are refused before regcomp, naming the line; ordinary ones still compile. */
+static void test_who__costly_regex_refused(void **state)
+{
+    (void)state;
+    const char *costly[] = {
+        "((a{99}){99}){99}", "(((x+){60}){60}){9}", "a{30000}",
+        "((((((((((((((((((((((((((((((((((a))))))))))))))))))))))))))))))))))"};
+    for (size_t i = 0; i < sizeof costly / sizeof costly[0]; i++) {
+        char text[400];
+        snprintf(text, sizeof text,
+                 "{allow, all}.\n{allow, {clientid, {re, \"%s\"}}, publish, [\"t\"]}.\n",
+                 costly[i]);
+        const char *msg = emqx_bad(text);
+        assert_non_null(strstr(msg, ":2"));
+        assert_non_null(strstr(msg, "refused"));
+    }
+    struct rmq_acl *acl =
+        emqx("{allow, {clientid, {re, \"^dev-[0-9]{1,8}(-[a-f]{2}){0,3}$\"}}, "
+             "publish, [\"t\"]}.\n"
+             "{allow, {username, {re, \"^(ab|cd){2,5}[{]x}$\"}}, publish, [\"u\"]}.\n");
+    struct rmq_acl_identity ok = who(NULL, "dev-1234-ab-cd", NULL), no = who(NULL, "dev-x", NULL);
+    struct rmq_acl_identity u = who("abcdab{x}", "z", NULL);
+    assert_int_equal(pub(acl, &ok, "t", 0, false), RMQ_ACL_ALLOW);
+    assert_int_equal(pub(acl, &no, "t", 0, false), RMQ_ACL_NOMATCH);
+    assert_int_equal(pub(acl, &u, "u", 0, false), RMQ_ACL_ALLOW);
+    rmq_acl_free(acl);
+}
+
 static void test_mosquitto__topic_user_pattern(void **state)
 {
     (void)state;
@@ -435,6 +465,7 @@ int main(void)
         cmocka_unit_test(test_parse__errors_name_line_and_expectation),
         cmocka_unit_test(test_parse__truncated_prefixes_and_flips_never_crash),
         cmocka_unit_test(test_parse__nesting_limit),
+        cmocka_unit_test(test_who__costly_regex_refused),
         cmocka_unit_test(test_mosquitto__topic_user_pattern),
         cmocka_unit_test(test_mosquitto__errors_name_line),
         cmocka_unit_test(test_load_file__missing_file_is_named),
