@@ -5,6 +5,7 @@ Certificates are made per module with pki.py (openssl CLI). Peers:
 openssl s_client, mosquitto_pub/sub, python paho-mqtt.
 """
 
+import contextlib
 import os
 import re
 import shutil
@@ -208,13 +209,11 @@ def paho_tls_client(w, cert, version, client_id=""):
     return c
 
 
-@pytest.mark.parametrize("version", [4, 5], ids=["v311", "v5"])
-@pytest.mark.parametrize("as_what", ["cn", "dn", "md5"])
-def test_paho_identity_from_cert(broker_factory, world, version, as_what):
-    conf = (f"mqtt.peer_cert_as_clientid = {as_what}\n"
-            f"mqtt.peer_cert_as_username = {as_what}\n")
-    b, port = start(broker_factory, world, conf_extra=conf)
-    c = paho_tls_client(world, world.client, version, client_id="ignored-id")
+@contextlib.contextmanager
+def paho_tls_connected(w, port, version, client_id):
+    """A paho client with the world's client certificate, connected (CONNACK 0) for the
+    block, then disconnected."""
+    c = paho_tls_client(w, w.client, version, client_id=client_id)
     got = {}
     c.on_connect = lambda cl, ud, fl, rc, props=None: got.setdefault("rc", rc)
     c.connect("127.0.0.1", port, keepalive=30)
@@ -222,6 +221,19 @@ def test_paho_identity_from_cert(broker_factory, world, version, as_what):
     try:
         helpers.wait_until(lambda: "rc" in got, timeout=10)
         assert got["rc"] == 0
+        yield c
+    finally:
+        c.disconnect()
+        c.loop_stop()
+
+
+@pytest.mark.parametrize("version", [4, 5], ids=["v311", "v5"])
+@pytest.mark.parametrize("as_what", ["cn", "dn", "md5"])
+def test_paho_identity_from_cert(broker_factory, world, version, as_what):
+    conf = (f"mqtt.peer_cert_as_clientid = {as_what}\n"
+            f"mqtt.peer_cert_as_username = {as_what}\n")
+    b, port = start(broker_factory, world, conf_extra=conf)
+    with paho_tls_connected(world, port, version, "ignored-id"):
         expected = {
             "cn": "dev1",
             "dn": "CN=dev1",
@@ -232,31 +244,18 @@ def test_paho_identity_from_cert(broker_factory, world, version, as_what):
         q = lambda v: re.escape(v) if "=" not in v else '"%s"' % re.escape(v)  # noqa: E731
         b.wait_for_log(r"mqtt: connected client_id=%s .* username=\"?%s\"?$"
                        % (q(expected), re.escape(expected)))
-    finally:
-        c.disconnect()
-        c.loop_stop()
 
 
 @pytest.mark.parametrize("as_what", ["pem", "crt"])
 def test_paho_username_is_the_certificate(broker_factory, world, as_what):
     # The connection keeps the certificate's PEM only when this needs it (issue 18).
     b, port = start(broker_factory, world, conf_extra=f"mqtt.peer_cert_as_username = {as_what}\n")
-    c = paho_tls_client(world, world.client, 4, client_id="pem-user")
-    got = {}
-    c.on_connect = lambda cl, ud, fl, rc, props=None: got.setdefault("rc", rc)
-    c.connect("127.0.0.1", port, keepalive=30)
-    c.loop_start()
-    try:
-        helpers.wait_until(lambda: "rc" in got, timeout=10)
-        assert got["rc"] == 0
+    with paho_tls_connected(world, port, 4, "pem-user"):
         pem = open(world.client.cert).read()
         pem = pem[pem.index("-----BEGIN CERTIFICATE-----"):]
         # the log shows it with spaces and line breaks as '?'
         shown = "".join(ch if 0x20 < ord(ch) < 0x7f and ch not in '"\\' else "?" for ch in pem)
         b.wait_for_log(r"mqtt: connected client_id=pem-user .* username=\"?%s" % re.escape(shown[:80]))
-    finally:
-        c.disconnect()
-        c.loop_stop()
 
 
 def openssl_md5(pem):
