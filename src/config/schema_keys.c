@@ -1241,6 +1241,24 @@ static const struct rmq_cfg_key keys[] = {
             "after reconnecting); the other subscribers still get it. Logged (rate-limited) "
             "and counted (`revmq_messages_refused_total`). revmq's own key.",
      .example = "100000"},
+    {.path = "durable_sessions.flush_delay",
+     .type = RMQ_CFG_DURATION,
+     G(durable_flush_delay),
+     .def = "5ms",
+     .min = 0,
+     .max = SEC,
+     .doc = "How long a QoS 1/2 message for a persistent session may wait in memory before it "
+            "is written, when nothing else needs a commit. A message that every persistent "
+            "subscriber it reached acknowledges within this time is never written (delivered: "
+            "nothing is left to keep), so a fast online subscriber costs no disk writes; the "
+            "rest are written and committed when it ends. The publisher's PUBACK/PUBREC still "
+            "waits until its message is either on disk or delivered to every persistent "
+            "session, so this is also the most it adds to a publisher's acknowledgement. A "
+            "message for an offline session, or any other write (sessions, subscriptions, "
+            "retained, QoS 2 ids, messages kept on disk only), is committed at the end of the "
+            "event-loop turn as before. `0`: every message is written at the end of its turn. "
+            "revmq's own key.",
+     .example = "0"},
     {.path = "retainer.max_retained_messages",
      .type = RMQ_CFG_INT,
      G(retainer_max_retained_messages),

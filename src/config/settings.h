@@ -254,6 +254,7 @@ struct rmq_settings {
     /* Durable state (src/store, docs/persistence.md). */
     bool durable_sessions_enable;            /* default true */
     uint64_t durable_max_stored_per_session; /* default 1000000; 0 = no limit */
+    uint64_t durable_flush_delay;            /* ms, default 5 */
     uint64_t retainer_max_retained_messages; /* 0 = no limit */
     uint64_t retainer_max_payload_size;      /* bytes, default 1MB; 0 = no limit */
     void *internal;                          /* owned: the key/value/origin table for printing */

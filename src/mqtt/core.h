@@ -45,6 +45,7 @@ struct delivery {
     int64_t sent_at; /* ms, last sent while in flight (mqtt.retry_interval) */
     uint64_t sseq;   /* its row in the store (persist.c); 0 = not stored */
     uint8_t n_sub_ids;
+    uint32_t unw; /* 1 + its slot in rmq_mqtt.unw while its row is not yet written; 0 = none */
     uint32_t sub_ids[]; /* n_sub_ids */
 };
 
@@ -157,6 +158,12 @@ struct held_ack {
     bool spilled; /* its message is on disk only for some session: refused if the commit fails */
 };
 
+/* A delivery whose row is reserved (seq) but not yet written (persist.c). */
+struct unwritten {
+    struct session *s;
+    struct delivery *d; /* NULL: done or freed before it was written */
+};
+
 /* What routing one message did (route() in handle_publish.c). */
 struct route_result {
     size_t matched;                /* sessions it was routed to */
@@ -188,7 +195,13 @@ struct rmq_mqtt {
     struct held_ack *held;   /* acks waiting for the next commit, in arrival order */
     size_t n_held;
     size_t a_held;
-    void (*commit_hook)(void *arg); /* rmq_mqtt_set_commit_hook; NULL: commit per input */
+    /* Deliveries to persistent sessions not yet written: written at the next
+     * commit unless acknowledged (then never written) — persist.c. */
+    struct unwritten *unw;
+    size_t n_unw, a_unw;
+    size_t live_unw;                                   /* entries with d != NULL */
+    int64_t unw_since_ms;                              /* when the oldest entry came */
+    void (*commit_hook)(void *arg, uint64_t delay_ms); /* rmq_mqtt_set_commit_hook */
     void *commit_arg;
     bool commit_asked; /* commit_hook called, rmq_mqtt_commit not yet */
 };
@@ -224,7 +237,15 @@ void rmq_persist_session_gone(struct rmq_mqtt *b, struct session *s);
 /* o NULL: the subscription was removed. */
 void rmq_persist_sub(struct rmq_mqtt *b, struct session *s, const char *f, size_t len,
                      const struct rmq_sub_opts *o);
+/* d queued or in flight for s: its row (seq reserved now, so the order is
+ * kept) is written at the next commit that is not skipped, unless d is done
+ * before (durable_sessions.flush_delay). */
 void rmq_persist_delivery_add(struct rmq_mqtt *b, struct session *s, struct delivery *d);
+/* d beyond the queue in memory: its row is written now (d->sseq, 0 if the
+ * write failed). */
+void rmq_persist_delivery_spill(struct rmq_mqtt *b, struct session *s, struct delivery *d);
+/* d is being freed: forgets its unwritten row. */
+void rmq_persist_delivery_forget(struct rmq_mqtt *b, struct delivery *d);
 /* Reads the next spilled deliveries of s (up to mqtt.max_mqueue_len queued
  * ones; all when all = true) into its queue, in order. True if it consumed
  * any (some may have expired while on disk); s->spilled is kept exact. */
@@ -245,7 +266,7 @@ void rmq_persist_ack(struct rmq_mqtt_conn *mc, enum rmq_pkt_type type, uint16_t 
  * (rmq_publish_refuse) — no copy of it is left in memory. */
 void rmq_persist_ack_publish(struct rmq_mqtt_conn *mc, enum rmq_pkt_type type, uint16_t pid,
                              uint8_t reason, bool spilled);
-/* Commits (one fsync) and sends the held acks. */
+/* Writes the unwritten deliveries, commits (one fsync) and sends the held acks. */
 void rmq_persist_flush(struct rmq_mqtt *b);
 /* End of an input: commits now, or asks the commit hook for a commit soon. */
 void rmq_persist_input_done(struct rmq_mqtt *b);

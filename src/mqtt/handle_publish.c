@@ -348,20 +348,21 @@ void rmq_handle_publish(struct rmq_mqtt_conn *mc, const struct rmq_packet *p)
         rmq_conn_fail(mc, RMQ_RC_UNSPECIFIED_ERROR, "out of memory");
         return;
     }
-    if (authorized && retain) {
-        (void)rmq_persist_retain(b, m); /* a refusal is logged; the message is still routed */
-    }
     struct route_result rr = {0};
     if (authorized) {
         route(b, m, s, &rr);
     }
     if (rr.refused && pub->qos > 0) {
         /* A persistent subscriber could not keep it: not accepted (the others
-         * got it: at least once when the publisher sends it again). */
+         * got it: at least once when the publisher sends it again), and so
+         * not retained either. */
         refuse_log(mc, &rr, m->topic);
         rmq_msg_unref(m);
         rmq_publish_refuse(mc, pub->qos, pub->packet_id);
         return;
+    }
+    if (authorized && retain) {
+        (void)rmq_persist_retain(b, m); /* a refusal is logged; the message is still routed */
     }
     rmq_msg_unref(m);
     uint8_t rc =

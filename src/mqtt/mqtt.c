@@ -54,6 +54,7 @@ void rmq_mqtt_free(struct rmq_mqtt *b)
         rmq_session_destroy(b, s);
     }
     rmq_hmap_release(&b->sessions);
+    free(b->unw);
     rmq_router_free(b->router);
     rmq_retained_free(b->retained);
     free(b->targets);

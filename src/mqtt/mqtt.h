@@ -99,14 +99,18 @@ void rmq_mqtt_free(struct rmq_mqtt *b);
  * problem is logged and the broker runs from memory; never fails. Call once,
  * after rmq_mqtt_new, before connections. */
 void rmq_mqtt_open_store(struct rmq_mqtt *b);
-/* Group commit across connections: with a hook, the core asks for fn(arg)
- * when writes or held acknowledgements wait, at most once until the caller
- * runs rmq_mqtt_commit — which it should do after the other connections
- * ready in the same event-loop turn (the net layer: an event made active
- * behind them). Without a hook the core commits at the end of each input. */
-void rmq_mqtt_set_commit_hook(struct rmq_mqtt *b, void (*fn)(void *arg), void *arg);
-/* Commits the store's open writes (one fsync) and sends the acknowledgements
- * that waited for them. */
+/* Group commit across connections: with a hook, the core asks for
+ * fn(arg, 0) when writes or held acknowledgements wait, at most once until
+ * the caller runs rmq_mqtt_commit — which it should do after the other
+ * connections ready in the same event-loop turn (the net layer: an event made
+ * active behind them). fn(arg, ms) asks for rmq_mqtt_commit in ms
+ * milliseconds (durable_sessions.flush_delay); a later fn(arg, 0) may come
+ * first. Without a hook the core commits at the end of each input. */
+void rmq_mqtt_set_commit_hook(struct rmq_mqtt *b, void (*fn)(void *arg, uint64_t delay_ms),
+                              void *arg);
+/* Writes what must be durable, commits the store's open writes (one fsync)
+ * and sends the acknowledgements that waited for them; or, when only young
+ * deferred rows wait, asks the hook again for later. */
 void rmq_mqtt_commit(struct rmq_mqtt *b);
 /* Timers (will delay, session expiry); call every ~250 ms. */
 void rmq_mqtt_tick(struct rmq_mqtt *b);

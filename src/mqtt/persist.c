@@ -13,6 +13,7 @@
 
 #include "common/log.h"
 #include "mqtt/core.h"
+#include "mqtt/msg.h"
 #include "store/store.h"
 
 /* ------------------------------------------------------------ blobs */
@@ -299,11 +300,9 @@ void rmq_persist_sub(struct rmq_mqtt *b, struct session *s, const char *f, size_
     rmq_store_sub_put(b->store, s->client_id, s->id_len, f, len, o->qos, flags, o->sub_id);
 }
 
-void rmq_persist_delivery_add(struct rmq_mqtt *b, struct session *s, struct delivery *d)
+/* Writes d's row with the seq in d->sseq; on a failed write d->sseq = 0. */
+static void delivery_write(struct rmq_mqtt *b, struct session *s, struct delivery *d)
 {
-    if (!rmq_persist_on(b, s) || d->qos == 0) {
-        return;
-    }
     struct wbuf pb;
     struct rmq_store_delivery r;
     memset(&r, 0, sizeof r);
@@ -314,19 +313,107 @@ void rmq_persist_delivery_add(struct rmq_mqtt *b, struct session *s, struct deli
     r.sub_ids = d->sub_ids;
     r.n_sub_ids = d->n_sub_ids;
     store_msg(d->msg, &r.msg, &pb);
-    d->sseq = rmq_store_delivery_add(b->store, s->client_id, s->id_len, &r);
+    if (!rmq_store_delivery_put(b->store, d->sseq, s->client_id, s->id_len, &r)) {
+        d->sseq = 0;
+    }
     free(pb.p);
+}
+
+/*
+ * Deferred writes. A delivery to a connected persistent session gets its seq
+ * now and a slot in b->unw; its row is written by the next commit that is
+ * not put off (persist_settle), unless the subscriber acknowledges it first —
+ * then it is never written. Invariants: d->unw != 0 exactly while its slot
+ * points at d; a slot's session outlives its delivery (a session frees its
+ * deliveries before itself); the publisher's ack is held until the commit
+ * that writes the row or until the row is no longer needed (b->live_unw and
+ * the store clean: nothing is left to make durable).
+ */
+static void unw_push(struct rmq_mqtt *b, struct session *s, struct delivery *d)
+{
+    if (b->n_unw == b->a_unw) {
+        size_t na = b->a_unw ? b->a_unw * 2 : 64;
+        struct unwritten *u = realloc(b->unw, na * sizeof *u);
+        if (!u) {
+            delivery_write(b, s, d); /* written at once instead */
+            return;
+        }
+        b->unw = u;
+        b->a_unw = na;
+    }
+    if (b->live_unw == 0) {
+        b->unw_since_ms = rmq_now_ms();
+    }
+    b->unw[b->n_unw] = (struct unwritten){s, d};
+    d->unw = (uint32_t)++b->n_unw;
+    b->live_unw++;
+}
+
+void rmq_persist_delivery_forget(struct rmq_mqtt *b, struct delivery *d)
+{
+    if (d->unw) {
+        b->unw[d->unw - 1].d = NULL;
+        d->unw = 0;
+        d->sseq = 0;
+        b->live_unw--;
+    }
+}
+
+/* Writes every unwritten row whose session still persists. */
+static void unw_write_all(struct rmq_mqtt *b)
+{
+    for (size_t i = 0; i < b->n_unw; i++) {
+        struct unwritten *u = &b->unw[i];
+        if (!u->d) {
+            continue;
+        }
+        u->d->unw = 0;
+        if (rmq_persist_on(b, u->s)) {
+            delivery_write(b, u->s, u->d);
+        } else {
+            u->d->sseq = 0; /* the session stopped persisting meanwhile */
+        }
+    }
+    b->n_unw = b->live_unw = 0;
+}
+
+void rmq_persist_delivery_add(struct rmq_mqtt *b, struct session *s, struct delivery *d)
+{
+    if (!rmq_persist_on(b, s) || d->qos == 0) {
+        return;
+    }
+    d->sseq = rmq_store_seq_reserve(b->store);
+    bool online = s->conn && s->conn->state == CS_CONNECTED;
+    if (online && b->settings->durable_flush_delay > 0 && b->commit_hook) {
+        unw_push(b, s, d);
+    } else {
+        delivery_write(b, s, d); /* nobody will acknowledge it soon */
+    }
+}
+
+void rmq_persist_delivery_spill(struct rmq_mqtt *b, struct session *s, struct delivery *d)
+{
+    d->sseq = 0;
+    if (rmq_persist_on(b, s) && d->qos > 0) {
+        d->sseq = rmq_store_seq_reserve(b->store);
+        delivery_write(b, s, d);
+    }
 }
 
 void rmq_persist_delivery_state(struct rmq_mqtt *b, struct session *s, struct delivery *d)
 {
-    if (rmq_persist_on(b, s) && d->sseq) {
+    /* An unwritten row is written with the state it has then. */
+    if (rmq_persist_on(b, s) && d->sseq && !d->unw) {
         rmq_store_delivery_update(b->store, d->sseq, d->pid, d->state);
     }
 }
 
 void rmq_persist_delivery_done(struct rmq_mqtt *b, struct session *s, struct delivery *d)
 {
+    if (d->unw) {
+        rmq_persist_delivery_forget(b, d); /* delivered before it was written: never written */
+        return;
+    }
     if (rmq_persist_on(b, s) && d->sseq) {
         rmq_store_delivery_del(b->store, d->sseq);
         d->sseq = 0;
@@ -401,6 +488,12 @@ bool rmq_persist_retain(struct rmq_mqtt *b, struct rmq_msg *m)
 
 /* ------------------------------------------------------------ group commit */
 
+/* Something waits for a commit: writes, held acks or unwritten rows. */
+static bool commit_wanted(const struct rmq_mqtt *b)
+{
+    return b->store && (rmq_store_dirty(b->store) || b->n_held || b->n_unw);
+}
+
 void rmq_persist_ack(struct rmq_mqtt_conn *mc, enum rmq_pkt_type type, uint16_t pid, uint8_t reason)
 {
     rmq_persist_ack_publish(mc, type, pid, reason, false);
@@ -410,7 +503,7 @@ void rmq_persist_ack_publish(struct rmq_mqtt_conn *mc, enum rmq_pkt_type type, u
                              uint8_t reason, bool spilled)
 {
     struct rmq_mqtt *b = mc->b;
-    if (!b->store || (!rmq_store_dirty(b->store) && b->n_held == 0)) {
+    if (!commit_wanted(b)) {
         rmq_conn_send_ack(mc, type, pid, reason);
         return;
     }
@@ -435,6 +528,7 @@ void rmq_persist_flush(struct rmq_mqtt *b)
     if (!b->store) {
         return;
     }
+    unw_write_all(b);
     bool failed = rmq_store_commit(b->store) != RMQ_OK;
     if (failed) {
         RMQ_LOG_RL(5, RMQ_LOG_ERROR, "store",
@@ -472,26 +566,44 @@ void rmq_persist_flush(struct rmq_mqtt *b)
 
 void rmq_persist_input_done(struct rmq_mqtt *b)
 {
-    if (!b->store || (!rmq_store_dirty(b->store) && b->n_held == 0)) {
+    if (!commit_wanted(b)) {
         return;
     }
     if (!b->commit_hook) {
         rmq_persist_flush(b);
     } else if (!b->commit_asked) {
         b->commit_asked = true;
-        b->commit_hook(b->commit_arg);
+        b->commit_hook(b->commit_arg, 0);
     }
 }
 
-void rmq_mqtt_set_commit_hook(struct rmq_mqtt *b, void (*fn)(void *arg), void *arg)
+void rmq_mqtt_set_commit_hook(struct rmq_mqtt *b, void (*fn)(void *arg, uint64_t delay_ms),
+                              void *arg)
 {
     b->commit_hook = fn;
     b->commit_arg = arg;
 }
 
+/* End of a loop turn (or the flush_delay timer): commits now, unless the only
+ * thing waiting is unwritten rows of connected subscribers younger than
+ * durable_sessions.flush_delay — then asks again for when the oldest is due.
+ * With nothing left to write, the held acks go out without a commit. */
 void rmq_mqtt_commit(struct rmq_mqtt *b)
 {
     b->commit_asked = false;
+    if (!commit_wanted(b)) {
+        return;
+    }
+    if (b->live_unw && !rmq_store_dirty(b->store)) {
+        int64_t due = b->unw_since_ms + (int64_t)b->settings->durable_flush_delay;
+        int64_t now = rmq_now_ms();
+        if (due > now) {
+            /* commit_asked stays false: the next input asks for the end of
+             * its turn again, which decides again (a write there commits). */
+            b->commit_hook(b->commit_arg, (uint64_t)(due - now));
+            return;
+        }
+    }
     rmq_persist_flush(b);
 }
 

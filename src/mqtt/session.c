@@ -38,9 +38,10 @@ struct session *rmq_session_create(struct rmq_mqtt *b, const char *id, size_t le
     return s;
 }
 
-static void delivery_free(struct delivery *d)
+static void delivery_free(struct rmq_mqtt *b, struct delivery *d)
 {
     if (d) {
+        rmq_persist_delivery_forget(b, d);
         rmq_msg_unref(d->msg);
         free(d);
     }
@@ -79,11 +80,11 @@ static struct delivery *dlist_pop(struct dlist *l)
     return d;
 }
 
-static void dlist_clear(struct dlist *l)
+static void dlist_clear(struct rmq_mqtt *b, struct dlist *l)
 {
     struct delivery *d;
     while ((d = dlist_pop(l))) {
-        delivery_free(d);
+        delivery_free(b, d);
     }
 }
 
@@ -148,8 +149,8 @@ void rmq_session_destroy(struct rmq_mqtt *b, struct session *s)
         free(e->value);
     }
     rmq_hmap_release(&s->subs);
-    dlist_clear(&s->inflight);
-    dlist_clear(&s->queue);
+    dlist_clear(b, &s->inflight);
+    dlist_clear(b, &s->queue);
     free(s->rel);
     rmq_hmap_del(&b->sessions, s->client_id, s->id_len);
     b->stats.sessions--;
@@ -185,7 +186,7 @@ void rmq_session_inflight_remove(struct rmq_mqtt *b, struct session *s, struct d
     }
     s->inflight.count--;
     rmq_persist_delivery_done(b, s, d);
-    delivery_free(d);
+    delivery_free(b, d);
 }
 
 static uint16_t next_pid(struct session *s)
@@ -234,20 +235,20 @@ void rmq_session_pump(struct rmq_mqtt *b, struct session *s)
         struct delivery *d = dlist_pop(&s->queue);
         if (expired(b, d->msg, now)) {
             rmq_persist_delivery_done(b, s, d);
-            delivery_free(d);
+            delivery_free(b, d);
             continue;
         }
         if (d->qos == 0) {
             /* Kept while the session was offline (mqueue_store_qos0): sent, forgotten. */
             rmq_conn_send_publish(s->conn, d, false);
-            delivery_free(d);
+            delivery_free(b, d);
             continue;
         }
         d->pid = next_pid(s);
         d->state = D_WAIT_ACK;
         if (!rmq_conn_send_publish(s->conn, d, false)) {
             rmq_persist_delivery_done(b, s, d);
-            delivery_free(d); /* too large for the client: as if delivered */
+            delivery_free(b, d); /* too large for the client: as if delivered */
             continue;
         }
         inflight_push(s, d);
@@ -287,7 +288,7 @@ static bool spill(struct rmq_mqtt *b, struct session *s, struct delivery *d, boo
     if (!rmq_persist_on(b, s) || stored_full(b, s)) {
         return false;
     }
-    rmq_persist_delivery_add(b, s, d);
+    rmq_persist_delivery_spill(b, s, d);
     if (!d->sseq) {
         return false; /* the write failed (logged by the store) */
     }
@@ -298,7 +299,7 @@ static bool spill(struct rmq_mqtt *b, struct session *s, struct delivery *d, boo
         rmq_flow_hold(b, s, d->qos); /* a live subscriber behind: pace its publisher too */
     }
     d->sseq = 0; /* the row stays; this copy goes */
-    delivery_free(d);
+    delivery_free(b, d);
     return true;
 }
 
@@ -312,6 +313,7 @@ static struct delivery *delivery_new(struct rmq_msg *m, uint8_t qos, bool retain
     d->next = NULL;
     d->msg = rmq_msg_ref(m);
     d->sseq = 0;
+    d->unw = 0;
     d->pid = 0;
     d->qos = qos;
     d->state = D_WAIT_ACK;
@@ -373,7 +375,7 @@ bool rmq_session_deliver(struct rmq_mqtt *b, struct session *s, struct rmq_msg *
             inflight_push(s, d);
             rmq_persist_delivery_add(b, s, d);
         } else {
-            delivery_free(d);
+            delivery_free(b, d);
         }
         return true;
     }
@@ -386,7 +388,7 @@ bool rmq_session_deliver(struct rmq_mqtt *b, struct session *s, struct rmq_msg *
             *spilled = true;
             return true;
         }
-        delivery_free(d);
+        delivery_free(b, d);
         return false;
     }
     if (online && rmq_flow_full(b, s)) {
@@ -399,11 +401,11 @@ bool rmq_session_deliver(struct rmq_mqtt *b, struct session *s, struct rmq_msg *
     }
     if (at_limit) {
         drop_log(b, s, m); /* QoS 0 for an offline session (mqueue_store_qos0) */
-        delivery_free(d);
+        delivery_free(b, d);
         return true;
     }
     if (qos > 0 && !online && rmq_persist_on(b, s) && stored_full(b, s)) {
-        delivery_free(d);
+        delivery_free(b, d);
         return false;
     }
     dlist_push(&s->queue, d);
@@ -486,5 +488,5 @@ void rmq_mqtt_tick(struct rmq_mqtt *b)
         }
         s = next;
     }
-    rmq_persist_flush(b);
+    rmq_mqtt_commit(b); /* what the timers wrote; rows put off wait until due */
 }

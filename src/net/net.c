@@ -123,10 +123,15 @@ static void commit_cb(evutil_socket_t fd, short what, void *arg)
     rmq_mqtt_commit(w->core);
 }
 
-static void request_commit(void *arg)
+static void request_commit(void *arg, uint64_t delay_ms)
 {
     struct worker *w = arg;
-    event_active(w->commit_ev, EV_TIMEOUT, 0);
+    if (delay_ms == 0) {
+        event_active(w->commit_ev, EV_TIMEOUT, 0);
+        return;
+    }
+    struct timeval tv = {(time_t)(delay_ms / 1000), (suseconds_t)(delay_ms % 1000) * 1000};
+    event_add(w->commit_ev, &tv);
 }
 
 static void *worker_main(void *arg)

@@ -332,8 +332,20 @@ void rmq_store_sub_del(struct rmq_store *st, const char *id, size_t len, const c
     run(st, S_SUB_DEL, "subscription delete");
 }
 
+uint64_t rmq_store_seq_reserve(struct rmq_store *st)
+{
+    return ++st->last_seq;
+}
+
 uint64_t rmq_store_delivery_add(struct rmq_store *st, const char *id, size_t len,
                                 const struct rmq_store_delivery *d)
+{
+    uint64_t seq = rmq_store_seq_reserve(st);
+    return rmq_store_delivery_put(st, seq, id, len, d) ? seq : 0;
+}
+
+bool rmq_store_delivery_put(struct rmq_store *st, uint64_t seq, const char *id, size_t len,
+                            const struct rmq_store_delivery *d)
 {
     sqlite3_stmt *q = st->st[S_DELIV_ADD];
     bind_id(q, 1, id, len);
@@ -348,11 +360,10 @@ uint64_t rmq_store_delivery_add(struct rmq_store *st, const char *id, size_t len
     sqlite3_bind_int(q, 10, d->msg.retain);
     bind_opt(q, 11, d->msg.props, d->msg.props_len);
     sqlite3_bind_int64(q, 12, d->msg.expire_at);
-    uint64_t seq = ++st->last_seq;
     sqlite3_bind_int64(q, 13, (sqlite3_int64)seq);
     uint64_t before = st->pending;
     run(st, S_DELIV_ADD, "delivery");
-    return st->pending != before ? seq : 0;
+    return st->pending != before;
 }
 
 void rmq_store_delivery_update(struct rmq_store *st, uint64_t seq, uint16_t pid, uint8_t state)

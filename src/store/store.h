@@ -91,6 +91,12 @@ void rmq_store_sub_del(struct rmq_store *st, const char *id, size_t len, const c
  * by one open store, even when the transaction holding it is rolled back. */
 uint64_t rmq_store_delivery_add(struct rmq_store *st, const char *id, size_t len,
                                 const struct rmq_store_delivery *d);
+/* A seq handed out now for a row written later with rmq_store_delivery_put
+ * (or never): rows keep the order of their reservations. */
+uint64_t rmq_store_seq_reserve(struct rmq_store *st);
+/* Writes the row with a seq from rmq_store_seq_reserve; false on error. */
+RMQ_MUST_USE bool rmq_store_delivery_put(struct rmq_store *st, uint64_t seq, const char *id,
+                                         size_t len, const struct rmq_store_delivery *d);
 void rmq_store_delivery_update(struct rmq_store *st, uint64_t seq, uint16_t pid, uint8_t state);
 void rmq_store_delivery_del(struct rmq_store *st, uint64_t seq);
 void rmq_store_rel_put(struct rmq_store *st, const char *id, size_t len, uint16_t pid);

@@ -6,7 +6,8 @@ import time
 
 import pytest
 
-from helpers import V5, PUBACK
+from helpers import V5, PUBACK, paho_connect, props
+from paho.mqtt.packettypes import PacketTypes
 from test_admin_api import Admin, admin_conf
 from test_admin_revocation import prom_value
 
@@ -51,3 +52,32 @@ def test_store_commits_are_measured(broker_factory, tmp_path, raw_client, uid):
     ack = pub.publish("kept/x", b"durable", qos=1)  # acknowledged once durable
     assert ack.type == PUBACK
     assert store_count(a) >= before + 1
+
+
+@pytest.mark.parametrize("delay,deferred", [("1s", True), ("0", False)])
+def test_online_subscriber_acking_first_costs_no_write(broker_factory, tmp_path, raw_client, uid,
+                                                        delay, deferred):
+    """durable_sessions.flush_delay: a message for a connected persistent
+    subscriber is written only if the subscriber has not acknowledged it by
+    then. paho acknowledges at once, so with 1 s nothing is committed and every
+    publisher ack comes from the delivery (a few at most on a loaded machine);
+    with 0 every message costs its own commit, as before."""
+    aconf, aport = admin_conf(tmp_path)
+    b = broker_factory(aconf + f"durable_sessions.flush_delay = {delay}\n")
+    a = Admin(aport)
+    sub = paho_connect(b.port, f"fast-{uid}", version=V5, clean=False,
+                       props=props(PacketTypes.CONNECT, SessionExpiryInterval=3600))
+    sub.subscribe(f"fast/{uid}", qos=1)
+    pub = raw_client(b, V5)
+    pub.connect(f"pub-{uid}")
+    before = settled_count(a)
+    for i in range(50):
+        assert pub.publish(f"fast/{uid}", b"m%02d" % i, qos=1).type == PUBACK
+    got = [m.payload for m in sub.wait_for(50)]
+    assert sorted(got) == [b"m%02d" % i for i in range(50)]
+    sub.disconnect()
+    commits = store_count(a) - before
+    if deferred:
+        assert commits <= 5, commits  # the disconnect writes the session; a slow ack or two
+    else:
+        assert commits >= 50, commits

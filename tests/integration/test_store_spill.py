@@ -179,6 +179,28 @@ def test_no_store_refuses_beyond_max_mqueue_len(broker_factory, uid):
         s.disconnect()
 
 
+def test_refused_retained_message_is_not_retained(broker_factory, uid):
+    """A RETAIN PUBLISH refused with 0x97 was not accepted: it must not become
+    the topic's retained message (before, it was retained before routing)."""
+    b = broker_factory("durable_sessions.enable = false\nmqtt.max_mqueue_len = 2\n")
+    topic = f"rr/{uid}"
+    offline_subscriber(b, f"s-{uid}", topic)
+    p = RawClient(b.port, version=5)
+    p.connect(f"p-{uid}")
+    try:
+        codes = [p.publish(topic, b"r%d" % i, qos=1, retain=True).rc or 0 for i in range(3)]
+    finally:
+        p.close()
+    assert codes == [0, 0, QUOTA_EXCEEDED]
+    late = paho_connect(b.port, f"late-{uid}", version=V5)
+    try:
+        late.subscribe(topic, qos=1)
+        got = late.wait_for(1)
+        assert [(m.payload, m.retain) for m in got] == [(b"r1", 1)]
+    finally:
+        late.disconnect()
+
+
 def test_v311_publisher_acked_before_refusal_all_arrive(broker_factory, uid):
     b = broker_factory("durable_sessions.enable = false\nmqtt.max_mqueue_len = 10\n")
     topic = f"n3/{uid}"

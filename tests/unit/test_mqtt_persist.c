@@ -2,21 +2,26 @@
  * test_mqtt_persist.c — the core's group commit (src/mqtt/persist.c): a
  * PUBACK for a message stored for a persistent session is held until the
  * commit; with a commit hook one commit covers several connections' input;
- * a PUBLISH that reaches no persistent session is acknowledged at once.
+ * a PUBLISH that reaches no persistent session is acknowledged at once; a
+ * row for an online subscriber is put off (durable_sessions.flush_delay) and
+ * never written when the subscriber acknowledges first.
  */
 #include "test_mqtt_fake_io.h"
 
 #include <stdio.h>
 #include <unistd.h>
 
+#include "mqtt/core.h"
 #include "store/store.h"
 
 static int hook_calls;
+static uint64_t hook_delay; /* the last delay asked for */
 
-static void hook(void *arg)
+static void hook(void *arg, uint64_t delay_ms)
 {
     (void)arg;
     hook_calls++;
+    hook_delay = delay_ms;
 }
 
 static struct fake_net *persistent_client(struct rmq_mqtt *b, const char *id)
@@ -69,6 +74,21 @@ static void count_delivery(void *arg, const char *id, size_t len,
     (*(int *)arg)++;
 }
 
+/* The delivery rows in the store under dir; then removes dir. */
+static int stored_rows_then_remove(const char *dir)
+{
+    struct rmq_store *st = NULL;
+    assert_int_equal(rmq_store_open(dir, &st), RMQ_OK);
+    int n = 0;
+    struct rmq_store_loader l = {.arg = &n, .delivery = count_delivery};
+    assert_int_equal(rmq_store_load(st, &l), RMQ_OK);
+    rmq_store_free(st);
+    char cmd[128];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+    assert_int_equal(system(cmd), 0);
+    return n;
+}
+
 static void test_persist__acks_wait_for_one_commit(void **state)
 {
     (void)state;
@@ -109,22 +129,106 @@ static void test_persist__acks_wait_for_one_commit(void **state)
     drop(p2);
     rmq_mqtt_free(b);
 
-    struct rmq_store *st = NULL;
-    assert_int_equal(rmq_store_open(dir, &st), RMQ_OK);
-    int n = 0;
-    struct rmq_store_loader l = {.arg = &n, .delivery = count_delivery};
-    assert_int_equal(rmq_store_load(st, &l), RMQ_OK);
-    assert_int_equal(n, 3); /* queued for the offline subscriber */
-    rmq_store_free(st);
-    char cmd[128];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
-    assert_int_equal(system(cmd), 0);
+    assert_int_equal(stored_rows_then_remove(dir), 3); /* queued for the offline subscriber */
+}
+
+/* The subscriber's PUBLISH (QoS 1) and its packet id. */
+static uint16_t got_publish(struct fake_net *n)
+{
+    struct rmq_packet p;
+    uint8_t st[256];
+    assert_true(take(n, &p, st, sizeof st));
+    assert_int_equal(p.type, RMQ_PKT_PUBLISH);
+    return p.publish.packet_id;
+}
+
+static void send_puback(struct fake_net *n, uint16_t pid)
+{
+    struct rmq_packet p = {.type = RMQ_PKT_PUBACK};
+    p.ack.packet_id = pid;
+    feed(n, &p);
+}
+
+static void test_persist__delivered_before_due_is_never_written(void **state)
+{
+    (void)state;
+    char dir[] = "/tmp/rmq-persist-XXXXXX";
+    assert_non_null(mkdtemp(dir));
+    struct rmq_mqtt *b = new_broker(32, 1000);
+    settings.durable_sessions_enable = true;
+    settings.node_data_dir = dir;
+    settings.durable_flush_delay = 60000; /* never due within this test */
+    rmq_mqtt_open_store(b);
+    rmq_mqtt_set_commit_hook(b, hook, NULL);
+    struct fake_net *s = persistent_client(b, "sub");
+    subscribe(s, "t", 1, 0, false);
+    rmq_mqtt_commit(b);
+    struct fake_net *p = client(b, "p", RMQ_MQTT_V311);
+    uint64_t commits0, writes0, commits, writes;
+    rmq_store_counts(b->store, &commits0, &writes0);
+
+    /* Online persistent subscriber: sent, row put off, publisher's ack held. */
+    hook_calls = 0;
+    send_qos1(p, "t", 1);
+    assert_false(got_puback(p, 1));
+    assert_int_equal(hook_calls, 1);
+    rmq_mqtt_commit(b); /* end of turn: not due, asks again for later */
+    assert_int_equal(hook_calls, 2);
+    assert_true(hook_delay > 0 && hook_delay <= 60000);
+    assert_false(got_puback(p, 1));
+    /* The subscriber acknowledges: nothing is left to make durable. */
+    send_puback(s, got_publish(s));
+    rmq_mqtt_commit(b);
+    assert_true(got_puback(p, 1));
+    rmq_store_counts(b->store, &commits, &writes);
+    assert_int_equal(writes, writes0); /* no row written, none deleted */
+    assert_int_equal(commits, commits0);
+
+    /* Not acknowledged by the time it is due: written, then the ack. */
+    settings.durable_flush_delay = 1;
+    send_qos1(p, "t", 2);
+    uint16_t pid = got_publish(s);
+    usleep(3000);
+    rmq_mqtt_commit(b);
+    assert_true(got_puback(p, 2));
+    rmq_store_counts(b->store, &commits, &writes);
+    assert_int_equal(writes, writes0 + 1);
+    assert_int_equal(commits, commits0 + 1);
+    /* Its acknowledgement deletes the row now. */
+    send_puback(s, pid);
+    rmq_mqtt_commit(b);
+    rmq_store_counts(b->store, &commits, &writes);
+    assert_int_equal(writes, writes0 + 2);
+
+    /* With flush_delay 0 the row is written at the end of the turn. */
+    settings.durable_flush_delay = 0;
+    send_qos1(p, "t", 3);
+    pid = got_publish(s);
+    rmq_mqtt_commit(b);
+    assert_true(got_puback(p, 3));
+    rmq_store_counts(b->store, &commits, &writes);
+    assert_int_equal(writes, writes0 + 3);
+
+    /* Put off, then the subscriber disconnects: written at shutdown, kept. */
+    settings.durable_flush_delay = 60000;
+    send_puback(s, pid);
+    rmq_mqtt_commit(b);
+    send_qos1(p, "t", 4);
+    (void)got_publish(s);
+    drop(s);
+    drop(p);
+    rmq_mqtt_free(b);
+
+    settings.durable_flush_delay = 0;
+    /* Message 4, in flight when its subscriber left. */
+    assert_int_equal(stored_rows_then_remove(dir), 1);
 }
 
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_persist__acks_wait_for_one_commit),
+        cmocka_unit_test(test_persist__delivered_before_due_is_never_written),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
