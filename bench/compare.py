@@ -254,6 +254,8 @@ class Broker:
                 conf += f"durable_sessions.enable = {'true' if self.extra['durable'] else 'false'}\n"
             if "mqueue" in self.extra:
                 conf += f"mqtt.max_mqueue_len = {self.extra['mqueue']}\n"
+            if "flush_delay" in self.extra:
+                conf += f"durable_sessions.flush_delay = {self.extra['flush_delay']}\n"
             return conf
         lines = [
             f'node.data_dir = "{self.dir}/data"',
@@ -680,6 +682,8 @@ def scenario_flood(pki, results):
 PERSIST_BROKERS = {  # name: (kind, Broker extra); plain TCP, defaults otherwise
     "revmq-memory": ("revmq", {"tcp": True, "durable": False}),
     "revmq-store": ("revmq", {"tcp": True}),
+    # Every row written at the end of its turn (the store before rows were put off).
+    "revmq-store-nodelay": ("revmq", {"tcp": True, "flush_delay": "0"}),
     "mosquitto-persist": ("mosquitto", {"tcp": True, "persist": True}),
 }
 

@@ -114,11 +114,12 @@ def goodput(r):
 
 
 def persist(r):
-    names = ["revmq-memory", "revmq-store", "mosquitto-persist"]
+    names = ["revmq-memory", "revmq-store", "revmq-store-nodelay", "mosquitto-persist"]
     print("| QoS 1, persistent subscriber sessions (TCP, 64 B) | revmq in memory | revmq store "
-          "| Mosquitto persistence | store / memory | Mosquitto / revmq memory "
-          "| lost, sum of rounds: memory / store / Mosquitto |")
-    print("|---|---|---|---|---|---|---|")
+          "| revmq store, flush_delay 0 | Mosquitto persistence | store / memory "
+          "| Mosquitto / revmq memory "
+          "| lost, sum of rounds: memory / store / store 0 / Mosquitto |")
+    print("|---|---|---|---|---|---|---|---|")
     for key, e in r["persist"].items():
         if not key.startswith("qos"):
             continue

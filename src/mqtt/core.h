@@ -247,9 +247,9 @@ void rmq_persist_delivery_spill(struct rmq_mqtt *b, struct session *s, struct de
 /* d is being freed: forgets its unwritten row. */
 void rmq_persist_delivery_forget(struct rmq_mqtt *b, struct delivery *d);
 /* Reads the next spilled deliveries of s (up to mqtt.max_mqueue_len queued
- * ones; all when all = true) into its queue, in order. True if it consumed
- * any (some may have expired while on disk); s->spilled is kept exact. */
-bool rmq_persist_refill(struct rmq_mqtt *b, struct session *s, bool all);
+ * ones) into its queue, in order. True if it consumed any (some may have
+ * expired while on disk); s->spilled is kept exact. */
+bool rmq_persist_refill(struct rmq_mqtt *b, struct session *s);
 void rmq_persist_delivery_state(struct rmq_mqtt *b, struct session *s, struct delivery *d);
 void rmq_persist_delivery_done(struct rmq_mqtt *b, struct session *s, struct delivery *d);
 void rmq_persist_rel(struct rmq_mqtt *b, struct session *s, uint16_t pid, bool add);

@@ -247,16 +247,17 @@ void rmq_persist_session(struct rmq_mqtt *b, struct session *s, bool connected)
     if (!b->store) {
         return;
     }
-    if (s->expiry_s == 0) {
+    if (s->expiry_s == 0 && !(s->persist && s->spilled)) {
         if (s->persist) {
-            /* No longer persistent: what is on disk only comes back to memory first. */
-            while (s->spilled && rmq_persist_refill(b, s, true)) {
-            }
             rmq_store_session_del(b->store, s->client_id, s->id_len);
             s->persist = false;
         }
         return;
     }
+    /* Expiry 0 with a queue on disk: the session keeps persisting until that
+     * queue is read back in batches as usual (never all into memory); its row
+     * says expiry 0, so a restart drops it with all its rows, and
+     * rmq_persist_refill deletes them once the queue is drained. */
     struct wbuf ob = {0};
     if (s->owner) {
         owner_blob(s->owner, &ob);
@@ -757,18 +758,17 @@ static size_t queue_limit(const struct rmq_mqtt *b)
 }
 
 /* Reads s's stored deliveries after `after` into memory, up to the queue
- * limit (all: no limit); sets s->spilled / spill_after for what stays on
+ * limit (none when max_mqueue_len is unlimited); sets s->spilled / spill_after for what stays on
  * disk: counted in the store at start-up (s->spilled = 0 then), else what
  * was spilled less what was read — a count that may run high after a failed
  * commit (conservative for the bound) and is reset once the end is read.
  * False on a read error (nothing more can be read: spilled = 0). */
-static bool fill(struct rmq_mqtt *b, struct session *s, uint64_t after, bool all,
-                 struct fill_ctx *c)
+static bool fill(struct rmq_mqtt *b, struct session *s, uint64_t after, struct fill_ctx *c)
 {
     uint64_t before = s->spilled;
     memset(c, 0, sizeof *c);
     c->s = s;
-    c->limit = all ? 0 : queue_limit(b);
+    c->limit = queue_limit(b);
     c->last = after;
     bool ok = rmq_store_session_deliveries(b->store, s->client_id, s->id_len, after, fill_row, c) ==
               RMQ_OK;
@@ -789,7 +789,7 @@ static bool fill(struct rmq_mqtt *b, struct session *s, uint64_t after, bool all
     return ok;
 }
 
-bool rmq_persist_refill(struct rmq_mqtt *b, struct session *s, bool all)
+bool rmq_persist_refill(struct rmq_mqtt *b, struct session *s)
 {
     if (!s->spilled) {
         return false;
@@ -799,7 +799,7 @@ bool rmq_persist_refill(struct rmq_mqtt *b, struct session *s, bool all)
         return false;
     }
     struct fill_ctx c;
-    if (!fill(b, s, s->spill_after, all, &c)) {
+    if (!fill(b, s, s->spill_after, &c)) {
         rmq_error("store",
                   "cannot read the queue kept on disk client_id=%s: its spilled messages are "
                   "not delivered",
@@ -809,6 +809,11 @@ bool rmq_persist_refill(struct rmq_mqtt *b, struct session *s, bool all)
     if (c.bad) {
         RMQ_LOG_RL(5, RMQ_LOG_ERROR, "store",
                    "unreadable queued messages dropped client_id=%s n=%zu", s->client_id, c.bad);
+    }
+    if (s->expiry_s == 0 && !s->spilled) {
+        /* Its queue is off the disk: it stops persisting now (rmq_persist_session). */
+        rmq_store_session_del(b->store, s->client_id, s->id_len);
+        s->persist = false;
     }
     return c.taken + c.expired + c.bad > 0;
 }
@@ -857,7 +862,7 @@ static void load_by_session(struct load_ctx *lc)
          e = rmq_hmap_next(&b->sessions, e, &it)) {
         struct session *s = e->value;
         struct fill_ctx f;
-        if (!fill(b, s, 0, false, &f)) {
+        if (!fill(b, s, 0, &f)) {
             lc->bad++;
         }
         lc->f.taken += f.taken;

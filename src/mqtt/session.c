@@ -227,7 +227,7 @@ void rmq_session_pump(struct rmq_mqtt *b, struct session *s)
     int64_t now = rmq_now_ms();
     while (s->conn && s->conn->state == CS_CONNECTED && s->inflight.count < window(b, s)) {
         if (!s->queue.head) {
-            if (s->spilled && rmq_persist_refill(b, s, false)) {
+            if (s->spilled && rmq_persist_refill(b, s)) {
                 continue;
             }
             break;

@@ -122,6 +122,47 @@ def test_spilled_queue_survives_kill(broker_factory, uid, others, read):
     b.kill()
 
 
+def _hwm_kib(b):
+    with open(f"/proc/{b.proc.pid}/status") as f:
+        return int(re.search(r"VmHWM:\s+(\d+) kB", f.read()).group(1))
+
+
+def test_resume_with_expiry_zero_reads_disk_queue_in_batches(broker_factory, uid):
+    """A session resumed with Session Expiry 0 stops persisting; its queue on
+    disk (400 x 64 KiB beyond max_mqueue_len = 10) is still read back in
+    batches as it is taken, not all into memory at the CONNECT (before: the
+    broker's peak RSS rose by the whole queue, 25 MiB), and its rows are gone
+    once drained; a restart finds nothing of it."""
+    b = broker_factory("mqtt.max_mqueue_len = 10\n")
+    topic = f"ez/{uid}"
+    offline_subscriber(b, f"s-{uid}", topic)
+    p = RawClient(b.port, version=5)
+    p.connect(f"p-{uid}")
+    try:
+        for i in range(400):
+            assert (p.publish(topic, b"%06d" % i + bytes(65530), qos=1).rc or 0) == 0
+    finally:
+        p.close()
+    peak = _hwm_kib(b)
+    s = RawClient(b.port, version=5)
+    try:
+        assert s.connect(f"s-{uid}", clean=False,
+                         props={"session_expiry_interval": 0}).session_present
+        got = s.recv_publishes(400, timeout=60)
+        assert [m.payload[:6] for m in got] == [b"%06d" % i for i in range(400)]
+        grew = _hwm_kib(b) - peak
+        assert grew < 12 * 1024, f"peak RSS grew by {grew} KiB while the queue was read back"
+        s.disconnect()
+    finally:
+        s.close()
+    b.wait_for_log(r"mqtt: disconnected client_id=s-%s " % uid)
+    b.kill()
+    mark = b.log_mark()
+    b.start()
+    b.wait_for_log(r"store: loaded sessions=0 .* messages=0 messages_on_disk=0 ", since=mark)
+    b.kill()
+
+
 def _refused_v3(b, topic, cid):
     """A 3.1.1 publisher sends QoS 1 until it is closed without a PUBACK; returns
     the payloads acknowledged and the one that was not."""
