@@ -116,6 +116,15 @@ static void counters_part(struct evbuffer *b)
     head(b, "store_commit_failures_total", "counter", "Durable-store commits that failed.");
     out(b, "revmq_store_commit_failures_total %llu\n",
         (unsigned long long)rmq_metrics_get(RMQ_M_STORE_COMMIT_FAILED));
+    head(b, "store_rows_put_off_total", "counter",
+         "Message rows for connected persistent subscribers put off "
+         "(durable_sessions.flush_delay).");
+    out(b, "revmq_store_rows_put_off_total %llu\n",
+        (unsigned long long)rmq_metrics_get(RMQ_M_STORE_ROWS_PUT_OFF));
+    head(b, "store_rows_skipped_total", "counter",
+         "Of those, rows never written: the subscriber acknowledged first.");
+    out(b, "revmq_store_rows_skipped_total %llu\n",
+        (unsigned long long)rmq_metrics_get(RMQ_M_STORE_ROWS_SKIPPED));
     head(b, "crl_refreshes_total", "counter", "CRL source refreshes by outcome.");
     out(b, "revmq_crl_refreshes_total{outcome=\"ok\"} %llu\n",
         (unsigned long long)rmq_metrics_get(RMQ_M_CRL_REFRESH_OK));

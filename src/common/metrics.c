@@ -29,6 +29,8 @@ static const char *const names[RMQ_M__COUNT] = {
     [RMQ_M_STORE_COMMITS] = "store_commits",
     [RMQ_M_STORE_COMMIT_US] = "store_commit_microseconds",
     [RMQ_M_STORE_COMMIT_FAILED] = "store_commit_failures",
+    [RMQ_M_STORE_ROWS_PUT_OFF] = "store_rows_put_off",
+    [RMQ_M_STORE_ROWS_SKIPPED] = "store_rows_skipped",
 };
 
 const char *rmq_metrics_name(enum rmq_metric m)

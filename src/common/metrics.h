@@ -26,6 +26,8 @@ enum rmq_metric {
     RMQ_M_STORE_COMMITS,        /* store transactions committed (one fsync each) */
     RMQ_M_STORE_COMMIT_US,      /* microseconds spent committing them (sum) */
     RMQ_M_STORE_COMMIT_FAILED,  /* store commits that failed (durability degraded) */
+    RMQ_M_STORE_ROWS_PUT_OFF,   /* message rows put off (durable_sessions.flush_delay) */
+    RMQ_M_STORE_ROWS_SKIPPED,   /* of those, delivered in time and never written */
     RMQ_M__COUNT
 };
 

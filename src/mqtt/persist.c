@@ -12,6 +12,7 @@
 #include <sys/stat.h>
 
 #include "common/log.h"
+#include "common/metrics.h"
 #include "mqtt/core.h"
 #include "mqtt/msg.h"
 #include "store/store.h"
@@ -348,6 +349,7 @@ static void unw_push(struct rmq_mqtt *b, struct session *s, struct delivery *d)
     b->unw[b->n_unw] = (struct unwritten){s, d};
     d->unw = (uint32_t)++b->n_unw;
     b->live_unw++;
+    rmq_metrics_inc(RMQ_M_STORE_ROWS_PUT_OFF);
 }
 
 void rmq_persist_delivery_forget(struct rmq_mqtt *b, struct delivery *d)
@@ -413,6 +415,7 @@ void rmq_persist_delivery_done(struct rmq_mqtt *b, struct session *s, struct del
 {
     if (d->unw) {
         rmq_persist_delivery_forget(b, d); /* delivered before it was written: never written */
+        rmq_metrics_inc(RMQ_M_STORE_ROWS_SKIPPED);
         return;
     }
     if (rmq_persist_on(b, s) && d->sseq) {

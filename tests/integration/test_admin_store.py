@@ -21,6 +21,13 @@ def store_count(a):
     return prom_value(p, "revmq_store_commit_seconds_count")
 
 
+def rows(a):
+    """(rows put off, rows never written) from the metrics."""
+    p = a.get("/api/v5/prometheus/stats")
+    return (prom_value(p, "revmq_store_rows_put_off_total"),
+            prom_value(p, "revmq_store_rows_skipped_total"))
+
+
 def settled_count(a):
     """The commit count once the session writes of the setup are committed
     (unchanged across 0.6 s: more than two 250 ms ticks)."""
@@ -71,13 +78,17 @@ def test_online_subscriber_acking_first_costs_no_write(broker_factory, tmp_path,
     pub = raw_client(b, V5)
     pub.connect(f"pub-{uid}")
     before = settled_count(a)
+    rows0 = rows(a)
     for i in range(50):
         assert pub.publish(f"fast/{uid}", b"m%02d" % i, qos=1).type == PUBACK
     got = [m.payload for m in sub.wait_for(50)]
     assert sorted(got) == [b"m%02d" % i for i in range(50)]
     sub.disconnect()
     commits = store_count(a) - before
+    put_off, skipped = (x - y for x, y in zip(rows(a), rows0))
     if deferred:
         assert commits <= 5, commits  # the disconnect writes the session; a slow ack or two
+        assert put_off == 50 and skipped >= 45, (put_off, skipped)
     else:
         assert commits >= 50, commits
+        assert (put_off, skipped) == (0, 0)
