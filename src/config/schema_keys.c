@@ -1256,8 +1256,8 @@ static const struct rmq_cfg_key keys[] = {
             "session, so this is also the most it adds to a publisher's acknowledgement. A "
             "message for an offline session, or any other write (sessions, subscriptions, "
             "retained, QoS 2 ids, messages kept on disk only), is committed at the end of the "
-            "event-loop turn as before. `0`: every message is written at the end of its turn. "
-            "revmq's own key.",
+            "event-loop turn as before, without the rows put off. `0`: every message is "
+            "written at the end of its turn. revmq's own key.",
      .example = "0"},
     {.path = "retainer.max_retained_messages",
      .type = RMQ_CFG_INT,

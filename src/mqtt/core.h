@@ -155,7 +155,8 @@ struct held_ack {
     uint8_t type;
     uint8_t reason;
     uint16_t pid;
-    bool spilled; /* its message is on disk only for some session: refused if the commit fails */
+    bool spilled;    /* its message is on disk only for some session: refused if the commit fails */
+    size_t unw_mark; /* rmq_mqtt.n_unw when held: its message's unwritten rows are below it */
 };
 
 /* A delivery whose row is reserved (seq) but not yet written (persist.c). */

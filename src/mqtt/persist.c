@@ -352,13 +352,19 @@ static void unw_push(struct rmq_mqtt *b, struct session *s, struct delivery *d)
     rmq_metrics_inc(RMQ_M_STORE_ROWS_PUT_OFF);
 }
 
+/* Empties d's slot (d->unw != 0); its reserved seq stays in d->sseq. */
+static void unw_take(struct rmq_mqtt *b, struct delivery *d)
+{
+    b->unw[d->unw - 1].d = NULL;
+    d->unw = 0;
+    b->live_unw--;
+}
+
 void rmq_persist_delivery_forget(struct rmq_mqtt *b, struct delivery *d)
 {
     if (d->unw) {
-        b->unw[d->unw - 1].d = NULL;
-        d->unw = 0;
+        unw_take(b, d);
         d->sseq = 0;
-        b->live_unw--;
     }
 }
 
@@ -405,8 +411,21 @@ void rmq_persist_delivery_spill(struct rmq_mqtt *b, struct session *s, struct de
 
 void rmq_persist_delivery_state(struct rmq_mqtt *b, struct session *s, struct delivery *d)
 {
-    /* An unwritten row is written with the state it has then. */
-    if (rmq_persist_on(b, s) && d->sseq && !d->unw) {
+    if (d->unw) {
+        if (d->state != D_WAIT_COMP) {
+            return; /* sent from the queue: the row, when written, has its pid */
+        }
+        /* Past PUBREC: its PUBREL waits for a commit (see docs/persistence.md),
+         * so the row is written now rather than stalling it until due. */
+        unw_take(b, d);
+        if (rmq_persist_on(b, s)) {
+            delivery_write(b, s, d);
+        } else {
+            d->sseq = 0;
+        }
+        return;
+    }
+    if (rmq_persist_on(b, s) && d->sseq) {
         rmq_store_delivery_update(b->store, d->sseq, d->pid, d->state);
     }
 }
@@ -498,13 +517,22 @@ static bool commit_wanted(const struct rmq_mqtt *b)
     return b->store && (rmq_store_dirty(b->store) || b->n_held || b->n_unw);
 }
 
+static void hold_ack(struct rmq_mqtt_conn *mc, enum rmq_pkt_type type, uint16_t pid, uint8_t reason,
+                     bool spilled, size_t unw_mark);
+
 void rmq_persist_ack(struct rmq_mqtt_conn *mc, enum rmq_pkt_type type, uint16_t pid, uint8_t reason)
 {
-    rmq_persist_ack_publish(mc, type, pid, reason, false);
+    hold_ack(mc, type, pid, reason, false, 0); /* depends on no unwritten row */
 }
 
 void rmq_persist_ack_publish(struct rmq_mqtt_conn *mc, enum rmq_pkt_type type, uint16_t pid,
                              uint8_t reason, bool spilled)
+{
+    hold_ack(mc, type, pid, reason, spilled, mc->b->n_unw);
+}
+
+static void hold_ack(struct rmq_mqtt_conn *mc, enum rmq_pkt_type type, uint16_t pid, uint8_t reason,
+                     bool spilled, size_t unw_mark)
 {
     struct rmq_mqtt *b = mc->b;
     if (!commit_wanted(b)) {
@@ -524,15 +552,25 @@ void rmq_persist_ack_publish(struct rmq_mqtt_conn *mc, enum rmq_pkt_type type, u
         b->held = h;
         b->a_held = na;
     }
-    b->held[b->n_held++] = (struct held_ack){mc, (uint8_t)type, reason, pid, spilled};
+    b->held[b->n_held++] = (struct held_ack){mc, (uint8_t)type, reason, pid, spilled, unw_mark};
 }
 
-void rmq_persist_flush(struct rmq_mqtt *b)
+/* Index of the oldest unwritten row still waiting (SIZE_MAX: none). */
+static size_t unw_first_live(const struct rmq_mqtt *b)
 {
-    if (!b->store) {
-        return;
+    for (size_t i = 0; i < b->n_unw; i++) {
+        if (b->unw[i].d) {
+            return i;
+        }
     }
-    unw_write_all(b);
+    return SIZE_MAX;
+}
+
+/* Commits the open writes (one fsync), then sends, in order, the held acks
+ * whose messages need nothing more: those held before the oldest unwritten
+ * row still waiting (first_live; SIZE_MAX: all). The rest stay held, first. */
+static void commit_release(struct rmq_mqtt *b, size_t first_live)
+{
     bool failed = rmq_store_commit(b->store) != RMQ_OK;
     if (failed) {
         RMQ_LOG_RL(5, RMQ_LOG_ERROR, "store",
@@ -540,11 +578,26 @@ void rmq_persist_flush(struct rmq_mqtt *b)
                    "those that were on disk only held=%zu",
                    b->n_held);
     }
+    size_t n = 0;
+    while (n < b->n_held && b->held[n].unw_mark <= first_live) {
+        n++;
+    }
     /* Taken out: a refusal below may write and hold (or flush) acks again. */
     struct held_ack *held = b->held;
-    size_t n = b->n_held, cap = b->a_held;
-    b->held = NULL;
-    b->n_held = b->a_held = 0;
+    size_t cap = b->a_held;
+    if (n == b->n_held) {
+        b->held = NULL;
+        b->n_held = b->a_held = 0;
+    } else {
+        held = n ? malloc(n * sizeof *held) : NULL;
+        if (!held) {
+            return; /* sent by a later commit */
+        }
+        memcpy(held, b->held, n * sizeof *held);
+        memmove(b->held, b->held + n, (b->n_held - n) * sizeof *held);
+        b->n_held -= n;
+        cap = 0;
+    }
     for (size_t i = 0; i < n; i++) {
         struct held_ack h = held[i];
         if (h.mc->state != CS_CONNECTED) {
@@ -560,12 +613,21 @@ void rmq_persist_flush(struct rmq_mqtt *b)
             rmq_conn_send_ack(h.mc, (enum rmq_pkt_type)h.type, h.pid, h.reason);
         }
     }
-    if (!b->held) {
+    if (cap && !b->held) {
         b->held = held;
         b->a_held = cap;
     } else {
         free(held);
     }
+}
+
+void rmq_persist_flush(struct rmq_mqtt *b)
+{
+    if (!b->store) {
+        return;
+    }
+    unw_write_all(b);
+    commit_release(b, SIZE_MAX);
 }
 
 void rmq_persist_input_done(struct rmq_mqtt *b)
@@ -598,12 +660,14 @@ void rmq_mqtt_commit(struct rmq_mqtt *b)
     if (!commit_wanted(b)) {
         return;
     }
-    if (b->live_unw && !rmq_store_dirty(b->store)) {
+    if (b->live_unw) {
         int64_t due = b->unw_since_ms + (int64_t)b->settings->durable_flush_delay;
         int64_t now = rmq_now_ms();
         if (due > now) {
-            /* commit_asked stays false: the next input asks for the end of
-             * its turn again, which decides again (a write there commits). */
+            /* Other writes are committed now, and the acks that wait for no
+             * unwritten row go out; commit_asked stays false: the next input
+             * asks for the end of its turn again, which decides again. */
+            commit_release(b, unw_first_live(b));
             b->commit_hook(b->commit_arg, (uint64_t)(due - now));
             return;
         }

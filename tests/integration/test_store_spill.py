@@ -144,6 +144,7 @@ def test_resume_with_expiry_zero_reads_disk_queue_in_batches(broker_factory, uid
     finally:
         p.close()
     peak = _hwm_kib(b)
+    mark = b.log_mark()
     s = RawClient(b.port, version=5)
     try:
         assert s.connect(f"s-{uid}", clean=False,
@@ -155,7 +156,7 @@ def test_resume_with_expiry_zero_reads_disk_queue_in_batches(broker_factory, uid
         s.disconnect()
     finally:
         s.close()
-    b.wait_for_log(r"mqtt: disconnected client_id=s-%s " % uid)
+    b.wait_for_log(r"mqtt: disconnected client_id=s-%s " % uid, since=mark)
     b.kill()
     mark = b.log_mark()
     b.start()

@@ -224,11 +224,116 @@ static void test_persist__delivered_before_due_is_never_written(void **state)
     assert_int_equal(stored_rows_then_remove(dir), 1);
 }
 
+/* Other writes do not wait for rows put off: they are committed at the end
+ * of the turn, and the acks that wait for no unwritten row go out then; an
+ * ack behind an unwritten row waits for the subscriber's ack (or the due
+ * time), and that row is never written. */
+static void test_persist__other_writes_commit_without_rows_put_off(void **state)
+{
+    (void)state;
+    char dir[] = "/tmp/rmq-persist-XXXXXX";
+    assert_non_null(mkdtemp(dir));
+    struct rmq_mqtt *b = new_broker(32, 1000);
+    settings.durable_sessions_enable = true;
+    settings.node_data_dir = dir;
+    settings.durable_flush_delay = 60000;
+    rmq_mqtt_open_store(b);
+    rmq_mqtt_set_commit_hook(b, hook, NULL);
+    struct fake_net *off = persistent_client(b, "off");
+    subscribe(off, "both", 1, 0, false);
+    subscribe(off, "off", 1, 0, false);
+    drop(off);
+    struct fake_net *on = persistent_client(b, "on");
+    subscribe(on, "both", 1, 0, false);
+    rmq_mqtt_commit(b);
+    struct fake_net *p1 = client(b, "p1", RMQ_MQTT_V311);
+    struct fake_net *p2 = client(b, "p2", RMQ_MQTT_V311);
+    uint64_t commits0, writes0, commits, writes;
+    rmq_store_counts(b->store, &commits0, &writes0);
+
+    send_qos1(p1, "off", 1);  /* the offline session's row only */
+    send_qos1(p2, "both", 2); /* a row for "off", one put off for "on" */
+    rmq_mqtt_commit(b);
+    rmq_store_counts(b->store, &commits, &writes);
+    assert_int_equal(commits, commits0 + 1);
+    assert_int_equal(writes, writes0 + 2); /* the two rows of "off" */
+    assert_true(got_puback(p1, 1));        /* held before the row put off */
+    assert_false(got_puback(p2, 2));       /* waits for "on" */
+    send_puback(on, got_publish(on));
+    rmq_mqtt_commit(b);
+    assert_true(got_puback(p2, 2));
+    rmq_store_counts(b->store, &commits, &writes);
+    assert_int_equal(writes, writes0 + 2); /* the row for "on" was never written */
+    drop(on);
+    drop(p1);
+    drop(p2);
+    rmq_mqtt_free(b);
+    settings.durable_flush_delay = 0;
+    assert_int_equal(stored_rows_then_remove(dir), 2); /* queued for "off" */
+}
+
+/* QoS 2 to a connected persistent subscriber: the row is put off, but its
+ * PUBREC writes it at once so the PUBREL waits for the end of the turn only,
+ * not for flush_delay. */
+static void test_persist__pubrec_writes_the_row_at_once(void **state)
+{
+    (void)state;
+    char dir[] = "/tmp/rmq-persist-XXXXXX";
+    assert_non_null(mkdtemp(dir));
+    struct rmq_mqtt *b = new_broker(32, 1000);
+    settings.durable_sessions_enable = true;
+    settings.node_data_dir = dir;
+    settings.durable_flush_delay = 60000;
+    rmq_mqtt_open_store(b);
+    rmq_mqtt_set_commit_hook(b, hook, NULL);
+    struct fake_net *s = persistent_client(b, "sub2");
+    subscribe(s, "q2", 2, 0, false);
+    rmq_mqtt_commit(b);
+    struct fake_net *p = client(b, "p2", RMQ_MQTT_V311);
+    uint64_t commits0, writes0, commits, writes;
+    rmq_store_counts(b->store, &commits0, &writes0);
+
+    publish(p, "q2", 2, 9); /* its PUBREC is held */
+    struct rmq_packet pk;
+    uint8_t st[256];
+    assert_true(take(s, &pk, st, sizeof st));
+    assert_int_equal(pk.type, RMQ_PKT_PUBLISH);
+    assert_int_equal(pk.publish.qos, 2);
+    uint16_t pid = pk.publish.packet_id;
+    rmq_mqtt_commit(b); /* not due: put off */
+    rmq_store_counts(b->store, &commits, &writes);
+    assert_int_equal(writes, writes0); /* a clean publisher: no QoS 2 id stored */
+
+    struct rmq_packet rec = {.type = RMQ_PKT_PUBREC};
+    rec.ack.packet_id = pid;
+    feed(s, &rec);
+    assert_false(take(s, &pk, st, sizeof st)); /* PUBREL waits for the commit */
+    rmq_mqtt_commit(b);
+    assert_true(take(s, &pk, st, sizeof st));
+    assert_int_equal(pk.type, RMQ_PKT_PUBREL);
+    assert_int_equal(pk.ack.packet_id, pid);
+    rmq_store_counts(b->store, &commits, &writes);
+    assert_int_equal(writes, writes0 + 1); /* the row, written at the PUBREC */
+    assert_true(commits > commits0);
+
+    struct rmq_packet comp = {.type = RMQ_PKT_PUBCOMP};
+    comp.ack.packet_id = pid;
+    feed(s, &comp);
+    rmq_mqtt_commit(b);
+    drop(s);
+    drop(p);
+    rmq_mqtt_free(b);
+    settings.durable_flush_delay = 0;
+    assert_int_equal(stored_rows_then_remove(dir), 0); /* completed: deleted */
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_persist__acks_wait_for_one_commit),
         cmocka_unit_test(test_persist__delivered_before_due_is_never_written),
+        cmocka_unit_test(test_persist__pubrec_writes_the_row_at_once),
+        cmocka_unit_test(test_persist__other_writes_commit_without_rows_put_off),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
