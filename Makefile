@@ -74,10 +74,11 @@ asan: deps
 	$(MAKE) --no-print-directory integration BUILD=$(ASAN_BUILD)
 
 # Integration tests with the broker under valgrind (leaks and memory errors);
-# a subset that crosses every part: MQTT sessions, wills, TLS, CRL, OCSP, session owners.
+# a subset that crosses every part: MQTT sessions, wills, TLS, CRL, OCSP, session owners,
+# the store (rows put off by durable_sessions.flush_delay, its timer).
 VALGRIND_TESTS ?= tests/integration/test_mqtt_connect.py tests/integration/test_mqtt_will.py \
                   tests/integration/test_tls_revocation.py tests/integration/test_tls_stapling.py \
-                  tests/integration/test_authn_takeover.py
+                  tests/integration/test_authn_takeover.py tests/integration/test_admin_store.py
 # ThreadSanitizer: the unit tests of the threaded parts (net, router/core,
 # revocation snapshots/engine/fetcher, tls) and an integration subset that
 # runs the handshake threads, the fetcher, the OCSP stapler, the password

@@ -17,6 +17,7 @@ from helpers import (V5, ConnectionClosed, RawClient, mosquitto_pub,
                      paho_connect, props, wait_until)
 from paho.mqtt.packettypes import PacketTypes
 from test_admin_api import Admin, admin_conf
+from test_net_idle_memory import _sanitized_build
 
 pytestmark = [pytest.mark.revmq_only, pytest.mark.timeout(120)]
 
@@ -152,7 +153,8 @@ def test_resume_with_expiry_zero_reads_disk_queue_in_batches(broker_factory, uid
         got = s.recv_publishes(400, timeout=60)
         assert [m.payload[:6] for m in got] == [b"%06d" % i for i in range(400)]
         grew = _hwm_kib(b) - peak
-        assert grew < 12 * 1024, f"peak RSS grew by {grew} KiB while the queue was read back"
+        # (ASan keeps freed memory in quarantine: the figure means nothing there.)
+        assert grew < 12 * 1024 or _sanitized_build(), f"peak RSS grew by {grew} KiB"
         s.disconnect()
     finally:
         s.close()
