@@ -1247,17 +1247,17 @@ static const struct rmq_cfg_key keys[] = {
      .def = "5ms",
      .min = 0,
      .max = SEC,
-     .doc = "How long a QoS 1/2 message for a persistent session may wait in memory before it "
-            "is written, when nothing else needs a commit. A message that every persistent "
+     .doc = "How long a QoS 1 message from a client for a connected persistent subscriber may "
+            "wait in memory before it is written. A message that every persistent "
             "subscriber it reached acknowledges within this time is never written (delivered: "
             "nothing is left to keep), so a fast online subscriber costs no disk writes; the "
-            "rest are written and committed when it ends. The publisher's PUBACK/PUBREC still "
+            "rest are written and committed when it ends. The publisher's PUBACK still "
             "waits until its message is either on disk or delivered to every persistent "
-            "session, so this is also the most it adds to a publisher's acknowledgement. A "
-            "message for an offline session, or any other write (sessions, subscriptions, "
-            "retained, QoS 2 ids, messages kept on disk only), is committed at the end of the "
-            "event-loop turn as before, without the rows put off. `0`: every message is "
-            "written at the end of its turn. revmq's own key.",
+            "session, so this is also the most it adds to a publisher's PUBACK. QoS 2, "
+            "wills, retained messages sent at SUBSCRIBE, messages for an offline session and "
+            "every other write are committed at the end of the event-loop turn as before. "
+            "`0`: every message is written at the end of its turn. revmq's own key "
+            "(docs/persistence.md, \"Rows put off\").",
      .example = "0"},
     {.path = "retainer.max_retained_messages",
      .type = RMQ_CFG_INT,

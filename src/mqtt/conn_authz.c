@@ -136,8 +136,8 @@ bool rmq_conn_authz_publish(struct rmq_mqtt_conn *mc, const char *topic, size_t 
         rmq_conn_fail(mc, RMQ_RC_NOT_AUTHORIZED, "publish not authorized");
     } else if (qos > 0 && mc->version == RMQ_MQTT_V5) {
         /* MQTT 5 3.4.2.1 / 3.5.2.1: the refusal is the ack's reason code. */
-        rmq_conn_send_ack(mc, qos == 1 ? RMQ_PKT_PUBACK : RMQ_PKT_PUBREC, pid,
-                          RMQ_RC_NOT_AUTHORIZED);
+        rmq_persist_ack(mc, qos == 1 ? RMQ_PKT_PUBACK : RMQ_PKT_PUBREC, pid,
+                        RMQ_RC_NOT_AUTHORIZED); /* behind its held acks (MQTT 4.6) */
     } else if (qos > 0) {
         *stop = false; /* 3.1.1 has no refusal: acknowledged, not routed (as EMQX) */
     }

@@ -126,6 +126,7 @@ struct rmq_mqtt_conn {
     uint32_t will_delay;
     uint16_t keepalive;
     bool expiry_was_zero; /* v5 CONNECT session expiry was 0 (MQTT-3.14.2-2) */
+    bool ack_kept;        /* persist.c commit_release: an earlier ack of it stays held */
     uint16_t client_receive_max;
     uint32_t client_max_packet;   /* 0 = no limit */
     bool problem_info;            /* v5 request problem information */
@@ -155,8 +156,9 @@ struct held_ack {
     uint8_t type;
     uint8_t reason;
     uint16_t pid;
-    bool spilled;    /* its message is on disk only for some session: refused if the commit fails */
-    size_t unw_mark; /* rmq_mqtt.n_unw when held: its message's unwritten rows are below it */
+    bool spilled; /* its message is on disk only for some session: refused if the commit fails */
+    /* Numbers of its message's rows put off (rmq_mqtt.unw): [unw_lo, unw_hi). */
+    uint64_t unw_lo, unw_hi;
 };
 
 /* A delivery whose row is reserved (seq) but not yet written (persist.c). */
@@ -200,8 +202,11 @@ struct rmq_mqtt {
      * commit unless acknowledged (then never written) — persist.c. */
     struct unwritten *unw;
     size_t n_unw, a_unw;
-    size_t live_unw;                                   /* entries with d != NULL */
-    int64_t unw_since_ms;                              /* when the oldest entry came */
+    size_t live_unw;       /* entries with d != NULL */
+    uint64_t unw_base;     /* number of slot 0 (slots are numbered for held-ack marks) */
+    int64_t unw_since_ms;  /* when the oldest entry came */
+    bool defer_rows;       /* routing a client's QoS 1 PUBLISH: rows may be put off */
+    uint64_t route_unw_lo; /* number of the first row the last route put off */
     void (*commit_hook)(void *arg, uint64_t delay_ms); /* rmq_mqtt_set_commit_hook */
     void *commit_arg;
     bool commit_asked; /* commit_hook called, rmq_mqtt_commit not yet */
@@ -242,6 +247,10 @@ void rmq_persist_sub(struct rmq_mqtt *b, struct session *s, const char *f, size_
  * kept) is written at the next commit that is not skipped, unless d is done
  * before (durable_sessions.flush_delay). */
 void rmq_persist_delivery_add(struct rmq_mqtt *b, struct session *s, struct delivery *d);
+/* Routing of one message begins: defer = its rows for connected subscribers
+ * may be put off (a client's QoS 1 PUBLISH); the rows it puts off are then
+ * the ones its rmq_persist_ack_publish waits for. */
+void rmq_persist_route_begin(struct rmq_mqtt *b, bool defer);
 /* d beyond the queue in memory: its row is written now (d->sseq, 0 if the
  * write failed). */
 void rmq_persist_delivery_spill(struct rmq_mqtt *b, struct session *s, struct delivery *d);

@@ -119,6 +119,7 @@ static void route(struct rmq_mqtt *b, struct rmq_msg *m, const void *publisher_s
     out->matched = b->n_targets;
     const struct session *ps = publisher_session;
     rmq_flow_set_publisher(b, ps ? ps->conn : NULL);
+    rmq_persist_route_begin(b, ps != NULL && m->qos == 1);
     for (size_t i = 0; i < b->n_targets; i++) {
         struct target *t = &b->targets[i];
         uint8_t qos = m->qos < t->qos ? m->qos : t->qos;
@@ -132,6 +133,7 @@ static void route(struct rmq_mqtt *b, struct rmq_msg *m, const void *publisher_s
         }
     }
     rmq_flow_set_publisher(b, NULL);
+    b->defer_rows = false;
     b->n_targets = 0;
 }
 
@@ -295,8 +297,8 @@ static bool publish_allowed(struct rmq_mqtt_conn *mc, const struct rmq_publish *
         if (pub->qos == 0) {
             rmq_conn_fail(mc, RMQ_RC_PAYLOAD_FORMAT_INVALID, "payload is not UTF-8");
         } else {
-            rmq_conn_send_ack(mc, pub->qos == 1 ? RMQ_PKT_PUBACK : RMQ_PKT_PUBREC, pub->packet_id,
-                              RMQ_RC_PAYLOAD_FORMAT_INVALID);
+            rmq_persist_ack(mc, pub->qos == 1 ? RMQ_PKT_PUBACK : RMQ_PKT_PUBREC, pub->packet_id,
+                            RMQ_RC_PAYLOAD_FORMAT_INVALID); /* behind its held acks */
         }
         return false;
     }
@@ -332,7 +334,8 @@ void rmq_handle_publish(struct rmq_mqtt_conn *mc, const struct rmq_packet *p)
     if (pub->qos == 2) {
         size_t idx;
         if (rel_find(s, pub->packet_id, &idx)) {
-            rmq_persist_ack(mc, RMQ_PKT_PUBREC, pub->packet_id, 0); /* duplicate: not routed */
+            /* Duplicate: not routed (QoS 2 rows are never put off). */
+            rmq_persist_ack(mc, RMQ_PKT_PUBREC, pub->packet_id, 0);
             return;
         }
         rel_expire(b, s, now);
@@ -397,7 +400,7 @@ void rmq_handle_pubrec(struct rmq_mqtt_conn *mc, const struct rmq_packet *p)
     uint16_t pid = p->ack.packet_id;
     struct delivery *d = rmq_session_inflight_find(s, pid);
     if (!d || d->qos != 2) {
-        rmq_conn_send_ack(mc, RMQ_PKT_PUBREL, pid, RMQ_RC_PACKET_ID_NOT_FOUND);
+        rmq_persist_ack(mc, RMQ_PKT_PUBREL, pid, RMQ_RC_PACKET_ID_NOT_FOUND);
         return;
     }
     if (p->ack.reason >= 0x80) {

@@ -322,14 +322,18 @@ static void delivery_write(struct rmq_mqtt *b, struct session *s, struct deliver
 }
 
 /*
- * Deferred writes. A delivery to a connected persistent session gets its seq
- * now and a slot in b->unw; its row is written by the next commit that is
- * not put off (persist_settle), unless the subscriber acknowledges it first —
- * then it is never written. Invariants: d->unw != 0 exactly while its slot
- * points at d; a slot's session outlives its delivery (a session frees its
- * deliveries before itself); the publisher's ack is held until the commit
- * that writes the row or until the row is no longer needed (b->live_unw and
- * the store clean: nothing is left to make durable).
+ * Rows put off (durable_sessions.flush_delay; docs/persistence.md). A QoS 1
+ * delivery of a client's PUBLISH to a connected persistent session gets its
+ * seq now and a numbered slot in b->unw (number = unw_base + index); its row
+ * is written when the oldest slot is due (rmq_mqtt_commit), unless the
+ * subscriber acknowledges it first — then it is never written.
+ * Invariants: d->unw != 0 exactly while its slot points at d; a slot's
+ * session outlives its delivery (a session frees its deliveries first); a
+ * publisher's held ack names its message's slot numbers [unw_lo, unw_hi) and
+ * goes out only when none of them is live (each written and committed, or
+ * delivered) and no earlier ack of its connection is still held; slot
+ * numbers only grow (unw_reset when the last live slot empties or all are
+ * written), so a held ack's numbers never name another message's slots.
  */
 static void unw_push(struct rmq_mqtt *b, struct session *s, struct delivery *d)
 {
@@ -353,11 +357,19 @@ static void unw_push(struct rmq_mqtt *b, struct session *s, struct delivery *d)
 }
 
 /* Empties d's slot (d->unw != 0); its reserved seq stays in d->sseq. */
+static void unw_reset(struct rmq_mqtt *b)
+{
+    b->unw_base += b->n_unw; /* marks stay comparable: numbers only grow */
+    b->n_unw = b->live_unw = 0;
+}
+
 static void unw_take(struct rmq_mqtt *b, struct delivery *d)
 {
     b->unw[d->unw - 1].d = NULL;
     d->unw = 0;
-    b->live_unw--;
+    if (--b->live_unw == 0) {
+        unw_reset(b); /* the list never grows while rows keep being acknowledged */
+    }
 }
 
 void rmq_persist_delivery_forget(struct rmq_mqtt *b, struct delivery *d)
@@ -383,7 +395,7 @@ static void unw_write_all(struct rmq_mqtt *b)
             u->d->sseq = 0; /* the session stopped persisting meanwhile */
         }
     }
-    b->n_unw = b->live_unw = 0;
+    unw_reset(b);
 }
 
 void rmq_persist_delivery_add(struct rmq_mqtt *b, struct session *s, struct delivery *d)
@@ -392,8 +404,13 @@ void rmq_persist_delivery_add(struct rmq_mqtt *b, struct session *s, struct deli
         return;
     }
     d->sseq = rmq_store_seq_reserve(b->store);
+    /* Put off: QoS 1 from a client's PUBLISH to a connected subscriber. Not
+     * wills (their row's delete commits at once), retained sent at SUBSCRIBE
+     * (its SUBACK is not held) or QoS 2 (a put-off row would widen the window
+     * in which a publisher's resend is delivered twice). */
     bool online = s->conn && s->conn->state == CS_CONNECTED;
-    if (online && b->settings->durable_flush_delay > 0 && b->commit_hook) {
+    if (online && b->defer_rows && d->qos == 1 && b->settings->durable_flush_delay > 0 &&
+        b->commit_hook) {
         unw_push(b, s, d);
     } else {
         delivery_write(b, s, d); /* nobody will acknowledge it soon */
@@ -411,21 +428,8 @@ void rmq_persist_delivery_spill(struct rmq_mqtt *b, struct session *s, struct de
 
 void rmq_persist_delivery_state(struct rmq_mqtt *b, struct session *s, struct delivery *d)
 {
-    if (d->unw) {
-        if (d->state != D_WAIT_COMP) {
-            return; /* sent from the queue: the row, when written, has its pid */
-        }
-        /* Past PUBREC: its PUBREL waits for a commit (see docs/persistence.md),
-         * so the row is written now rather than stalling it until due. */
-        unw_take(b, d);
-        if (rmq_persist_on(b, s)) {
-            delivery_write(b, s, d);
-        } else {
-            d->sseq = 0;
-        }
-        return;
-    }
-    if (rmq_persist_on(b, s) && d->sseq) {
+    /* A row put off (QoS 1 only) is written with the pid it has then. */
+    if (!d->unw && rmq_persist_on(b, s) && d->sseq) {
         rmq_store_delivery_update(b->store, d->sseq, d->pid, d->state);
     }
 }
@@ -514,25 +518,26 @@ bool rmq_persist_retain(struct rmq_mqtt *b, struct rmq_msg *m)
 /* Something waits for a commit: writes, held acks or unwritten rows. */
 static bool commit_wanted(const struct rmq_mqtt *b)
 {
-    return b->store && (rmq_store_dirty(b->store) || b->n_held || b->n_unw);
+    return b->store && (rmq_store_dirty(b->store) || b->n_held || b->live_unw);
 }
 
 static void hold_ack(struct rmq_mqtt_conn *mc, enum rmq_pkt_type type, uint16_t pid, uint8_t reason,
-                     bool spilled, size_t unw_mark);
+                     bool spilled, uint64_t lo, uint64_t hi);
 
 void rmq_persist_ack(struct rmq_mqtt_conn *mc, enum rmq_pkt_type type, uint16_t pid, uint8_t reason)
 {
-    hold_ack(mc, type, pid, reason, false, 0); /* depends on no unwritten row */
+    hold_ack(mc, type, pid, reason, false, 0, 0); /* depends on no unwritten row */
 }
 
 void rmq_persist_ack_publish(struct rmq_mqtt_conn *mc, enum rmq_pkt_type type, uint16_t pid,
                              uint8_t reason, bool spilled)
 {
-    hold_ack(mc, type, pid, reason, spilled, mc->b->n_unw);
+    struct rmq_mqtt *b = mc->b;
+    hold_ack(mc, type, pid, reason, spilled, b->route_unw_lo, b->unw_base + b->n_unw);
 }
 
 static void hold_ack(struct rmq_mqtt_conn *mc, enum rmq_pkt_type type, uint16_t pid, uint8_t reason,
-                     bool spilled, size_t unw_mark)
+                     bool spilled, uint64_t lo, uint64_t hi)
 {
     struct rmq_mqtt *b = mc->b;
     if (!commit_wanted(b)) {
@@ -552,24 +557,33 @@ static void hold_ack(struct rmq_mqtt_conn *mc, enum rmq_pkt_type type, uint16_t 
         b->held = h;
         b->a_held = na;
     }
-    b->held[b->n_held++] = (struct held_ack){mc, (uint8_t)type, reason, pid, spilled, unw_mark};
+    b->held[b->n_held++] = (struct held_ack){mc, (uint8_t)type, reason, pid, spilled, lo, hi};
 }
 
-/* Index of the oldest unwritten row still waiting (SIZE_MAX: none). */
-static size_t unw_first_live(const struct rmq_mqtt *b)
+/* True while a row numbered in [lo, hi) is still put off. */
+static bool unw_waiting(const struct rmq_mqtt *b, uint64_t lo, uint64_t hi)
 {
-    for (size_t i = 0; i < b->n_unw; i++) {
-        if (b->unw[i].d) {
-            return i;
+    uint64_t end = b->unw_base + b->n_unw;
+    for (uint64_t i = lo > b->unw_base ? lo : b->unw_base; i < hi && i < end; i++) {
+        if (b->unw[i - b->unw_base].d) {
+            return true;
         }
     }
-    return SIZE_MAX;
+    return false;
 }
 
-/* Commits the open writes (one fsync), then sends, in order, the held acks
- * whose messages need nothing more: those held before the oldest unwritten
- * row still waiting (first_live; SIZE_MAX: all). The rest stay held, first. */
-static void commit_release(struct rmq_mqtt *b, size_t first_live)
+void rmq_persist_route_begin(struct rmq_mqtt *b, bool defer)
+{
+    b->defer_rows = defer;
+    b->route_unw_lo = b->unw_base + b->n_unw;
+}
+
+/* Commits the open writes (one fsync), then sends the held acks whose
+ * messages need nothing more (all = true: every one; else those whose rows
+ * put off are all written or delivered), each connection's in order: behind
+ * one of its acks that stays held, its later ones stay too. The rest stay
+ * held, in order, ahead of any new ones. */
+static void commit_release(struct rmq_mqtt *b, bool all)
 {
     bool failed = rmq_store_commit(b->store) != RMQ_OK;
     if (failed) {
@@ -578,25 +592,36 @@ static void commit_release(struct rmq_mqtt *b, size_t first_live)
                    "those that were on disk only held=%zu",
                    b->n_held);
     }
-    size_t n = 0;
-    while (n < b->n_held && b->held[n].unw_mark <= first_live) {
-        n++;
-    }
     /* Taken out: a refusal below may write and hold (or flush) acks again. */
     struct held_ack *held = b->held;
-    size_t cap = b->a_held;
-    if (n == b->n_held) {
-        b->held = NULL;
-        b->n_held = b->a_held = 0;
-    } else {
-        held = n ? malloc(n * sizeof *held) : NULL;
-        if (!held) {
-            return; /* sent by a later commit */
+    size_t n = b->n_held, cap = b->a_held;
+    b->held = NULL;
+    b->n_held = b->a_held = 0;
+    size_t out = 0;
+    if (!all) {
+        struct held_ack *keep = malloc(n * sizeof *keep);
+        if (!keep) {
+            b->held = held; /* sent by a later commit */
+            b->n_held = n;
+            b->a_held = cap;
+            return;
         }
-        memcpy(held, b->held, n * sizeof *held);
-        memmove(b->held, b->held + n, (b->n_held - n) * sizeof *held);
-        b->n_held -= n;
-        cap = 0;
+        size_t k = 0;
+        for (size_t i = 0; i < n; i++) {
+            struct held_ack h = held[i];
+            if (h.mc->ack_kept || unw_waiting(b, h.unw_lo, h.unw_hi)) {
+                h.mc->ack_kept = true;
+                keep[k++] = h;
+            } else {
+                held[out++] = h;
+            }
+        }
+        for (size_t i = 0; i < k; i++) {
+            keep[i].mc->ack_kept = false;
+        }
+        b->held = keep;
+        b->n_held = b->a_held = k;
+        n = out;
     }
     for (size_t i = 0; i < n; i++) {
         struct held_ack h = held[i];
@@ -613,7 +638,7 @@ static void commit_release(struct rmq_mqtt *b, size_t first_live)
             rmq_conn_send_ack(h.mc, (enum rmq_pkt_type)h.type, h.pid, h.reason);
         }
     }
-    if (cap && !b->held) {
+    if (!b->held) {
         b->held = held;
         b->a_held = cap;
     } else {
@@ -627,7 +652,7 @@ void rmq_persist_flush(struct rmq_mqtt *b)
         return;
     }
     unw_write_all(b);
-    commit_release(b, SIZE_MAX);
+    commit_release(b, true);
 }
 
 void rmq_persist_input_done(struct rmq_mqtt *b)
@@ -667,7 +692,7 @@ void rmq_mqtt_commit(struct rmq_mqtt *b)
             /* Other writes are committed now, and the acks that wait for no
              * unwritten row go out; commit_asked stays false: the next input
              * asks for the end of its turn again, which decides again. */
-            commit_release(b, unw_first_live(b));
+            commit_release(b, false);
             b->commit_hook(b->commit_arg, (uint64_t)(due - now));
             return;
         }

@@ -272,10 +272,58 @@ static void test_persist__other_writes_commit_without_rows_put_off(void **state)
     assert_int_equal(stored_rows_then_remove(dir), 2); /* queued for "off" */
 }
 
-/* QoS 2 to a connected persistent subscriber: the row is put off, but its
- * PUBREC writes it at once so the PUBREL waits for the end of the turn only,
- * not for flush_delay. */
-static void test_persist__pubrec_writes_the_row_at_once(void **state)
+/* Acks wait only for their own message's rows, each connection's in order;
+ * the list of rows put off does not grow while rows keep being acknowledged
+ * (a client that subscribes to its own topic: one row at a time). */
+static void test_persist__acks_wait_only_for_their_rows(void **state)
+{
+    (void)state;
+    char dir[] = "/tmp/rmq-persist-XXXXXX";
+    assert_non_null(mkdtemp(dir));
+    struct rmq_mqtt *b = new_broker(32, 1000);
+    settings.durable_sessions_enable = true;
+    settings.node_data_dir = dir;
+    settings.durable_flush_delay = 60000;
+    rmq_mqtt_open_store(b);
+    rmq_mqtt_set_commit_hook(b, hook, NULL);
+    struct fake_net *a = persistent_client(b, "a");
+    subscribe(a, "a", 1, 0, false);
+    rmq_mqtt_commit(b);
+    struct fake_net *p1 = client(b, "p1", RMQ_MQTT_V311);
+    struct fake_net *p2 = client(b, "p2", RMQ_MQTT_V311);
+
+    send_qos1(p1, "a", 1);    /* waits for a's row */
+    send_qos1(p2, "none", 2); /* no persistent subscriber, but held behind p1's */
+    send_qos1(p1, "none", 3); /* p1's own order: behind its ack 1 */
+    rmq_mqtt_commit(b);
+    assert_false(got_puback(p1, 1));
+    assert_true(got_puback(p2, 2)); /* another connection: not behind p1's */
+    assert_false(got_puback(p1, 3));
+    send_puback(a, got_publish(a));
+    rmq_mqtt_commit(b);
+    assert_true(got_puback(p1, 1));
+    assert_true(got_puback(p1, 3));
+
+    for (uint16_t i = 0; i < 2000; i++) {
+        send_qos1(p2, "a", (uint16_t)(10 + i % 1000));
+        send_puback(a, got_publish(a));
+        rmq_mqtt_commit(b);
+        assert_true(got_puback(p2, (uint16_t)(10 + i % 1000)));
+    }
+    assert_true(b->a_unw <= 64); /* one row at a time: the list was reused */
+    drop(a);
+    drop(p1);
+    drop(p2);
+    rmq_mqtt_free(b);
+    settings.durable_flush_delay = 0;
+    assert_int_equal(stored_rows_then_remove(dir), 0);
+}
+
+/* QoS 2 to a connected persistent subscriber is never put off: its row is
+ * written at the end of the publisher's turn (a row put off would widen the
+ * window in which a publisher's resend is delivered twice), and the PUBREL
+ * after its PUBREC waits for the end of that turn only. */
+static void test_persist__qos2_is_never_put_off(void **state)
 {
     (void)state;
     char dir[] = "/tmp/rmq-persist-XXXXXX";
@@ -300,9 +348,9 @@ static void test_persist__pubrec_writes_the_row_at_once(void **state)
     assert_int_equal(pk.type, RMQ_PKT_PUBLISH);
     assert_int_equal(pk.publish.qos, 2);
     uint16_t pid = pk.publish.packet_id;
-    rmq_mqtt_commit(b); /* not due: put off */
+    rmq_mqtt_commit(b);
     rmq_store_counts(b->store, &commits, &writes);
-    assert_int_equal(writes, writes0); /* a clean publisher: no QoS 2 id stored */
+    assert_int_equal(writes, writes0 + 1); /* the row (a clean publisher: no QoS 2 id) */
 
     struct rmq_packet rec = {.type = RMQ_PKT_PUBREC};
     rec.ack.packet_id = pid;
@@ -313,7 +361,7 @@ static void test_persist__pubrec_writes_the_row_at_once(void **state)
     assert_int_equal(pk.type, RMQ_PKT_PUBREL);
     assert_int_equal(pk.ack.packet_id, pid);
     rmq_store_counts(b->store, &commits, &writes);
-    assert_int_equal(writes, writes0 + 1); /* the row, written at the PUBREC */
+    assert_int_equal(writes, writes0 + 2); /* its new state */
     assert_true(commits > commits0);
 
     struct rmq_packet comp = {.type = RMQ_PKT_PUBCOMP};
@@ -332,7 +380,8 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_persist__acks_wait_for_one_commit),
         cmocka_unit_test(test_persist__delivered_before_due_is_never_written),
-        cmocka_unit_test(test_persist__pubrec_writes_the_row_at_once),
+        cmocka_unit_test(test_persist__qos2_is_never_put_off),
+        cmocka_unit_test(test_persist__acks_wait_only_for_their_rows),
         cmocka_unit_test(test_persist__other_writes_commit_without_rows_put_off),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
