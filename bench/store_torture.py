@@ -4,7 +4,7 @@
 
 usage: /usr/bin/python3 bench/store_torture.py --build build [--minutes 10]
            [--kills 20] [--graceful N] [--seed S] [--workdir DIR] [--keep]
-           [--rate MSG/S] [--conf 'key = value' ...] [--json FILE]
+           [--rate MSG/S] [--conf 'key = value' ...] [--drain S] [--json FILE]
 
 One revmq (BUILD/revmq, a fresh node.data_dir under --workdir) on a free loopback
 port, and for --minutes:
@@ -598,7 +598,7 @@ def run(args, work, stats):
         if not s.online:
             s.go_online()
     acked = sum(len(p.acked) for p in pubs)
-    drain = 60 + acked / 500
+    drain = args.drain if args.drain is not None else 60 + acked / 500
     log(f"every subscriber back; waiting up to {drain:.0f}s for {acked} acked messages each")
     try:
         wait_until(lambda: complete(pubs, subs), drain, 0.5, what="every acked message delivered")
@@ -687,6 +687,8 @@ def main():
                     "(default: a new directory under $TMPDIR)")
     ap.add_argument("--keep", action="store_true", help="keep the work directory even on success")
     ap.add_argument("--conf", action="append", default=[], help="extra revmq config line")
+    ap.add_argument("--drain", type=float, default=None, help="seconds to wait at the end for "
+                    "every acked message to arrive (default 60 + acked/500)")
     ap.add_argument("--json", default=None, help="write the summary as JSON to this file")
     args = ap.parse_args()
     if args.seed is None:
