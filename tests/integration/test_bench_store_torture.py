@@ -103,3 +103,50 @@ def test_ctrl_c_stops_everything(tmp_path):
     assert _procs_with(["-p", port]) == [] and _procs_with(["--port", port]) == []
     assert _procs_with([conf[0]]) == []
     assert os.path.exists(work)
+
+
+def test_checker_reports_each_violation():
+    """The script's checker on made-up records: each kind of violation is reported."""
+    sys.path.insert(0, str(SCRIPT.parent))
+    import store_torture as st
+
+    stop = None
+    p1 = st.PahoPub("a", 0, 1, 4, stop, 0)
+    p2 = st.PahoPub("b", 0, 2, 5, stop, 0)
+    p1.n, p1.acked = 4, {1, 2, 3, 4}
+    p2.n, p2.acked = 3, {1, 2, 3}
+
+    def sub(cid, trace, group=None):
+        s = st.Sub(cid, 0, 5, "tt/#", "online", group=group)
+        s.trace = [(pl, q, False) for pl, q in trace]
+        s.subscribed = True
+        return s
+
+    full = [("a:1", 1), ("a:2", 1), ("a:2", 1), ("a:3", 1), ("a:4", 1),
+            ("b:1", 2), ("b:2", 2), ("b:3", 2)]
+    good = sub("good", full)
+    counts, problems, _ = st.verify([p1, p2], [good], 0)
+    assert problems == [] and counts["lost"] == 0 and counts["duplicates"] == 1, problems
+    lost = sub("lost", [t for t in full if t[0] != "a:3"])
+    dup2 = sub("dup2", full + [("b:2", 2)])
+    order = sub("order", [("a:2", 1), ("a:1", 1), ("a:3", 1), ("a:4", 1)] + full[5:])
+    ghost = sub("ghost", full + [("b:9", 2)])
+    qos = sub("qos", full[:5] + [("b:1", 1), ("b:2", 2), ("b:3", 2)])
+    gone = sub("gone", full)
+    gone.sessions_lost = [1.0]
+    # a shared group: together complete, no order required; a gap shared by both is lost
+    sh1 = sub("sh1", [("a:2", 1), ("a:1", 1), ("b:1", 2)], group="g")
+    sh2 = sub("sh2", [("a:4", 1), ("b:2", 2), ("b:3", 2)], group="g")
+    counts, problems, lost_ids = st.verify([p1, p2], [lost, dup2, order, ghost, qos, gone,
+                                                       sh1, sh2], 0)
+    text = "\n".join(problems)
+    assert "lost (online" in text and "LOST 1 acknowledged messages of a (paho QoS 1" in text
+    assert "dup2 (online" in text and "b QoS 2 delivered more than once: ids [2]" in text
+    assert "order: a out of order" in text
+    assert "ghost: a message nobody sent: 'b:9'" in text
+    assert "qos: b:1 arrived with QoS 1, sent with 2" in text
+    assert "gone: session lost" in text
+    assert "shared group g (sh1, sh2): LOST 1 acknowledged messages of a" in text
+    assert "out of order" not in "\n".join(p for p in problems if "shared" in p)
+    assert counts["lost"] == 2 and counts["qos2_duplicates"] == 1, counts
+    assert lost_ids["shared group g (sh1, sh2) / a"] == [3], lost_ids
