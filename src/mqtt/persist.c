@@ -1019,6 +1019,7 @@ static void load_all(struct rmq_mqtt *b, struct load_ctx *c)
     /* Deliveries: one scan in seq order costs about one step per row; reading
      * each session's head by index costs about sessions x max_mqueue_len rows,
      * at random places. The second when most rows will stay on disk. */
+    c->expired_msgs = rmq_store_drop_expired(b->store); /* expired while down: never read */
     uint64_t n_sess, n_deliv;
     rmq_store_row_counts(b->store, &n_sess, &n_deliv);
     uint64_t limit = queue_limit(b);

@@ -28,6 +28,8 @@ static const char SCHEMA[] =
     "  pid INTEGER, qos INTEGER, state INTEGER, retain INTEGER, sub_ids BLOB, topic BLOB, "
     "  payload BLOB, mqos INTEGER, mretain INTEGER, props BLOB, expire_at INTEGER);"
     "CREATE INDEX IF NOT EXISTS deliveries_id ON deliveries(id);"
+    /* Only messages with an expiry are in it (none in most workloads). */
+    "CREATE INDEX IF NOT EXISTS deliveries_expiry ON deliveries(expire_at) WHERE expire_at > 0;"
     "CREATE TABLE IF NOT EXISTS rel(id BLOB, pid INTEGER, PRIMARY KEY(id, pid));"
     "CREATE TABLE IF NOT EXISTS retained(topic BLOB PRIMARY KEY, payload BLOB, qos INTEGER, "
     "  props BLOB, expire_at INTEGER);"
@@ -65,6 +67,7 @@ enum stmt {
     S_SESS_COUNT,
     S_COUNT_ROWS,
     S_MAX_SEQ,
+    S_DROP_EXPIRED,
     S__COUNT
 };
 
@@ -105,6 +108,7 @@ static const char *const SQL[S__COUNT] = {
     [S_SESS_COUNT] = "SELECT count(*) FROM deliveries WHERE id=?1 AND seq>?2",
     [S_MAX_SEQ] = "SELECT max(coalesce((SELECT seq FROM sqlite_sequence WHERE "
                   "name='deliveries'),0), coalesce((SELECT max(seq) FROM deliveries),0))",
+    [S_DROP_EXPIRED] = "DELETE FROM deliveries WHERE expire_at > 0 AND expire_at <= ?1",
     [S_COUNT_ROWS] = "SELECT (SELECT count(*) FROM sessions), (SELECT count(*) FROM deliveries)",
 };
 
@@ -559,6 +563,15 @@ static void load_row(const struct rmq_store_loader *l, enum stmt k, sqlite3_stmt
     default:
         break;
     }
+}
+
+uint64_t rmq_store_drop_expired(struct rmq_store *st)
+{
+    sqlite3_stmt *q = st->st[S_DROP_EXPIRED];
+    sqlite3_bind_int64(q, 1, rmq_store_wall_ms());
+    uint64_t before = st->pending;
+    run(st, S_DROP_EXPIRED, "expired messages delete");
+    return st->pending != before ? (uint64_t)sqlite3_changes(st->db) : 0;
 }
 
 rmq_err rmq_store_load(struct rmq_store *st, const struct rmq_store_loader *l)

@@ -134,6 +134,9 @@ struct rmq_store_loader {
      * row left on disk costs no decoding. */
     bool (*delivery_skip)(void *arg, const char *id, size_t len, uint64_t seq, uint16_t pid);
 };
+/* Deletes the queued and in-flight messages whose expiry has passed (in the
+ * open transaction); returns how many. Call before rmq_store_load. */
+uint64_t rmq_store_drop_expired(struct rmq_store *st);
 RMQ_MUST_USE rmq_err rmq_store_load(struct rmq_store *st, const struct rmq_store_loader *l);
 
 /* One session's deliveries with seq > after, in seq order (the order they

@@ -165,6 +165,35 @@ def test_message_expiry_while_down(broker_factory, uid):
     s.close()
 
 
+def test_messages_on_disk_that_expired_while_down_are_dropped_at_start(broker_factory, uid):
+    """Messages kept on disk only (beyond max_mqueue_len) that expired while the
+    broker was down are dropped at start-up and counted there, not counted as
+    on disk and dropped only when read back (before: messages_on_disk=41,
+    expired_messages=0)."""
+    b = broker_factory("mqtt.max_mqueue_len = 10\n")
+    persistent_sub(b, f"s{uid}", f"y/{uid}")
+    p = raw(b)
+    p.connect(f"p{uid}")
+    long = {"message_expiry_interval": 600}
+    for i in range(10):
+        p.publish(f"y/{uid}", b"k%02d" % i, qos=1, props=long)
+    for i in range(40):
+        p.publish(f"y/{uid}", b"e%02d" % i, qos=1, props={"message_expiry_interval": 1})
+    p.publish(f"y/{uid}", b"last", qos=1, props=long)
+    p.close()
+    b.stop()
+    import time
+    time.sleep(1.3)
+    mark = start_again(b)
+    b.wait_for_log(r"store: loaded .*messages=10 messages_on_disk=1 inflight=0 "
+                   r"expired_messages=40 ", since=mark)
+    s, _ = resume(b, f"s{uid}")
+    got = [x.payload for x in s.recv_publishes(11)]
+    assert got == [b"k%02d" % i for i in range(10)] + [b"last"]
+    assert [x for x in s.drain(0.3) if x.type == PUBLISH] == []
+    s.close()
+
+
 def test_will_delay_across_restart(broker_factory, uid):
     b = broker_factory()
     w = raw(b)
