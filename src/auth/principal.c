@@ -16,42 +16,64 @@ static bool dup_ok(const char *src, const char *copy)
     return src == NULL || copy != NULL;
 }
 
-/* Bytes of a principal with n chain entries (see chain in principal.h). */
-static size_t principal_size(size_t n)
+/* Bytes of a certificate block with n chain entries (see chain in principal.h). */
+static size_t cert_size(size_t n)
 {
-    return offsetof(struct rmq_principal, chain) + n * sizeof(struct rmq_cert_id);
+    return offsetof(struct rmq_principal_cert, chain) + n * sizeof(struct rmq_cert_id);
+}
+
+struct rmq_principal_cert *rmq_principal_cert_new(size_t chain_room)
+{
+    if (chain_room > RMQ_PEER_CHAIN_MAX) {
+        return NULL;
+    }
+    return calloc(1, cert_size(chain_room));
+}
+
+void rmq_principal_cert_free(struct rmq_principal_cert *c)
+{
+    if (c == NULL) {
+        return;
+    }
+    free(c->cn);
+    free(c->subject);
+    free(c->issuer);
+    free(c->sans);
+    free(c);
 }
 
 static bool fill_cert(struct rmq_principal *p, const struct rmq_peer_info *peer)
 {
+    size_t n = peer->chain_len <= RMQ_PEER_CHAIN_MAX ? peer->chain_len : 0;
+    struct rmq_principal_cert *c = rmq_principal_cert_new(n);
+    if (c == NULL) {
+        return false;
+    }
     p->kind = RMQ_PRINCIPAL_CERT;
-    p->cert_cn = peer->cn != NULL && peer->cn[0] ? strdup(peer->cn) : NULL;
-    p->cert_subject = dup_or_null(peer->dn);
-    p->cert_issuer = peer->issuer_dn != NULL && peer->issuer_dn[0] ? strdup(peer->issuer_dn) : NULL;
-    p->cert_sans = dup_or_null(peer->sans);
-    memcpy(p->cert.issuer_hash, peer->issuer_hash, sizeof p->cert.issuer_hash);
-    size_t sl = peer->serial_len <= sizeof p->cert.serial ? peer->serial_len : 0;
-    memcpy(p->cert.serial, peer->serial, sl);
-    p->cert.serial_len = sl;
-    snprintf(p->serial_hex, sizeof p->serial_hex, "%s", peer->serial_hex);
-    p->has_id = peer->has_id;
-    p->id = peer->id;
-    p->chain_len = peer->chain_len <= RMQ_PEER_CHAIN_MAX ? peer->chain_len : 0;
-    memcpy(p->chain, peer->chain, p->chain_len * sizeof *p->chain);
-    return (peer->cn == NULL || peer->cn[0] == '\0' || p->cert_cn) &&
-           dup_ok(peer->dn, p->cert_subject) &&
-           (peer->issuer_dn == NULL || peer->issuer_dn[0] == '\0' || p->cert_issuer) &&
-           dup_ok(peer->sans, p->cert_sans);
+    p->cert = c;
+    c->cn = peer->cn != NULL && peer->cn[0] ? strdup(peer->cn) : NULL;
+    c->subject = dup_or_null(peer->dn);
+    c->issuer = peer->issuer_dn != NULL && peer->issuer_dn[0] ? strdup(peer->issuer_dn) : NULL;
+    c->sans = dup_or_null(peer->sans);
+    memcpy(c->ref.issuer_hash, peer->issuer_hash, sizeof c->ref.issuer_hash);
+    size_t sl = peer->serial_len <= sizeof c->ref.serial ? peer->serial_len : 0;
+    memcpy(c->ref.serial, peer->serial, sl);
+    c->ref.serial_len = sl;
+    snprintf(c->serial_hex, sizeof c->serial_hex, "%s", peer->serial_hex);
+    c->has_id = peer->has_id;
+    c->id = peer->id;
+    c->chain_len = n;
+    memcpy(c->chain, peer->chain, n * sizeof *c->chain);
+    return (peer->cn == NULL || peer->cn[0] == '\0' || c->cn) && dup_ok(peer->dn, c->subject) &&
+           (peer->issuer_dn == NULL || peer->issuer_dn[0] == '\0' || c->issuer) &&
+           dup_ok(peer->sans, c->sans);
 }
 
 struct rmq_principal *rmq_principal_new(enum rmq_principal_kind kind, const char *username,
                                         const char *clientid, size_t clientid_len,
                                         const char *peer_addr, const struct rmq_peer_info *peer)
 {
-    size_t n = peer != NULL && peer->has_cert && peer->chain_len <= RMQ_PEER_CHAIN_MAX
-                   ? peer->chain_len
-                   : 0;
-    struct rmq_principal *p = calloc(1, principal_size(n));
+    struct rmq_principal *p = calloc(1, sizeof *p);
     if (p == NULL) {
         return NULL;
     }
@@ -70,30 +92,44 @@ struct rmq_principal *rmq_principal_new(enum rmq_principal_kind kind, const char
     return p;
 }
 
+static struct rmq_principal_cert *cert_dup(const struct rmq_principal_cert *c)
+{
+    size_t n = c->chain_len <= RMQ_PEER_CHAIN_MAX ? c->chain_len : 0;
+    struct rmq_principal_cert *d = malloc(cert_size(n));
+    if (d == NULL) {
+        return NULL;
+    }
+    memcpy(d, c, cert_size(n));
+    d->chain_len = n;
+    d->cn = dup_or_null(c->cn);
+    d->subject = dup_or_null(c->subject);
+    d->issuer = dup_or_null(c->issuer);
+    d->sans = dup_or_null(c->sans);
+    if (!dup_ok(c->cn, d->cn) || !dup_ok(c->subject, d->subject) || !dup_ok(c->issuer, d->issuer) ||
+        !dup_ok(c->sans, d->sans)) {
+        rmq_principal_cert_free(d);
+        return NULL;
+    }
+    return d;
+}
+
 struct rmq_principal *rmq_principal_dup(const struct rmq_principal *p)
 {
     if (p == NULL) {
         return NULL;
     }
-    size_t n = p->chain_len <= RMQ_PEER_CHAIN_MAX ? p->chain_len : 0;
-    struct rmq_principal *c = malloc(principal_size(n));
+    struct rmq_principal *c = calloc(1, sizeof *c);
     if (c == NULL) {
         return NULL;
     }
-    memcpy(c, p, principal_size(n));
-    c->chain_len = n;
-    c->shares = 0;
+    c->kind = p->kind;
+    c->superuser = p->superuser;
     c->username = dup_or_null(p->username);
     c->clientid = dup_or_null(p->clientid);
     c->peer_addr = dup_or_null(p->peer_addr);
-    c->cert_cn = dup_or_null(p->cert_cn);
-    c->cert_subject = dup_or_null(p->cert_subject);
-    c->cert_issuer = dup_or_null(p->cert_issuer);
-    c->cert_sans = dup_or_null(p->cert_sans);
-    if (!dup_ok(p->cert_sans, c->cert_sans) || !dup_ok(p->username, c->username) ||
-        !dup_ok(p->clientid, c->clientid) || !dup_ok(p->peer_addr, c->peer_addr) ||
-        !dup_ok(p->cert_cn, c->cert_cn) || !dup_ok(p->cert_subject, c->cert_subject) ||
-        !dup_ok(p->cert_issuer, c->cert_issuer)) {
+    c->cert = p->cert != NULL ? cert_dup(p->cert) : NULL;
+    if ((p->cert != NULL && c->cert == NULL) || !dup_ok(p->username, c->username) ||
+        !dup_ok(p->clientid, c->clientid) || !dup_ok(p->peer_addr, c->peer_addr)) {
         rmq_principal_free(c);
         return NULL;
     }
@@ -123,10 +159,7 @@ void rmq_principal_free(struct rmq_principal *p)
     free(p->username);
     free(p->clientid);
     free(p->peer_addr);
-    free(p->cert_cn);
-    free(p->cert_subject);
-    free(p->cert_issuer);
-    free(p->cert_sans);
+    rmq_principal_cert_free(p->cert);
     free(p);
 }
 
@@ -148,10 +181,12 @@ bool rmq_principal_same_owner(const struct rmq_principal *a, const struct rmq_pr
         /* Same issuer name AND key: two CAs that share a name (a re-keyed CA,
          * two tenants) are different owners. Without a key on one side (not
          * computed), fail closed: not the same owner. */
-        return a->has_id && b->has_id &&
-               memcmp(a->id.issuer_hash, b->id.issuer_hash, sizeof a->id.issuer_hash) == 0 &&
-               memcmp(a->id.issuer_key, b->id.issuer_key, sizeof a->id.issuer_key) == 0 &&
-               str_eq(a->cert_subject, b->cert_subject);
+        return a->cert != NULL && b->cert != NULL && a->cert->has_id && b->cert->has_id &&
+               memcmp(a->cert->id.issuer_hash, b->cert->id.issuer_hash,
+                      sizeof a->cert->id.issuer_hash) == 0 &&
+               memcmp(a->cert->id.issuer_key, b->cert->id.issuer_key,
+                      sizeof a->cert->id.issuer_key) == 0 &&
+               str_eq(a->cert->subject, b->cert->subject);
     case RMQ_PRINCIPAL_USER:
         return str_eq(a->username, b->username);
     case RMQ_PRINCIPAL_ANONYMOUS:
@@ -177,14 +212,15 @@ static bool id_is_ref(const struct rmq_cert_id *a, const struct rmq_cert_ref *b)
 
 bool rmq_principal_has_cert(const struct rmq_principal *p, const struct rmq_cert_ref *ref)
 {
-    if (p == NULL || p->kind != RMQ_PRINCIPAL_CERT) {
+    if (p == NULL || p->kind != RMQ_PRINCIPAL_CERT || p->cert == NULL) {
         return false;
     }
-    if (ref_eq(&p->cert, ref)) {
+    const struct rmq_principal_cert *c = p->cert;
+    if (ref_eq(&c->ref, ref)) {
         return true;
     }
-    for (size_t i = 0; i < p->chain_len; i++) {
-        if (id_is_ref(&p->chain[i], ref)) {
+    for (size_t i = 0; i < c->chain_len; i++) {
+        if (id_is_ref(&c->chain[i], ref)) {
             return true;
         }
     }
@@ -194,18 +230,19 @@ bool rmq_principal_has_cert(const struct rmq_principal *p, const struct rmq_cert
 void rmq_principal_peer_ids(const struct rmq_principal *p, struct rmq_peer_info *out)
 {
     memset(out, 0, sizeof *out);
-    if (p == NULL || p->kind != RMQ_PRINCIPAL_CERT) {
+    if (p == NULL || p->kind != RMQ_PRINCIPAL_CERT || p->cert == NULL) {
         return;
     }
+    const struct rmq_principal_cert *c = p->cert;
     out->has_cert = 1;
-    memcpy(out->issuer_hash, p->cert.issuer_hash, sizeof out->issuer_hash);
-    memcpy(out->serial, p->cert.serial, p->cert.serial_len);
-    out->serial_len = p->cert.serial_len;
-    snprintf(out->serial_hex, sizeof out->serial_hex, "%s", p->serial_hex);
-    out->has_id = p->has_id;
-    out->id = p->id;
-    memcpy(out->chain, p->chain, p->chain_len * sizeof *p->chain);
-    out->chain_len = p->chain_len;
+    memcpy(out->issuer_hash, c->ref.issuer_hash, sizeof out->issuer_hash);
+    memcpy(out->serial, c->ref.serial, c->ref.serial_len);
+    out->serial_len = c->ref.serial_len;
+    snprintf(out->serial_hex, sizeof out->serial_hex, "%s", c->serial_hex);
+    out->has_id = c->has_id;
+    out->id = c->id;
+    memcpy(out->chain, c->chain, c->chain_len * sizeof *c->chain);
+    out->chain_len = c->chain_len;
 }
 
 /* Printable copy: bytes outside 0x20..0x7e and '"', '\\' become '?'. */
@@ -232,10 +269,10 @@ void rmq_principal_describe(const struct rmq_principal *p, const char *prefix, c
     }
     switch (p->kind) {
     case RMQ_PRINCIPAL_CERT:
-        safe(a, sizeof a, p->cert_cn);
-        safe(b, sizeof b, p->cert_subject);
+        safe(a, sizeof a, p->cert != NULL ? p->cert->cn : NULL);
+        safe(b, sizeof b, p->cert != NULL ? p->cert->subject : NULL);
         snprintf(out, n, "%sprincipal=cert %scn=\"%s\" %sserial=%s %ssubject=\"%s\"", pre, pre, a,
-                 pre, p->serial_hex, pre, b);
+                 pre, p->cert != NULL ? p->cert->serial_hex : "", pre, b);
         break;
     case RMQ_PRINCIPAL_USER:
         safe(a, sizeof a, p->username);

@@ -33,31 +33,42 @@ enum rmq_principal_kind {
     RMQ_PRINCIPAL_CERT,
 };
 
-struct rmq_principal {
-    enum rmq_principal_kind kind;
-    char *username;  /* owned: proven (USER), from the certificate or as sent; NULL if none */
-    char *clientid;  /* owned, NUL-terminated */
-    char *peer_addr; /* owned: "host:port" */
-    bool superuser;  /* USER: is_superuser of its bootstrap entry (EMQX: ACL bypass) */
-    /* CERT only (all empty otherwise). */
-    char *cert_cn;            /* owned: subject CN, or NULL */
-    char *cert_subject;       /* owned: RFC 2253 subject DN, or NULL */
-    char *cert_issuer;        /* owned: issuer DN (for logs), or NULL */
-    char *cert_sans;          /* owned: subjectAltName ("DNS:a,URI:b,…"), or NULL */
-    struct rmq_cert_ref cert; /* issuer name hash + serial (owner comparisons, logs) */
+/* What a CERT principal proved; only CERT principals have one. */
+struct rmq_principal_cert {
+    char *cn;                /* owned: subject CN, or NULL */
+    char *subject;           /* owned: RFC 2253 subject DN, or NULL */
+    char *issuer;            /* owned: issuer DN (for logs), or NULL */
+    char *sans;              /* owned: subjectAltName ("DNS:a,URI:b,…"), or NULL */
+    struct rmq_cert_ref ref; /* issuer name hash + serial (owner comparisons, logs) */
     char serial_hex[65];
     /* The revocation identity (issuer name AND key, scope; common/cert_id.h)
      * as the TLS layer computed it; has_id = 0 when it could not. */
     int has_id;
     struct rmq_cert_id id;
-    unsigned shares; /* holders besides the first (rmq_principal_share); not part of the value */
-    /* CAs above the leaf, when kept. Read only chain[0 .. chain_len - 1]:
-     * rmq_principal_new / _dup allocate room for chain_len entries only (most
-     * principals have none), so chain stays the LAST member and a principal is
-     * never copied by assignment. */
+    /* CAs above the leaf, when kept: room for chain_len entries only (most
+     * have none), so a struct rmq_principal_cert is never copied by assignment. */
     size_t chain_len;
-    struct rmq_cert_id chain[RMQ_PEER_CHAIN_MAX];
+    struct rmq_cert_id chain[];
 };
+
+struct rmq_principal {
+    enum rmq_principal_kind kind;
+    bool superuser;  /* USER: is_superuser of its bootstrap entry (EMQX: ACL bypass) */
+    unsigned shares; /* holders besides the first (rmq_principal_share); not part of the value */
+    char *username;  /* owned: proven (USER), from the certificate or as sent; NULL if none */
+    char *clientid;  /* owned, NUL-terminated */
+    char *peer_addr; /* owned: "host:port" */
+    /* Owned; non-NULL exactly when kind is CERT. Password and anonymous
+     * clients carry no certificate fields (an idle connection's memory). */
+    struct rmq_principal_cert *cert;
+};
+
+/* An all-zero certificate block with room for chain_room chain entries
+ * (at most RMQ_PEER_CHAIN_MAX), for loaders (src/mqtt/persist.c); NULL on OOM
+ * or a larger chain_room. Freed with its principal or rmq_principal_cert_free. */
+struct rmq_principal_cert *rmq_principal_cert_new(size_t chain_room);
+/* Frees c and its strings. NULL: no-op. */
+void rmq_principal_cert_free(struct rmq_principal_cert *c);
 
 /*
  * A new principal. `peer` (may be NULL) is what the TLS layer verified: with a
