@@ -103,6 +103,38 @@ static void io_resume(void *net)
     }
 }
 
+/* The write event exists only while a write waits for the socket (a blocked
+ * write, a TLS handshake or read that needs it, a close that flushes): an
+ * idle connection keeps none (issue 18). false: no memory for it. */
+static void write_cb(evutil_socket_t fd, short what, void *arg);
+
+static bool wev_add(struct conn *c)
+{
+    if (c->wev == NULL) {
+        c->wev = event_new(c->w->base, c->fd, EV_WRITE | EV_PERSIST, write_cb, c);
+        if (c->wev == NULL) {
+            return false;
+        }
+    }
+    event_add(c->wev, NULL);
+    return true;
+}
+
+/* Stops waiting for the socket to be writable; frees the event (safe from
+ * its own callback: libevent does not touch an event after its callback). */
+static void wev_del(struct conn *c)
+{
+    if (c->wev != NULL) {
+        event_free(c->wev);
+        c->wev = NULL;
+    }
+}
+
+static bool wev_pending(const struct conn *c)
+{
+    return c->wev != NULL && event_pending(c->wev, EV_WRITE, NULL);
+}
+
 static void io_close(void *net)
 {
     struct conn *c = net;
@@ -111,9 +143,10 @@ static void io_close(void *net)
     }
     c->phase = PH_CLOSING;
     event_del(c->rev);
-    set_timer(c, CLOSE_LINGER_MS);
-    event_add(c->wev, NULL);
-    event_active(c->wev, EV_WRITE, 0); /* finish even when nothing is buffered */
+    set_timer(c, CLOSE_LINGER_MS); /* closes it if the write event cannot be made */
+    if (wev_add(c)) {
+        event_active(c->wev, EV_WRITE, 0); /* finish even when nothing is buffered */
+    }
 }
 
 static void io_connected(void *net, uint64_t keepalive_ms)
@@ -176,8 +209,7 @@ static void flush_unlink(struct conn *c)
  * same bytes, a close) or a TLS write waits for input. */
 static void want_write(struct conn *c)
 {
-    if (c->flush_queued || c->phase != PH_OPEN || c->write_wants_read ||
-        event_pending(c->wev, EV_WRITE, NULL)) {
+    if (c->flush_queued || c->phase != PH_OPEN || c->write_wants_read || wev_pending(c)) {
         return;
     }
     struct worker *w = c->w;
@@ -208,7 +240,9 @@ static void conn_update_events(struct conn *c)
         event_del(c->rev);
     }
     if (c->read_wants_write) {
-        event_add(c->wev, NULL);
+        /* Out of memory: retried at the next update; the keep-alive or
+         * CONNECT timer bounds the wait. */
+        (void)wev_add(c);
     }
     if (out_pending(c) > 0) {
         want_write(c);
@@ -394,17 +428,19 @@ static void drive_handshake(struct conn *c)
         }
         return;
     case RMQ_IO_WANT_READ:
-        event_del(c->wev);
+        wev_del(c);
         event_add(c->rev, NULL);
         return;
     case RMQ_IO_WANT_WRITE:
         event_del(c->rev);
-        event_add(c->wev, NULL);
+        if (!wev_add(c)) {
+            conn_destroy(c, "out of memory");
+        }
         return;
     case RMQ_IO_SUSPENDED:
         c->suspended = true;
         event_del(c->rev);
-        event_del(c->wev);
+        wev_del(c);
         return;
     case RMQ_IO_EOF:
     case RMQ_IO_ERROR:
@@ -602,7 +638,10 @@ static void read_cb(evutil_socket_t fd, short what, void *arg)
     }
     if (c->write_wants_read) {
         c->write_wants_read = false;
-        event_add(c->wev, NULL);
+        if (!wev_add(c)) {
+            conn_destroy(c, "out of memory");
+            return;
+        }
     }
     do_read(c);
 }
@@ -668,7 +707,7 @@ static enum write_res write_out(struct conn *c)
         }
         if (r == RMQ_IO_WANT_READ) {
             c->write_wants_read = true;
-            event_del(c->wev);
+            wev_del(c);
             event_add(c->rev, NULL);
             return WR_BLOCKED;
         }
@@ -711,7 +750,7 @@ static void write_cb(evutil_socket_t fd, short what, void *arg)
         return; /* gone, or wev stays added / rev waits */
     }
     if (!c->read_wants_write) {
-        event_del(c->wev);
+        wev_del(c);
     }
     if (c->phase == PH_CLOSING) {
         finish_close(c);
@@ -730,12 +769,14 @@ void rmq_net_conn_flush_cb(evutil_socket_t fd, short what, void *arg)
      * queued at the head and written in this same pass. */
     while ((c = w->flush_head) != NULL) {
         flush_unlink(c);
-        if (c->phase != PH_OPEN || c->write_wants_read || event_pending(c->wev, EV_WRITE, NULL)) {
+        if (c->phase != PH_OPEN || c->write_wants_read || wev_pending(c)) {
             continue; /* the write or read event writes it */
         }
         enum write_res r = write_out(c);
         if (r == WR_BLOCKED && !c->write_wants_read) {
-            event_add(c->wev, NULL); /* EAGAIN / partial write: wait for the socket */
+            if (!wev_add(c)) { /* EAGAIN / partial write: wait for the socket */
+                conn_destroy(c, "out of memory");
+            }
         } else if (r == WR_DONE) {
             output_written(c);
         }
@@ -789,10 +830,10 @@ static void transport_wake(void *arg)
 static bool make_events(struct worker *w, struct conn *c)
 {
     c->rev = event_new(w->base, c->fd, EV_READ | EV_PERSIST, read_cb, c);
-    c->wev = event_new(w->base, c->fd, EV_WRITE | EV_PERSIST, write_cb, c);
+    c->wev = NULL; /* wev_add() makes it when a write waits */
     c->timer = evtimer_new(w->base, timer_cb, c);
     c->again = NULL; /* again_in() makes it when needed */
-    return c->rev && c->wev && c->timer;
+    return c->rev && c->timer;
 }
 
 void rmq_net_conn_accept(struct worker *w, struct mail *m)
