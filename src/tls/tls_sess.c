@@ -24,6 +24,7 @@
 
 #include <openssl/ssl.h>
 
+#include "common/hash.h"
 #include "common/log.h"
 #include "common/lru.h"
 #include "tls/tls_int.h"
@@ -48,11 +49,9 @@ struct tls_sess_cache {
 
 static unsigned bucket_of(const unsigned char *id, unsigned int len)
 {
-    uint32_t h = 2166136261u; /* FNV-1a; ids are random, this only spreads them */
-    for (unsigned int i = 0; i < len; i++) {
-        h = (h ^ id[i]) * 16777619u;
-    }
-    return h % TLS_SESS_BUCKETS;
+    /* The common keyed hash: a client sends the id it wants resumed, so the
+     * bucket must not be predictable from it (common/hash.h). */
+    return (unsigned)(rmq_hash(id, len) % TLS_SESS_BUCKETS);
 }
 
 /* Unlinks the entry for id (mu held); returns it or NULL. */
