@@ -16,57 +16,28 @@ static bool dup_ok(const char *src, const char *copy)
     return src == NULL || copy != NULL;
 }
 
-/* Bytes of a certificate block with n chain entries (see chain in principal.h). */
-static size_t cert_size(size_t n)
-{
-    return offsetof(struct rmq_principal_cert, chain) + n * sizeof(struct rmq_cert_id);
-}
-
-struct rmq_principal_cert *rmq_principal_cert_new(size_t chain_room)
+struct rmq_peer_info *rmq_principal_cert_new(size_t chain_room)
 {
     if (chain_room > RMQ_PEER_CHAIN_MAX) {
         return NULL;
     }
-    return calloc(1, cert_size(chain_room));
+    struct rmq_peer_info *c =
+        calloc(1, offsetof(struct rmq_peer_info, chain) + chain_room * sizeof c->chain[0]);
+    if (c != NULL) {
+        c->has_cert = 1;
+    }
+    return c;
 }
 
-void rmq_principal_cert_free(struct rmq_principal_cert *c)
+const char *rmq_principal_cn(const struct rmq_principal *p)
 {
-    if (c == NULL) {
-        return;
-    }
-    free(c->cn);
-    free(c->subject);
-    free(c->issuer);
-    free(c->sans);
-    free(c);
+    return p != NULL && p->cert != NULL && p->cert->cn != NULL && p->cert->cn[0] ? p->cert->cn
+                                                                                 : NULL;
 }
 
-static bool fill_cert(struct rmq_principal *p, const struct rmq_peer_info *peer)
+const char *rmq_principal_subject(const struct rmq_principal *p)
 {
-    size_t n = peer->chain_len <= RMQ_PEER_CHAIN_MAX ? peer->chain_len : 0;
-    struct rmq_principal_cert *c = rmq_principal_cert_new(n);
-    if (c == NULL) {
-        return false;
-    }
-    p->kind = RMQ_PRINCIPAL_CERT;
-    p->cert = c;
-    c->cn = peer->cn != NULL && peer->cn[0] ? strdup(peer->cn) : NULL;
-    c->subject = dup_or_null(peer->dn);
-    c->issuer = peer->issuer_dn != NULL && peer->issuer_dn[0] ? strdup(peer->issuer_dn) : NULL;
-    c->sans = dup_or_null(peer->sans);
-    memcpy(c->ref.issuer_hash, peer->issuer_hash, sizeof c->ref.issuer_hash);
-    size_t sl = peer->serial_len <= sizeof c->ref.serial ? peer->serial_len : 0;
-    memcpy(c->ref.serial, peer->serial, sl);
-    c->ref.serial_len = sl;
-    snprintf(c->serial_hex, sizeof c->serial_hex, "%s", peer->serial_hex);
-    c->has_id = peer->has_id;
-    c->id = peer->id;
-    c->chain_len = n;
-    memcpy(c->chain, peer->chain, n * sizeof *c->chain);
-    return (peer->cn == NULL || peer->cn[0] == '\0' || c->cn) && dup_ok(peer->dn, c->subject) &&
-           (peer->issuer_dn == NULL || peer->issuer_dn[0] == '\0' || c->issuer) &&
-           dup_ok(peer->sans, c->sans);
+    return p != NULL && p->cert != NULL ? p->cert->dn : NULL;
 }
 
 struct rmq_principal *rmq_principal_new(enum rmq_principal_kind kind, const char *username,
@@ -83,34 +54,14 @@ struct rmq_principal *rmq_principal_new(enum rmq_principal_kind kind, const char
     p->peer_addr = strdup(peer_addr != NULL ? peer_addr : "");
     bool ok = dup_ok(username, p->username) && p->clientid && p->peer_addr;
     if (ok && peer != NULL && peer->has_cert) {
-        ok = fill_cert(p, peer);
+        p->kind = RMQ_PRINCIPAL_CERT;
+        p->cert = rmq_peer_info_share(peer);
     }
     if (!ok) {
         rmq_principal_free(p);
         return NULL;
     }
     return p;
-}
-
-static struct rmq_principal_cert *cert_dup(const struct rmq_principal_cert *c)
-{
-    size_t n = c->chain_len <= RMQ_PEER_CHAIN_MAX ? c->chain_len : 0;
-    struct rmq_principal_cert *d = malloc(cert_size(n));
-    if (d == NULL) {
-        return NULL;
-    }
-    memcpy(d, c, cert_size(n));
-    d->chain_len = n;
-    d->cn = dup_or_null(c->cn);
-    d->subject = dup_or_null(c->subject);
-    d->issuer = dup_or_null(c->issuer);
-    d->sans = dup_or_null(c->sans);
-    if (!dup_ok(c->cn, d->cn) || !dup_ok(c->subject, d->subject) || !dup_ok(c->issuer, d->issuer) ||
-        !dup_ok(c->sans, d->sans)) {
-        rmq_principal_cert_free(d);
-        return NULL;
-    }
-    return d;
 }
 
 struct rmq_principal *rmq_principal_dup(const struct rmq_principal *p)
@@ -127,9 +78,9 @@ struct rmq_principal *rmq_principal_dup(const struct rmq_principal *p)
     c->username = dup_or_null(p->username);
     c->clientid = dup_or_null(p->clientid);
     c->peer_addr = dup_or_null(p->peer_addr);
-    c->cert = p->cert != NULL ? cert_dup(p->cert) : NULL;
-    if ((p->cert != NULL && c->cert == NULL) || !dup_ok(p->username, c->username) ||
-        !dup_ok(p->clientid, c->clientid) || !dup_ok(p->peer_addr, c->peer_addr)) {
+    c->cert = rmq_peer_info_share(p->cert); /* read-only: shared, not copied */
+    if (!dup_ok(p->username, c->username) || !dup_ok(p->clientid, c->clientid) ||
+        !dup_ok(p->peer_addr, c->peer_addr)) {
         rmq_principal_free(c);
         return NULL;
     }
@@ -159,7 +110,7 @@ void rmq_principal_free(struct rmq_principal *p)
     free(p->username);
     free(p->clientid);
     free(p->peer_addr);
-    rmq_principal_cert_free(p->cert);
+    rmq_peer_info_free(p->cert);
     free(p);
 }
 
@@ -186,7 +137,7 @@ bool rmq_principal_same_owner(const struct rmq_principal *a, const struct rmq_pr
                       sizeof a->cert->id.issuer_hash) == 0 &&
                memcmp(a->cert->id.issuer_key, b->cert->id.issuer_key,
                       sizeof a->cert->id.issuer_key) == 0 &&
-               str_eq(a->cert->subject, b->cert->subject);
+               str_eq(a->cert->dn, b->cert->dn);
     case RMQ_PRINCIPAL_USER:
         return str_eq(a->username, b->username);
     case RMQ_PRINCIPAL_ANONYMOUS:
@@ -194,13 +145,6 @@ bool rmq_principal_same_owner(const struct rmq_principal *a, const struct rmq_pr
     default:
         return false;
     }
-}
-
-static bool ref_eq(const struct rmq_cert_ref *a, const struct rmq_cert_ref *b)
-{
-    return a->serial_len == b->serial_len &&
-           memcmp(a->issuer_hash, b->issuer_hash, sizeof a->issuer_hash) == 0 &&
-           memcmp(a->serial, b->serial, a->serial_len) == 0;
 }
 
 static bool id_is_ref(const struct rmq_cert_id *a, const struct rmq_cert_ref *b)
@@ -215,8 +159,10 @@ bool rmq_principal_has_cert(const struct rmq_principal *p, const struct rmq_cert
     if (p == NULL || p->kind != RMQ_PRINCIPAL_CERT || p->cert == NULL) {
         return false;
     }
-    const struct rmq_principal_cert *c = p->cert;
-    if (ref_eq(&c->ref, ref)) {
+    const struct rmq_peer_info *c = p->cert;
+    if (c->serial_len == ref->serial_len &&
+        memcmp(c->issuer_hash, ref->issuer_hash, sizeof ref->issuer_hash) == 0 &&
+        memcmp(c->serial, ref->serial, ref->serial_len) == 0) {
         return true;
     }
     for (size_t i = 0; i < c->chain_len; i++) {
@@ -233,11 +179,12 @@ void rmq_principal_peer_ids(const struct rmq_principal *p, struct rmq_peer_info 
     if (p == NULL || p->kind != RMQ_PRINCIPAL_CERT || p->cert == NULL) {
         return;
     }
-    const struct rmq_principal_cert *c = p->cert;
+    const struct rmq_peer_info *c = p->cert;
     out->has_cert = 1;
-    memcpy(out->issuer_hash, c->ref.issuer_hash, sizeof out->issuer_hash);
-    memcpy(out->serial, c->ref.serial, c->ref.serial_len);
-    out->serial_len = c->ref.serial_len;
+    memcpy(out->issuer_hash, c->issuer_hash, sizeof out->issuer_hash);
+    size_t sl = c->serial_len <= sizeof out->serial ? c->serial_len : 0;
+    memcpy(out->serial, c->serial, sl);
+    out->serial_len = sl;
     snprintf(out->serial_hex, sizeof out->serial_hex, "%s", c->serial_hex);
     out->has_id = c->has_id;
     out->id = c->id;
@@ -269,8 +216,8 @@ void rmq_principal_describe(const struct rmq_principal *p, const char *prefix, c
     }
     switch (p->kind) {
     case RMQ_PRINCIPAL_CERT:
-        safe(a, sizeof a, p->cert != NULL ? p->cert->cn : NULL);
-        safe(b, sizeof b, p->cert != NULL ? p->cert->subject : NULL);
+        safe(a, sizeof a, rmq_principal_cn(p));
+        safe(b, sizeof b, rmq_principal_subject(p));
         snprintf(out, n, "%sprincipal=cert %scn=\"%s\" %sserial=%s %ssubject=\"%s\"", pre, pre, a,
                  pre, p->cert != NULL ? p->cert->serial_hex : "", pre, b);
         break;

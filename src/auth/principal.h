@@ -25,30 +25,12 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "net/transport.h"
+#include "common/peer_info.h"
 
 enum rmq_principal_kind {
     RMQ_PRINCIPAL_ANONYMOUS,
     RMQ_PRINCIPAL_USER,
     RMQ_PRINCIPAL_CERT,
-};
-
-/* What a CERT principal proved; only CERT principals have one. */
-struct rmq_principal_cert {
-    char *cn;                /* owned: subject CN, or NULL */
-    char *subject;           /* owned: RFC 2253 subject DN, or NULL */
-    char *issuer;            /* owned: issuer DN (for logs), or NULL */
-    char *sans;              /* owned: subjectAltName ("DNS:a,URI:b,…"), or NULL */
-    struct rmq_cert_ref ref; /* issuer name hash + serial (owner comparisons, logs) */
-    char serial_hex[65];
-    /* The revocation identity (issuer name AND key, scope; common/cert_id.h)
-     * as the TLS layer computed it; has_id = 0 when it could not. */
-    int has_id;
-    struct rmq_cert_id id;
-    /* CAs above the leaf, when kept: room for chain_len entries only (most
-     * have none), so a struct rmq_principal_cert is never copied by assignment. */
-    size_t chain_len;
-    struct rmq_cert_id chain[];
 };
 
 struct rmq_principal {
@@ -58,21 +40,28 @@ struct rmq_principal {
     char *username;  /* owned: proven (USER), from the certificate or as sent; NULL if none */
     char *clientid;  /* owned, NUL-terminated */
     char *peer_addr; /* owned: "host:port" */
-    /* Owned; non-NULL exactly when kind is CERT. Password and anonymous
-     * clients carry no certificate fields (an idle connection's memory). */
-    struct rmq_principal_cert *cert;
+    /* The certificate identity the TLS layer verified (CN, subject, issuer,
+     * SANs, issuer hash + serial, revocation identity, chain): non-NULL exactly
+     * when kind is CERT. Shared with the connection's kept copy
+     * (rmq_peer_info_share), never copied: one identity per client. Read-only. */
+    struct rmq_peer_info *cert;
 };
 
-/* An all-zero certificate block with room for chain_room chain entries
- * (at most RMQ_PEER_CHAIN_MAX), for loaders (src/mqtt/persist.c); NULL on OOM
- * or a larger chain_room. Freed with its principal or rmq_principal_cert_free. */
-struct rmq_principal_cert *rmq_principal_cert_new(size_t chain_room);
-/* Frees c and its strings. NULL: no-op. */
-void rmq_principal_cert_free(struct rmq_principal_cert *c);
+/* A certificate identity with room for chain_room chain entries (at most
+ * RMQ_PEER_CHAIN_MAX), all zero but has_cert, for loaders
+ * (src/mqtt/persist.c); NULL on OOM or a larger chain_room. Freed with its
+ * principal, or rmq_peer_info_free. */
+struct rmq_peer_info *rmq_principal_cert_new(size_t chain_room);
+
+/* The certificate's CN / subject DN, NULL when none or not CERT. */
+const char *rmq_principal_cn(const struct rmq_principal *p);
+const char *rmq_principal_subject(const struct rmq_principal *p);
 
 /*
  * A new principal. `peer` (may be NULL) is what the TLS layer verified: with a
- * certificate the kind is CERT whatever `kind` says. `username` (may be NULL)
+ * certificate the kind is CERT whatever `kind` says, and the principal shares
+ * `peer`, which must then be a kept copy (rmq_peer_info_keep) that lives on
+ * the caller's thread. `username` (may be NULL)
  * and `clientid` are copied. NULL on OOM. Free with rmq_principal_free.
  */
 struct rmq_principal *rmq_principal_new(enum rmq_principal_kind kind, const char *username,

@@ -179,20 +179,25 @@ static struct rmq_msg *load_msg(const struct rmq_store_msg *sm, bool *expired)
 
 static void owner_blob(const struct rmq_principal *p, struct wbuf *w)
 {
-    static const struct rmq_principal_cert none; /* password / anonymous: zeros */
-    const struct rmq_principal_cert *c = p->cert != NULL ? p->cert : &none;
+    static const struct rmq_peer_info none; /* password / anonymous: zeros */
+    const struct rmq_peer_info *c = p->cert != NULL ? p->cert : &none;
+    struct rmq_cert_ref ref; /* the record's layout: issuer hash + serial */
+    memset(&ref, 0, sizeof ref);
+    memcpy(ref.issuer_hash, c->issuer_hash, sizeof ref.issuer_hash);
+    ref.serial_len = c->serial_len <= sizeof ref.serial ? c->serial_len : 0;
+    memcpy(ref.serial, c->serial, ref.serial_len);
     w_u32(w, OWNER_TAG);
-    w_u32(w, (uint32_t)(sizeof c->id + sizeof c->ref));
+    w_u32(w, (uint32_t)(sizeof c->id + sizeof ref));
     uint8_t k[4] = {(uint8_t)p->kind, p->superuser, (uint8_t)(c->has_id != 0),
                     (uint8_t)c->chain_len};
     w_put(w, k, sizeof k);
     w_bytes(w, p->username, p->username ? strlen(p->username) : 0);
     w_bytes(w, p->clientid, p->clientid ? strlen(p->clientid) : 0);
     w_bytes(w, c->cn, c->cn ? strlen(c->cn) : 0);
-    w_bytes(w, c->subject, c->subject ? strlen(c->subject) : 0);
-    w_bytes(w, c->issuer, c->issuer ? strlen(c->issuer) : 0);
+    w_bytes(w, c->dn, c->dn ? strlen(c->dn) : 0);
+    w_bytes(w, c->issuer_dn, c->issuer_dn ? strlen(c->issuer_dn) : 0);
     w_put(w, c->serial_hex, sizeof c->serial_hex);
-    w_put(w, &c->ref, sizeof c->ref);
+    w_put(w, &ref, sizeof ref);
     w_put(w, &c->id, sizeof c->id);
     w_put(w, c->chain, c->chain_len * sizeof c->chain[0]);
 }
@@ -203,7 +208,8 @@ static struct rmq_principal *owner_load(const uint8_t *blob, size_t len)
     uint32_t tag = 0, sizes = 0;
     uint8_t k[4] = {0};
     struct rmq_principal *p = calloc(1, sizeof *p);
-    struct rmq_principal_cert *c = rmq_principal_cert_new(RMQ_PEER_CHAIN_MAX);
+    struct rmq_peer_info *c = rmq_principal_cert_new(RMQ_PEER_CHAIN_MAX);
+    struct rmq_cert_ref ref = {0};
     if (!p || !c) {
         free(p);
         free(c);
@@ -218,12 +224,15 @@ static struct rmq_principal *owner_load(const uint8_t *blob, size_t len)
     p->username = r_str(&r);
     p->clientid = r_str(&r);
     c->cn = r_str(&r);
-    c->subject = r_str(&r);
-    c->issuer = r_str(&r);
-    bool same = tag == OWNER_TAG && sizes == sizeof c->id + sizeof c->ref &&
+    c->dn = r_str(&r);
+    c->issuer_dn = r_str(&r);
+    bool same = tag == OWNER_TAG && sizes == sizeof c->id + sizeof ref &&
                 k[3] <= RMQ_PEER_CHAIN_MAX && r_get(&r, c->serial_hex, sizeof c->serial_hex) &&
-                r_get(&r, &c->ref, sizeof c->ref) && r_get(&r, &c->id, sizeof c->id) &&
+                r_get(&r, &ref, sizeof ref) && r_get(&r, &c->id, sizeof c->id) &&
                 r_get(&r, c->chain, k[3] * sizeof c->chain[0]);
+    memcpy(c->issuer_hash, ref.issuer_hash, sizeof c->issuer_hash);
+    c->serial_len = ref.serial_len <= sizeof c->serial ? ref.serial_len : 0;
+    memcpy(c->serial, ref.serial, c->serial_len);
     c->serial_hex[sizeof c->serial_hex - 1] = '\0';
     if (same) {
         c->has_id = k[2];
@@ -238,7 +247,7 @@ static struct rmq_principal *owner_load(const uint8_t *blob, size_t len)
         c->has_id = 0;
     }
     if (p->kind != RMQ_PRINCIPAL_CERT) { /* only CERT principals carry one */
-        rmq_principal_cert_free(c);
+        rmq_peer_info_free(c);
         p->cert = NULL;
     }
     return p;
