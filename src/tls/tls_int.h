@@ -177,8 +177,17 @@ struct tls_transport {
     bool ocsp_registered;             /* an OCSP done callback may be pending: cancel on free */
     struct rmq_ocspc_result ocsp_res; /* written by the OCSP done callback */
     bool fatal;                       /* a TLS/socket error happened: session not resumable */
-    char err[160];                    /* last_error() text */
+    char *err; /* last_error() text (TLS_ERR_LEN bytes), made at the first error; NULL: none */
 };
+
+#define TLS_ERR_LEN 160
+/* Sets t's last_error() text (printf; truncated to TLS_ERR_LEN - 1). The
+ * buffer is made on the first error, so a healthy connection keeps none; out
+ * of memory leaves the text unchanged. */
+void tls_set_err(struct tls_transport *t, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+/* t's last_error() text, "" when none. */
+const char *tls_err(const struct tls_transport *t);
 
 struct rmq_transport *tls_transport_new(void *arg, int fd);
 
