@@ -29,6 +29,7 @@
 static void conn_destroy(struct conn *c, const char *why);
 static void conn_update_events(struct conn *c);
 static bool do_read(struct conn *c);
+static bool rate_init(struct conn *c);
 static void again_later(struct conn *c);
 static void again_after(struct conn *c, uint64_t ms);
 static bool addr_admit(struct conn *c);
@@ -282,9 +283,10 @@ static void conn_open(struct conn *c)
     }
     c->phase = PH_OPEN;
     set_timer(c, c->l->net->s->mqtt.idle_timeout);
-    int64_t now = rmq_now_ms();
-    rmq_net_bucket_init(&c->msg_rate, c->l->ls->messages_rate, 1, now);
-    rmq_net_bucket_init(&c->byte_rate, c->l->ls->bytes_rate, READ_CHUNK, now);
+    if (!rate_init(c)) {
+        conn_destroy(c, "out of memory");
+        return;
+    }
     if (!addr_admit(c)) {
         conn_update_events(c); /* parked: not read until another one closes */
         return;
@@ -464,19 +466,50 @@ static void packets_seen(struct conn *c, size_t used)
     }
 }
 
+static bool rate_limited(uint64_t rate)
+{
+    return rate != 0 && rate != UINT64_MAX;
+}
+
+/* The rate buckets, when the listener limits a rate; false: out of memory. */
+static bool rate_init(struct conn *c)
+{
+    const struct rmq_listener_settings *ls = c->l->ls;
+    if (!rate_limited(ls->messages_rate) && !rate_limited(ls->bytes_rate)) {
+        return true;
+    }
+    if ((c->rate = calloc(1, sizeof *c->rate)) == NULL) {
+        return false;
+    }
+    int64_t now = rmq_now_ms();
+    rmq_net_bucket_init(&c->rate->msg, ls->messages_rate, 1, now);
+    rmq_net_bucket_init(&c->rate->bytes, ls->bytes_rate, READ_CHUNK, now);
+    return true;
+}
+
+static struct rmq_net_bucket *msg_rate(struct conn *c)
+{
+    return c->rate != NULL ? &c->rate->msg : NULL;
+}
+
+static struct rmq_net_bucket *byte_rate(struct conn *c)
+{
+    return c->rate != NULL ? &c->rate->bytes : NULL;
+}
+
 /* The core decodes input, within the client's messages_rate. */
 static size_t core_input(struct conn *c, const uint8_t *p, size_t n)
 {
-    bool limited = rmq_net_bucket_limited(&c->msg_rate);
+    bool limited = rmq_net_bucket_limited(msg_rate(c));
     if (limited) {
-        uint64_t avail = rmq_net_bucket_available(&c->msg_rate, rmq_now_ms());
+        uint64_t avail = rmq_net_bucket_available(msg_rate(c), rmq_now_ms());
         rmq_mqtt_conn_set_publish_budget(c->mc, avail);
     }
     size_t used = rmq_mqtt_conn_input(c->mc, p, n);
     if (limited) {
         uint64_t pubs = rmq_mqtt_conn_publishes_in(c->mc);
-        rmq_net_bucket_spend(&c->msg_rate, pubs - c->pubs_seen);
-        c->pubs_seen = pubs;
+        rmq_net_bucket_spend(msg_rate(c), pubs - c->rate->pubs_seen);
+        c->rate->pubs_seen = pubs;
     }
     packets_seen(c, used);
     return used;
@@ -486,12 +519,12 @@ static size_t core_input(struct conn *c, const uint8_t *p, size_t n)
  * more (the client is slowed, never dropped). True if paused. */
 static bool rate_wait(struct conn *c)
 {
-    if (!rmq_net_bucket_limited(&c->msg_rate) && !rmq_net_bucket_limited(&c->byte_rate)) {
+    if (!rmq_net_bucket_limited(msg_rate(c)) && !rmq_net_bucket_limited(byte_rate(c))) {
         return false;
     }
     int64_t now = rmq_now_ms();
-    uint64_t wm = rmq_net_bucket_wait_ms(&c->msg_rate, now);
-    uint64_t wb = rmq_net_bucket_wait_ms(&c->byte_rate, now);
+    uint64_t wm = rmq_net_bucket_wait_ms(msg_rate(c), now);
+    uint64_t wb = rmq_net_bucket_wait_ms(byte_rate(c), now);
     uint64_t wait = wm > wb ? wm : wb;
     if (!wait) {
         return false;
@@ -516,7 +549,7 @@ static void feed_core(struct conn *c)
 /* How much one read may take: bytes_rate allows at most this much. */
 static size_t read_cap(struct conn *c, size_t len)
 {
-    uint64_t avail = rmq_net_bucket_available(&c->byte_rate, rmq_now_ms());
+    uint64_t avail = rmq_net_bucket_available(byte_rate(c), rmq_now_ms());
     return avail < len ? (size_t)(avail ? avail : 1) : len;
 }
 
@@ -533,7 +566,7 @@ static enum rmq_io read_once(struct conn *c)
         if (r != RMQ_IO_OK) {
             return r;
         }
-        rmq_net_bucket_spend(&c->byte_rate, n);
+        rmq_net_bucket_spend(byte_rate(c), n);
         size_t used = core_input(c, scratch, n);
         if (used < n && c->phase == PH_OPEN &&
             rmq_buf_append(&c->in, scratch + used, n - used) != RMQ_OK) {
@@ -546,7 +579,7 @@ static enum rmq_io read_once(struct conn *c)
     }
     r = c->t->ops->read(c->t, c->in.data + c->in.len, read_cap(c, c->in.alloc - c->in.len), &n);
     if (r == RMQ_IO_OK) {
-        rmq_net_bucket_spend(&c->byte_rate, n);
+        rmq_net_bucket_spend(byte_rate(c), n);
         c->in.len += n;
         feed_core(c);
         if (c->in.len == 0) {
@@ -909,6 +942,7 @@ static void conn_destroy(struct conn *c, const char *why)
     close(c->fd);
     rmq_peer_info_free(c->peer);
     c->peer = NULL;
+    free(c->rate);
     rmq_buf_release(&c->in);
     rmq_buf_release(&c->out);
     atomic_fetch_sub(&c->l->conns, 1);

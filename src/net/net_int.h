@@ -19,7 +19,8 @@
 #include "net/transport.h"
 
 /* A token bucket (ratelimit.c). rate: units per 1000 s; 0 or UINT64_MAX =
- * no limit. */
+ * no limit. Every function takes NULL as "no limit" (a connection on a
+ * listener without messages_rate / bytes_rate has no buckets). */
 struct rmq_net_bucket {
     uint64_t rate;
     int64_t tokens; /* milli-units; negative = debt */
@@ -75,6 +76,14 @@ struct mail {
 
 enum conn_phase { PH_HANDSHAKE, PH_OPEN, PH_CLOSING };
 
+/* A connection's messages_rate / bytes_rate state, made only when its
+ * listener sets one: an idle connection without limits keeps none. */
+struct conn_rate {
+    struct rmq_net_bucket msg;
+    struct rmq_net_bucket bytes;
+    uint64_t pubs_seen; /* PUBLISH packets already charged to msg */
+};
+
 struct conn {
     struct conn *next; /* worker's list */
     struct conn *prev;
@@ -97,23 +106,21 @@ struct conn {
     struct rmq_peer_info *peer; /* owned; NULL without a client certificate (TCP too) */
     struct rmq_mqtt_conn *mc;
     uint64_t keepalive_ms;
-    bool mqtt_connected;   /* CONNECT accepted: the timer is the keep alive */
-    bool read_paused;      /* output over the high-water mark */
-    bool core_hold;        /* the core holds input (CONNECT being authenticated) */
-    bool refeed;           /* hand kept input to the core on the next read event */
-    bool read_wants_write; /* TLS: a read needs the socket writable */
-    bool write_wants_read; /* TLS: a write needs the socket readable */
-    bool suspended;        /* handshake waits for wake */
-    bool proxy_pending;    /* PROXY protocol header not read yet */
-    bool flow_held;        /* the core holds this publisher (mqtt/flow.h) */
-    bool rate_paused;      /* over messages_rate / bytes_rate: read after the wait */
-    bool addr_parked;      /* over max_conn_per_addr: not read until another closes */
-    bool addr_counted;     /* counted in the worker's per-address table */
-    struct rmq_net_bucket msg_rate;
-    struct rmq_net_bucket byte_rate;
-    uint64_t pubs_seen; /* PUBLISH packets already charged to msg_rate */
-    bool out_over;      /* unwritten output went over the high-water mark... */
-    int64_t over_since; /* ...at this time (ms), and has not drained to half since */
+    bool mqtt_connected;    /* CONNECT accepted: the timer is the keep alive */
+    bool read_paused;       /* output over the high-water mark */
+    bool core_hold;         /* the core holds input (CONNECT being authenticated) */
+    bool refeed;            /* hand kept input to the core on the next read event */
+    bool read_wants_write;  /* TLS: a read needs the socket writable */
+    bool write_wants_read;  /* TLS: a write needs the socket readable */
+    bool suspended;         /* handshake waits for wake */
+    bool proxy_pending;     /* PROXY protocol header not read yet */
+    bool flow_held;         /* the core holds this publisher (mqtt/flow.h) */
+    bool rate_paused;       /* over messages_rate / bytes_rate: read after the wait */
+    bool addr_parked;       /* over max_conn_per_addr: not read until another closes */
+    bool addr_counted;      /* counted in the worker's per-address table */
+    struct conn_rate *rate; /* owned; NULL when the listener limits neither rate */
+    bool out_over;          /* unwritten output went over the high-water mark... */
+    int64_t over_since;     /* ...at this time (ms), and has not drained to half since */
     char addr[64];
 };
 
