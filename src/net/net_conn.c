@@ -36,14 +36,10 @@ static bool addr_admit(struct conn *c);
 static void addr_release(struct conn *c);
 static void want_write(struct conn *c);
 
+/* Arms c's one timeout ms from now (0: disarms it); timer_wheel.c. */
 static void set_timer(struct conn *c, uint64_t ms)
 {
-    if (!ms) {
-        evtimer_del(c->timer);
-        return;
-    }
-    struct timeval tv = {(time_t)(ms / 1000), (suseconds_t)((ms % 1000) * 1000)};
-    evtimer_add(c->timer, &tv);
+    rmq_net_tw_set(c, ms);
 }
 
 /* ------------------------------------------------------------- core I/O */
@@ -335,13 +331,11 @@ static void free_events(struct conn *c)
     if (c->wev) {
         event_free(c->wev);
     }
-    if (c->timer) {
-        event_free(c->timer);
-    }
+    rmq_net_tw_set(c, 0);
     if (c->again) {
         event_free(c->again);
     }
-    c->rev = c->wev = c->timer = c->again = NULL;
+    c->rev = c->wev = c->again = NULL;
 }
 
 static bool make_events(struct worker *w, struct conn *c);
@@ -816,11 +810,8 @@ void rmq_net_conn_flush_cb(evutil_socket_t fd, short what, void *arg)
     }
 }
 
-static void timer_cb(evutil_socket_t fd, short what, void *arg)
+void rmq_net_conn_timeout(struct conn *c)
 {
-    (void)fd;
-    (void)what;
-    struct conn *c = arg;
     if (c->phase == PH_OPEN && c->mqtt_connected && c->flow_held) {
         /* Not read while held: its PINGREQs wait in the socket. */
         set_timer(c, c->keepalive_ms);
@@ -863,10 +854,9 @@ static void transport_wake(void *arg)
 static bool make_events(struct worker *w, struct conn *c)
 {
     c->rev = event_new(w->base, c->fd, EV_READ | EV_PERSIST, read_cb, c);
-    c->wev = NULL; /* wev_add() makes it when a write waits */
-    c->timer = evtimer_new(w->base, timer_cb, c);
+    c->wev = NULL;   /* wev_add() makes it when a write waits */
     c->again = NULL; /* again_in() makes it when needed */
-    return c->rev && c->timer;
+    return c->rev != NULL;
 }
 
 void rmq_net_conn_accept(struct worker *w, struct mail *m)

@@ -76,6 +76,18 @@ struct mail {
 
 enum conn_phase { PH_HANDSHAKE, PH_OPEN, PH_CLOSING };
 
+/* Connection timeouts (handshake, CONNECT, keep alive, close linger) are one
+ * timer wheel per worker instead of one libevent timer per connection (128 B
+ * each, issue 18): NET_TW_SLOTS circular lists, slot = deadline in
+ * NET_TW_MS ticks, one worker event walking the slots that came due. A
+ * timeout fires at most NET_TW_MS late. */
+#define NET_TW_MS 50
+#define NET_TW_SLOTS 256
+
+struct tw_link {
+    struct tw_link *prev, *next; /* NULL when not linked */
+};
+
 /* A connection's messages_rate / bytes_rate state, made only when its
  * listener sets one: an idle connection without limits keeps none. */
 struct conn_rate {
@@ -95,7 +107,10 @@ struct conn {
     struct rmq_transport *t;
     struct event *rev;
     struct event *wev;
-    struct event *timer;     /* handshake / CONNECT / close linger */
+    struct tw_link tw; /* in a worker wheel slot while a timeout is armed */
+    /* The deadline (rmq_clock_mono_ms) of its one timeout: handshake,
+     * CONNECT, keep alive or close linger. */
+    int64_t tw_due;
     struct event *again;     /* more work after the next poll / a wait; NULL until first needed */
     struct conn *flush_next; /* worker's flush list (output to write at the end of the turn) */
     struct conn *flush_prev;
@@ -141,7 +156,12 @@ struct worker {
      * a write would block (EAGAIN, partial write, TLS WANT_WRITE). */
     struct event *flush_ev;
     struct conn *flush_head;
-    pthread_mutex_t mu; /* protects mail_head/mail_tail */
+    struct event *tw_ev;                   /* every NET_TW_MS while tw_count > 0 */
+    struct tw_link tw_slots[NET_TW_SLOTS]; /* sentinels of the wheel's slots */
+    struct tw_link tw_fire;                /* sentinel: the slot being fired */
+    int64_t tw_next_tick;                  /* first tick not walked yet */
+    size_t tw_count;                       /* connections linked in the wheel */
+    pthread_mutex_t mu;                    /* protects mail_head/mail_tail */
     struct mail *mail_head;
     struct mail *mail_tail;
     struct conn *conns;
@@ -192,5 +212,14 @@ void rmq_net_conn_check_send_timeouts(struct worker *w);
 /* flush_ev's callback: writes the output of every connection on the
  * worker's flush list. */
 void rmq_net_conn_flush_cb(evutil_socket_t fd, short what, void *arg);
+/* The connection's timeout came (timer_wheel.c calls it, unlinked). */
+void rmq_net_conn_timeout(struct conn *c);
+
+/* timer_wheel.c: set up a worker's wheel (slots empty, tw_ev made); arm c's
+ * one timeout ms from now, replacing any (0: disarm; c->w is its worker);
+ * tw_ev's callback. */
+rmq_err rmq_net_tw_init(struct worker *w);
+void rmq_net_tw_set(struct conn *c, uint64_t ms);
+void rmq_net_tw_cb(evutil_socket_t fd, short what, void *arg);
 
 #endif

@@ -6,8 +6,9 @@ certificate, and one principal shared by the connection and its session.
 Over mutual TLS 1.3 an idle connection costs mostly OpenSSL's share (the
 library Mosquitto links too) plus revmq's own part, which the principal
 sharing the connection's certificate identity instead of copying it, the TLS
-error text made only on an error and the write event made only when a write
-waits keep small. Both bounds fail with the build before those changes.
+error text made only on an error, the write event made only when a write
+waits and the worker's timer wheel (no timer event per connection) keep
+small. Both bounds fail with the build before those changes.
 
 The buffers are exercised here too: a subscriber that went idle (no buffer)
 gets a packet far larger than the first allocation, then many small ones, in
@@ -59,7 +60,7 @@ def _rss_kib(pid: int) -> int:
 
 @pytest.mark.skipif(_sanitized_build() or os.environ.get("RMQ_TEST_VALGRIND") in ("1", "true", "yes"),
                     reason="memory figures mean nothing under sanitizers or valgrind")
-def test_idle_tcp_connection_costs_under_1_75_kib(broker):
+def test_idle_tcp_connection_costs_under_1_42_kib(broker):
     n = 1500
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     if soft < n + 100:
@@ -75,10 +76,11 @@ def test_idle_tcp_connection_costs_under_1_75_kib(broker):
         for s in clients + warm:
             s.close()
     per_conn = (after - before) / n
-    # 1.48 KiB here, 2.06 before the principal lost its certificate fields, the write
-    # event and the rate buckets became lazy (issue 18; 8.7 KiB before the certificate
-    # identity, the principals and the output buffer were first trimmed).
-    assert per_conn < 1.75, f"{per_conn:.2f} KiB per idle TCP connection"
+    # 1.33 KiB here; 1.48 with one libevent timer per connection instead of the
+    # worker's timer wheel, 2.06 before the principal lost its certificate fields and
+    # the write event and the rate buckets became lazy (issue 18; 8.7 KiB before the
+    # certificate identity, the principals and the output buffer were first trimmed).
+    assert per_conn < 1.42, f"{per_conn:.2f} KiB per idle TCP connection"
 
 
 def _mtls_connected(port: int, ctx: ssl.SSLContext, client_id: str) -> ssl.SSLSocket:
@@ -124,8 +126,8 @@ def test_idle_mtls_connection_costs_under_26_6_kib(broker_factory, tmp_path):
         for s in clients + warm:
             s.close()
     per_conn = (after - before) / n
-    # With this client (Python's ssl, one certificate, one worker) 26.16-26.19 KiB, and
-    # 26.95-26.98 before the principal shared the connection's identity and the TLS
+    # With this client (Python's ssl, one certificate) 26.04 KiB (26.16-26.19 with a
+    # libevent timer per connection), and 26.95-26.98 before the principal shared the connection's identity and the TLS
     # error text and the write event became lazy (issue 18). revmq-bench's clients
     # measure ~5 KiB less per connection (docs/benchmarks.md, memory section); what is
     # compared here is the same setup before and after.
