@@ -37,7 +37,8 @@ static void principal_of(const struct rmq_client_view *v, char *out, size_t outl
 {
     const struct rmq_principal *p = v->owner;
     if (p != NULL && p->kind == RMQ_PRINCIPAL_CERT) {
-        snprintf(out, outlen, "cert:%s", p->cert_subject ? p->cert_subject : "");
+        const char *dn = rmq_principal_subject(p);
+        snprintf(out, outlen, "cert:%s", dn != NULL ? dn : "");
     } else if (p != NULL && p->kind == RMQ_PRINCIPAL_USER) {
         snprintf(out, outlen, "user:%s", p->username ? p->username : "");
     } else {

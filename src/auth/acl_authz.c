@@ -12,7 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "auth/acl_internal.h"
+#include "auth/acl_int.h"
 #include "common/log.h"
 
 struct rmq_authz {

@@ -13,7 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "auth/acl_internal.h"
+#include "auth/acl_int.h"
 
 /* ---- construction -------------------------------------------------------------------------- */
 

@@ -22,7 +22,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "auth/acl_internal.h"
+#include "auth/acl_int.h"
 #include "common/reader.h"
 
 #define DEPTH_MAX 16

@@ -25,7 +25,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "net/transport.h"
+#include "common/peer_info.h"
 
 enum rmq_principal_kind {
     RMQ_PRINCIPAL_ANONYMOUS,
@@ -35,33 +35,33 @@ enum rmq_principal_kind {
 
 struct rmq_principal {
     enum rmq_principal_kind kind;
+    bool superuser;  /* USER: is_superuser of its bootstrap entry (EMQX: ACL bypass) */
+    unsigned shares; /* holders besides the first (rmq_principal_share); not part of the value */
     char *username;  /* owned: proven (USER), from the certificate or as sent; NULL if none */
     char *clientid;  /* owned, NUL-terminated */
     char *peer_addr; /* owned: "host:port" */
-    bool superuser;  /* USER: is_superuser of its bootstrap entry (EMQX: ACL bypass) */
-    /* CERT only (all empty otherwise). */
-    char *cert_cn;            /* owned: subject CN, or NULL */
-    char *cert_subject;       /* owned: RFC 2253 subject DN, or NULL */
-    char *cert_issuer;        /* owned: issuer DN (for logs), or NULL */
-    char *cert_sans;          /* owned: subjectAltName ("DNS:a,URI:b,…"), or NULL */
-    struct rmq_cert_ref cert; /* issuer name hash + serial (owner comparisons, logs) */
-    char serial_hex[65];
-    /* The revocation identity (issuer name AND key, scope; common/cert_id.h)
-     * as the TLS layer computed it; has_id = 0 when it could not. */
-    int has_id;
-    struct rmq_cert_id id;
-    unsigned shares; /* holders besides the first (rmq_principal_share); not part of the value */
-    /* CAs above the leaf, when kept. Read only chain[0 .. chain_len - 1]:
-     * rmq_principal_new / _dup allocate room for chain_len entries only (most
-     * principals have none), so chain stays the LAST member and a principal is
-     * never copied by assignment. */
-    size_t chain_len;
-    struct rmq_cert_id chain[RMQ_PEER_CHAIN_MAX];
+    /* The certificate identity the TLS layer verified (CN, subject, issuer,
+     * SANs, issuer hash + serial, revocation identity, chain): non-NULL exactly
+     * when kind is CERT. Shared with the connection's kept copy
+     * (rmq_peer_info_share), never copied: one identity per client. Read-only. */
+    struct rmq_peer_info *cert;
 };
+
+/* A certificate identity with room for chain_room chain entries (at most
+ * RMQ_PEER_CHAIN_MAX), all zero but has_cert, for loaders
+ * (src/mqtt/persist.c); NULL on OOM or a larger chain_room. Freed with its
+ * principal, or rmq_peer_info_free. */
+struct rmq_peer_info *rmq_principal_cert_new(size_t chain_room);
+
+/* The certificate's CN / subject DN, NULL when none or not CERT. */
+const char *rmq_principal_cn(const struct rmq_principal *p);
+const char *rmq_principal_subject(const struct rmq_principal *p);
 
 /*
  * A new principal. `peer` (may be NULL) is what the TLS layer verified: with a
- * certificate the kind is CERT whatever `kind` says. `username` (may be NULL)
+ * certificate the kind is CERT whatever `kind` says, and the principal shares
+ * `peer`, which must then be a kept copy (rmq_peer_info_keep) that lives on
+ * the caller's thread. `username` (may be NULL)
  * and `clientid` are copied. NULL on OOM. Free with rmq_principal_free.
  */
 struct rmq_principal *rmq_principal_new(enum rmq_principal_kind kind, const char *username,

@@ -4,8 +4,9 @@
  *
  * It lives in common/ so the MQTT core can read it without depending on the
  * net layer (mqtt/ does not include net/). Filled by the transports
- * (src/net/, src/tls/); freed with rmq_peer_info_clear (net/transport.h).
- * No functions here.
+ * (src/net/, src/tls/). A connection keeps a heap copy (rmq_peer_info_keep)
+ * that its CERT principal shares instead of copying (rmq_peer_info_share,
+ * src/auth/principal.h): one identity per client (issue 18).
  */
 #ifndef RMQ_PEER_INFO_H
 #define RMQ_PEER_INFO_H
@@ -52,11 +53,27 @@ struct rmq_peer_info {
      * the leaf, trust anchor excluded, nearest first (at most
      * RMQ_PEER_CHAIN_MAX), so a later CRL revoking one of them finds the
      * connection. Empty otherwise. Read only chain[0 .. chain_len - 1]: a copy
-     * kept for a connection's life (rmq_peer_info_keep, net/transport.h) has
+     * kept for a connection's life (rmq_peer_info_keep) has
      * room for chain_len entries only, so chain stays the LAST member and a
      * struct rmq_peer_info is never copied by assignment. */
+    unsigned shares; /* holders besides the first (rmq_peer_info_share); not part of the value */
     size_t chain_len;
     struct rmq_cert_id chain[RMQ_PEER_CHAIN_MAX];
 };
+
+void rmq_peer_info_clear(struct rmq_peer_info *p); /* frees its strings, zeroes */
+/* A heap copy of *p sized for its p->chain_len chain entries only (an idle
+ * connection keeps no empty chain slots), taking over p's strings; without
+ * `keep_pem` the PEM is dropped (nothing needs it: mqtt.peer_cert_as_* is not
+ * pem/crt). *p is cleared either way. NULL when p has no certificate or on
+ * OOM. Free with rmq_peer_info_free. */
+struct rmq_peer_info *rmq_peer_info_keep(struct rmq_peer_info *p, int keep_pem);
+/* The same kept copy for one more holder: only the count changes (a kept copy
+ * is never modified). Every holder calls rmq_peer_info_free once. The count
+ * is not atomic: share and free on the thread that owns the connection
+ * (worker 0 once the handshake worker handed it over). NULL: NULL. */
+struct rmq_peer_info *rmq_peer_info_share(const struct rmq_peer_info *p);
+/* Drops one holder; frees on the last. NULL: no-op. */
+void rmq_peer_info_free(struct rmq_peer_info *p);
 
 #endif

@@ -6,7 +6,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "config/internal.h"
+#include "config/config_int.h"
 #include "config/schema.h"
 #include "config/settings.h"
 

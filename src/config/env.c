@@ -12,7 +12,7 @@
 #include <string.h>
 
 #include "common/reader.h"
-#include "config/internal.h"
+#include "config/config_int.h"
 #include "config/parse.h"
 
 #define ENV_MAX (64u << 10) /* longest NAME=value considered */

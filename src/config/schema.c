@@ -1,7 +1,7 @@
 /* schema.c — key lookup, value conversion and formatting for the key table; see schema.h. */
 #include "config/schema.h"
 
-#include "config/internal.h"
+#include "config/config_int.h"
 
 #include <stdio.h>
 #include <stdlib.h>

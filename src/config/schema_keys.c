@@ -459,6 +459,20 @@ static const struct rmq_cfg_key keys[] = {
      .doc = "A client that has not finished the TLS handshake this long after connecting is "
             "dropped, so a slow or silent peer cannot hold a connection slot.",
      .example = "5s"},
+    {.path = "listeners.ssl.<name>.ssl_options.session_cache_memory",
+     .type = RMQ_CFG_BYTESIZE,
+     SSL(ssl.session_cache_memory),
+     .def = "64MB",
+     .min = 64 * KB,
+     .max = 16 * GB,
+     .doc = "Memory for the listener's TLS session cache (TLS 1.2 session ids, TLS 1.3 "
+            "stateful tickets): when a new session would take it past this, the least "
+            "recently used sessions are dropped. A session is charged 1 KB plus, with a client "
+            "certificate, 4 KB and the certificate's size (~6 KB with a P-256 certificate, so "
+            "the default holds ~11,000). A dropped session costs its client one full handshake; "
+            "a revoked client never resumes, whatever the size. revmq only (EMQX has no such "
+            "key).",
+     .example = "16MB"},
     {.path = "listeners.ssl.<name>.ssl_options.reload_interval",
      .type = RMQ_CFG_DURATION,
      SSL(ssl.reload_interval),

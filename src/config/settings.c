@@ -14,7 +14,7 @@
 #include <sys/stat.h>
 
 #include "common/log.h"
-#include "config/internal.h"
+#include "config/config_int.h"
 #include "config/parse.h"
 #include "config/schema.h"
 

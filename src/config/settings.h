@@ -127,8 +127,9 @@ struct rmq_ssl_options {
     unsigned versions; /* RMQ_TLS_V12 | RMQ_TLS_V13 */
     char *ciphers;     /* NULL: OpenSSL defaults */
     bool honor_cipher_order;
-    uint64_t handshake_timeout; /* ms, default 15s */
-    uint64_t reload_interval;   /* ms, default 10s */
+    uint64_t handshake_timeout;    /* ms, default 15s */
+    uint64_t reload_interval;      /* ms, default 10s */
+    uint64_t session_cache_memory; /* bytes for the TLS session cache, default 64MB */
     bool enable_crl_check;
     struct rmq_strlist crl_cache_urls;
     struct rmq_strlist crlfile;

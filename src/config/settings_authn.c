@@ -2,13 +2,13 @@
  * settings_authn.c — the cross-key rules of the `authentication` list (EMQX 5:
  * `authentication = [{…}, …]`, i.e. keys `authentication.<n>.…`, made by
  * settings_list.c), and the start-up warning naming listeners that admit
- * anonymous clients on an address other than loopback. See internal.h.
+ * anonymous clients on an address other than loopback. See config_int.h.
  */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "config/internal.h"
+#include "config/config_int.h"
 
 static const char *authn_origin(const struct rmq_cfg_load *ld, const char *name, const char *rest)
 {

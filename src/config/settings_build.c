@@ -2,13 +2,13 @@
  * settings_build.c — from the assignment table to struct rmq_settings:
  * defaults, listener instances, the assignments themselves, then the rules
  * that span several keys (TLS listener needs cert and key, CRL check needs
- * verify_peer, no two listeners on one address). See internal.h.
+ * verify_peer, no two listeners on one address). See config_int.h.
  */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "config/internal.h"
+#include "config/config_int.h"
 
 static rmq_err apply_default(const struct rmq_cfg_key *k, void *base, const char *lname)
 {

@@ -3,13 +3,13 @@
  * (`authentication.<n>`, `authorization.sources.<n>`): one element per
  * position that has a key set, in position order, starting from the
  * defaults of the list's keys. One mechanism for every list; the table
- * (schema_keys.c) says which keys belong to which list. See internal.h.
+ * (schema_keys.c) says which keys belong to which list. See config_int.h.
  */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "config/internal.h"
+#include "config/config_int.h"
 
 size_t rmq_cfg_list_len(const struct rmq_settings *s, const struct rmq_cfg_list *li)
 {

@@ -10,7 +10,7 @@
 #include <stddef.h>
 #include <string.h>
 
-#include "mqtt/codec_internal.h"
+#include "mqtt/codec_int.h"
 
 /* ---- primitives: a short read inside a complete packet is malformed ---- */
 

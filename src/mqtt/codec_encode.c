@@ -5,7 +5,7 @@
  */
 #include <string.h>
 
-#include "mqtt/codec_internal.h"
+#include "mqtt/codec_int.h"
 
 /* ---- writer ---- */
 

@@ -8,7 +8,7 @@
  */
 #include <string.h>
 
-#include "mqtt/codec_internal.h"
+#include "mqtt/codec_int.h"
 
 /* A reader positioned at the iterator's cursor. */
 static struct rmq_reader at(const struct rmq_iter *it)

@@ -29,8 +29,8 @@ static void conn_identity(const struct rmq_mqtt_conn *mc, struct rmq_acl_identit
     if (p != NULL) { /* set when CONNECT was accepted: what was proven */
         id->username = p->username;
         id->clientid = p->clientid;
-        id->cert_cn = p->cert_cn;
-        id->cert_subject = p->cert_subject;
+        id->cert_cn = rmq_principal_cn(p);
+        id->cert_subject = rmq_principal_subject(p);
     } else {
         id->username = mc->username;
         id->clientid = mc->session ? mc->session->client_id : NULL;
@@ -71,8 +71,8 @@ bool rmq_session_authz_will(const struct session *s, const struct rmq_msg *will)
     if (p != NULL) {
         id.username = p->username;
         id.clientid = p->clientid;
-        id.cert_cn = p->cert_cn;
-        id.cert_subject = p->cert_subject;
+        id.cert_cn = rmq_principal_cn(p);
+        id.cert_subject = rmq_principal_subject(p);
         (void)rmq_acl_identity_set_addr(&id, p->peer_addr);
     } else {
         id.clientid = s->client_id;

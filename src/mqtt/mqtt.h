@@ -121,7 +121,10 @@ const struct rmq_mqtt_stats *rmq_mqtt_stats(const struct rmq_mqtt *b);
 size_t rmq_mqtt_out_high_water(const struct rmq_mqtt *b);
 
 /* A new network connection (after any TLS handshake). `peer` and `addr` are
- * borrowed until rmq_mqtt_conn_free. NULL on OOM. */
+ * borrowed until rmq_mqtt_conn_free; a `peer` with a certificate must be a
+ * kept copy (rmq_peer_info_keep): the principal made at CONNECT shares it
+ * (rmq_peer_info_share) and may outlive the connection as a session owner.
+ * NULL on OOM. */
 struct rmq_mqtt_conn *rmq_mqtt_conn_new(struct rmq_mqtt *b, const struct rmq_conn_io *io, void *net,
                                         const struct rmq_peer_info *peer, const char *addr,
                                         const char *listener);

@@ -181,20 +181,27 @@ static struct rmq_msg *load_msg(const struct rmq_store_msg *sm, bool *expired)
 
 static void owner_blob(const struct rmq_principal *p, struct wbuf *w)
 {
+    static const struct rmq_peer_info none; /* password / anonymous: zeros */
+    const struct rmq_peer_info *c = p->cert != NULL ? p->cert : &none;
+    struct rmq_cert_ref ref; /* the record's layout: issuer hash + serial */
+    memset(&ref, 0, sizeof ref);
+    memcpy(ref.issuer_hash, c->issuer_hash, sizeof ref.issuer_hash);
+    ref.serial_len = c->serial_len <= sizeof ref.serial ? c->serial_len : 0;
+    memcpy(ref.serial, c->serial, ref.serial_len);
     w_u32(w, OWNER_TAG);
-    w_u32(w, (uint32_t)(sizeof p->id + sizeof p->cert));
-    uint8_t k[4] = {(uint8_t)p->kind, p->superuser, (uint8_t)(p->has_id != 0),
-                    (uint8_t)p->chain_len};
+    w_u32(w, (uint32_t)(sizeof c->id + sizeof ref));
+    uint8_t k[4] = {(uint8_t)p->kind, p->superuser, (uint8_t)(c->has_id != 0),
+                    (uint8_t)c->chain_len};
     w_put(w, k, sizeof k);
     w_bytes(w, p->username, p->username ? strlen(p->username) : 0);
     w_bytes(w, p->clientid, p->clientid ? strlen(p->clientid) : 0);
-    w_bytes(w, p->cert_cn, p->cert_cn ? strlen(p->cert_cn) : 0);
-    w_bytes(w, p->cert_subject, p->cert_subject ? strlen(p->cert_subject) : 0);
-    w_bytes(w, p->cert_issuer, p->cert_issuer ? strlen(p->cert_issuer) : 0);
-    w_put(w, p->serial_hex, sizeof p->serial_hex);
-    w_put(w, &p->cert, sizeof p->cert);
-    w_put(w, &p->id, sizeof p->id);
-    w_put(w, p->chain, p->chain_len * sizeof p->chain[0]);
+    w_bytes(w, c->cn, c->cn ? strlen(c->cn) : 0);
+    w_bytes(w, c->dn, c->dn ? strlen(c->dn) : 0);
+    w_bytes(w, c->issuer_dn, c->issuer_dn ? strlen(c->issuer_dn) : 0);
+    w_put(w, c->serial_hex, sizeof c->serial_hex);
+    w_put(w, &ref, sizeof ref);
+    w_put(w, &c->id, sizeof c->id);
+    w_put(w, c->chain, c->chain_len * sizeof c->chain[0]);
 }
 
 static struct rmq_principal *owner_load(const uint8_t *blob, size_t len)
@@ -203,9 +210,14 @@ static struct rmq_principal *owner_load(const uint8_t *blob, size_t len)
     uint32_t tag = 0, sizes = 0;
     uint8_t k[4] = {0};
     struct rmq_principal *p = calloc(1, sizeof *p);
-    if (!p) {
+    struct rmq_peer_info *c = rmq_principal_cert_new(RMQ_PEER_CHAIN_MAX);
+    struct rmq_cert_ref ref = {0};
+    if (!p || !c) {
+        free(p);
+        free(c);
         return NULL;
     }
+    p->cert = c;
     r_get(&r, &tag, sizeof tag);
     r_get(&r, &sizes, sizeof sizes);
     r_get(&r, k, sizeof k);
@@ -213,25 +225,32 @@ static struct rmq_principal *owner_load(const uint8_t *blob, size_t len)
     p->superuser = k[1] != 0;
     p->username = r_str(&r);
     p->clientid = r_str(&r);
-    p->cert_cn = r_str(&r);
-    p->cert_subject = r_str(&r);
-    p->cert_issuer = r_str(&r);
-    bool same = tag == OWNER_TAG && sizes == sizeof p->id + sizeof p->cert &&
-                k[3] <= RMQ_PEER_CHAIN_MAX && r_get(&r, p->serial_hex, sizeof p->serial_hex) &&
-                r_get(&r, &p->cert, sizeof p->cert) && r_get(&r, &p->id, sizeof p->id) &&
-                r_get(&r, p->chain, k[3] * sizeof p->chain[0]);
-    p->serial_hex[sizeof p->serial_hex - 1] = '\0';
+    c->cn = r_str(&r);
+    c->dn = r_str(&r);
+    c->issuer_dn = r_str(&r);
+    bool same = tag == OWNER_TAG && sizes == sizeof c->id + sizeof ref &&
+                k[3] <= RMQ_PEER_CHAIN_MAX && r_get(&r, c->serial_hex, sizeof c->serial_hex) &&
+                r_get(&r, &ref, sizeof ref) && r_get(&r, &c->id, sizeof c->id) &&
+                r_get(&r, c->chain, k[3] * sizeof c->chain[0]);
+    memcpy(c->issuer_hash, ref.issuer_hash, sizeof c->issuer_hash);
+    c->serial_len = ref.serial_len <= sizeof c->serial ? ref.serial_len : 0;
+    memcpy(c->serial, ref.serial, c->serial_len);
+    c->serial_hex[sizeof c->serial_hex - 1] = '\0';
     if (same) {
-        p->has_id = k[2];
-        p->chain_len = k[3];
+        c->has_id = k[2];
+        c->chain_len = k[3];
     } else if (p->kind == RMQ_PRINCIPAL_CERT) {
-        p->has_id = 0; /* fail closed: no one proves to be this owner */
+        c->has_id = 0; /* fail closed: no one proves to be this owner */
         rmq_warn("store", "session owner record unreadable; only a new session can take it");
     }
     if (p->kind != RMQ_PRINCIPAL_ANONYMOUS && p->kind != RMQ_PRINCIPAL_USER &&
         p->kind != RMQ_PRINCIPAL_CERT) {
         p->kind = RMQ_PRINCIPAL_CERT; /* damaged: fail closed */
-        p->has_id = 0;
+        c->has_id = 0;
+    }
+    if (p->kind != RMQ_PRINCIPAL_CERT) { /* only CERT principals carry one */
+        rmq_peer_info_free(c);
+        p->cert = NULL;
     }
     return p;
 }

@@ -1,11 +1,11 @@
 /*
  * props.c — MQTT 5 properties (MQTT 5 §2.2.2): decode with validation of
  * which property is allowed where, duplicates and values; encode.
- * Private to the codec; see codec_internal.h.
+ * Private to the codec; see codec_int.h.
  */
 #include <string.h>
 
-#include "mqtt/codec_internal.h"
+#include "mqtt/codec_int.h"
 
 #define B(id) RMQ_PROP_BIT(RMQ_PROP_##id)
 

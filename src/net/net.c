@@ -159,7 +159,7 @@ static rmq_err worker_init(struct rmq_net *net, struct worker *w, int idx)
         return RMQ_ERR_NOMEM;
     }
     w->flush_ev = event_new(w->base, -1, 0, rmq_net_conn_flush_cb, w);
-    if (!w->flush_ev) {
+    if (!w->flush_ev || rmq_net_tw_init(w) != RMQ_OK) {
         return RMQ_ERR_NOMEM;
     }
     if (idx == 0) {
@@ -627,6 +627,9 @@ static void worker_free(struct worker *w)
     }
     if (w->flush_ev) {
         event_free(w->flush_ev);
+    }
+    if (w->tw_ev) {
+        event_free(w->tw_ev);
     }
     if (w->base) {
         event_base_free(w->base);

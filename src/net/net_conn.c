@@ -29,20 +29,17 @@
 static void conn_destroy(struct conn *c, const char *why);
 static void conn_update_events(struct conn *c);
 static bool do_read(struct conn *c);
+static bool rate_init(struct conn *c);
 static void again_later(struct conn *c);
 static void again_after(struct conn *c, uint64_t ms);
 static bool addr_admit(struct conn *c);
 static void addr_release(struct conn *c);
 static void want_write(struct conn *c);
 
+/* Arms c's one timeout ms from now (0: disarms it); timer_wheel.c. */
 static void set_timer(struct conn *c, uint64_t ms)
 {
-    if (!ms) {
-        evtimer_del(c->timer);
-        return;
-    }
-    struct timeval tv = {(time_t)(ms / 1000), (suseconds_t)((ms % 1000) * 1000)};
-    evtimer_add(c->timer, &tv);
+    rmq_net_tw_set(c, ms);
 }
 
 /* ------------------------------------------------------------- core I/O */
@@ -103,6 +100,38 @@ static void io_resume(void *net)
     }
 }
 
+/* The write event exists only while a write waits for the socket (a blocked
+ * write, a TLS handshake or read that needs it, a close that flushes): an
+ * idle connection keeps none (issue 18). false: no memory for it. */
+static void write_cb(evutil_socket_t fd, short what, void *arg);
+
+static bool wev_add(struct conn *c)
+{
+    if (c->wev == NULL) {
+        c->wev = event_new(c->w->base, c->fd, EV_WRITE | EV_PERSIST, write_cb, c);
+        if (c->wev == NULL) {
+            return false;
+        }
+    }
+    event_add(c->wev, NULL);
+    return true;
+}
+
+/* Stops waiting for the socket to be writable; frees the event (safe from
+ * its own callback: libevent does not touch an event after its callback). */
+static void wev_del(struct conn *c)
+{
+    if (c->wev != NULL) {
+        event_free(c->wev);
+        c->wev = NULL;
+    }
+}
+
+static bool wev_pending(const struct conn *c)
+{
+    return c->wev != NULL && event_pending(c->wev, EV_WRITE, NULL);
+}
+
 static void io_close(void *net)
 {
     struct conn *c = net;
@@ -111,9 +140,10 @@ static void io_close(void *net)
     }
     c->phase = PH_CLOSING;
     event_del(c->rev);
-    set_timer(c, CLOSE_LINGER_MS);
-    event_add(c->wev, NULL);
-    event_active(c->wev, EV_WRITE, 0); /* finish even when nothing is buffered */
+    set_timer(c, CLOSE_LINGER_MS); /* closes it if the write event cannot be made */
+    if (wev_add(c)) {
+        event_active(c->wev, EV_WRITE, 0); /* finish even when nothing is buffered */
+    }
 }
 
 static void io_connected(void *net, uint64_t keepalive_ms)
@@ -176,8 +206,7 @@ static void flush_unlink(struct conn *c)
  * same bytes, a close) or a TLS write waits for input. */
 static void want_write(struct conn *c)
 {
-    if (c->flush_queued || c->phase != PH_OPEN || c->write_wants_read ||
-        event_pending(c->wev, EV_WRITE, NULL)) {
+    if (c->flush_queued || c->phase != PH_OPEN || c->write_wants_read || wev_pending(c)) {
         return;
     }
     struct worker *w = c->w;
@@ -208,7 +237,9 @@ static void conn_update_events(struct conn *c)
         event_del(c->rev);
     }
     if (c->read_wants_write) {
-        event_add(c->wev, NULL);
+        /* Out of memory: retried at the next update; the keep-alive or
+         * CONNECT timer bounds the wait. */
+        (void)wev_add(c);
     }
     if (out_pending(c) > 0) {
         want_write(c);
@@ -248,9 +279,10 @@ static void conn_open(struct conn *c)
     }
     c->phase = PH_OPEN;
     set_timer(c, c->l->net->s->mqtt.idle_timeout);
-    int64_t now = rmq_now_ms();
-    rmq_net_bucket_init(&c->msg_rate, c->l->ls->messages_rate, 1, now);
-    rmq_net_bucket_init(&c->byte_rate, c->l->ls->bytes_rate, READ_CHUNK, now);
+    if (!rate_init(c)) {
+        conn_destroy(c, "out of memory");
+        return;
+    }
     if (!addr_admit(c)) {
         conn_update_events(c); /* parked: not read until another one closes */
         return;
@@ -299,13 +331,11 @@ static void free_events(struct conn *c)
     if (c->wev) {
         event_free(c->wev);
     }
-    if (c->timer) {
-        event_free(c->timer);
-    }
+    rmq_net_tw_set(c, 0);
     if (c->again) {
         event_free(c->again);
     }
-    c->rev = c->wev = c->timer = c->again = NULL;
+    c->rev = c->wev = c->again = NULL;
 }
 
 static bool make_events(struct worker *w, struct conn *c);
@@ -394,17 +424,19 @@ static void drive_handshake(struct conn *c)
         }
         return;
     case RMQ_IO_WANT_READ:
-        event_del(c->wev);
+        wev_del(c);
         event_add(c->rev, NULL);
         return;
     case RMQ_IO_WANT_WRITE:
         event_del(c->rev);
-        event_add(c->wev, NULL);
+        if (!wev_add(c)) {
+            conn_destroy(c, "out of memory");
+        }
         return;
     case RMQ_IO_SUSPENDED:
         c->suspended = true;
         event_del(c->rev);
-        event_del(c->wev);
+        wev_del(c);
         return;
     case RMQ_IO_EOF:
     case RMQ_IO_ERROR:
@@ -428,19 +460,50 @@ static void packets_seen(struct conn *c, size_t used)
     }
 }
 
+static bool rate_limited(uint64_t rate)
+{
+    return rate != 0 && rate != UINT64_MAX;
+}
+
+/* The rate buckets, when the listener limits a rate; false: out of memory. */
+static bool rate_init(struct conn *c)
+{
+    const struct rmq_listener_settings *ls = c->l->ls;
+    if (!rate_limited(ls->messages_rate) && !rate_limited(ls->bytes_rate)) {
+        return true;
+    }
+    if ((c->rate = calloc(1, sizeof *c->rate)) == NULL) {
+        return false;
+    }
+    int64_t now = rmq_now_ms();
+    rmq_net_bucket_init(&c->rate->msg, ls->messages_rate, 1, now);
+    rmq_net_bucket_init(&c->rate->bytes, ls->bytes_rate, READ_CHUNK, now);
+    return true;
+}
+
+static struct rmq_net_bucket *msg_rate(struct conn *c)
+{
+    return c->rate != NULL ? &c->rate->msg : NULL;
+}
+
+static struct rmq_net_bucket *byte_rate(struct conn *c)
+{
+    return c->rate != NULL ? &c->rate->bytes : NULL;
+}
+
 /* The core decodes input, within the client's messages_rate. */
 static size_t core_input(struct conn *c, const uint8_t *p, size_t n)
 {
-    bool limited = rmq_net_bucket_limited(&c->msg_rate);
+    bool limited = rmq_net_bucket_limited(msg_rate(c));
     if (limited) {
-        uint64_t avail = rmq_net_bucket_available(&c->msg_rate, rmq_now_ms());
+        uint64_t avail = rmq_net_bucket_available(msg_rate(c), rmq_now_ms());
         rmq_mqtt_conn_set_publish_budget(c->mc, avail);
     }
     size_t used = rmq_mqtt_conn_input(c->mc, p, n);
     if (limited) {
         uint64_t pubs = rmq_mqtt_conn_publishes_in(c->mc);
-        rmq_net_bucket_spend(&c->msg_rate, pubs - c->pubs_seen);
-        c->pubs_seen = pubs;
+        rmq_net_bucket_spend(msg_rate(c), pubs - c->rate->pubs_seen);
+        c->rate->pubs_seen = pubs;
     }
     packets_seen(c, used);
     return used;
@@ -450,12 +513,12 @@ static size_t core_input(struct conn *c, const uint8_t *p, size_t n)
  * more (the client is slowed, never dropped). True if paused. */
 static bool rate_wait(struct conn *c)
 {
-    if (!rmq_net_bucket_limited(&c->msg_rate) && !rmq_net_bucket_limited(&c->byte_rate)) {
+    if (!rmq_net_bucket_limited(msg_rate(c)) && !rmq_net_bucket_limited(byte_rate(c))) {
         return false;
     }
     int64_t now = rmq_now_ms();
-    uint64_t wm = rmq_net_bucket_wait_ms(&c->msg_rate, now);
-    uint64_t wb = rmq_net_bucket_wait_ms(&c->byte_rate, now);
+    uint64_t wm = rmq_net_bucket_wait_ms(msg_rate(c), now);
+    uint64_t wb = rmq_net_bucket_wait_ms(byte_rate(c), now);
     uint64_t wait = wm > wb ? wm : wb;
     if (!wait) {
         return false;
@@ -480,7 +543,7 @@ static void feed_core(struct conn *c)
 /* How much one read may take: bytes_rate allows at most this much. */
 static size_t read_cap(struct conn *c, size_t len)
 {
-    uint64_t avail = rmq_net_bucket_available(&c->byte_rate, rmq_now_ms());
+    uint64_t avail = rmq_net_bucket_available(byte_rate(c), rmq_now_ms());
     return avail < len ? (size_t)(avail ? avail : 1) : len;
 }
 
@@ -497,7 +560,7 @@ static enum rmq_io read_once(struct conn *c)
         if (r != RMQ_IO_OK) {
             return r;
         }
-        rmq_net_bucket_spend(&c->byte_rate, n);
+        rmq_net_bucket_spend(byte_rate(c), n);
         size_t used = core_input(c, scratch, n);
         if (used < n && c->phase == PH_OPEN &&
             rmq_buf_append(&c->in, scratch + used, n - used) != RMQ_OK) {
@@ -510,7 +573,7 @@ static enum rmq_io read_once(struct conn *c)
     }
     r = c->t->ops->read(c->t, c->in.data + c->in.len, read_cap(c, c->in.alloc - c->in.len), &n);
     if (r == RMQ_IO_OK) {
-        rmq_net_bucket_spend(&c->byte_rate, n);
+        rmq_net_bucket_spend(byte_rate(c), n);
         c->in.len += n;
         feed_core(c);
         if (c->in.len == 0) {
@@ -602,7 +665,10 @@ static void read_cb(evutil_socket_t fd, short what, void *arg)
     }
     if (c->write_wants_read) {
         c->write_wants_read = false;
-        event_add(c->wev, NULL);
+        if (!wev_add(c)) {
+            conn_destroy(c, "out of memory");
+            return;
+        }
     }
     do_read(c);
 }
@@ -668,7 +734,7 @@ static enum write_res write_out(struct conn *c)
         }
         if (r == RMQ_IO_WANT_READ) {
             c->write_wants_read = true;
-            event_del(c->wev);
+            wev_del(c);
             event_add(c->rev, NULL);
             return WR_BLOCKED;
         }
@@ -711,7 +777,7 @@ static void write_cb(evutil_socket_t fd, short what, void *arg)
         return; /* gone, or wev stays added / rev waits */
     }
     if (!c->read_wants_write) {
-        event_del(c->wev);
+        wev_del(c);
     }
     if (c->phase == PH_CLOSING) {
         finish_close(c);
@@ -730,23 +796,22 @@ void rmq_net_conn_flush_cb(evutil_socket_t fd, short what, void *arg)
      * queued at the head and written in this same pass. */
     while ((c = w->flush_head) != NULL) {
         flush_unlink(c);
-        if (c->phase != PH_OPEN || c->write_wants_read || event_pending(c->wev, EV_WRITE, NULL)) {
+        if (c->phase != PH_OPEN || c->write_wants_read || wev_pending(c)) {
             continue; /* the write or read event writes it */
         }
         enum write_res r = write_out(c);
         if (r == WR_BLOCKED && !c->write_wants_read) {
-            event_add(c->wev, NULL); /* EAGAIN / partial write: wait for the socket */
+            if (!wev_add(c)) { /* EAGAIN / partial write: wait for the socket */
+                conn_destroy(c, "out of memory");
+            }
         } else if (r == WR_DONE) {
             output_written(c);
         }
     }
 }
 
-static void timer_cb(evutil_socket_t fd, short what, void *arg)
+void rmq_net_conn_timeout(struct conn *c)
 {
-    (void)fd;
-    (void)what;
-    struct conn *c = arg;
     if (c->phase == PH_OPEN && c->mqtt_connected && c->flow_held) {
         /* Not read while held: its PINGREQs wait in the socket. */
         set_timer(c, c->keepalive_ms);
@@ -789,10 +854,9 @@ static void transport_wake(void *arg)
 static bool make_events(struct worker *w, struct conn *c)
 {
     c->rev = event_new(w->base, c->fd, EV_READ | EV_PERSIST, read_cb, c);
-    c->wev = event_new(w->base, c->fd, EV_WRITE | EV_PERSIST, write_cb, c);
-    c->timer = evtimer_new(w->base, timer_cb, c);
+    c->wev = NULL;   /* wev_add() makes it when a write waits */
     c->again = NULL; /* again_in() makes it when needed */
-    return c->rev && c->wev && c->timer;
+    return c->rev != NULL;
 }
 
 void rmq_net_conn_accept(struct worker *w, struct mail *m)
@@ -868,6 +932,7 @@ static void conn_destroy(struct conn *c, const char *why)
     close(c->fd);
     rmq_peer_info_free(c->peer);
     c->peer = NULL;
+    free(c->rate);
     rmq_buf_release(&c->in);
     rmq_buf_release(&c->out);
     atomic_fetch_sub(&c->l->conns, 1);

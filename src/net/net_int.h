@@ -19,7 +19,8 @@
 #include "net/transport.h"
 
 /* A token bucket (ratelimit.c). rate: units per 1000 s; 0 or UINT64_MAX =
- * no limit. */
+ * no limit. Every function takes NULL as "no limit" (a connection on a
+ * listener without messages_rate / bytes_rate has no buckets). */
 struct rmq_net_bucket {
     uint64_t rate;
     int64_t tokens; /* milli-units; negative = debt */
@@ -75,6 +76,26 @@ struct mail {
 
 enum conn_phase { PH_HANDSHAKE, PH_OPEN, PH_CLOSING };
 
+/* Connection timeouts (handshake, CONNECT, keep alive, close linger) are one
+ * timer wheel per worker instead of one libevent timer per connection (128 B
+ * each, issue 18): NET_TW_SLOTS circular lists, slot = deadline in
+ * NET_TW_MS ticks, one worker event walking the slots that came due. A
+ * timeout fires at most NET_TW_MS late. */
+#define NET_TW_MS 50
+#define NET_TW_SLOTS 256
+
+struct tw_link {
+    struct tw_link *prev, *next; /* NULL when not linked */
+};
+
+/* A connection's messages_rate / bytes_rate state, made only when its
+ * listener sets one: an idle connection without limits keeps none. */
+struct conn_rate {
+    struct rmq_net_bucket msg;
+    struct rmq_net_bucket bytes;
+    uint64_t pubs_seen; /* PUBLISH packets already charged to msg */
+};
+
 struct conn {
     struct conn *next; /* worker's list */
     struct conn *prev;
@@ -86,7 +107,10 @@ struct conn {
     struct rmq_transport *t;
     struct event *rev;
     struct event *wev;
-    struct event *timer;     /* handshake / CONNECT / close linger */
+    struct tw_link tw; /* in a worker wheel slot while a timeout is armed */
+    /* The deadline (rmq_clock_mono_ms) of its one timeout: handshake,
+     * CONNECT, keep alive or close linger. */
+    int64_t tw_due;
     struct event *again;     /* more work after the next poll / a wait; NULL until first needed */
     struct conn *flush_next; /* worker's flush list (output to write at the end of the turn) */
     struct conn *flush_prev;
@@ -97,23 +121,21 @@ struct conn {
     struct rmq_peer_info *peer; /* owned; NULL without a client certificate (TCP too) */
     struct rmq_mqtt_conn *mc;
     uint64_t keepalive_ms;
-    bool mqtt_connected;   /* CONNECT accepted: the timer is the keep alive */
-    bool read_paused;      /* output over the high-water mark */
-    bool core_hold;        /* the core holds input (CONNECT being authenticated) */
-    bool refeed;           /* hand kept input to the core on the next read event */
-    bool read_wants_write; /* TLS: a read needs the socket writable */
-    bool write_wants_read; /* TLS: a write needs the socket readable */
-    bool suspended;        /* handshake waits for wake */
-    bool proxy_pending;    /* PROXY protocol header not read yet */
-    bool flow_held;        /* the core holds this publisher (mqtt/flow.h) */
-    bool rate_paused;      /* over messages_rate / bytes_rate: read after the wait */
-    bool addr_parked;      /* over max_conn_per_addr: not read until another closes */
-    bool addr_counted;     /* counted in the worker's per-address table */
-    struct rmq_net_bucket msg_rate;
-    struct rmq_net_bucket byte_rate;
-    uint64_t pubs_seen; /* PUBLISH packets already charged to msg_rate */
-    bool out_over;      /* unwritten output went over the high-water mark... */
-    int64_t over_since; /* ...at this time (ms), and has not drained to half since */
+    bool mqtt_connected;    /* CONNECT accepted: the timer is the keep alive */
+    bool read_paused;       /* output over the high-water mark */
+    bool core_hold;         /* the core holds input (CONNECT being authenticated) */
+    bool refeed;            /* hand kept input to the core on the next read event */
+    bool read_wants_write;  /* TLS: a read needs the socket writable */
+    bool write_wants_read;  /* TLS: a write needs the socket readable */
+    bool suspended;         /* handshake waits for wake */
+    bool proxy_pending;     /* PROXY protocol header not read yet */
+    bool flow_held;         /* the core holds this publisher (mqtt/flow.h) */
+    bool rate_paused;       /* over messages_rate / bytes_rate: read after the wait */
+    bool addr_parked;       /* over max_conn_per_addr: not read until another closes */
+    bool addr_counted;      /* counted in the worker's per-address table */
+    struct conn_rate *rate; /* owned; NULL when the listener limits neither rate */
+    bool out_over;          /* unwritten output went over the high-water mark... */
+    int64_t over_since;     /* ...at this time (ms), and has not drained to half since */
     char addr[64];
 };
 
@@ -134,7 +156,12 @@ struct worker {
      * a write would block (EAGAIN, partial write, TLS WANT_WRITE). */
     struct event *flush_ev;
     struct conn *flush_head;
-    pthread_mutex_t mu; /* protects mail_head/mail_tail */
+    struct event *tw_ev;                   /* every NET_TW_MS while tw_count > 0 */
+    struct tw_link tw_slots[NET_TW_SLOTS]; /* sentinels of the wheel's slots */
+    struct tw_link tw_fire;                /* sentinel: the slot being fired */
+    int64_t tw_next_tick;                  /* first tick not walked yet */
+    size_t tw_count;                       /* connections linked in the wheel */
+    pthread_mutex_t mu;                    /* protects mail_head/mail_tail */
     struct mail *mail_head;
     struct mail *mail_tail;
     struct conn *conns;
@@ -185,5 +212,14 @@ void rmq_net_conn_check_send_timeouts(struct worker *w);
 /* flush_ev's callback: writes the output of every connection on the
  * worker's flush list. */
 void rmq_net_conn_flush_cb(evutil_socket_t fd, short what, void *arg);
+/* The connection's timeout came (timer_wheel.c calls it, unlinked). */
+void rmq_net_conn_timeout(struct conn *c);
+
+/* timer_wheel.c: set up a worker's wheel (slots empty, tw_ev made); arm c's
+ * one timeout ms from now, replacing any (0: disarm; c->w is its worker);
+ * tw_ev's callback. */
+rmq_err rmq_net_tw_init(struct worker *w);
+void rmq_net_tw_set(struct conn *c, uint64_t ms);
+void rmq_net_tw_cb(evutil_socket_t fd, short what, void *arg);
 
 #endif

@@ -27,7 +27,7 @@ void rmq_net_bucket_init(struct rmq_net_bucket *b, uint64_t rate, uint64_t min_b
 
 bool rmq_net_bucket_limited(const struct rmq_net_bucket *b)
 {
-    return b->rate != 0 && b->rate != UINT64_MAX;
+    return b != NULL && b->rate != 0 && b->rate != UINT64_MAX;
 }
 
 static void refill(struct rmq_net_bucket *b, int64_t now_ms)

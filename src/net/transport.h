@@ -31,14 +31,7 @@ enum rmq_io {
     RMQ_IO_ERROR,
 };
 
-void rmq_peer_info_clear(struct rmq_peer_info *p); /* frees its strings, zeroes */
-/* A heap copy of *p sized for its p->chain_len chain entries only (an idle
- * connection keeps no empty chain slots), taking over p's strings; without
- * `keep_pem` the PEM is dropped (nothing needs it: mqtt.peer_cert_as_* is not
- * pem/crt). *p is cleared either way. NULL when p has no certificate or on
- * OOM. Free with rmq_peer_info_free. */
-struct rmq_peer_info *rmq_peer_info_keep(struct rmq_peer_info *p, int keep_pem);
-void rmq_peer_info_free(struct rmq_peer_info *p); /* NULL: no-op */
+/* rmq_peer_info_clear / _keep / _share / _free: common/peer_info.h. */
 
 struct rmq_transport;
 

@@ -20,7 +20,7 @@
 
 #include "common/log.h"
 #include "common/metrics.h"
-#include "revocation/crl_internal.h"
+#include "revocation/crl_int.h"
 #include "revocation/status.h"
 #include "revocation/refusal.h"
 

@@ -1,5 +1,5 @@
 /*
- * crl_index.c — compact serial set for one CRL; see crl_internal.h.
+ * crl_index.c — compact serial set for one CRL; see crl_int.h.
  *
  * Layout: serials are packed in one arena as [len|sign:u8][reason:u8][bytes…]
  * (bit 7 of the first byte: negative serial, RFC 5280 4.1.2.2 allows them;
@@ -12,7 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "revocation/crl_internal.h"
+#include "revocation/crl_int.h"
 
 #define REASON_NONE_BYTE 0xFFu
 #define NEG_BIT 0x80u

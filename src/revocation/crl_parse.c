@@ -1,6 +1,6 @@
 /*
  * crl_parse.c — sniff, parse and check CRLs; build index entries.
- * See crl_internal.h and the acceptance rules in crl.h.
+ * See crl_int.h and the acceptance rules in crl.h.
  */
 #include <openssl/bio.h>
 #include <openssl/err.h>
@@ -13,7 +13,7 @@
 #include <string.h>
 
 #include "common/reader.h"
-#include "revocation/crl_internal.h"
+#include "revocation/crl_int.h"
 #include "revocation/refusal.h"
 
 static const char PEM_CRL_BEGIN[] = "-----BEGIN X509 CRL-----";

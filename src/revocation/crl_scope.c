@@ -19,7 +19,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "revocation/crl_internal.h"
+#include "revocation/crl_int.h"
 
 #define RMQ_CRL_SCOPE_NAME(id, name) name,
 static const char *const SCOPE_NAMES[] = {RMQ_CRL_SCOPE_TABLE(RMQ_CRL_SCOPE_NAME)};

@@ -19,7 +19,7 @@
 
 #include "common/log.h"
 #include "common/reader.h"
-#include "revocation/crl_internal.h"
+#include "revocation/crl_int.h"
 
 #define META_MAX 8192
 

@@ -10,6 +10,7 @@
 
 #include <openssl/err.h>
 
+#include "common/hash.h"
 #include "common/log.h"
 #include "common/lru.h"
 #include "revocation/fetcher.h"
@@ -85,14 +86,13 @@ static bool same_id(const struct rmq_cert_id *a, const struct rmq_cert_id *b)
 
 static size_t id_hash(const struct rmq_cert_id *id)
 {
-    uint64_t h = 1469598103934665603ull; /* FNV-1a */
-    for (size_t i = 0; i < id->serial_len; i++) {
-        h = (h ^ id->serial[i]) * 1099511628211ull;
-    }
-    for (size_t i = 0; i < 8; i++) {
-        h = (h ^ id->issuer_key[i]) * 1099511628211ull;
-    }
-    return (size_t)h;
+    /* Serial and issuer key (the fields that differ between certificates),
+     * through the common keyed hash (common/hash.h). */
+    uint8_t k[RMQ_CERT_ID_SERIAL_MAX + sizeof id->issuer_key];
+    size_t n = id->serial_len <= RMQ_CERT_ID_SERIAL_MAX ? id->serial_len : RMQ_CERT_ID_SERIAL_MAX;
+    memcpy(k, id->serial, n);
+    memcpy(k + n, id->issuer_key, sizeof id->issuer_key);
+    return (size_t)rmq_hash(k, n + sizeof id->issuer_key);
 }
 
 static struct entry **slot_of(struct rmq_ocsp_client *c, const struct rmq_cert_id *id)

@@ -13,7 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "revocation/crl_internal.h"
+#include "revocation/crl_int.h"
 
 struct snap_issuer {
     uint8_t key[64]; /* issuer name hash || issuer key hash */

@@ -8,7 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "revocation/crl_internal.h"
+#include "revocation/crl_int.h"
 #include "revocation/revocation.h"
 
 /* Shared by the waiting caller and the fetcher-thread copy: the last of the

@@ -561,7 +561,7 @@ rmq_err tls_gen_new(struct rmq_tls_listener *l, bool reload, struct tls_gen **ou
     struct build b = {.l = l, .o = &l->ls->ssl, .errmsg = errmsg};
     rmq_err r = build_ctx(&b, g, reload);
     if (r == RMQ_OK) {
-        g->cache = tls_sess_cache_new(l, l->sess_max);
+        g->cache = tls_sess_cache_new(l, l->sess_budget);
         if (g->cache == NULL) {
             r = RMQ_ERR_NOMEM;
         } else {

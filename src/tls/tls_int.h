@@ -94,7 +94,7 @@ struct rmq_tls_listener {
     bool crl_chain;       /* crl_cache.check == chain */
     bool discover;        /* crl_cache.discover_from_cert */
     bool async_capable;   /* OpenSSL ASYNC jobs usable: suspend on CDP fetch */
-    size_t sess_max;      /* session cache entries */
+    size_t sess_budget;   /* session cache bytes (ssl_options.session_cache_memory) */
     const char *name;     /* listener name, borrowed from ls (error messages: key paths) */
     const char *id;       /* "ssl:name" / "wss:name", borrowed from ls (logs, labels) */
     pthread_mutex_t lock; /* protects `cur` (pointer swap + ref taking) */
@@ -119,11 +119,18 @@ void tls_stat_files(const struct rmq_ssl_options *o, struct tls_filestat st[TLS_
 bool tls_stats_equal(const struct tls_filestat *a, const struct tls_filestat *b);
 
 /* tls_sess.c: server-side session cache with a revocation re-check on lookup. */
-struct tls_sess_cache *tls_sess_cache_new(struct rmq_tls_listener *l, size_t max);
+/* budget: bytes the cached sessions may take (estimated per session, see
+ * tls_sess_cost); the least recently used are dropped beyond it. */
+struct tls_sess_cache *tls_sess_cache_new(struct rmq_tls_listener *l, size_t budget);
 void tls_sess_cache_free(struct tls_sess_cache *c);
 /* Installs the cache's callbacks on ctx (SSL_SESS_CACHE_SERVER, no internal store). */
 RMQ_MUST_USE rmq_err tls_sess_cache_attach(struct tls_sess_cache *c, SSL_CTX *ctx);
+/* Bytes one cached session is charged: the entry, the SSL_SESSION, and with
+ * a client certificate its parsed form and DER (an estimate, see tls_sess.c). */
+size_t tls_sess_cost(SSL_SESSION *sess);
+/* Sessions cached, and the bytes they are charged (tests). */
 size_t tls_sess_cache_count(struct tls_sess_cache *c);
+size_t tls_sess_cache_bytes(struct tls_sess_cache *c);
 
 /* tls_verify.c */
 int tls_verify_cb(int preverify_ok, X509_STORE_CTX *xs);
@@ -170,8 +177,17 @@ struct tls_transport {
     bool ocsp_registered;             /* an OCSP done callback may be pending: cancel on free */
     struct rmq_ocspc_result ocsp_res; /* written by the OCSP done callback */
     bool fatal;                       /* a TLS/socket error happened: session not resumable */
-    char err[160];                    /* last_error() text */
+    char *err; /* last_error() text (TLS_ERR_LEN bytes), made at the first error; NULL: none */
 };
+
+#define TLS_ERR_LEN 160
+/* Sets t's last_error() text (printf; truncated to TLS_ERR_LEN - 1). The
+ * buffer is made on the first error, so a healthy connection keeps none; out
+ * of memory leaves the text unchanged. */
+void tls_set_err(struct tls_transport *t, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+/* t's last_error() text, "" when none. */
+const char *tls_err(const struct tls_transport *t);
 
 struct rmq_transport *tls_transport_new(void *arg, int fd);
 

@@ -12,20 +12,6 @@
 #include "revocation/ocsp_client.h"
 #include "tls/tls_int.h"
 
-/* Session cache size: one entry per allowed connection, within bounds
- * (each cached session costs ~6-7 KB; TLS-COST.md). */
-#define TLS_SESS_MIN 256u
-#define TLS_SESS_MAX 20000u
-
-static size_t sess_max_for(const struct rmq_listener_settings *ls)
-{
-    uint64_t n = ls->max_connections;
-    if (n < TLS_SESS_MIN) {
-        return TLS_SESS_MIN;
-    }
-    return n > TLS_SESS_MAX ? TLS_SESS_MAX : (size_t)n;
-}
-
 static const char *versions_str(unsigned v)
 {
     switch (v & (RMQ_TLS_V12 | RMQ_TLS_V13)) {
@@ -135,7 +121,7 @@ rmq_err tls_listener_create(const struct rmq_listener_settings *ls, const struct
     l->crl_chain = s->crl_cache.check == RMQ_CRL_CHECK_CHAIN;
     l->discover = s->crl_cache.discover_from_cert;
     l->async_capable = ASYNC_is_capable() == 1;
-    l->sess_max = sess_max_for(ls);
+    l->sess_budget = (size_t)ls->ssl.session_cache_memory;
     pthread_mutex_init(&l->lock, NULL);
     pthread_mutex_init(&l->reload_lock, NULL);
     rmq_err r = tls_gen_new(l, false, &l->cur, errmsg);
@@ -159,11 +145,11 @@ rmq_err tls_listener_create(const struct rmq_listener_settings *ls, const struct
     }
     rmq_info("tls",
              "listener ready listener=%s certfile=%s serial=%s versions=%s verify=%s "
-             "fail_if_no_peer_cert=%s crl_check=%s ocsp_stapling=%s session_cache=%zu",
+             "fail_if_no_peer_cert=%s crl_check=%s ocsp_stapling=%s session_cache_memory=%zu",
              l->id, o->certfile, l->cur->cert_serial, versions_str(o->versions),
              o->verify == RMQ_VERIFY_PEER ? "verify_peer" : "verify_none",
              o->fail_if_no_peer_cert ? "true" : "false", l->crl_check ? "true" : "false",
-             o->ocsp.enable_ocsp_stapling ? "true" : "false", l->sess_max);
+             o->ocsp.enable_ocsp_stapling ? "true" : "false", l->sess_budget);
     *out = l;
     return RMQ_OK;
 }

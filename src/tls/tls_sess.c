@@ -10,8 +10,10 @@
  * falls back to a full handshake, where the verify callback rejects it with
  * the proper alert (44 / 42). A revoked client therefore can never resume.
  *
- * Structure: a chained hash table on the session id with an LRU list; at
- * most `max` entries (the least recently used is dropped). Each entry holds
+ * Structure: a chained hash table on the session id with an LRU list,
+ * bounded by memory: each entry is charged what its session costs (tls_sess_cost)
+ * and the least recently used are dropped while a new one would take the
+ * total past the budget (ssl_options.session_cache_memory). Each entry holds
  * one SSL_SESSION reference. Expiry is OpenSSL's (it checks the session
  * timeout after our lookup and asks us to remove it).
  *
@@ -24,6 +26,7 @@
 
 #include <openssl/ssl.h>
 
+#include "common/hash.h"
 #include "common/log.h"
 #include "common/lru.h"
 #include "tls/tls_int.h"
@@ -34,25 +37,25 @@ struct sess_entry {
     unsigned char id[SSL_MAX_SSL_SESSION_ID_LENGTH];
     unsigned int idlen;
     SSL_SESSION *sess; /* one reference */
+    size_t cost;       /* bytes charged to the budget (tls_sess_cost) */
     struct sess_entry *hnext;
     struct rmq_lru_node lru; /* in tls_sess_cache.lru */
 };
 
 struct tls_sess_cache {
     struct rmq_tls_listener *l;
-    size_t max;
+    size_t budget;      /* bytes */
     pthread_mutex_t mu; /* protects everything below */
+    size_t bytes;       /* charged by the entries linked */
     struct sess_entry *buckets[TLS_SESS_BUCKETS];
     struct rmq_lru lru; /* every entry; len: how many */
 };
 
 static unsigned bucket_of(const unsigned char *id, unsigned int len)
 {
-    uint32_t h = 2166136261u; /* FNV-1a; ids are random, this only spreads them */
-    for (unsigned int i = 0; i < len; i++) {
-        h = (h ^ id[i]) * 16777619u;
-    }
-    return h % TLS_SESS_BUCKETS;
+    /* The common keyed hash: a client sends the id it wants resumed, so the
+     * bucket must not be predictable from it (common/hash.h). */
+    return (unsigned)(rmq_hash(id, len) % TLS_SESS_BUCKETS);
 }
 
 /* Unlinks the entry for id (mu held); returns it or NULL. */
@@ -64,6 +67,7 @@ static struct sess_entry *take(struct tls_sess_cache *c, const unsigned char *id
         if (e->idlen == len && memcmp(e->id, id, len) == 0) {
             *pp = e->hnext;
             rmq_lru_remove(&c->lru, &e->lru);
+            c->bytes -= e->cost;
             return e;
         }
     }
@@ -86,6 +90,35 @@ static struct tls_sess_cache *cache_of_ctx(SSL_CTX *ctx)
     return g != NULL ? g->cache : NULL;
 }
 
+/* What a cached session holds in memory, estimated: the entry, the
+ * SSL_SESSION (~0.9 KB measured) and, with a client certificate, the parsed
+ * certificate and its public key (~4 KB for P-256 beyond its DER: TLS-COST.md
+ * measured 6-7 KB per cached mutual-TLS session) plus its DER. */
+#define SESS_BASE_COST 1024u
+#define SESS_PEER_COST 4096u
+
+size_t tls_sess_cost(SSL_SESSION *sess)
+{
+    size_t cost = sizeof(struct sess_entry) + SESS_BASE_COST;
+    X509 *peer = SSL_SESSION_get0_peer(sess);
+    if (peer != NULL) {
+        int der = i2d_X509(peer, NULL); /* the encoding OpenSSL keeps: no re-encoding */
+        cost += SESS_PEER_COST + (der > 0 ? (size_t)der : 0);
+    }
+    return cost;
+}
+
+/* Frees a list of unlinked entries chained by hnext (mu not held). */
+static void drop_all(struct sess_entry *e)
+{
+    while (e != NULL) {
+        struct sess_entry *next = e->hnext;
+        SSL_SESSION_free(e->sess);
+        free(e);
+        e = next;
+    }
+}
+
 static int new_cb(SSL *ssl, SSL_SESSION *sess)
 {
     struct tls_sess_cache *c = cache_of_ctx(SSL_get_SSL_CTX(ssl));
@@ -101,25 +134,28 @@ static int new_cb(SSL *ssl, SSL_SESSION *sess)
     memcpy(e->id, id, len);
     e->idlen = len;
     e->sess = sess; /* returning 1 keeps OpenSSL's reference for us */
-    struct sess_entry *old = NULL, *evict = NULL;
+    e->cost = tls_sess_cost(sess);
+    struct sess_entry *drop = NULL;
     pthread_mutex_lock(&c->mu);
-    old = take(c, id, len);
-    if (c->lru.len >= c->max && c->lru.tail != NULL) {
+    struct sess_entry *old = take(c, id, len);
+    if (old != NULL) {
+        old->hnext = drop;
+        drop = old;
+    }
+    /* Oldest first until the new one fits (one entry is always kept). */
+    while (c->bytes + e->cost > c->budget && c->lru.tail != NULL) {
         struct sess_entry *lru = RMQ_LRU_ENTRY(c->lru.tail, struct sess_entry, lru);
-        evict = take(c, lru->id, lru->idlen);
+        struct sess_entry *t = take(c, lru->id, lru->idlen);
+        t->hnext = drop;
+        drop = t;
     }
     unsigned b = bucket_of(id, len);
     e->hnext = c->buckets[b];
     c->buckets[b] = e;
     rmq_lru_push(&c->lru, &e->lru);
+    c->bytes += e->cost;
     pthread_mutex_unlock(&c->mu);
-    struct sess_entry *drop[2] = {old, evict};
-    for (int i = 0; i < 2; i++) {
-        if (drop[i] != NULL) {
-            SSL_SESSION_free(drop[i]->sess);
-            free(drop[i]);
-        }
-    }
+    drop_all(drop);
     return 1;
 }
 
@@ -205,14 +241,14 @@ static SSL_SESSION *get_cb(SSL *ssl, const unsigned char *id, int len, int *copy
     return s;
 }
 
-struct tls_sess_cache *tls_sess_cache_new(struct rmq_tls_listener *l, size_t max)
+struct tls_sess_cache *tls_sess_cache_new(struct rmq_tls_listener *l, size_t budget)
 {
     struct tls_sess_cache *c = calloc(1, sizeof *c);
     if (c == NULL) {
         return NULL;
     }
     c->l = l;
-    c->max = max > 0 ? max : 1;
+    c->budget = budget;
     pthread_mutex_init(&c->mu, NULL);
     return c;
 }
@@ -231,6 +267,14 @@ size_t tls_sess_cache_count(struct tls_sess_cache *c)
 {
     pthread_mutex_lock(&c->mu);
     size_t n = c->lru.len;
+    pthread_mutex_unlock(&c->mu);
+    return n;
+}
+
+size_t tls_sess_cache_bytes(struct tls_sess_cache *c)
+{
+    pthread_mutex_lock(&c->mu);
+    size_t n = c->bytes;
     pthread_mutex_unlock(&c->mu);
     return n;
 }

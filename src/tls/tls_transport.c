@@ -9,6 +9,7 @@
  * callbacks before anything is released.
  */
 #include <errno.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -58,31 +59,31 @@ static void info_cb(const SSL *ssl, int where, int ret)
     if (t == NULL) {
         return;
     }
-    char prev[sizeof t->err];
-    memcpy(prev, t->err, sizeof prev);
+    char prev[TLS_ERR_LEN];
+    snprintf(prev, sizeof prev, "%s", tls_err(t));
     /* the alert's number and name: "sent alert 44 (certificate revoked)" */
-    snprintf(t->err, sizeof t->err, "%s alert %d (%s)%s%.100s",
-             (where & SSL_CB_READ) ? "received" : "sent", ret & 0xff, alert_name(ret),
-             prev[0] != '\0' ? ": " : "", prev);
+    tls_set_err(t, "%s alert %d (%s)%s%.100s", (where & SSL_CB_READ) ? "received" : "sent",
+                ret & 0xff, alert_name(ret), prev[0] != '\0' ? ": " : "", prev);
 }
 
-/* The error queue's reason into t->err; a missing client certificate is said
+/* The error queue's reason into t's error text; a missing client certificate is said
  * in words after the alert (TLS 1.3: 116 certificate required, 1.2: 40). */
 static void tls_note_ssl_error(struct tls_transport *t)
 {
     unsigned long ec = ERR_peek_error();
     if (ERR_GET_LIB(ec) == ERR_LIB_SSL &&
         ERR_GET_REASON(ec) == SSL_R_PEER_DID_NOT_RETURN_A_CERTIFICATE) {
-        size_t n = strlen(t->err);
-        snprintf(t->err + n, sizeof t->err - n,
-                 "%sno client certificate (the client sent none; "
-                 "this listener requires one: fail_if_no_peer_cert = true)",
-                 n > 0 ? ": " : "");
+        char prev[TLS_ERR_LEN];
+        snprintf(prev, sizeof prev, "%s", tls_err(t));
+        tls_set_err(t,
+                    "%s%sno client certificate (the client sent none; "
+                    "this listener requires one: fail_if_no_peer_cert = true)",
+                    prev, prev[0] != '\0' ? ": " : "");
         return;
     }
-    if (t->err[0] == '\0') {
+    if (tls_err(t)[0] == '\0') {
         const char *rs = ec != 0 ? ERR_reason_error_string(ec) : NULL;
-        snprintf(t->err, sizeof t->err, "%s", rs != NULL ? rs : "TLS error");
+        tls_set_err(t, "%s", rs != NULL ? rs : "TLS error");
     }
 }
 
@@ -105,8 +106,8 @@ static enum rmq_io map_error(struct tls_transport *t, int r)
             return RMQ_IO_EOF;
         }
         t->fatal = true;
-        if (t->err[0] == '\0') {
-            snprintf(t->err, sizeof t->err, "%s", strerror(saved_errno));
+        if (tls_err(t)[0] == '\0') {
+            tls_set_err(t, "%s", strerror(saved_errno));
         }
         ERR_clear_error();
         return RMQ_IO_ERROR;
@@ -128,7 +129,7 @@ static bool tls_resumed_ok(struct tls_transport *t)
         tls_ocsp_session_revoked(l, SSL_get_session(t->ssl), peer)) {
         SSL_CTX_remove_session(SSL_get_SSL_CTX(t->ssl), SSL_get_session(t->ssl));
         t->fatal = true;
-        snprintf(t->err, sizeof t->err, "resumed session: client certificate revoked (OCSP)");
+        tls_set_err(t, "resumed session: client certificate revoked (OCSP)");
         return false;
     }
     if (!l->crl_check || peer == NULL) {
@@ -147,8 +148,8 @@ static bool tls_resumed_ok(struct tls_transport *t)
     tls_log_reject(l, peer, 0, v == TLS_VERDICT_REVOKED ? "revoked" : "no_crl", "resumed session");
     SSL_CTX_remove_session(SSL_get_SSL_CTX(t->ssl), SSL_get_session(t->ssl));
     t->fatal = true;
-    snprintf(t->err, sizeof t->err, "resumed session: client certificate %s",
-             v == TLS_VERDICT_REVOKED ? "revoked" : "not covered by a CRL");
+    tls_set_err(t, "resumed session: client certificate %s",
+                v == TLS_VERDICT_REVOKED ? "revoked" : "not covered by a CRL");
     return false;
 }
 
@@ -388,12 +389,31 @@ static void tls_free(struct rmq_transport *bt)
     }
     SSL_free(t->ssl);
     tls_gen_unref(t->gen);
+    free(t->err);
     free(t);
+}
+
+void tls_set_err(struct tls_transport *t, const char *fmt, ...)
+{
+    if (t->err == NULL && (t->err = malloc(TLS_ERR_LEN)) == NULL) {
+        return;
+    }
+    char buf[TLS_ERR_LEN]; /* fmt's arguments may be the current text */
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(buf, sizeof buf, fmt, ap);
+    va_end(ap);
+    memcpy(t->err, buf, sizeof buf);
+}
+
+const char *tls_err(const struct tls_transport *t)
+{
+    return t->err != NULL ? t->err : "";
 }
 
 static const char *tls_last_error(struct rmq_transport *bt)
 {
-    return tt(bt)->err;
+    return tls_err(tt(bt));
 }
 
 static const struct rmq_transport_ops tls_ops = {

@@ -355,7 +355,7 @@ static int reject_no_crl(struct tls_transport *t, X509_STORE_CTX *xs, X509 *cert
 {
     struct rmq_tls_listener *l = t->gen->l;
     tls_log_reject(l, cert, depth, "no_crl", why);
-    snprintf(t->err, sizeof t->err, "no CRL in force covers the certificate (depth %d)", depth);
+    tls_set_err(t, "no CRL in force covers the certificate (depth %d)", depth);
     X509_STORE_CTX_set_error(xs, X509_V_ERR_CERT_REJECTED);
     return 0;
 }
@@ -364,7 +364,7 @@ static int reject_revoked(struct tls_transport *t, X509_STORE_CTX *xs, X509 *cer
                           const char *detail)
 {
     tls_log_reject(t->gen->l, cert, depth, "revoked", detail);
-    snprintf(t->err, sizeof t->err, "client certificate revoked (depth %d)", depth);
+    tls_set_err(t, "client certificate revoked (depth %d)", depth);
     X509_STORE_CTX_set_error(xs, X509_V_ERR_CERT_REVOKED);
     return 0;
 }
@@ -474,8 +474,8 @@ static int reject_ocsp(struct tls_transport *t, X509_STORE_CTX *xs, X509 *cert,
              r->check != NULL ? " ocsp_check=" : "", r->check != NULL ? r->check : "");
     tls_log_reject(t->gen->l, cert, 0,
                    r->state == RMQ_OCSPC_UNKNOWN ? "ocsp_unknown" : "ocsp_unreachable", detail);
-    snprintf(t->err, sizeof t->err, "client certificate: no acceptable OCSP answer (%s)",
-             r->why != NULL ? r->why : rmq_ocspc_state_name(r->state));
+    tls_set_err(t, "client certificate: no acceptable OCSP answer (%s)",
+                r->why != NULL ? r->why : rmq_ocspc_state_name(r->state));
     X509_STORE_CTX_set_error(xs, X509_V_ERR_CERT_REJECTED);
     return 0;
 }
@@ -593,8 +593,8 @@ int tls_verify_cb(int preverify_ok, X509_STORE_CTX *xs)
     if (!preverify_ok) {
         int e = X509_STORE_CTX_get_error(xs);
         tls_log_reject(l, cert, depth, "verify_failed", X509_verify_cert_error_string(e));
-        snprintf(t->err, sizeof t->err, "client certificate: %s (depth %d)",
-                 X509_verify_cert_error_string(e), depth);
+        tls_set_err(t, "client certificate: %s (depth %d)", X509_verify_cert_error_string(e),
+                    depth);
         return 0;
     }
     if ((!l->crl_check && l->ocsp == NULL) || cert == NULL) {

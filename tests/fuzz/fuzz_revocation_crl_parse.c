@@ -14,7 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "revocation/crl_internal.h"
+#include "revocation/crl_int.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

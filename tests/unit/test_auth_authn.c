@@ -353,6 +353,58 @@ static void test_throttle__doubles_caps_and_resets(void **state)
     rmq_authn_free(au);
 }
 
+/* A kept copy of *pi (strings duplicated), as a connection holds it. */
+static struct rmq_peer_info *kept(const struct rmq_peer_info *pi)
+{
+    struct rmq_peer_info tmp = *pi;
+    tmp.cn = pi->cn != NULL ? strdup(pi->cn) : NULL;
+    tmp.dn = pi->dn != NULL ? strdup(pi->dn) : NULL;
+    tmp.issuer_dn = tmp.pem = tmp.sans = NULL;
+    struct rmq_peer_info *k = rmq_peer_info_keep(&tmp, 0);
+    assert_non_null(k);
+    return k;
+}
+
+/* A principal of the identity in *pi whose connection already closed. */
+static struct rmq_principal *cert_principal(enum rmq_principal_kind kind, const char *user,
+                                            const char *addr, const struct rmq_peer_info *pi)
+{
+    struct rmq_peer_info *k = kept(pi);
+    struct rmq_principal *p = rmq_principal_new(kind, user, "dev-1", 5, addr, k);
+    rmq_peer_info_free(k);
+    return p;
+}
+
+static void test_principal__shares_the_connections_identity(void **state)
+{
+    (void)state;
+    struct rmq_peer_info pi;
+    memset(&pi, 0, sizeof pi);
+    pi.has_cert = 1;
+    pi.cn = "dev-1";
+    pi.dn = "CN=dev-1";
+    pi.chain_len = 1;
+    pi.chain[0].serial_len = 1;
+    struct rmq_peer_info *conn_peer = kept(&pi);
+    struct rmq_principal *p =
+        rmq_principal_new(RMQ_PRINCIPAL_ANONYMOUS, NULL, "dev-1", 5, "a", conn_peer);
+    assert_non_null(p);
+    assert_ptr_equal(p->cert, conn_peer); /* shared, not copied (issue 18) */
+    struct rmq_principal *d = rmq_principal_dup(p);
+    assert_ptr_equal(d->cert, conn_peer);
+    rmq_peer_info_free(conn_peer); /* the connection closes; the session owner stays */
+    assert_string_equal(rmq_principal_cn(p), "dev-1");
+    assert_string_equal(rmq_principal_subject(d), "CN=dev-1");
+    assert_int_equal(p->cert->chain_len, 1);
+    rmq_principal_free(p);
+    assert_string_equal(rmq_principal_cn(d), "dev-1");
+    rmq_principal_free(d); /* the last holder frees it (ASan: no leak, no double free) */
+    struct rmq_principal *u = rmq_principal_new(RMQ_PRINCIPAL_USER, "alice", "x", 1, "a", NULL);
+    assert_null(u->cert); /* password and anonymous principals carry no certificate */
+    assert_null(rmq_principal_cn(u));
+    rmq_principal_free(u);
+}
+
 static void test_principal__owners_and_description(void **state)
 {
     (void)state;
@@ -368,20 +420,19 @@ static void test_principal__owners_and_description(void **state)
     pi.has_id = 1; /* issuer name and key as the TLS layer computes them */
     pi.id.issuer_hash[0] = 7;
     pi.id.issuer_key[0] = 1;
-    struct rmq_principal *c1 =
-        rmq_principal_new(RMQ_PRINCIPAL_ANONYMOUS, NULL, "dev-1", 5, "1.2.3.4:5", &pi);
+    struct rmq_principal *c1 = cert_principal(RMQ_PRINCIPAL_ANONYMOUS, NULL, "1.2.3.4:5", &pi);
     assert_int_equal(c1->kind, RMQ_PRINCIPAL_CERT);
     pi.serial[0] = 0x4b; /* renewed: same issuer and subject, new serial */
-    struct rmq_principal *c2 = rmq_principal_new(RMQ_PRINCIPAL_USER, "u", "dev-1", 5, "x", &pi);
+    struct rmq_principal *c2 = cert_principal(RMQ_PRINCIPAL_USER, "u", "x", &pi);
     pi.issuer_hash[0] = 8; /* same subject from another CA */
     pi.id.issuer_hash[0] = 8;
-    struct rmq_principal *c3 = rmq_principal_new(RMQ_PRINCIPAL_USER, "u", "dev-1", 5, "x", &pi);
+    struct rmq_principal *c3 = cert_principal(RMQ_PRINCIPAL_USER, "u", "x", &pi);
     pi.issuer_hash[0] = 7;    /* same subject, same CA name, another CA key (re-keyed, or a */
     pi.id.issuer_hash[0] = 7; /* second CA that shares the name): another owner */
     pi.id.issuer_key[0] = 2;
-    struct rmq_principal *c4 = rmq_principal_new(RMQ_PRINCIPAL_USER, "u", "dev-1", 5, "x", &pi);
+    struct rmq_principal *c4 = cert_principal(RMQ_PRINCIPAL_USER, "u", "x", &pi);
     pi.has_id = 0; /* no key known: never the same owner (fail closed) */
-    struct rmq_principal *c5 = rmq_principal_new(RMQ_PRINCIPAL_USER, "u", "dev-1", 5, "x", &pi);
+    struct rmq_principal *c5 = cert_principal(RMQ_PRINCIPAL_USER, "u", "x", &pi);
     struct rmq_principal *u1 = rmq_principal_new(RMQ_PRINCIPAL_USER, "alice", "x", 1, "a", NULL);
     struct rmq_principal *u2 = rmq_principal_new(RMQ_PRINCIPAL_USER, "bob", "x", 1, "a", NULL);
     struct rmq_principal *an = rmq_principal_new(RMQ_PRINCIPAL_CERT, "alice", "x", 1, "a", NULL);
@@ -510,6 +561,7 @@ int main(void)
         cmocka_unit_test(test_chain__first_authenticator_that_knows_the_user_decides),
         cmocka_unit_test(test_throttle__doubles_caps_and_resets),
         cmocka_unit_test(test_principal__owners_and_description),
+        cmocka_unit_test(test_principal__shares_the_connections_identity),
         cmocka_unit_test(test_async__verdicts_come_back_through_poll_and_cancel_drops_them),
     };
     return cmocka_run_group_tests(tests, setup, teardown);

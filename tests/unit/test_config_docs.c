@@ -15,7 +15,7 @@
 
 #include <cmocka.h>
 
-#include "config/internal.h"
+#include "config/config_int.h"
 #include "config/parse.h"
 #include "config/schema.h"
 #include "config/settings.h"

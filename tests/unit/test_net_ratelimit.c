@@ -26,6 +26,15 @@ static void test_bucket__unlimited_never_waits(void **state)
     assert_false(rmq_net_bucket_limited(&b));
 }
 
+static void test_bucket__null_is_no_limit(void **state)
+{
+    (void)state; /* a connection whose listener limits no rate has no buckets */
+    rmq_net_bucket_spend(NULL, 1000000);
+    assert_int_equal(rmq_net_bucket_wait_ms(NULL, 0), 0);
+    assert_true(rmq_net_bucket_available(NULL, 0) == UINT64_MAX);
+    assert_false(rmq_net_bucket_limited(NULL));
+}
+
 static void test_bucket__one_second_burst_then_the_rate(void **state)
 {
     (void)state;
@@ -97,6 +106,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_bucket__unlimited_never_waits),
+        cmocka_unit_test(test_bucket__null_is_no_limit),
         cmocka_unit_test(test_bucket__one_second_burst_then_the_rate),
         cmocka_unit_test(test_bucket__debt_is_paid_before_the_next_unit),
         cmocka_unit_test(test_bucket__min_burst_lets_one_read_through),

@@ -9,7 +9,7 @@
 
 #include <cmocka.h>
 
-#include "revocation/crl_internal.h"
+#include "revocation/crl_int.h"
 #include "test_revocation_crl_pki.h"
 
 static struct tca ca1, ca2, ca_nocrlsign, ca1_twin;

@@ -11,7 +11,7 @@
 
 #include <cmocka.h>
 
-#include "revocation/crl_internal.h"
+#include "revocation/crl_int.h"
 #include "test_revocation_crl_pki.h"
 
 static struct tca ca, twin; /* same subject DN, different keys */

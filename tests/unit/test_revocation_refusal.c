@@ -10,7 +10,7 @@
 
 #include <cmocka.h>
 
-#include "revocation/crl_internal.h"
+#include "revocation/crl_int.h"
 #include "revocation/refusal.h"
 #include "test_revocation_crl_pki.h"
 

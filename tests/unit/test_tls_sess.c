@@ -1,6 +1,6 @@
 /*
  * test_tls_sess.c — the server-side session cache (tls_sess.c) through the
- * callbacks OpenSSL would call: bounded size with LRU eviction, lookup
+ * callbacks OpenSSL would call: bounded by memory (a byte budget) with LRU eviction, lookup
  * refreshing recency, removal, replacement of an id, and (under ASan) that
  * every SSL_SESSION reference is released.
  */
@@ -33,7 +33,11 @@ static int setup(void **state)
     f.g.l = &f.l;
     f.ctx = SSL_CTX_new(TLS_server_method());
     f.g.ctx = f.ctx;
-    f.g.cache = tls_sess_cache_new(&f.l, 3);
+    /* Room for exactly three sessions without a client certificate. */
+    SSL_SESSION *one = SSL_SESSION_new();
+    size_t cost = one != NULL ? tls_sess_cost(one) : 0;
+    SSL_SESSION_free(one);
+    f.g.cache = tls_sess_cache_new(&f.l, 3 * cost);
     if (f.ctx == NULL || f.g.cache == NULL || tls_sess_cache_attach(f.g.cache, f.ctx) != RMQ_OK) {
         return -1;
     }
@@ -105,6 +109,23 @@ static void test_lru_eviction(void **state)
     assert_false(has(f, 9));
 }
 
+static void test_budget_in_bytes(void **state)
+{
+    struct fixture *f = *state;
+    SSL_SESSION *one = SSL_SESSION_new();
+    size_t cost = tls_sess_cost(one);
+    SSL_SESSION_free(one);
+    assert_true(cost > 1000); /* the SSL_SESSION's own ~1 KB is charged */
+    for (unsigned char t = 10; t < 30; t++) {
+        add(f, t);
+        assert_true(tls_sess_cache_bytes(f->g.cache) <= 3 * cost);
+    }
+    assert_int_equal(tls_sess_cache_count(f->g.cache), 3);
+    assert_int_equal(tls_sess_cache_bytes(f->g.cache), 3 * cost);
+    assert_true(has(f, 29));
+    assert_false(has(f, 26));
+}
+
 static void test_remove_and_replace(void **state)
 {
     struct fixture *f = *state;
@@ -113,17 +134,20 @@ static void test_remove_and_replace(void **state)
     size_t n = tls_sess_cache_count(f->g.cache);
     assert_true(has(f, 5));
     SSL_SESSION *s = mk(5);
+    size_t cost = tls_sess_cost(s);
     void (*remove_cb)(SSL_CTX *, SSL_SESSION *) = SSL_CTX_sess_get_remove_cb(f->ctx);
     remove_cb(f->ctx, s);
     SSL_SESSION_free(s);
     assert_false(has(f, 5));
     assert_int_equal(tls_sess_cache_count(f->g.cache), n - 1);
+    assert_int_equal(tls_sess_cache_bytes(f->g.cache), (n - 1) * cost);
 }
 
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_lru_eviction, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_budget_in_bytes, setup, teardown),
         cmocka_unit_test_setup_teardown(test_remove_and_replace, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -1,5 +1,5 @@
 /*
- * crl_internal.h — the CRL engine's internal pieces, shared by its files and
+ * crl_int.h — the CRL engine's internal pieces, shared by its files and
  * its unit tests (not by other modules: they use crl.h).
  *
  * - crl_index.c: a compact, immutable serial set (open addressing over a
@@ -17,8 +17,8 @@
  * read from any thread; their refcounts are atomic. Everything else runs on
  * the fetcher thread (or the owner thread before start).
  */
-#ifndef RMQ_CRL_INTERNAL_H
-#define RMQ_CRL_INTERNAL_H
+#ifndef RMQ_CRL_INT_H
+#define RMQ_CRL_INT_H
 
 #include <openssl/x509.h>
 #include <stdatomic.h>

@@ -1,9 +1,9 @@
-/* peer_info.c — rmq_peer_info helpers; see transport.h. */
+/* peer_info.c — rmq_peer_info helpers; see peer_info.h. */
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "net/transport.h"
+#include "common/peer_info.h"
 
 void rmq_peer_info_clear(struct rmq_peer_info *p)
 {
@@ -30,6 +30,7 @@ struct rmq_peer_info *rmq_peer_info_keep(struct rmq_peer_info *p, int keep_pem)
     }
     memcpy(k, p, size);
     k->chain_len = n;
+    k->shares = 0;
     if (!keep_pem) {
         free(k->pem);
         k->pem = NULL;
@@ -38,9 +39,24 @@ struct rmq_peer_info *rmq_peer_info_keep(struct rmq_peer_info *p, int keep_pem)
     return k;
 }
 
+struct rmq_peer_info *rmq_peer_info_share(const struct rmq_peer_info *p)
+{
+    if (p == NULL) {
+        return NULL;
+    }
+    /* The count is bookkeeping, not the value the const promises to keep. */
+    struct rmq_peer_info *q = (struct rmq_peer_info *)p;
+    q->shares++;
+    return q;
+}
+
 void rmq_peer_info_free(struct rmq_peer_info *p)
 {
     if (p == NULL) {
+        return;
+    }
+    if (p->shares > 0) {
+        p->shares--;
         return;
     }
     free(p->cn);

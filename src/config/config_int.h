@@ -1,5 +1,5 @@
 /*
- * internal.h — state shared by the files of src/config while one load runs.
+ * config_int.h — state shared by the files of src/config while one load runs.
  *
  * A load collects assignments (file lines, environment variables) into a
  * table of canonical key -> typed value + origin, later assignments replacing
@@ -7,8 +7,8 @@
  * rmq_settings and checks the rules that span keys. Errors are collected,
  * one line each, never stopping at the first. Not public; one thread.
  */
-#ifndef RMQ_CONFIG_INTERNAL_H
-#define RMQ_CONFIG_INTERNAL_H
+#ifndef RMQ_CONFIG_INT_H
+#define RMQ_CONFIG_INT_H
 
 #include <stdbool.h>
 #include <stddef.h>

@@ -1,9 +1,9 @@
 /*
- * acl_internal.h — the rule model shared by the files of src/auth/acl*.c.
+ * acl_int.h — the rule model shared by the files of src/auth/acl*.c.
  * Not public; see acl.h for the contracts.
  */
-#ifndef RMQ_AUTH_ACL_INTERNAL_H
-#define RMQ_AUTH_ACL_INTERNAL_H
+#ifndef RMQ_AUTH_ACL_INT_H
+#define RMQ_AUTH_ACL_INT_H
 
 #include <regex.h>
 #include <stdatomic.h>

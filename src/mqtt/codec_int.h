@@ -1,5 +1,5 @@
 /*
- * codec_internal.h — private to the codec (codec.c, codec_encode.c,
+ * codec_int.h — private to the codec (codec.c, codec_encode.c,
  * codec_lists.c, props.c). Not for other modules: use codec.h.
  *
  * Decoding state: a reader bounded to one packet's body, so every length is
@@ -8,8 +8,8 @@
  * Encoding state: a writer that either counts (p == NULL) or writes into
  * memory reserved beforehand from the count, so both passes agree.
  */
-#ifndef RMQ_CODEC_INTERNAL_H
-#define RMQ_CODEC_INTERNAL_H
+#ifndef RMQ_MQTT_CODEC_INT_H
+#define RMQ_MQTT_CODEC_INT_H
 
 #include <stdbool.h>
 #include <stddef.h>
