@@ -10,9 +10,9 @@
 #include <string.h>
 
 #include <openssl/crypto.h>
-#include <openssl/rand.h>
 
 #include "auth/authn_int.h"
+#include "common/hash.h"
 #include "common/log.h"
 
 #define THROTTLE_SLOTS 4096
@@ -64,7 +64,6 @@ struct rmq_authn {
     pthread_t thread;
     void (*notify)(void *);
     void *notify_arg;
-    uint64_t seed;
     struct throttle_slot *slots; /* core thread only */
 };
 
@@ -113,8 +112,7 @@ rmq_err rmq_authn_new(const struct rmq_settings *s, struct rmq_authn **out, char
     *errmsg = NULL;
     struct rmq_authn *a = calloc(1, sizeof *a);
     if (a == NULL || (a->e = calloc(s->authn_count + 1, sizeof *a->e)) == NULL ||
-        (a->slots = calloc(THROTTLE_SLOTS, sizeof *a->slots)) == NULL ||
-        RAND_bytes((unsigned char *)&a->seed, sizeof a->seed) != 1) {
+        (a->slots = calloc(THROTTLE_SLOTS, sizeof *a->slots)) == NULL) {
         rmq_authn_free(a);
         return RMQ_ERR_NOMEM;
     }
@@ -389,11 +387,8 @@ void rmq_authn_set_notify(struct rmq_authn *a, void (*notify)(void *), void *arg
 
 static struct throttle_slot *slot_of(struct rmq_authn *a, const char *ip)
 {
-    uint64_t h = a->seed ^ 0xcbf29ce484222325ull; /* FNV-1a over a random basis */
-    for (const char *p = ip; *p; p++) {
-        h = (h ^ (uint8_t)*p) * 0x100000001b3ull;
-    }
-    return &a->slots[h % THROTTLE_SLOTS];
+    /* Keyed: a client cannot pick addresses that share a slot on purpose. */
+    return &a->slots[rmq_hash(ip, strlen(ip)) % THROTTLE_SLOTS];
 }
 
 uint64_t rmq_authn_throttle_left(struct rmq_authn *a, const char *ip, uint64_t now_ms)

@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/hash.h"
 #include "revocation/crl_int.h"
 
 #define REASON_NONE_BYTE 0xFFu
@@ -26,20 +27,12 @@ struct rmq_crl_index {
     size_t count;
 };
 
+/* The process's keyed hash (common/hash.h): a serial list nobody can make
+ * collide on purpose; -5 and 5 differ (the complement is a bijection). */
 static uint64_t hash_serial(const uint8_t *p, size_t n, bool neg)
 {
-    /* FNV-1a, then a 64-bit finalizer (splitmix) for good low bits. */
-    uint64_t h = neg ? 0x84222325cbf29ce4ull : 0xcbf29ce484222325ull;
-    for (size_t i = 0; i < n; i++) {
-        h ^= p[i];
-        h *= 0x100000001b3ull;
-    }
-    h ^= h >> 30;
-    h *= 0xbf58476d1ce4e5b9ull;
-    h ^= h >> 27;
-    h *= 0x94d049bb133111ebull;
-    h ^= h >> 31;
-    return h;
+    uint64_t h = rmq_hash(p, n);
+    return neg ? ~h : h;
 }
 
 static void strip_zeros(const uint8_t **p, size_t *n)
