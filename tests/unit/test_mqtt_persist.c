@@ -74,6 +74,20 @@ static void count_delivery(void *arg, const char *id, size_t len,
     (*(int *)arg)++;
 }
 
+/* A core with its store in a new directory made from dir (a mkdtemp
+ * template), durable_sessions.flush_delay = delay_ms, and the commit hook. */
+static struct rmq_mqtt *broker_with_store(char *dir, uint64_t delay_ms)
+{
+    assert_non_null(mkdtemp(dir));
+    struct rmq_mqtt *b = new_broker(32, 1000);
+    settings.durable_sessions_enable = true;
+    settings.node_data_dir = dir;
+    settings.durable_flush_delay = delay_ms;
+    rmq_mqtt_open_store(b);
+    rmq_mqtt_set_commit_hook(b, hook, NULL);
+    return b;
+}
+
 /* The delivery rows in the store under dir; then removes dir. */
 static int stored_rows_then_remove(const char *dir)
 {
@@ -93,12 +107,7 @@ static void test_persist__acks_wait_for_one_commit(void **state)
 {
     (void)state;
     char dir[] = "/tmp/rmq-persist-XXXXXX";
-    assert_non_null(mkdtemp(dir));
-    struct rmq_mqtt *b = new_broker(32, 1000);
-    settings.durable_sessions_enable = true;
-    settings.node_data_dir = dir;
-    rmq_mqtt_open_store(b);
-    rmq_mqtt_set_commit_hook(b, hook, NULL);
+    struct rmq_mqtt *b = broker_with_store(dir, 0);
 
     struct fake_net *s = persistent_client(b, "sub");
     subscribe(s, "t", 1, 0, false);
@@ -153,13 +162,7 @@ static void test_persist__delivered_before_due_is_never_written(void **state)
 {
     (void)state;
     char dir[] = "/tmp/rmq-persist-XXXXXX";
-    assert_non_null(mkdtemp(dir));
-    struct rmq_mqtt *b = new_broker(32, 1000);
-    settings.durable_sessions_enable = true;
-    settings.node_data_dir = dir;
-    settings.durable_flush_delay = 60000; /* never due within this test */
-    rmq_mqtt_open_store(b);
-    rmq_mqtt_set_commit_hook(b, hook, NULL);
+    struct rmq_mqtt *b = broker_with_store(dir, 60000); /* never due within this test */
     struct fake_net *s = persistent_client(b, "sub");
     subscribe(s, "t", 1, 0, false);
     rmq_mqtt_commit(b);
@@ -232,13 +235,7 @@ static void test_persist__other_writes_commit_without_rows_put_off(void **state)
 {
     (void)state;
     char dir[] = "/tmp/rmq-persist-XXXXXX";
-    assert_non_null(mkdtemp(dir));
-    struct rmq_mqtt *b = new_broker(32, 1000);
-    settings.durable_sessions_enable = true;
-    settings.node_data_dir = dir;
-    settings.durable_flush_delay = 60000;
-    rmq_mqtt_open_store(b);
-    rmq_mqtt_set_commit_hook(b, hook, NULL);
+    struct rmq_mqtt *b = broker_with_store(dir, 60000);
     struct fake_net *off = persistent_client(b, "off");
     subscribe(off, "both", 1, 0, false);
     subscribe(off, "off", 1, 0, false);
@@ -279,13 +276,7 @@ static void test_persist__acks_wait_only_for_their_rows(void **state)
 {
     (void)state;
     char dir[] = "/tmp/rmq-persist-XXXXXX";
-    assert_non_null(mkdtemp(dir));
-    struct rmq_mqtt *b = new_broker(32, 1000);
-    settings.durable_sessions_enable = true;
-    settings.node_data_dir = dir;
-    settings.durable_flush_delay = 60000;
-    rmq_mqtt_open_store(b);
-    rmq_mqtt_set_commit_hook(b, hook, NULL);
+    struct rmq_mqtt *b = broker_with_store(dir, 60000);
     struct fake_net *a = persistent_client(b, "a");
     subscribe(a, "a", 1, 0, false);
     rmq_mqtt_commit(b);
@@ -327,13 +318,7 @@ static void test_persist__qos2_is_never_put_off(void **state)
 {
     (void)state;
     char dir[] = "/tmp/rmq-persist-XXXXXX";
-    assert_non_null(mkdtemp(dir));
-    struct rmq_mqtt *b = new_broker(32, 1000);
-    settings.durable_sessions_enable = true;
-    settings.node_data_dir = dir;
-    settings.durable_flush_delay = 60000;
-    rmq_mqtt_open_store(b);
-    rmq_mqtt_set_commit_hook(b, hook, NULL);
+    struct rmq_mqtt *b = broker_with_store(dir, 60000);
     struct fake_net *s = persistent_client(b, "sub2");
     subscribe(s, "q2", 2, 0, false);
     rmq_mqtt_commit(b);
