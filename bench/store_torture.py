@@ -43,6 +43,7 @@ Every process started is stopped at the end, on failure and on Ctrl-C / SIGTERM.
 """
 import argparse
 import collections
+import faulthandler
 import json
 import os
 import random
@@ -650,20 +651,31 @@ def run(args, work, stats):
     return problems, errors
 
 
+def _bounded(fn, seconds=5.0):
+    """Runs fn in a daemon thread for at most `seconds`: an interrupt that
+    came inside a client library call may leave one of its locks taken, and
+    stopping must not wait on it."""
+    def quiet():
+        try:
+            fn()
+        except Exception:
+            pass
+    t = threading.Thread(target=quiet, daemon=True, name="cleanup")
+    t.start()
+    t.join(seconds)
+
+
 def cleanup(stats):
     st = stats.get("_state") or {}
     if st.get("stop"):
         st["stop"].set()
     for s in st.get("subs", []):
-        try:
-            s.go_offline()
-        except Exception:
-            pass
+        _bounded(s.go_offline)
     with PROCS_LOCK:
         CLOSING.append(True)
         procs = list(PROCS)
     if st.get("load"):
-        st["load"].stop()
+        _bounded(st["load"].stop)
     for p in procs:
         if p.poll() is None:
             p.kill()
@@ -733,6 +745,7 @@ def main():
         raise KeyboardInterrupt(f"signal {signum}")
 
     signal.signal(signal.SIGTERM, on_term)
+    faulthandler.register(signal.SIGUSR1, all_threads=True)  # stacks, for a stuck stop
     status = 2
     try:
         problems, errors = run(args, work, stats)

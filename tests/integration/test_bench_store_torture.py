@@ -93,7 +93,15 @@ def test_ctrl_c_stops_everything(tmp_path):
         assert len(conf) == 1 and _procs_with([conf[0]]), conf
         time.sleep(1)
         p.send_signal(signal.SIGINT)
-        rest, _ = p.communicate(timeout=60)
+        try:
+            rest, _ = p.communicate(timeout=90)
+        except subprocess.TimeoutExpired:
+            p.send_signal(signal.SIGUSR1)  # the script dumps every thread's stack
+            time.sleep(2)
+            p.kill()
+            rest, _ = p.communicate()
+            pytest.fail("not stopped 90 s after SIGINT; its output and stacks:\n"
+                        + rest[-8000:])
     finally:
         if p.poll() is None:
             p.kill()
