@@ -745,6 +745,9 @@ def main():
         raise KeyboardInterrupt(f"signal {signum}")
 
     signal.signal(signal.SIGTERM, on_term)
+    # Ctrl-C too, explicitly: a shell starts background jobs with SIGINT
+    # ignored, and Python then installs no handler of its own for it.
+    signal.signal(signal.SIGINT, on_term)
     faulthandler.register(signal.SIGUSR1, all_threads=True)  # stacks, for a stuck stop
     status = 2
     try:
