@@ -14,6 +14,7 @@ import pytest
 
 import helpers
 from pki import PKI, s_client
+from test_tls_revocation import conf as ssl_conf
 
 pytestmark = pytest.mark.revmq_only
 
@@ -35,16 +36,7 @@ class World:
 
 def conf(w, crl, budget=BUDGET):
     base = "listeners.ssl.default.ssl_options"
-    return "\n".join([
-        f'{base}.certfile = "{w.server.fullchain}"',
-        f'{base}.keyfile = "{w.server.key}"',
-        f'{base}.cacertfile = "{w.cafile}"',
-        f"{base}.verify = verify_peer",
-        f"{base}.fail_if_no_peer_cert = true",
-        f"{base}.enable_crl_check = true",
-        f'{base}.crlfile = ["{crl}"]',
-        f"{base}.session_cache_memory = {budget}",
-    ]) + "\n"
+    return ssl_conf(w, f'{base}.crlfile = ["{crl}"]', f"{base}.session_cache_memory = {budget}")
 
 
 def connect(port, w, cert, ver, hold=0.6, **kw):
