@@ -58,24 +58,30 @@ def _rss_kib(pid: int) -> int:
     raise KeyError("VmRSS")
 
 
-@pytest.mark.skipif(_sanitized_build() or os.environ.get("RMQ_TEST_VALGRIND") in ("1", "true", "yes"),
-                    reason="memory figures mean nothing under sanitizers or valgrind")
-def test_idle_tcp_connection_costs_under_1_42_kib(broker):
-    n = 1500
+def _kib_per_idle_conn(pid, connect, n, n_warm):
+    """RSS growth per connection, in KiB, for n idle connections made by
+    connect(client_id) after n_warm warm-up ones (allocator warm-up)."""
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    if soft < n + 100:
-        resource.setrlimit(resource.RLIMIT_NOFILE, (min(hard, n + 200), hard))
-    warm = [_connected(broker.port, f"warm-{i}") for i in range(50)]  # allocator warm-up
-    before = _rss_kib(broker.proc.pid)
+    if soft < n + n_warm + 100:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (min(hard, n + n_warm + 200), hard))
+    warm = [connect(f"warm-{i}") for i in range(n_warm)]
+    before = _rss_kib(pid)
     clients = []
     try:
         for i in range(n):
-            clients.append(_connected(broker.port, f"idle-{i}"))
-        after = _rss_kib(broker.proc.pid)
+            clients.append(connect(f"idle-{i}"))
+        after = _rss_kib(pid)
     finally:
         for s in clients + warm:
             s.close()
-    per_conn = (after - before) / n
+    return (after - before) / n
+
+
+@pytest.mark.skipif(_sanitized_build() or os.environ.get("RMQ_TEST_VALGRIND") in ("1", "true", "yes"),
+                    reason="memory figures mean nothing under sanitizers or valgrind")
+def test_idle_tcp_connection_costs_under_1_42_kib(broker):
+    per_conn = _kib_per_idle_conn(broker.proc.pid, lambda cid: _connected(broker.port, cid),
+                                  1500, 50)
     # 1.33 KiB here; 1.48 with one libevent timer per connection instead of the
     # worker's timer wheel, 2.06 before the principal lost its certificate fields and
     # the write event and the rate buckets became lazy (issue 18; 8.7 KiB before the
@@ -111,21 +117,7 @@ def test_idle_mtls_connection_costs_under_26_6_kib(broker_factory, tmp_path):
     port = b.ports["ssl:default"]
     ctx = ssl.create_default_context(cafile=pki.root.cert)
     ctx.load_cert_chain(client.cert, client.key)
-    n = 400
-    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    if soft < n + 100:
-        resource.setrlimit(resource.RLIMIT_NOFILE, (min(hard, n + 200), hard))
-    warm = [_mtls_connected(port, ctx, f"warm-{i}") for i in range(30)]  # allocator warm-up
-    before = _rss_kib(b.proc.pid)
-    clients = []
-    try:
-        for i in range(n):
-            clients.append(_mtls_connected(port, ctx, f"idle-{i}"))
-        after = _rss_kib(b.proc.pid)
-    finally:
-        for s in clients + warm:
-            s.close()
-    per_conn = (after - before) / n
+    per_conn = _kib_per_idle_conn(b.proc.pid, lambda cid: _mtls_connected(port, ctx, cid), 400, 30)
     # With this client (Python's ssl, one certificate) 26.04 KiB (26.16-26.19 with a
     # libevent timer per connection), and 26.95-26.98 before the principal shared the connection's identity and the TLS
     # error text and the write event became lazy (issue 18). revmq-bench's clients
