@@ -142,17 +142,18 @@ static char *read_quoted(struct pctx *p, int q, size_t *n)
         if (c == q) {
             break;
         }
-        if (c == 0) { /* no topic, name or address holds U+0000 (MQTT-1.5.4-2) */
-            fail(p, p->line, "NUL byte in a %s", q == '"' ? "string" : "quoted atom");
-            free(buf);
-            return NULL;
-        }
         if (c == '\\') {
             c = next(p);
             c = c == 'n' ? '\n' : c == 't' ? '\t' : c;
             if (c == -1) {
                 continue;
             }
+        }
+        /* no topic, name or address holds U+0000 (MQTT-1.5.4-2), escaped or not */
+        if (c == 0) {
+            fail(p, p->line, "NUL byte in a %s", q == '"' ? "string" : "quoted atom");
+            free(buf);
+            return NULL;
         }
         if (len + 1 >= cap) {
             char *nb = cap >= STR_MAX ? NULL : realloc(buf, cap * 2);
