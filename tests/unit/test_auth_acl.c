@@ -311,9 +311,9 @@ static void test_parse__errors_name_line_and_expectation(void **state)
     assert_non_null(strstr(err, "NUL byte in a string"));
     /* escaped: "#\<NUL>#" once became a 3-byte filter whose text held only "#" (fuzz find) */
     const char nul_escaped[] = "{allow, all, all, [{eq, \"#\\\0#\"}]}.";
-    assert_int_equal(rmq_acl_parse_emqx(acl, "acl.conf", nul_escaped, sizeof nul_escaped - 1, err,
-                                        sizeof err),
-                     RMQ_ERR_CONFIG);
+    assert_int_equal(
+        rmq_acl_parse_emqx(acl, "acl.conf", nul_escaped, sizeof nul_escaped - 1, err, sizeof err),
+        RMQ_ERR_CONFIG);
     assert_non_null(strstr(err, "NUL byte in a string"));
     assert_int_equal(rmq_acl_parse_mosquitto(acl, "f", "user a\0b\n", 9, err, sizeof err),
                      RMQ_ERR_CONFIG);
