@@ -300,6 +300,34 @@ static bool conn_rate_wait(struct listener *l)
     return true;
 }
 
+/* The worker with the fewest TLS handshakes in progress, counted from the
+ * hand-out: handshake workers first (round robin among equals), the core
+ * worker only when it has fewer than every one of them. In a reconnect storm
+ * the core (idle of MQTT work) then takes its share and no thread does them
+ * all; under MQTT load its handshakes take longer, so it gets fewer; with
+ * steady traffic and few handshakes they stay off the core. Counts the
+ * chosen one (the worker subtracts when the handshake ends). */
+static struct worker *handshake_worker(struct rmq_net *net)
+{
+    size_t hs = (size_t)net->n_workers - 1, start = net->rr++;
+    struct worker *best = NULL;
+    unsigned best_n = 0;
+    for (size_t i = 0; i < hs; i++) {
+        struct worker *w = &net->workers[1 + (start + i) % hs];
+        unsigned k = atomic_load(&w->handshakes);
+        if (best == NULL || k < best_n) {
+            best = w;
+            best_n = k;
+        }
+    }
+    struct worker *core = &net->workers[0];
+    if (best == NULL || atomic_load(&core->handshakes) < best_n) {
+        best = core;
+    }
+    atomic_fetch_add(&best->handshakes, 1);
+    return best;
+}
+
 static void accept_cb(evutil_socket_t lfd, short what, void *arg)
 {
     (void)what;
@@ -365,11 +393,8 @@ static void accept_cb(evutil_socket_t lfd, short what, void *arg)
         snprintf(m->addr, sizeof m->addr, "%s:%d", host, port);
         atomic_fetch_add(&l->conns, 1);
         atomic_fetch_add(&net->total_conns, 1);
-        /* TLS handshakes on the handshake workers, TCP straight to the core. */
-        struct worker *w = &net->workers[0];
-        if (l->has_factory && net->n_workers > 1) {
-            w = &net->workers[1 + net->rr++ % (size_t)(net->n_workers - 1)];
-        }
+        /* TCP straight to the core; a TLS handshake to the least busy worker */
+        struct worker *w = l->has_factory ? handshake_worker(net) : &net->workers[0];
         rmq_net_post(w, m);
     }
 }

@@ -13,13 +13,15 @@
  *   handshake is done, belongs to worker 0 for the rest of its life (reads,
  *   writes, timers, close) and calls the core directly.
  * - Workers 1..N-1 (N = node.workers, default one per CPU) are HANDSHAKE
- *   workers: connections of TLS
- *   listeners are handed to them round-robin and do their (CPU-heavy) TLS
- *   handshake there — including suspension for CRL fetches and the handshake
- *   timeout; when it completes, the connection (fd + transport, which OpenSSL
- *   allows to change threads) is handed over, by message, to worker 0. TCP
- *   connections go to worker 0 directly. A connection is thus only ever
- *   touched by one thread at a time, and never by two for MQTT.
+ *   workers: a connection of a TLS listener does its (CPU-heavy) TLS
+ *   handshake on the worker with the fewest handshakes in progress —
+ *   workers 1..N-1 first (round robin among equals), worker 0 only when it
+ *   has fewer than each of them, so a reconnect storm uses the core too —
+ *   including suspension for CRL fetches and the handshake timeout; when it
+ *   completes on a handshake worker, the connection (fd + transport, which
+ *   OpenSSL allows to change threads) is handed over, by message, to worker
+ *   0. TCP connections go to worker 0 directly. A connection is thus only
+ *   ever touched by one thread at a time, and never by two for MQTT.
  * - With N = 1 worker 0 also does the handshakes. Spreading MQTT
  *   connections themselves over several workers needs frame forwarding to
  *   the core worker (see mqtt.h); not done.

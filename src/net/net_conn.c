@@ -405,6 +405,16 @@ static void proxy_header_hook(struct conn *c)
     set_timer(c, handshake_ms(c));
 }
 
+/* The TLS handshake given to this worker by accept has ended (done, failed
+ * or the connection closed): one fewer in w->handshakes. */
+static void handshake_ended(struct conn *c)
+{
+    if (c->hs_counted) {
+        c->hs_counted = false;
+        atomic_fetch_sub(&c->w->handshakes, 1);
+    }
+}
+
 static void drive_handshake(struct conn *c)
 {
     enum rmq_io r = c->t->ops->handshake(c->t);
@@ -412,6 +422,7 @@ static void drive_handshake(struct conn *c)
     proxy_header_hook(c);
     switch (r) {
     case RMQ_IO_OK:
+        handshake_ended(c);
         if (c->l->has_factory) {
             rmq_metrics_inc(RMQ_M_TLS_HANDSHAKE_OK);
             rmq_debug("net", "handshake done listener=%s addr=%s worker=%d", c->l->ls->id, c->addr,
@@ -864,6 +875,9 @@ void rmq_net_conn_accept(struct worker *w, struct mail *m)
     struct listener *l = m->l;
     struct conn *c = calloc(1, sizeof *c);
     if (!c) {
+        if (l->has_factory) {
+            atomic_fetch_sub(&w->handshakes, 1);
+        }
         close(m->fd);
         atomic_fetch_sub(&l->conns, 1);
         atomic_fetch_sub(&w->net->total_conns, 1);
@@ -871,6 +885,7 @@ void rmq_net_conn_accept(struct worker *w, struct mail *m)
     }
     c->w = w;
     c->l = l;
+    c->hs_counted = l->has_factory; /* accept counted it in w->handshakes */
     c->id = w->next_id++;
     c->fd = m->fd;
     memcpy(c->addr, m->addr, sizeof c->addr);
@@ -919,6 +934,7 @@ static void conn_destroy(struct conn *c, const char *why)
         w->n_over--;
     }
     addr_release(c);
+    handshake_ended(c);
     if (c->mc) {
         rmq_mqtt_conn_free(c->mc, why);
         c->mc = NULL;

@@ -133,6 +133,7 @@ struct conn {
     bool rate_paused;       /* over messages_rate / bytes_rate: read after the wait */
     bool addr_parked;       /* over max_conn_per_addr: not read until another closes */
     bool addr_counted;      /* counted in the worker's per-address table */
+    bool hs_counted;        /* counted in w->handshakes (a TLS handshake not ended) */
     struct conn_rate *rate; /* owned; NULL when the listener limits neither rate */
     bool out_over;          /* unwritten output went over the high-water mark... */
     int64_t over_since;     /* ...at this time (ms), and has not drained to half since */
@@ -169,6 +170,10 @@ struct worker {
     size_t n_parked;          /* connections with addr_parked set */
     struct rmq_hmap per_addr; /* "listener/host" -> open MQTT connections (uintptr_t) */
     uint64_t next_id;
+    /* TLS handshakes given to this worker and not ended yet (in its mailbox,
+     * running or suspended): the accept thread adds, the worker subtracts
+     * when the handshake ends; rmq_net accept picks the worker with fewest. */
+    atomic_uint handshakes;
     struct rmq_mqtt *core;  /* worker 0 only */
     uint8_t scratch[16384]; /* read buffer shared by this worker's connections */
 };

@@ -1,10 +1,13 @@
-"""node.workers (issue 16, first step): worker 0 is the MQTT core; workers
-1..N-1 do the TLS handshakes of ssl listeners round-robin and hand each
+"""node.workers (issue 16, first steps): worker 0 is the MQTT core; a TLS
+handshake goes to the worker with the fewest handshakes in progress —
+workers 1..N-1 first (round robin among equals), the core only when it has
+fewer than each of them — and a handshake worker hands each finished
 connection to the core. Threads are named so an operator sees them in
 `top -H`; a handshake's worker is on a debug line."""
 
 import os
 import re
+import socket
 import subprocess
 
 import pytest
@@ -83,7 +86,32 @@ def test_handshakes_spread_over_handshake_workers(broker_factory, world):
     b.wait_for_log(r"net: workers=3 core=1 handshake=2")
     pubsub_over_tls(world, port, 6)  # 7 handshakes: the subscriber and 6 publishers
     workers = set(re.findall(r"handshake done listener=ssl:default .* worker=(\d+)", b.log_text()))
-    assert workers == {"1", "2"}, workers  # round-robin, never the core
+    assert workers == {"1", "2"}, workers  # one at a time: round robin, never the core
+
+
+def handshake_workers_since(b, mark):
+    text = b.log_path.read_bytes()[mark:].decode("utf-8", "replace")
+    return re.findall(r"handshake done listener=ssl:default .* worker=(\d+)", text)
+
+
+def test_a_busy_handshake_worker_sends_the_next_handshake_to_the_core(broker_factory, world):
+    b, port = start(broker_factory, world, 2)
+    mark = b.log_mark()
+    # No ClientHello: this handshake stays in progress on revmq-hs1 (the only
+    # handshake worker); the next client's must not queue behind it there.
+    stalled = socket.create_connection((HOST, port))
+    try:
+        mtls_pub(world, port, world.dev1, "w/busy", "m")
+        assert handshake_workers_since(b, mark) == ["0"]
+    finally:
+        stalled.close()
+    # the stalled handshake ended (EOF): no longer counted, so the next ones
+    # go back to the handshake worker, one at a time
+    b.wait_for_log(r"handshake failed listener=ssl:default", since=mark)
+    mark = b.log_mark()
+    for i in range(3):
+        mtls_pub(world, port, world.dev1, f"w/{i}", "m")
+    assert handshake_workers_since(b, mark) == ["1", "1", "1"]
 
 
 def test_one_worker_does_everything(broker_factory, world):
