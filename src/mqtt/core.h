@@ -67,23 +67,19 @@ struct session {
     struct rmq_hmap subs;       /* filter -> struct rmq_sub_opts * (owned) */
     struct dlist inflight;      /* outgoing QoS 1/2, in send order */
     struct dlist queue;         /* outgoing QoS 1/2 waiting for a window slot */
-    uint16_t next_pid;
-    struct awaiting_rel *rel; /* incoming QoS 2 received, PUBREL not yet */
+    struct awaiting_rel *rel;   /* incoming QoS 2 received, PUBREL not yet */
     size_t n_rel;
     size_t a_rel;
-    uint32_t expiry_s; /* session expiry interval; UINT32_MAX = never */
     /* Offline timers: in the broker's pending list when either is set. */
     int64_t expire_at;     /* ms; 0 = none */
     struct rmq_msg *will;  /* delayed will (owned) */
     int64_t will_at;       /* ms */
     struct session *pnext; /* pending list */
     struct session *pprev;
-    bool in_pending;
     uint64_t match_gen; /* routing scratch */
     size_t match_idx;
     uint64_t dropped;
     struct rmq_principal *owner; /* owned: who created / last resumed it */
-    bool persist;                /* kept in the store (persist.c) */
     /* Spilled: QoS 1/2 deliveries in the store only, beyond mqtt.max_mqueue_len,
      * every one queued after everything in memory (store rows with seq >
      * spill_after). While any are spilled, new QoS 1/2 messages are spilled
@@ -91,6 +87,11 @@ struct session {
      * time when the queue in memory is empty. */
     uint64_t spilled;
     uint64_t spill_after;
+    /* The small fields together: one per session, no padding (issue 18). */
+    uint32_t expiry_s; /* session expiry interval; UINT32_MAX = never */
+    uint16_t next_pid;
+    bool in_pending; /* in the broker's pending list (expire_at / will_at set) */
+    bool persist;    /* kept in the store (persist.c) */
 };
 
 enum conn_state {
@@ -108,8 +109,6 @@ struct rmq_mqtt_conn {
     const struct rmq_peer_info *peer;
     const char *addr;
     const char *listener;
-    enum conn_state state;
-    uint8_t version;
     struct session *session;
     char *username;                  /* owned, may be NULL */
     struct rmq_principal *principal; /* owned; set when CONNECT is accepted */
@@ -120,24 +119,27 @@ struct rmq_mqtt_conn {
     uint8_t *connect_raw;
     size_t connect_raw_len;
     struct rmq_authn_job *authn_job;
-    bool authn_done; /* the chain let it in (USER); skip it when CONNECT is resumed */
-    bool authn_superuser;
     struct rmq_msg *will;
-    uint32_t will_delay;
-    uint16_t keepalive;
-    bool expiry_was_zero; /* v5 CONNECT session expiry was 0 (MQTT-3.14.2-2) */
-    bool ack_kept;        /* persist.c commit_release: an earlier ack of it stays held */
-    uint16_t client_receive_max;
-    uint32_t client_max_packet;   /* 0 = no limit */
-    bool problem_info;            /* v5 request problem information */
     struct rmq_hmap aliases;      /* inbound topic alias (2 bytes) -> char * "len:topic" */
     struct rmq_hmap out_aliases;  /* outbound: topic -> alias (as uintptr_t), this connection */
-    uint16_t client_alias_max;    /* client's Topic Alias Maximum (v5 CONNECT) */
-    uint16_t out_alias_next;      /* aliases 1..out_alias_next are in use */
     struct rmq_authz_client *acl; /* owned: authorization state, made at the first check */
     struct rmq_flow flow;         /* backpressure wait lists (flow.h) */
     uint64_t publishes_in;        /* PUBLISH packets decoded (listener messages_rate) */
     uint64_t publish_budget;      /* more PUBLISH packets to decode; UINT64_MAX = no limit */
+    /* The small fields together: one per connection, no padding (issue 18). */
+    enum conn_state state;
+    uint32_t will_delay;
+    uint32_t client_max_packet; /* 0 = no limit */
+    uint16_t keepalive;
+    uint16_t client_receive_max;
+    uint16_t client_alias_max; /* client's Topic Alias Maximum (v5 CONNECT) */
+    uint16_t out_alias_next;   /* aliases 1..out_alias_next are in use */
+    uint8_t version;
+    bool authn_done; /* the chain let it in (USER); skip it when CONNECT is resumed */
+    bool authn_superuser;
+    bool expiry_was_zero; /* v5 CONNECT session expiry was 0 (MQTT-3.14.2-2) */
+    bool ack_kept;        /* persist.c commit_release: an earlier ack of it stays held */
+    bool problem_info;    /* v5 request problem information */
 };
 
 /* A routing target: one session, merged over its overlapping subscriptions. */

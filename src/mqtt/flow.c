@@ -27,9 +27,9 @@ static size_t queue_limit(const struct rmq_mqtt *b)
     return n == UINT32_MAX ? 0 : n;
 }
 
-static bool list_has(struct rmq_mqtt_conn *const *v, size_t n, const struct rmq_mqtt_conn *x)
+static bool list_has(struct rmq_mqtt_conn *const *v, uint32_t n, const struct rmq_mqtt_conn *x)
 {
-    for (size_t i = 0; i < n; i++) {
+    for (uint32_t i = 0; i < n; i++) {
         if (v[i] == x) {
             return true;
         }
@@ -37,10 +37,13 @@ static bool list_has(struct rmq_mqtt_conn *const *v, size_t n, const struct rmq_
     return false;
 }
 
-static bool list_push(struct rmq_mqtt_conn ***v, size_t *n, size_t *a, struct rmq_mqtt_conn *x)
+static bool list_push(struct rmq_mqtt_conn ***v, uint32_t *n, uint32_t *a, struct rmq_mqtt_conn *x)
 {
     if (*n == *a) {
-        size_t na = *a ? *a * 2 : 4;
+        if (*a >= UINT32_C(1) << 30) {
+            return false; /* as out of memory: the publisher is not held */
+        }
+        uint32_t na = *a ? *a * 2 : 4;
         struct rmq_mqtt_conn **nv = realloc(*v, na * sizeof *nv);
         if (!nv) {
             return false;
@@ -52,9 +55,9 @@ static bool list_push(struct rmq_mqtt_conn ***v, size_t *n, size_t *a, struct rm
     return true;
 }
 
-static void list_remove(struct rmq_mqtt_conn **v, size_t *n, const struct rmq_mqtt_conn *x)
+static void list_remove(struct rmq_mqtt_conn **v, uint32_t *n, const struct rmq_mqtt_conn *x)
 {
-    for (size_t i = 0; i < *n; i++) {
+    for (uint32_t i = 0; i < *n; i++) {
         if (v[i] == x) {
             v[i] = v[--*n];
             return;
@@ -138,7 +141,7 @@ void rmq_flow_conn_gone(struct rmq_mqtt_conn *mc)
 {
     release(mc);
     struct rmq_flow *f = &mc->flow;
-    for (size_t i = 0; i < f->n_holders; i++) {
+    for (uint32_t i = 0; i < f->n_holders; i++) {
         struct rmq_flow *fs = &f->holders[i]->flow;
         list_remove(fs->waiters, &fs->n_waiters, mc);
     }

@@ -38,6 +38,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 struct rmq_mqtt;
 struct rmq_mqtt_conn;
@@ -46,11 +47,11 @@ struct session;
 /* Per connection, both roles. Zero-initialised = nothing held, no waiters. */
 struct rmq_flow {
     struct rmq_mqtt_conn **waiters; /* publishers held for this subscriber (owned array) */
-    size_t n_waiters;
-    size_t a_waiters;
     struct rmq_mqtt_conn **holders; /* subscribers this publisher waits for (owned array) */
-    size_t n_holders;
-    size_t a_holders;
+    uint32_t n_waiters;             /* 32-bit: one per connection (issue 18) */
+    uint32_t a_waiters;
+    uint32_t n_holders;
+    uint32_t a_holders;
 };
 
 /* The publisher whose message route() (handle_publish.c) is delivering (NULL: none, e.g. a

@@ -52,7 +52,10 @@ void *rmq_hmap_get(const struct rmq_hmap *m, const void *key, size_t klen)
 
 static rmq_err grow(struct rmq_hmap *m)
 {
-    size_t nb = m->nbuckets ? m->nbuckets * 2 : 4;
+    if (m->nbuckets >= UINT32_C(1) << 31) {
+        return RMQ_ERR_NOMEM; /* 2^31 entries: no further doubling fits the count */
+    }
+    uint32_t nb = m->nbuckets ? m->nbuckets * 2 : 4;
     struct rmq_hmap_entry **b = calloc(nb, sizeof *b);
     if (!b) {
         return RMQ_ERR_NOMEM;

@@ -28,8 +28,8 @@ struct rmq_hmap_entry {
 
 struct rmq_hmap {
     struct rmq_hmap_entry **buckets; /* owned */
-    size_t nbuckets;                 /* 0 or a power of two */
-    size_t count;
+    uint32_t nbuckets;               /* 0 or a power of two (at most 2^31) */
+    uint32_t count;                  /* one per connection and session: kept small (issue 18) */
 };
 
 void rmq_hmap_init(struct rmq_hmap *m);

@@ -102,8 +102,6 @@ struct conn {
     struct worker *w;
     struct listener *l;
     uint64_t id;
-    int fd;
-    enum conn_phase phase;
     struct rmq_transport *t;
     struct event *rev;
     struct event *wev;
@@ -114,29 +112,33 @@ struct conn {
     struct event *again;     /* more work after the next poll / a wait; NULL until first needed */
     struct conn *flush_next; /* worker's flush list (output to write at the end of the turn) */
     struct conn *flush_prev;
-    bool flush_queued; /* on the worker's flush list */
     struct rmq_buf in;
     struct rmq_buf out;
     size_t out_off;             /* bytes of `out` already written */
     struct rmq_peer_info *peer; /* owned; NULL without a client certificate (TCP too) */
     struct rmq_mqtt_conn *mc;
     uint64_t keepalive_ms;
-    bool mqtt_connected;    /* CONNECT accepted: the timer is the keep alive */
-    bool read_paused;       /* output over the high-water mark */
-    bool core_hold;         /* the core holds input (CONNECT being authenticated) */
-    bool refeed;            /* hand kept input to the core on the next read event */
-    bool read_wants_write;  /* TLS: a read needs the socket writable */
-    bool write_wants_read;  /* TLS: a write needs the socket readable */
-    bool suspended;         /* handshake waits for wake */
-    bool proxy_pending;     /* PROXY protocol header not read yet */
-    bool flow_held;         /* the core holds this publisher (mqtt/flow.h) */
-    bool rate_paused;       /* over messages_rate / bytes_rate: read after the wait */
-    bool addr_parked;       /* over max_conn_per_addr: not read until another closes */
-    bool addr_counted;      /* counted in the worker's per-address table */
-    bool hs_counted;        /* counted in w->handshakes (a TLS handshake not ended) */
     struct conn_rate *rate; /* owned; NULL when the listener limits neither rate */
-    bool out_over;          /* unwritten output went over the high-water mark... */
-    int64_t over_since;     /* ...at this time (ms), and has not drained to half since */
+    int64_t over_since;     /* when out_over was set (ms) */
+    int fd;
+    enum conn_phase phase;
+    /* The flags together: one per connection, no padding (issue 18). */
+    bool flush_queued;     /* on the worker's flush list */
+    bool mqtt_connected;   /* CONNECT accepted: the timer is the keep alive */
+    bool read_paused;      /* output over the high-water mark */
+    bool core_hold;        /* the core holds input (CONNECT being authenticated) */
+    bool refeed;           /* hand kept input to the core on the next read event */
+    bool read_wants_write; /* TLS: a read needs the socket writable */
+    bool write_wants_read; /* TLS: a write needs the socket readable */
+    bool suspended;        /* handshake waits for wake */
+    bool proxy_pending;    /* PROXY protocol header not read yet */
+    bool flow_held;        /* the core holds this publisher (mqtt/flow.h) */
+    bool rate_paused;      /* over messages_rate / bytes_rate: read after the wait */
+    bool addr_parked;      /* over max_conn_per_addr: not read until another closes */
+    bool addr_counted;     /* counted in the worker's per-address table */
+    bool hs_counted;       /* counted in w->handshakes (a TLS handshake not ended) */
+    bool out_over; /* unwritten output went over the high-water mark at over_since and has not
+                      drained to half since */
     char addr[64];
 };
 
