@@ -470,21 +470,21 @@ void rmq_log_rl(struct rmq_log_ratelimit *rl, unsigned per_sec, enum rmq_log_lev
     }
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
-    /* Benign race between threads: at worst a few extra or fewer lines. */
-    if (rl->window != ts.tv_sec) {
-        if (rl->suppressed > 0) {
-            rmq_log(lvl, component, "suppressed=%u similar lines in the last second",
-                    rl->suppressed);
+    /* Several threads may pass here at once: the one that moves the window
+     * reports what the last one suppressed; a line counted just before the
+     * reset may let one extra through (never fewer than per_sec). */
+    long w = atomic_load(&rl->window);
+    if (w != (long)ts.tv_sec && atomic_compare_exchange_strong(&rl->window, &w, (long)ts.tv_sec)) {
+        unsigned suppressed = atomic_exchange(&rl->suppressed, 0);
+        atomic_store(&rl->count, 0);
+        if (suppressed > 0) {
+            rmq_log(lvl, component, "suppressed=%u similar lines in the last second", suppressed);
         }
-        rl->window = ts.tv_sec;
-        rl->count = 0;
-        rl->suppressed = 0;
     }
-    if (rl->count >= per_sec) {
-        rl->suppressed++;
+    if (atomic_fetch_add(&rl->count, 1) >= per_sec) {
+        atomic_fetch_add(&rl->suppressed, 1);
         return;
     }
-    rl->count++;
     va_list ap;
     va_start(ap, fmt);
     log_v(lvl, component, fmt, ap);

@@ -72,10 +72,12 @@ size_t rmq_log_format_line(enum rmq_log_format f, const char *time, const char *
 void rmq_log(enum rmq_log_level lvl, const char *component, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
+/* One per call site (static, zero-initialised), shared by every thread that
+ * passes there (e.g. handshakes on several workers): atomics, no lock. */
 struct rmq_log_ratelimit {
-    long window; /* second of the current window */
-    unsigned count;
-    unsigned suppressed;
+    _Atomic long window; /* second of the current window */
+    _Atomic unsigned count;
+    _Atomic unsigned suppressed;
 };
 
 /* Like rmq_log, but at most per_sec lines a second through `rl`. */

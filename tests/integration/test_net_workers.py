@@ -6,9 +6,11 @@ connection to the core. Threads are named so an operator sees them in
 `top -H`; a handshake's worker is on a debug line."""
 
 import os
+import json
 import re
 import socket
 import subprocess
+import threading
 
 import pytest
 
@@ -130,6 +132,35 @@ def test_default_is_one_worker_per_cpu(broker_factory, world):
     assert len(hs) == cpus - 1, (hs, cpus)
     b.wait_for_log(rf"net: workers={cpus} core=1 handshake={cpus - 1}")
     pubsub_over_tls(world, port, 1)
+
+
+def bench_connect(port, count, results, key, *tls):
+    r = subprocess.run([str(helpers.build_dir() / "revmq-bench"), "connect", "--port", str(port),
+                        "--tls", "--count", str(count), "--concurrency", "25", "--timeout", "60s",
+                        "--json", "--quiet", *tls], capture_output=True, text=True, timeout=300)
+    results[key] = json.loads(r.stdout.strip().splitlines()[-1])
+
+
+def test_a_storm_uses_every_worker_and_refuses_the_same(broker_factory, world):
+    """Many handshakes at once, with and without a client certificate: both
+    workers do handshakes (the core too, when the handshake worker has more in
+    progress), every certified client gets in and none without. Also in the
+    ThreadSanitizer run: refusals logged from two threads at one call site."""
+    b, port = start(broker_factory, world, 2)
+    mark = b.log_mark()
+    ca = ["--cafile", str(world.root.cert)]
+    results = {}
+    runs = [threading.Thread(target=bench_connect, args=(
+                port, 200, results, "cert", *ca, "--cert", str(world.dev1.cert), "--key",
+                str(world.dev1.key))),
+            threading.Thread(target=bench_connect, args=(port, 100, results, "none", *ca))]
+    for t in runs:
+        t.start()
+    for t in runs:
+        t.join()
+    assert results["cert"]["connections_ok"] == 200, results["cert"]
+    assert results["none"]["connections_ok"] == 0, results["none"]
+    assert set(handshake_workers_since(b, mark)) == {"0", "1"}
 
 
 @pytest.mark.parametrize("value", ["-1", "257", "many"])
