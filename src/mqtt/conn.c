@@ -100,7 +100,7 @@ static void publish_props(const struct delivery *d, struct rmq_props *pr, uint8_
 static uint16_t out_alias(struct rmq_mqtt_conn *mc, struct rmq_publish *pub,
                           const struct rmq_msg *m)
 {
-    void *v = rmq_hmap_get(&mc->out_aliases, m->topic, m->topic_len);
+    void *v = mc->aliases ? rmq_hmap_get(&mc->aliases->out, m->topic, m->topic_len) : NULL;
     if (v) {
         pub->props.topic_alias = (uint16_t)(uintptr_t)v;
         rmq_props_set(&pub->props, RMQ_PROP_TOPIC_ALIAS);
@@ -113,6 +113,15 @@ static uint16_t out_alias(struct rmq_mqtt_conn *mc, struct rmq_publish *pub,
     pub->props.topic_alias = (uint16_t)(mc->out_alias_next + 1);
     rmq_props_set(&pub->props, RMQ_PROP_TOPIC_ALIAS);
     return pub->props.topic_alias;
+}
+
+struct conn_aliases *rmq_conn_aliases(struct rmq_mqtt_conn *mc)
+{
+    if (!mc->aliases && (mc->aliases = malloc(sizeof *mc->aliases)) != NULL) {
+        rmq_hmap_init(&mc->aliases->in);
+        rmq_hmap_init(&mc->aliases->out);
+    }
+    return mc->aliases;
 }
 
 bool rmq_conn_send_publish(struct rmq_mqtt_conn *mc, const struct delivery *d, bool dup)
@@ -151,8 +160,9 @@ bool rmq_conn_send_publish(struct rmq_mqtt_conn *mc, const struct delivery *d, b
         /* The client learns the mapping from this packet. The number is used
          * up even if remembering it fails (then the topic is sent in full). */
         mc->out_alias_next = new_alias;
-        if (rmq_hmap_put(&mc->out_aliases, m->topic, m->topic_len, (void *)(uintptr_t)new_alias,
-                         NULL) != RMQ_OK) {
+        struct conn_aliases *al = rmq_conn_aliases(mc);
+        if (!al || rmq_hmap_put(&al->out, m->topic, m->topic_len, (void *)(uintptr_t)new_alias,
+                                NULL) != RMQ_OK) {
             RMQ_LOG_RL(1, RMQ_LOG_WARNING, "mqtt", "topic alias not kept: out of memory");
         }
     }
@@ -181,8 +191,6 @@ struct rmq_mqtt_conn *rmq_mqtt_conn_new(struct rmq_mqtt *b, const struct rmq_con
     mc->client_receive_max = 65535;
     mc->problem_info = true;
     mc->publish_budget = UINT64_MAX;
-    rmq_hmap_init(&mc->aliases);
-    rmq_hmap_init(&mc->out_aliases);
     return mc;
 }
 
@@ -347,13 +355,16 @@ void rmq_mqtt_conn_free(struct rmq_mqtt_conn *mc, const char *why)
     }
     rmq_flow_conn_gone(mc);
     rmq_persist_conn_gone(mc->b, mc);
-    size_t it;
-    for (struct rmq_hmap_entry *e = rmq_hmap_first(&mc->aliases, &it); e;
-         e = rmq_hmap_next(&mc->aliases, e, &it)) {
-        free(e->value);
+    if (mc->aliases) {
+        size_t it;
+        for (struct rmq_hmap_entry *e = rmq_hmap_first(&mc->aliases->in, &it); e;
+             e = rmq_hmap_next(&mc->aliases->in, e, &it)) {
+            free(e->value);
+        }
+        rmq_hmap_release(&mc->aliases->in);
+        rmq_hmap_release(&mc->aliases->out);
+        free(mc->aliases);
     }
-    rmq_hmap_release(&mc->aliases);
-    rmq_hmap_release(&mc->out_aliases);
     rmq_authz_client_free(mc->acl);
     free(mc->username);
     rmq_principal_free(mc->principal);

@@ -102,6 +102,13 @@ enum conn_state {
     CS__COUNT
 };
 
+/* A v5 connection's topic aliases, both ways; most clients use none, so
+ * they are made at the first one (issue 18: memory per idle connection). */
+struct conn_aliases {
+    struct rmq_hmap in;  /* inbound topic alias (2 bytes) -> char * "len:topic" */
+    struct rmq_hmap out; /* outbound: topic -> alias (as uintptr_t), this connection */
+};
+
 struct rmq_mqtt_conn {
     struct rmq_mqtt *b;
     const struct rmq_conn_io *io;
@@ -120,10 +127,9 @@ struct rmq_mqtt_conn {
     size_t connect_raw_len;
     struct rmq_authn_job *authn_job;
     struct rmq_msg *will;
-    struct rmq_hmap aliases;      /* inbound topic alias (2 bytes) -> char * "len:topic" */
-    struct rmq_hmap out_aliases;  /* outbound: topic -> alias (as uintptr_t), this connection */
+    struct conn_aliases *aliases; /* owned; made at the first topic alias (rmq_conn_aliases) */
     struct rmq_authz_client *acl; /* owned: authorization state, made at the first check */
-    struct rmq_flow flow;         /* backpressure wait lists (flow.h) */
+    struct rmq_flow *flow;        /* owned; backpressure wait lists, made at the first hold */
     uint64_t publishes_in;        /* PUBLISH packets decoded (listener messages_rate) */
     uint64_t publish_budget;      /* more PUBLISH packets to decode; UINT64_MAX = no limit */
     /* The small fields together: one per connection, no padding (issue 18). */
@@ -285,6 +291,8 @@ void rmq_persist_input_done(struct rmq_mqtt *b);
 /* Forgets held acks of a connection being freed. */
 void rmq_persist_conn_gone(struct rmq_mqtt *b, struct rmq_mqtt_conn *mc);
 
+/* mc's topic aliases, made on first use; NULL: out of memory. */
+struct conn_aliases *rmq_conn_aliases(struct rmq_mqtt_conn *mc);
 /* conn.c */
 void rmq_conn_send(struct rmq_mqtt_conn *mc, const struct rmq_packet *p);
 void rmq_conn_send_ack(struct rmq_mqtt_conn *mc, enum rmq_pkt_type type, uint16_t pid,

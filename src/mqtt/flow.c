@@ -65,6 +65,16 @@ static void list_remove(struct rmq_mqtt_conn **v, uint32_t *n, const struct rmq_
     }
 }
 
+/* mc's wait lists, made at its first hold (most connections never need
+ * them); NULL: out of memory. */
+static struct rmq_flow *flow_of(struct rmq_mqtt_conn *mc)
+{
+    if (!mc->flow) {
+        mc->flow = calloc(1, sizeof *mc->flow);
+    }
+    return mc->flow;
+}
+
 void rmq_flow_set_publisher(struct rmq_mqtt *b, struct rmq_mqtt_conn *publisher)
 {
     b->flow_pub = publisher;
@@ -88,8 +98,11 @@ bool rmq_flow_hold(struct rmq_mqtt *b, struct session *s, int qos)
     if (!pub || !sub || pub == sub || pub->state != CS_CONNECTED) {
         return true;
     }
-    struct rmq_flow *fs = &sub->flow;
-    struct rmq_flow *fp = &pub->flow;
+    struct rmq_flow *fs = flow_of(sub);
+    struct rmq_flow *fp = flow_of(pub);
+    if (!fs || !fp) {
+        return true; /* out of memory: not held, still queued */
+    }
     if (list_has(fs->waiters, fs->n_waiters, pub)) {
         return true;
     }
@@ -110,11 +123,12 @@ bool rmq_flow_hold(struct rmq_mqtt *b, struct session *s, int qos)
 /* Releases every publisher held for sub; resumes those no longer waiting. */
 static void release(struct rmq_mqtt_conn *sub)
 {
-    struct rmq_flow *fs = &sub->flow;
-    while (fs->n_waiters) {
+    struct rmq_flow *fs = sub->flow;
+    while (fs && fs->n_waiters) {
         struct rmq_mqtt_conn *pub = fs->waiters[--fs->n_waiters];
-        list_remove(pub->flow.holders, &pub->flow.n_holders, sub);
-        if (pub->flow.n_holders == 0 && pub->state != CS_CLOSED && pub->io->resume) {
+        /* a waiter holds for sub, so its lists exist */
+        list_remove(pub->flow->holders, &pub->flow->n_holders, sub);
+        if (pub->flow->n_holders == 0 && pub->state != CS_CLOSED && pub->io->resume) {
             pub->io->resume(pub->net);
         }
     }
@@ -122,7 +136,7 @@ static void release(struct rmq_mqtt_conn *sub)
 
 void rmq_flow_check(struct rmq_mqtt *b, struct session *s)
 {
-    if (!s || !s->conn || s->conn->flow.n_waiters == 0) {
+    if (!s || !s->conn || !s->conn->flow || s->conn->flow->n_waiters == 0) {
         return;
     }
     size_t limit = queue_limit(b);
@@ -134,20 +148,22 @@ void rmq_flow_check(struct rmq_mqtt *b, struct session *s)
 
 bool rmq_flow_held(const struct rmq_mqtt_conn *mc)
 {
-    return mc->flow.n_holders > 0;
+    return mc->flow && mc->flow->n_holders > 0;
 }
 
 void rmq_flow_conn_gone(struct rmq_mqtt_conn *mc)
 {
     release(mc);
-    struct rmq_flow *f = &mc->flow;
+    struct rmq_flow *f = mc->flow;
+    if (!f) {
+        return;
+    }
     for (uint32_t i = 0; i < f->n_holders; i++) {
-        struct rmq_flow *fs = &f->holders[i]->flow;
+        struct rmq_flow *fs = f->holders[i]->flow; /* it holds mc, so its lists exist */
         list_remove(fs->waiters, &fs->n_waiters, mc);
     }
-    f->n_holders = 0;
     free(f->waiters);
     free(f->holders);
-    f->waiters = f->holders = NULL;
-    f->a_waiters = f->a_holders = 0;
+    free(f);
+    mc->flow = NULL;
 }

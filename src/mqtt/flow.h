@@ -44,7 +44,8 @@ struct rmq_mqtt;
 struct rmq_mqtt_conn;
 struct session;
 
-/* Per connection, both roles. Zero-initialised = nothing held, no waiters. */
+/* Per connection, both roles, made at its first hold (NULL = nothing held, no waiters);
+ * zero-initialised = empty. */
 struct rmq_flow {
     struct rmq_mqtt_conn **waiters; /* publishers held for this subscriber (owned array) */
     struct rmq_mqtt_conn **holders; /* subscribers this publisher waits for (owned array) */

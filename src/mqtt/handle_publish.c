@@ -166,7 +166,7 @@ static const char *publish_topic(struct rmq_mqtt_conn *mc, const struct rmq_publ
             return NULL; /* MQTT-3.3.2-9/10 */
         }
         if (pub->topic.len == 0) {
-            char *stored = rmq_hmap_get(&mc->aliases, &a, sizeof a);
+            char *stored = mc->aliases ? rmq_hmap_get(&mc->aliases->in, &a, sizeof a) : NULL;
             if (!stored) {
                 rmq_conn_fail(mc, RMQ_RC_PROTOCOL_ERROR, "unknown topic alias");
                 return NULL;
@@ -180,7 +180,8 @@ static const char *publish_topic(struct rmq_mqtt_conn *mc, const struct rmq_publ
             memcpy(copy + sizeof *len, pub->topic.p, pub->topic.len);
             copy[sizeof *len + pub->topic.len] = '\0';
             void *old = NULL;
-            if (rmq_hmap_put(&mc->aliases, &a, sizeof a, copy, &old) != RMQ_OK) {
+            struct conn_aliases *al = rmq_conn_aliases(mc);
+            if (!al || rmq_hmap_put(&al->in, &a, sizeof a, copy, &old) != RMQ_OK) {
                 free(copy);
             }
             free(old);
