@@ -19,15 +19,13 @@ for bin in "$build"/fuzz_*; do
   status=0
   "$bin" -max_total_time="$secs" -rss_limit_mb=2048 -print_final_stats=1 \
          -artifact_prefix="$work/" "${args[@]}" >"$log" 2>&1 || status=$?
+  # on a finding, the sanitizer's report (error line and stacks) first
+  [ "$status" -eq 0 ] || sed -n '/^==[0-9]*==ERROR\|runtime error\|^SUMMARY/,$p' "$log" | head -n 80
+  tail -n 15 "$log"
+  rm -rf "$work" "$log"
   if [ "$status" -ne 0 ]; then
-    # the sanitizer's report (error line and stacks) and the input that found it
-    sed -n '/^==[0-9]*==ERROR\|runtime error\|^SUMMARY/,$p' "$log" | head -n 80
-    tail -n 15 "$log"
-    rm -rf "$work" "$log"
     echo "fuzz: $name FAILED (exit $status)" >&2
     exit 1
   fi
-  tail -n 15 "$log"
-  rm -rf "$work" "$log"
 done
 [ "$found" -eq 1 ] || { echo "fuzz: no targets in $build" >&2; exit 1; }

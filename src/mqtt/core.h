@@ -291,9 +291,9 @@ void rmq_persist_input_done(struct rmq_mqtt *b);
 /* Forgets held acks of a connection being freed. */
 void rmq_persist_conn_gone(struct rmq_mqtt *b, struct rmq_mqtt_conn *mc);
 
+/* conn.c */
 /* mc's topic aliases, made on first use; NULL: out of memory. */
 struct conn_aliases *rmq_conn_aliases(struct rmq_mqtt_conn *mc);
-/* conn.c */
 void rmq_conn_send(struct rmq_mqtt_conn *mc, const struct rmq_packet *p);
 void rmq_conn_send_ack(struct rmq_mqtt_conn *mc, enum rmq_pkt_type type, uint16_t pid,
                        uint8_t reason);

@@ -5,12 +5,11 @@ fewer than each of them — and a handshake worker hands each finished
 connection to the core. Threads are named so an operator sees them in
 `top -H`; a handshake's worker is on a debug line."""
 
-import os
 import json
+import os
 import re
 import socket
 import subprocess
-import threading
 
 import pytest
 
@@ -68,6 +67,11 @@ def start(broker_factory, world, workers):
     return b, b.ports["ssl:default"]
 
 
+def handshake_workers_since(b, mark=0):
+    text = b.log_path.read_bytes()[mark:].decode("utf-8", "replace")
+    return re.findall(r"handshake done listener=ssl:default .* worker=(\d+)", text)
+
+
 def pubsub_over_tls(world, port, n):
     sub = MosquittoSub(port, "w/#", "--cafile", world.root.cert, "--cert", world.dev2.cert,
                        "--key", world.dev2.key).start()
@@ -87,13 +91,8 @@ def test_handshakes_spread_over_handshake_workers(broker_factory, world):
     assert "revmq-hs1" in names and "revmq-hs2" in names and "revmq-hs3" not in names, names
     b.wait_for_log(r"net: workers=3 core=1 handshake=2")
     pubsub_over_tls(world, port, 6)  # 7 handshakes: the subscriber and 6 publishers
-    workers = set(re.findall(r"handshake done listener=ssl:default .* worker=(\d+)", b.log_text()))
+    workers = set(handshake_workers_since(b))
     assert workers == {"1", "2"}, workers  # one at a time: round robin, never the core
-
-
-def handshake_workers_since(b, mark):
-    text = b.log_path.read_bytes()[mark:].decode("utf-8", "replace")
-    return re.findall(r"handshake done listener=ssl:default .* worker=(\d+)", text)
 
 
 def test_a_busy_handshake_worker_sends_the_next_handshake_to_the_core(broker_factory, world):
@@ -121,7 +120,7 @@ def test_one_worker_does_everything(broker_factory, world):
     names = thread_names(b.proc.pid)
     assert "revmq-core" in names and not any(n.startswith("revmq-hs") for n in names), names
     pubsub_over_tls(world, port, 3)
-    workers = set(re.findall(r"handshake done listener=ssl:default .* worker=(\d+)", b.log_text()))
+    workers = set(handshake_workers_since(b))
     assert workers == {"0"}, workers
 
 
@@ -134,11 +133,11 @@ def test_default_is_one_worker_per_cpu(broker_factory, world):
     pubsub_over_tls(world, port, 1)
 
 
-def bench_connect(port, count, results, key, *tls):
-    r = subprocess.run([str(helpers.build_dir() / "revmq-bench"), "connect", "--port", str(port),
-                        "--tls", "--count", str(count), "--concurrency", "25", "--timeout", "60s",
-                        "--json", "--quiet", *tls], capture_output=True, text=True, timeout=300)
-    results[key] = json.loads(r.stdout.strip().splitlines()[-1])
+def bench_connect(port, count, *tls):
+    return subprocess.Popen([str(helpers.build_dir() / "revmq-bench"), "connect", "--port",
+                             str(port), "--tls", "--count", str(count), "--concurrency", "25",
+                             "--timeout", "60s", "--json", "--quiet", *tls],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
 
 def test_a_storm_uses_every_worker_and_refuses_the_same(broker_factory, world):
@@ -149,15 +148,17 @@ def test_a_storm_uses_every_worker_and_refuses_the_same(broker_factory, world):
     b, port = start(broker_factory, world, 2)
     mark = b.log_mark()
     ca = ["--cafile", str(world.root.cert)]
-    results = {}
-    runs = [threading.Thread(target=bench_connect, args=(
-                port, 200, results, "cert", *ca, "--cert", str(world.dev1.cert), "--key",
-                str(world.dev1.key))),
-            threading.Thread(target=bench_connect, args=(port, 100, results, "none", *ca))]
-    for t in runs:
-        t.start()
-    for t in runs:
-        t.join()
+    runs = {"cert": bench_connect(port, 200, *ca, "--cert", str(world.dev1.cert), "--key",
+                                  str(world.dev1.key)),
+            "none": bench_connect(port, 100, *ca)}
+    try:
+        results = {k: json.loads(p.communicate(timeout=300)[0].strip().splitlines()[-1])
+                   for k, p in runs.items()}
+    finally:
+        for p in runs.values():
+            if p.poll() is None:
+                p.kill()
+                p.wait()
     assert results["cert"]["connections_ok"] == 200, results["cert"]
     assert results["none"]["connections_ok"] == 0, results["none"]
     assert set(handshake_workers_since(b, mark)) == {"0", "1"}
