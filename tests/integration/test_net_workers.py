@@ -15,7 +15,7 @@ import pytest
 
 import helpers
 from helpers import HOST, MosquittoSub
-from pki import PKI
+from pki import PKI, s_client
 from test_config_cli import check
 
 pytestmark = pytest.mark.revmq_only
@@ -30,6 +30,9 @@ def world(tmp_path_factory):
     w.server = p.root.server_cert("server")
     w.dev1 = p.root.client_cert("dev1")
     w.dev2 = p.root.client_cert("dev2")
+    w.revoked = p.root.client_cert("revoked")
+    p.root.revoke(w.revoked)
+    w.crl, _ = p.root.gencrl()  # `openssl ca -gencrl`: revmq did not make this PKI
     return w
 
 
@@ -113,6 +116,28 @@ def test_a_busy_handshake_worker_sends_the_next_handshake_to_the_core(broker_fac
     for i in range(3):
         mtls_pub(world, port, world.dev1, f"w/{i}", "m")
     assert handshake_workers_since(b, mark) == ["1", "1", "1"]
+
+
+def test_a_revoked_client_is_refused_on_the_core_worker_too(broker_factory, world):
+    crl = (f"listeners.ssl.default.ssl_options.enable_crl_check = true\n"
+           f'listeners.ssl.default.ssl_options.crlfile = "{world.crl}"\n')
+    b = broker_factory(tls_conf(world, 2) + crl, extra_listeners=["ssl:default"],
+                       log_level="debug")
+    port = b.ports["ssl:default"]
+    mark = b.log_mark()
+    # a stalled handshake keeps revmq-hs1 busy: the next ones go to the core
+    stalled = socket.create_connection((HOST, port))
+    try:
+        for ver in ("1.2", "1.3"):
+            r = s_client(port, cafile=world.root.cert, cert=world.revoked.cert,
+                         key=world.revoked.key, version=ver)
+            assert r.alert == 44, r  # certificate_revoked
+            ok = s_client(port, cafile=world.root.cert, cert=world.dev1.cert, key=world.dev1.key,
+                          version=ver)
+            assert ok.ok, ok
+        assert set(handshake_workers_since(b, mark)) == {"0"}
+    finally:
+        stalled.close()
 
 
 def test_one_worker_does_everything(broker_factory, world):
