@@ -11,6 +11,7 @@
 #include <errno.h>
 #include <openssl/err.h>
 #include <openssl/pem.h>
+#include <openssl/x509v3.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -862,6 +863,8 @@ rmq_err rmq_crl_engine_add_ca_file(struct rmq_crl_engine *e, const char *cacertf
     X509 *x;
     while ((x = PEM_read_bio_X509(b, NULL, NULL, NULL))) {
         n++;
+        /* Fill OpenSSL's lazy extension cache now: the CA is read by other threads. */
+        (void)X509_check_purpose(x, -1, 0);
         bool dup = false;
         for (int i = 0; i < sk_X509_num(e->cas) && !dup; i++) {
             dup = X509_cmp(sk_X509_value(e->cas, i), x) == 0;

@@ -99,6 +99,14 @@ static rmq_err read_certs(struct build *b, const char *key, const char *path, ST
     }
     X509 *x;
     while ((x = PEM_read_bio_X509(bio, NULL, NULL, NULL)) != NULL) {
+        /*
+         * OpenSSL fills a certificate's cached extensions (key identifiers,
+         * CRL distribution points, flags) at first use, under the
+         * certificate's own lock, but reads some of them without it. These
+         * certificates are shared by the handshakes of every worker thread, so
+         * the cache is filled here, before any thread starts.
+         */
+        (void)X509_check_purpose(x, -1, 0);
         if (!sk_X509_push(sk, x)) {
             X509_free(x);
             break;
