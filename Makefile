@@ -82,7 +82,8 @@ VALGRIND_TESTS ?= tests/integration/test_mqtt_connect.py tests/integration/test_
 # ThreadSanitizer: the unit tests of the threaded parts (net, router/core, the log rate limit,
 # revocation snapshots/engine/fetcher, tls) and an integration subset that
 # runs the handshake threads, the fetcher, the OCSP stapler, the password
-# hashing thread, admin jobs and revocation against worker 0 (~3.5 min).
+# hashing thread, admin jobs, revocation against worker 0 and split connections
+# (socket + TLS on a handshake worker, MQTT on worker 0) (~4 min).
 # A data race fails the test: halt_on_error makes the process exit 66, and
 # the harness also fails on any "ThreadSanitizer:" report in a broker log.
 TSAN_OPTIONS_CI ?= halt_on_error=1 exitcode=66 second_deadlock_stack=1 history_size=4
@@ -91,7 +92,7 @@ TSAN_IT ?= tests/integration/test_crl_live.py tests/integration/test_tls_revocat
 	tests/integration/test_mqtt_pubsub.py tests/integration/test_tls_listener.py \
 	tests/integration/test_ocsp_stapler.py tests/integration/test_admin_revocation.py \
 	tests/integration/test_authn_passwords.py tests/integration/test_net_write_path.py \
-	tests/integration/test_net_workers.py
+	tests/integration/test_net_workers.py tests/integration/test_net_split.py
 tsan: deps
 	cmake -S . -B $(TSAN_BUILD) -DRMQ_WERROR=ON -DRMQ_TSAN=ON -DCMAKE_BUILD_TYPE=Debug
 	cmake --build $(TSAN_BUILD) -j $(JOBS)

@@ -276,13 +276,14 @@ static const struct rmq_cfg_key keys[] = {
      .min = 0,
      .max = 256,
      .doc = "Worker threads with one event loop each (`0`: one per CPU online). Worker 0 is the "
-            "MQTT core: every MQTT connection, once its transport handshake is done, and all "
-            "sessions live there. Workers 1..N-1 do the TLS handshakes of the ssl and wss "
-            "listeners (CRL checks and OCSP stapling included) and hand each finished "
-            "connection to worker 0; each handshake goes to the worker with the fewest in "
-            "progress, worker 0 only when it has fewer than every other (a reconnect storm "
-            "uses it too). `1`: worker 0 does everything. The threads are "
-            "named `revmq-core` and `revmq-hs<N>` (see `top -H`).",
+            "MQTT core: all sessions and the MQTT side of every connection live there, and the "
+            "sockets of TCP connections. Workers 1..N-1 do the TLS handshakes of the ssl and "
+            "wss listeners (CRL checks and OCSP stapling included) — each handshake goes to "
+            "the worker with the fewest in progress, worker 0 only when it has fewer than "
+            "every other (a reconnect storm uses it too) — and then keep each TLS "
+            "connection's socket and TLS records (reading, decrypting, encrypting, writing) "
+            "for its whole life, passing its bytes to and from worker 0. `1`: worker 0 does "
+            "everything. The threads are named `revmq-core` and `revmq-hs<N>` (see `top -H`).",
      .example = "4"},
     {.path = "log.level",
      .type = RMQ_CFG_ENUM,

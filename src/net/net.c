@@ -77,6 +77,9 @@ static void mail_cb(evutil_socket_t fd, short what, void *arg)
         case MAIL_ADOPT:
             rmq_net_conn_adopt(w, m->conn);
             break;
+        case MAIL_RELAY:
+            rmq_net_conn_relay(w, m->conn);
+            break;
         case MAIL_WAKE:
             rmq_net_conn_wake(w, m->conn_id);
             break;
@@ -91,6 +94,21 @@ static void mail_cb(evutil_socket_t fd, short what, void *arg)
             rmq_mqtt_end_sessions_matching(w->core, m->req->match, m->req->arg);
             close_req_done(m->req);
             break;
+        case MAIL_PIPE_IN:
+        case MAIL_PIPE_EOF:
+        case MAIL_PIPE_WRITABLE:
+            if (!rmq_net_pipe_core_mail(m)) {
+                rmq_net_pipe_mail_drop(m);
+            }
+            m = next;
+            continue;
+        case MAIL_PIPE_OUT:
+        case MAIL_PIPE_CLOSE:
+        case MAIL_PIPE_RESUME:
+            rmq_net_conn_pipe_mail(w, m);
+            rmq_net_pipe_mail_drop(m);
+            m = next;
+            continue;
         case MAIL_STOP:
             rmq_net_conn_close_all(w);
             event_base_loopexit(w->base, NULL);
@@ -371,7 +389,7 @@ static void accept_cb(evutil_socket_t lfd, short what, void *arg)
         }
         int one = 1;
         setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-        struct mail *m = calloc(1, sizeof *m);
+        struct mail *m = calloc(1, sizeof *m + MAIL_ADDR_LEN); /* data: the address */
         if (!m) {
             close(fd);
             continue;
@@ -390,7 +408,8 @@ static void accept_cb(evutil_socket_t lfd, short what, void *arg)
             inet_ntop(AF_INET6, &a->sin6_addr, host, sizeof host);
             port = ntohs(a->sin6_port);
         }
-        snprintf(m->addr, sizeof m->addr, "%s:%d", host, port);
+        m->len = MAIL_ADDR_LEN;
+        snprintf((char *)m->data, MAIL_ADDR_LEN, "%s:%d", host, port);
         atomic_fetch_add(&l->conns, 1);
         atomic_fetch_add(&net->total_conns, 1);
         /* TCP straight to the core; a TLS handshake to the least busy worker */
@@ -605,7 +624,8 @@ void rmq_net_close_matching_on(struct rmq_net *net,
     }
 }
 
-static void worker_free(struct worker *w)
+/* Posts STOP (the worker closes its connections) and joins the thread. */
+static void worker_stop(struct worker *w)
 {
     if (w->started) {
         struct mail *m = calloc(1, sizeof *m);
@@ -618,6 +638,11 @@ static void worker_free(struct worker *w)
         pthread_join(w->thread, NULL);
         w->started = false;
     }
+}
+
+static void worker_free(struct worker *w)
+{
+    worker_stop(w);
     /* Mail that arrived after STOP. */
     struct mail *m = w->mail_head;
     while (m) {
@@ -626,10 +651,14 @@ static void worker_free(struct worker *w)
             close(m->fd);
             atomic_fetch_sub(&m->l->conns, 1);
             atomic_fetch_sub(&w->net->total_conns, 1);
-        } else if (m->type == MAIL_ADOPT) {
+        } else if (m->type == MAIL_ADOPT || m->type == MAIL_RELAY) {
             rmq_net_conn_discard(m->conn);
         } else if (m->type == MAIL_CLOSE_MATCHING) {
             close_req_done(m->req);
+        } else if (m->pipe != NULL) {
+            rmq_net_pipe_mail_drop(m);
+            m = next;
+            continue;
         }
         free(m);
         m = next;
@@ -678,7 +707,15 @@ void rmq_net_free(struct rmq_net *net)
         }
         close(l->fd);
     }
-    /* Handshake workers first: they post to worker 0, never the reverse. */
+    /* Worker 0 stops first: it says goodbye to every MQTT client, and the
+     * output of split connections goes, by mail, to their IO sides, which
+     * are still running and write it when they stop. Mail to worker 0 after
+     * that waits in its mailbox, freed last. Nothing is posted to a split
+     * connection's IO side once it has ended (struct pipe), and every IO
+     * side has ended when its worker stops. */
+    if (net->workers != NULL && net->workers[0].net != NULL) {
+        worker_stop(&net->workers[0]);
+    }
     for (int i = net->n_workers - 1; net->workers && i >= 0; i--) {
         if (net->workers[i].net) {
             worker_free(&net->workers[i]);

@@ -9,22 +9,26 @@
  * - WORKER threads each run one libevent loop. Accepted fds are handed to a
  *   worker by message (mutex-protected mailbox + event_active).
  * - Worker 0 is the CORE worker: all MQTT state (sessions, router, retained:
- *   mqtt/mqtt.h) lives there, and every MQTT connection, once its transport
- *   handshake is done, belongs to worker 0 for the rest of its life (reads,
- *   writes, timers, close) and calls the core directly.
+ *   mqtt/mqtt.h) lives there, and the MQTT side of every connection (framing
+ *   into the core, timers, the output buffer, close) calls the core directly.
+ *   With N = 1, and for TCP connections, worker 0 also owns the socket.
  * - Workers 1..N-1 (N = node.workers, default one per CPU) are HANDSHAKE
  *   workers: a connection of a TLS listener does its (CPU-heavy) TLS
  *   handshake on the worker with the fewest handshakes in progress —
  *   workers 1..N-1 first (round robin among equals), worker 0 only when it
  *   has fewer than each of them, so a reconnect storm uses the core too —
- *   including suspension for CRL fetches and the handshake timeout; when it
- *   completes on a handshake worker, the connection (fd + transport, which
- *   OpenSSL allows to change threads) is handed over, by message, to worker
- *   0. TCP connections go to worker 0 directly. A connection is thus only
- *   ever touched by one thread at a time, and never by two for MQTT.
- * - With N = 1 worker 0 also does the handshakes. Spreading MQTT
- *   connections themselves over several workers needs frame forwarding to
- *   the core worker (see mqtt.h); not done.
+ *   including suspension for CRL fetches and the handshake timeout. When it
+ *   completes the connection is SPLIT (struct pipe, net_int.h): its socket
+ *   and TLS records stay on a handshake worker for the rest of its life
+ *   (one handshaken on worker 0 moves, fd + transport, which OpenSSL allows
+ *   to change threads, to the handshake worker with the fewest), and worker
+ *   0 gets its MQTT side, a connection whose transport is the pipe; bytes
+ *   cross by mail within two bounded windows. TCP connections go to worker
+ *   0 directly. Each side of a connection is only ever touched by one
+ *   thread, and MQTT state only by worker 0.
+ * - With N = 1 worker 0 also does the handshakes and owns every socket.
+ *   MQTT sessions themselves are not spread over workers (one core thread
+ *   routes every message).
  * - Cross-thread entry points (rmq_net_close_matching, transport wake) only
  *   post messages to the workers' mailboxes.
  *

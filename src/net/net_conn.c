@@ -35,6 +35,7 @@ static void again_after(struct conn *c, uint64_t ms);
 static bool addr_admit(struct conn *c);
 static void addr_release(struct conn *c);
 static void want_write(struct conn *c);
+static bool relay_read(struct conn *c);
 
 /* Arms c's one timeout ms from now (0: disarms it); timer_wheel.c. */
 static void set_timer(struct conn *c, uint64_t ms)
@@ -206,7 +207,8 @@ static void flush_unlink(struct conn *c)
  * same bytes, a close) or a TLS write waits for input. */
 static void want_write(struct conn *c)
 {
-    if (c->flush_queued || c->phase != PH_OPEN || c->write_wants_read || wev_pending(c)) {
+    if (c->flush_queued || (c->phase != PH_OPEN && c->phase != PH_RELAY) || c->write_wants_read ||
+        wev_pending(c)) {
         return;
     }
     struct worker *w = c->w;
@@ -230,9 +232,12 @@ static void conn_update_events(struct conn *c)
         return;
     }
     bool want_read = !c->read_paused && !c->suspended && !c->core_hold && !c->flow_held &&
-                     !c->rate_paused && !c->addr_parked;
+                     !c->rate_paused && !c->addr_parked && !c->relay_stopped;
     if (want_read) {
         event_add(c->rev, NULL);
+        if (c->piped && rmq_net_pipe_readable((struct pipe *)c->t)) {
+            again_later(c); /* no socket announces what came by mail */
+        }
     } else {
         event_del(c->rev);
     }
@@ -268,7 +273,7 @@ static bool keep_peer(struct conn *c)
 static void conn_open(struct conn *c)
 {
     struct worker *w = c->w;
-    if (!keep_peer(c)) {
+    if (!c->piped && !keep_peer(c)) { /* a split connection's IO side gave it */
         conn_destroy(c, "out of memory");
         return;
     }
@@ -340,28 +345,110 @@ static void free_events(struct conn *c)
 
 static bool make_events(struct worker *w, struct conn *c);
 
-/* Handshake done on a handshake worker: give the connection to worker 0.
- * From the post on, this thread never touches it again. */
-static void hand_over(struct conn *c)
+/* Handshake done on a handshake worker: the connection is split (struct
+ * pipe, net_int.h). This worker keeps the socket and TLS (PH_RELAY); worker
+ * 0 gets, by mail, a connection whose transport is the pipe and runs MQTT on
+ * it. */
+static void split(struct conn *c)
 {
     struct rmq_net *net = c->w->net;
+    if (!keep_peer(c)) {
+        conn_destroy(c, "out of memory");
+        return;
+    }
+    struct conn *k = calloc(1, sizeof *k);
+    struct pipe *p = k != NULL ? rmq_net_pipe_new(c->w, &net->workers[0]) : NULL;
+    if (p == NULL) {
+        free(k);
+        conn_destroy(c, "out of memory");
+        return;
+    }
+    k->l = c->l;
+    k->fd = -1;
+    k->piped = true;
+    k->t = &p->t;
+    k->peer = c->peer;
+    c->peer = NULL;
+    memcpy(k->addr, c->addr, sizeof k->addr);
+    rmq_buf_init(&k->in, (size_t)net->s->mqtt.max_packet_size + READ_CHUNK);
+    rmq_buf_init(&k->out, 0);
+    struct mail *m = calloc(1, sizeof *m);
+    if (!m) {
+        rmq_peer_info_free(k->peer);
+        free(k);
+        rmq_net_pipe_unref(p);
+        rmq_net_pipe_unref(p);
+        conn_destroy(c, "out of memory");
+        return;
+    }
+    p->io_conn = c;
+    c->pipe = p;
+    c->phase = PH_RELAY;
+    atomic_fetch_add(&c->w->relays, 1);
+    set_timer(c, 0); /* the core side keeps the CONNECT and keep-alive timers */
+    m->type = MAIL_ADOPT;
+    m->conn = k;
+    rmq_debug("net", "connection split listener=%s addr=%s io_worker=%d", c->l->ls->id, c->addr,
+              c->w->idx);
+    rmq_net_post(&net->workers[0], m);
+    /* TLS may already hold application data that came with the end of the
+     * handshake (no socket event would announce it): read now. */
+    relay_read(c);
+}
+
+/* The handshake worker with the fewest split connections. */
+static struct worker *io_worker(struct rmq_net *net)
+{
+    struct worker *best = NULL;
+    unsigned best_n = 0;
+    for (int i = 1; i < net->n_workers; i++) {
+        unsigned n = atomic_load(&net->workers[i].relays);
+        if (best == NULL || n < best_n) {
+            best = &net->workers[i];
+            best_n = n;
+        }
+    }
+    return best;
+}
+
+/* Handshake done on worker 0 while there are handshake workers: the
+ * connection's socket and TLS go to one of them, to be split there like the
+ * ones they handshake (worker 0 keeps only the MQTT side). From the post on,
+ * this thread never touches it again. */
+static void move_to_io(struct conn *c)
+{
     struct mail *m = calloc(1, sizeof *m);
     if (!m) {
         conn_destroy(c, "out of memory");
         return;
     }
+    struct worker *io = io_worker(c->w->net);
     flush_unlink(c);
     free_events(c);
     unlink_conn(c);
-    m->type = MAIL_ADOPT;
+    m->type = MAIL_RELAY;
     m->conn = c;
-    rmq_net_post(&net->workers[0], m);
+    rmq_net_post(io, m);
+}
+
+void rmq_net_conn_relay(struct worker *w, struct conn *c)
+{
+    link_conn(w, c);
+    c->id = w->next_id++;
+    if (!make_events(w, c)) {
+        conn_destroy(c, "out of memory");
+        return;
+    }
+    split(c);
 }
 
 void rmq_net_conn_adopt(struct worker *w, struct conn *c)
 {
     link_conn(w, c);
     c->id = w->next_id++;
+    if (c->piped) {
+        ((struct pipe *)c->t)->core_conn = c;
+    }
     if (!make_events(w, c)) {
         conn_destroy(c, "out of memory");
         return;
@@ -373,13 +460,17 @@ void rmq_net_conn_adopt(struct worker *w, struct conn *c)
 void rmq_net_conn_discard(struct conn *c)
 {
     c->t->ops->free(c->t);
-    close(c->fd);
+    if (c->fd >= 0) {
+        close(c->fd);
+    }
     rmq_peer_info_free(c->peer);
     c->peer = NULL;
     rmq_buf_release(&c->in);
     rmq_buf_release(&c->out);
-    atomic_fetch_sub(&c->l->conns, 1);
-    atomic_fetch_sub(&c->l->net->total_conns, 1);
+    if (!c->piped) { /* a split connection is counted once, by its IO side */
+        atomic_fetch_sub(&c->l->conns, 1);
+        atomic_fetch_sub(&c->l->net->total_conns, 1);
+    }
     free(c);
 }
 
@@ -429,7 +520,9 @@ static void drive_handshake(struct conn *c)
                       c->w->idx);
         }
         if (!c->w->core) {
-            hand_over(c); /* a handshake worker: MQTT happens on worker 0 */
+            split(c); /* a handshake worker: MQTT happens on worker 0 */
+        } else if (c->l->has_factory && c->l->net->n_workers > 1) {
+            move_to_io(c); /* TLS: its records are worth a worker of their own */
         } else {
             conn_open(c);
         }
@@ -621,6 +714,27 @@ static void again_after(struct conn *c, uint64_t ms)
     again_in(c, &tv);
 }
 
+enum read_next { READ_ON, READ_STOP, READ_GONE };
+
+/* What one read's result means for the read loop: read on, stop (wait for
+ * the socket; a TLS read that needs it writable says so), or gone (EOF or an
+ * error destroyed c). */
+static enum read_next after_read(struct conn *c, enum rmq_io r)
+{
+    switch (r) {
+    case RMQ_IO_OK:
+        return READ_ON;
+    case RMQ_IO_WANT_READ:
+        return READ_STOP;
+    case RMQ_IO_WANT_WRITE:
+        c->read_wants_write = true;
+        return READ_STOP;
+    default:
+        conn_destroy(c, r == RMQ_IO_EOF ? "closed by peer" : "socket error");
+        return READ_GONE;
+    }
+}
+
 /* Reads and feeds the core; false if the connection was destroyed. */
 static bool do_read(struct conn *c)
 {
@@ -636,19 +750,14 @@ static bool do_read(struct conn *c)
         if (rate_wait(c)) {
             break;
         }
-        enum rmq_io r = read_once(c);
-        if (r == RMQ_IO_OK) {
+        enum read_next next = after_read(c, read_once(c));
+        if (next == READ_ON) {
             continue;
         }
-        if (r == RMQ_IO_WANT_READ) {
-            break;
+        if (next == READ_GONE) {
+            return false;
         }
-        if (r == RMQ_IO_WANT_WRITE) {
-            c->read_wants_write = true;
-            break;
-        }
-        conn_destroy(c, r == RMQ_IO_EOF ? "closed by peer" : "socket error");
-        return false;
+        break;
     }
     if (c->phase == PH_OPEN && c->out.len > rmq_mqtt_out_high_water(c->w->core)) {
         c->read_paused = true; /* backpressure: resume once the output drains */
@@ -663,6 +772,116 @@ static bool do_read(struct conn *c)
         again_later(c);
     }
     return true;
+}
+
+/* ------------------------------------------- split connection, IO side */
+
+/* Bytes read go to the core side by mail; the socket is not read while the
+ * core side has PIPE_IN_WINDOW bytes still to take (see struct pipe). */
+static bool relay_read(struct conn *c)
+{
+    struct pipe *p = c->pipe;
+    int rounds = 0;
+    for (; rounds < READS_PER_TURN && c->phase == PH_RELAY; rounds++) {
+        if (atomic_load(&p->in_flight) >= PIPE_IN_WINDOW) {
+            atomic_store(&p->io_stopped, true);
+            if (atomic_load(&p->in_flight) >= PIPE_IN_WINDOW ||
+                !atomic_exchange(&p->io_stopped, false)) {
+                c->relay_stopped = true; /* until MAIL_PIPE_RESUME */
+                break;
+            }
+        }
+        size_t n = 0;
+        enum rmq_io r = c->t->ops->read(c->t, c->w->scratch, sizeof c->w->scratch, &n);
+        if (r == RMQ_IO_OK) {
+            atomic_fetch_add(&p->in_flight, n);
+            if (!rmq_net_pipe_post(p, p->core, MAIL_PIPE_IN, c->w->scratch, n, NULL)) {
+                conn_destroy(c, "out of memory");
+                return false;
+            }
+        }
+        enum read_next next = after_read(c, r);
+        if (next == READ_ON) {
+            continue;
+        }
+        if (next == READ_GONE) {
+            return false;
+        }
+        break;
+    }
+    conn_update_events(c);
+    if (rounds == READS_PER_TURN && c->phase == PH_RELAY && !c->relay_stopped) {
+        again_later(c); /* TLS may hold decrypted bytes no socket event announces */
+    }
+    return true;
+}
+
+/* Written bytes leave the output window; the core side, waiting for room,
+ * is told when half of it is free. */
+static void relay_wrote(struct conn *c, size_t n)
+{
+    struct pipe *p = c->pipe;
+    size_t before = atomic_fetch_sub(&p->out_flight, n);
+    if (before - n < PIPE_OUT_WINDOW / 2 && atomic_load(&p->core_blocked) &&
+        atomic_exchange(&p->core_blocked, false)) {
+        (void)rmq_net_pipe_post(p, p->core, MAIL_PIPE_WRITABLE, NULL, 0, NULL);
+    }
+}
+
+void rmq_net_conn_pipe_mail(struct worker *w, struct mail *m)
+{
+    (void)w;
+    struct conn *c = m->pipe->io_conn;
+    if (c == NULL) {
+        return; /* this side ended already */
+    }
+    switch (m->type) {
+    case MAIL_PIPE_OUT:
+        if (c->phase == PH_RELAY || c->phase == PH_CLOSING) {
+            if (rmq_buf_append(&c->out, m->data, m->len) != RMQ_OK) {
+                conn_destroy(c, "out of memory");
+                return;
+            }
+            if (c->phase == PH_RELAY) {
+                want_write(c);
+            }
+        }
+        return;
+    case MAIL_PIPE_CLOSE:
+        io_close(c); /* writes what is buffered, then closes */
+        return;
+    case MAIL_PIPE_RESUME:
+        if (c->phase == PH_RELAY && c->relay_stopped) {
+            c->relay_stopped = false;
+            again_later(c); /* TLS may hold input already */
+        }
+        return;
+    default:
+        return;
+    }
+}
+
+/* -------------------------------------------- split connection, core side */
+
+void rmq_net_conn_pipe_readable(struct conn *c)
+{
+    /* Read after the next poll (the zero timer), never event_active: input
+     * keeps coming by mail from a flooding client, and reading it again and
+     * again within one loop turn would keep worker 0 from polling, so other
+     * connections (a fresh CONNECT, a PINGREQ) would wait. The read event is
+     * pending only while nothing holds the connection's input. */
+    if (c->phase == PH_OPEN && event_pending(c->rev, EV_READ, NULL)) {
+        again_later(c);
+    }
+}
+
+void rmq_net_conn_pipe_writable(struct conn *c)
+{
+    if (wev_pending(c)) {
+        event_active(c->wev, EV_WRITE, 0);
+    } else if (c->phase == PH_OPEN && out_pending(c) > 0) {
+        want_write(c);
+    }
 }
 
 static void read_cb(evutil_socket_t fd, short what, void *arg)
@@ -681,6 +900,10 @@ static void read_cb(evutil_socket_t fd, short what, void *arg)
             return;
         }
     }
+    if (c->phase == PH_RELAY) {
+        relay_read(c);
+        return;
+    }
     do_read(c);
 }
 
@@ -690,6 +913,12 @@ static void again_cb(evutil_socket_t fd, short what, void *arg)
     (void)what;
     struct conn *c = arg;
     c->rate_paused = false;
+    if (c->phase == PH_RELAY) {
+        if (!c->relay_stopped) {
+            relay_read(c);
+        }
+        return;
+    }
     if (c->phase != PH_OPEN || c->read_paused || c->flow_held || c->addr_parked) {
         conn_update_events(c);
         return;
@@ -728,6 +957,9 @@ static enum write_res write_out(struct conn *c)
         if (r == RMQ_IO_OK) {
             /* Drop written bytes lazily: no memmove of a large backlog per write. */
             c->out_off += n;
+            if (c->pipe != NULL) {
+                relay_wrote(c, n);
+            }
             if (c->out_over) {
                 note_output(c);
             }
@@ -778,7 +1010,7 @@ static void write_cb(evutil_socket_t fd, short what, void *arg)
     }
     if (c->read_wants_write) {
         c->read_wants_write = false;
-        if (!do_read(c)) {
+        if (!(c->phase == PH_RELAY ? relay_read(c) : do_read(c))) {
             return;
         }
     }
@@ -807,7 +1039,8 @@ void rmq_net_conn_flush_cb(evutil_socket_t fd, short what, void *arg)
      * queued at the head and written in this same pass. */
     while ((c = w->flush_head) != NULL) {
         flush_unlink(c);
-        if (c->phase != PH_OPEN || c->write_wants_read || wev_pending(c)) {
+        if ((c->phase != PH_OPEN && c->phase != PH_RELAY) || c->write_wants_read ||
+            wev_pending(c)) {
             continue; /* the write or read event writes it */
         }
         enum write_res r = write_out(c);
@@ -888,7 +1121,7 @@ void rmq_net_conn_accept(struct worker *w, struct mail *m)
     c->hs_counted = l->has_factory; /* accept counted it in w->handshakes */
     c->id = w->next_id++;
     c->fd = m->fd;
-    memcpy(c->addr, m->addr, sizeof c->addr);
+    snprintf(c->addr, sizeof c->addr, "%s", (const char *)m->data); /* MAIL_ADDR_LEN bytes */
     size_t cap = (size_t)w->net->s->mqtt.max_packet_size + READ_CHUNK;
     rmq_buf_init(&c->in, cap);
     rmq_buf_init(&c->out, 0);
@@ -942,17 +1175,33 @@ static void conn_destroy(struct conn *c, const char *why)
     flush_unlink(c);
     unlink_conn(c);
     free_events(c);
+    if (c->pipe != NULL) {
+        /* The IO side of a split connection ends: the core side reads the
+         * end after the input already sent. Nothing is posted to this worker
+         * after io_gone. */
+        struct pipe *p = c->pipe;
+        atomic_fetch_sub(&w->relays, 1);
+        p->io_conn = NULL;
+        atomic_store(&p->io_gone, true);
+        rmq_net_pipe_post_end(p, true, why ? why : "closed");
+        rmq_net_pipe_unref(p);
+        c->pipe = NULL;
+    }
     if (c->t) {
         c->t->ops->free(c->t);
     }
-    close(c->fd);
+    if (c->fd >= 0) {
+        close(c->fd);
+    }
     rmq_peer_info_free(c->peer);
     c->peer = NULL;
     free(c->rate);
     rmq_buf_release(&c->in);
     rmq_buf_release(&c->out);
-    atomic_fetch_sub(&c->l->conns, 1);
-    atomic_fetch_sub(&w->net->total_conns, 1);
+    if (!c->piped) { /* a split connection is counted once, by its IO side */
+        atomic_fetch_sub(&c->l->conns, 1);
+        atomic_fetch_sub(&w->net->total_conns, 1);
+    }
     free(c);
 }
 

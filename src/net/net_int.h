@@ -48,10 +48,19 @@ struct listener {
 enum mail_type {
     MAIL_ACCEPT,
     MAIL_ADOPT,
+    MAIL_RELAY, /* to a handshake worker: a connection handshaken on worker 0, to be split there */
     MAIL_WAKE,
     MAIL_CLOSE_MATCHING,
     MAIL_END_SESSIONS, /* core worker: sessions owned by matching certificates */
     MAIL_AUTHN_DONE,   /* core worker: password checks are done (rmq_authn_poll) */
+    /* A split connection (struct pipe): to the core worker */
+    MAIL_PIPE_IN,       /* input bytes read by the IO side */
+    MAIL_PIPE_EOF,      /* the IO side ended (why) */
+    MAIL_PIPE_WRITABLE, /* the IO side has room for output again */
+    /* ... and to the IO side's worker */
+    MAIL_PIPE_OUT,    /* output bytes to write */
+    MAIL_PIPE_CLOSE,  /* write what is buffered, then close */
+    MAIL_PIPE_RESUME, /* the core has room for input again */
     MAIL_STOP
 };
 
@@ -68,13 +77,71 @@ struct mail {
     enum mail_type type;
     int fd;
     struct listener *l;
-    char addr[64];
     uint64_t conn_id;
     struct close_req *req;
-    struct conn *conn; /* MAIL_ADOPT: a connection whose handshake is done */
+    struct conn *conn; /* MAIL_ADOPT / _RELAY: a connection whose handshake is done */
+    struct pipe *pipe; /* MAIL_PIPE_*: holds one reference */
+    const char *why;   /* MAIL_PIPE_EOF: a static string */
+    size_t len;        /* bytes in data: MAIL_PIPE_IN / _OUT, MAIL_ACCEPT (the address) */
+    uint8_t data[];
 };
 
-enum conn_phase { PH_HANDSHAKE, PH_OPEN, PH_CLOSING };
+/* MAIL_ACCEPT's data: the client's "host:port", NUL-terminated. */
+#define MAIL_ADDR_LEN 64
+
+/* PH_RELAY: the IO side of a split connection (struct pipe): it only moves
+ * bytes between its socket and the core worker. */
+enum conn_phase { PH_HANDSHAKE, PH_OPEN, PH_RELAY, PH_CLOSING };
+
+/*
+ * A split connection (issue 16). A TLS connection whose handshake ends on a
+ * handshake worker stays there for its socket and TLS records (the IO side:
+ * a struct conn in PH_RELAY), and its MQTT connection lives on worker 0 as a
+ * struct conn whose transport is this pipe (the core side, pipe.c). Bytes
+ * cross by mail, in order (one mailbox per worker, FIFO). Each side touches
+ * only its own fields; the counters are the bytes in flight each way and
+ * bound them:
+ * - input: the IO side stops reading its socket while in_flight is at
+ *   PIPE_IN_WINDOW (io_stopped); the core side's read, taking bytes below
+ *   half of it, sends MAIL_PIPE_RESUME. A publisher the core holds
+ *   (mqtt/flow.h) is not read by the core side, so its socket stops too.
+ * - output: the core side's write takes bytes while out_flight is below
+ *   PIPE_OUT_WINDOW, else says WANT_WRITE (core_blocked) and its output
+ *   stays in its own buffer, where the high-water mark, held publishers and
+ *   the send timeout see it as today; the IO side, writing below half,
+ *   sends MAIL_PIPE_WRITABLE.
+ * Lifetime: one reference per side and per mail in flight. io_gone is set by
+ * the IO side when its connection ends (before its last mail); after it
+ * nothing is posted to the IO side's worker (at shutdown that worker may be
+ * gone).
+ */
+#define PIPE_IN_WINDOW (128 * 1024)
+#define PIPE_OUT_WINDOW (64 * 1024)
+
+struct pipe {
+    struct rmq_transport t; /* the core side's transport; first member */
+    atomic_int refs;
+    struct worker *io;   /* the IO side's worker */
+    struct worker *core; /* worker 0 */
+    atomic_size_t in_flight;
+    atomic_size_t out_flight;
+    atomic_bool io_stopped;
+    atomic_bool core_blocked;
+    atomic_bool io_gone;
+    struct conn *io_conn;   /* IO worker only; NULL once that side ended */
+    struct conn *core_conn; /* core worker only; NULL until adopted and once ended */
+    /* Core worker only: input mails not read yet, how the IO side ended. */
+    struct mail *in_head, *in_tail;
+    size_t in_off; /* bytes of in_head already read */
+    bool eof;
+    bool close_sent;
+    const char *why;
+    /* Made with the pipe, so that each side's end reaches the other even
+     * out of memory: the IO side posts eof_mail, the core side close_mail;
+     * one never posted is freed with the pipe. */
+    struct mail *eof_mail;
+    struct mail *close_mail;
+};
 
 /* Connection timeouts (handshake, CONNECT, keep alive, close linger) are one
  * timer wheel per worker instead of one libevent timer per connection (128 B
@@ -116,28 +183,31 @@ struct conn {
     struct rmq_buf out;
     size_t out_off;             /* bytes of `out` already written */
     struct rmq_peer_info *peer; /* owned; NULL without a client certificate (TCP too) */
+    struct pipe *pipe;          /* PH_RELAY (and closing after it): the split connection */
     struct rmq_mqtt_conn *mc;
     uint64_t keepalive_ms;
     struct conn_rate *rate; /* owned; NULL when the listener limits neither rate */
     int64_t over_since;     /* when out_over was set (ms) */
     int fd;
     enum conn_phase phase;
-    /* The flags together: one per connection, no padding (issue 18). */
-    bool flush_queued;     /* on the worker's flush list */
-    bool mqtt_connected;   /* CONNECT accepted: the timer is the keep alive */
-    bool read_paused;      /* output over the high-water mark */
-    bool core_hold;        /* the core holds input (CONNECT being authenticated) */
-    bool refeed;           /* hand kept input to the core on the next read event */
-    bool read_wants_write; /* TLS: a read needs the socket writable */
-    bool write_wants_read; /* TLS: a write needs the socket readable */
-    bool suspended;        /* handshake waits for wake */
-    bool proxy_pending;    /* PROXY protocol header not read yet */
-    bool flow_held;        /* the core holds this publisher (mqtt/flow.h) */
-    bool rate_paused;      /* over messages_rate / bytes_rate: read after the wait */
-    bool addr_parked;      /* over max_conn_per_addr: not read until another closes */
-    bool addr_counted;     /* counted in the worker's per-address table */
-    bool hs_counted;       /* counted in w->handshakes (a TLS handshake not ended) */
-    bool out_over; /* unwritten output went over the high-water mark at over_since and has not
+    /* The flags together, one bit each (issue 18). */
+    bool flush_queued : 1;     /* on the worker's flush list */
+    bool mqtt_connected : 1;   /* CONNECT accepted: the timer is the keep alive */
+    bool read_paused : 1;      /* output over the high-water mark */
+    bool core_hold : 1;        /* the core holds input (CONNECT being authenticated) */
+    bool refeed : 1;           /* hand kept input to the core on the next read event */
+    bool read_wants_write : 1; /* TLS: a read needs the socket writable */
+    bool write_wants_read : 1; /* TLS: a write needs the socket readable */
+    bool suspended : 1;        /* handshake waits for wake */
+    bool proxy_pending : 1;    /* PROXY protocol header not read yet */
+    bool flow_held : 1;        /* the core holds this publisher (mqtt/flow.h) */
+    bool rate_paused : 1;      /* over messages_rate / bytes_rate: read after the wait */
+    bool addr_parked : 1;      /* over max_conn_per_addr: not read until another closes */
+    bool addr_counted : 1;     /* counted in the worker's per-address table */
+    bool hs_counted : 1;       /* counted in w->handshakes (a TLS handshake not ended) */
+    bool piped : 1;            /* the core side of a split connection (transport: struct pipe) */
+    bool relay_stopped : 1;    /* PH_RELAY: not read until MAIL_PIPE_RESUME (input window full) */
+    bool out_over : 1; /* unwritten output went over the high-water mark at over_since and has not
                       drained to half since */
     char addr[64];
 };
@@ -176,6 +246,8 @@ struct worker {
      * running or suspended): the accept thread adds, the worker subtracts
      * when the handshake ends; rmq_net accept picks the worker with fewest. */
     atomic_uint handshakes;
+    /* Split connections whose IO side is on this worker (struct pipe). */
+    atomic_uint relays;
     struct rmq_mqtt *core;  /* worker 0 only */
     uint8_t scratch[16384]; /* read buffer shared by this worker's connections */
 };
@@ -193,6 +265,25 @@ struct rmq_net {
     struct rmq_authn *authn; /* borrowed (rmq_net_set_authn); its notify hook points here */
 };
 
+/* pipe.c: a pipe between io (a handshake worker) and core (worker 0), two
+ * references (the two sides); NULL when out of memory. */
+struct pipe *rmq_net_pipe_new(struct worker *io, struct worker *core);
+void rmq_net_pipe_unref(struct pipe *p);
+/* Posts the pipe's own end mail (eof_mail: MAIL_PIPE_EOF with why, to the
+ * core side; close_mail: MAIL_PIPE_CLOSE, to the IO side), at most once. */
+void rmq_net_pipe_post_end(struct pipe *p, bool eof, const char *why);
+/* Posts a MAIL_PIPE_* mail of len bytes to w (taking a reference); false
+ * when out of memory. */
+bool rmq_net_pipe_post(struct pipe *p, struct worker *w, enum mail_type type, const uint8_t *data,
+                       size_t len, const char *why);
+/* Core worker: a MAIL_PIPE_IN / _EOF / _WRITABLE arrived; true if the mail
+ * was kept (queued input), else the caller frees it. */
+bool rmq_net_pipe_core_mail(struct mail *m);
+/* Whether the core side has input or an end to read. */
+bool rmq_net_pipe_readable(const struct pipe *p);
+/* Any worker: a mail left in a mailbox at shutdown. */
+void rmq_net_pipe_mail_drop(struct mail *m);
+
 /* ratelimit.c */
 void rmq_net_bucket_init(struct rmq_net_bucket *b, uint64_t rate, uint64_t min_burst,
                          int64_t now_ms);
@@ -209,7 +300,13 @@ void rmq_net_post(struct worker *w, struct mail *m);
 /* net_conn.c */
 void rmq_net_conn_accept(struct worker *w, struct mail *m);
 void rmq_net_conn_adopt(struct worker *w, struct conn *c);
+void rmq_net_conn_relay(struct worker *w, struct conn *c);
 void rmq_net_conn_discard(struct conn *c);
+/* IO worker: a MAIL_PIPE_OUT / _CLOSE / _RESUME arrived (the caller frees it). */
+void rmq_net_conn_pipe_mail(struct worker *w, struct mail *m);
+/* Core worker: the core side may read (input or an end arrived) / write again. */
+void rmq_net_conn_pipe_readable(struct conn *c);
+void rmq_net_conn_pipe_writable(struct conn *c);
 void rmq_net_conn_wake(struct worker *w, uint64_t id);
 void rmq_net_conn_close_matching(struct worker *w, struct close_req *req);
 void rmq_net_conn_close_all(struct worker *w);
