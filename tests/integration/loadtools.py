@@ -273,3 +273,23 @@ class Client:
 
     def stop(self):
         stop_proc(self.p)
+
+
+def qos1_ten_to_ten(port: int, uid: str, n: int, tls=None):
+    """10 QoS 1 publishers (n messages each, own topic) -> 10 subscribers of
+    all of them, each client in its own process; returns (publisher results,
+    subscriber results) once all are done."""
+    kw = {"tls": tls} if tls else {}
+    subs = [Client(port, "sub", client_id=f"s{i}-{uid}", topic=f"q/{uid}/#", qos=1,
+                   expect=10 * n, idle=10, **kw) for i in range(10)]
+    pubs = [Client(port, "pub", client_id=f"p{i:03d}", topic=f"q/{uid}/{i}", qos=1, n=n,
+                   size=64, **kw) for i in range(10)]
+    try:
+        for p in pubs:
+            p.go()
+        sent = [p.result(timeout=90) for p in pubs]
+        got = [s.result(timeout=90) for s in subs]
+    finally:
+        for c in pubs + subs:
+            c.stop()
+    return sent, got

@@ -16,7 +16,7 @@ import time
 import pytest
 
 import helpers
-from loadtools import Client
+from loadtools import Client, qos1_ten_to_ten
 from pki import PKI
 
 pytestmark = [pytest.mark.revmq_only, pytest.mark.timeout(120)]
@@ -70,18 +70,7 @@ def test_unpaced_qos0_from_a_tls_publisher_loses_nothing(broker_factory, uid, tm
 def test_qos1_ten_to_ten_drops_nothing_acknowledged(broker_factory, uid):
     b = broker_factory()
     n = 500
-    subs = [Client(b.port, "sub", client_id=f"s{i}-{uid}", topic=f"bp/{uid}/#", qos=1,
-                   expect=10 * n, idle=10) for i in range(10)]
-    pubs = [Client(b.port, "pub", client_id=f"p{i:03d}", topic=f"bp/{uid}/{i}", qos=1, n=n,
-                   size=64) for i in range(10)]
-    try:
-        for p in pubs:
-            p.go()
-        sent = [p.result(timeout=90) for p in pubs]
-        got = [s.result(timeout=90) for s in subs]
-    finally:
-        for c in pubs + subs:
-            c.stop()
+    sent, got = qos1_ten_to_ten(b.port, uid, n)
     assert all(r["acked"] == n for r in sent), sent
     assert all(r == {"count": 10 * n, "gaps": 0} for r in got), got
     assert "message dropped" not in b.log_text()

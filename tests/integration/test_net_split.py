@@ -17,7 +17,7 @@ import pytest
 import helpers
 from helpers import HOST, PahoClient, RawClient, V5
 from httpfaults import World, crl_urls_line, file_server, ssl_conf  # noqa: F401
-from loadtools import Client
+from loadtools import Client, qos1_ten_to_ten
 from pki import PKI
 
 pytestmark = [pytest.mark.revmq_only, pytest.mark.timeout(120)]
@@ -155,18 +155,7 @@ def test_qos1_ten_to_ten_over_split_connections(broker_factory, world, uid):
     b, port = start(broker_factory, world)
     n = 300
     tls = {"ca": world.root.cert, "cert": world.dev[0].cert, "key": world.dev[0].key}
-    subs = [Client(port, "sub", client_id=f"s{i}-{uid}", topic=f"q/{uid}/#", qos=1,
-                   expect=10 * n, idle=10, tls=tls) for i in range(10)]
-    pubs = [Client(port, "pub", client_id=f"p{i:03d}", topic=f"q/{uid}/{i}", qos=1, n=n,
-                   size=64, tls=tls) for i in range(10)]
-    try:
-        for p in pubs:
-            p.go()
-        sent = [p.result(timeout=90) for p in pubs]
-        got = [s.result(timeout=90) for s in subs]
-    finally:
-        for c in pubs + subs:
-            c.stop()
+    sent, got = qos1_ten_to_ten(port, uid, n, tls=tls)
     assert all(r["acked"] == n for r in sent), sent
     assert all(r == {"count": 10 * n, "gaps": 0} for r in got), got
     assert len(splits_since(b)) == 20
